@@ -1,0 +1,281 @@
+"""Post-stratification of respondents to the number of dossiers each unit actually served.
+
+QR feedback at a counter is a non-probability sample; weighting each respondent to the dossiers
+served in their unit and cell (e.g. procedure field × channel) is the first correction the domain
+notes ask for (docs/weights.md, "Post-stratification").
+
+Collapse rule (deterministic, documented in docs/weights.md)
+-------------------------------------------------------------
+Within one group (unit, or unit × period) the cell variables ``cells = [c1, ..., ck]`` define a tree:
+the group total at the root, then ``c1``, then ``c1 × c2`` and so on down to the full cells. A cell is
+*adequate* when it has at least ``min_cell`` respondents and a positive number served. Starting at the
+root, a node is split into its children only if **every** child is adequate; otherwise the node is one
+weighting cell. So the last cell variable is collapsed first, a tiny cell is merged with all its
+siblings that share the remaining variables, and if that is still not enough the merge climbs to the
+unit total. Frame cells with dossiers served but no respondents are inadequate too, so their count is
+absorbed into the merged cell and the unit's weights still add up to its served total.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from analysis.weighting import WEIGHT_NAME, WeightingError, WeightingMethod, WeightingResult
+
+__all__ = ["DEFAULT_MIN_CELL", "PoststratResult", "poststratify"]
+
+# Kalton & Flores-Cervantes (2003) report that cells are commonly required to hold 20-30 respondents.
+# A commune counter gets ~20 responses a month, so that would collapse nearly every unit to its total;
+# 10 keeps field-level cells in busy units while still refusing weights from one or two answers.
+DEFAULT_MIN_CELL = 10
+
+CollapseReason = Literal["too_few_respondents", "none_served", "no_respondents", "sibling"]
+WILDCARD = "*"
+
+Leaf = tuple[Hashable, ...]
+
+
+@dataclass(frozen=True)
+class PoststratResult(WeightingResult):
+    """Post-stratification weights and the report of every cell that was merged.
+
+    Attributes
+    ----------
+    weights : pandas.Series
+        Weights aligned with ``data.index``.
+    method : WeightingMethod
+        Always `WeightingMethod.POSTSTRATIFIED`.
+    collapsed : pandas.DataFrame
+        One row per frame or respondent cell that is not its own weighting cell, with the group
+        columns, the cell columns, ``respondents``, ``served``, ``reason`` (why the cell could not stand
+        alone: ``too_few_respondents``, ``none_served``, ``no_respondents``, or ``sibling`` when it
+        was adequate but merged because a sibling was not), ``kept`` (how many leading cell variables
+        the weighting cell keeps; 0 means the unit total) and ``merged_into`` (e.g.
+        ``"field=đất đai, channel=*"``). Groups that have frame rows but no respondents at all appear
+        with reason ``no_respondents`` and ``kept`` = -1: their dossiers cannot be represented.
+    """
+
+    collapsed: pd.DataFrame
+
+
+def poststratify(
+    data: pd.DataFrame,
+    frame: pd.DataFrame,
+    cells: Sequence[str],
+    *,
+    unit_col: str = "unit",
+    count_col: str = "served",
+    min_cell: int = DEFAULT_MIN_CELL,
+    period_col: str | None = None,
+) -> PoststratResult:
+    """Weight respondents so each weighting cell sums to the dossiers served there.
+
+    Within each final weighting cell ``c`` (after the collapse rule in the module docstring), every
+    respondent gets ``w = N_c / n_c``: ``N_c`` dossiers served, ``n_c`` respondents.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per respondent with ``unit_col``, the ``cells`` columns and, if given, ``period_col``.
+    frame : pandas.DataFrame
+        One row per unit (× period) × cell with the number served in ``count_col``.
+    cells : sequence of str
+        Cell variables from the most to the least important: the last one is collapsed first.
+        May be empty (weights to unit totals).
+    unit_col, count_col, period_col : str
+        Column names.
+    min_cell : int
+        Fewest respondents a cell needs to stand alone.
+
+    Returns
+    -------
+    PoststratResult
+        Weights aligned with ``data.index`` and the collapse report.
+
+    Raises
+    ------
+    WeightingError
+        On missing columns, NaN keys or counts, negative counts, a unit with
+        respondents but no frame rows or nothing served, or ``min_cell < 1``. Frame rows that share
+        a key are added up first.
+
+    References
+    ----------
+    Holt, D. and Smith, T. M. F. (1979). Post stratification. *JRSS A* 142(1), 33-46.
+    Kalton, G. and Flores-Cervantes, I. (2003). Weighting methods. *Journal of Official
+    Statistics* 19(2), 81-97 (cell collapsing, section 2).
+    """
+    cell_cols = list(cells)
+    group_cols = [unit_col] if period_col is None else [unit_col, period_col]
+    keys = group_cols + cell_cols
+    if min_cell < 1:
+        raise WeightingError(f"min_cell must be at least 1, got {min_cell}")
+    if len(set(keys)) != len(keys) or count_col in keys:
+        raise WeightingError(f"column names must be distinct, got {[*keys, count_col]}")
+    _require_columns(data, keys, "data")
+    _require_columns(frame, [*keys, count_col], "frame")
+    served = _checked_counts(frame, count_col)
+    _reject_nan(data, keys, "data")
+    _reject_nan(frame, keys, "frame")
+
+    respondents = data.groupby(keys, sort=False).size()
+    # Rows sharing a key are added, so a frame finer than `cells` (e.g. per counter) can be used as is.
+    served_by_leaf = served.groupby([frame[key] for key in keys], sort=False).sum()
+    factors: dict[Leaf, float] = {}
+    report_rows: list[dict[str, object]] = []
+    resp_by_group = _split_by_group(respondents, len(group_cols))
+    served_by_group = _split_by_group(served_by_leaf[served_by_leaf > 0], len(group_cols))
+    for group, resp_leaves in resp_by_group.items():
+        if group not in served_by_group:
+            known = frame.groupby(group_cols, sort=False).size().index
+            why = "only zero counts" if _tuple_in(group, known) else "no rows"
+            raise WeightingError(
+                f"{dict(zip(group_cols, group, strict=True))} has respondents but {why} in the frame"
+            )
+        leaves = _merge_leaves(resp_leaves, served_by_group[group])
+        for members, prefix in _partition(leaves, (), len(cell_cols), min_cell):
+            n_c = sum(leaves[leaf][0] for leaf in members)
+            big_n = sum(leaves[leaf][1] for leaf in members)
+            for leaf in members:
+                factors[group + leaf] = big_n / n_c
+                if len(members) > 1 or len(prefix) < len(cell_cols):
+                    report_rows.append(
+                        _report_row(group_cols, group, leaf, leaves, prefix, cell_cols, min_cell)
+                    )
+    for group, served_leaves in served_by_group.items():
+        if group not in resp_by_group:
+            report_rows.append(_unrepresented_row(group_cols, group, served_leaves, cell_cols))
+
+    leaf_index = pd.MultiIndex.from_frame(data[keys])
+    lookup = pd.Series(factors, dtype=np.float64)
+    weights = lookup.reindex(leaf_index).to_numpy()
+    columns = [*group_cols, *cell_cols, "respondents", "served", "reason", "kept", "merged_into"]
+    collapsed = pd.DataFrame(report_rows, columns=columns)
+    return PoststratResult(
+        weights=pd.Series(weights, index=data.index, name=WEIGHT_NAME),
+        method=WeightingMethod.POSTSTRATIFIED,
+        collapsed=collapsed,
+    )
+
+
+def _require_columns(table: pd.DataFrame, columns: Sequence[str], name: str) -> None:
+    missing = [column for column in columns if column not in table.columns]
+    if missing:
+        raise WeightingError(f"{name} lacks the column(s) {missing}")
+
+
+def _reject_nan(table: pd.DataFrame, columns: Sequence[str], name: str) -> None:
+    for column in columns:
+        if table[column].isna().any():
+            raise WeightingError(f"{name}[{column!r}] has missing values; a cell must be known")
+
+
+def _checked_counts(frame: pd.DataFrame, count_col: str) -> pd.Series:
+    counts = pd.to_numeric(frame[count_col], errors="coerce")
+    if counts.isna().any():
+        raise WeightingError(f"frame[{count_col!r}] has missing or non-numeric counts")
+    if not np.all(np.isfinite(counts.to_numpy(dtype=np.float64))):
+        raise WeightingError(f"frame[{count_col!r}] has infinite counts")
+    if (counts < 0).any():
+        raise WeightingError(f"frame[{count_col!r}] has negative counts (smallest {counts.min():g})")
+    return counts.astype(np.float64)
+
+
+def _split_by_group(counts: pd.Series, n_group: int) -> dict[Leaf, dict[Leaf, float]]:
+    """{group key: {cell leaf: count}} from a Series indexed by group + cell columns."""
+    out: dict[Leaf, dict[Leaf, float]] = {}
+    for key, value in counts.items():
+        full = key if isinstance(key, tuple) else (key,)
+        out.setdefault(full[:n_group], {})[full[n_group:]] = float(value)
+    return out
+
+
+def _tuple_in(group: Leaf, index: pd.Index) -> bool:
+    return any((key if isinstance(key, tuple) else (key,)) == group for key in index)
+
+
+def _merge_leaves(
+    respondents: dict[Leaf, float], served: dict[Leaf, float]
+) -> dict[Leaf, tuple[float, float]]:
+    """{leaf: (respondents, served)} over the union of respondent cells and served cells."""
+    leaves = {leaf: (n, served.get(leaf, 0.0)) for leaf, n in respondents.items()}
+    for leaf, big_n in served.items():
+        leaves.setdefault(leaf, (0.0, big_n))
+    return leaves
+
+
+def _partition(
+    leaves: dict[Leaf, tuple[float, float]], prefix: Leaf, depth: int, min_cell: int
+) -> list[tuple[list[Leaf], Leaf]]:
+    """Final weighting cells as (member leaves, kept prefix): split a node only if every child is adequate."""
+    if len(prefix) == depth:
+        return [(list(leaves), prefix)]
+    level = len(prefix) + 1
+    children: dict[Leaf, dict[Leaf, tuple[float, float]]] = {}
+    for leaf, counts in leaves.items():
+        children.setdefault(leaf[:level], {})[leaf] = counts
+    if not all(_adequate(list(child.values()), min_cell) for child in children.values()):
+        return [(sorted(leaves, key=repr), prefix)]
+    cells: list[tuple[list[Leaf], Leaf]] = []
+    for child_prefix in sorted(children, key=repr):
+        cells.extend(_partition(children[child_prefix], child_prefix, depth, min_cell))
+    return cells
+
+
+def _adequate(counts: list[tuple[float, float]], min_cell: int) -> bool:
+    return sum(n for n, _ in counts) >= min_cell and sum(big_n for _, big_n in counts) > 0
+
+
+def _report_row(
+    group_cols: list[str],
+    group: Leaf,
+    leaf: Leaf,
+    leaves: dict[Leaf, tuple[float, float]],
+    prefix: Leaf,
+    cell_cols: list[str],
+    min_cell: int,
+) -> dict[str, object]:
+    n, big_n = leaves[leaf]
+    reason: CollapseReason
+    if n == 0:
+        reason = "no_respondents"
+    elif big_n == 0:
+        reason = "none_served"
+    elif n < min_cell:
+        reason = "too_few_respondents"
+    else:
+        reason = "sibling"
+    labels = [*prefix, *[WILDCARD] * (len(cell_cols) - len(prefix))]
+    merged_into = ", ".join(f"{col}={label}" for col, label in zip(cell_cols, labels, strict=True))
+    return {
+        **_key_columns(group_cols, group, cell_cols, leaf),
+        "respondents": int(n),
+        "served": big_n,
+        "reason": reason,
+        "kept": len(prefix),
+        "merged_into": merged_into or "(unit total)",
+    }
+
+
+def _unrepresented_row(
+    group_cols: list[str], group: Leaf, served: dict[Leaf, float], cell_cols: list[str]
+) -> dict[str, object]:
+    return {
+        **_key_columns(group_cols, group, cell_cols, tuple([WILDCARD] * len(cell_cols))),
+        "respondents": 0,
+        "served": sum(served.values()),
+        "reason": "no_respondents",
+        "kept": -1,
+        "merged_into": "(not represented: no respondents in this unit)",
+    }
+
+
+def _key_columns(
+    group_cols: list[str], group: Leaf, cell_cols: list[str], leaf: Leaf
+) -> dict[str, object]:
+    return {**dict(zip(group_cols, group, strict=True)), **dict(zip(cell_cols, leaf, strict=True))}
