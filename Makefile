@@ -1,0 +1,54 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export FLASK_APP := survey
+
+.PHONY: run test test-analysis-only system-deps translations messages lint typecheck bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[web,test,dev]'
+	touch $(STAMP)
+
+# System packages the app and its tests need (WeasyPrint's Pango, pdftoppm, fonts, Chromium).
+system-deps:
+	bash scripts/system-deps.sh
+
+run: $(STAMP) system-deps translations
+	$(BIN)/flask db upgrade
+	$(BIN)/flask seed demo
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+test: $(STAMP) system-deps translations test-analysis-only
+	$(BIN)/python -m pytest
+
+# `analysis` and `instruments` must work in a notebook without the web stack: prove it in a venv
+# that has only the core dependencies.
+test-analysis-only:
+	test -d .venv-core || $(PYTHON) -m venv .venv-core
+	.venv-core/bin/pip install --quiet -e '.[test]'
+	.venv-core/bin/python -m pytest -p no:cacheprovider tests/instruments tests/analysis
+
+# Compiled catalogs are build products (.mo files are not committed).
+translations: $(STAMP)
+	$(BIN)/pybabel compile -d survey/translations >/dev/null
+
+# After changing UI text: refresh the template and both catalogs, then translate the new entries.
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location -o survey/translations/messages.pot .
+	$(BIN)/pybabel update -i survey/translations/messages.pot -d survey/translations --no-fuzzy-matching
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy analysis instruments
+
+bench: $(STAMP)
+	$(BIN)/python bench/indices.py
+
+clean:
+	rm -rf $(VENV) .venv-core instance *.egg-info

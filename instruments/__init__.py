@@ -1,0 +1,1 @@
+"""Hài Lòng instruments: questionnaires as versioned data, and their loader."""

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the app and its tests need, only those that are missing.
+# WeasyPrint needs Pango; report tests render PDF pages with pdftoppm; the PDF embeds DejaVu/Noto fonts
+# (full Vietnamese coverage); browser tests drive Debian's Chromium.
+set -euo pipefail
+packages=(libpango-1.0-0 libpangoft2-1.0-0 poppler-utils fonts-dejavu-core fonts-noto-core chromium)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing system packages: ${missing[*]} (run: sudo apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

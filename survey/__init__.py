@@ -1,0 +1,52 @@
+"""Hài Lòng web app: citizens answer at the counter, managers read the indices, researchers export."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from survey.config import INSECURE_DEFAULT_SECRET, DefaultConfig
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. No side effects beyond creating the instance folder: no migrations, no network."""
+    app = Flask(__name__, instance_relative_config=True, template_folder="../templates",
+                static_folder="static")
+    app.config.from_object(DefaultConfig)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env()
+    else:
+        app.config.from_mapping(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "hailong.db")
+    _refuse_default_secret(app)
+
+    from survey import database, errors, i18n, security
+    from survey.blueprints import register_blueprints
+    from survey.commands import register_commands
+    from survey.extensions import csrf, db, migrate
+
+    db.init_app(app)
+    database.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
+                     render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    i18n.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    register_blueprints(app)
+    register_commands(app)
+    return app
+
+
+def _refuse_default_secret(app: Flask) -> None:
+    if app.config["SECRET_KEY"] == INSECURE_DEFAULT_SECRET and not (app.debug or app.testing):
+        raise RuntimeError(
+            "Refusing to start with the default SECRET_KEY: set FLASK_SECRET_KEY or SECRET_KEY in "
+            "instance/config.py (or run with --debug for local development)."
+        )

@@ -1,0 +1,13 @@
+"""Blueprints by audience: public (citizens), manage (managers), research, auth, api."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from survey.blueprints import home, posters, public
+
+    app.register_blueprint(home.bp)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(posters.bp)

@@ -1,0 +1,29 @@
+"""`flask seed demo`: a demo province with counters; prints each counter's survey and poster URLs."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from survey.extensions import db
+from survey.services.demo import seed_demo
+from survey.services.qr_tokens import issue_token, token_secret
+
+group = AppGroup("seed", help="Load demonstration data.")
+
+
+@group.command("demo")
+@click.option("--base-url", default=None, help="Base of printed URLs (default PUBLIC_BASE_URL or "
+              "http://127.0.0.1:5000).")
+def demo_command(base_url: str | None) -> None:
+    """Create the demo units and counters (safe to run again) and print their URLs."""
+    counters = seed_demo(db.session)
+    db.session.commit()
+    base = (base_url or current_app.config["PUBLIC_BASE_URL"] or "http://127.0.0.1:5000").rstrip("/")
+    secret = token_secret(current_app.config)
+    click.echo("Demo counters — survey URL, then printable QR poster:")
+    for counter in counters:
+        click.echo(f"  {counter.unit.code}/{counter.code}  {counter.name_vi}")
+        click.echo(f"    survey: {base}/s/{issue_token(counter, secret)}")
+        click.echo(f"    poster: {base}/posters/counter/{counter.id}")

@@ -1,0 +1,28 @@
+"""Language choice: Vietnamese unless the respondent picked English with the visible switch."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, request, session
+from flask_babel import get_locale
+
+from survey.extensions import babel
+
+
+def select_locale() -> str:
+    languages = current_app.config["LANGUAGES"]
+    asked = request.args.get("lang")
+    if asked in languages:
+        session["lang"] = asked
+        return asked
+    remembered = session.get("lang")
+    return remembered if remembered in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def current_locale() -> str:
+    """The language of this response, for `<html lang>` and the switch."""
+    return str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals["current_locale"] = current_locale

@@ -1,0 +1,124 @@
+"""Where citizens are served: the unit hierarchy, counters, instrument assignments and targets."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from survey.models.base import Base, UTCDateTime, utcnow
+
+
+def str_enum(enum: type[StrEnum], length: int = 20) -> sa.Enum:
+    """Store a StrEnum by value as VARCHAR: portable across SQLite and PostgreSQL, easy to extend."""
+    return sa.Enum(
+        enum, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class UnitKind(StrEnum):
+    """Levels of the two-tier local government after 1 July 2025 (sipas.md §6), plus historical ones."""
+
+    PROVINCE = "province"
+    AGENCY = "agency"  # sở, ban, ngành, or the provincial public administrative service centre
+    DISTRICT = "district"  # before the 2025 reform only; kept so time series survive
+    COMMUNE = "commune"  # xã, phường, đặc khu
+    SERVICE_POINT = "service_point"  # a one-stop desk or centre with counters
+
+
+class Unit(Base):
+    """A node of the administrative tree. Units are never deleted: they close (`valid_to`) and may
+    name a successor, because the 2025 reform merged and renamed thousands of them."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    kind: Mapped[UnitKind] = mapped_column(str_enum(UnitKind))
+    name_vi: Mapped[str] = mapped_column(sa.String(200))
+    name_en: Mapped[str] = mapped_column(sa.String(200), default="")
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"), index=True)
+    valid_from: Mapped[date | None]
+    valid_to: Mapped[date | None]
+    successor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"))
+
+    parent: Mapped[Unit | None] = relationship(
+        remote_side=[id], foreign_keys=[parent_id], back_populates="children"
+    )
+    children: Mapped[list[Unit]] = relationship(back_populates="parent", foreign_keys=[parent_id])
+    counters: Mapped[list[Counter]] = relationship(back_populates="unit", order_by="Counter.code")
+
+    __table_args__ = (sa.CheckConstraint("valid_to IS NULL OR valid_from IS NULL OR valid_from <= valid_to",
+                                         name="valid_range"),)
+
+    def name(self, lang: str) -> str:
+        return self.name_en if lang == "en" and self.name_en else self.name_vi
+
+    def __repr__(self) -> str:
+        return f"<Unit {self.code}>"
+
+
+class Counter(Base):
+    """A counter (quầy) at a service point. Its QR token carries `key_version`; bumping the version
+    (rotation) or setting `revoked_at` makes every printed code of the old version stop working."""
+
+    __tablename__ = "counters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"), index=True)
+    code: Mapped[str] = mapped_column(sa.String(40))
+    name_vi: Mapped[str] = mapped_column(sa.String(200))
+    name_en: Mapped[str] = mapped_column(sa.String(200), default="")
+    procedure_field: Mapped[str | None] = mapped_column(sa.String(60))
+    active: Mapped[bool] = mapped_column(default=True)
+    key_version: Mapped[int] = mapped_column(default=1)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    unit: Mapped[Unit] = relationship(back_populates="counters")
+
+    __table_args__ = (sa.UniqueConstraint("unit_id", "code"),)
+
+    def name(self, lang: str) -> str:
+        return self.name_en if lang == "en" and self.name_en else self.name_vi
+
+    def __repr__(self) -> str:
+        return f"<Counter {self.code} of unit {self.unit_id}>"
+
+
+class InstrumentAssignment(Base):
+    """Which instrument (id + version) a unit's counters use from `opens_on` until `closes_on`.
+    Descendant units inherit the nearest ancestor's assignment unless they have their own."""
+
+    __tablename__ = "instrument_assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"), index=True)
+    instrument_id: Mapped[str] = mapped_column(sa.String(40))
+    instrument_version: Mapped[str] = mapped_column(sa.String(20))
+    opens_on: Mapped[date]
+    closes_on: Mapped[date | None]
+
+    unit: Mapped[Unit] = relationship()
+
+    __table_args__ = (sa.CheckConstraint("closes_on IS NULL OR opens_on <= closes_on", name="open_range"),)
+
+
+class Target(Base):
+    """Target share satisfied (0-1) per unit, instrument and year; inherited down the tree."""
+
+    __tablename__ = "targets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"), index=True)
+    instrument_id: Mapped[str] = mapped_column(sa.String(40))
+    year: Mapped[int]
+    target: Mapped[float]
+
+    __table_args__ = (
+        sa.UniqueConstraint("unit_id", "instrument_id", "year"),
+        sa.CheckConstraint("target > 0 AND target <= 1", name="target_range"),
+    )

@@ -1,0 +1,1 @@
+"""Business rules and queries. Services take plain arguments, flush for ids and never commit."""

@@ -1,0 +1,92 @@
+"""A small demo province: enough units and counters to try every survey. Idempotent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from survey.models import Counter, InstrumentAssignment, Target, Unit, UnitKind
+
+
+@dataclass(frozen=True)
+class DemoUnit:
+    code: str
+    kind: UnitKind
+    name_vi: str
+    name_en: str
+    parent: str | None
+
+
+@dataclass(frozen=True)
+class DemoCounter:
+    unit: str
+    code: str
+    name_vi: str
+    name_en: str
+    procedure_field: str | None
+
+
+REFORM_DAY = date(2025, 7, 1)  # two-tier local government starts (sipas.md §6)
+
+UNITS = (
+    DemoUnit("HL", UnitKind.PROVINCE, "Tỉnh Mẫu (dữ liệu thử)", "Demo Province", None),
+    DemoUnit("HL-TTHCC", UnitKind.AGENCY, "Trung tâm Phục vụ hành chính công tỉnh",
+             "Provincial Public Administrative Service Centre", "HL"),
+    DemoUnit("HL-TTHCC-1", UnitKind.SERVICE_POINT, "Bộ phận Một cửa Trung tâm tỉnh",
+             "Provincial one-stop desk", "HL-TTHCC"),
+    DemoUnit("HL-AB", UnitKind.COMMUNE, "Phường An Bình", "An Binh Ward", "HL"),
+    DemoUnit("HL-AB-1", UnitKind.SERVICE_POINT, "Trung tâm Phục vụ hành chính công phường An Bình",
+             "An Binh Ward Public Administrative Service Centre", "HL-AB"),
+    DemoUnit("HL-HL", UnitKind.COMMUNE, "Xã Hòa Lạc", "Hoa Lac Commune", "HL"),
+    DemoUnit("HL-HL-1", UnitKind.SERVICE_POINT, "Bộ phận Một cửa xã Hòa Lạc", "Hoa Lac one-stop desk",
+             "HL-HL"),
+)
+
+COUNTERS = (
+    DemoCounter("HL-TTHCC-1", "Q1", "Quầy 1 – Đất đai", "Counter 1 – Land", "dat-dai"),
+    DemoCounter("HL-TTHCC-1", "Q2", "Quầy 2 – Đăng ký kinh doanh", "Counter 2 – Business registration",
+                "dang-ky-kinh-doanh"),
+    DemoCounter("HL-AB-1", "Q1", "Quầy 1 – Tư pháp, hộ tịch", "Counter 1 – Civil status", "tu-phap"),
+    DemoCounter("HL-AB-1", "KIOSK", "Máy tính bảng tại quầy", "Counter tablet", None),
+    DemoCounter("HL-HL-1", "Q1", "Quầy Một cửa", "One-stop counter", None),
+)
+
+
+def seed_demo(session: Session) -> list[Counter]:
+    """Create the demo tree, counters, instrument assignments and a target if missing; return counters."""
+    units: dict[str, Unit] = {}
+    for spec in UNITS:
+        unit = session.scalar(sa.select(Unit).where(Unit.code == spec.code))
+        if unit is None:
+            unit = Unit(code=spec.code, kind=spec.kind, name_vi=spec.name_vi, name_en=spec.name_en,
+                        parent=units.get(spec.parent) if spec.parent else None, valid_from=REFORM_DAY)
+            session.add(unit)
+        units[spec.code] = unit
+    session.flush()
+    counters = []
+    for c in COUNTERS:
+        unit = units[c.unit]
+        counter = session.scalar(sa.select(Counter).where(Counter.unit_id == unit.id, Counter.code == c.code))
+        if counter is None:
+            counter = Counter(unit=unit, code=c.code, name_vi=c.name_vi, name_en=c.name_en,
+                              procedure_field=c.procedure_field)
+            session.add(counter)
+        counters.append(counter)
+    _ensure_assignment(session, units["HL"], "sipas-counter", "2025.1")
+    _ensure_assignment(session, units["HL-HL"], "quick-rating", "2025.1")
+    if session.scalar(sa.select(Target).where(Target.unit_id == units["HL"].id)) is None:
+        session.add(Target(unit_id=units["HL"].id, instrument_id="sipas-counter", year=2026, target=0.90))
+    session.flush()
+    return counters
+
+
+def _ensure_assignment(session: Session, unit: Unit, instrument_id: str, version: str) -> None:
+    exists = session.scalar(sa.select(InstrumentAssignment).where(
+        InstrumentAssignment.unit_id == unit.id, InstrumentAssignment.instrument_id == instrument_id,
+        InstrumentAssignment.instrument_version == version))
+    if exists is None:
+        session.add(InstrumentAssignment(unit=unit, instrument_id=instrument_id, instrument_version=version,
+                                         opens_on=REFORM_DAY))

@@ -1,0 +1,77 @@
+"""Fixtures: a real SQLite file per test, migrated once with Alembic and copied."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from survey import create_app
+from survey.extensions import db
+
+TEST_SECRET = "test-secret-not-for-production"
+
+
+def _config(db_path: Path, **overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "TESTING": True,
+        "SECRET_KEY": TEST_SECRET,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+        "WTF_CSRF_ENABLED": False,
+        "MIN_FILL_SECONDS": 0,
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty database upgraded through every Alembic migration (the real schema, not create_all)."""
+    from flask_migrate import upgrade
+
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    app = create_app(_config(path))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()  # closes the last connection, which checkpoints the WAL into the file
+    return path
+
+
+def make_app(migrated_db: Path, tmp_path: Path, **overrides: Any) -> Flask:
+    path = tmp_path / "test.db"
+    shutil.copyfile(migrated_db, path)
+    return create_app(_config(path, **overrides))
+
+
+@pytest.fixture
+def app(migrated_db: Path, tmp_path: Path) -> Iterator[Flask]:
+    app = make_app(migrated_db, tmp_path)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def demo(app: Flask) -> dict[str, Any]:
+    """Seed the demo province; return ids of its counters keyed `UNIT/COUNTER`."""
+    from survey.services.demo import seed_demo
+
+    with app.app_context():
+        counters = seed_demo(db.session)
+        db.session.commit()
+        return {f"{c.unit.code}/{c.code}": c.id for c in counters}
