@@ -222,7 +222,8 @@ def trim_weights(
     cap_lo = -np.inf if lower is None else float(lower)
     if cap_lo > cap_hi:
         raise WeightingError(f"lower bound {cap_lo:g} is above upper bound {cap_hi:g}")
-    if redistribute and (w.size * cap_hi < total or w.size * cap_lo > total):
+    slack = 1e-12 * total  # rounding: a cap of exactly the mean must stay feasible
+    if redistribute and (w.size * cap_hi < total - slack or w.size * cap_lo > total + slack):
         raise WeightingError("the bounds cannot hold: n × upper < total or n × lower > total")
     if not redistribute:
         return pd.Series(np.clip(w, cap_lo, cap_hi), index=index, name=WEIGHT_NAME)
@@ -242,6 +243,6 @@ def trim_weights(
             w[free] += excess / free.sum()
         else:
             w[free] *= 1 + excess / w[free].sum()
-    if np.isclose(w.sum(), total, rtol=1e-12) and np.all((w <= cap_hi) & (w >= cap_lo)):
+    if abs(w.sum() - total) <= slack and np.all((w <= cap_hi + slack) & (w >= cap_lo - slack)):
         return pd.Series(w, index=index, name=WEIGHT_NAME)
     raise WeightingError(f"trimming did not settle within {max_iter} rounds")
