@@ -1,10 +1,14 @@
 """Typed SQLAlchemy 2 models. Import from here so Alembic sees every table."""
 
+from survey.models.accounts import AuditEvent, Role, StaffSession, User, UserScope
+from survey.models.alerts import Alert, AlertKind, AlertNote
 from survey.models.base import Base, utcnow
+from survey.models.frames import ALL, ApiClient, FrameUpload, ServedCount
 from survey.models.responses import Answer, Channel, Response, ResponseStatus, TextAnswer
 from survey.models.units import Counter, InstrumentAssignment, Target, Unit, UnitKind
 
 __all__ = [
-    "Answer", "Base", "Channel", "Counter", "InstrumentAssignment", "Response", "ResponseStatus", "Target",
-    "TextAnswer", "Unit", "UnitKind", "utcnow",
+    "ALL", "Alert", "AlertKind", "AlertNote", "Answer", "ApiClient", "AuditEvent", "Base", "Channel",
+    "Counter", "FrameUpload", "InstrumentAssignment", "Response", "ResponseStatus", "Role", "ServedCount",
+    "StaffSession", "Target", "TextAnswer", "Unit", "UnitKind", "User", "UserScope", "utcnow",
 ]
