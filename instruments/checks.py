@@ -190,14 +190,16 @@ def _index_errors(instrument: Instrument, located: dict[str, _Located]) -> Itera
             target = located.get(criterion)
             if criterion in element_of:
                 yield InstrumentError(
-                    path, f"{criterion!r} is already a criterion of element {element_of[criterion]!r}",
+                    path,
+                    f"{criterion!r} is already a criterion of element {element_of[criterion]!r}",
                     "duplicate_criterion",
                 )
             elif target is None:
                 yield InstrumentError(path, f"no item called {criterion!r}", "unknown_item")
             elif not isinstance(target.item, ScaleItem):
                 yield InstrumentError(
-                    path, f"{criterion!r} is a {target.item.type} item; criteria must be scale items",
+                    path,
+                    f"{criterion!r} is a {target.item.type} item; criteria must be scale items",
                     "criterion_not_scale",
                 )
             element_of.setdefault(criterion, element.id)
@@ -240,7 +242,8 @@ def _separate_errors(
     if codes is None:
         if favourable and not isinstance(target.item, ScaleItem):
             yield InstrumentError(
-                f"{path}.favourable", f"{item_id!r} is a {target.item.type} item without answer codes",
+                f"{path}.favourable",
+                f"{item_id!r} is a {target.item.type} item without answer codes",
                 "favourable_without_codes",
             )
         return

@@ -27,6 +27,7 @@ __all__ = [
     "check_mapping",
     "load_instrument",
     "parse_instrument",
+    "read_instrument",
     "read_yaml",
     "validate_file",
 ]
@@ -198,12 +199,17 @@ def _read(path: Path) -> tuple[object, list[InstrumentError]]:
     return read_yaml(text)
 
 
-def validate_file(path: str | Path) -> list[InstrumentError]:
-    """Return every error in the instrument file at `path` (empty if it is valid)."""
+def read_instrument(path: str | Path) -> tuple[Instrument | None, list[InstrumentError]]:
+    """Read and validate the file at `path`: the instrument (``None`` on any error) and the errors."""
     data, errors = _read(Path(path))
     if errors:
-        return errors
-    return check_mapping(data)[1]
+        return None, errors
+    return check_mapping(data)
+
+
+def validate_file(path: str | Path) -> list[InstrumentError]:
+    """Return every error in the instrument file at `path` (empty if it is valid)."""
+    return read_instrument(path)[1]
 
 
 def load_instrument(path: str | Path) -> Instrument:
@@ -214,7 +220,7 @@ def load_instrument(path: str | Path) -> Instrument:
     InvalidInstrument
         If the file cannot be read or parsed, or does not validate; `errors` lists every problem.
     """
-    data, errors = _read(Path(path))
-    if errors:
+    instrument, errors = read_instrument(path)
+    if instrument is None:
         raise InvalidInstrument(errors, str(path))
-    return parse_instrument(data, source=str(path))
+    return instrument
