@@ -6,8 +6,11 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from survey.blueprints import home, posters, public
+    from survey.blueprints import api, auth, home, manage, posters, public
 
     app.register_blueprint(home.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(posters.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(manage.bp)
+    app.register_blueprint(api.bp)

@@ -6,8 +6,7 @@ from flask import Flask
 
 
 def register_commands(app: Flask) -> None:
-    from survey.commands import instruments, qr, seed
+    from survey.commands import frames, instruments, qr, seed, users
 
-    app.cli.add_command(instruments.group)
-    app.cli.add_command(qr.group)
-    app.cli.add_command(seed.group)
+    for module in (frames, instruments, qr, seed, users):
+        app.cli.add_command(module.group)

@@ -1,0 +1,5 @@
+"""Manager pages: units."""
+
+from __future__ import annotations
+
+from survey.blueprints.manage import bp  # noqa: F401
