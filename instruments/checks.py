@@ -33,8 +33,7 @@ def semantic_errors(instrument: Instrument) -> list[InstrumentError]:
     located = _locate_items(instrument)
     return [
         *_scale_errors(instrument),
-        *_section_errors(instrument),
-        *_item_errors(instrument, located),
+        *_section_errors(instrument, located),
         *_index_errors(instrument, located),
     ]
 
@@ -92,9 +91,10 @@ def _scale_errors(instrument: Instrument) -> Iterator[InstrumentError]:
             )
 
 
-def _section_errors(instrument: Instrument) -> Iterator[InstrumentError]:
+def _section_errors(instrument: Instrument, located: dict[str, _Located]) -> Iterator[InstrumentError]:
+    """Duplicate ids and each item's own and show_if errors, in file order."""
     seen_sections: dict[str, int] = {}
-    seen_items: dict[str, str] = {}
+    position = 0
     for s, section in enumerate(instrument.sections):
         if section.id in seen_sections:
             yield InstrumentError(
@@ -105,18 +105,11 @@ def _section_errors(instrument: Instrument) -> Iterator[InstrumentError]:
         seen_sections.setdefault(section.id, s)
         for i, item in enumerate(section.items):
             path = f"sections[{s}].items[{i}]"
-            if item.id in seen_items:
+            first = located[item.id]
+            if first.position != position:
                 yield InstrumentError(
-                    f"{path}.id", f"item id {item.id!r} already used by {seen_items[item.id]}", "duplicate_id"
+                    f"{path}.id", f"item id {item.id!r} already used by {first.path}", "duplicate_id"
                 )
-            seen_items.setdefault(item.id, path)
-
-
-def _item_errors(instrument: Instrument, located: dict[str, _Located]) -> Iterator[InstrumentError]:
-    position = 0
-    for s, section in enumerate(instrument.sections):
-        for i, item in enumerate(section.items):
-            path = f"sections[{s}].items[{i}]"
             yield from _own_errors(instrument, item, path)
             if item.show_if is not None:
                 yield from _show_if_errors(instrument, item, path, position, located)
@@ -202,7 +195,8 @@ def _index_errors(instrument: Instrument, located: dict[str, _Located]) -> Itera
                     f"{criterion!r} is a {target.item.type} item; criteria must be scale items",
                     "criterion_not_scale",
                 )
-            element_of.setdefault(criterion, element.id)
+            else:  # only valid criteria count, so that one mistake is not reported again elsewhere
+                element_of[criterion] = element.id
     seen_separate: set[str] = set()
     for n, entry in enumerate(instrument.index.separate):
         yield from _separate_errors(

@@ -160,8 +160,11 @@ class IndexDefinition:
         """
         valid = frozenset(levels)
         sat = frozenset(satisfied)
-        if not sat <= valid:
-            raise ValueError("satisfied levels must be among the scale levels")
+        if not sat or not sat <= valid:
+            raise ValueError("satisfied levels must be among the scale levels, and at least one")
+        if not_applicable is not None and not_applicable in valid:
+            # The code would count as a valid answer and enter every denominator.
+            raise ValueError(f"the not-applicable code {not_applicable} is also a scale level")
         weights = dict(element_weights or {})
         order: dict[str, list[str]] = {}
         criteria = []
@@ -172,6 +175,9 @@ class IndexDefinition:
             raise ValueError("an index definition needs at least one criterion")
         if len({c.item_id for c in criteria}) != len(criteria):
             raise ValueError("a criterion may belong to one element only")
+        if unknown := sorted(set(weights) - set(order)):
+            # A misspelt element name would silently leave that element at weight 1.
+            raise ValueError(f"weights given for elements without criteria: {', '.join(unknown)}")
         elements = tuple(
             ElementDefinition(element_id, tuple(items), float(weights.get(element_id, 1.0)))
             for element_id, items in order.items()
