@@ -1,0 +1,136 @@
+"""Tests for analysis.shrinkage: the rat tumour data (Gelman et al. BDA3 §5.1-5.3) and properties."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import special, stats
+
+from analysis.shrinkage import BetaPrior, fit_beta_prior, league_table, rank_intervals
+
+# Tarone (1982) rat tumour data, as printed in Gelman et al. (2013) *Bayesian Data Analysis*, 3rd ed.,
+# Table 5.1: tumours y_j out of n_j rats in 70 historical experiments plus the current one (4/14).
+RAT_Y = np.array(
+    [0] * 14 + [1] * 8 + [2] * 9
+    + [1, 5, 2, 5, 3, 2, 7, 7, 3, 3, 2, 9, 10, 4, 4, 4, 4, 4, 4, 4, 10, 4, 4, 4, 5, 11, 12,
+       5, 5, 6, 5, 6, 6, 6, 6, 16, 15, 15, 9, 4]
+)
+RAT_N = np.array(
+    [20, 20, 20, 20, 20, 20, 20, 19, 19, 19, 19, 18, 18, 17, 20, 20, 20, 20, 19, 19, 18, 18, 25, 24,
+     23, 20, 20, 20, 20, 20, 20, 10, 49, 19, 46, 27, 17, 49, 47, 20, 20, 13, 48, 50, 20, 20, 20, 20,
+     20, 20, 20, 48, 19, 19, 19, 22, 46, 49, 20, 20, 23, 19, 22, 20, 20, 20, 52, 46, 47, 24, 14]
+)
+
+
+def _grid_mle(y: np.ndarray, n: np.ndarray, centre: tuple[float, float], half: float, points: int):  # type: ignore[no-untyped-def]
+    """Grid search of the beta-binomial likelihood through scipy.stats.betabinom (independent code)."""
+    logit_mu = np.linspace(centre[0] - half, centre[0] + half, points)
+    log_m = np.linspace(centre[1] - half, centre[1] + half, points)
+    grid_mu, grid_m = np.meshgrid(special.expit(logit_mu), np.exp(log_m), indexing="ij")
+    a, b = (grid_mu * grid_m)[..., None], ((1 - grid_mu) * grid_m)[..., None]
+    loglik = stats.betabinom.logpmf(y, n, a, b).sum(axis=-1)
+    i, j = np.unravel_index(np.argmax(loglik), loglik.shape)
+    return logit_mu[i], log_m[j], loglik.max()
+
+
+def test_rat_data_shape() -> None:
+    assert RAT_Y.size == RAT_N.size == 71
+    assert (RAT_Y[-1], RAT_N[-1]) == (4, 14)
+    assert RAT_Y.sum() == 267 and RAT_N.sum() == 1739
+
+
+def test_beta_binomial_mle_matches_a_grid_search_on_the_rat_data() -> None:
+    prior = fit_beta_prior(RAT_Y, RAT_N)
+    assert not prior.at_bound
+    # coarse grid over (logit mean, log concentration), then a fine one around its best point
+    coarse = _grid_mle(RAT_Y, RAT_N, (-1.8, 2.8), 1.5, 61)
+    fine_mu, fine_m, fine_loglik = _grid_mle(RAT_Y, RAT_N, coarse[:2], 0.05, 101)
+    assert special.logit(prior.mean) == pytest.approx(fine_mu, abs=1e-3)
+    assert np.log(prior.concentration) == pytest.approx(fine_m, abs=1e-3)
+    # same likelihood up to the binomial coefficients, and the optimiser is not beaten by the grid
+    log_binom = np.sum(
+        special.gammaln(RAT_N + 1) - special.gammaln(RAT_Y + 1) - special.gammaln(RAT_N - RAT_Y + 1)
+    )
+    assert prior.loglik + log_binom >= fine_loglik - 1e-9
+    # the fitted prior is near BDA3's moment estimate Beta(1.4, 8.6) in mean (0.14), tighter in spread
+    assert prior.mean == pytest.approx(0.142, abs=0.002)
+    assert (prior.a, prior.b) == pytest.approx((2.34, 14.11), abs=0.01)
+
+
+def test_posterior_of_the_current_experiment() -> None:
+    result = league_table(np.arange(71), RAT_Y / RAT_N, RAT_N, higher_is_better=False)
+    prior = result.prior
+    current = result.table.set_index("unit").loc[70]
+    # conjugate update by hand: Beta(a + 4, b + 10)
+    a, b = prior.a + 4, prior.b + 10
+    assert current["shrunk"] == pytest.approx(a / (a + b), rel=1e-12)
+    assert current["shrunk_lo"] == pytest.approx(stats.beta.ppf(0.025, a, b), rel=1e-12)
+    # 4/14 = 0.286 is pulled towards the prior mean 0.142
+    assert prior.mean < current["shrunk"] < 4 / 14
+
+
+def test_small_units_are_shrunk_more_and_do_not_top_the_table() -> None:
+    # 30 units with true share 0.85; one tiny unit with 5/5 satisfied and a big one with 0.93
+    rng = np.random.default_rng(1)
+    n = np.full(30, 120.0)
+    est = rng.binomial(120, 0.85, size=30) / 120
+    units = [f"xã {i}" for i in range(30)] + ["tiny", "big"]
+    est = np.append(est, [1.0, 0.93])
+    n = np.append(n, [5.0, 400.0])
+    table = league_table(units, est, n).table
+    assert table.iloc[0]["unit"] == "big"
+    tiny = table.set_index("unit").loc["tiny"]
+    assert tiny["shrunk"] < 0.93
+    assert tiny["rank_hi"] - tiny["rank_lo"] > 10  # its rank is very uncertain
+    assert list(table.columns) == [
+        "unit", "n", "n_eff", "est", "shrunk", "shrunk_lo", "shrunk_hi", "rank", "rank_lo", "rank_hi"
+    ]
+    assert table["shrunk"].is_monotonic_decreasing
+
+
+def test_no_spread_between_units_pools_to_the_mean() -> None:
+    # identical shares everywhere: the MLE concentration runs to its bound, shrunk = common mean
+    result = league_table(["a", "b", "c", "d"], [0.8] * 4, [50, 60, 70, 80])
+    assert result.prior.at_bound
+    np.testing.assert_allclose(result.table["shrunk"], 0.8, atol=1e-4)
+
+
+def test_effective_sizes_change_the_amount_of_shrinkage() -> None:
+    est = [0.95, 0.80, 0.85, 0.70, 0.90]
+    plain = league_table(list("abcde"), est, [40] * 5).table.set_index("unit")
+    weighted = league_table(list("abcde"), est, [40] * 5, n_eff=[40, 40, 40, 40, 10]).table.set_index("unit")
+    assert weighted.loc["e", "n_eff"] == 10
+    assert abs(weighted.loc["e", "shrunk"] - 0.9) > abs(plain.loc["e", "shrunk"] - 0.9)
+
+
+def test_rank_intervals_by_hand() -> None:
+    # unit 0 always best, unit 2 always worst, unit 1 always in the middle
+    draws = np.array([[0.9, 0.95, 0.99], [0.5, 0.6, 0.7], [0.1, 0.2, 0.3]])
+    median, lo, hi = rank_intervals(draws)
+    assert median.tolist() == [1.0, 2.0, 3.0]
+    assert lo.tolist() == [1.0, 2.0, 3.0] and hi.tolist() == [1.0, 2.0, 3.0]
+    median_low, _, _ = rank_intervals(draws, higher_is_better=False)
+    assert median_low.tolist() == [3.0, 2.0, 1.0]
+
+
+def test_seeded_tables_are_reproducible() -> None:
+    args = (list("abcd"), [0.7, 0.8, 0.9, 0.85], [20, 30, 40, 50])
+    assert league_table(*args).table.equals(league_table(*args).table)
+
+
+@pytest.mark.parametrize(
+    ("est", "n", "message"),
+    [
+        ([0.5, 0.6], [10, 10], "at least 3 units"),
+        ([0.5, 1.2, 0.3], [10, 10, 10], r"\[0, 1\]"),
+        ([0.5, 0.6, 0.3], [10, 0, 10], "size > 0"),
+    ],
+)
+def test_bad_inputs(est: list[float], n: list[float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        league_table([f"u{i}" for i in range(len(est))], est, n)
+
+
+def test_prior_properties() -> None:
+    prior = BetaPrior(a=2.0, b=6.0, loglik=0.0, at_bound=False)
+    assert (prior.mean, prior.concentration) == (0.25, 8.0)
