@@ -1,0 +1,184 @@
+"""The comment scrubber: every free text that leaves the database goes through `scrub` first.
+
+Structured personal data (phone numbers, citizen ID numbers, e-mail addresses, vehicle plates) is
+replaced by a typed placeholder; names cannot be found reliably by pattern, so an honorific followed
+by a capitalised word ("chị Lan ở quầy 3") only marks the comment for review (reliability.md, "PII in
+free text").
+
+Detection runs on a *canonical copy* (per character NFKC, format characters such as zero-width spaces
+dropped), so full-width digits ``０９１２…`` and ``0\u200b912…`` are caught; every canonical character
+remembers the index of the original character it came from, and redaction cuts the original (stored
+NFC) text at those indices. Numbers are found as *digit runs* (digit groups joined by one separator:
+space, dot, hyphen, parentheses) and classified by their digits alone; when a whole run is not an
+identifier, its consecutive groups are tried (longest first), so "0912 345 678 2 lần" still yields
+the phone number and "quầy 3 15 hồ sơ" yields nothing. Thousands-grouped amounts followed by a
+currency word ("1.200.000.000 đồng") are money, not identifiers.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class PiiKind(StrEnum):
+    """Placeholder of each kind of redacted data, as shown to readers."""
+
+    PHONE = "[SĐT]"
+    CCCD = "[CCCD]"
+    CMND = "[CMND]"
+    EMAIL = "[EMAIL]"
+    PLATE = "[BIỂN SỐ]"
+
+
+@dataclass(frozen=True)
+class Redaction:
+    """A redacted span ``text[start:end]`` of the original text."""
+
+    kind: PiiKind
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class ScrubResult:
+    """The text safe to show, what was redacted, and whether a person should read it first."""
+
+    text: str
+    redactions: tuple[Redaction, ...]
+    needs_review: bool
+    review_reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Canonical:
+    text: str
+    origin: tuple[int, ...]  # origin[j] = index in the original of canonical character j
+
+
+def canonical_copy(original: str) -> _Canonical:
+    """NFKC per character, format characters (Unicode category Cf) dropped, with the offset map.
+
+    Per-character NFKC keeps the map exact (each canonical character comes from one original one);
+    it differs from whole-string NFKC only inside combining sequences, which hold no digits.
+    """
+    chars: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(original):
+        if unicodedata.category(char) == "Cf":
+            continue
+        for out in unicodedata.normalize("NFKC", char):
+            chars.append(out)
+            origin.append(index)
+    return _Canonical("".join(chars), tuple(origin))
+
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+# Car plates 29A-123.45, 30E-12345, 51F1-234.56; motorbikes 59-X1 123.45, 29B1-234.56; old 29A-1234.
+_PLATE = re.compile(
+    r"(?<![\w.])\d{2}\s?-?\s?[A-Z]{1,2}\d?\s?[-.]?\s?\d{3}(?:\.\d{2}|\d{1,2})(?![\w])", re.IGNORECASE
+)
+# Digit groups joined by at most one separator (space, dot, hyphen, dash), with optional brackets
+# around an area or country code: "(024) 3825 1234", "(+84) 912-345-678".
+_RUN = re.compile(r"(?:\(?\+)?\(?\d+(?:\)?[ \u00a0.\-–]?\(?\d+)*\)?")
+_GROUP = re.compile(r"\d+")
+_MOBILE = re.compile(r"(?:84|0)[35789]\d{8}")
+_LANDLINE = re.compile(r"0?2\d{9}")
+_MONEY_GROUPING = re.compile(r"[1-9]\d{0,2}(?:[.,]\d{3})+")
+_CURRENCY_AFTER = re.compile(r"\s?(?:đ\b|đồng|vnđ|vnd|nghìn|ngàn|triệu|tỷ|tỉ)", re.IGNORECASE)
+
+HONORIFICS = ("anh", "chị", "em", "cô", "chú", "bác", "ông", "bà", "cậu", "dì", "cán bộ", "đồng chí",
+              "công chức", "bạn")
+_NAME_AFTER_HONORIFIC = re.compile(
+    r"(?<!\w)(" + "|".join(HONORIFICS) + r")\s+((?:[^\W\d_]+)(?:\s+[^\W\d_]+){0,2})", re.IGNORECASE
+)
+
+
+def _classify(digits: str) -> PiiKind | None:
+    if _MOBILE.fullmatch(digits) or _LANDLINE.fullmatch(digits):
+        return PiiKind.PHONE
+    if len(digits) == 12:
+        return PiiKind.CCCD
+    if len(digits) == 9:
+        return PiiKind.CMND
+    return None
+
+
+def _is_money(canonical: str, start: int, end: int) -> bool:
+    return bool(_MONEY_GROUPING.fullmatch(canonical, start, end)) and bool(
+        _CURRENCY_AFTER.match(canonical, end)
+    )
+
+
+def _number_spans(canonical: str, taken: list[tuple[int, int]]) -> list[tuple[PiiKind, int, int]]:
+    found: list[tuple[PiiKind, int, int]] = []
+    for run in _RUN.finditer(canonical):
+        if any(s < run.end() and run.start() < e for s, e in taken):
+            continue
+        groups = [(g.start() + run.start(), g.end() + run.start()) for g in _GROUP.finditer(run.group())]
+        i = 0
+        while i < len(groups):
+            for j in range(len(groups) - 1, i - 1, -1):
+                start, end = groups[i][0], groups[j][1]
+                digits = "".join(canonical[a:b] for a, b in groups[i : j + 1])
+                kind = _classify(digits)
+                if kind is not None and not _is_money(canonical, start, end):
+                    # Take a leading "+" / "(" and a closing ")" with the number.
+                    while start > run.start() and canonical[start - 1] in "+(":
+                        start -= 1
+                    opened = "(" in canonical[run.start() : start + 1]
+                    if opened and end < run.end() and canonical[end] == ")":
+                        end += 1
+                    found.append((kind, start, end))
+                    i = j + 1
+                    break
+            else:
+                i += 1
+    return found
+
+
+def _review_reasons(original: str) -> tuple[str, ...]:
+    reasons = []
+    for match in _NAME_AFTER_HONORIFIC.finditer(original):
+        words = match.group(2).split()
+        capitalised = [w for w in words if w[0].isupper()]
+        if capitalised and words[0][0].isupper():
+            reasons.append(f"possible name after “{match.group(1)}”: {' '.join(capitalised)}")
+    return tuple(reasons)
+
+
+def scrub(original: str) -> ScrubResult:
+    """Redact structured personal data in `original` and flag possible names for review.
+
+    Returns the text with each redacted span replaced by its placeholder (`PiiKind` value); the
+    spans refer to `original`. Never raises on any string.
+    """
+    canonical = canonical_copy(original)
+    text = canonical.text
+    spans: list[tuple[PiiKind, int, int]] = []
+    for pattern, kind in ((_EMAIL, PiiKind.EMAIL), (_PLATE, PiiKind.PLATE)):
+        for match in pattern.finditer(text):
+            if not any(s < match.end() and match.start() < e for _, s, e in spans):
+                spans.append((kind, match.start(), match.end()))
+    spans.extend(_number_spans(text, [(s, e) for _, s, e in spans]))
+    redactions = sorted(
+        (Redaction(kind, canonical.origin[start], canonical.origin[end - 1] + 1)
+         for kind, start, end in spans),
+        key=lambda r: r.start,
+    )
+    pieces: list[str] = []
+    cursor = 0
+    for redaction in redactions:
+        pieces.append(original[cursor : redaction.start])
+        pieces.append(redaction.kind.value)
+        cursor = redaction.end
+    pieces.append(original[cursor:])
+    reasons = _review_reasons(original)
+    return ScrubResult("".join(pieces), tuple(redactions), bool(reasons), reasons)
+
+
+def scrub_text(original: str) -> str:
+    """Only the safe text (for templates and exports)."""
+    return scrub(original).text
