@@ -1,0 +1,65 @@
+"""Shared set-up for the unit, frame and API tests: the demo province plus scoped staff accounts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+from flask_babel import force_locale
+
+from survey.extensions import db
+from survey.models import AuditEvent, Role, Unit, User, UserScope
+
+NOW = datetime(2026, 3, 15, 9, 0, tzinfo=UTC)
+
+
+def add_user(username: str, role: Role, scope_codes: tuple[str, ...] = ()) -> User:
+    user = User(username=username, password_hash="not-a-real-hash", role=role)
+    for code in scope_codes:
+        user.scopes.append(UserScope(unit_id=unit_id(code)))
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def unit_id(code: str) -> int:
+    found = db.session.scalar(sa.select(Unit.id).where(Unit.code == code))
+    assert found is not None, code
+    return found
+
+
+def audit_actions(action_prefix: str = "") -> list[tuple[str, str, dict[str, Any]]]:
+    """(action, object_id, detail) of every audit event, oldest first, read on a fresh connection."""
+    db.session.expire_all()
+    events = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id))
+    return [(e.action, e.object_id, json.loads(e.detail) if e.detail else {})
+            for e in events if e.action.startswith(action_prefix)]
+
+
+@contextmanager
+def in_request(app: Flask, lang: str = "en") -> Iterator[None]:
+    """Services translate their messages: give them a request context in a fixed language."""
+    with app.test_request_context(), force_locale(lang):
+        yield
+
+
+def staff(app: Flask) -> dict[str, int]:
+    """Seed the demo province and four accounts; return their ids."""
+    from survey.services.demo import seed_demo
+
+    with app.app_context():
+        seed_demo(db.session)
+        users = {
+            "admin": add_user("admin", Role.ADMIN),
+            "province": add_user("province", Role.MANAGER, ("HL",)),
+            "anbinh": add_user("anbinh", Role.MANAGER, ("HL-AB",)),
+            "hoalac": add_user("hoalac", Role.MANAGER, ("HL-HL",)),
+            "researcher": add_user("researcher", Role.RESEARCHER, ("HL",)),
+        }
+        db.session.commit()
+        return {name: user.id for name, user in users.items()}
