@@ -3,7 +3,7 @@
 Default: beta-binomial empirical Bayes on effective counts (``x_eff = p̂ · n_eff``). It keeps every
 estimate inside [0, 1] and copes with the units where everyone (or nobody) was satisfied, which are
 common among small communes; a Fay–Herriot model on the logit scale cannot, because the
-delta-method variance of ``logit(p̂)`` is undefined at 0 and 1. `fay_herriot_table` is offered for
+delta-method variance of ``logit(p̂)`` is undefined at 0 and 1. `analysis.fay_herriot` is offered for
 units with a design-based standard error (imported SIPAS data) and 0 < p̂ < 1.
 """
 

@@ -1,11 +1,15 @@
-"""Tests for analysis.shrinkage: the rat tumour data (Gelman et al. BDA3 §5.1-5.3) and properties."""
+"""Tests for analysis.shrinkage (rat tumour data, BDA3 §5.1-5.3) and analysis.fay_herriot (metafor)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import special, stats
 
+from analysis.fay_herriot import fay_herriot_table, fit_fay_herriot
 from analysis.shrinkage import BetaPrior, fit_beta_prior, league_table, rank_intervals
 
 # Tarone (1982) rat tumour data, as printed in Gelman et al. (2013) *Bayesian Data Analysis*, 3rd ed.,
@@ -134,3 +138,51 @@ def test_bad_inputs(est: list[float], n: list[float], message: str) -> None:
 def test_prior_properties() -> None:
     prior = BetaPrior(a=2.0, b=6.0, loglik=0.0, at_bound=False)
     assert (prior.mean, prior.concentration) == (0.25, 8.0)
+
+
+# ---------------------------------------------------------------- Fay–Herriot (logit scale)
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def fh_reference() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Units and metafor 4.x results from tests/analysis/r/shrinkage_reference.R."""
+    units = pd.read_csv(DATA / "shrinkage_reference.csv")
+    fits = pd.read_csv(DATA / "shrinkage_reference_fit.csv").set_index("method")
+    return units, fits
+
+
+@pytest.mark.parametrize("method", ["REML", "ML"])
+def test_fay_herriot_matches_metafor(fh_reference: tuple[pd.DataFrame, pd.DataFrame], method: str) -> None:
+    units, fits = fh_reference
+    fit = fit_fay_herriot(units["yi"], units["vi"], method=method)  # type: ignore[arg-type]
+    # metafor::rma(yi, vi, method = method): tau² = A, beta = mu
+    assert fit.variance == pytest.approx(fits.loc[method, "tau2"], abs=1e-7)
+    assert fit.beta == pytest.approx(fits.loc[method, "mu"], abs=1e-7)
+    assert fit.beta_se == pytest.approx(fits.loc[method, "mu_se"], abs=1e-7)
+    result = fay_herriot_table(units["unit"], units["est"], units["se"], units["n"], method=method)  # type: ignore[arg-type]
+    table = result.table.set_index("unit").loc[units["unit"]]
+    theta = special.logit(table["shrunk"].to_numpy())
+    # metafor::blup(fit): pred and se (= √(g1 + g2))
+    np.testing.assert_allclose(theta, units[f"blup_{method}"], atol=1e-7)
+    half = (special.logit(table["shrunk_hi"].to_numpy()) - theta) / stats.norm.ppf(0.975)
+    np.testing.assert_allclose(half, units[f"blup_se_{method}"], atol=1e-7)
+
+
+def test_fay_herriot_balanced_case_has_a_closed_form() -> None:
+    # equal direct variances D: REML gives A = s²_y - D (divisor m - 1), ML gives Σ(y - ȳ)²/m - D
+    # (Rao & Molina 2015, section 6.1.2), whenever those are positive
+    y = np.array([1.2, 1.9, 2.4, 1.5, 2.8, 1.1])
+    d = np.full(6, 0.05)
+    assert fit_fay_herriot(y, d).variance == pytest.approx(y.var(ddof=1) - 0.05, rel=1e-7)
+    assert fit_fay_herriot(y, d, method="ML").variance == pytest.approx(y.var(ddof=0) - 0.05, rel=1e-7)
+    # no spread beyond the sampling noise: A = 0 and every unit gets the pooled mean
+    flat = fit_fay_herriot(np.array([1.0, 1.01, 0.99, 1.0]), np.full(4, 0.5))
+    assert flat.variance == 0.0
+    assert flat.beta == pytest.approx(1.0)
+
+
+def test_fay_herriot_refuses_units_at_zero_or_one_hundred_percent() -> None:
+    with pytest.raises(ValueError, match="beta-binomial"):
+        fay_herriot_table(list("abc"), [0.9, 1.0, 0.8], [0.05, 0.0, 0.04], [30, 10, 40])
