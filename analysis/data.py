@@ -1,0 +1,156 @@
+"""Raw answer codes -> validity, satisfaction and score matrices for an index definition.
+
+One pass over the respondent table turns the item columns into small dense arrays that every later
+step reuses: `valid` (the answer is a scale level), `satisfied` (the level counts as satisfied) and the
+codes themselves (for the mean score). Not-applicable and missing answers are simply not valid, so they
+drop out of every denominator instead of counting as zeros.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from instruments.index import IndexDefinition
+
+BoolMatrix = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
+
+
+class AnalysisInputError(ValueError):
+    """The respondent table does not fit the index definition (missing column, non-numeric codes...)."""
+
+
+@dataclass(frozen=True)
+class ItemMatrices:
+    """Per-respondent indicators for the criteria and the separately reported items.
+
+    Attributes
+    ----------
+    criteria : tuple of str
+        Criterion item ids, in definition (element) order; columns of the matrices below.
+    element_of : numpy.ndarray of int
+        Index of each criterion's element in ``elements``.
+    elements : tuple of str
+        Element ids, in definition order.
+    element_weights : numpy.ndarray of float
+        Weight of each element in the overall index.
+    valid, satisfied : numpy.ndarray of bool, shape (n, K)
+        Answer is a scale level / answer is a satisfied level.
+    score : numpy.ndarray of float, shape (n, K)
+        The code where valid, 0 elsewhere (so that sums over respondents are sums over valid answers).
+    separate : tuple of str
+        Separately reported item ids.
+    listed, favourable : numpy.ndarray of bool, shape (n, J)
+        Answer has one of the item's listed codes / one of its favourable codes.
+    """
+
+    criteria: tuple[str, ...]
+    element_of: npt.NDArray[np.intp]
+    elements: tuple[str, ...]
+    element_weights: FloatArray
+    valid: BoolMatrix
+    satisfied: BoolMatrix
+    score: FloatArray
+    separate: tuple[str, ...]
+    listed: BoolMatrix
+    favourable: BoolMatrix
+    element_valid: BoolMatrix
+    any_valid: npt.NDArray[np.bool_]
+    all_satisfied: npt.NDArray[np.bool_]
+
+    @property
+    def n(self) -> int:
+        """Number of respondents."""
+        return int(self.valid.shape[0])
+
+
+def numeric_codes(column: pd.Series, name: str) -> FloatArray:
+    """Return a column of answer codes as floats with NaN for missing; refuse text and fractions.
+
+    Empty strings and NA are missing. Anything else must be an integer number (``"5"``, ``5``,
+    ``5.0``); ``"abc"`` or ``3.5`` raise `AnalysisInputError` because guessing would change the index.
+    """
+    series = column
+    if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
+        stripped = series.astype("string").str.strip()
+        series = stripped.mask(stripped == "")
+    values = pd.to_numeric(series, errors="coerce")
+    bad = values.isna() & series.notna()
+    if bad.any():
+        first = series[bad].iloc[0]
+        raise AnalysisInputError(f"column {name!r}: code {first!r} is not a number")
+    array = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    fractional = np.isfinite(array) & (array != np.round(array))
+    if fractional.any():
+        raise AnalysisInputError(f"column {name!r}: code {array[fractional][0]!r} is not an integer")
+    return array
+
+
+def item_matrices(data: pd.DataFrame, definition: IndexDefinition) -> ItemMatrices:
+    """Build the indicator matrices of `definition` from one row per respondent.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One column per item holding the raw codes (integers, numeric strings, or empty for missing).
+    definition : instruments.index.IndexDefinition
+        Which items are criteria, their elements, and the codes that are valid and satisfied.
+
+    Returns
+    -------
+    ItemMatrices
+
+    Raises
+    ------
+    AnalysisInputError
+        If an item column is missing or holds a non-integer code.
+
+    References
+    ----------
+    Bộ Y tế, Quyết định 3869/QĐ-BYT (2019): "not applicable" answers are excluded from denominators.
+    """
+    needed = [c.item_id for c in definition.criteria] + [s.item_id for s in definition.separate]
+    missing = [name for name in needed if name not in data.columns]
+    if missing:
+        raise AnalysisInputError(f"missing item column(s): {', '.join(missing)}")
+    n, k = len(data), len(definition.criteria)
+    valid = np.zeros((n, k), dtype=bool)
+    satisfied = np.zeros((n, k), dtype=bool)
+    score = np.zeros((n, k), dtype=np.float64)
+    for j, criterion in enumerate(definition.criteria):
+        codes = numeric_codes(data[criterion.item_id], criterion.item_id)
+        valid[:, j] = np.isin(codes, sorted(criterion.valid_codes))
+        satisfied[:, j] = np.isin(codes, sorted(criterion.satisfied_codes)) & valid[:, j]
+        score[:, j] = np.where(valid[:, j], codes, 0.0)
+    elements = tuple(e.element_id for e in definition.elements)
+    element_of = np.array([elements.index(c.element_id) for c in definition.criteria], dtype=np.intp)
+    separate = tuple(s.item_id for s in definition.separate)
+    listed = np.zeros((n, len(separate)), dtype=bool)
+    favourable = np.zeros((n, len(separate)), dtype=bool)
+    for j, item in enumerate(definition.separate):
+        codes = numeric_codes(data[item.item_id], item.item_id)
+        listed[:, j] = np.isin(codes, list(item.codes))
+        favourable[:, j] = np.isin(codes, sorted(item.favourable)) & listed[:, j]
+    element_valid = np.zeros((n, len(elements)), dtype=bool)
+    for e in range(len(elements)):
+        element_valid[:, e] = valid[:, element_of == e].any(axis=1)
+    any_valid = valid.any(axis=1)
+    return ItemMatrices(
+        criteria=tuple(c.item_id for c in definition.criteria),
+        element_of=element_of,
+        elements=elements,
+        element_weights=np.array([e.weight for e in definition.elements], dtype=np.float64),
+        valid=valid,
+        satisfied=satisfied,
+        score=score,
+        separate=separate,
+        listed=listed,
+        favourable=favourable,
+        element_valid=element_valid,
+        any_valid=any_valid,
+        all_satisfied=any_valid & ~(valid & ~satisfied).any(axis=1),
+    )

@@ -1,0 +1,257 @@
+"""Point estimates and linearized variances of every statistic in every domain, from cell statistics.
+
+Statistics (respondent i, criterion k, weight w_i, valid v_ik, satisfied s_ik):
+
+* criterion index ``p_k = sum w s_k / sum w v_k`` (ratio estimator);
+* element index: mean of its criteria's indices that have a valid answer in the domain; overall index:
+  element-weight mean of the element indices defined in the domain. Both are linear in the ``p_k``
+  given the domain, so their linearized variable is ``z_i = sum_k a_k w_i (s_ik - p_k v_ik) / sum w v_k``;
+* mean score ``sum w y_k / sum w v_k``; comprehensive index ``sum w c / sum w a`` (c: every answered
+  criterion satisfied, a: at least one answered); separate shares ``sum w f_j / sum w l_j``.
+
+Variances are stratified with-replacement Taylor linearization with R's domain convention; degrees of
+freedom are R's ``degf()`` of the subset design (PSUs minus strata among the statistic's respondents).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from analysis.data import FloatArray, ItemMatrices
+from analysis.design import Design, IntArray, LonelyPSUError
+from analysis.sufficient import CellStatistics
+
+
+_ROUNDING = 256 * np.finfo(np.float64).eps
+
+
+@dataclass(frozen=True)
+class _DomainSums:
+    totals: FloatArray
+    centred: FloatArray  # (D, 2K, 2K)
+    pair_centred: FloatArray  # (D, R, 3)
+    strata: FloatArray  # (D, Q) strata with the statistic's PSUs
+    lonely: FloatArray  # (D, Q) lonely strata among them
+    psus: FloatArray
+    rows: FloatArray
+    rows_positive: FloatArray
+    sum_w: FloatArray
+    sum_w2: FloatArray
+
+
+def _domain_sums(cells: CellStatistics, design: Design, n_domains: int) -> _DomainSums:
+    k2 = 2 * cells.layout.k
+    n_psu = design.psu_per_stratum[cells.stratum].astype(np.float64)
+    scale = design.variance_scale()[cells.stratum]
+    lonely = n_psu == 1
+    t = cells.totals[:, :k2]
+    centred = cells.cross - np.einsum("ci,cj->cij", t, t) / n_psu[:, None, None]
+    pairs = cells.layout.pair_columns()
+    num = cells.totals[:, [a for a, _ in pairs]]
+    den = cells.totals[:, [b for _, b in pairs]]
+    pair_centred = cells.pair_cross - np.stack([num * num, num * den, den * den], axis=2) / n_psu[:, None, None]
+    if design.lonely_psu == "adjust":
+        # R's onestrat does not centre a lonely stratum under "adjust": its PSU total is compared with
+        # the domain mean, which is zero for a linearized variable.
+        centred[lonely] = cells.cross[lonely]
+        pair_centred[lonely] = cells.pair_cross[lonely]
+    else:
+        centred[lonely] = 0.0
+        pair_centred[lonely] = 0.0
+    centred *= scale[:, None, None]
+    pair_centred *= scale[:, None, None]
+    present = (cells.psu_present > 0).astype(np.float64)
+    summing = sparse.csr_matrix(
+        (np.ones(len(cells.domain)), (cells.domain, np.arange(len(cells.domain)))),
+        shape=(n_domains, len(cells.domain)),
+    )
+
+    def total(array: np.ndarray) -> FloatArray:
+        flat = array.reshape(array.shape[0], -1)
+        return np.asarray(summing @ flat).reshape((n_domains, *array.shape[1:]))
+
+    return _DomainSums(
+        totals=total(cells.totals),
+        centred=total(centred),
+        pair_centred=total(pair_centred),
+        strata=total(present),
+        lonely=total(present * lonely[:, None]),
+        psus=total(cells.psu_present),
+        rows=total(cells.rows),
+        rows_positive=total(cells.rows_positive),
+        sum_w=total(cells.sum_w),
+        sum_w2=total(cells.sum_w2),
+    )
+
+
+def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def _ratio_variance(v_nn: FloatArray, v_nd: FloatArray, v_dd: FloatArray, est: FloatArray,
+                    den: FloatArray) -> FloatArray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = (v_nn - 2 * est * v_nd + est * est * v_dd) / (den * den)
+        magnitude = (np.abs(v_nn) + 2 * np.abs(est * v_nd) + est * est * np.abs(v_dd)) / (den * den)
+    return _clean_variance(var, magnitude)
+
+
+def _clean_variance(var: FloatArray, magnitude: FloatArray) -> FloatArray:
+    """Zero a variance that is rounding noise of its terms (e.g. everyone gave the same code).
+
+    The centred cross-products are differences of large sums, so an exactly zero variance comes out as
+    +-1e-16 of the terms, and its square root as ~1e-8: far from R's zero at 1e-10 tolerance.
+    """
+    return np.where(var <= _ROUNDING * magnitude, 0.0, var)
+
+
+def domain_estimates(
+    cells: CellStatistics,
+    design: Design,
+    items: ItemMatrices,
+    n_domains: int,
+) -> pd.DataFrame:
+    """Estimate every statistic in every domain of one cut.
+
+    Parameters
+    ----------
+    cells : CellStatistics
+        From `analysis.sufficient.cell_statistics`.
+    design : Design
+    items : ItemMatrices
+        Only its labels (criteria, elements, separate items, element weights) are used.
+    n_domains : int
+        Number of domain codes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per domain x statistic with columns ``domain, stat_type, stat, n, n_rows, df, sum_w,
+        est, se, deff, deff_kish, n_eff``. ``n`` counts respondents with a positive weight in the
+        statistic's denominator, ``n_rows`` all of them (R's ``nrow`` of the subset design).
+
+    Raises
+    ------
+    LonelyPSUError
+        With ``lonely_psu="fail"`` when a single-PSU stratum enters a computed variance.
+
+    References
+    ----------
+    Binder DA (1983). On the variances of asymptotically normal estimators from complex surveys.
+    *International Statistical Review* 51(3):279-292.
+    Lumley T (2010). *Complex Surveys: A Guide to Analysis Using R*, sec. 2.4 (domains), 3.x. Wiley.
+    Kish L (1965). *Survey Sampling*. Wiley (design effect of weighting).
+    """
+    lay = cells.layout
+    k, e_count, j = lay.k, lay.e, lay.j
+    sums = _domain_sums(cells, design, n_domains)
+    tot = sums.totals
+    sat, val = tot[:, :k], tot[:, k : 2 * k]
+    p = _ratio(sat, val)
+    defined = (val > 0) & (sums.rows_positive[:, :k] > 0)
+    idx = np.arange(k)
+    v = sums.centred
+    crit_var = _ratio_variance(v[:, idx, idx], v[:, idx, k + idx], v[:, k + idx, k + idx], p, val)
+
+    blocks: list[tuple[str, list[str], FloatArray, FloatArray, int | None, list[int]]] = []
+    # (stat_type, names, est (D,S), var (D,S), proportion?, q indices)
+    blocks.append(("criterion", list(items.criteria), p, crit_var, 1, list(range(k))))
+
+    member = np.zeros((e_count, k))
+    member[items.element_of, idx] = 1.0
+    p_filled = np.where(defined, p, 0.0)
+    counts = defined.astype(np.float64) @ member.T  # (D, E) defined criteria per element
+    with np.errstate(divide="ignore", invalid="ignore"):
+        coef_element = defined[:, None, :] * member[None, :, :] / counts[:, :, None]  # (D, E, K)
+    coef_element = np.nan_to_num(coef_element)
+    elem_defined = counts > 0
+    omega = items.element_weights[None, :] * elem_defined
+    with np.errstate(divide="ignore", invalid="ignore"):
+        omega = omega / omega.sum(axis=1, keepdims=True)
+    coef_overall = np.einsum("de,dek->dk", np.nan_to_num(omega), coef_element)[:, None, :]
+    coefs = np.concatenate([coef_element, coef_overall], axis=1)  # (D, E+1, K)
+    composite_est = np.einsum("dsk,dk->ds", coefs, p_filled)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = np.where(defined, 1.0 / np.where(defined, val, 1.0), 0.0)
+    c = np.concatenate([coefs * inv[:, None, :], -coefs * (p_filled * inv)[:, None, :]], axis=2)
+    composite_var = _clean_variance(
+        np.einsum("dsi,dij,dsj->ds", c, v, c), np.einsum("dsi,dij,dsj->ds", np.abs(c), np.abs(v), np.abs(c))
+    )
+    composite_defined = np.concatenate([elem_defined, elem_defined.any(axis=1, keepdims=True)], axis=1)
+    composite_est = np.where(composite_defined, composite_est, np.nan)
+    composite_var = np.where(composite_defined, composite_var, np.nan)
+    blocks.append(("element", list(items.elements), composite_est[:, :e_count],
+                   composite_var[:, :e_count], 1, [k + i for i in range(e_count)]))
+    blocks.append(("overall_index", ["overall"], composite_est[:, e_count:],
+                   composite_var[:, e_count:], 1, [k + e_count]))
+
+    pv = sums.pair_centred
+    pairs = lay.pair_columns()
+    pair_est = _ratio(tot[:, [a for a, _ in pairs]], tot[:, [b for _, b in pairs]])
+    pair_var = _ratio_variance(pv[:, :, 0], pv[:, :, 1], pv[:, :, 2], pair_est, tot[:, [b for _, b in pairs]])
+    pair_q = lay.pair_denominator()
+    blocks.append(("mean_score", list(items.criteria), pair_est[:, :k], pair_var[:, :k], None, pair_q[:k]))
+    blocks.append(("comprehensive", ["comprehensive"], pair_est[:, k : k + 1], pair_var[:, k : k + 1], 1,
+                   pair_q[k : k + 1]))
+    blocks.append(("separate", list(items.separate), pair_est[:, k + 1 :], pair_var[:, k + 1 :], 1,
+                   pair_q[k + 1 :]))
+
+    frames = []
+    second_moment = tot[:, 3 * k : 4 * k]
+    for stat_type, names, est, var, proportion, qs in blocks:
+        if not names:
+            continue
+        q = np.array(qs)
+        strata, lonely = sums.strata[:, q], sums.lonely[:, q]
+        if design.lonely_psu == "fail" and (lonely > 0).any():
+            _raise_lonely(cells, design, q)
+        if design.lonely_psu == "average":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                var = var * strata / (strata - lonely)
+        n_pos, sw, sw2 = sums.rows_positive[:, q], sums.sum_w[:, q], sums.sum_w2[:, q]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if stat_type == "mean_score":
+                spread = second_moment / val - est * est
+                spread = np.where(spread > _ROUNDING * second_moment / val, spread, 0.0)
+            elif stat_type in ("element", "overall_index"):
+                spread = np.full_like(est, np.nan)  # no single-variable SRS counterpart
+            else:
+                spread = est * (1 - est)
+            # svymean(..., deff="replace"): SRS variance = weighted population variance / (n - 1)
+            deff = np.where((n_pos > 1) & (spread > 0), var / (spread / (n_pos - 1)), np.nan)
+            n_eff = sw * sw / sw2
+            deff_kish = n_pos * sw2 / (sw * sw)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "domain": np.repeat(np.arange(n_domains), len(names)),
+                    "stat_type": stat_type,
+                    "stat": np.tile(names, n_domains),
+                    "n": n_pos.ravel().astype(np.int64),
+                    "n_rows": sums.rows[:, q].ravel().astype(np.int64),
+                    "df": (sums.psus[:, q] - strata).ravel(),
+                    "sum_w": sw.ravel(),
+                    "est": est.ravel(),
+                    "se": np.sqrt(var).ravel(),
+                    "deff": deff.ravel(),
+                    "deff_kish": deff_kish.ravel(),
+                    "n_eff": n_eff.ravel(),
+                    "proportion": proportion is not None,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _raise_lonely(cells: CellStatistics, design: Design, q: IntArray) -> None:
+    lonely_cells = (design.psu_per_stratum[cells.stratum] == 1) & (cells.psu_present[:, q] > 0).any(axis=1)
+    stratum = design.stratum_labels[int(cells.stratum[np.flatnonzero(lonely_cells)[0]])]
+    raise LonelyPSUError(
+        f"stratum {stratum!r} has only one PSU (lonely_psu='fail', R's default); "
+        "choose lonely_psu='adjust', 'average', 'certainty' or 'remove'"
+    )

@@ -1,0 +1,167 @@
+"""Confidence intervals for design-based proportions, vectorised over arrays.
+
+Each function takes the estimate, its linearized standard error and the design degrees of freedom (and,
+for the beta interval, the number of respondents) and reproduces one method of R's ``svyciprop``.
+Invalid inputs (NaN, df <= 0) give NaN bounds rather than errors, so one bad domain never hides a table.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from scipy import special, stats
+
+from analysis.data import FloatArray
+
+IntervalMethod = Literal["wilson", "beta", "logit", "wald"]
+INTERVAL_METHODS: tuple[IntervalMethod, ...] = ("wilson", "beta", "logit", "wald")
+BOUNDARY_METHOD = "boundary_cp"
+
+
+def t_quantile(alpha: float, df: FloatArray) -> FloatArray:
+    """Upper ``1 - alpha/2`` quantile of Student's t on `df` degrees of freedom (NaN where df <= 0)."""
+    df = np.asarray(df, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.where(df > 0, stats.t.ppf(1 - alpha / 2, np.where(df > 0, df, 1.0)), np.nan)
+
+
+def wald_interval(est: FloatArray, se: FloatArray, df: FloatArray, alpha: float = 0.05
+                  ) -> tuple[FloatArray, FloatArray]:
+    """Wald interval ``est -/+ t_{df,1-alpha/2} se`` (not clipped to [0, 1]).
+
+    Equals R's ``confint(svymean(...), df=degf(design))`` and ``svyciprop(method="mean")``.
+
+    References
+    ----------
+    Lumley T (2010). *Complex Surveys: A Guide to Analysis Using R*, sec. 2.3. Wiley.
+    """
+    half = t_quantile(alpha, df) * np.asarray(se)
+    return np.asarray(est) - half, np.asarray(est) + half
+
+
+def logit_interval(est: FloatArray, se: FloatArray, df: FloatArray, alpha: float = 0.05
+                   ) -> tuple[FloatArray, FloatArray]:
+    """Wald interval on the log-odds scale, back-transformed.
+
+    The standard error of ``logit(p)`` is ``se / (p (1 - p))`` (delta method), which is exactly the
+    sandwich standard error of the intercept of R's ``svyglm(y ~ 1, family=quasibinomial)``; hence this
+    equals ``svyciprop(method="logit")`` with its default ``df=degf(design)``.
+
+    References
+    ----------
+    R package survey, ``svyciprop`` (method "logit"). Lumley T (2010), *Complex Surveys*, sec. 2.3.
+    """
+    p = np.asarray(est, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        centre = np.log(p / (1 - p))
+        half = t_quantile(alpha, df) * np.asarray(se) / (p * (1 - p))
+        return special.expit(centre - half), special.expit(centre + half)
+
+
+def beta_interval(est: FloatArray, se: FloatArray, df: FloatArray, n: FloatArray, alpha: float = 0.05
+                  ) -> tuple[FloatArray, FloatArray]:
+    """Korn-Graubard interval: Clopper-Pearson on the design effective sample size.
+
+    ``n_eff = p (1 - p) / se^2 * (t_{n-1, alpha/2} / t_{df, alpha/2})^2`` (n = respondents in the domain,
+    i.e. R's ``nrow(design)``), then ``qbeta(alpha/2, n_eff p, n_eff (1-p) + 1)`` and
+    ``qbeta(1-alpha/2, n_eff p + 1, n_eff (1-p))``. Equals ``svyciprop(method="beta")``.
+
+    References
+    ----------
+    Korn EL, Graubard BI (1998). Confidence intervals for proportions with small expected number of
+    positive counts estimated from survey data. *Survey Methodology* 24(2):193-201.
+    """
+    p = np.asarray(est, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_eff = p * (1 - p) / np.asarray(se) ** 2
+        n_eff = n_eff * (t_quantile(alpha, n - 1) / t_quantile(alpha, df)) ** 2
+        lower = special.betaincinv(n_eff * p, n_eff * (1 - p) + 1, alpha / 2)
+        upper = special.betaincinv(n_eff * p + 1, n_eff * (1 - p), 1 - alpha / 2)
+    return lower, upper
+
+
+def wilson_interval(est: FloatArray, se: FloatArray, df: FloatArray, alpha: float = 0.05
+                    ) -> tuple[FloatArray, FloatArray]:
+    """Wilson score interval on the design effective sample size with a t quantile.
+
+    With ``n_eff = p (1 - p) / se^2`` and ``t = t_{df, 1-alpha/2}``: centre
+    ``(p + t^2 / (2 n_eff)) / (1 + t^2 / n_eff)``, half-width
+    ``t sqrt(se^2 + t^2 / (4 n_eff^2)) / (1 + t^2 / n_eff)``. The installed R survey (4.1.1) predates
+    ``svyciprop(method="wilson")``, so this formula is checked against its closed form and against
+    ``prop.test(correct=FALSE)`` for simple random samples, not against survey itself.
+
+    References
+    ----------
+    Wilson EB (1927). Probable inference, the law of succession, and statistical inference.
+    *Journal of the American Statistical Association* 22(158):209-212.
+    Korn EL, Graubard BI (1998), *Survey Methodology* 24(2):193-201 (effective sample size).
+    """
+    p = np.asarray(est, dtype=np.float64)
+    se = np.asarray(se, dtype=np.float64)
+    t = t_quantile(alpha, df)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_eff = p * (1 - p) / se**2
+        t2n = t * t / n_eff
+        centre = (p + t2n / 2) / (1 + t2n)
+        half = t * np.sqrt(se**2 + t * t / (4 * n_eff**2)) / (1 + t2n)
+    return centre - half, centre + half
+
+
+def clopper_pearson_interval(est: FloatArray, n_eff: FloatArray, alpha: float = 0.05
+                             ) -> tuple[FloatArray, FloatArray]:
+    """Clopper-Pearson interval with ``x = est * n_eff`` successes out of ``n_eff`` (real-valued).
+
+    Used where the design variance vanishes (est = 0 or 1), with Kish's effective sample size.
+
+    References
+    ----------
+    Clopper CJ, Pearson ES (1934). The use of confidence or fiducial limits illustrated in the case of
+    the binomial. *Biometrika* 26(4):404-413.
+    Kish L (1965). *Survey Sampling*. Wiley.
+    """
+    p = np.asarray(est, dtype=np.float64)
+    n = np.asarray(n_eff, dtype=np.float64)
+    x = p * n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lower = np.where(x <= 0, 0.0, special.betaincinv(np.where(x > 0, x, 1.0), n - x + 1, alpha / 2))
+        upper = np.where(x >= n, 1.0, special.betaincinv(x + 1, np.where(x < n, n - x, 1.0), 1 - alpha / 2))
+    bad = ~np.isfinite(p) | ~(n > 0)
+    return np.where(bad, np.nan, lower), np.where(bad, np.nan, upper)
+
+
+def proportion_interval(
+    method: IntervalMethod,
+    est: FloatArray,
+    se: FloatArray,
+    df: FloatArray,
+    n: FloatArray,
+    kish_n_eff: FloatArray,
+    alpha: float = 0.05,
+) -> tuple[FloatArray, FloatArray, np.ndarray]:
+    """Interval by `method`, falling back to Clopper-Pearson on Kish's n_eff at est = 0 or 1.
+
+    Returns
+    -------
+    lower, upper : numpy.ndarray
+    used : numpy.ndarray of str
+        `method`, or ``"boundary_cp"`` where the fallback was used.
+
+    References
+    ----------
+    Korn EL, Graubard BI (1998); Clopper CJ, Pearson ES (1934); Wilson EB (1927).
+    """
+    if method == "wilson":
+        lower, upper = wilson_interval(est, se, df, alpha)
+    elif method == "beta":
+        lower, upper = beta_interval(est, se, df, n, alpha)
+    elif method == "logit":
+        lower, upper = logit_interval(est, se, df, alpha)
+    else:
+        lower, upper = wald_interval(est, se, df, alpha)
+    p = np.asarray(est, dtype=np.float64)
+    boundary = (p == 0) | (p == 1)
+    cp_lower, cp_upper = clopper_pearson_interval(est, kish_n_eff, alpha)
+    used = np.where(boundary, BOUNDARY_METHOD, method)
+    return np.where(boundary, cp_lower, lower), np.where(boundary, cp_upper, upper), used

@@ -1,0 +1,243 @@
+"""The main entry: a tidy table of every index, interval and verdict for every domain."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.data import AnalysisInputError, item_matrices
+from analysis.design import LonelyPSU, build_design
+from analysis.domains import PeriodSpec, build_domains, cuts
+from analysis.estimates import domain_estimates
+from analysis.intervals import (
+    BOUNDARY_METHOD,
+    IntervalMethod,
+    beta_interval,
+    clopper_pearson_interval,
+    logit_interval,
+    proportion_interval,
+    wald_interval,
+    wilson_interval,
+)
+from analysis.sufficient import cell_statistics
+from analysis.verdicts import Verdict, p_values, precision_flags, verdicts
+from instruments.index import IndexDefinition
+
+OUTPUT_COLUMNS = (
+    "level", "domain", "parent", "stat_type", "stat", "n", "df", "sum_w", "est", "se", "ci_lo", "ci_hi",
+    "method", "deff", "deff_kish", "n_eff", "target", "verdict", "p_value", "flags",
+)
+Targets = float | Mapping[str, float] | None
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One row of the indices table, typed."""
+
+    level: str
+    domain: str
+    parent: str
+    stat_type: str
+    stat: str
+    n: int
+    df: float
+    sum_w: float
+    est: float
+    se: float
+    ci_lo: float
+    ci_hi: float
+    method: str
+    deff: float
+    deff_kish: float
+    n_eff: float
+    target: float
+    verdict: str
+    p_value: float
+    flags: str
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, object]) -> Estimate:
+        """Build from a row (mapping) of the table returned by `compute_indices`."""
+        return cls(**{name: row[name] for name in OUTPUT_COLUMNS})  # type: ignore[arg-type]
+
+
+def _target_column(table: pd.DataFrame, targets: Targets) -> np.ndarray:
+    """Targets apply to proportions; a mapping is looked up by domain, then stat, then stat_type, then "*"."""
+    out = np.full(len(table), np.nan)
+    if targets is None:
+        pass
+    elif isinstance(targets, int | float):
+        out[:] = float(targets)
+    else:
+        for key in ("*", "stat_type", "stat", "domain"):
+            if key == "*":
+                if "*" in targets:
+                    out[:] = float(targets["*"])
+                continue
+            values = table[key].map(lambda v: targets.get(str(v), np.nan)).to_numpy(dtype=np.float64)
+            out = np.where(np.isnan(values), out, values)
+    out[~table["proportion"].to_numpy(dtype=bool)] = np.nan
+    if np.any((out < 0) | (out > 1)):
+        raise AnalysisInputError("targets are proportions between 0 and 1")
+    return out
+
+
+def add_inference(
+    table: pd.DataFrame,
+    *,
+    targets: Targets = None,
+    alpha: float = 0.05,
+    ci_method: IntervalMethod = "wilson",
+    all_intervals: bool = False,
+    min_n: int = 10,
+) -> pd.DataFrame:
+    """Add intervals, verdicts, p-values and flags to a table of estimates.
+
+    Proportions (criterion, element, overall, comprehensive, separate) get `ci_method`, with the
+    Clopper-Pearson fallback on Kish's n_eff at 0 or 1; mean scores get the t (Wald) interval and no
+    verdict. Rows with ``n < min_n`` keep n but lose est, se, interval and p-value.
+
+    References
+    ----------
+    Wilson EB (1927); Korn EL, Graubard BI (1998); Clopper CJ, Pearson ES (1934); Kish L (1965).
+    """
+    out = table.copy()
+    est, se, df = (out[c].to_numpy(dtype=np.float64) for c in ("est", "se", "df"))
+    n_rows, n_eff = out["n_rows"].to_numpy(np.float64), out["n_eff"].to_numpy(np.float64)
+    proportion = out["proportion"].to_numpy(dtype=bool)
+    lower, upper, used = proportion_interval(ci_method, est, se, df, n_rows, n_eff, alpha)
+    wald_lo, wald_hi = wald_interval(est, se, df, alpha)
+    lower, upper = np.where(proportion, lower, wald_lo), np.where(proportion, upper, wald_hi)
+    used = np.where(proportion, used, "wald")
+    suppressed = out["n"].to_numpy() < min_n
+    target = _target_column(out, targets)
+    verdict = verdicts(lower, upper, target)
+    verdict[suppressed] = Verdict.SUPPRESSED.value
+    p_value = p_values(used, est, se, df, n_rows, n_eff, target, alpha)
+    half = np.where(proportion, (upper - lower) / 2, np.nan)
+    out["flags"] = precision_flags(out["n"].to_numpy(), n_eff, df, half, used == BOUNDARY_METHOD, min_n=min_n)
+    out["ci_lo"], out["ci_hi"], out["method"] = lower, upper, used
+    out["target"], out["verdict"], out["p_value"] = target, verdict, p_value
+    if all_intervals:
+        # Each method's own formula, without the boundary fallback, so every column can be checked
+        # against the method it names; the fallback has its own column.
+        raw = {
+            "wilson": wilson_interval(est, se, df, alpha),
+            "beta": beta_interval(est, se, df, n_rows, alpha),
+            "logit": logit_interval(est, se, df, alpha),
+            "wald": wald_interval(est, se, df, alpha),
+            BOUNDARY_METHOD: clopper_pearson_interval(est, n_eff, alpha),
+        }
+        for method, (lo, hi) in raw.items():
+            shown = proportion | (method == "wald")  # mean scores get the t interval only
+            out[f"ci_{method}_lo"] = np.where(shown, lo, np.nan)
+            out[f"ci_{method}_hi"] = np.where(shown, hi, np.nan)
+    hidden = [c for c in out.columns if c in ("est", "se", "ci_lo", "ci_hi", "deff", "p_value")
+              or c.startswith("ci_")]
+    out.loc[suppressed, hidden] = np.nan
+    return out
+
+
+def compute_indices(
+    data: pd.DataFrame,
+    definition: IndexDefinition,
+    *,
+    unit_col: str,
+    parents: Mapping[str, str | None] | None = None,
+    weight_col: str | None = None,
+    weights: pd.Series | None = None,
+    strata_col: str | None = None,
+    cluster_col: str | None = None,
+    fpc_col: str | None = None,
+    by: Sequence[str] = (),
+    period_col: str | None = None,
+    period: PeriodSpec | None = None,
+    targets: Targets = None,
+    alpha: float = 0.05,
+    ci_method: IntervalMethod = "wilson",
+    all_intervals: bool = False,
+    min_n: int = 10,
+    lonely_psu: LonelyPSU = "fail",
+) -> pd.DataFrame:
+    """Weighted SIPAS indices with design-based intervals and verdicts for every domain.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per respondent: the unit, optional design and grouping columns, one column per item.
+    definition : instruments.index.IndexDefinition
+    unit_col : str
+    parents : mapping, optional
+        ``unit -> parent`` (parents may have parents); every node becomes a domain, plus "total".
+    weight_col, weights : optional
+        A weight column, or a weight Series aligned with `data` (e.g. from post-stratification).
+        Unweighted when both are omitted.
+    strata_col, cluster_col, fpc_col : str, optional
+        Imported design (nest=TRUE). Default design: strata = unit, each respondent a PSU.
+    by : sequence of str
+        Groupings (field, channel, counter) crossed with every domain, in addition to "all".
+    period_col, period : optional
+        Date column and "month" / "quarter" / "year" or ``{label: (first, last)}``.
+    targets : float or mapping, optional
+        Target proportion(s); a mapping is keyed by domain, stat, stat_type or "*".
+    alpha : float
+        1 - confidence level of the two-sided intervals (verdicts use the same intervals).
+    ci_method : {"wilson", "beta", "logit", "wald"}
+    all_intervals : bool
+        Add ``ci_<method>_lo/hi`` for every method and the boundary fallback.
+    min_n : int
+        Suppress estimates with fewer respondents.
+    lonely_psu : {"fail", "certainty", "remove", "adjust", "average"}
+        R's rules for single-PSU strata; "fail" (R's default) raises `LonelyPSUError`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per domain x (cut) x statistic, columns `OUTPUT_COLUMNS` plus "period" and the `by`
+        columns when used.
+
+    References
+    ----------
+    Binder DA (1983), *International Statistical Review* 51:279-292; Wolter KM (2007), *Introduction
+    to Variance Estimation*, Springer; Lumley T (2010), *Complex Surveys*, Wiley, and the R package
+    survey (``svydesign``, ``svyratio``, ``svyciprop``, ``degf``); Korn EL, Graubard BI (1998);
+    Wilson EB (1927); Clopper CJ, Pearson ES (1934); Kish L (1965), *Survey Sampling*.
+    """
+    if unit_col not in data.columns:
+        raise AnalysisInputError(f"missing unit column: {unit_col}")
+    if weight_col is not None and weights is not None:
+        raise AnalysisInputError("give a weight column or a weight series, not both")
+    weight_array = None
+    if weight_col is not None:
+        if weight_col not in data.columns:
+            raise AnalysisInputError(f"missing weight column: {weight_col}")
+        weight_array = pd.to_numeric(data[weight_col], errors="coerce").to_numpy(dtype=np.float64)
+    elif weights is not None:
+        weight_array = weights.reindex(data.index).to_numpy(dtype=np.float64)
+    items = item_matrices(data, definition)
+    domains = build_domains(data[unit_col], parents)
+    design = build_design(
+        data, unit_col=unit_col, weight=weight_array, strata_col=strata_col,
+        cluster_col=cluster_col, fpc_col=fpc_col, lonely_psu=lonely_psu,
+    )
+    frames = []
+    for labels, rows in cuts(data, by=by, period_col=period_col, period=period):
+        cells = cell_statistics(items, design, domains.unit_codes, domains.membership, rows)
+        table = domain_estimates(cells, design, items, len(domains.labels))
+        for name, value in labels.items():
+            table[name] = value
+        frames.append(table)
+    table = pd.concat(frames, ignore_index=True)
+    code = table.pop("domain").to_numpy()
+    table.insert(0, "level", np.asarray(domains.levels, dtype=object)[code])
+    table.insert(1, "domain", np.asarray(domains.labels, dtype=object)[code])
+    table.insert(2, "parent", np.asarray(domains.parents, dtype=object)[code])
+    table = add_inference(table, targets=targets, alpha=alpha, ci_method=ci_method,
+                          all_intervals=all_intervals, min_n=min_n)
+    cut_columns = [c for c in ("period", *by) if c in table.columns]
+    extra = [c for c in table.columns if c.startswith("ci_") and c not in ("ci_lo", "ci_hi")]
+    columns = [*OUTPUT_COLUMNS[:3], *cut_columns, *OUTPUT_COLUMNS[3:], *extra]
+    return table[columns]

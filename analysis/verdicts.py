@@ -1,0 +1,142 @@
+"""Verdicts against targets, one-sided p-values and low-precision flags.
+
+A verdict reads the two-sided (1 - alpha) interval: **met** when its lower bound reaches the target,
+**below** when its upper bound is under the target, **inconclusive** otherwise. The p-value is that of
+the one-sided test matching the side the estimate is on: H0: p <= target when est >= target (small
+p: evidence the target is met), H0: p >= target when est < target (small p: evidence it is missed).
+Each test is the one the interval method inverts, so p < alpha/2 exactly when the verdict is not
+inconclusive (up to the boundary fallback).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import numpy as np
+from scipy import special, stats
+
+from analysis.data import FloatArray
+from analysis.intervals import t_quantile
+
+
+class Verdict(StrEnum):
+    """Outcome of comparing an estimate's interval with its target."""
+
+    MET = "met"
+    BELOW = "below"
+    INCONCLUSIVE = "inconclusive"
+    SUPPRESSED = "suppressed"
+    NO_TARGET = ""
+
+
+class Flag(StrEnum):
+    """Reasons to read an estimate with care; joined with ``|`` in tables."""
+
+    SUPPRESSED = "suppressed"
+    LOW_N_EFF = "low_n_eff"
+    LOW_DF = "low_df"
+    WIDE = "wide"
+    BOUNDARY_CP = "boundary_cp"
+
+
+def verdicts(lower: FloatArray, upper: FloatArray, target: FloatArray) -> np.ndarray:
+    """Verdict per estimate: met (lower >= target), below (upper < target), else inconclusive.
+
+    A NaN target gives an empty verdict; a NaN interval gives "inconclusive".
+
+    References
+    ----------
+    Lumley T (2010). *Complex Surveys: A Guide to Analysis Using R*, sec. 2.3 (intervals). Wiley.
+    """
+    lower, upper, target = (np.asarray(a, dtype=np.float64) for a in (lower, upper, target))
+    out = np.full(lower.shape, Verdict.INCONCLUSIVE.value, dtype=object)
+    out[lower >= target] = Verdict.MET.value
+    out[upper < target] = Verdict.BELOW.value
+    out[np.isnan(target)] = Verdict.NO_TARGET.value
+    return out
+
+
+def _binomial_tails(x: FloatArray, n: FloatArray, target: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """P(X >= x) and P(X <= x) for X ~ Binomial(n, target), continuous in x via the beta function."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        upper = np.where(x <= 0, 1.0, special.betainc(np.where(x > 0, x, 1.0), n - x + 1, target))
+        lower = np.where(x >= n, 1.0, 1 - special.betainc(x + 1, np.where(x < n, n - x, 1.0), target))
+    return upper, lower
+
+
+def p_values(
+    method: np.ndarray,
+    est: FloatArray,
+    se: FloatArray,
+    df: FloatArray,
+    n: FloatArray,
+    kish_n_eff: FloatArray,
+    target: FloatArray,
+    alpha: float = 0.05,
+) -> FloatArray:
+    """One-sided p-value on the side of the estimate, by the test each interval method inverts.
+
+    wald: ``t = (p - p0) / se`` on df; logit: the same on the log-odds scale with
+    ``se / (p (1 - p))``; wilson: score statistic ``(p - p0) / sqrt(p0 (1 - p0) / n_eff)`` on df with
+    ``n_eff = p (1 - p) / se^2``; beta and boundary_cp: exact binomial tail at ``x = p n_eff`` (the
+    Korn-Graubard or Kish effective sample size).
+
+    References
+    ----------
+    Wilson EB (1927); Korn EL, Graubard BI (1998); Clopper CJ, Pearson ES (1934).
+    """
+    method = np.asarray(method, dtype=object)
+    p, se, df, n, n_kish, p0 = (np.asarray(a, dtype=np.float64) for a in (est, se, df, n, kish_n_eff, target))
+    dfs = np.where(df > 0, df, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_design = p * (1 - p) / se**2
+        stat = np.full(p.shape, np.nan)
+        wald = method == "wald"
+        stat[wald] = ((p - p0) / se)[wald]
+        logit = method == "logit"
+        stat[logit] = ((special.logit(p) - special.logit(p0)) * p * (1 - p) / se)[logit]
+        wilson = method == "wilson"
+        stat[wilson] = ((p - p0) / np.sqrt(p0 * (1 - p0) / n_design))[wilson]
+        cdf = stats.t.cdf(stat, dfs)
+        out = np.where(p >= p0, stats.t.sf(stat, dfs), cdf)
+        n_kg = n_design * (t_quantile(alpha, n - 1) / t_quantile(alpha, df)) ** 2
+        exact_n = np.where(method == "beta", n_kg, n_kish)
+        upper_tail, lower_tail = _binomial_tails(p * exact_n, exact_n, p0)
+        exact = np.isin(method, ["beta", "boundary_cp"])
+        out = np.where(exact, np.where(p >= p0, upper_tail, lower_tail), out)
+    return np.where(np.isnan(p0) | np.isnan(p), np.nan, out)
+
+
+def precision_flags(
+    n: FloatArray,
+    n_eff: FloatArray,
+    df: FloatArray,
+    half_width: FloatArray,
+    boundary: np.ndarray,
+    *,
+    min_n: int = 10,
+    min_n_eff: float = 30.0,
+    min_df: float = 8.0,
+    max_half_width: float = 0.10,
+) -> np.ndarray:
+    """``|``-joined flags per estimate (empty string when none).
+
+    suppressed: n < `min_n`; low_n_eff: Kish n_eff < `min_n_eff`; low_df: df < `min_df`; wide:
+    interval half-width > `max_half_width` (10 points); boundary_cp: Clopper-Pearson fallback used.
+
+    References
+    ----------
+    Kish L (1965). *Survey Sampling*. Wiley. Korn EL, Graubard BI (1998) on small effective samples.
+    """
+    n, n_eff, df, half_width = (np.asarray(a, dtype=np.float64) for a in (n, n_eff, df, half_width))
+    conditions = [
+        (Flag.SUPPRESSED, n < min_n),
+        (Flag.LOW_N_EFF, ~(n_eff >= min_n_eff)),
+        (Flag.LOW_DF, ~(df >= min_df)),
+        (Flag.WIDE, half_width > max_half_width),
+        (Flag.BOUNDARY_CP, np.asarray(boundary, dtype=bool)),
+    ]
+    out = np.full(n.shape, "", dtype=object)
+    for flag, mask in conditions:
+        out = np.where(mask, np.where(out == "", flag.value, out + "|" + flag.value), out)
+    return out
