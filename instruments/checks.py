@@ -2,6 +2,13 @@
 
 They run on a structurally valid `Instrument` and return every problem, each with the path of the
 value to fix, in file order (scales, sections, index).
+
+References
+----------
+.. [1] Bộ Nội vụ, SIPAS methodology (Quyết định 1001/QĐ-BNV): elements and criteria, "satisfied" =
+   the top two levels; summarised in the project's domain notes (SIPAS §2–4).
+.. [2] Bộ Y tế, Quyết định 3869/QĐ-BYT (2019): 5-level scale plus 0 = not used / no opinion,
+   excluded from denominators.
 """
 
 from __future__ import annotations

@@ -3,6 +3,14 @@
 Every error is collected and reported with its path (``sections[2].items[3].scale``) so that a
 person editing a questionnaire fixes the whole file in one pass. Nothing here touches a database
 or a web framework; the registry and the web app build on these functions.
+
+References
+----------
+.. [1] PyYAML documentation, "Loading YAML" (``yaml.SafeLoader``),
+   https://pyyaml.org/wiki/PyYAMLDocumentation
+.. [2] Pydantic documentation, "Validation errors" and "Discriminated unions" (error ``loc``),
+   https://docs.pydantic.dev/latest/errors/validation_errors/,
+   https://docs.pydantic.dev/latest/concepts/unions/#discriminated-unions
 """
 
 from __future__ import annotations

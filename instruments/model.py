@@ -152,7 +152,7 @@ class Element(_Strict):
     id: Identifier
     label: Text
     criteria: Annotated[tuple[Identifier, ...], Field(min_length=1)]
-    weight: Annotated[float, Field(gt=0)] = 1.0
+    weight: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1.0
 
 
 SeparateGroup = Literal["overall", "integrity", "expectations", "profile", "other"]

@@ -62,6 +62,12 @@ def content_hash(instrument: Instrument) -> str:
     keys sorted, no insignificant white space, UTF-8. Comments, key order, quoting and YAML anchors
     do not change the hash; any change of wording, codes, structure or status does. A new model
     field with a default also changes every hash, as it should: the effective instrument changed.
+
+    References
+    ----------
+    .. [1] NIST FIPS 180-4, Secure Hash Standard (SHA-256), 2015.
+    .. [2] RFC 8785, JSON Canonicalization Scheme. The form here is simpler (sorted keys, compact
+       separators, no float re-serialisation), which suffices because the same code always writes it.
     """
     canonical = json.dumps(
         instrument.model_dump(mode="json", by_alias=True),

@@ -146,6 +146,13 @@ def test_codes_must_be_integers(kitchen_sink: dict[str, Any], code: object) -> N
     assert pairs(list(caught.value.errors)) == [("scales.five.satisfied[0]", "int_type")]
 
 
+def test_element_weight_must_be_finite(kitchen_sink: dict[str, Any]) -> None:
+    kitchen_sink["index"]["elements"][1]["weight"] = float("inf")
+    with pytest.raises(InvalidInstrument) as caught:
+        parse_instrument(kitchen_sink)
+    assert pairs(list(caught.value.errors)) == [("index.elements[1].weight", "finite_number")]
+
+
 def test_blank_wording_is_refused(kitchen_sink: dict[str, Any]) -> None:
     kitchen_sink["sections"][1]["items"][1]["text"]["vi"] = "   "
     with pytest.raises(InvalidInstrument) as caught:
