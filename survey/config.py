@@ -30,6 +30,9 @@ class DefaultConfig:
     FORM_NONCE_MAX_AGE = 6 * 3600  # seconds a rendered form stays submittable
     MIN_FILL_SECONDS = 3
     KIOSK_RETURN_SECONDS = 8
+    # Extra directories of instrument YAML files, searched after the shipped ones (instruments/data)
+    # when a unit's assignment names an instrument: local questionnaires, test fixtures.
+    INSTRUMENT_PATHS: tuple[str, ...] = ()
 
     # Base of the short URL printed under QR codes; empty = the URL the request came in on.
     PUBLIC_BASE_URL = ""
@@ -39,3 +42,26 @@ class DefaultConfig:
     # Signs counter QR tokens; empty = SECRET_KEY. Keep it separate in production so rotating the
     # session secret does not retire every printed poster.
     QR_SECRET_KEY = ""
+
+    # Staff sign-in (survey/auth.py). Sessions live server-side and end after this much inactivity,
+    # or this long after sign-in whatever happens (reliability.md, pitfalls).
+    STAFF_IDLE_MINUTES = 30
+    STAFF_ABSOLUTE_HOURS = 12
+    # Admins must use a TOTP second factor; set False only for a throw-away demo or in tests.
+    REQUIRE_ADMIN_TOTP = True
+    # Optional callable returning an aware UTC datetime: tests move the clock instead of sleeping.
+    CLOCK = None
+    # argon2id cost; None = argon2-cffi's defaults (RFC 9106 low-memory profile). Raising them makes
+    # existing hashes rehash on their owner's next sign-in.
+    ARGON2_TIME_COST = None
+    ARGON2_MEMORY_COST = None  # KiB
+    ARGON2_PARALLELISM = None
+
+    # Sign-in rate limits (Flask-Limiter, survey/ratelimit.py); only failed attempts count. Keys are
+    # HMAC(daily key, IP /24 or /64), never the raw address. `memory://` counts per worker process:
+    # with several workers use a shared store, e.g. RATELIMIT_STORAGE_URI = "redis://localhost:6379/0".
+    RATELIMIT_ENABLED = True
+    RATELIMIT_STORAGE_URI = "memory://"
+    LOGIN_LIMIT_PER_ADDRESS = "30 per 15 minutes"  # generous: an office shares one NAT address
+    LOGIN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"  # per username tried, known or not
+    TWO_FACTOR_LIMIT_PER_ACCOUNT = "5 per 5 minutes"  # a 6-digit code must not be guessable

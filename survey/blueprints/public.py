@@ -1,7 +1,125 @@
-"""The citizen's survey: from a QR token to the thank-you page (filled in by the survey-form work)."""
+"""The citizen's survey: from a scanned QR code (`/s/<token>`) to the thank-you page. No login."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+
+from survey.errors import SurveyError
+from survey.extensions import csrf, db
+from survey.forms import build_survey_form
+from survey.i18n import current_locale
+from survey.models import Channel, utcnow
+from survey.services.form_nonce import issue_nonce
+from survey.services.submissions import (
+    FieldError,
+    Outcome,
+    Stored,
+    SubmissionSettings,
+    store_response,
+    validate_submission,
+)
+from survey.services.surveys import OpenSurvey, open_survey
 
 bp = Blueprint("public", __name__)
+
+FORM_ENCODINGS = ("application/x-www-form-urlencoded", "multipart/form-data")
+# Flask-WTF's wording for an expired token, the one CSRF failure an honest citizen meets
+# (a form left open for more than WTF_CSRF_TIME_LIMIT): then the answers are given back.
+CSRF_EXPIRED = "The CSRF token has expired."
+
+
+@bp.get("/s/<token>")
+def start(token: str) -> str:
+    survey = _open(token)
+    form = build_survey_form(survey.instrument, current_locale(), formdata=None)
+    form.nonce.data = issue_nonce(current_app.config["SECRET_KEY"], survey.counter.id,
+                                  survey.instrument.key, utcnow())
+    return _render_form(survey, form, token)
+
+
+@bp.post("/s/<token>")
+@csrf.exempt  # checked below, after the content type, so that an expired token keeps the answers
+def submit(token: str) -> Any:
+    survey = _open(token)
+    if request.mimetype not in FORM_ENCODINGS:
+        raise SurveyError(415, "E-CONTENT-TYPE", _l("Please send the form from the survey page."))
+    if (expired_page := _csrf_expired_page(survey, token)) is not None:
+        return expired_page, 400
+    now = utcnow()
+    result = validate_submission(request.form, survey.instrument, counter_id=survey.counter.id, now=now,
+                                 settings=SubmissionSettings.from_config(current_app.config))
+    if result.outcome is Outcome.REJECTED:
+        raise SurveyError(result.status, result.code or "E-SCHEMA", result.message)
+    if result.outcome is Outcome.INVALID:
+        form = build_survey_form(survey.instrument, current_locale(), formdata=request.form)
+        return _render_form(survey, form, token, result.errors, result.code), result.status
+    if result.outcome is Outcome.ACCEPTED:
+        stored = store_response(db.session, result, counter=survey.counter, registered=survey.registered,
+                                channel=_channel(), language=current_locale(), now=now)
+        if stored is Stored.ALREADY:
+            return render_template("survey/already.html", **_page(survey, token))
+        db.session.commit()
+    return redirect(url_for("public.thanks", token=token, **_mode_args()), 303)
+
+
+@bp.get("/s/<token>/thanks")
+def thanks(token: str) -> str:
+    survey = _open(token)
+    return render_template("survey/thanks.html", **_page(survey, token),
+                           kiosk_seconds=current_app.config["KIOSK_RETURN_SECONDS"])
+
+
+def _open(token: str) -> OpenSurvey:
+    today = datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+    return open_survey(db.session, token, current_app.config, today)
+
+
+def _kiosk() -> bool:
+    return request.args.get("mode") == "kiosk"
+
+
+def _channel() -> Channel:
+    return Channel.KIOSK if _kiosk() else Channel.QR
+
+
+def _mode_args() -> dict[str, str]:
+    """Query arguments that follow the respondent through the form: language, and kiosk mode."""
+    args = {"lang": current_locale()}
+    if _kiosk():
+        args["mode"] = "kiosk"
+    return args
+
+
+def _page(survey: OpenSurvey, token: str) -> dict[str, Any]:
+    return {"instrument": survey.instrument, "counter": survey.counter, "token": token,
+            "lang": current_locale(), "kiosk": _kiosk()}
+
+
+def _render_form(survey: OpenSurvey, form: Any, token: str, errors: tuple[FieldError, ...] = (),
+                 code: str | None = None) -> str:
+    by_item = {error.item_id: error for error in errors if error.item_id is not None}
+    return render_template("survey/form.html", **_page(survey, token), form=form, errors=errors,
+                           errors_by_item=by_item, error_code=code,
+                           action=url_for("public.submit", token=token, **_mode_args()))
+
+
+def _csrf_expired_page(survey: OpenSurvey, token: str) -> str | None:
+    """Enforce CSRF as CSRFProtect would (E-CSRF); on expiry only, the form back with the answers."""
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return None
+    try:
+        csrf.protect()
+    except CSRFError as error:
+        if error.description != CSRF_EXPIRED:
+            raise
+        form = build_survey_form(survey.instrument, current_locale(), formdata=request.form)
+        expired = FieldError(None, "E-CSRF", _l("The form was open for a long time. Your answers are "
+                                                "still here: please send them again."))
+        return _render_form(survey, form, token, (expired,), "E-CSRF")
+    return None

@@ -1,0 +1,303 @@
+"""A submitted survey form: strict validation (pure: no request, no database), then storing it once.
+
+`validate_submission` takes the posted fields as a multi-mapping, the instrument, the counter the
+form was opened at, the time and the settings, and returns a `Validation`: the answers parsed to raw
+codes and clean texts, or the refusal with the stable codes of reliability.md's bad-input catalogue.
+`store_response` writes one Response with its Answer and TextAnswer rows; the idempotency key (the
+nonce's random part, UNIQUE in the table) makes a double tap or a retry store nothing new.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from instruments.model import (
+    Instrument,
+    Item,
+    LongTextItem,
+    MultipleChoiceItem,
+    NoteItem,
+    NumberItem,
+    ScaleItem,
+    ShortTextItem,
+    SingleChoiceItem,
+)
+from instruments.registry import RegisteredInstrument
+from survey.models import Answer, Channel, Counter, Response, ResponseStatus, TextAnswer
+from survey.services.form_nonce import FormNonce, read_nonce
+from survey.services.text import TextProblem, clean_text
+
+CSRF_FIELD = "csrf_token"
+NONCE_FIELD = "nonce"
+HONEYPOT_FIELD = "website"  # innocuous on purpose: form-filling bots fill fields called website/url
+RESERVED_FIELDS = frozenset({CSRF_FIELD, NONCE_FIELD, HONEYPOT_FIELD})
+
+# Codes as the browser sends them: ASCII digits, no sign games, no padding. `[0-9]`, not `\d`,
+# because `\d` accepts full-width and other Unicode digits.
+_INTEGER = re.compile(r"-?[0-9]{1,9}")
+
+MESSAGES: Mapping[str, Any] = {
+    "E-SCHEMA": _l("The form contained fields that do not belong to this survey. Please open the survey "
+                   "again from the QR code."),
+    "E-DUPLICATE-FIELD": _l("The form sent the same answer field twice. Please open the survey again "
+                            "from the QR code."),
+    "E-NONCE": _l("This form has expired or was not issued by this site. Please open the survey again "
+                  "from the QR code."),
+    "E-VALUE": _l("Please choose one of the answers shown."),
+    "E-REQUIRED": _l("Please answer this question."),
+    "E-TOO-FAST": _l("The form was sent very quickly. Please check your answers and send them again."),
+    "E-CONTROL-CHAR": _l("The text contains characters that cannot be stored. Please remove them."),
+    "E-TOO-LONG": _l("The text is too long. Please shorten it."),
+}
+_HIDDEN_ITEM = _l("This question applies only to some answers above; please leave it empty.")
+
+
+class FormData(Protocol):
+    """What is read from the posted form: Werkzeug's MultiDict fits."""
+
+    def keys(self) -> Iterable[str]: ...
+    def getlist(self, key: str) -> list[str]: ...
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"  # store it
+    DECOY = "decoy"  # the honeypot was filled: thank the sender, store nothing
+    REJECTED = "rejected"  # tampered or stale form: an error page, nothing to re-render
+    INVALID = "invalid"  # the citizen can fix it: re-render the form with the answers and errors
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """A problem with one item (`item_id`) or with the whole form (`item_id` None)."""
+
+    item_id: str | None
+    code: str
+    message: Any
+
+
+@dataclass(frozen=True)
+class Validation:
+    outcome: Outcome
+    status: int
+    code: str | None = None
+    errors: tuple[FieldError, ...] = ()
+    answers: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    texts: Mapping[str, str] = field(default_factory=dict)
+    nonce: FormNonce | None = None
+
+    @property
+    def message(self) -> Any:
+        return MESSAGES.get(self.code or "", "")
+
+
+@dataclass(frozen=True)
+class SubmissionSettings:
+    secret: str
+    nonce_max_age: timedelta
+    min_fill: timedelta
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SubmissionSettings:
+        return cls(secret=str(config["SECRET_KEY"]),
+                   nonce_max_age=timedelta(seconds=config["FORM_NONCE_MAX_AGE"]),
+                   min_fill=timedelta(seconds=config["MIN_FILL_SECONDS"]))
+
+
+def _rejected(code: str, nonce: FormNonce | None = None) -> Validation:
+    return Validation(Outcome.REJECTED, 400, code, nonce=nonce)
+
+
+def answerable_items(instrument: Instrument) -> dict[str, Item]:
+    """Items that take an answer (notes don't), by id."""
+    return {item.id: item for item in instrument.items() if not isinstance(item, NoteItem)}
+
+
+def _max_values(items: Mapping[str, Item]) -> int:
+    """The most values a genuine form can carry: one per field, one per option of a multiple choice."""
+    return len(RESERVED_FIELDS) + sum(
+        len(item.options) if isinstance(item, MultipleChoiceItem) else 1 for item in items.values())
+
+
+def _check_shape(form: FormData, items: Mapping[str, Item]) -> tuple[str | None, set[str]]:
+    """E-SCHEMA / E-DUPLICATE-FIELD for the field names; also the items sent as `q1[]` (E-VALUE)."""
+    keys = list(form.keys())
+    if sum(len(form.getlist(key)) for key in keys) > _max_values(items):
+        return "E-SCHEMA", set()
+    bracketed: set[str] = set()
+    for key in keys:
+        base = key.split("[", 1)[0]
+        if key not in RESERVED_FIELDS and key not in items:
+            if "[" not in key or base not in items:
+                return "E-SCHEMA", set()
+            bracketed.add(base)  # PHP-style array syntax for a real item: a malformed answer
+    for key in keys:
+        if len(form.getlist(key)) > 1 and not isinstance(items.get(key), MultipleChoiceItem):
+            return "E-DUPLICATE-FIELD", set()
+    return None, bracketed
+
+
+def _choice_codes(item: Item, instrument: Instrument) -> dict[str, int]:
+    """The codes offered for a scale or choice item, keyed by their exact text in the form."""
+    if isinstance(item, ScaleItem):
+        scale = instrument.scales[item.scale]
+        levels = list(scale.levels)
+        if item.allow_na and scale.not_applicable is not None:
+            levels.append(scale.not_applicable)
+    elif isinstance(item, SingleChoiceItem | MultipleChoiceItem):
+        levels = list(item.options)
+    else:
+        return {}
+    return {str(level.code): level.code for level in levels}
+
+
+@dataclass
+class _Parsed:
+    answers: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, tuple[str, Any]] = field(default_factory=dict)  # item id -> (code, message)
+
+    def fail(self, item_id: str, code: str, message: Any = None) -> None:
+        self.errors[item_id] = (code, MESSAGES[code] if message is None else message)
+
+    def answered(self, item_id: str) -> bool:
+        return item_id in self.answers or item_id in self.texts
+
+
+def _parse_item(item: Item, values: Sequence[str], instrument: Instrument, parsed: _Parsed) -> None:
+    if isinstance(item, ShortTextItem | LongTextItem):
+        clean = clean_text(values[0], item.max_length) if values else None
+        if clean is not None and clean.problem is not None:
+            parsed.fail(item.id, clean.problem.value)
+        elif clean is not None and clean.text:
+            parsed.texts[item.id] = clean.text
+    elif isinstance(item, NumberItem):
+        if not values or values[0] == "":  # browsers send an empty number box as an empty value
+            return
+        if _INTEGER.fullmatch(values[0]) and item.min <= int(values[0]) <= item.max:
+            parsed.answers[item.id] = (int(values[0]),)
+        else:
+            parsed.fail(item.id, "E-VALUE")
+    elif values:
+        codes = _choice_codes(item, instrument)
+        if not all(value in codes for value in values) or len(set(values)) != len(values):
+            parsed.fail(item.id, "E-VALUE")
+        elif (isinstance(item, MultipleChoiceItem) and item.max_choices is not None
+              and len(values) > item.max_choices):
+            parsed.fail(item.id, "E-VALUE", _l("Please choose at most %(n)s options.", n=item.max_choices))
+        else:
+            parsed.answers[item.id] = tuple(codes[value] for value in values)
+
+
+def _visibility(items: Mapping[str, Item], parsed: _Parsed) -> dict[str, bool | None]:
+    """Whether each item is shown given the answers; None when unknown (its trigger is invalid)."""
+    visible: dict[str, bool | None] = {}
+    for item in items.values():
+        rule = item.show_if
+        if rule is None:
+            visible[item.id] = True
+        elif rule.item in parsed.errors or visible.get(rule.item) is None:
+            visible[item.id] = None
+        else:
+            chosen = parsed.answers.get(rule.item, ())
+            visible[item.id] = bool(visible[rule.item]) and any(code in rule.in_ for code in chosen)
+    return visible
+
+
+def validate_submission(form: FormData, instrument: Instrument, *, counter_id: int, now: datetime,
+                        settings: SubmissionSettings) -> Validation:
+    """Check a posted survey form strictly; see the module docstring and reliability.md rows 7-18, 27-28."""
+    items = answerable_items(instrument)
+    shape_error, bracketed = _check_shape(form, items)
+    if shape_error is not None:
+        return _rejected(shape_error)
+    nonce_values = form.getlist(NONCE_FIELD)
+    nonce = read_nonce(nonce_values[0] if nonce_values else None, settings.secret, now,
+                       settings.nonce_max_age)
+    if nonce is None or nonce.counter_id != counter_id or nonce.instrument_key != instrument.key:
+        return _rejected("E-NONCE")
+    if any(value for value in form.getlist(HONEYPOT_FIELD)):
+        return Validation(Outcome.DECOY, 200, nonce=nonce)
+
+    parsed = _Parsed()
+    for item in items.values():
+        if item.id in bracketed:
+            parsed.fail(item.id, "E-VALUE")
+        else:
+            _parse_item(item, form.getlist(item.id), instrument, parsed)
+    visible = _visibility(items, parsed)
+    hidden_answered = [i for i in items if visible[i] is False and (parsed.answered(i) or i in parsed.errors)]
+    for item_id in hidden_answered:
+        parsed.fail(item_id, "E-SCHEMA", _HIDDEN_ITEM)
+    for item in items.values():
+        unanswered = not parsed.answered(item.id) and item.id not in parsed.errors
+        if item.required and visible[item.id] and unanswered:
+            parsed.fail(item.id, "E-REQUIRED")
+
+    order = list(items)
+    errors = [FieldError(item_id, code, message) for item_id, (code, message)
+              in sorted(parsed.errors.items(), key=lambda pair: order.index(pair[0]))]
+    if now - nonce.rendered_at < settings.min_fill:
+        errors.insert(0, FieldError(None, "E-TOO-FAST", MESSAGES["E-TOO-FAST"]))
+    if errors:
+        # An answer to a hidden item is a schema violation (400), though re-rendered so that a citizen
+        # without JavaScript, who saw every question, keeps the other answers.
+        status = 400 if hidden_answered else 422
+        code = "E-SCHEMA" if hidden_answered else errors[0].code
+        return Validation(Outcome.INVALID, status, code, tuple(errors), nonce=nonce)
+    return Validation(Outcome.ACCEPTED, 200, answers=parsed.answers, texts=parsed.texts, nonce=nonce)
+
+
+class Stored(StrEnum):
+    STORED = "stored"
+    ALREADY = "already"  # this form (nonce) was stored before: a double tap, a retry, the back button
+
+
+def store_response(session: Session, validation: Validation, *, counter: Counter,
+                   registered: RegisteredInstrument, channel: Channel, language: str,
+                   now: datetime) -> Stored:
+    """Add the Response and its answers, and flush; never commit (the view does, once).
+
+    The UNIQUE idempotency key is the guarantee against double storage; the look-up first only
+    spares the common double tap an exception. On a violation the session is rolled back: this
+    request has written nothing else, and the concurrent twin holds the stored response.
+    """
+    if validation.outcome is not Outcome.ACCEPTED or validation.nonce is None:
+        raise ValueError("only an accepted validation can be stored")
+    key = validation.nonce.key
+    if session.scalar(sa.select(Response.id).where(Response.idempotency_key == key)) is not None:
+        return Stored.ALREADY
+    response = Response(
+        instrument_id=registered.instrument.id, instrument_version=registered.instrument.version,
+        instrument_hash=registered.content_hash, unit_id=counter.unit_id, counter_id=counter.id,
+        procedure_field=counter.procedure_field, channel=channel, language=language, submitted_at=now,
+        status=ResponseStatus.VALID, idempotency_key=key,
+        answers=[Answer(item_id=item_id, code=code)
+                 for item_id, codes in validation.answers.items() for code in codes],
+        texts=[TextAnswer(item_id=item_id, text=text) for item_id, text in validation.texts.items()],
+    )
+    session.add(response)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        if session.scalar(sa.select(Response.id).where(Response.idempotency_key == key)) is None:
+            raise
+        return Stored.ALREADY
+    return Stored.STORED
+
+
+__all__ = [
+    "CSRF_FIELD", "HONEYPOT_FIELD", "MESSAGES", "NONCE_FIELD", "RESERVED_FIELDS", "FieldError", "Outcome",
+    "Stored", "SubmissionSettings", "TextProblem", "Validation", "answerable_items", "store_response",
+    "validate_submission",
+]

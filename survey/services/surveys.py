@@ -1,0 +1,69 @@
+"""Which survey a scanned QR code opens: the counter, then the instrument its unit uses that day."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from instruments.model import Instrument
+from instruments.registry import RegisteredInstrument, UnknownInstrument, get_registered
+from survey.errors import SurveyError
+from survey.models import Counter
+from survey.services.assignments import assignment_for
+from survey.services.qr_tokens import resolve_token, token_secret
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OpenSurvey:
+    counter: Counter
+    registered: RegisteredInstrument
+
+    @property
+    def instrument(self) -> Instrument:
+        return self.registered.instrument
+
+
+def find_instrument(instrument_id: str, version: str, extra_paths: Iterable[str | Path] = ()
+                    ) -> RegisteredInstrument:
+    """The shipped instrument, else one from the extra directories (config INSTRUMENT_PATHS)."""
+    try:
+        return get_registered(instrument_id, version)
+    except UnknownInstrument:
+        pass
+    for path in extra_paths:
+        try:
+            return get_registered(instrument_id, version, data_dir=Path(path))
+        except UnknownInstrument:
+            continue
+    raise UnknownInstrument(f"{instrument_id}@{version}")
+
+
+def _no_survey() -> SurveyError:
+    return SurveyError(404, "E-NO-SURVEY", _l("There is no survey open at this counter today. Thank you "
+                                              "for your interest."), title=_l("No survey open"))
+
+
+def open_survey(session: Session, token: str, config: Mapping[str, Any], day: date) -> OpenSurvey:
+    """Resolve `token` (404/410/414 as `resolve_token`) and the instrument assigned on `day` (else 404)."""
+    counter = resolve_token(session, token, token_secret(config))
+    assignment = assignment_for(session, counter.unit, day)
+    if assignment is None:
+        raise _no_survey()
+    try:
+        registered = find_instrument(assignment.instrument_id, assignment.instrument_version,
+                                     config.get("INSTRUMENT_PATHS", ()))
+    except UnknownInstrument:
+        # A configuration mistake, not the citizen's: tell them kindly, tell the operators loudly.
+        logger.error("unit %s is assigned unknown instrument %s@%s", counter.unit_id,
+                     assignment.instrument_id, assignment.instrument_version)
+        raise _no_survey() from None
+    return OpenSurvey(counter, registered)

@@ -1,0 +1,86 @@
+"""Shared set-up for the public survey tests: the kitchen-sink instrument served at a demo counter."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from survey.extensions import db
+from survey.models import Answer, InstrumentAssignment, Response, TextAnswer, Unit
+from survey.services.demo import seed_demo
+from survey.services.qr_tokens import issue_token, token_secret
+from tests.survey.conftest import make_app
+
+KITCHEN_SINK = Path(__file__).parents[1] / "instruments" / "fixtures" / "kitchen-sink.yaml"
+KITCHEN_COUNTER = "HL-AB-1/Q1"  # its commune HL-AB is assigned the kitchen-sink instrument below
+
+
+@dataclass
+class Served:
+    app: Flask
+    client: FlaskClient
+    counters: dict[str, int]
+
+    def token(self, counter: str = KITCHEN_COUNTER) -> str:
+        with self.app.app_context():
+            from survey.models import Counter
+            return issue_token(db.session.get(Counter, self.counters[counter]), token_secret(self.app.config))
+
+    def url(self, counter: str = KITCHEN_COUNTER) -> str:
+        return f"/s/{self.token(counter)}"
+
+    def open_form(self, url: str | None = None) -> dict[str, str]:
+        """GET the form; return its hidden fields (nonce, and csrf_token when CSRF is on)."""
+        response = self.client.get(url or self.url())
+        assert response.status_code == 200, response.get_data(as_text=True)[:500]
+        return hidden_fields(response.get_data(as_text=True))
+
+    def counts(self) -> tuple[int, int, int]:
+        with self.app.app_context():
+            return tuple(db.session.scalar(sa.select(sa.func.count()).select_from(model))  # type: ignore[return-value]
+                         for model in (Response, Answer, TextAnswer))
+
+    def stored(self) -> list[Response]:
+        with self.app.app_context():
+            responses = db.session.scalars(sa.select(Response).order_by(Response.id)).all()
+            for response in responses:  # load while the session is open
+                _ = response.answers, response.texts
+            db.session.expunge_all()
+            return list(responses)
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    pattern = r'<input id="[^"]*" name="(nonce|csrf_token)" type="hidden" value="([^"]*)"'
+    return dict(re.findall(pattern, html))
+
+
+def serve_kitchen_sink(migrated_db: Path, tmp_path: Path, **overrides: Any) -> Served:
+    """An app whose INSTRUMENT_PATHS holds the kitchen-sink fixture, assigned to commune HL-AB."""
+    extra = tmp_path / "instruments"
+    extra.mkdir()
+    shutil.copy(KITCHEN_SINK, extra)
+    app = make_app(migrated_db, tmp_path, INSTRUMENT_PATHS=[str(extra)], **overrides)
+    with app.app_context():
+        counters = seed_demo(db.session)
+        commune = db.session.scalar(sa.select(Unit).where(Unit.code == "HL-AB"))
+        db.session.add(InstrumentAssignment(unit=commune, instrument_id="kitchen-sink",
+                                            instrument_version="2025.1", opens_on=date(2025, 7, 1)))
+        db.session.commit()
+        ids = {f"{c.unit.code}/{c.code}": c.id for c in counters}
+    return Served(app, app.test_client(), ids)
+
+
+VALID = {"q_access": "4", "q_wait": "0", "q_staff": "5", "overall": "5", "paid_extra": "1", "visits": "2",
+         "comment": "Cán bộ nhiệt tình."}
+
+
+def error_code_in(html: str) -> set[str]:
+    return set(re.findall(r'data-error-code="([A-Z-]+)"', html))
