@@ -1,0 +1,174 @@
+"""The poster pages and QR images served under /posters."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from survey.extensions import db
+from survey.models import Counter, Unit
+from survey.services.counters import revoke
+from survey.services.qr_images import survey_url
+from survey.services.qr_tokens import issue_token
+from tests.survey.conftest import TEST_SECRET, make_app
+from tests.survey.test_qr import decode_png
+
+INVITATION_VI = "Quét mã để góp ý về sự phục vụ — ẩn danh, dưới 1 phút"
+INVITATION_EN = "Scan to tell us how you were served — anonymous, under a minute"
+
+
+def _url(app: Flask, counter_id: int, base: str = "http://localhost") -> str:
+    with app.app_context():
+        return survey_url(base, issue_token(db.session.get_one(Counter, counter_id), TEST_SECRET))
+
+
+def _unit_id(app: Flask, code: str) -> int:
+    with app.app_context():
+        return db.session.scalars(sa.select(Unit.id).where(Unit.code == code)).one()
+
+
+def test_poster_shows_names_invitation_url_and_code(app: Flask, client: Any, demo: dict[str, int]) -> None:
+    counter_id = demo["HL-TTHCC-1/Q2"]
+    response = client.get(f"/posters/counter/{counter_id}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    for text in ("Bộ phận Một cửa Trung tâm tỉnh", "Provincial one-stop desk", "Quầy 2 – Đăng ký kinh doanh",
+                 "Counter 2 – Business registration", INVITATION_VI, INVITATION_EN, _url(app, counter_id)):
+        assert text in html
+    assert html.count("<svg") == 1 and "sheet--a5" in html
+    # The Content-Security-Policy forbids inline styles: the page must style itself from /static only.
+    assert "<style" not in html and " style=" not in html and "/static/poster.css" in html
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_poster_sizes(client: Any, demo: dict[str, int]) -> None:
+    counter_id = demo["HL-HL-1/Q1"]
+    assert "sheet--a4" in client.get(f"/posters/counter/{counter_id}?size=a4").get_data(as_text=True)
+    refused = client.get(f"/posters/counter/{counter_id}?size=letter")
+    assert refused.status_code == 400 and "E-BAD-REQUEST" in refused.get_data(as_text=True)
+
+
+def test_poster_stylesheet_declares_the_paper(client: Any) -> None:
+    response = client.get("/static/poster.css")
+    css = response.get_data(as_text=True)
+    response.close()  # a static file is streamed from an open file
+    assert "@page a5 { size: A5" in css and "@page a4 { size: A4" in css and "size: A4 landscape" in css
+
+
+def test_url_ignores_forwarded_headers(app: Flask, client: Any, demo: dict[str, int]) -> None:
+    counter_id = demo["HL-HL-1/Q1"]
+    spoofed = client.get(f"/posters/counter/{counter_id}",
+                         headers={"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"})
+    html = spoofed.get_data(as_text=True)
+    assert _url(app, counter_id) in html and "evil.example" not in html
+
+
+def test_public_base_url_is_what_gets_printed(migrated_db: Path, tmp_path: Path) -> None:
+    from survey.services.demo import seed_demo
+
+    (tmp_path / "configured").mkdir()
+    app = make_app(migrated_db, tmp_path / "configured", PUBLIC_BASE_URL="https://hailong.example.gov.vn/")
+    with app.app_context():
+        counter_id = seed_demo(db.session)[0].id
+        db.session.commit()
+    page = app.test_client().get(f"/posters/counter/{counter_id}", headers={"Host": "10.0.0.7:5000"})
+    html = page.get_data(as_text=True)
+    assert _url(app, counter_id, "https://hailong.example.gov.vn") in html and "10.0.0.7" not in html
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_svg_image(client: Any, demo: dict[str, int]) -> None:
+    response = client.get(f"/posters/counter/{demo['HL-AB-1/Q1']}.svg")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    assert response.headers["Content-Disposition"] == "inline; filename=HL-AB-1_Q1.svg"
+    assert response.get_data(as_text=True).startswith('<svg width="')
+    download = client.get(f"/posters/counter/{demo['HL-AB-1/Q1']}.svg?download=1")
+    assert download.headers["Content-Disposition"] == "attachment; filename=HL-AB-1_Q1.svg"
+
+
+def test_png_image_decodes_to_the_survey_url(app: Flask, client: Any, demo: dict[str, int],
+                                             tmp_path: Path) -> None:
+    counter_id = demo["HL-AB-1/KIOSK"]
+    response = client.get(f"/posters/counter/{counter_id}.png?download=1")
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    assert response.headers["Content-Disposition"] == "attachment; filename=HL-AB-1_KIOSK.png"
+    path = tmp_path / "code.png"
+    path.write_bytes(response.get_data())
+    assert decode_png(path) == _url(app, counter_id)
+
+
+@pytest.mark.parametrize("suffix", ["", ".svg", ".png"])
+def test_unknown_counter_is_404(client: Any, demo: dict[str, int], suffix: str) -> None:
+    response = client.get(f"/posters/counter/9999{suffix}")
+    assert response.status_code == 404 and "E-NOT-FOUND" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("suffix", ["", ".svg", ".png"])
+@pytest.mark.parametrize("how", ["revoked", "inactive"])
+def test_retired_counter_has_no_poster(app: Flask, client: Any, demo: dict[str, int], suffix: str,
+                                       how: str) -> None:
+    counter_id = demo["HL-AB-1/Q1"]
+    with app.app_context():
+        counter = db.session.get_one(Counter, counter_id)
+        if how == "revoked":
+            revoke(counter, datetime(2026, 1, 5, tzinfo=UTC))
+        else:
+            counter.active = False
+        db.session.commit()
+    response = client.get(f"/posters/counter/{counter_id}{suffix}")
+    assert response.status_code == 410
+    body = response.get_data(as_text=True)
+    assert "E-QR-EXPIRED" in body and "Quầy này không còn tham gia khảo sát" in body
+
+
+def test_unit_sheet_lists_the_subtree_only(app: Flask, client: Any, demo: dict[str, int]) -> None:
+    def counters_on(code: str, per_page: str = "2") -> list[str]:
+        response = client.get(f"/posters/unit/{_unit_id(app, code)}?per_page={per_page}")
+        assert response.status_code == 200
+        return re.findall(r'<p class="poster__ref">([^<]+)</p>', response.get_data(as_text=True))
+
+    everything = [key.replace("/", " · ") for key in sorted(demo)]
+    assert counters_on("HL") == everything
+    assert counters_on("HL-AB") == ["HL-AB-1 · KIOSK", "HL-AB-1 · Q1"]  # commune → its service point
+    assert counters_on("HL-TTHCC-1", "4") == ["HL-TTHCC-1 · Q1", "HL-TTHCC-1 · Q2"]
+
+
+def test_unit_sheet_pages_and_codes(app: Flask, client: Any, demo: dict[str, int]) -> None:
+    province = _unit_id(app, "HL")
+    two = client.get(f"/posters/unit/{province}").get_data(as_text=True)
+    four = client.get(f"/posters/unit/{province}?per_page=4").get_data(as_text=True)
+    assert two.count('class="sheet sheet--a4-landscape"') == 3 and two.count("poster--a5") == 5  # 2+2+1
+    assert four.count('class="sheet sheet--a4"') == 2 and four.count("poster--a6") == 5  # 4+1
+    assert two.count("<svg") == 5
+    for key in demo:
+        assert _url(app, demo[key]) in two
+
+
+def test_unit_sheet_skips_retired_counters_and_says_when_none_is_left(
+        app: Flask, client: Any, demo: dict[str, int]) -> None:
+    with app.app_context():
+        revoke(db.session.get_one(Counter, demo["HL-HL-1/Q1"]), datetime(2026, 1, 5, tzinfo=UTC))
+        db.session.commit()
+    html = client.get(f"/posters/unit/{_unit_id(app, 'HL-HL')}").get_data(as_text=True)
+    assert "<svg" not in html and "Đơn vị này không có quầy nào đang hoạt động." in html
+
+
+def test_unit_sheet_errors(client: Any, demo: dict[str, int]) -> None:
+    assert client.get("/posters/unit/9999").status_code == 404
+    assert client.get("/posters/unit/1?per_page=3").status_code == 400
+
+
+def test_poster_toolbar_follows_the_page_language(client: Any, demo: dict[str, int]) -> None:
+    counter_id = demo["HL-HL-1/Q1"]
+    vi = client.get(f"/posters/counter/{counter_id}").get_data(as_text=True)
+    en = client.get(f"/posters/counter/{counter_id}?lang=en").get_data(as_text=True)
+    assert "Tải về PNG" in vi and "Download PNG" in en
+    # The poster itself stays bilingual whatever the interface language.
+    assert INVITATION_VI in en and INVITATION_EN in vi
