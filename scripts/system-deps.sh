@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the app and its tests need, only those that are missing.
 # WeasyPrint needs Pango; report tests render PDF pages with pdftoppm; the PDF embeds DejaVu/Noto fonts
-# (full Vietnamese coverage); browser tests drive Debian's Chromium.
+# (full Vietnamese coverage); browser tests drive Debian's Chromium; QR tests decode codes with zbarimg.
 set -euo pipefail
-packages=(libpango-1.0-0 libpangoft2-1.0-0 poppler-utils fonts-dejavu-core fonts-noto-core chromium)
+packages=(libpango-1.0-0 libpangoft2-1.0-0 poppler-utils fonts-dejavu-core fonts-noto-core chromium zbar-tools)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
