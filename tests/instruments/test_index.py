@@ -56,11 +56,9 @@ def test_from_mapping_other_scale() -> None:
     criterion = IndexDefinition.from_mapping(
         [("rating", "service")], levels=(1, 2, 3), satisfied=(2, 3), not_applicable=None
     ).criterion("rating")
-    assert (criterion.valid_codes, criterion.satisfied_codes, criterion.not_applicable_code) == (
-        {1, 2, 3},
-        {2, 3},
-        None,
-    )
+    assert criterion.valid_codes == {1, 2, 3}
+    assert criterion.satisfied_codes == {2, 3}
+    assert criterion.not_applicable_code is None
 
 
 def test_from_mapping_matches_the_instrument_definition() -> None:
