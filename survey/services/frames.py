@@ -1,0 +1,236 @@
+"""Served-dossier frames: import (CSV page, CLI, JSON API) with atomic replacement, and response rates.
+
+An upload is checked completely before anything is written; then, for every unit it names, each stored
+count whose period overlaps a period of the upload is deleted and the new counts inserted, in the
+caller's single transaction. A refused upload therefore changes nothing, and an accepted one leaves no
+mixture of old and new figures. Functions flush, the view or command commits.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from survey.models import ALL, ApiClient, FrameUpload, Response, ResponseStatus, ServedCount, Unit, User
+from survey.services import access, audit
+from survey.services.frame_rows import (
+    COLUMNS,
+    FrameRow,
+    RowError,
+    check_record,
+    decode_csv,
+    overlap_errors,
+    read_csv_records,
+)
+
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")  # periods are local calendar days
+MAX_ROWS = 50_000
+
+Source = Literal["csv", "api"]
+
+
+class FramesRefused(Exception):
+    """The upload was refused as a whole; `errors` lists every problem found, in line order."""
+
+    def __init__(self, errors: Sequence[RowError]) -> None:
+        super().__init__(f"{len(errors)} error(s)")
+        self.errors = tuple(sorted(errors, key=lambda e: e.line))
+
+
+@dataclass(frozen=True)
+class FrameImport:
+    upload_id: int
+    rows: int
+    units: int
+    replaced: int  # stored counts deleted because the upload covers their unit and period
+
+
+@dataclass(frozen=True)
+class ResponseRate:
+    """Dossiers served and valid responses for one unit's subtree over a window.
+
+    `served` is None when no frame covers the window; `rate` is None when `served` is None or 0.
+    `partial_periods` counts frame periods that straddle the window's edges: they are left out, so a
+    non-zero value means `served` may be short and the dashboard should say so.
+    """
+
+    unit_id: int
+    served: int | None
+    responses: int
+    rate: float | None
+    partial_periods: int
+
+
+# ---------------------------------------------------------------- import
+
+
+def import_csv(session: Session, data: bytes, *, actor: User | None, now: datetime) -> FrameImport:
+    """Import a CSV upload (see docs/manage.md) for `actor`'s units; `actor` None = the system (CLI)."""
+    text, error = decode_csv(data)
+    if error is not None or text is None:
+        raise FramesRefused([error] if error else [])
+    records, errors = read_csv_records(text, COLUMNS, ("unit_code", "served"))
+    if errors and not records:  # the header or the file as a whole is unusable: rows would mislead
+        raise FramesRefused(errors)
+    rows = _checked(records, default_period=None, errors=errors)
+    scope = None if actor is None or access.is_admin(actor) else access.visible_unit_ids(session, actor)
+    return _import(session, rows, errors, scope=scope, source="csv", actor=actor, client=None, now=now)
+
+
+def import_api(session: Session, client: ApiClient, period: tuple[date, date] | None,
+               counts: Sequence[Mapping[str, object]], *, now: datetime) -> FrameImport:
+    """Import an API body's counts (rows numbered from 1) for the client's unit subtree."""
+    errors: list[RowError] = []
+    rows = _checked(list(enumerate(counts, start=1)), default_period=period, errors=errors)
+    scope = access.subtree_ids(session, [client.unit_id])
+    return _import(session, rows, errors, scope=scope, source="api", actor=None, client=client, now=now)
+
+
+def _checked(records: Sequence[tuple[int, Mapping[str, object]]], *, default_period: tuple[date, date] | None,
+             errors: list[RowError]) -> list[FrameRow]:
+    if len(records) > MAX_ROWS:
+        errors.append(RowError(0, "too_many", _("more than %(n)d rows: split the file.", n=MAX_ROWS)))
+        return []
+    if not records:
+        errors.append(RowError(0, "empty", _("there are no counts to import.")))
+    rows: list[FrameRow] = []
+    for line, record in records:
+        row, row_errors = check_record(line, record, default_period)
+        errors.extend(row_errors)
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
+def _import(session: Session, rows: list[FrameRow], errors: list[RowError], *, scope: set[int] | None,
+            source: Source, actor: User | None, client: ApiClient | None, now: datetime) -> FrameImport:
+    units = _units_by_code(session, {row.unit_code for row in rows})
+    for row in rows:
+        unit = units.get(row.unit_code)
+        if unit is None:
+            errors.append(RowError(row.line, "unit_unknown", _("unit code '%(code)s' does not exist.",
+                                                               code=row.unit_code[:40])))
+        elif scope is not None and unit.id not in scope:
+            errors.append(RowError(row.line, "unit_out_of_scope", _(
+                "unit '%(code)s' is outside the units you may report for.", code=row.unit_code[:40])))
+    errors.extend(overlap_errors(rows))
+    if errors:
+        raise FramesRefused(errors)
+    replaced = _delete_overlapping(session, rows, units)
+    upload = FrameUpload(at=now, source=source, actor_id=actor.id if actor else None,
+                         api_client_id=client.id if client else None, rows=len(rows))
+    session.add(upload)
+    session.flush()
+    session.add_all(ServedCount(unit_id=units[row.unit_code].id, procedure_field=row.procedure_field,
+                                channel=row.channel, period_start=row.period_start, period_end=row.period_end,
+                                served=row.served, upload_id=upload.id) for row in rows)
+    session.flush()
+    unit_ids = {units[row.unit_code].id for row in rows}
+    audit.record(session, actor=actor, action="frames.import", object_type="frame_upload",
+                 object_id=str(upload.id), unit_id=next(iter(unit_ids)) if len(unit_ids) == 1 else None,
+                 detail={"source": source, "rows": len(rows), "units": len(unit_ids), "replaced": replaced,
+                         "api_client_id": client.id if client else None}, now=now)
+    return FrameImport(upload.id, len(rows), len(unit_ids), replaced)
+
+
+def _units_by_code(session: Session, codes: Iterable[str]) -> dict[str, Unit]:
+    wanted = sorted(set(codes))
+    found: dict[str, Unit] = {}
+    for start in range(0, len(wanted), 500):  # stay under SQLite's bound-parameter limit
+        chunk = wanted[start:start + 500]
+        found.update((u.code, u) for u in session.scalars(sa.select(Unit).where(Unit.code.in_(chunk))))
+    return found
+
+
+def _delete_overlapping(session: Session, rows: Sequence[FrameRow], units: Mapping[str, Unit]) -> int:
+    """Delete stored counts of the upload's units whose period overlaps one of that unit's new periods."""
+    periods: dict[int, set[tuple[date, date]]] = defaultdict(set)
+    for row in rows:
+        periods[units[row.unit_code].id].add((row.period_start, row.period_end))
+    deleted = 0
+    for unit_id, spans in periods.items():
+        overlapping = sa.or_(*(sa.and_(ServedCount.period_start <= end, ServedCount.period_end >= start)
+                               for start, end in spans))
+        result = session.execute(sa.delete(ServedCount).where(ServedCount.unit_id == unit_id, overlapping)
+                                 .execution_options(synchronize_session=False))
+        deleted += result.rowcount  # type: ignore[attr-defined]
+    return deleted
+
+
+# ---------------------------------------------------------------- response rates
+
+
+def response_rates(session: Session, unit_ids: Iterable[int], period_start: date, period_end: date,
+                   instrument_id: str | None = None, *, tz: tzinfo = VIETNAM) -> dict[int, ResponseRate]:
+    """Served dossiers, valid responses and their ratio for each unit's subtree, per requested unit.
+
+    Parameters
+    ----------
+    unit_ids : the units to report (each counted with everything below it); the result keeps their order.
+    period_start, period_end : the window, inclusive local calendar days (`tz`, Vietnam by default).
+    instrument_id : count only responses to this instrument (any version); None = all instruments.
+
+    Rules
+    -----
+    - Responses: status `valid` (flagged and excluded ones are not), submitted within the window.
+    - Served: frame counts of the subtree's units whose period lies inside the window. A period that
+      straddles an edge is left out and counted in `partial_periods` (no pro-rating: dossiers are not
+      spread evenly over a month).
+    - A unit's frame for one period may be broken down; to avoid double counting it contributes its
+      not-broken-down row (field = channel = "") if present, else the sum of its by-field rows (channel
+      ""), else the sum of its by-channel rows (field ""), else the sum of its field × channel rows.
+    - A unit's counts are the dossiers served at that unit itself: report each dossier at one level
+      (the commune or its service point), as the subtree sums them.
+    - `rate` = responses / served, None when served is None or 0. It may exceed 1 when frames are
+      missing for part of the subtree; the dashboard shows it as is.
+    """
+    ids = list(dict.fromkeys(unit_ids))
+    start_at = datetime.combine(period_start, time.min, tz)
+    end_at = datetime.combine(period_end + timedelta(days=1), time.min, tz)
+    result: dict[int, ResponseRate] = {}
+    for unit_id in ids:
+        tree = access.subtree_ids(session, [unit_id])
+        served, partial = _served(session, tree, period_start, period_end)
+        query = sa.select(sa.func.count()).select_from(Response).where(
+            Response.unit_id.in_(tree), Response.status == ResponseStatus.VALID,
+            Response.submitted_at >= start_at, Response.submitted_at < end_at)
+        if instrument_id is not None:
+            query = query.where(Response.instrument_id == instrument_id)
+        responses = int(session.scalar(query) or 0)
+        rate = responses / served if served else None
+        result[unit_id] = ResponseRate(unit_id, served, responses, rate, partial)
+    return result
+
+
+def _served(session: Session, tree: set[int], start: date, end: date) -> tuple[int | None, int]:
+    counts = session.execute(sa.select(
+        ServedCount.unit_id, ServedCount.period_start, ServedCount.period_end, ServedCount.procedure_field,
+        ServedCount.channel, ServedCount.served,
+    ).where(ServedCount.unit_id.in_(tree), ServedCount.period_start <= end, ServedCount.period_end >= start))
+    frames: dict[tuple[int, date, date], list[tuple[str, str, int]]] = defaultdict(list)
+    partial: set[tuple[int, date, date]] = set()
+    for unit_id, p_start, p_end, field, channel, served in counts:
+        key = (unit_id, p_start, p_end)
+        if p_start < start or p_end > end:
+            partial.add(key)
+        else:
+            frames[key].append((field, channel, served))
+    if not frames:
+        return None, len(partial)
+    return sum(_frame_total(rows) for rows in frames.values()), len(partial)
+
+
+def _frame_total(rows: Sequence[tuple[str, str, int]]) -> int:
+    for keep in (lambda f, c: f == ALL and c == ALL, lambda f, c: c == ALL, lambda f, c: f == ALL):
+        chosen = [served for field, channel, served in rows if keep(field, channel)]
+        if chosen:
+            return sum(chosen)
+    return sum(served for _f, _c, served in rows)
