@@ -26,7 +26,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "hailong.db")
     _refuse_default_secret(app)
 
-    from survey import database, errors, i18n, security
+    from survey import auth, database, errors, i18n, security
     from survey.blueprints import register_blueprints
     from survey.commands import register_commands
     from survey.extensions import csrf, db, migrate
@@ -39,6 +39,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    auth.init_app(app)
     register_blueprints(app)
     register_commands(app)
     return app

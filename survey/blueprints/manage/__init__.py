@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from survey.auth import require_signed_in
+
 bp = Blueprint("manage", __name__, url_prefix="/manage")
+# Every manage view needs a signed-in staff member; views narrow roles with
+# `@survey.auth.staff_required(...)` and units with `survey.services.access.unit_or_404`.
+bp.before_request(require_signed_in)
 
 # Route modules register on `bp` when imported; keep this list the single place that wires them.
 from survey.blueprints.manage import accounts, alerts, dashboard, frames, units  # noqa: E402, F401

@@ -1,0 +1,84 @@
+"""Rate limits for staff sign-in (Flask-Limiter), keyed without ever holding a raw IP address.
+
+Keys are HMAC(daily key, IP prefix): the /24 (IPv4) or /64 (IPv6) a client sits in, so one host cannot
+dodge the limit by hopping addresses in its own block, and the key changes every day, so the limiter's
+store (memory or Redis) never holds a stable address fingerprint (reliability.md, integrity item 5).
+`request.remote_addr` is the only address read: X-Forwarded-For is client-controlled unless a
+configured proxy hop rewrites it (row 32).
+
+Storage: `RATELIMIT_STORAGE_URI`, `memory://` by default, which counts per worker process. With
+several workers set a shared store, e.g. `redis://localhost:6379/0` (reliability.md, pitfalls).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, current_app, request
+from flask_babel import lazy_gettext as _l
+from flask_limiter import Limiter, RateLimitExceeded
+
+from survey.errors import render_error
+
+UNKNOWN_ADDRESS = "unknown"
+
+
+def ip_prefix(address: str | None) -> str:
+    """The network a client address belongs to: /24 for IPv4, /64 for IPv6."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return UNKNOWN_ADDRESS
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    bits = 24 if ip.version == 4 else 64
+    return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
+
+
+def keyed(purpose: str, value: str, *, secret: str, day: str) -> str:
+    """HMAC of `value` under a key derived from the secret, the purpose and the UTC day."""
+    day_key = hmac.new(secret.encode(), f"ratelimit:{purpose}:{day}".encode(), hashlib.sha256).digest()
+    return hmac.new(day_key, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _today() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
+def address_key() -> str:
+    return keyed("address", ip_prefix(request.remote_addr), secret=current_app.config["SECRET_KEY"],
+                 day=_today())
+
+
+def account_key() -> str:
+    """Per account named in the sign-in form (known or not, so probing names costs the same)."""
+    username = request.form.get("username", "").strip().casefold()[:80]
+    return keyed("account", username or "-", secret=current_app.config["SECRET_KEY"], day=_today())
+
+
+limiter = Limiter(key_func=address_key)
+
+
+def _too_many(error: RateLimitExceeded) -> Any:
+    body, status = render_error(429, "E-RATE", _l("Too many attempts. Please wait a moment and try again."))
+    return body, status, {"Retry-After": str(_retry_after_seconds())}
+
+
+def _retry_after_seconds() -> int:
+    breached = [lim for lim in limiter.current_limits if lim.breached]
+    if not breached:
+        return 60
+    return max(1, int(max(lim.reset_at for lim in breached) - time.time()) + 1)
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    limiter.init_app(app)
+    # More specific than the generic HTTPException handler in survey.errors, so it wins for 429s
+    # raised by this limiter and can add the Retry-After header the generic page cannot know.
+    app.register_error_handler(RateLimitExceeded, _too_many)

@@ -1,0 +1,108 @@
+"""Who may see which units, enforced in services so every page, export and API shares one rule.
+
+An admin sees every unit. A manager or researcher sees the subtrees rooted at their scopes (a scope on
+a province covers every agency, commune and service point below it). Asking for a unit outside that
+set looks exactly like asking for one that does not exist (404), so ids cannot be probed, and the
+attempt is written to the audit log (reliability.md, row 24).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session, object_session
+from werkzeug.exceptions import NotFound
+
+from survey.errors import SurveyError
+from survey.models import Counter, Role, Unit, User
+from survey.services import audit
+
+MANAGING_ROLES = (Role.ADMIN, Role.MANAGER)
+EXPORTING_ROLES = (Role.ADMIN, Role.MANAGER, Role.RESEARCHER)
+
+
+def subtree_ids(session: Session, root_ids: Iterable[int]) -> set[int]:
+    """The given units and all their descendants (recursive CTE on units.parent_id; SQLite and
+    PostgreSQL). UNION, not UNION ALL, so a corrupt cycle in the tree terminates instead of looping."""
+    roots = sorted(set(root_ids))
+    if not roots:
+        return set()
+    tree = sa.select(Unit.id).where(Unit.id.in_(roots)).cte("subtree", recursive=True)
+    children = sa.select(Unit.id).join(tree, Unit.parent_id == tree.c.id)
+    tree = tree.union(children)
+    return set(session.scalars(sa.select(tree.c.id)))
+
+
+def visible_unit_ids(session: Session, user: User) -> set[int]:
+    """Ids of every unit `user` may see: all for an admin, the union of scope subtrees otherwise."""
+    if not user.active:
+        return set()
+    if user.role == Role.ADMIN:
+        return set(session.scalars(sa.select(Unit.id)))
+    return subtree_ids(session, (scope.unit_id for scope in user.scopes))
+
+
+def unit_or_404(session: Session, user: User, unit_id: int, *, now: datetime, action: str = "view") -> Unit:
+    """The unit, if it exists and `user` may see it; otherwise audit `access.denied` and raise 404.
+
+    The denial is committed in its own transaction (`audit.record_independently`): the NotFound aborts
+    the request, whose single commit therefore never runs, yet the attempt must stay on record.
+    """
+    unit = session.get(Unit, unit_id)
+    if unit is None or unit.id not in visible_unit_ids(session, user):
+        _deny(session, user, object_type="unit", object_id=unit_id,
+              unit_id=unit.id if unit is not None else None, action=action, now=now)
+        raise NotFound()
+    return unit
+
+
+def counter_or_404(session: Session, user: User, counter_id: int, *, now: datetime,
+                   action: str = "view") -> Counter:
+    """The counter, if it exists and its unit is visible to `user`; otherwise audit and 404."""
+    counter = session.get(Counter, counter_id)
+    if counter is None or counter.unit_id not in visible_unit_ids(session, user):
+        _deny(session, user, object_type="counter", object_id=counter_id,
+              unit_id=counter.unit_id if counter is not None else None, action=action, now=now)
+        raise NotFound()
+    return counter
+
+
+def require_role(user: User, *roles: Role | str, now: datetime | None = None) -> None:
+    """Raise 403 E-FORBIDDEN (after auditing `role.denied`) unless `user` is active with one of `roles`."""
+    if user.active and user.role in {Role(r) for r in roles}:
+        return
+    session = object_session(user)
+    if session is not None:
+        audit.record_independently(
+            session, actor=user, action="role.denied", object_type="role",
+            detail={"required": sorted(str(r) for r in roles), "role": str(user.role)},
+            now=now or datetime.now(UTC))
+    raise forbidden()
+
+
+def forbidden() -> SurveyError:
+    return SurveyError(403, "E-FORBIDDEN", _l("You do not have access to this page."))
+
+
+def can_manage(user: User) -> bool:
+    """May change units, counters, frames and alerts (within scope)."""
+    return user.active and user.role in MANAGING_ROLES
+
+
+def can_export(user: User) -> bool:
+    """May download exports (within scope). Managers export their own units' data too."""
+    return user.active and user.role in EXPORTING_ROLES
+
+
+def is_admin(user: User) -> bool:
+    return user.active and user.role == Role.ADMIN
+
+
+def _deny(session: Session, user: User, *, object_type: str, object_id: int, unit_id: int | None,
+          action: str, now: datetime) -> None:
+    audit.record_independently(session, actor=user, action="access.denied", object_type=object_type,
+                               object_id=object_id, unit_id=unit_id, detail={"attempted": action},
+                               now=now)
