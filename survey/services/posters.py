@@ -72,7 +72,7 @@ class Poster:
 
 # Printed on every poster in both languages, whatever language the page around it is in.
 INVITATION = _l("Scan to tell us how you were served — anonymous, under a minute")
-OR_OPEN = _l("No camera? Open this address:")
+OR_OPEN = _l("Can’t scan the code? Open this address:")
 ANONYMOUS = _l("Anonymous: we do not ask for your name, phone number or ID.")
 
 
