@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, object_session
 
 from survey.errors import SurveyError
 from survey.models import Counter, Unit
+from survey.services.access import subtree_ids
 
 
 @dataclass(frozen=True)
@@ -55,12 +56,10 @@ def revoke(counter: Counter, now: datetime) -> KeyChange:
 
 def live_counters_under(session: Session, unit: Unit) -> list[Counter]:
     """Live counters of `unit` and of every unit below it (a commune's service points), in print order."""
-    tree = sa.select(Unit.id).where(Unit.id == unit.id).cte("subtree", recursive=True)
-    tree = tree.union_all(sa.select(Unit.id).where(Unit.parent_id == tree.c.id))
     query = (
         sa.select(Counter)
         .join(Unit, Counter.unit_id == Unit.id)
-        .where(Counter.unit_id.in_(sa.select(tree.c.id)), Counter.active.is_(True),
+        .where(Counter.unit_id.in_(subtree_ids(session, [unit.id])), Counter.active.is_(True),
                Counter.revoked_at.is_(None))
         .order_by(Unit.code, Counter.code)
     )
