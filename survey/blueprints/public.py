@@ -34,6 +34,7 @@ FORM_ENCODINGS = ("application/x-www-form-urlencoded", "multipart/form-data")
 CSRF_EXPIRED = "The CSRF token has expired."
 
 
+@bp.get("/s/", defaults={"token": ""})  # an empty token is a malformed QR code, not an unknown page
 @bp.get("/s/<token>")
 def start(token: str) -> str:
     survey = _open(token)
