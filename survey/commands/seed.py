@@ -16,9 +16,16 @@ group = AppGroup("seed", help="Load demonstration data.")
 @group.command("demo")
 @click.option("--base-url", default=None, help="Base of printed URLs (default PUBLIC_BASE_URL or "
               "http://127.0.0.1:5000).")
-def demo_command(base_url: str | None) -> None:
+@click.option("--responses", is_flag=True, help="Also add tens of units and a year of simulated "
+              "responses and served-dossier frames (skipped if already there).")
+def demo_command(base_url: str | None, responses: bool) -> None:
     """Create the demo units and counters (safe to run again) and print their URLs."""
     counters = seed_demo(db.session)
+    if responses:
+        from survey.services.demo_data import generate_demo_responses
+
+        added = generate_demo_responses(db.session)
+        click.echo(f"Demo responses added: {added}" if added else "Demo responses already present.")
     db.session.commit()
     base = (base_url or current_app.config["PUBLIC_BASE_URL"] or "http://127.0.0.1:5000").rstrip("/")
     secret = token_secret(current_app.config)

@@ -1,0 +1,360 @@
+"""The one place the web calls `analysis`: indices of a unit subtree for a period, with everything a
+manager's page shows (intervals, verdicts against targets, trend, siblings, integrity items, responses
+needed, change against the previous period) and the method statements that must go with them.
+
+One respondent load (the subtree over the trend window) and one `compute_indices` call with period
+cuts give the current period, the trend and the previous period at once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from analysis.change import period_change
+from analysis.planning import DEFAULT_PLANNING_P, responses_needed
+from analysis.shrinkage import MIN_UNITS, league_table
+from analysis.tables import compute_indices
+from analysis.weights import WeightingError, poststratify
+from instruments.index import IndexDefinition
+from instruments.model import Instrument
+from instruments.registry import get_instrument, parse_spec
+from survey.models import ALL, Response, ResponseStatus, ServedCount, Target, Unit
+from survey.services.access import subtree_ids
+from survey.services.assignments import target_for
+from survey.services.respondent_data import (
+    RespondentData,
+    frame_table,
+    load_respondents_cached,
+    unit_parent_map,
+    utc_bounds,
+)
+
+WEIGHTED_METHOD = "post-stratified to served dossiers (unit × procedure field × month)"
+UNWEIGHTED_METHOD = "unweighted: no frame"
+INTERVAL_METHOD = "Wilson score interval on the design effective sample size (Clopper–Pearson at 0 or 1)"
+FORMULA_TEXT = ("criterion = share of valid answers that are satisfied (not applicable and missing "
+                "excluded); element = mean of its criteria; overall = weighted mean of the elements")
+TREND_LENGTH = {"month": 12, "quarter": 4, "year": 3}
+MIN_N = 10
+
+
+class PeriodKind(StrEnum):
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+@dataclass(frozen=True)
+class Period:
+    """A calendar period; `label` matches the labels of `analysis` ("2026-10", "2026Q4", "2026")."""
+
+    kind: PeriodKind
+    first: date
+    last: date
+    label: str
+
+    @classmethod
+    def parse(cls, text: str | None, today: date) -> Period:
+        """Parse "2026-10", "2026Q4" or "2026"; anything else is the last full month before `today`."""
+        text = (text or "").strip().upper()
+        try:
+            if len(text) == 7 and text[4] == "-":
+                return cls.month(int(text[:4]), int(text[5:]))
+            if len(text) == 6 and text[4] == "Q":
+                return cls.quarter(int(text[:4]), int(text[5]))
+            if len(text) == 4:
+                return cls.year(int(text))
+        except ValueError:
+            pass
+        previous = today.replace(day=1) - timedelta(days=1)
+        return cls.month(previous.year, previous.month)
+
+    @classmethod
+    def month(cls, year: int, month: int) -> Period:
+        first = date(year, month, 1)
+        last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        return cls(PeriodKind.MONTH, first, last, f"{year}-{month:02d}")
+
+    @classmethod
+    def quarter(cls, year: int, quarter: int) -> Period:
+        if not 1 <= quarter <= 4:
+            raise ValueError(quarter)
+        first = date(year, 3 * quarter - 2, 1)
+        last = Period.month(year, 3 * quarter).last
+        return cls(PeriodKind.QUARTER, first, last, f"{year}Q{quarter}")
+
+    @classmethod
+    def year(cls, year: int) -> Period:
+        return cls(PeriodKind.YEAR, date(year, 1, 1), date(year, 12, 31), str(year))
+
+    def shifted(self, steps: int) -> Period:
+        """The period `steps` periods earlier (negative: later)."""
+        if self.kind is PeriodKind.YEAR:
+            return Period.year(self.first.year - steps)
+        months = 3 if self.kind is PeriodKind.QUARTER else 1
+        index = self.first.year * 12 + self.first.month - 1 - steps * months
+        year, month = divmod(index, 12)
+        if self.kind is PeriodKind.QUARTER:
+            return Period.quarter(year, month // 3 + 1)
+        return Period.month(year, month + 1)
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """Indices of one unit subtree for one period, and the statements that go with them.
+
+    `estimates` holds `analysis.tables.compute_indices` rows of the current period for the unit and
+    every descendant (column ``domain`` = unit code); `trend` the overall index per period of the
+    window for the same domains; `league` the shrunk league table of the comparison units (or None);
+    `change` the overall index change against the previous period for the unit (or None).
+    """
+
+    unit_code: str
+    root_code: str
+    instrument_key: str
+    formula: str
+    period: Period
+    previous: Period
+    weighted: bool
+    weighting: str
+    alpha: float
+    target: float
+    estimates: pd.DataFrame
+    trend: pd.DataFrame
+    league: pd.DataFrame | None
+    league_scope: str
+    change: pd.Series | None
+    excluded: pd.DataFrame
+    served: int | None
+    responses: int
+    needed: int | None
+    needed_half_width: float
+    names: dict[str, tuple[int, str, str, str]]  # code -> (id, name_vi, name_en, kind)
+
+    def row(self, domain: str, stat_type: str, stat: str) -> pd.Series | None:
+        """The estimate row for `domain` and statistic, or None."""
+        t = self.estimates
+        rows = t[(t["domain"] == domain) & (t["stat_type"] == stat_type) & (t["stat"] == stat)]
+        return None if rows.empty else rows.iloc[0]
+
+    def overall(self, domain: str | None = None) -> pd.Series | None:
+        return self.row(domain or self.unit_code, "overall_index", "overall")
+
+    def response_rate(self) -> float | None:
+        return self.responses / self.served if self.served else None
+
+
+def instrument_for(key: str) -> Instrument:
+    instrument_id, version = parse_spec(key)
+    return get_instrument(instrument_id, version)
+
+
+def _names(session: Session, ids: set[int]) -> dict[str, tuple[int, str, str, str]]:
+    rows = session.execute(sa.select(Unit.id, Unit.code, Unit.name_vi, Unit.name_en, Unit.kind)
+                           .where(Unit.id.in_(ids))).all()
+    return {code: (uid, vi, en, str(kind)) for uid, code, vi, en, kind in rows}
+
+
+def _targets(session: Session, unit: Unit, parents: dict[str, str | None], instrument_id: str, year: int,
+             default: float) -> dict[str, float]:
+    """`target_for` of every unit in the subtree, with one query instead of one per unit and level."""
+    inherited = target_for(session, unit, instrument_id, year, default)
+    set_here = dict(session.execute(
+        sa.select(Unit.code, Target.target).join(Unit, Unit.id == Target.unit_id)
+        .where(Target.instrument_id == instrument_id, Target.year == year, Unit.code.in_(list(parents)))
+    ).all())
+    out: dict[str, float] = {}
+    for code in parents:
+        node: str | None = code
+        while node is not None and node not in set_here:
+            node = parents.get(node)
+        out[code] = float(set_here[node]) if node is not None else inherited
+    return out
+
+
+def _fingerprint(session: Session, ids: set[int], first: date, last: date) -> tuple[object, ...]:
+    """Moves whenever responses, frames or targets that a report reads change."""
+    start, end = utc_bounds(first, last)
+    responses = session.execute(
+        sa.select(sa.func.count(), sa.func.max(Response.id),
+                  sa.func.sum(sa.case((Response.status == ResponseStatus.VALID, 1), else_=0)))
+        .where(Response.unit_id.in_(ids), Response.submitted_at >= start, Response.submitted_at < end)).one()
+    frames = session.execute(sa.select(sa.func.count(), sa.func.max(ServedCount.id),
+                                       sa.func.sum(ServedCount.served))).one()
+    targets = session.execute(sa.select(sa.func.count(), sa.func.max(Target.id),
+                                        sa.func.sum(Target.target))).one()
+    return (*responses, *frames, *targets)
+
+
+_REPORTS: dict[tuple[object, ...], tuple[tuple[object, ...], IndexReport]] = {}
+_REPORTS_SIZE = 64
+
+
+def _weights(session: Session, data: pd.DataFrame, ids: set[int], first: date, last: date,
+             weighted: bool) -> tuple[pd.Series | None, str]:
+    if not weighted or data.empty:
+        return None, UNWEIGHTED_METHOD if weighted else "unweighted (chosen)"
+    frame = frame_table(session, ids, first, last)
+    if frame.empty:
+        return None, UNWEIGHTED_METHOD
+    cells = data[["unit", "field", "month"]].fillna({"field": ALL})
+    try:
+        result = poststratify(cells, frame, ["field"], unit_col="unit", count_col="served",
+                              period_col="month")
+    except WeightingError as error:
+        return None, f"{UNWEIGHTED_METHOD} ({error})"
+    return result.weights, WEIGHTED_METHOD
+
+
+def _compute(data: pd.DataFrame, definition: IndexDefinition, parents: dict[str, str | None],
+             weights: pd.Series | None, kind: PeriodKind, targets: float | dict[str, float] | None,
+             alpha: float
+             ) -> pd.DataFrame:
+    return compute_indices(
+        data, definition, unit_col="unit", parents=parents, weights=weights, period_col="submitted",
+        period=kind.value, targets=targets, alpha=alpha, min_n=MIN_N, lonely_psu="adjust",
+    )
+
+
+def unit_indices(
+    session: Session,
+    unit: Unit,
+    instrument_key: str,
+    period: Period,
+    *,
+    weighted: bool,
+    alpha: float = 0.05,
+    default_target: float = 0.80,
+    half_width: float = 0.05,
+    league_root: Unit | None = None,
+) -> IndexReport:
+    """Everything the unit page needs for `unit` and its descendants in `period` (cached per process).
+
+    `league_root`: the unit whose children form the league table (the unit's parent when the
+    viewer may see it, else the unit itself); None = no league. The cached report is reused only
+    while the fingerprint of responses, frames and targets is unchanged.
+    """
+    scope = league_root or unit
+    ids = subtree_ids(session, [scope.id, unit.id])
+    window_first = period.shifted(TREND_LENGTH[period.kind] - 1).first
+    key = (str(session.get_bind().url), unit.id, instrument_key, period.label, weighted, alpha,
+           default_target, half_width, league_root.id if league_root else None)
+    fingerprint = _fingerprint(session, ids, window_first, period.last)
+    hit = _REPORTS.get(key)
+    if hit is not None and hit[0] == fingerprint:
+        return hit[1]
+    report = compute_unit_indices(session, unit, instrument_key, period, weighted=weighted, alpha=alpha,
+                                  default_target=default_target, half_width=half_width,
+                                  league_root=league_root)
+    if len(_REPORTS) >= _REPORTS_SIZE:
+        _REPORTS.pop(next(iter(_REPORTS)))
+    _REPORTS[key] = (fingerprint, report)
+    return report
+
+
+def compute_unit_indices(
+    session: Session,
+    unit: Unit,
+    instrument_key: str,
+    period: Period,
+    *,
+    weighted: bool,
+    alpha: float = 0.05,
+    default_target: float = 0.80,
+    half_width: float = 0.05,
+    league_root: Unit | None = None,
+) -> IndexReport:
+    """`unit_indices` without the cache."""
+    instrument = instrument_for(instrument_key)
+    definition = IndexDefinition.from_instrument(instrument)
+    ids = subtree_ids(session, [unit.id])
+    names = _names(session, ids)
+    window_first = period.shifted(TREND_LENGTH[period.kind] - 1).first
+    loaded = load_respondents_cached(session, ids, window_first, period.last, instrument)
+    data = loaded.frame
+    parents = unit_parent_map(session, unit.id)
+    targets = _targets(session, unit, parents, instrument.id, period.first.year, default_target)
+    report_target = targets[unit.code]
+    weights, weighting = _weights(session, data, ids, window_first, period.last, weighted)
+    same = len(set(targets.values())) == 1  # a single number is much faster in analysis than a mapping
+    target_arg: float | dict[str, float] = report_target if same else {**targets, "total": report_target}
+    table = (_compute(data, definition, parents, weights, period.kind, target_arg, alpha) if not data.empty
+             else pd.DataFrame(columns=["period", "domain", "stat_type", "stat", "level"]))
+    table = table[table["domain"] != "total"]
+    current = table[table["period"] == period.label].reset_index(drop=True)
+    trend = table[table["stat_type"] == "overall_index"].reset_index(drop=True)
+    previous = period.shifted(1)
+    change = _change(trend, unit.code, period.label, previous.label, alpha)
+    in_period = data[(data["submitted"] >= period.first) & (data["submitted"] <= period.last)]
+    frame = frame_table(session, ids, period.first, period.last)
+    served = int(frame["served"].sum()) if not frame.empty else None
+    overall = current[(current["domain"] == unit.code) & (current["stat_type"] == "overall_index")]
+    needed = _needed(overall, len(in_period), served, half_width, alpha)
+    league, scope = (None, "")
+    if league_root is not None:
+        league, scope = _league(session, league_root, instrument, definition, period, weighted, alpha)
+    return IndexReport(
+        unit_code=unit.code, root_code=unit.code, instrument_key=instrument.key,
+        formula=definition.formula, period=period, previous=previous, weighted=weights is not None,
+        weighting=weighting, alpha=alpha, target=report_target, estimates=current, trend=trend,
+        league=league, league_scope=scope, change=change, excluded=_excluded_in(loaded, period),
+        served=served, responses=len(in_period), needed=needed, needed_half_width=half_width, names=names,
+    )
+
+
+def _excluded_in(loaded: RespondentData, period: Period) -> pd.DataFrame:
+    return loaded.excluded  # counts over the trend window: what the page's figures leave out
+
+
+def _change(trend: pd.DataFrame, code: str, label: str, previous: str, alpha: float) -> pd.Series | None:
+    rows = trend[trend["domain"] == code].set_index("period")
+    if label not in rows.index or previous not in rows.index:
+        return None
+    now, before = rows.loc[label], rows.loc[previous]
+    values = [now["est"], now["se"], now["df"], before["est"], before["se"], before["df"]]
+    if any(not math.isfinite(float(v)) for v in values) or now["df"] <= 0 or before["df"] <= 0:
+        return None
+    result = period_change(*values, alpha=alpha).iloc[0]
+    result["previous_est"] = before["est"]
+    return result
+
+
+def _needed(overall: pd.DataFrame, n: int, served: int | None, half_width: float, alpha: float) -> int | None:
+    p = DEFAULT_PLANNING_P
+    deff = 1.0
+    if not overall.empty:
+        row = overall.iloc[0]
+        if math.isfinite(float(row["est"])) and 0 < float(row["est"]) < 1:
+            p = float(row["est"])
+        if math.isfinite(float(row["deff_kish"])) and float(row["deff_kish"]) > 0:
+            deff = float(row["deff_kish"])
+    plan = responses_needed(half_width, p=p, confidence=1 - alpha, deff=deff,
+                            population=float(served) if served else None)
+    return max(0, plan.responses - n)
+
+
+def _league(session: Session, root: Unit, instrument: Instrument, definition: IndexDefinition,
+            period: Period, weighted: bool, alpha: float) -> tuple[pd.DataFrame | None, str]:
+    ids = subtree_ids(session, [root.id])
+    loaded = load_respondents_cached(session, ids, period.first, period.last, instrument)
+    if loaded.frame.empty:
+        return None, root.code
+    parents = unit_parent_map(session, root.id)
+    weights, _ = _weights(session, loaded.frame, ids, period.first, period.last, weighted)
+    table = _compute(loaded.frame, definition, parents, weights, period.kind, None, alpha)
+    children = {code for code, parent in parents.items() if parent == root.code}
+    rows = table[(table["stat_type"] == "overall_index") & table["domain"].isin(children)
+                 & np.isfinite(table["est"].astype(float)) & (table["n_eff"] > 0)]
+    if len(rows) < MIN_UNITS:
+        return None, root.code
+    league = league_table(rows["domain"].to_numpy(), rows["est"].to_numpy(float), rows["n"].to_numpy(float),
+                          rows["n_eff"].to_numpy(float), level=1 - alpha)
+    return league.table, root.code
