@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, url_for
 
 from survey.extensions import db
 from survey.models import Counter, Unit
@@ -172,3 +172,10 @@ def test_poster_toolbar_follows_the_page_language(client: Any, demo: dict[str, i
     assert "Tải về PNG" in vi and "Download PNG" in en
     # The poster itself stays bilingual whatever the interface language.
     assert INVITATION_VI in en and INVITATION_EN in vi
+
+
+def test_printed_url_is_the_public_survey_route(app: Flask, demo: dict[str, int]) -> None:
+    # Printed codes live for years: the URL they carry must be exactly the route citizens land on.
+    with app.test_request_context():
+        token = issue_token(db.session.get_one(Counter, demo["HL-AB-1/Q1"]), TEST_SECRET)
+        assert survey_url("http://localhost", token) == url_for("public.start", token=token, _external=True)
