@@ -125,16 +125,16 @@ def poststratify(
     _reject_nan(data, keys, "data")
     _reject_nan(frame, keys, "frame")
 
-    respondents = data.groupby(keys, sort=False).size()
+    respondents = data.groupby(keys, sort=False, observed=True).size()
     # Rows sharing a key are added, so a frame finer than `cells` (e.g. per counter) can be used as is.
-    served_by_leaf = served.groupby([frame[key] for key in keys], sort=False).sum()
+    served_by_leaf = served.groupby([frame[key] for key in keys], sort=False, observed=True).sum()
     factors: dict[Leaf, float] = {}
     report_rows: list[dict[str, object]] = []
     resp_by_group = _split_by_group(respondents, len(group_cols))
     served_by_group = _split_by_group(served_by_leaf[served_by_leaf > 0], len(group_cols))
     for group, resp_leaves in resp_by_group.items():
         if group not in served_by_group:
-            known = frame.groupby(group_cols, sort=False).size().index
+            known = frame.groupby(group_cols, sort=False, observed=True).size().index
             why = "only zero counts" if _tuple_in(group, known) else "no rows"
             raise WeightingError(
                 f"{dict(zip(group_cols, group, strict=True))} has respondents but {why} in the frame"
