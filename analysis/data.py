@@ -8,6 +8,7 @@ drop out of every denominator instead of counting as zeros.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +41,7 @@ class ItemMatrices:
         Weight of each element in the overall index.
     valid, satisfied : numpy.ndarray of bool, shape (n, K)
         Answer is a scale level / answer is a satisfied level.
-    score : numpy.ndarray of float, shape (n, K)
+    score : numpy.ndarray of int16, shape (n, K)
         The code where valid, 0 elsewhere (so that sums over respondents are sums over valid answers).
     separate : tuple of str
         Separately reported item ids.
@@ -54,13 +55,14 @@ class ItemMatrices:
     element_weights: FloatArray
     valid: BoolMatrix
     satisfied: BoolMatrix
-    score: FloatArray
+    score: npt.NDArray[np.int16]
     separate: tuple[str, ...]
     listed: BoolMatrix
     favourable: BoolMatrix
     element_valid: BoolMatrix
     any_valid: npt.NDArray[np.bool_]
     all_satisfied: npt.NDArray[np.bool_]
+    packed: npt.NDArray[np.int16]
 
     @property
     def n(self) -> int:
@@ -88,6 +90,22 @@ def numeric_codes(column: pd.Series, name: str) -> FloatArray:
     if fractional.any():
         raise AnalysisInputError(f"column {name!r}: code {array[fractional][0]!r} is not an integer")
     return array
+
+
+def _code_classes(codes: FloatArray, classes: Mapping[int, int]) -> npt.NDArray[np.uint8]:
+    """Map integer-valued codes (NaN for missing) to small class numbers (0 for any other value).
+
+    One table look-up per column instead of a set-membership test per class.
+    """
+    if not classes:
+        return np.zeros(codes.shape, dtype=np.uint8)
+    low, high = min(classes), max(classes)
+    table = np.zeros(high - low + 2, dtype=np.uint8)  # last slot: outside the table
+    for code, value in classes.items():
+        table[code - low] = value
+    inside = np.isfinite(codes) & (codes >= low) & (codes <= high)
+    index = np.where(inside, np.nan_to_num(codes) - low, high - low + 1).astype(np.intp)
+    return table[index]
 
 
 def item_matrices(data: pd.DataFrame, definition: IndexDefinition) -> ItemMatrices:
@@ -120,11 +138,14 @@ def item_matrices(data: pd.DataFrame, definition: IndexDefinition) -> ItemMatric
     n, k = len(data), len(definition.criteria)
     valid = np.zeros((n, k), dtype=bool)
     satisfied = np.zeros((n, k), dtype=bool)
-    score = np.zeros((n, k), dtype=np.float64)
+    score = np.zeros((n, k), dtype=np.int16)
     for j, criterion in enumerate(definition.criteria):
         codes = numeric_codes(data[criterion.item_id], criterion.item_id)
-        valid[:, j] = np.isin(codes, sorted(criterion.valid_codes))
-        satisfied[:, j] = np.isin(codes, sorted(criterion.satisfied_codes)) & valid[:, j]
+        cls = _code_classes(
+            codes, {c: 1 + (c in criterion.satisfied_codes) for c in criterion.valid_codes}
+        )
+        valid[:, j] = cls > 0
+        satisfied[:, j] = cls == 2
         score[:, j] = np.where(valid[:, j], codes, 0.0)
     elements = tuple(e.element_id for e in definition.elements)
     element_of = np.array([elements.index(c.element_id) for c in definition.criteria], dtype=np.intp)
@@ -133,12 +154,20 @@ def item_matrices(data: pd.DataFrame, definition: IndexDefinition) -> ItemMatric
     favourable = np.zeros((n, len(separate)), dtype=bool)
     for j, item in enumerate(definition.separate):
         codes = numeric_codes(data[item.item_id], item.item_id)
-        listed[:, j] = np.isin(codes, list(item.codes))
-        favourable[:, j] = np.isin(codes, sorted(item.favourable)) & listed[:, j]
+        cls = _code_classes(codes, {c: 1 + (c in item.favourable) for c in item.codes})
+        listed[:, j] = cls > 0
+        favourable[:, j] = cls == 2
     element_valid = np.zeros((n, len(elements)), dtype=bool)
     for e in range(len(elements)):
         element_valid[:, e] = valid[:, element_of == e].any(axis=1)
     any_valid = valid.any(axis=1)
+    all_satisfied = any_valid & ~(valid & ~satisfied).any(axis=1)
+    packed = np.concatenate(
+        [valid.astype(np.int16) + satisfied, score, listed.astype(np.int16) + favourable,
+         all_satisfied[:, None], any_valid[:, None], element_valid],
+        axis=1,
+        dtype=np.int16,
+    )
     return ItemMatrices(
         criteria=tuple(c.item_id for c in definition.criteria),
         element_of=element_of,
@@ -152,5 +181,6 @@ def item_matrices(data: pd.DataFrame, definition: IndexDefinition) -> ItemMatric
         favourable=favourable,
         element_valid=element_valid,
         any_valid=any_valid,
-        all_satisfied=any_valid & ~(valid & ~satisfied).any(axis=1),
+        all_satisfied=all_satisfied,
+        packed=packed,
     )

@@ -56,11 +56,13 @@ def build_domains(units: pd.Series, parents: Mapping[str, str | None] | None = N
     ----------
     Lumley T (2010). *Complex Surveys: A Guide to Analysis Using R*, sec. 2.4 (domain estimation).
     """
-    text = units.astype("string")
-    if text.isna().any() or (text.str.strip() == "").any():
+    # Factorize first: string work is then per distinct unit, not per respondent.
+    unit_codes, uniques = pd.factorize(units, sort=False, use_na_sentinel=True)
+    names = [str(u).strip() for u in uniques]
+    if (unit_codes < 0).any() or "" in names:
         raise AnalysisInputError("the unit column has empty values")
     parent_of = {str(k): (None if v is None or str(v) == "" else str(v)) for k, v in (parents or {}).items()}
-    observed = sorted(set(text.to_list()))
+    observed = sorted(set(names))
     nodes: dict[str, None] = {}
     for unit in observed + sorted(parent_of):
         chain, node = [], unit
@@ -75,8 +77,8 @@ def build_domains(units: pd.Series, parents: Mapping[str, str | None] | None = N
     labels = (*nodes, TOTAL)
     index = {label: i for i, label in enumerate(labels)}
     has_children = {p for p in parent_of.values() if p is not None}
-    levels = tuple("parent" if n in has_children else "unit" for n in nodes) + ("total",)
-    parent_labels = tuple(parent_of.get(n) or TOTAL for n in nodes) + ("",)
+    levels = (*("parent" if n in has_children else "unit" for n in nodes), "total")
+    parent_labels = (*(parent_of.get(n) or TOTAL for n in nodes), "")
     member_unit: list[int] = []
     member_domain: list[int] = []
     for unit in observed:
@@ -87,7 +89,7 @@ def build_domains(units: pd.Series, parents: Mapping[str, str | None] | None = N
             node = parent_of.get(node)
         member_unit.append(index[unit])
         member_domain.append(index[TOTAL])
-    codes = text.map(index).to_numpy(dtype=np.intp)
+    codes = np.array([index[name] for name in names], dtype=np.intp)[unit_codes]
     return Domains(
         labels=labels,
         levels=levels,

@@ -25,7 +25,6 @@ from analysis.data import FloatArray, ItemMatrices
 from analysis.design import Design, IntArray, LonelyPSUError
 from analysis.sufficient import CellStatistics
 
-
 _ROUNDING = 256 * np.finfo(np.float64).eps
 
 

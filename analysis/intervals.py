@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from analysis.data import FloatArray
 
@@ -22,8 +22,12 @@ BOUNDARY_METHOD = "boundary_cp"
 def t_quantile(alpha: float, df: FloatArray) -> FloatArray:
     """Upper ``1 - alpha/2`` quantile of Student's t on `df` degrees of freedom (NaN where df <= 0)."""
     df = np.asarray(df, dtype=np.float64)
+    # Tables repeat a few df values many times: evaluate the quantile once per distinct value.
+    distinct, inverse = np.unique(df, return_inverse=True)
     with np.errstate(invalid="ignore"):
-        return np.where(df > 0, stats.t.ppf(1 - alpha / 2, np.where(df > 0, df, 1.0)), np.nan)
+        quantiles = np.where(distinct > 0, special.stdtrit(np.where(distinct > 0, distinct, 1.0), 1 - alpha / 2),
+                             np.nan)
+    return np.asarray(quantiles[inverse].reshape(df.shape), dtype=np.float64)
 
 
 def wald_interval(est: FloatArray, se: FloatArray, df: FloatArray, alpha: float = 0.05
@@ -162,6 +166,9 @@ def proportion_interval(
         lower, upper = wald_interval(est, se, df, alpha)
     p = np.asarray(est, dtype=np.float64)
     boundary = (p == 0) | (p == 1)
-    cp_lower, cp_upper = clopper_pearson_interval(est, kish_n_eff, alpha)
+    lower, upper = np.array(lower, dtype=np.float64), np.array(upper, dtype=np.float64)
+    lower[boundary], upper[boundary] = clopper_pearson_interval(
+        p[boundary], np.asarray(kish_n_eff, dtype=np.float64)[boundary], alpha
+    )
     used = np.where(boundary, BOUNDARY_METHOD, method)
-    return np.where(boundary, cp_lower, lower), np.where(boundary, cp_upper, upper), used
+    return lower, upper, used

@@ -98,27 +98,27 @@ class CellStatistics:
     sum_w2: FloatArray
 
 
-def _denominators(items: ItemMatrices, rows: IntArray) -> np.ndarray:
-    return np.concatenate(
-        [
-            items.valid[rows],
-            items.element_valid[rows],
-            items.any_valid[rows, None],
-            items.listed[rows],
-        ],
-        axis=1,
-    )
-
-
-def _total_columns(items: ItemMatrices, rows: IntArray) -> list[np.ndarray]:
-    k = len(items.criteria)
-    score = items.score[rows]
-    columns = [items.satisfied[rows, i] for i in range(k)] + [items.valid[rows, i] for i in range(k)]
-    columns += [score[:, i] for i in range(k)] + [score[:, i] ** 2 for i in range(k)]
-    columns += [items.all_satisfied[rows], items.any_valid[rows]]
-    columns += [items.favourable[rows, i] for i in range(len(items.separate))]
-    columns += [items.listed[rows, i] for i in range(len(items.separate))]
-    return columns
+def _batch_matrices(items: ItemMatrices, rows: IntArray) -> tuple[FloatArray, FloatArray]:
+    """Row-level total columns X (see `Layout`) and denominator indicators D for a batch of rows."""
+    k, j, e = len(items.criteria), len(items.separate), len(items.elements)
+    packed = items.packed[rows]  # one gather per batch; everything else is derived from it
+    criterion, score = packed[:, :k], packed[:, k : 2 * k]
+    separate = packed[:, 2 * k : 2 * k + j]
+    flags = packed[:, 2 * k + j :]  # all_satisfied, any_valid, element_valid (E)
+    x = np.empty((len(rows), 4 * k + 2 + 2 * j))
+    x[:, :k] = criterion == 2
+    x[:, k : 2 * k] = criterion > 0
+    x[:, 2 * k : 3 * k] = score
+    np.multiply(x[:, 2 * k : 3 * k], x[:, 2 * k : 3 * k], out=x[:, 3 * k : 4 * k])
+    x[:, 4 * k : 4 * k + 2] = flags[:, :2]
+    x[:, 4 * k + 2 : 4 * k + 2 + j] = separate == 2
+    x[:, 4 * k + 2 + j :] = separate > 0
+    d = np.empty((len(rows), k + e + 1 + j))
+    d[:, :k] = x[:, k : 2 * k]
+    d[:, k : k + e] = flags[:, 2:]
+    d[:, k + e] = flags[:, 1]
+    d[:, k + e + 1 :] = x[:, 4 * k + 2 + j :]
+    return x, d
 
 
 def cell_statistics(
@@ -151,81 +151,97 @@ def cell_statistics(
     *International Statistical Review* 51(3):279-292.
     Wolter KM (2007). *Introduction to Variance Estimation*, 2nd ed., ch. 6 (Taylor series). Springer.
     """
+    layout = Layout(len(items.criteria), len(items.elements), len(items.separate))
+    k2 = 2 * layout.k
+    n_units = int(unit.max()) + 1 if len(unit) else 1
     if rows is None:
         rows = np.arange(items.n, dtype=np.intp)
-    layout = Layout(len(items.criteria), len(items.elements), len(items.separate))
-    k = layout.k
-    w = design.weight[rows]
-    n_units = int(unit.max()) + 1 if len(unit) else 1
-    base, base_key = pd.factorize(design.stratum[rows] * n_units + unit[rows], sort=True)
-    base = base.astype(np.intp)
-    nb = len(base_key)
-    base_stratum = (np.asarray(base_key) // n_units).astype(np.intp)
-    base_unit = (np.asarray(base_key) % n_units).astype(np.intp)
-
+    base_key_rows = design.stratum[rows] * n_units + unit[rows]
+    psu_rows = np.arange(len(rows)) if design.psu is None else design.psu[rows]
+    # Sort by (cell, PSU): every group sum below is then a reduceat over contiguous rows.
     if design.psu is None:
-        psu_base = base
-        n_psu = len(rows)
-
-        def psu_total(values: np.ndarray) -> np.ndarray:
-            return np.asarray(values, dtype=np.float64)
+        order = np.argsort(base_key_rows, kind="stable")
     else:
-        psu_codes, psu_key = pd.factorize(base * (int(design.psu.max()) + 1) + design.psu[rows], sort=True)
-        n_psu = len(psu_key)
-        psu_base = (np.asarray(psu_key) // (int(design.psu.max()) + 1)).astype(np.intp)
+        order = np.lexsort((psu_rows, base_key_rows))
+    rows, base_key_rows, psu_rows = rows[order], base_key_rows[order], psu_rows[order]
+    new_cell = base_key_rows[1:] != base_key_rows[:-1]
+    cell_start = np.flatnonzero(np.r_[len(rows) > 0, new_cell])
+    psu_start = np.flatnonzero(np.r_[len(rows) > 0, new_cell | (psu_rows[1:] != psu_rows[:-1])])
+    nb = len(cell_start)
+    base_key = base_key_rows[cell_start]
+    base_stratum = (base_key // n_units).astype(np.intp)
+    base_unit = (base_key % n_units).astype(np.intp)
+    # PSUs per cell, as offsets into the PSU list.
+    cell_psu_start = np.searchsorted(psu_start, cell_start)
 
-        def psu_total(values: np.ndarray) -> np.ndarray:
-            return np.bincount(psu_codes, weights=values, minlength=n_psu)
-
-    columns = _total_columns(items, rows)
-    weighted = [psu_total(w * col) for col in columns]
-    totals = np.column_stack([np.bincount(psu_base, weights=col, minlength=nb) for col in weighted])
-    pair_cross = np.zeros((nb, layout.n_pairs, 3))
-    for r, (a, b) in enumerate(layout.pair_columns()):
-        num, den = weighted[a], weighted[b]
-        for m, product in enumerate((num * num, num * den, den * den)):
-            pair_cross[:, r, m] = np.bincount(psu_base, weights=product, minlength=nb)
-
-    dens = _denominators(items, rows)
-    positive = w > 0
     q = layout.n_denominators
-    psu_present = np.zeros((nb, q))
-    rows_all = np.zeros((nb, q))
-    rows_pos = np.zeros((nb, q))
-    sum_w = np.zeros((nb, q))
-    sum_w2 = np.zeros((nb, q))
-    for i in range(q):
-        den = dens[:, i]
-        present = psu_total((den & positive).astype(np.float64)) > 0
-        psu_present[:, i] = np.bincount(psu_base, weights=present, minlength=nb)
-        rows_all[:, i] = np.bincount(base, weights=den, minlength=nb)
-        rows_pos[:, i] = np.bincount(base, weights=den & positive, minlength=nb)
-        sum_w[:, i] = np.bincount(base, weights=w * den, minlength=nb)
-        sum_w2[:, i] = np.bincount(base, weights=w * w * den, minlength=nb)
-
-    cross = _criterion_cross(weighted[: 2 * k], psu_base, nb, n_psu)
+    totals = np.zeros((nb, layout.n_totals))
+    pair_cross = np.zeros((nb, layout.n_pairs, 3))
+    psu_present, rows_all, rows_pos, sum_w, sum_w2 = (np.zeros((nb, q)) for _ in range(5))
+    cross = np.zeros((nb, k2, k2))
+    numerators = [a for a, _ in layout.pair_columns()]
+    denominators = [b for _, b in layout.pair_columns()]
+    for c0, c1 in _batches(cell_start, len(rows)):
+        r0 = cell_start[c0]
+        r1 = cell_start[c1] if c1 < nb else len(rows)
+        p0 = cell_psu_start[c0]
+        p1 = cell_psu_start[c1] if c1 < nb else len(psu_start)
+        w = design.weight[rows[r0:r1]]
+        x, d = _batch_matrices(items, rows[r0:r1])
+        local_cells = cell_start[c0:c1] - r0
+        rows_all[c0:c1] = np.add.reduceat(d, local_cells, axis=0)
+        all_positive = bool((w > 0).all())
+        positive = d if all_positive else d * (w > 0)[:, None]
+        rows_pos[c0:c1] = rows_all[c0:c1] if all_positive else np.add.reduceat(positive, local_cells, axis=0)
+        wd = d * w[:, None]
+        sum_w[c0:c1] = np.add.reduceat(wd, local_cells, axis=0)
+        wd *= w[:, None]
+        sum_w2[c0:c1] = np.add.reduceat(wd, local_cells, axis=0)
+        x *= w[:, None]
+        psu_cells = cell_psu_start[c0:c1] - p0
+        if design.psu is None:  # each respondent is a PSU: PSUs present = respondents present
+            psu_present[c0:c1] = rows_pos[c0:c1]
+        else:  # PSU totals first: the variance is over PSUs, not respondents
+            local_psus = psu_start[p0:p1] - r0
+            x = np.add.reduceat(x, local_psus, axis=0)
+            present = np.add.reduceat(positive, local_psus, axis=0) > 0
+            psu_present[c0:c1] = np.add.reduceat(present.astype(np.float64), psu_cells, axis=0)
+        totals[c0:c1] = np.add.reduceat(x, psu_cells, axis=0)
+        num, den = x[:, numerators], x[:, denominators]
+        for m, product in enumerate((num * num, num * den, den * den)):
+            pair_cross[c0:c1, :, m] = np.add.reduceat(product, psu_cells, axis=0)
+        cross[c0:c1] = _group_cross(x[:, :k2], psu_cells)
     return _aggregate_to_domains(
         layout, base_stratum, base_unit, membership, totals, cross, pair_cross,
         psu_present, rows_all, rows_pos, sum_w, sum_w2,
     )
 
 
-def _criterion_cross(columns: list[np.ndarray], group: IntArray, n_groups: int, n_psu: int) -> FloatArray:
-    """Sum over PSUs of X X' per group, X = the PSU's [w s, w v] totals.
+_BATCH_ROWS = 32_768
 
-    One BLAS product per group: work is linear in respondents, and the Python loop runs over cells,
-    never over respondents.
+
+def _batches(cell_start: IntArray, n_rows: int) -> list[tuple[int, int]]:
+    """Split cells into runs of about `_BATCH_ROWS` rows (a cell is never split)."""
+    out = []
+    start, n_cells = 0, len(cell_start)
+    while start < n_cells:
+        stop = int(np.searchsorted(cell_start, cell_start[start] + _BATCH_ROWS, side="left"))
+        stop = min(max(stop, start + 1), n_cells)
+        out.append((start, stop))
+        start = stop
+    return out
+
+
+def _group_cross(matrix: FloatArray, starts: IntArray) -> FloatArray:
+    """``X_g' X_g`` for each run of rows of `matrix` beginning at `starts`.
+
+    One BLAS product per cell: work is linear in rows, and the Python loop runs over cells, never over
+    respondents.
     """
-    width = len(columns)
-    out = np.zeros((n_groups, width, width))
-    if n_psu == 0:
-        return out
-    order = np.argsort(group, kind="stable")
-    bounds = np.searchsorted(group[order], np.arange(n_groups + 1))
-    matrix = np.empty((n_psu, width))
-    for i, col in enumerate(columns):
-        matrix[:, i] = col[order]
-    for g in range(n_groups):
+    width = matrix.shape[1]
+    out = np.zeros((len(starts), width, width))
+    bounds = np.r_[starts, len(matrix)]
+    for g in range(len(starts)):
         block = matrix[bounds[g] : bounds[g + 1]]
         out[g] = block.T @ block
     return out

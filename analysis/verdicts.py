@@ -99,11 +99,12 @@ def p_values(
         stat[wilson] = ((p - p0) / np.sqrt(p0 * (1 - p0) / n_design))[wilson]
         cdf = stats.t.cdf(stat, dfs)
         out = np.where(p >= p0, stats.t.sf(stat, dfs), cdf)
-        n_kg = n_design * (t_quantile(alpha, n - 1) / t_quantile(alpha, df)) ** 2
-        exact_n = np.where(method == "beta", n_kg, n_kish)
-        upper_tail, lower_tail = _binomial_tails(p * exact_n, exact_n, p0)
         exact = np.isin(method, ["beta", "boundary_cp"])
-        out = np.where(exact, np.where(p >= p0, upper_tail, lower_tail), out)
+        if exact.any():
+            n_kg = n_design[exact] * (t_quantile(alpha, n[exact] - 1) / t_quantile(alpha, df[exact])) ** 2
+            exact_n = np.where(method[exact] == "beta", n_kg, n_kish[exact])
+            upper_tail, lower_tail = _binomial_tails(p[exact] * exact_n, exact_n, p0[exact])
+            out[exact] = np.where(p[exact] >= p0[exact], upper_tail, lower_tail)
     return np.where(np.isnan(p0) | np.isnan(p), np.nan, out)
 
 
@@ -136,7 +137,13 @@ def precision_flags(
         (Flag.WIDE, half_width > max_half_width),
         (Flag.BOUNDARY_CP, np.asarray(boundary, dtype=bool)),
     ]
-    out = np.full(n.shape, "", dtype=object)
-    for flag, mask in conditions:
-        out = np.where(mask, np.where(out == "", flag.value, out + "|" + flag.value), out)
-    return out
+    # Encode each row's flags as a bit pattern and spell each distinct pattern once.
+    pattern = np.zeros(n.shape, dtype=np.int64)
+    for bit, (_, mask) in enumerate(conditions):
+        pattern |= np.asarray(mask, dtype=np.int64) << bit
+    distinct, inverse = np.unique(pattern, return_inverse=True)
+    spelled = np.array(
+        ["|".join(flag.value for bit, (flag, _) in enumerate(conditions) if code >> bit & 1) for code in distinct],
+        dtype=object,
+    )
+    return np.asarray(spelled[inverse].reshape(n.shape), dtype=object)
