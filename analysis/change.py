@@ -9,7 +9,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
-__all__ = ["Direction", "period_change"]
+__all__ = ["Direction", "change_between", "period_change"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -109,6 +109,40 @@ def period_change(
         },
         index=index,
     )
+
+
+def change_between(
+    current: pd.DataFrame,
+    previous: pd.DataFrame,
+    on: str | list[str],
+    *,
+    est: str = "est",
+    se: str = "se",
+    df: str = "df",
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """`period_change` for two estimate tables matched on key columns (e.g. unit and element).
+
+    Only keys present in both periods are compared (an inner join): a unit without a previous
+    estimate has no change to report. The result has the key columns, ``est1, est0`` and the columns
+    of `period_change`.
+    """
+    keys = [on] if isinstance(on, str) else list(on)
+    for name, table in (("current", current), ("previous", previous)):
+        missing = [column for column in [*keys, est, se, df] if column not in table.columns]
+        if missing:
+            raise ValueError(f"the {name} table lacks the column(s) {missing}")
+    merged = current[[*keys, est, se, df]].merge(
+        previous[[*keys, est, se, df]], on=keys, how="inner", suffixes=("_1", "_0"), validate="one_to_one"
+    )
+    change = period_change(
+        merged[f"{est}_1"], merged[f"{se}_1"], merged[f"{df}_1"],
+        merged[f"{est}_0"], merged[f"{se}_0"], merged[f"{df}_0"],
+        alpha=alpha, index=merged.index,
+    )
+    renamed = {f"{est}_1": "est1", f"{est}_0": "est0"}
+    estimates = merged[[*keys, *renamed]].rename(columns=renamed)
+    return pd.concat([estimates, change], axis=1)
 
 
 def _welch_satterthwaite(v1: FloatArray, d1: FloatArray, v0: FloatArray, d0: FloatArray) -> FloatArray:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis.change import Direction, period_change
+from analysis.change import Direction, change_between, period_change
 
 
 def test_hand_computed_welch_change() -> None:
@@ -87,3 +87,19 @@ def test_bad_inputs(args: tuple[float, ...], message: str) -> None:
 def test_alpha_outside_unit_interval() -> None:
     with pytest.raises(ValueError, match="alpha"):
         period_change(0.8, 0.1, 10, 0.7, 0.1, 10, alpha=1.5)
+
+
+def test_change_between_tables_matches_on_keys() -> None:
+    current = pd.DataFrame(
+        {"unit": ["A", "B", "C"], "element": "E1", "est": [0.9, 0.7, 0.8], "se": 0.02, "df": 30.0}
+    )
+    previous = pd.DataFrame({"unit": ["B", "A"], "element": "E1", "est": [0.72, 0.8], "se": 0.02, "df": 25.0})
+    table = change_between(current, previous, on=["unit", "element"])
+    assert table["unit"].tolist() == ["A", "B"]  # C has no previous estimate
+    row = table.set_index("unit").loc["A"]
+    direct = period_change(0.9, 0.02, 30, 0.8, 0.02, 25).iloc[0]
+    assert (row["est1"], row["est0"]) == (0.9, 0.8)
+    assert row["p_value"] == pytest.approx(direct["p_value"])
+    assert row["direction"] == Direction.UP
+    with pytest.raises(ValueError, match="lacks"):
+        change_between(current.drop(columns="se"), previous, on="unit")
