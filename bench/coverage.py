@@ -30,10 +30,11 @@ from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from scipy import optimize, special, stats
 
 from analysis.intervals import INTERVAL_METHODS, clopper_pearson_interval, proportion_interval
-from analysis.poststratification import DEFAULT_MIN_CELL
+from analysis.poststratification import DEFAULT_MIN_CELL, poststratify
 
 FloatArray = npt.NDArray[np.float64]
 SHARES = np.array([0.4, 0.3, 0.2, 0.1])
@@ -122,12 +123,34 @@ def table(reps: int, seed: int, min_cell: int, methods: tuple[str, ...], scenari
     return "\n".join(lines)
 
 
+def check_against_poststratify(seed: int, replicates: int = 50) -> None:
+    """The vectorised cell weights must equal `poststratify` on respondent-level data; stop if not."""
+    for min_cell in (1, DEFAULT_MIN_CELL):
+        for n in NS[:2]:
+            rng = np.random.default_rng(seed)
+            sample = simulate(0.9, n, replicates, min_cell, SCENARIOS["informative"], rng)
+            rng = np.random.default_rng(seed)  # replay the same draws at respondent level
+            p_h = cell_shares_satisfied(0.9, SCENARIOS["informative"])
+            draw_prob = SHARES * RESPONSE_RATES / (SHARES @ RESPONSE_RATES)
+            n_h = rng.multinomial(n, draw_prob, size=replicates)
+            x_h = rng.binomial(n_h, p_h)
+            frame = pd.DataFrame({"unit": "u", "cell": range(4), "served": SHARES})
+            for r in range(replicates):
+                cells = np.repeat(np.arange(4), n_h[r])
+                y = np.concatenate([np.arange(n_h[r, h]) < x_h[r, h] for h in range(4)]).astype(np.float64)
+                data = pd.DataFrame({"unit": "u", "cell": cells})
+                w = poststratify(data, frame, ["cell"], min_cell=min_cell).weights.to_numpy()
+                if not np.isclose(w @ y / w.sum(), sample["est"][r], rtol=1e-12):
+                    raise SystemExit(f"bench weights disagree with poststratify (n={n}, replicate {r})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--reps", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=20261123)
     args = parser.parse_args()
     started = time.perf_counter()
+    check_against_poststratify(args.seed)
     mc_se = 100 * np.sqrt(0.95 * 0.05 / args.reps)
     print(f"Replicates per row: {args.reps:,} (Monte Carlo s.e. of a 95 % coverage: {mc_se:.2f} points); "
           f"seed {args.seed}. Half-widths in percentage points.\n")
