@@ -6,13 +6,17 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
+import numpy.typing as npt
 from scipy import stats
+
+from analysis.weighting import kish_deff
 
 __all__ = [
     "DEFAULT_PLANNING_P",
     "HalfWidthMethod",
     "ResponsePlan",
     "achievable_half_width",
+    "plan_for_unit",
     "responses_needed",
 ]
 
@@ -140,3 +144,23 @@ def achievable_half_width(
     if method is HalfWidthMethod.WALD:
         return z * math.sqrt(p * (1 - p) / n_eff)
     return z * math.sqrt(p * (1 - p) / n_eff + z**2 / (4 * n_eff**2)) / (1 + z**2 / n_eff)
+
+
+def plan_for_unit(
+    half_width: float,
+    weights: npt.ArrayLike,
+    *,
+    est: float | None = None,
+    confidence: float = 0.95,
+    population: float | None = None,
+) -> ResponsePlan:
+    """`responses_needed` with a unit's own planning values.
+
+    The planning proportion is the unit's current estimate when it is strictly between 0 and 1
+    (else `DEFAULT_PLANNING_P`: an estimate of 0 or 1 would ask for no responses at all), and the
+    design effect is the Kish deff of its current weights, assuming next period's weights vary alike.
+    """
+    p = est if est is not None and 0 < est < 1 else DEFAULT_PLANNING_P
+    return responses_needed(
+        half_width, p=p, confidence=confidence, deff=kish_deff(weights), population=population
+    )

@@ -12,6 +12,7 @@ from analysis.planning import (
     DEFAULT_PLANNING_P,
     HalfWidthMethod,
     achievable_half_width,
+    plan_for_unit,
     responses_needed,
 )
 
@@ -98,3 +99,12 @@ def test_bad_planning_inputs(kwargs: dict[str, float]) -> None:
 def test_more_responses_than_served_is_an_error() -> None:
     with pytest.raises(ValueError, match="exceed"):
         achievable_half_width(60, population=50)
+
+
+def test_plan_for_unit_uses_its_estimate_and_kish_deff() -> None:
+    weights = [1.0, 1.0, 2.0, 4.0]  # Kish deff 1.375 (see test_weights)
+    plan = plan_for_unit(0.05, weights, est=0.9)
+    assert plan.n0 == pytest.approx(1.959964**2 * 0.09 * 1.375 / 0.0025, rel=1e-6)
+    # an estimate of 100 % falls back to the default planning value
+    fallback = plan_for_unit(0.05, weights, est=1.0, population=500)
+    assert fallback == responses_needed(0.05, p=DEFAULT_PLANNING_P, deff=1.375, population=500)
