@@ -138,6 +138,7 @@ class IndexReport:
     needed: int | None
     needed_half_width: float
     names: dict[str, tuple[int, str, str, str]]  # code -> (id, name_vi, name_en, kind)
+    parents: dict[str, str | None]  # code -> parent code within the subtree (None at its root)
 
     def row(self, domain: str, stat_type: str, stat: str) -> pd.Series | None:
         """The estimate row for `domain` and statistic, or None."""
@@ -307,6 +308,7 @@ def compute_unit_indices(
         weighting=weighting, alpha=alpha, target=report_target, estimates=current, trend=trend,
         league=league, league_scope=scope, change=change, excluded=_excluded_in(loaded, period),
         served=served, responses=len(in_period), needed=needed, needed_half_width=half_width, names=names,
+        parents=parents,
     )
 
 

@@ -19,8 +19,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from survey.models import Response, ResponseStatus, TextAnswer, Unit
 
 
 class PiiKind(StrEnum):
@@ -182,3 +189,36 @@ def scrub(original: str) -> ScrubResult:
 def scrub_text(original: str) -> str:
     """Only the safe text (for templates and exports)."""
     return scrub(original).text
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A comment as readers may see it: scrubbed, with its unit and day, flagged if a person should
+    check it for a name first."""
+
+    unit_code: str
+    submitted: datetime
+    text: str
+    needs_review: bool
+    review_reasons: tuple[str, ...]
+
+
+def scrubbed_comments(session: Session, unit_ids: Collection[int], instrument_id: str, version: str,
+                      start: datetime, end: datetime, *, limit: int = 50) -> list[Comment]:
+    """The latest comments of valid responses in `unit_ids` between `start` and `end` (UTC), scrubbed.
+
+    The only function that reads free text for display: the raw text never leaves this module.
+    """
+    rows = session.execute(
+        sa.select(Unit.code, Response.submitted_at, TextAnswer.text)
+        .join(Response, Response.id == TextAnswer.response_id).join(Unit, Unit.id == Response.unit_id)
+        .where(Response.unit_id.in_(list(unit_ids)), Response.instrument_id == instrument_id,
+               Response.instrument_version == version, Response.status == ResponseStatus.VALID,
+               Response.submitted_at >= start, Response.submitted_at < end)
+        .order_by(Response.submitted_at.desc()).limit(limit)
+    ).all()
+    out = []
+    for code, submitted, raw in rows:
+        result = scrub(raw)
+        out.append(Comment(code, submitted, result.text, result.needs_review, result.review_reasons))
+    return out

@@ -1,5 +1,53 @@
-"""Manager pages: alerts."""
+"""Manager pages: alerts (units wholly below target, significant drops), acknowledged with a note."""
 
 from __future__ import annotations
 
-from survey.blueprints.manage import bp  # noqa: F401
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from survey.auth import current_staff, current_time, staff_required
+from survey.blueprints.manage import bp
+from survey.extensions import db
+from survey.models import Alert, Role, Unit
+from survey.services.access import unit_or_404, visible_unit_ids
+from survey.services.alerts import add_note, refresh_alerts, visible_alerts
+from survey.services.indices import Period, unit_indices
+
+DEFAULT_INSTRUMENT = "sipas-counter@2025.1"
+MAX_COMMENT = 2000
+
+
+@bp.get("/alerts")
+@staff_required(Role.ADMIN, Role.MANAGER)
+def alerts() -> str:
+    user = current_staff()
+    visible = visible_unit_ids(db.session, user)
+    period = Period.parse(request.args.get("period"), current_time().date())
+    for root in db.session.query(Unit).filter(Unit.id.in_(visible)).all():
+        if root.parent_id not in visible:
+            report = unit_indices(db.session, root, DEFAULT_INSTRUMENT, period, weighted=True,
+                                  default_target=current_app.config["DEFAULT_TARGET"])
+            refresh_alerts(db.session, report, "sipas-counter")
+    found = visible_alerts(db.session, visible)
+    db.session.commit()
+    return render_template("manage/alerts/list.html", alerts=found, period=period)
+
+
+@bp.post("/alerts/<int:alert_id>/notes")
+@staff_required(Role.ADMIN, Role.MANAGER)
+def alert_note(alert_id: int) -> WerkzeugResponse:
+    user = current_staff()
+    now = current_time()
+    alert = db.session.get(Alert, alert_id)
+    if alert is None:
+        abort(404)
+    unit_or_404(db.session, user, alert.unit_id, now=now, action="alert.note")
+    comment = (request.form.get("comment") or "").strip()[:MAX_COMMENT]
+    if not comment:
+        flash(_("Write a comment: what was found or done."), "error")
+        return redirect(url_for("manage.alerts"))
+    add_note(db.session, alert, user, comment, acknowledge=request.form.get("acknowledge") == "1", now=now)
+    db.session.commit()
+    flash(_("Note saved."), "success")
+    return redirect(url_for("manage.alerts"))

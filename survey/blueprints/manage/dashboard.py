@@ -1,5 +1,257 @@
-"""Manager pages: dashboard."""
+"""Manager pages: the dashboard (unit tree with indices against targets) and the unit page."""
 
 from __future__ import annotations
 
-from survey.blueprints.manage import bp  # noqa: F401
+import math
+from typing import Any
+
+from flask import current_app, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+
+from survey.auth import current_staff, current_time, staff_required
+from survey.blueprints.manage import bp
+from survey.charts import Point, interval_plot, sparkline, trend_chart
+from survey.extensions import db
+from survey.i18n import current_locale
+from survey.models import Role, Unit
+from survey.services.access import unit_or_404, visible_unit_ids
+from survey.services.alerts import refresh_alerts
+from survey.services.frames import response_rates
+from survey.services.indices import (
+    FORMULA_TEXT,
+    INTERVAL_METHOD,
+    IndexReport,
+    Period,
+    instrument_for,
+    unit_indices,
+)
+from survey.services.respondent_data import utc_bounds
+from survey.services.scrubber import scrubbed_comments
+
+INSTRUMENTS = ("sipas-counter@2025.1", "quick-rating@2025.1", "outpatient@2025.1")
+VERDICTS = {
+    "met": ("✔", _l("met"), "met"),
+    "below": ("✖", _l("below target"), "below"),
+    "inconclusive": ("?", _l("inconclusive"), "inconclusive"),
+    "suppressed": ("–", _l("too few responses"), "suppressed"),
+}
+
+
+@bp.app_template_filter("pct")
+def pct(value: Any, digits: int = 1) -> str:
+    """86,4 % in Vietnamese, 86.4% in English; an en dash when missing."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "–"
+    if not math.isfinite(number):
+        return "–"
+    text = f"{number * 100:.{digits}f}"
+    return f"{text.replace('.', ',')} %" if current_locale() == "vi" else f"{text}%"
+
+
+@bp.app_template_filter("num")
+def num(value: Any, digits: int = 0) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "–"
+    if not math.isfinite(number):
+        return "–"
+    text = f"{number:,.{digits}f}"
+    return text.replace(",", " ").replace(".", ",") if current_locale() == "vi" else text
+
+
+@bp.app_template_global("verdict_badge")
+def verdict_badge(verdict: Any) -> Markup:
+    """Shape + text, never colour alone."""
+    symbol, label, css = VERDICTS.get(str(verdict), ("", "", "none"))
+    if not symbol:
+        return Markup('<span class="verdict verdict-none">–</span>')
+    return Markup('<span class="verdict verdict-{}"><span aria-hidden="true">{}</span> {}</span>').format(
+        css, symbol, label
+    )
+
+
+def _options() -> tuple[Period, str, bool]:
+    today = current_time().date()
+    period = Period.parse(request.args.get("period"), today)
+    key = request.args.get("instrument", INSTRUMENTS[0])
+    return period, key if key in INSTRUMENTS else INSTRUMENTS[0], request.args.get("weighted", "1") != "0"
+
+
+def _period_choices(period: Period) -> list[Period]:
+    today = current_time().date()
+    latest = Period.parse(None, today)
+    months = [latest.shifted(i) for i in range(12)]
+    quarters = [
+        Period.parse(f"{latest.first.year}Q{(latest.first.month - 1) // 3 + 1}", today).shifted(i)
+        for i in range(4)
+    ]
+    years = [Period.year(latest.first.year - i) for i in range(2)]
+    choices = [*months, *quarters, *years]
+    return choices if period in choices else [period, *choices]
+
+
+def _trend_points(report: IndexReport, code: str) -> list[Point]:
+    rows = report.trend[report.trend["domain"] == code].set_index("period")
+    labels = [report.period.shifted(i).label for i in reversed(range(len(rows.index.unique()) or 1))]
+    labels = sorted(set(labels) | set(rows.index))
+    return [
+        Point(
+            label,
+            *(float(rows.loc[label, c]) if label in rows.index else None for c in ("est", "ci_lo", "ci_hi")),
+        )
+        for label in labels
+    ]
+
+
+def _tree(report: IndexReport, root: Unit) -> list[tuple[int, str]]:
+    """(depth, code) in depth-first order; the unit page's descendants and the dashboard rows."""
+    children: dict[str | None, list[str]] = {}
+    for code, parent in report.parents.items():
+        children.setdefault(parent, []).append(code)
+    out: list[tuple[int, str]] = []
+
+    def walk(code: str, depth: int) -> None:
+        out.append((depth, code))
+        for child in sorted(children.get(code, []), key=lambda c: report.names[c][1]):
+            walk(child, depth + 1)
+
+    walk(root.code, 0)
+    return out
+
+
+def _roots(visible: set[int]) -> list[Unit]:
+    units = db.session.query(Unit).filter(Unit.id.in_(visible)).all()
+    return sorted((u for u in units if u.parent_id not in visible), key=lambda u: u.code)
+
+
+@bp.get("/")
+@staff_required(Role.ADMIN, Role.MANAGER)
+def dashboard() -> str:
+    user = current_staff()
+    period, key, weighted = _options()
+    default_target = current_app.config["DEFAULT_TARGET"]
+    sections = []
+    for root in _roots(visible_unit_ids(db.session, user)):
+        report = unit_indices(db.session, root, key, period, weighted=weighted, default_target=default_target)
+        refresh_alerts(db.session, report, instrument_for(key).id)
+        tree = _tree(report, root)
+        ids = [report.names[code][0] for _, code in tree]
+        rates = response_rates(db.session, ids, period.first, period.last, instrument_for(key).id)
+        rows = [
+            {
+                "depth": depth,
+                "code": code,
+                "info": report.names[code],
+                "overall": report.overall(code),
+                "rate": rates.get(report.names[code][0]),
+                "spark": sparkline(
+                    _trend_points(report, code), target=report.target, title=_("Overall index by period")
+                ),
+            }
+            for depth, code in tree
+        ]
+        sections.append({"root": root, "report": report, "rows": rows})
+    db.session.commit()  # alerts upserted above
+    return render_template(
+        "manage/dashboard/index.html",
+        sections=sections,
+        period=period,
+        periods=_period_choices(period),
+        instrument_key=key,
+        instruments=INSTRUMENTS,
+        weighted=weighted,
+        formula_text=FORMULA_TEXT,
+        interval_method=INTERVAL_METHOD,
+    )
+
+
+def _definition_labels(
+    key: str, lang: str
+) -> tuple[dict[str, str], list[tuple[str, list[str]]], dict[str, str]]:
+    instrument = instrument_for(key)
+    items = {item.id: item.text.en if lang == "en" else item.text.vi for item in instrument.items()}
+    elements = [(e.id, list(e.criteria)) for e in instrument.index.elements]
+    element_labels = {e.id: e.label.en if lang == "en" else e.label.vi for e in instrument.index.elements}
+    return items, elements, element_labels
+
+
+@bp.get("/units/<int:unit_id>")
+@staff_required(Role.ADMIN, Role.MANAGER)
+def unit_page(unit_id: int) -> str:
+    user = current_staff()
+    unit = unit_or_404(db.session, user, unit_id, now=current_time(), action="dashboard.view")
+    period, key, weighted = _options()
+    visible = visible_unit_ids(db.session, user)
+    league_root = unit.parent if unit.parent_id in visible else unit
+    report = unit_indices(
+        db.session,
+        unit,
+        key,
+        period,
+        weighted=weighted,
+        default_target=current_app.config["DEFAULT_TARGET"],
+        league_root=league_root,
+    )
+    refresh_alerts(db.session, report, instrument_for(key).id)
+    lang = current_locale()
+    items, elements, element_labels = _definition_labels(key, lang)
+    element_points = [
+        Point(element_labels[e], *_triple(report.row(unit.code, "element", e))) for e, _ in elements
+    ]
+    criteria = [(e, [(c, report.row(unit.code, "criterion", c)) for c in crits]) for e, crits in elements]
+    criterion_points = [Point(items[c][:60], *_triple(row)) for _, rows in criteria for c, row in rows]
+    trend = _trend_points(report, unit.code)
+    separate = [
+        (s.item, s.group, report.row(unit.code, "separate", s.item))
+        for s in instrument_for(key).index.separate
+        if s.group in ("integrity", "overall", "other")
+    ]
+    instrument = instrument_for(key)
+    comments = scrubbed_comments(
+        db.session,
+        [info[0] for info in report.names.values()],
+        instrument.id,
+        instrument.version,
+        *utc_bounds(period.first, period.last),
+    )
+    rates = response_rates(db.session, [unit.id], period.first, period.last, instrument_for(key).id)
+    db.session.commit()
+    return render_template(
+        "manage/dashboard/unit.html",
+        unit=unit,
+        report=report,
+        period=period,
+        periods=_period_choices(period),
+        instrument_key=key,
+        instruments=INSTRUMENTS,
+        weighted=weighted,
+        items=items,
+        elements=elements,
+        element_labels=element_labels,
+        criteria=criteria,
+        element_chart=interval_plot(element_points, target=report.target, title=_("Element indices")),
+        criterion_chart=interval_plot(criterion_points, target=report.target, title=_("Criterion indices")),
+        trend=trend,
+        trend_chart=trend_chart(trend, target=report.target, title=_("Overall index by period")),
+        separate=separate,
+        comments=comments,
+        rate=rates.get(unit.id),
+        tree=_tree(report, unit),
+        formula_text=FORMULA_TEXT,
+        interval_method=INTERVAL_METHOD,
+        lang=lang,
+    )
+
+
+def _triple(row: Any) -> tuple[float | None, float | None, float | None]:
+    if row is None:
+        return None, None, None
+    return tuple(float(row[c]) for c in ("est", "ci_lo", "ci_hi"))  # type: ignore[return-value]
+
+
+__all__ = ["dashboard", "pct", "unit_page", "verdict_badge"]

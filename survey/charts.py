@@ -1,0 +1,195 @@
+"""Small server-side SVG charts: pure functions from numbers to SVG text (pages and PDF reports alike).
+
+Every chart has ``role="img"``, a ``<title>`` and a ``<desc>`` text alternative, and every number it
+draws is also in a table next to it. Proportions are drawn on a 0-100 % axis that is cropped to the
+data's range (with the target inside), so narrow intervals stay readable; the axis is labelled.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+from markupsafe import Markup
+
+
+@dataclass(frozen=True)
+class Point:
+    """One estimate: a label, the estimate and its interval (NaN/None when suppressed)."""
+
+    label: str
+    est: float | None
+    lo: float | None = None
+    hi: float | None = None
+
+
+def _ok(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _axis(points: Sequence[Point], target: float | None) -> tuple[float, float]:
+    values = [v for p in points for v in (p.est, p.lo, p.hi) if _ok(v)]
+    if _ok(target):
+        values.append(float(target))  # type: ignore[arg-type]
+    if not values:
+        return 0.0, 1.0
+    low = max(0.0, math.floor(min(values) * 10 - 0.5) / 10)
+    high = min(1.0, math.ceil(max(values) * 10 + 0.5) / 10)
+    return low, high if high > low else low + 0.1
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.0f}%"
+
+
+def _open(width: int, height: int, title: str, desc: str, css: str) -> list[str]:
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="{css}" role="img" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}">',
+        f"<title>{escape(title)}</title>",
+        f"<desc>{escape(desc)}</desc>",
+    ]
+
+
+def sparkline(
+    points: Sequence[Point],
+    *,
+    target: float | None = None,
+    title: str = "",
+    width: int = 120,
+    height: int = 28,
+) -> Markup:
+    """A tiny line of estimates over periods, with a dashed target line; gaps where suppressed."""
+    low, high = _axis(points, target)
+    n = max(len(points) - 1, 1)
+
+    def xy(i: int, v: float) -> str:
+        return f"{2 + i * (width - 4) / n:.1f},{height - 2 - (v - low) / (high - low) * (height - 4):.1f}"
+
+    desc = "; ".join(f"{p.label}: {_pct(p.est) if _ok(p.est) else '–'}" for p in points)
+    parts = _open(width, height, title, desc, "chart sparkline")
+    if _ok(target):
+        y = xy(0, float(target)).split(",")[1]  # type: ignore[arg-type]
+        parts.append(f'<line class="target" x1="0" x2="{width}" y1="{y}" y2="{y}"/>')
+    segment: list[str] = []
+    for i, p in enumerate(points):
+        if _ok(p.est):
+            segment.append(xy(i, float(p.est)))  # type: ignore[arg-type]
+        elif segment:
+            parts.append(f'<polyline class="line" points="{" ".join(segment)}"/>')
+            segment = []
+    if segment:
+        parts.append(f'<polyline class="line" points="{" ".join(segment)}"/>')
+        parts.append(
+            f'<circle class="last" cx="{segment[-1].split(",")[0]}" cy="{segment[-1].split(",")[1]}" '
+            'r="2.5"/>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def interval_plot(
+    points: Sequence[Point],
+    *,
+    target: float | None,
+    title: str,
+    width: int = 640,
+    row_height: int = 26,
+    label_width: int = 230,
+) -> Markup:
+    """Horizontal interval plot: one row per estimate (point and CI bar), a vertical target line."""
+    low, high = _axis(points, target)
+    plot = width - label_width - 16
+    height = row_height * len(points) + 34
+
+    def x(v: float) -> float:
+        return label_width + (v - low) / (high - low) * plot
+
+    desc = "; ".join(
+        f"{p.label}: {_pct(p.est)} ({_pct(p.lo)}–{_pct(p.hi)})"
+        if _ok(p.est) and _ok(p.lo) and _ok(p.hi)
+        else f"{p.label}: –"
+        for p in points
+    )
+    parts = _open(width, height, title, desc, "chart intervals")
+    for tick in range(round(low * 10), round(high * 10) + 1):
+        tx = x(tick / 10)
+        parts.append(
+            f'<line class="grid" x1="{tx:.1f}" x2="{tx:.1f}" y1="4" y2="{height - 22}"/>'
+            f'<text class="tick" x="{tx:.1f}" y="{height - 6}" text-anchor="middle">{tick * 10}%</text>'
+        )
+    for i, p in enumerate(points):
+        y = 14 + i * row_height
+        label = p.label if len(p.label) <= 34 else p.label[:33] + "…"
+        parts.append(
+            f'<text class="label" x="{label_width - 8}" y="{y + 4}" text-anchor="end">{escape(label)}</text>'
+        )
+        if _ok(p.lo) and _ok(p.hi):
+            parts.append(
+                f'<line class="ci" x1="{x(float(p.lo)):.1f}" x2="{x(float(p.hi)):.1f}" '  # type: ignore[arg-type]
+                f'y1="{y}" y2="{y}"/>'
+            )
+        if _ok(p.est):
+            parts.append(f'<circle class="point" cx="{x(float(p.est)):.1f}" cy="{y}" r="4"/>')  # type: ignore[arg-type]
+    if _ok(target):
+        tx = x(float(target))  # type: ignore[arg-type]
+        parts.append(f'<line class="target" x1="{tx:.1f}" x2="{tx:.1f}" y1="2" y2="{height - 22}"/>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def trend_chart(
+    points: Sequence[Point], *, target: float | None, title: str, width: int = 640, height: int = 220
+) -> Markup:
+    """Line of estimates over periods with the confidence band and the target line."""
+    low, high = _axis(points, target)
+    left, right, top, bottom = 44, 10, 10, 28
+    n = max(len(points) - 1, 1)
+
+    def x(i: int) -> float:
+        return left + i * (width - left - right) / n
+
+    def y(v: float) -> float:
+        return top + (high - v) / (high - low) * (height - top - bottom)
+
+    desc = "; ".join(
+        f"{p.label}: {_pct(p.est)} ({_pct(p.lo)}–{_pct(p.hi)})"
+        if _ok(p.est) and _ok(p.lo) and _ok(p.hi)
+        else f"{p.label}: –"
+        for p in points
+    )
+    parts = _open(width, height, title, desc, "chart trend")
+    for tick in range(round(low * 10), round(high * 10) + 1):
+        ty = y(tick / 10)
+        parts.append(
+            f'<line class="grid" x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}"/>'
+            f'<text class="tick" x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end">{tick * 10}%</text>'
+        )
+    shown = [(i, p) for i, p in enumerate(points) if _ok(p.est) and _ok(p.lo) and _ok(p.hi)]
+    if shown:
+        upper = " ".join(f"{x(i):.1f},{y(float(p.hi)):.1f}" for i, p in shown)  # type: ignore[arg-type]
+        lower = " ".join(f"{x(i):.1f},{y(float(p.lo)):.1f}" for i, p in reversed(shown))  # type: ignore[arg-type]
+        parts.append(f'<polygon class="band" points="{upper} {lower}"/>')
+        parts.append(
+            '<polyline class="line" points="'
+            + " ".join(f"{x(i):.1f},{y(float(p.est)):.1f}" for i, p in shown)
+            + '"/>'
+        )  # type: ignore[arg-type]
+        parts.extend(
+            f'<circle class="point" cx="{x(i):.1f}" cy="{y(float(p.est)):.1f}" r="3"/>'  # type: ignore[arg-type]
+            for i, p in shown
+        )
+    if _ok(target):
+        ty = y(float(target))  # type: ignore[arg-type]
+        parts.append(f'<line class="target" x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}"/>')
+    step = max(1, len(points) // 6)
+    for i, p in enumerate(points):
+        if i % step == 0 or i == len(points) - 1:
+            parts.append(
+                f'<text class="tick" x="{x(i):.1f}" y="{height - 8}" text-anchor="middle">'
+                f"{escape(p.label)}</text>"
+            )
+    parts.append("</svg>")
+    return Markup("".join(parts))

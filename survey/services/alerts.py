@@ -1,0 +1,93 @@
+"""Alerts: units whose interval lies wholly below the target, and significant drops against the
+previous period. Upserted from an `IndexReport` whenever the dashboard or the alerts page is viewed
+(the computation is cached, so this costs little) or by any caller of `refresh_alerts` (a cron job
+can call it); acknowledged with a note, and every note kept. Services flush, never commit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection
+from datetime import datetime
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from analysis.change import period_change
+from analysis.verdicts import Verdict
+from survey.models import Alert, AlertKind, AlertNote, User
+from survey.services import audit
+from survey.services.indices import IndexReport, Period
+
+
+def _upsert(session: Session, unit_id: int, instrument_id: str, kind: AlertKind, period: Period,
+            est: float, lo: float, hi: float, reference: float) -> Alert:
+    alert = session.scalar(sa.select(Alert).where(
+        Alert.unit_id == unit_id, Alert.instrument_id == instrument_id, Alert.kind == kind,
+        Alert.period_start == period.first, Alert.period_end == period.last))
+    if alert is None:
+        alert = Alert(unit_id=unit_id, instrument_id=instrument_id, kind=kind, period_start=period.first,
+                      period_end=period.last, estimate=est, ci_low=lo, ci_high=hi, reference=reference)
+        session.add(alert)
+    else:  # late responses move the figures; the alert keeps its notes and acknowledgement
+        alert.estimate, alert.ci_low, alert.ci_high, alert.reference = est, lo, hi, reference
+    return alert
+
+
+def _drops(report: IndexReport) -> pd.DataFrame:
+    """Overall-index change per domain between the previous and the current period."""
+    trend = report.trend
+    now = trend[trend["period"] == report.period.label].set_index("domain")
+    before = trend[trend["period"] == report.previous.label].set_index("domain")
+    both = now.add_suffix("1").join(before.add_suffix("0"), how="inner")
+    usable = both[["est1", "se1", "df1", "est0", "se0", "df0", "ci_lo1", "ci_hi1"]].apply(
+        pd.to_numeric, errors="coerce")
+    usable = usable[usable.notna().all(axis=1) & (usable["df1"] > 0) & (usable["df0"] > 0)]
+    if usable.empty:
+        return pd.DataFrame(columns=["diff", "direction", "est1", "est0", "ci_lo1", "ci_hi1"])
+    change = period_change(usable["est1"], usable["se1"], usable["df1"], usable["est0"], usable["se0"],
+                           usable["df0"], alpha=report.alpha)
+    return change.join(usable[["est1", "est0", "ci_lo1", "ci_hi1"]])
+
+
+def refresh_alerts(session: Session, report: IndexReport, instrument_id: str) -> list[Alert]:
+    """Create or update the alerts that `report` implies for its unit and descendants; flush."""
+    found: list[Alert] = []
+    codes = {code: info[0] for code, info in report.names.items()}
+    overall = report.estimates[report.estimates["stat_type"] == "overall_index"]
+    for row in overall.itertuples():
+        if row.verdict == Verdict.BELOW.value and row.domain in codes:
+            found.append(_upsert(session, codes[row.domain], instrument_id, AlertKind.BELOW_TARGET,
+                                 report.period, row.est, row.ci_lo, row.ci_hi, row.target))
+    for domain, change in _drops(report).iterrows():
+        if change["direction"] == "down" and domain in codes and math.isfinite(change["est1"]):
+            # The current estimate and its interval; the reference is the previous period's estimate.
+            found.append(_upsert(session, codes[str(domain)], instrument_id, AlertKind.SIGNIFICANT_DROP,
+                                 report.period, change["est1"], change["ci_lo1"], change["ci_hi1"],
+                                 change["est0"]))
+    session.flush()
+    return found
+
+
+def visible_alerts(session: Session, unit_ids: Collection[int], *, open_only: bool = False) -> list[Alert]:
+    """Alerts of `unit_ids`, open ones first, newest period first."""
+    query = (sa.select(Alert).where(Alert.unit_id.in_(list(unit_ids)))
+             .options(selectinload(Alert.notes), selectinload(Alert.unit))
+             .order_by(Alert.acknowledged_at.is_not(None), Alert.period_start.desc(), Alert.id))
+    if open_only:
+        query = query.where(Alert.acknowledged_at.is_(None))
+    return list(session.scalars(query))
+
+
+def add_note(session: Session, alert: Alert, author: User, comment: str, *, acknowledge: bool,
+             now: datetime) -> AlertNote:
+    """Keep a note on the alert's trail; with `acknowledge`, mark it acknowledged. Audited."""
+    note = AlertNote(alert=alert, author_id=author.id, at=now, comment=comment, acknowledges=acknowledge)
+    session.add(note)
+    if acknowledge and alert.acknowledged_at is None:
+        alert.acknowledged_at = now
+    audit.record(session, actor=author, action="alert.acknowledge" if acknowledge else "alert.note",
+                 object_type="alert", object_id=alert.id, unit_id=alert.unit_id,
+                 detail={"kind": str(alert.kind)}, now=now)
+    return note

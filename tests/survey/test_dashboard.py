@@ -1,0 +1,145 @@
+"""Dashboard and unit page: figures equal the analysis API's, scoping, no raw PII on the page."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from analysis.tables import compute_indices
+from instruments.index import IndexDefinition
+from instruments.registry import get_registered
+from survey.extensions import db
+from survey.models import Answer, Response, Role, TextAnswer, Unit
+from survey.services.respondent_data import load_respondents, unit_parent_map
+from tests.survey.staff_helpers import add_staff, audit_actions, sign_in, staff_app, unit_id
+
+PERIOD = "2026-10"
+RAW_PHONE = "0912 345 678"
+
+
+def _respond(
+    app: Flask, unit_code: str, codes: list[int], *, comment: str | None = None, day: int = 10
+) -> None:
+    registered = get_registered("sipas-counter", "2025.1")
+    criteria = [c for e in registered.instrument.index.elements for c in e.criteria]
+    with app.app_context():
+        unit = db.session.scalar(sa.select(Unit).where(Unit.code == unit_code))
+        assert unit is not None
+        for i, code in enumerate(codes):
+            response = Response(
+                instrument_id="sipas-counter",
+                instrument_version="2025.1",
+                instrument_hash=registered.content_hash,
+                unit_id=unit.id,
+                channel="qr",
+                language="vi",
+                submitted_at=datetime(2026, 10, day, 3, i % 60, tzinfo=UTC),
+                idempotency_key=f"t-{unit_code}-{i}-{code}-{day}",
+            )
+            db.session.add(response)
+            db.session.flush()
+            for j, item in enumerate(criteria):
+                db.session.add(
+                    Answer(
+                        response_id=response.id, item_id=item, code=code if j % 3 else max(1, code - i % 2)
+                    )
+                )
+            db.session.add(Answer(response_id=response.id, item_id="overall", code=code))
+            if comment and i == 0:
+                db.session.add(TextAnswer(response_id=response.id, item_id="comment", text=comment))
+        db.session.commit()
+
+
+@pytest.fixture
+def dapp(migrated_db: Path, tmp_path: Path) -> Flask:
+    app = staff_app(migrated_db, tmp_path)
+    _respond(
+        app,
+        "HL-AB-1",
+        [5, 4, 2, 5, 4, 3, 5, 4, 1, 5, 4, 4, 2, 5, 5, 4, 3, 4, 5, 2] * 2,
+        comment=f"Gọi tôi {RAW_PHONE}, chị Lan ở quầy 3 rất tận tình",
+    )
+    _respond(app, "HL-TTHCC-1", [2, 3, 4, 2, 1, 3, 2, 4, 3, 2, 5, 1] * 2)
+    return app
+
+
+def _figure(html: str, stat: str) -> float:
+    row = re.search(rf'data-stat="{re.escape(stat)}"[^>]*>.*?<td class="num">([\d,]+) %</td>', html, re.S)
+    assert row is not None, stat
+    return float(row.group(1).replace(",", ".")) / 100
+
+
+def test_unit_page_figures_equal_the_analysis_api(dapp: Flask) -> None:
+    admin = add_staff(dapp, "admin", Role.ADMIN, totp=True)
+    client = dapp.test_client()
+    sign_in(client, dapp, admin)
+    ab = unit_id(dapp, "HL-AB")
+    html = client.get(f"/manage/units/{ab}?period={PERIOD}&weighted=0&lang=vi").get_data(as_text=True)
+    registered = get_registered("sipas-counter", "2025.1")
+    with dapp.app_context():
+        ids = [ab, unit_id(dapp, "HL-AB-1")]
+        data = load_respondents(
+            db.session, ids, date(2026, 10, 1), date(2026, 10, 31), registered.instrument
+        ).frame
+        parents = unit_parent_map(db.session, ab)
+    expected = compute_indices(
+        data,
+        IndexDefinition.from_instrument(registered.instrument),
+        unit_col="unit",
+        parents=parents,
+        targets=0.8,
+        lonely_psu="adjust",
+    )
+    mine = expected[expected["domain"] == "HL-AB"].set_index(["stat_type", "stat"])
+    headline = re.search(r'data-stat="overall">([\d,]+) %', html)
+    assert headline is not None
+    assert float(headline.group(1).replace(",", ".")) / 100 == pytest.approx(
+        mine.loc[("overall_index", "overall"), "est"], abs=5e-4
+    )
+    for element in ("access", "procedure", "civil_servant", "result", "feedback"):
+        assert _figure(html, f"element:{element}") == pytest.approx(
+            mine.loc[("element", element), "est"], abs=5e-4
+        )
+    assert _figure(html, "criterion:e3_courteous") == pytest.approx(
+        mine.loc[("criterion", "e3_courteous"), "est"], abs=5e-4
+    )
+    assert "sipas-counter@2025.1" in html and "sipas-share-satisfied-v1" in html
+
+
+def test_raw_phone_never_reaches_the_page_and_names_are_marked(dapp: Flask) -> None:
+    admin = add_staff(dapp, "admin", Role.ADMIN, totp=True)
+    client = dapp.test_client()
+    sign_in(client, dapp, admin)
+    html = client.get(f"/manage/units/{unit_id(dapp, 'HL-AB')}?period={PERIOD}").get_data(as_text=True)
+    assert re.sub(r"\D", "", RAW_PHONE) not in re.sub(r"\D", "", html.replace("\n", ""))
+    assert RAW_PHONE not in html and "[SĐT]" in html and 'class="review"' in html
+
+
+def test_manager_of_one_commune_gets_404_and_an_audit_entry_for_another(dapp: Flask) -> None:
+    manager = add_staff(dapp, "ab", Role.MANAGER, ("HL-AB",), totp=True)
+    client = dapp.test_client()
+    sign_in(client, dapp, manager)
+    own = client.get(f"/manage/units/{unit_id(dapp, 'HL-AB')}?period={PERIOD}")
+    assert own.status_code == 200
+    other = unit_id(dapp, "HL-TTHCC")
+    assert client.get(f"/manage/units/{other}?period={PERIOD}").status_code == 404
+    denied = audit_actions(dapp, "access.denied")
+    assert any(e.object_id == str(other) for e in denied)
+    dashboard = client.get(f"/manage/?period={PERIOD}").get_data(as_text=True)
+    assert "Phường An Bình" in dashboard and "Trung tâm Phục vụ hành chính công tỉnh" not in dashboard
+
+
+def test_dashboard_shows_verdict_by_shape_and_text(dapp: Flask) -> None:
+    admin = add_staff(dapp, "admin", Role.ADMIN, totp=True)
+    client = dapp.test_client()
+    sign_in(client, dapp, admin)
+    html = client.get(f"/manage/?period={PERIOD}&lang=vi").get_data(as_text=True)
+    assert "<caption>" in html and 'role="img"' in html and "<title>" in html
+    assert "✖" in html and re.search(r"\d+,\d %", html)
+    assert np.isfinite(1.0)
