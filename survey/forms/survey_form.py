@@ -139,6 +139,7 @@ class SurveyForm(FlaskForm):
                           render_kw={"autocomplete": "off", "tabindex": "-1", "aria-hidden": "true"})
     conditions: dict[str, Condition]
     na_codes: dict[str, str]
+    grid_columns: dict[str, int]
 
     def item_field(self, item_id: str) -> Field | None:
         """The field answering item `item_id`, or None for a note."""
@@ -159,4 +160,18 @@ def build_survey_form(instrument: Instrument, lang: str, **kwargs: Any) -> Surve
     form.na_codes = {item.id: str(na.code) for item in instrument.items()
                      if isinstance(item, ScaleItem) and item.allow_na
                      and (na := instrument.scales[item.scale].not_applicable) is not None}
+    scales = [item for item in instrument.items() if isinstance(item, ScaleItem)]
+    form.grid_columns = {item.id: n for item in scales if (n := _grid_columns(item, instrument, lang))}
     return form
+
+
+def _grid_columns(item: ScaleItem, instrument: Instrument, lang: str) -> int:
+    """Columns to lay a scale's levels side by side on a 360-px phone, or 0 for a list.
+
+    Side by side halves the scrolling of a long questionnaire, but only while every word of every
+    label fits its column: 4-5 columns hold about 8 letters at the small size, 2-3 columns about 12.
+    """
+    levels = instrument.scales[item.scale].levels
+    longest_word = max(len(word) for level in levels for word in level.label.get(lang).split())
+    fits = longest_word <= (12 if len(levels) <= 3 else 8)
+    return len(levels) if len(levels) <= 5 and fits else 0

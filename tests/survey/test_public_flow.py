@@ -154,3 +154,9 @@ def test_unique_key_holds_when_a_concurrent_twin_commits_first(served: Served) -
                                  channel=Channel.QR, language="vi", now=now)
         assert outcome is Stored.ALREADY
     assert served.counts() == (1, 0, 0)
+
+
+def test_language_switch_keeps_kiosk_mode(served: Served) -> None:
+    html = served.client.get(f"{served.url()}?mode=kiosk").get_data(as_text=True)
+    switch = re.search(r'<a href="([^"]+)" hreflang="en"', html)
+    assert switch is not None and "mode=kiosk" in switch.group(1) and "lang=en" in switch.group(1)
