@@ -1,0 +1,65 @@
+"""Alerts: a unit wholly below target gets one; acknowledging keeps a trail and an audit entry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from survey.extensions import db
+from survey.models import Alert, AlertKind, AlertNote, Role
+from tests.survey.staff_helpers import add_staff, audit_actions, sign_in, staff_app, unit_id
+from tests.survey.test_dashboard import PERIOD, _respond
+
+
+def test_below_target_alert_created_and_acknowledged_with_a_trail(migrated_db: Path, tmp_path: Path) -> None:
+    app = staff_app(migrated_db, tmp_path)
+    _respond(app, "HL-TTHCC-1", [1, 2, 3, 2, 1, 2, 3, 1, 2, 2, 1, 3] * 2)  # far below 90 %
+    admin = add_staff(app, "admin", Role.ADMIN, totp=True)
+    client = app.test_client()
+    sign_in(client, app, admin)
+    assert client.get(f"/manage/alerts?period={PERIOD}").status_code == 200
+    centre = unit_id(app, "HL-TTHCC-1")
+    with app.app_context():
+        alert = db.session.scalar(
+            sa.select(Alert).where(Alert.unit_id == centre, Alert.kind == AlertKind.BELOW_TARGET)
+        )
+        assert alert is not None and alert.ci_high < alert.reference
+        alert_id = alert.id
+    client.get(f"/manage/alerts?period={PERIOD}")  # viewing again updates, never duplicates
+    for text, ack in (("Đã họp với bộ phận một cửa", "1"), ("Theo dõi tháng sau", "")):
+        response = client.post(f"/manage/alerts/{alert_id}/notes", data={"comment": text, "acknowledge": ack})
+        assert response.status_code == 302
+    with app.app_context():
+        assert (
+            db.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(Alert)
+                .where(Alert.unit_id == centre, Alert.kind == AlertKind.BELOW_TARGET)
+            )
+            == 1
+        )
+        notes = list(
+            db.session.scalars(
+                sa.select(AlertNote).where(AlertNote.alert_id == alert_id).order_by(AlertNote.id)
+            )
+        )
+        assert [n.acknowledges for n in notes] == [True, False]
+        assert db.session.get(Alert, alert_id).acknowledged_at is not None  # type: ignore[union-attr]
+    assert len(audit_actions(app, "alert.acknowledge")) == 1 and len(audit_actions(app, "alert.note")) == 1
+
+
+def test_manager_cannot_note_another_units_alert(migrated_db: Path, tmp_path: Path) -> None:
+    app = staff_app(migrated_db, tmp_path)
+    _respond(app, "HL-TTHCC-1", [1, 2, 3, 2, 1, 2, 3, 1, 2, 2, 1, 3] * 2)
+    admin = add_staff(app, "admin", Role.ADMIN, totp=True)
+    client = app.test_client()
+    sign_in(client, app, admin)
+    client.get(f"/manage/alerts?period={PERIOD}")
+    with app.app_context():
+        alert_id = db.session.scalar(sa.select(Alert.id))
+    manager = add_staff(app, "ab", Role.MANAGER, ("HL-AB",), totp=True)
+    other = app.test_client()
+    sign_in(other, app, manager)
+    assert other.post(f"/manage/alerts/{alert_id}/notes", data={"comment": "x"}).status_code == 404
+    assert audit_actions(app, "access.denied")

@@ -1,0 +1,49 @@
+"""The SQL pivot equals a Python pivot of the same long-form rows."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from flask import Flask
+
+from instruments.registry import get_instrument
+from survey.extensions import db
+from survey.models import Answer, Response, ResponseStatus, Unit
+from survey.services.respondent_data import load_respondents, unit_parent_map
+from tests.survey.test_dashboard import _respond
+
+
+def test_sql_pivot_equals_python_pivot(app: Flask, demo: dict[str, int]) -> None:
+    _respond(app, "HL-AB-1", [5, 4, 2, 0, 1, 3] * 3)
+    _respond(app, "HL-TTHCC-1", [4, 4, 5], day=31)  # 31 Oct 03:00 UTC is 31 Oct in Vietnam
+    with app.app_context():
+        flagged = db.session.scalar(sa.select(Response).order_by(Response.id.desc()))
+        assert flagged is not None
+        flagged.status, flagged.status_reason = ResponseStatus.FLAGGED, "burst"
+        db.session.commit()
+        instrument = get_instrument("sipas-counter", "2025.1")
+        root = db.session.scalar(sa.select(Unit.id).where(Unit.code == "HL"))
+        ids = [u for u in db.session.scalars(sa.select(Unit.id))]
+        loaded = load_respondents(db.session, ids, date(2026, 10, 1), date(2026, 10, 31), instrument)
+        long = pd.DataFrame(
+            db.session.execute(
+                sa.select(Answer.response_id, Answer.item_id, Answer.code)
+                .join(Response)
+                .where(Response.status == ResponseStatus.VALID)
+            ).all(),
+            columns=["response_id", "item_id", "code"],
+        )
+        parents = unit_parent_map(db.session, root)
+    expected = long.pivot(index="response_id", columns="item_id", values="code").sort_index()
+    got = loaded.frame.set_index("response_id").sort_index()
+    assert list(got.index) == list(expected.index)
+    for item in expected.columns:
+        np.testing.assert_array_equal(got[item].to_numpy(float), expected[item].to_numpy(float))
+    never_answered = [c for c in loaded.item_columns if c not in expected.columns]
+    assert never_answered and got[never_answered].isna().all().all()
+    assert loaded.excluded_total == 1 and loaded.excluded.iloc[0]["status_reason"] == "burst"
+    assert set(got["unit"]) == {"HL-AB-1", "HL-TTHCC-1"} and parents["HL-AB-1"] == "HL-AB"
+    assert (got["month"] == "2026-10").all()
