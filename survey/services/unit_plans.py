@@ -108,14 +108,14 @@ def add_assignment(session: Session, actor: User, unit_id: int, instrument_key: 
     return assignment
 
 
-def close_assignment(session: Session, actor: User, assignment_id: int, *, closes_on: date,
+def close_assignment(session: Session, actor: User, unit_id: int, assignment_id: int, *, closes_on: date,
                      now: datetime) -> InstrumentAssignment:
-    """End an assignment on `closes_on` (its last day); the row stays, as history."""
+    """End one of the unit's own assignments on `closes_on` (its last day); the row stays, as history."""
     access.require_role(actor, Role.ADMIN, Role.MANAGER)
+    unit = access.unit_or_404(session, actor, unit_id, now=now, action="assignment.close")
     assignment = session.get(InstrumentAssignment, assignment_id)
-    if assignment is None:
+    if assignment is None or assignment.unit_id != unit.id:
         raise NotFound()
-    access.unit_or_404(session, actor, assignment.unit_id, now=now, action="assignment.close")
     if closes_on < assignment.opens_on:
         raise UnitRefused(_("The closing date is before the opening date."))
     assignment.closes_on = closes_on

@@ -80,7 +80,8 @@ def test_assignments_check_the_instrument_and_refuse_overlaps(app: Flask, ids: d
         with pytest.raises(UnitRefused, match="overlaps"):
             plans.add_assignment(db.session, manager, unit_id("HL-AB"), "sipas-counter@2025.1",
                                  opens_on=date(2026, 6, 1), closes_on=None, now=NOW)
-        plans.close_assignment(db.session, manager, first.id, closes_on=date(2026, 5, 31), now=NOW)
+        plans.close_assignment(db.session, manager, unit_id("HL-AB"), first.id, closes_on=date(2026, 5, 31),
+                               now=NOW)
         plans.add_assignment(db.session, manager, unit_id("HL-AB"), "sipas-counter@2025.1",
                              opens_on=date(2026, 6, 1), closes_on=None, now=NOW)
         point = db.session.get(Unit, unit_id("HL-AB-1"))
