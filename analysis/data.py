@@ -160,8 +160,8 @@ def item_matrices(data: pd.DataFrame, definition: IndexDefinition) -> ItemMatric
     element_valid = np.zeros((n, len(elements)), dtype=bool)
     for e in range(len(elements)):
         element_valid[:, e] = valid[:, element_of == e].any(axis=1)
-    any_valid = valid.any(axis=1)
-    all_satisfied = any_valid & ~(valid & ~satisfied).any(axis=1)
+    any_valid: npt.NDArray[np.bool_] = np.asarray(valid.any(axis=1))
+    all_satisfied: npt.NDArray[np.bool_] = np.asarray(any_valid & ~(valid & ~satisfied).any(axis=1))
     packed = np.concatenate(
         [valid.astype(np.int16) + satisfied, score, listed.astype(np.int16) + favourable,
          all_satisfied[:, None], any_valid[:, None], element_valid],

@@ -141,7 +141,7 @@ def build_design(
     n_strata = len(labels)
     psu: IntArray | None = None
     if cluster_col is not None:
-        _, cluster_labels = _factorize(data[cluster_col])  # validates emptiness
+        _factorize(data[cluster_col])  # refuses empty cluster labels
         key = pd.DataFrame({"h": stratum, "c": data[cluster_col].astype("string").to_numpy()})
         psu = key.groupby(["h", "c"], sort=True).ngroup().to_numpy().astype(np.intp)
         first = np.unique(psu, return_index=True)[1]

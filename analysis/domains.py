@@ -65,7 +65,8 @@ def build_domains(units: pd.Series, parents: Mapping[str, str | None] | None = N
     observed = sorted(set(names))
     nodes: dict[str, None] = {}
     for unit in observed + sorted(parent_of):
-        chain, node = [], unit
+        chain: list[str] = []
+        node: str | None = unit
         while node is not None:
             if node == TOTAL:
                 raise AnalysisInputError("no unit may be called 'total'")
@@ -82,7 +83,7 @@ def build_domains(units: pd.Series, parents: Mapping[str, str | None] | None = N
     member_unit: list[int] = []
     member_domain: list[int] = []
     for unit in observed:
-        node: str | None = unit
+        node = unit
         while node is not None:
             member_unit.append(index[unit])
             member_domain.append(index[node])

@@ -52,7 +52,8 @@ def _domain_sums(cells: CellStatistics, design: Design, n_domains: int) -> _Doma
     pairs = cells.layout.pair_columns()
     num = cells.totals[:, [a for a, _ in pairs]]
     den = cells.totals[:, [b for _, b in pairs]]
-    pair_centred = cells.pair_cross - np.stack([num * num, num * den, den * den], axis=2) / n_psu[:, None, None]
+    products = np.stack([num * num, num * den, den * den], axis=2)
+    pair_centred = cells.pair_cross - products / n_psu[:, None, None]
     if design.lonely_psu == "adjust":
         # R's onestrat does not centre a lonely stratum under "adjust": its PSU total is compared with
         # the domain mean, which is zero for a linearized variable.
@@ -147,7 +148,7 @@ def domain_estimates(
     Kish L (1965). *Survey Sampling*. Wiley (design effect of weighting).
     """
     lay = cells.layout
-    k, e_count, j = lay.k, lay.e, lay.j
+    k, e_count = lay.k, lay.e
     sums = _domain_sums(cells, design, n_domains)
     tot = sums.totals
     sat, val = tot[:, :k], tot[:, k : 2 * k]

@@ -25,8 +25,8 @@ def t_quantile(alpha: float, df: FloatArray) -> FloatArray:
     # Tables repeat a few df values many times: evaluate the quantile once per distinct value.
     distinct, inverse = np.unique(df, return_inverse=True)
     with np.errstate(invalid="ignore"):
-        quantiles = np.where(distinct > 0, special.stdtrit(np.where(distinct > 0, distinct, 1.0), 1 - alpha / 2),
-                             np.nan)
+        positive = np.where(distinct > 0, distinct, 1.0)
+        quantiles = np.where(distinct > 0, special.stdtrit(positive, 1 - alpha / 2), np.nan)
     return np.asarray(quantiles[inverse].reshape(df.shape), dtype=np.float64)
 
 

@@ -143,7 +143,8 @@ def precision_flags(
         pattern |= np.asarray(mask, dtype=np.int64) << bit
     distinct, inverse = np.unique(pattern, return_inverse=True)
     spelled = np.array(
-        ["|".join(flag.value for bit, (flag, _) in enumerate(conditions) if code >> bit & 1) for code in distinct],
+        ["|".join(flag.value for bit, (flag, _) in enumerate(conditions) if code >> bit & 1)
+         for code in distinct],
         dtype=object,
     )
     return np.asarray(spelled[inverse].reshape(n.shape), dtype=object)

@@ -25,8 +25,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.tables import compute_indices  # noqa: E402
-from instruments.index import IndexDefinition, SeparateDefinition  # noqa: E402
+from analysis.tables import compute_indices
+from instruments.index import IndexDefinition, SeparateDefinition
 
 N_UNITS, N_PARENTS, N_CRITERIA, N_ELEMENTS = 1000, 50, 20, 5
 

@@ -47,7 +47,8 @@ def counters(seed: int = 20261123) -> pd.DataFrame:
             frame["field"].map(cell_weight) * rng.lognormal(0.0, 0.35, size) * (1 + i / 6), 4
         )
         day = rng.integers(0, 180, size)
-        frame["submitted"] = (pd.Timestamp("2026-01-01") + pd.to_timedelta(day, unit="D")).strftime("%Y-%m-%d")
+        dates = pd.Timestamp("2026-01-01") + pd.to_timedelta(day, unit="D")
+        frame["submitted"] = dates.strftime("%Y-%m-%d")
         frames.append(frame)
     data = pd.concat(frames, ignore_index=True)
     data.loc[data["unit"] == "u06", "q5"] = 0  # all N/A: q5 dropped from e2 in u06
@@ -90,7 +91,8 @@ def _integer_codes(data: pd.DataFrame) -> pd.DataFrame:
 def main() -> None:
     _integer_codes(counters()).to_csv(HERE / "counters.csv", index=False)
     _integer_codes(household()).to_csv(HERE / "household.csv", index=False)
-    pd.DataFrame({"unit": ["u01", "u02", "u03", "u04", "u05", "u06", "u07", "u08", "u09", "u10", "u11", "P1", "P2"],
+    units = [f"u{i:02d}" for i in range(1, 12)] + ["P1", "P2"]
+    pd.DataFrame({"unit": units,
                   "parent": ["P1"] * 4 + ["P2"] * 4 + ["P3"] * 3 + ["G1", "G1"]}).to_csv(
         HERE / "counters_parents.csv", index=False)
     pd.DataFrame({"criterion": ["q1", "q2", "q3", "q4", "q5"], "element": ["e1", "e1", "e2", "e2", "e2"],

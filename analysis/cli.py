@@ -1,0 +1,156 @@
+"""Command line: ``python -m analysis indices ...`` computes the indices table from files alone.
+
+Input errors (missing column, non-numeric code, unknown instrument, lonely PSU under "fail") print one
+line on stderr and exit with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import cast
+
+import pandas as pd
+
+from analysis.data import AnalysisInputError
+from analysis.design import LonelyPSU
+from analysis.intervals import IntervalMethod
+from analysis.tables import compute_indices
+from instruments.index import SIPAS_FIVE_LEVELS, SIPAS_NOT_APPLICABLE, SIPAS_SATISFIED, IndexDefinition
+
+EXIT_INPUT_ERROR = 2
+
+
+def _codes(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m analysis", description="Hài Lòng statistics")
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("indices", help="weighted SIPAS indices with intervals and verdicts")
+    p.add_argument("--responses", required=True, type=Path, help="CSV, one row per respondent")
+    p.add_argument("--definition", required=True,
+                   help="instrument id@version, or a CSV with columns criterion,element[,weight]")
+    p.add_argument("--by", required=True,
+                   help="unit column, then optional grouping columns crossed with units: unit[,field,...]")
+    p.add_argument("--parent-col", help="column holding each unit's parent")
+    weights = p.add_mutually_exclusive_group()
+    weights.add_argument("--weight-col", help="column of survey weights")
+    weights.add_argument("--frame", type=Path,
+                         help="CSV of dossiers served per unit x cell (column 'served')")
+    p.add_argument("--cells", default="", help="cell columns for --frame, most important first")
+    p.add_argument("--strata-col")
+    p.add_argument("--cluster-col")
+    p.add_argument("--fpc-col")
+    p.add_argument("--period", choices=["month", "quarter", "year"])
+    p.add_argument("--date-col")
+    p.add_argument("--target", type=float, help="target proportion for every index, e.g. 0.8")
+    p.add_argument("--ci", default="wilson", choices=["wilson", "beta", "logit", "wald", "all"],
+                   help="interval method; 'all' adds ci_<method>_lo/hi columns (Wilson displayed)")
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--min-n", type=int, default=10)
+    p.add_argument("--lonely-psu", default="fail",
+                   choices=["fail", "certainty", "remove", "adjust", "average"],
+                   help="rule for single-PSU strata; 'fail' is R's default")
+    p.add_argument("--levels", type=_codes, default=SIPAS_FIVE_LEVELS, help="scale codes (CSV definition)")
+    p.add_argument("--satisfied", type=_codes, default=SIPAS_SATISFIED, help="satisfied codes")
+    p.add_argument("--na-code", type=int, default=SIPAS_NOT_APPLICABLE, help="not-applicable code")
+    p.add_argument("--out", required=True, type=Path)
+    return parser
+
+
+def load_definition(spec: str, *, levels: Sequence[int], satisfied: Sequence[int], na_code: int | None
+                    ) -> IndexDefinition:
+    """An index definition from ``id@version`` (instrument registry) or a ``criterion,element`` CSV."""
+    path = Path(spec)
+    if path.suffix.lower() == ".csv" or path.exists():
+        if not path.exists():
+            raise AnalysisInputError(f"definition file not found: {spec}")
+        table = pd.read_csv(path, dtype=str).fillna("")
+        if not {"criterion", "element"} <= set(table.columns):
+            raise AnalysisInputError("a definition CSV needs columns criterion,element")
+        element_weights: dict[str, float] = {}
+        if "weight" in table.columns:
+            for element, weight in zip(table["element"], table["weight"], strict=True):
+                if weight:
+                    try:
+                        element_weights[element] = float(weight)
+                    except ValueError:
+                        raise AnalysisInputError(f"element weight {weight!r} is not a number") from None
+        try:
+            return IndexDefinition.from_mapping(
+                zip(table["criterion"].str.strip(), table["element"].str.strip(), strict=True),
+                element_weights=element_weights, key=path.stem, levels=levels, satisfied=satisfied,
+                not_applicable=na_code,
+            )
+        except ValueError as exc:
+            raise AnalysisInputError(f"definition {spec}: {exc}") from None
+    from instruments.registry import UnknownInstrument, get_instrument  # the registry reads YAML files
+
+    instrument_id, _, version = spec.partition("@")
+    try:
+        return IndexDefinition.from_instrument(get_instrument(instrument_id, version or None))
+    except UnknownInstrument:
+        raise AnalysisInputError(f"unknown instrument {spec!r} (and no such definition file)") from None
+
+
+def _parents(data: pd.DataFrame, unit_col: str, parent_col: str) -> dict[str, str | None]:
+    if parent_col not in data.columns:
+        raise AnalysisInputError(f"missing parent column: {parent_col}")
+    pairs = data[[unit_col, parent_col]].astype("string").fillna("").drop_duplicates()
+    if pairs[unit_col].duplicated().any():
+        unit = pairs.loc[pairs[unit_col].duplicated(), unit_col].iloc[0]
+        raise AnalysisInputError(f"unit {unit!r} has more than one parent")
+    return {str(u): (str(p) or None) for u, p in zip(pairs[unit_col], pairs[parent_col], strict=True)}
+
+
+def run_indices(args: argparse.Namespace) -> pd.DataFrame:
+    """Read the files named in `args` and compute the indices table."""
+    if not args.responses.exists():
+        raise AnalysisInputError(f"responses file not found: {args.responses}")
+    data = pd.read_csv(args.responses, dtype={args.by.split(",")[0]: str})
+    by = [c.strip() for c in args.by.split(",") if c.strip()]
+    unit_col, groupings = by[0], by[1:]
+    if unit_col not in data.columns:
+        raise AnalysisInputError(f"missing unit column: {unit_col}")
+    definition = load_definition(args.definition, levels=args.levels, satisfied=args.satisfied,
+                                 na_code=args.na_code)
+    parents = _parents(data, unit_col, args.parent_col) if args.parent_col else None
+    weights = None
+    if args.frame is not None:
+        from analysis.weights import WeightingError, poststratify
+
+        cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+        try:
+            weights = poststratify(data, pd.read_csv(args.frame, dtype={unit_col: str}), cells,
+                                   unit_col=unit_col, count_col="served").weights
+        except (WeightingError, FileNotFoundError) as exc:
+            raise AnalysisInputError(f"post-stratification: {exc}") from None
+    if args.period and not args.date_col:
+        raise AnalysisInputError("--period needs --date-col")
+    ci = "wilson" if args.ci == "all" else args.ci
+    return compute_indices(
+        data, definition, unit_col=unit_col, parents=parents, weight_col=args.weight_col, weights=weights,
+        strata_col=args.strata_col, cluster_col=args.cluster_col, fpc_col=args.fpc_col, by=groupings,
+        period_col=args.date_col, period=args.period, targets=args.target, alpha=args.alpha,
+        ci_method=cast(IntervalMethod, ci), all_intervals=args.ci == "all", min_n=args.min_n,
+        lonely_psu=cast(LonelyPSU, args.lonely_psu),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        table = run_indices(args)
+        table.to_csv(args.out, index=False)
+    except (AnalysisInputError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    return 0

@@ -1,0 +1,132 @@
+"""Edge cases: empty unit, all satisfied, one respondent, all N/A, dropped criteria, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.data import AnalysisInputError
+from analysis.design import LonelyPSUError
+from analysis.tables import Estimate, compute_indices
+from instruments.index import IndexDefinition
+
+TWO = IndexDefinition.from_mapping([("q1", "e1"), ("q2", "e1"), ("q3", "e2")])
+
+
+def _data(**columns: list[object]) -> pd.DataFrame:
+    return pd.DataFrame(columns)
+
+
+def _get(table: pd.DataFrame, domain: str, stat_type: str, stat: str) -> pd.Series:
+    return table.set_index(["domain", "stat_type", "stat"]).loc[(domain, stat_type, stat)]
+
+
+def test_a_criterion_without_valid_answers_is_dropped_from_its_element() -> None:
+    data = _data(unit=["A"] * 4, q1=[5, 4, 2, 5], q2=[0, 0, None, 0], q3=[4, 4, 1, 2])
+    table = compute_indices(data, TWO, unit_col="unit", min_n=0)
+    assert np.isnan(_get(table, "A", "criterion", "q2")["est"])
+    assert _get(table, "A", "criterion", "q2")["n"] == 0
+    # e1 = mean over defined criteria = p(q1) = 3/4, not (3/4 + 0)/2.
+    assert _get(table, "A", "element", "e1")["est"] == pytest.approx(0.75)
+    # overall = mean of the elements = (3/4 + 2/4) / 2.
+    assert _get(table, "A", "overall_index", "overall")["est"] == pytest.approx(0.625)
+
+
+def test_all_satisfied_uses_clopper_pearson_on_kish_n_eff() -> None:
+    data = _data(unit=["A"] * 12, q1=[5, 4] * 6, q2=[4] * 12, q3=[5] * 12)
+    row = _get(compute_indices(data, TWO, unit_col="unit", targets=0.8), "A", "criterion", "q1")
+    assert row["est"] == 1.0 and row["se"] == 0.0
+    assert row["method"] == "boundary_cp" and "boundary_cp" in row["flags"]
+    # Clopper-Pearson with x = n = 12: lower = 0.025^(1/12) (Clopper & Pearson 1934).
+    assert row["ci_lo"] == pytest.approx(0.025 ** (1 / 12), rel=1e-12)
+    assert row["ci_hi"] == 1.0
+    assert row["verdict"] == "inconclusive"  # 0.735 < 0.8 <= 1
+
+
+def test_one_respondent_and_all_not_applicable() -> None:
+    data = _data(unit=["A", "B", "B"], q1=[5, 0, 0], q2=[None, 0, 0], q3=[3, 0, None])
+    table = compute_indices(data, TWO, unit_col="unit", lonely_psu="adjust", min_n=1)
+    one = _get(table, "A", "criterion", "q1")
+    assert one["n"] == 1 and one["df"] == 0 and one["est"] == 1.0
+    assert "low_df" in one["flags"]
+    empty = _get(table, "B", "criterion", "q1")
+    assert empty["n"] == 0 and np.isnan(empty["est"]) and empty["verdict"] == "suppressed"
+    assert np.isnan(_get(table, "B", "overall_index", "overall")["est"])
+
+
+def test_empty_unit_in_the_hierarchy_gets_rows_with_n_zero() -> None:
+    data = _data(unit=["A"] * 3, q1=[5, 4, 1], q2=[5, 4, 1], q3=[5, 4, 1])
+    table = compute_indices(data, TWO, unit_col="unit", parents={"A": "P", "Empty": "P"})
+    empty = table[table["domain"] == "Empty"]
+    assert len(empty) > 0 and (empty["n"] == 0).all() and empty["est"].isna().all()
+    assert (empty["verdict"] == "suppressed").all()
+    assert (empty["level"] == "unit").all() and (empty["parent"] == "P").all()
+
+
+def test_suppression_keeps_n_and_hides_the_estimate() -> None:
+    data = _data(unit=["A"] * 5, q1=[5, 4, 1, 2, 5], q2=[5] * 5, q3=[1] * 5)
+    row = _get(compute_indices(data, TWO, unit_col="unit", targets=0.5), "A", "criterion", "q1")
+    assert row["n"] == 5 and np.isnan(row["est"]) and np.isnan(row["ci_lo"])
+    assert row["verdict"] == "suppressed" and row["flags"].startswith("suppressed")
+
+
+def test_lonely_psu_fails_by_default_like_r() -> None:
+    data = _data(unit=["A", "B", "B"], q1=[5, 4, 1], q2=[5, 4, 1], q3=[5, 4, 1])
+    with pytest.raises(LonelyPSUError, match="'A' has only one PSU"):
+        compute_indices(data, TWO, unit_col="unit")
+
+
+def test_bad_codes_and_missing_columns_are_input_errors() -> None:
+    data = _data(unit=["A", "A"], q1=["5", "abc"], q2=[1, 2], q3=[1, 2])
+    with pytest.raises(AnalysisInputError, match="'abc' is not a number"):
+        compute_indices(data, TWO, unit_col="unit")
+    with pytest.raises(AnalysisInputError, match="not an integer"):
+        compute_indices(_data(unit=["A"], q1=[3.5], q2=[1], q3=[1]), TWO, unit_col="unit")
+    with pytest.raises(AnalysisInputError, match="missing item column"):
+        compute_indices(_data(unit=["A"], q1=[3]), TWO, unit_col="unit")
+    with pytest.raises(AnalysisInputError, match="non-negative"):
+        compute_indices(_data(unit=["A"], q1=[3], q2=[1], q3=[1], w=[-1.0]), TWO, unit_col="unit",
+                        weight_col="w")
+
+
+def test_numeric_strings_and_blanks_are_read_as_codes_and_missing() -> None:
+    data = _data(unit=["A"] * 4, q1=[" 5", "4", "", "2"], q2=["1"] * 4, q3=["1"] * 4)
+    row = _get(compute_indices(data, TWO, unit_col="unit", min_n=0), "A", "criterion", "q1")
+    assert row["n"] == 3 and row["est"] == pytest.approx(2 / 3)
+
+
+def test_clusters_spanning_units_are_refused() -> None:
+    data = _data(unit=["A", "B", "A", "B"], psu=["x", "x", "y", "y"], q1=[5, 4, 1, 2], q2=[1] * 4,
+                 q3=[1] * 4)
+    with pytest.raises(AnalysisInputError, match="nested in units"):
+        compute_indices(data, TWO, unit_col="unit", cluster_col="psu")
+
+
+def test_periods_and_groupings_cut_every_domain() -> None:
+    data = _data(unit=["A"] * 6, field=["x", "x", "y", "y", "y", "x"],
+                 day=["2026-01-05", "2026-01-20", "2026-02-01", "2026-02-03", "2026-03-30", "2026-03-31"],
+                 q1=[5, 1, 4, 4, 2, 5], q2=[1] * 6, q3=[1] * 6)
+    table = compute_indices(data, TWO, unit_col="unit", by=["field"], period_col="day", period="quarter",
+                            min_n=0)
+    q1 = table[(table["stat"] == "q1") & (table["domain"] == "A")]
+    assert set(q1["period"]) == {"2026Q1"}
+    assert set(q1["field"]) == {"", "x", "y"}
+    x = q1[q1["field"] == "x"].iloc[0]
+    assert x["n"] == 3 and x["est"] == pytest.approx(2 / 3)
+    months = compute_indices(data, TWO, unit_col="unit", period_col="day", period="month", min_n=0)
+    assert set(months["period"]) == {"2026-01", "2026-02", "2026-03"}
+    custom = compute_indices(data, TWO, unit_col="unit", period_col="day", min_n=0,
+                             period={"early": ("2026-01-01", "2026-01-31"),
+                                     "all": ("2026-01-01", "2026-12-31")})
+    early = custom[(custom["period"] == "early") & (custom["stat"] == "q1") & (custom["domain"] == "A")]
+    assert early.iloc[0]["n"] == 2
+
+
+def test_estimate_dataclass_from_a_table_row() -> None:
+    data = _data(unit=["A"] * 12, q1=[5, 4, 1] * 4, q2=[5] * 12, q3=[1] * 12)
+    table = compute_indices(data, TWO, unit_col="unit", targets=0.5)
+    estimate = Estimate.from_row(table.iloc[0].to_dict())
+    assert estimate.domain == "A" and estimate.stat == "q1" and estimate.n == 12
+    with pytest.raises(AttributeError):
+        estimate.est = 0.0  # type: ignore[misc]
