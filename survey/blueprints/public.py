@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 
@@ -74,6 +74,14 @@ def thanks(token: str) -> str:
     survey = _open(token)
     return render_template("survey/thanks.html", **_page(survey, token),
                            kiosk_seconds=current_app.config["KIOSK_RETURN_SECONDS"])
+
+
+@bp.after_request
+def _never_cache(response: Response) -> Response:
+    # Every form carries its own single-use nonce: a page kept by a shared (carrier) cache would
+    # hand one nonce to many citizens, and all but the first would read "already recorded".
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _open(token: str) -> OpenSurvey:

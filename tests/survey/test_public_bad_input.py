@@ -256,3 +256,14 @@ def test_too_fast_keeps_the_answers(migrated_db: Path, tmp_path: Path) -> None:
 def test_wrong_method(served: Served) -> None:
     response = served.client.put(served.url(), data=VALID)
     assert response.status_code == 405 and served.counts() == (0, 0, 0)
+
+
+def test_re_render_keeps_check_boxes_numbers_and_short_text(served: Served) -> None:
+    url = served.url()
+    data = {**served.open_form(url), **VALID, "overall": "1", "reasons": ["1", "2", "99"],
+            "other_reason": "Xếp hàng lâu", "visits": "7"}
+    html = assert_refused(served.client.post(url, data=data), 422, "E-VALUE", served)
+    for code in ("1", "2", "99"):
+        assert re.search(rf'<input [^>]*checked[^>]*name="reasons"[^>]*value="{code}"', html)
+    assert 'value="Xếp hàng lâu"' in html and 'value="7"' in html
+    assert re.search(r'<input [^>]*checked[^>]*name="overall"[^>]*value="1"', html)

@@ -160,3 +160,10 @@ def test_language_switch_keeps_kiosk_mode(served: Served) -> None:
     html = served.client.get(f"{served.url()}?mode=kiosk").get_data(as_text=True)
     switch = re.search(r'<a href="([^"]+)" hreflang="en"', html)
     assert switch is not None and "mode=kiosk" in switch.group(1) and "lang=en" in switch.group(1)
+
+
+def test_pages_with_a_nonce_are_never_cached(served: Served) -> None:
+    url = served.url()
+    assert served.client.get(url).headers["Cache-Control"] == "no-store"
+    response = served.client.post(url, data={**served.open_form(url), **VALID})
+    assert response.headers["Cache-Control"] == "no-store"
