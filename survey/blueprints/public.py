@@ -17,6 +17,7 @@ from survey.i18n import current_locale
 from survey.models import Channel, utcnow
 from survey.services.form_nonce import issue_nonce
 from survey.services.submissions import (
+    MESSAGES,
     FieldError,
     Outcome,
     Stored,
@@ -48,8 +49,7 @@ def start(token: str) -> str:
 @csrf.exempt  # checked below, after the content type, so that an expired token keeps the answers
 def submit(token: str) -> Any:
     survey = _open(token)
-    if request.mimetype not in FORM_ENCODINGS:
-        raise SurveyError(415, "E-CONTENT-TYPE", _l("Please send the form from the survey page."))
+    _require_form_body()
     if (expired_page := _csrf_expired_page(survey, token)) is not None:
         return expired_page, 400
     now = utcnow()
@@ -87,6 +87,14 @@ def _never_cache(response: Response) -> Response:
 def _open(token: str) -> OpenSurvey:
     today = datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
     return open_survey(db.session, token, current_app.config, today)
+
+
+def _require_form_body() -> None:
+    """415 for JSON, text and anything else a browser form does not send; 400 for uploaded files."""
+    if request.mimetype not in FORM_ENCODINGS:
+        raise SurveyError(415, "E-CONTENT-TYPE", _l("Please send the form from the survey page."))
+    if request.files:
+        raise SurveyError(400, "E-SCHEMA", MESSAGES["E-SCHEMA"])
 
 
 def _kiosk() -> bool:

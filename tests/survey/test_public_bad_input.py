@@ -267,3 +267,14 @@ def test_re_render_keeps_check_boxes_numbers_and_short_text(served: Served) -> N
         assert re.search(rf'<input [^>]*checked[^>]*name="reasons"[^>]*value="{code}"', html)
     assert 'value="Xếp hàng lâu"' in html and 'value="7"' in html
     assert re.search(r'<input [^>]*checked[^>]*name="overall"[^>]*value="1"', html)
+
+
+def test_multipart_is_accepted_but_files_are_not(served: Served) -> None:
+    import io
+
+    url = served.url()
+    data = {**served.open_form(url), **VALID}
+    with_file = {**data, "upload": (io.BytesIO(b"x"), "x.txt")}
+    response = served.client.post(url, data=with_file, content_type="multipart/form-data")
+    assert_refused(response, 400, "E-SCHEMA", served)
+    assert served.client.post(url, data=data, content_type="multipart/form-data").status_code == 303
