@@ -278,3 +278,14 @@ def test_multipart_is_accepted_but_files_are_not(served: Served) -> None:
     response = served.client.post(url, data=with_file, content_type="multipart/form-data")
     assert_refused(response, 400, "E-SCHEMA", served)
     assert served.client.post(url, data=data, content_type="multipart/form-data").status_code == 303
+
+
+def test_error_pages_follow_the_page_language(served: Served) -> None:
+    english = served.client.get("/s/not-a-token?lang=en").get_data(as_text=True)
+    assert "This QR code is not valid" in english and "Error code" in english and "E-QR-INVALID" in english
+    url = served.url()
+    data = {**served.open_form(url), **VALID, "q_staff": "9"}
+    html = served.client.post(f"{url}?lang=en", data=data).get_data(as_text=True)
+    assert "Please choose one of the answers shown." in html and "Error code: E-VALUE" in html
+    vietnamese = served.client.post(f"{url}?lang=vi", data=data).get_data(as_text=True)
+    assert "Xin vui lòng chọn một trong các câu trả lời có sẵn." in vietnamese
