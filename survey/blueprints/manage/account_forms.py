@@ -5,13 +5,15 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
 from survey.models import Role
 from survey.services.accounts import USERNAME_PATTERN
 
-ROLE_CHOICES = [(Role.MANAGER.value, _l("Manager")), (Role.RESEARCHER.value, _l("Researcher")),
-                (Role.ADMIN.value, _l("Administrator"))]
+ROLE_CHOICES = [SelectChoice(Role.MANAGER.value, _l("Manager")),
+                SelectChoice(Role.RESEARCHER.value, _l("Researcher")),
+                SelectChoice(Role.ADMIN.value, _l("Administrator"))]
 
 
 class AccountForm(FlaskForm):

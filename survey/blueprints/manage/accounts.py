@@ -9,6 +9,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as WerkzeugResponse
+from wtforms.fields.choices import SelectChoice
 
 from survey.auth import current_staff, current_time, staff_required
 from survey.blueprints.manage import bp
@@ -25,9 +26,9 @@ ACCOUNT_ERRORS = {
 }
 
 
-def _unit_choices() -> list[tuple[int, str]]:
+def _unit_choices() -> list[SelectChoice]:
     units = db.session.scalars(sa.select(Unit).order_by(Unit.code))
-    return [(u.id, f"{u.code} · {u.name_vi}") for u in units]
+    return [SelectChoice(u.id, f"{u.code} · {u.name_vi}") for u in units]  # type: ignore[arg-type]
 
 
 def _user_or_404(user_id: int) -> User:
