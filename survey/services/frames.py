@@ -165,6 +165,35 @@ def _delete_overlapping(session: Session, rows: Sequence[FrameRow], units: Mappi
     return deleted
 
 
+@dataclass(frozen=True)
+class StoredPeriod:
+    """One unit × period on file: how many count rows, their not-broken-down total, last upload time."""
+
+    unit: Unit
+    period_start: date
+    period_end: date
+    rows: int
+    total: int | None
+    uploaded: datetime
+
+
+def stored_periods(session: Session, actor: User, *, limit: int = 50) -> list[StoredPeriod]:
+    """The latest stored periods of the units `actor` may see, newest period first."""
+    total = sa.func.sum(sa.case((sa.and_(ServedCount.procedure_field == ALL, ServedCount.channel == ALL),
+                                 ServedCount.served)))
+    query = (sa.select(ServedCount.unit_id, ServedCount.period_start, ServedCount.period_end,
+                       sa.func.count(), total, sa.func.max(FrameUpload.at))
+             .join(FrameUpload, ServedCount.upload_id == FrameUpload.id)
+             .group_by(ServedCount.unit_id, ServedCount.period_start, ServedCount.period_end)
+             .order_by(ServedCount.period_start.desc(), ServedCount.unit_id).limit(limit))
+    if not access.is_admin(actor):
+        query = query.where(ServedCount.unit_id.in_(access.visible_unit_ids(session, actor)))
+    found = list(session.execute(query))
+    units = {u.id: u for u in session.scalars(sa.select(Unit).where(Unit.id.in_({r[0] for r in found})))}
+    return [StoredPeriod(units[unit_id], start, end, rows, total, uploaded)
+            for unit_id, start, end, rows, total, uploaded in found]
+
+
 # ---------------------------------------------------------------- response rates
 
 

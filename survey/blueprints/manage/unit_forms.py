@@ -41,7 +41,8 @@ class UnitForm(FlaskForm):
     valid_from = DateField(_l("Valid from"), validators=[Optional()])
     valid_to = DateField(_l("Valid until (last day)"), validators=[Optional()])
     successor_id = SelectField(_l("Successor"), coerce=_none_is_zero, validators=[Optional()],
-                               validate_choice=False, description=_l("The unit that took over after a merger or renaming."))
+                               validate_choice=False,
+                               description=_l("The unit that took over after a merger or renaming."))
 
 
 class CloseUnitForm(FlaskForm):

@@ -15,6 +15,7 @@ from wtforms.fields.choices import SelectChoice
 
 from survey.auth import current_staff, current_time, staff_required
 from survey.blueprints.manage import bp
+from survey.blueprints.manage.frames import UPLOAD_LIMIT
 from survey.blueprints.manage.unit_forms import (
     KIND_LABELS,
     NONE_CHOICE,
@@ -33,7 +34,6 @@ from survey.services import unit_import, unit_plans, units
 from survey.services.frame_rows import RowError
 
 MANAGERS = (Role.ADMIN, Role.MANAGER)
-UPLOAD_LIMIT = 4 * 1024 * 1024  # a country's 3,321 communes take about 400 KB
 
 
 @bp.context_processor
@@ -325,7 +325,6 @@ def _unit_form(unit: Unit) -> UnitForm:
 @bp.route("/units/import", methods=["GET", "POST"])
 @staff_required(*MANAGERS)
 def units_import() -> Any:
-    request.max_content_length = UPLOAD_LIMIT  # a tree file is larger than the 64 KiB form limit
     form = UploadForm()
     errors: tuple[RowError, ...] = ()
     if form.validate_on_submit():
