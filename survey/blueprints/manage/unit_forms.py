@@ -21,6 +21,13 @@ KIND_LABELS = {
     UnitKind.COMMUNE: _l("Commune, ward or special zone"),
     UnitKind.SERVICE_POINT: _l("Service point (one-stop desk)"),
 }
+KIND_SHORT = {
+    UnitKind.PROVINCE: _l("Province"),
+    UnitKind.AGENCY: _l("Agency"),
+    UnitKind.DISTRICT: _l("District (pre-2025)"),
+    UnitKind.COMMUNE: _l("Commune"),
+    UnitKind.SERVICE_POINT: _l("Service point"),
+}
 NONE_CHOICE = SelectChoice(0, "—")  # type: ignore[arg-type]  # coerced to int by the field
 
 

@@ -18,6 +18,7 @@ from survey.blueprints.manage import bp
 from survey.blueprints.manage.frames import UPLOAD_LIMIT
 from survey.blueprints.manage.unit_forms import (
     KIND_LABELS,
+    KIND_SHORT,
     NONE_CHOICE,
     AssignmentForm,
     CloseAssignmentForm,
@@ -38,7 +39,7 @@ MANAGERS = (Role.ADMIN, Role.MANAGER)
 
 @bp.context_processor
 def _kind_labels() -> dict[str, Any]:
-    return {"kind_labels": KIND_LABELS}
+    return {"kind_labels": KIND_LABELS, "kind_short": KIND_SHORT}
 
 
 def _unit_choices(unit_list: list[Unit], exclude: int | None = None) -> list[SelectChoice]:
