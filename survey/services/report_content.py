@@ -1,0 +1,370 @@
+"""What a unit report says, assembled once for every format (PDF, XLSX, CSV).
+
+Every figure is read from `survey.services.indices.unit_indices` (the same `analysis` output the unit
+page shows): nothing is recomputed here. This module only selects, labels (in the reader's language)
+and orders those figures, and adds the scrubbed comments. Scope is the unit and its subtree: the
+siblings' league table of the unit page is left out of reports, since it shows units outside the
+subtree the reader was given.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from instruments.model import Instrument
+from survey.services.indices import (
+    INTERVAL_METHOD,
+    MIN_N,
+    UNWEIGHTED_METHOD,
+    WEIGHTED_METHOD,
+    IndexReport,
+    Period,
+    PeriodKind,
+)
+from survey.services.respondent_data import DEFAULT_TIMEZONE, utc_bounds
+from survey.services.scrubber import scrubbed_comments
+
+SMALL_CELL = 5  # counts 0 < n < 5 are never published (reliability.md, export anonymity)
+DEFAULT_COMMENT_LIMIT = 30
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One estimate as reported: a proportion 0..1 with its interval, target and verdict."""
+
+    key: str
+    label: str
+    n: int | None  # None when 0 < n < SMALL_CELL
+    est: float | None  # None when suppressed or not estimable
+    ci_lo: float | None
+    ci_hi: float | None
+    target: float | None
+    verdict: str  # analysis.verdicts.Verdict value ("met", "below", "inconclusive", "suppressed", "")
+    p_value: float | None
+    n_eff: float | None
+    deff: float | None
+    flags: tuple[str, ...]
+    group: str = ""  # the element label of a criterion
+
+
+@dataclass(frozen=True)
+class UnitFigure:
+    code: str
+    name: str
+    kind: str
+    parent: str
+    depth: int
+    figure: Figure
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    period: str
+    unit_code: str
+    figure: Figure
+
+
+@dataclass(frozen=True)
+class Comment:
+    month: str
+    unit_code: str
+    text: str  # scrubbed: never the stored text
+    needs_review: bool
+
+
+@dataclass(frozen=True)
+class Change:
+    previous_period: str
+    previous_est: float
+    diff: float
+    lo: float
+    hi: float
+    p_value: float
+    significant: bool
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    """Everything a report shows, labelled in `lang`."""
+
+    lang: str
+    unit_code: str
+    unit_name: str
+    period: Period
+    instrument_key: str
+    instrument_title: str
+    formula: str
+    formula_text: str
+    weighted: bool
+    weighting: str
+    interval_method: str
+    confidence: float
+    target: float
+    generated_at: datetime
+    responses: int
+    served: int | None
+    excluded: int
+    needed: int | None
+    needed_half_width: float
+    overall: Figure | None
+    headline: tuple[Figure, ...]
+    elements: tuple[Figure, ...]
+    criteria: tuple[Figure, ...]
+    units: tuple[UnitFigure, ...]
+    trend: tuple[TrendPoint, ...]
+    integrity: tuple[Figure, ...]
+    comments: tuple[Comment, ...]
+    comment_limit: int
+    change: Change | None
+
+    @property
+    def period_label(self) -> str:
+        return period_label(self.period)
+
+
+def period_label(period: Period) -> str:
+    """"2026-Q3", "2026-10" or "2026": the period as people write it (and as file names carry it)."""
+    if period.kind is PeriodKind.QUARTER:
+        return f"{period.first.year}-Q{(period.first.month - 1) // 3 + 1}"
+    return period.label
+
+
+def _number(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def figure_from_row(row: pd.Series, key: str, label: str, group: str = "") -> Figure:
+    """A Figure from one `compute_indices` row; small counts hidden."""
+    n = int(row["n"]) if _number(row["n"]) is not None else 0
+    flags = tuple(f for f in str(row.get("flags") or "").split("|") if f)
+    return Figure(
+        key=key, label=label, n=None if 0 < n < SMALL_CELL else n, est=_number(row["est"]),
+        ci_lo=_number(row["ci_lo"]), ci_hi=_number(row["ci_hi"]), target=_number(row["target"]),
+        verdict=str(row.get("verdict") or ""), p_value=_number(row["p_value"]), n_eff=_number(row["n_eff"]),
+        deff=_number(row["deff"]), flags=flags, group=group,
+    )
+
+
+def _unit_names(report: IndexReport, lang: str) -> dict[str, tuple[str, str]]:
+    return {code: ((en if lang == "en" and en else vi), kind)
+            for code, (_id, vi, en, kind) in report.names.items()}
+
+
+def _tree(parents: dict[str, str | None], root: str) -> list[tuple[int, str]]:
+    """(depth, code) of the subtree, depth first, children by code."""
+    children: dict[str | None, list[str]] = {}
+    for code, parent in parents.items():
+        children.setdefault(parent, []).append(code)
+    out: list[tuple[int, str]] = []
+    stack = [(0, root)]
+    while stack:
+        depth, code = stack.pop()
+        out.append((depth, code))
+        stack.extend((depth + 1, child) for child in sorted(children.get(code, []), reverse=True))
+    return out
+
+
+def _no_data(key: str, label: str) -> Figure:
+    return Figure(key=key, label=label, n=0, est=None, ci_lo=None, ci_hi=None, target=None,
+                  verdict="suppressed", p_value=None, n_eff=None, deff=None, flags=("suppressed",))
+
+
+def build_content(session: Session, report: IndexReport, instrument: Instrument, *, lang: str,
+                  now: datetime, comment_limit: int = DEFAULT_COMMENT_LIMIT,
+                  with_comments: bool = True) -> ReportContent:
+    """Select and label the figures of `report` for a report in `lang`."""
+    names = _unit_names(report, lang)
+    unit = report.unit_code
+    elements = {e.id: e for e in instrument.index.elements}
+    element_of = {c: e.id for e in instrument.index.elements for c in e.criteria}
+
+    def row(domain: str, stat_type: str, stat: str) -> pd.Series | None:
+        return report.row(domain, stat_type, stat)
+
+    overall_row = report.overall()
+    overall = figure_from_row(overall_row, "index", _("SIPAS index")) if overall_row is not None else None
+    headline = [overall] if overall else []
+    extras = (("comprehensive", "comprehensive", "comprehensive",
+               _("Satisfied with every criterion answered")),
+              ("separate", "overall", "overall_question", _("Overall question: satisfied")))
+    for stat_type, stat, key, label in extras:
+        found = row(unit, stat_type, stat)
+        if found is not None:
+            headline.append(figure_from_row(found, key, label))
+    element_figures = []
+    for element in instrument.index.elements:
+        found = row(unit, "element", element.id)
+        if found is not None:
+            element_figures.append(figure_from_row(found, element.id, element.label.get(lang)))
+    criterion_figures = []
+    for element in instrument.index.elements:
+        for item_id in element.criteria:
+            found = row(unit, "criterion", item_id)
+            if found is not None:
+                label = instrument.item(item_id).text.get(lang)
+                group = elements[element_of[item_id]].label.get(lang)
+                criterion_figures.append(figure_from_row(found, item_id, label, group=group))
+    integrity = []
+    for entry in instrument.index.separate:
+        if entry.group == "integrity" and (found := row(unit, "separate", entry.item)) is not None:
+            integrity.append(figure_from_row(found, entry.item, instrument.item(entry.item).text.get(lang)))
+    units = []
+    for depth, code in _tree(report.parents, unit):
+        name = names.get(code, (code, ""))
+        found = report.overall(code)
+        units.append(UnitFigure(code=code, name=name[0], kind=name[1], parent=report.parents.get(code) or "",
+                                depth=depth, figure=figure_from_row(found, code, name[0]) if found is not None
+                                else _no_data(code, name[0])))
+    trend = tuple(
+        TrendPoint(period=_analysis_period_label(str(r["period"])), unit_code=str(r["domain"]),
+                   figure=figure_from_row(r, str(r["domain"]), names.get(str(r["domain"]), ("", ""))[0]))
+        for _i, r in report.trend.sort_values(["domain", "period"]).iterrows()
+    )
+    comments = load_comments(session, report, instrument, limit=comment_limit) if with_comments else ()
+    unit_name = names.get(unit, (unit, ""))[0]
+    return ReportContent(
+        lang=lang, unit_code=unit, unit_name=unit_name, period=report.period,
+        instrument_key=report.instrument_key, instrument_title=instrument.title.get(lang),
+        formula=report.formula, formula_text=report_formula_text(), weighted=report.weighted,
+        weighting=report.weighting, interval_method=INTERVAL_METHOD, confidence=1 - report.alpha,
+        target=report.target, generated_at=now, responses=report.responses, served=report.served,
+        excluded=int(report.excluded["n"].sum()) if len(report.excluded) else 0, needed=report.needed,
+        needed_half_width=report.needed_half_width, overall=overall, headline=tuple(headline),
+        elements=tuple(element_figures), criteria=tuple(criterion_figures), units=tuple(units),
+        trend=trend, integrity=tuple(integrity), comments=comments, comment_limit=comment_limit,
+        change=_change(report),
+    )
+
+
+def report_formula_text() -> str:
+    return _("criterion index = share of valid answers that are satisfied (levels 4–5; \"not applicable\" "
+             "and missing answers excluded); element index = mean of its criterion indices; overall "
+             "index = weighted mean of the element indices")
+
+
+def _analysis_period_label(label: str) -> str:
+    return label.replace("Q", "-Q") if len(label) == 6 and label[4] == "Q" else label
+
+
+def _change(report: IndexReport) -> Change | None:
+    change = report.change
+    if change is None:
+        return None
+    return Change(previous_period=period_label(report.previous), previous_est=float(change["previous_est"]),
+                  diff=float(change["diff"]), lo=float(change["lo"]), hi=float(change["hi"]),
+                  p_value=float(change["p_value"]), significant=bool(change["significant"]))
+
+
+def load_comments(session: Session, report: IndexReport, instrument: Instrument, *, limit: int
+                  ) -> tuple[Comment, ...]:
+    """The `limit` newest comments of valid responses in the subtree and period, through the scrubber.
+
+    Only the month is kept, not the day or time: a timestamp could tie a comment to one visit.
+    """
+    unit_ids = [uid for uid, *_rest in report.names.values()]
+    found = scrubbed_comments(session, unit_ids, instrument.id, instrument.version,
+                              *utc_bounds(report.period.first, report.period.last), limit=limit)
+    return tuple(Comment(month=_local_month(c.submitted), unit_code=c.unit_code, text=c.text,
+                         needs_review=c.needs_review) for c in found if c.text.strip())
+
+
+def _local_month(moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).strftime("%Y-%m")
+
+
+def minimum_n() -> int:
+    """Estimates from fewer responses are suppressed by the analysis (stated in the method note)."""
+    return MIN_N
+
+
+# The unit page's words and shapes (survey/blueprints/manage/dashboard.py), so page and report agree.
+# A shape for every verdict: the report never relies on colour alone, and prints in black and white.
+VERDICT_TEXT = {
+    "met": _l("met"),
+    "below": _l("below target"),
+    "inconclusive": _l("inconclusive"),
+    "suppressed": _l("too few responses"),
+    "": _l("no target"),
+}
+VERDICT_SHAPE = {"met": "✔", "below": "✖", "inconclusive": "?", "suppressed": "–", "": "·"}
+
+
+FLAG_TEXT = {
+    "suppressed": _l("too few responses"),
+    "low_n_eff": _l("small effective sample"),
+    "low_df": _l("few degrees of freedom"),
+    "wide": _l("wide interval"),
+    "boundary_cp": _l("exact interval (estimate at 0 or 100%)"),
+}
+
+
+def flag_text(flag: str) -> str:
+    return str(FLAG_TEXT.get(flag, flag))
+
+
+def verdict_text(verdict: str) -> str:
+    return str(VERDICT_TEXT.get(verdict, verdict))
+
+
+def verdict_shape(verdict: str) -> str:
+    return VERDICT_SHAPE.get(verdict, "")
+
+
+def weighting_text(weighting: str) -> str:
+    """The service's weighting statement, translated where it is one of the known ones."""
+    known = {
+        WEIGHTED_METHOD: _l("post-stratified to the dossiers served (unit × procedure field × month)"),
+        UNWEIGHTED_METHOD: _l("unweighted: no served-dossier counts for this period"),
+        "unweighted (chosen)": _l("unweighted (chosen by the reader)"),
+    }
+    for statement, text in known.items():
+        if weighting == statement:
+            return str(text)
+        if weighting.startswith(statement + " ("):
+            return str(text) + weighting[len(statement):]
+    return weighting
+
+
+def method_pairs(content: ReportContent) -> list[tuple[str, str | int | float | None]]:
+    """The method note, as (label, value): on every report, in every format."""
+    period = content.period
+    rate = (content.responses / content.served) if content.served else None
+    return [
+        (_("Unit"), f"{content.unit_name} ({content.unit_code})"),
+        (_("Period"), f"{content.period_label} ({period.first.isoformat()} – {period.last.isoformat()})"),
+        (_("Instrument"), f"{content.instrument_key} — {content.instrument_title}"),
+        (_("Index formula (version)"), content.formula),
+        (_("Formula"), content.formula_text),
+        (_("Confidence level"), content.confidence),
+        (_("Interval method"), _("Wilson score interval on the design-effective sample size "
+                                 "(Clopper–Pearson when the estimate is 0 or 1)")),
+        (_("Verdict rule"), _("met when the interval's lower bound reaches the target; below target when "
+                              "its upper bound is under it; otherwise inconclusive")),
+        (_("Target"), content.target),
+        (_("Weighting"), weighting_text(content.weighting)),
+        (_("Design assumptions"), _("responses from QR codes and tablets are a non-probability sample of "
+                                    "the people served; each unit is a stratum and each response its own "
+                                    "primary unit; weights correct only for the mix of procedure fields "
+                                    "and months")),
+        (_("Suppression"), _("estimates from fewer than %(n)d responses are not published; counts "
+                             "between 1 and %(k)d are not shown", n=minimum_n(), k=SMALL_CELL - 1)),
+        (_("Valid responses"), content.responses),
+        (_("Dossiers served"), content.served),
+        (_("Response rate"), rate),
+        (_("Responses left out (flagged or excluded)"), content.excluded),
+        (_("Comments"), _("personal data masked by the comment scrubber; at most the %(shown)d newest",
+                          shown=content.comment_limit)),
+        (_("Generated at (UTC)"), content.generated_at.strftime("%Y-%m-%d %H:%M")),
+    ]

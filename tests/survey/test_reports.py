@@ -1,0 +1,220 @@
+"""Unit report downloads: XLSX and CSV figures equal the indices API's, access, audit, bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from openpyxl import load_workbook
+
+from analysis.tables import compute_indices
+from instruments.index import IndexDefinition
+from instruments.registry import get_registered
+from survey.extensions import db
+from survey.models import Role, Unit
+from survey.services.indices import Period, unit_indices
+from survey.services.respondent_data import load_respondents, unit_parent_map
+from tests.survey.report_helpers import FORMULA_COMMENT, PERIOD, RAW_PHONE, seed_responses
+from tests.survey.staff_helpers import add_staff, audit_actions, sign_in, staff_app, unit_id
+
+QUERY = f"period={PERIOD}&instrument=sipas-counter@2025.1&weighted=0"
+
+
+@pytest.fixture
+def rapp(migrated_db: Path, tmp_path: Path) -> Iterator[Flask]:
+    app = staff_app(migrated_db, tmp_path)
+    seed_responses(app)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _client(app: Flask, username: str, role: Role, scope: tuple[str, ...]) -> FlaskClient:
+    staff = add_staff(app, username, role, scope)
+    client = app.test_client()
+    sign_in(client, app, staff)
+    return client
+
+
+def _api_report(app: Flask, code: str):  # type: ignore[no-untyped-def]
+    with app.app_context():
+        unit = db.session.scalar(sa.select(Unit).where(Unit.code == code))
+        return unit_indices(db.session, unit, "sipas-counter@2025.1", Period.month(2026, 10), weighted=False,
+                            default_target=app.config["DEFAULT_TARGET"])
+
+
+def _sheet_rows(sheet) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    header = [c.value for c in sheet[1]]
+    return [dict(zip(header, (c.value for c in row), strict=True)) for row in sheet.iter_rows(min_row=2)]
+
+
+def test_xlsx_figures_equal_the_indices_api_and_are_typed_numbers(rapp: Flask) -> None:
+    client = _client(rapp, "ab", Role.MANAGER, ("HL-AB",))
+    response = client.get(f"/manage/units/{unit_id(rapp, 'HL-AB')}/report.xlsx?{QUERY}&lang=en")
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    book = load_workbook(io.BytesIO(response.data))
+    assert book.sheetnames == ["Overall", "Elements", "Criteria", "Units", "Trend", "Integrity", "Comments",
+                               "Method"]
+    api = _api_report(rapp, "HL-AB")
+
+    overall = _sheet_rows(book["Overall"])[0]
+    assert overall["Measure"] == "SIPAS index"
+    assert overall["Estimate"] == pytest.approx(float(api.overall()["est"]), rel=1e-12)
+    assert overall["95% interval: lower"] == pytest.approx(float(api.overall()["ci_lo"]), rel=1e-12)
+    assert overall["95% interval: upper"] == pytest.approx(float(api.overall()["ci_hi"]), rel=1e-12)
+    assert overall["Responses (n)"] == int(api.overall()["n"]) == 40
+    for row in _sheet_rows(book["Elements"]):
+        expected = api.row("HL-AB", "element", str(row["Code"]))
+        assert expected is not None
+        assert row["Estimate"] == pytest.approx(float(expected["est"]), rel=1e-12)
+    criteria = _sheet_rows(book["Criteria"])
+    assert len(criteria) == 19
+    courteous = next(r for r in criteria if r["Code"] == "e3_courteous")
+    assert courteous["Estimate"] == pytest.approx(float(api.row("HL-AB", "criterion", "e3_courteous")["est"]))
+
+    sheet = book["Elements"]
+    header = [c.value for c in sheet[1]]
+    est_col, n_col = header.index("Estimate") + 1, header.index("Responses (n)") + 1
+    for row in range(2, sheet.max_row + 1):
+        assert isinstance(sheet.cell(row, est_col).value, float)
+        assert sheet.cell(row, est_col).number_format == "0.0%"
+        assert isinstance(sheet.cell(row, n_col).value, int)
+        assert sheet.cell(row, n_col).number_format == "#,##0"
+    assert sheet.freeze_panes == "A2" and all(c.font.bold for c in sheet[1])
+    method = {r["Item"]: r["Value"] for r in _sheet_rows(book["Method"])}
+    assert method["Index formula (version)"] == "sipas-share-satisfied-v1"
+    assert str(method["Instrument"]).startswith("sipas-counter@2025.1")
+    assert str(method["Period"]).startswith("2026-10")
+    assert method["Confidence level"] == pytest.approx(0.95)
+    assert "Generated at (UTC)" in method and "Weighting" in method and "Interval method" in method
+
+
+def test_overall_index_equals_an_independent_compute_indices_call(rapp: Flask) -> None:
+    client = _client(rapp, "ab", Role.MANAGER, ("HL-AB",))
+    data = client.get(f"/manage/units/{unit_id(rapp, 'HL-AB')}/report.csv?{QUERY}").data
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    registered = get_registered("sipas-counter", "2025.1")
+    with rapp.app_context():
+        ab = unit_id(rapp, "HL-AB")
+        frame = load_respondents(db.session, [ab, unit_id(rapp, "HL-AB-1")], Period.month(2026, 10).first,
+                                 Period.month(2026, 10).last, registered.instrument).frame
+        parents = unit_parent_map(db.session, ab)
+    expected = compute_indices(frame, IndexDefinition.from_instrument(registered.instrument), unit_col="unit",
+                               parents=parents, lonely_psu="adjust")
+    mine = expected[expected["domain"] == "HL-AB"].set_index(["stat_type", "stat"])
+    index_row = next(r for r in rows if r["level"] == "headline" and r["code"] == "index")
+    assert float(index_row["est"]) == pytest.approx(mine.loc[("overall_index", "overall"), "est"], rel=1e-12)
+    access = next(r for r in rows if r["level"] == "element" and r["code"] == "access")
+    assert float(access["est"]) == pytest.approx(mine.loc[("element", "access"), "est"], rel=1e-12)
+
+
+def test_csv_has_bom_stable_columns_and_round_trips(rapp: Flask) -> None:
+    client = _client(rapp, "ab", Role.MANAGER, ("HL-AB",))
+    response = client.get(f"/manage/units/{unit_id(rapp, 'HL-AB')}/report.csv?{QUERY}")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert response.data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"), newline="")))
+    assert rows[0][:7] == ["period", "instrument", "formula", "weighted", "unit_code", "unit_name", "level"]
+    assert {r[4] for r in rows[1:]} == {"HL-AB", "HL-AB-1"}
+    assert rows[1][5] == "Phường An Bình"
+    assert all(r[2] == "sipas-share-satisfied-v1" for r in rows[1:])
+    disposition = response.headers["Content-Disposition"]
+    assert 'filename="hailong_HL-AB_2026-10_sipas-counter-2025.1.csv"' in disposition
+    assert "filename*=UTF-8''hailong_HL-AB_2026-10_sipas-counter-2025.1.csv" in disposition
+
+
+def test_comments_are_scrubbed_and_neutralised_in_the_xlsx(rapp: Flask) -> None:
+    client = _client(rapp, "ab", Role.MANAGER, ("HL-AB",))
+    data = client.get(f"/manage/units/{unit_id(rapp, 'HL-AB')}/report.xlsx?{QUERY}").data
+    comments = [c.value for row in load_workbook(io.BytesIO(data))["Comments"].iter_rows(min_row=2)
+                for c in row]
+    text = " ".join(str(v) for v in comments)
+    assert RAW_PHONE not in text and "0912345678" not in text.replace(" ", "") and "[SĐT]" in text
+    assert "'" + FORMULA_COMMENT in comments  # a formula in a comment arrives as text
+    assert FORMULA_COMMENT not in comments
+
+
+def test_download_is_audited_once_with_format_and_period(rapp: Flask) -> None:
+    client = _client(rapp, "ab", Role.MANAGER, ("HL-AB",))
+    ab = unit_id(rapp, "HL-AB")
+    assert client.get(f"/manage/units/{ab}/report.csv?{QUERY}").status_code == 200
+    events = audit_actions(rapp, "report.download")
+    assert len(events) == 1
+    assert events[0].object_id == str(ab) and events[0].unit_id == ab
+    assert json.loads(events[0].detail) == {"format": "csv", "period": "2026-10",
+                                            "instrument": "sipas-counter@2025.1", "weighted": False}
+
+
+def test_another_units_report_is_404_and_audited(rapp: Flask) -> None:
+    client = _client(rapp, "hoalac", Role.MANAGER, ("HL-HL",))
+    other = unit_id(rapp, "HL-AB")
+    for fmt in ("pdf", "xlsx", "csv"):
+        assert client.get(f"/manage/units/{other}/report.{fmt}?{QUERY}").status_code == 404
+    denied = [e for e in audit_actions(rapp, "access.denied") if e.object_id == str(other)]
+    assert len(denied) == 3
+    assert all(json.loads(e.detail) == {"attempted": "report.download"} for e in denied)
+    assert client.get(f"/manage/units/999999/report.csv?{QUERY}").status_code == 404
+    assert audit_actions(rapp, "report.download") == []
+
+
+def test_anonymous_is_sent_to_sign_in(rapp: Flask) -> None:
+    response = rapp.test_client().get(f"/manage/units/{unit_id(rapp, 'HL-AB')}/report.xlsx?{QUERY}")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/auth/login")
+
+
+def test_researcher_gets_aggregate_tables_without_comments_and_no_pdf(rapp: Flask) -> None:
+    client = _client(rapp, "res", Role.RESEARCHER, ("HL",))
+    ab = unit_id(rapp, "HL-AB")
+    xlsx = client.get(f"/manage/units/{ab}/report.xlsx?{QUERY}")
+    assert xlsx.status_code == 200
+    assert "Comments" not in load_workbook(io.BytesIO(xlsx.data)).sheetnames
+    assert client.get(f"/manage/units/{ab}/report.csv?{QUERY}").status_code == 200
+    pdf = client.get(f"/manage/units/{ab}/report.pdf?{QUERY}")
+    assert pdf.status_code == 403 and "E-FORBIDDEN" in pdf.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("query", [
+    "period=2026-13", "period=abc", "period=2026-Q5", "period=1850", "period=",
+    "period=2026-10&period=2026-11", "period=2026-10%00", "instrument=nope@1",
+    "instrument=../../etc/passwd", "instrument=sipas-counter@9.9",
+    "weighted=2", "weighted=yes",
+])
+def test_bad_parameters_are_400_e_value_in_vietnamese(rapp: Flask, query: str) -> None:
+    client = _client(rapp, "ab", Role.MANAGER, ("HL-AB",))
+    response = client.get(f"/manage/units/{unit_id(rapp, 'HL-AB')}/report.csv?{query}&lang=vi")
+    assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    assert "E-VALUE" in body
+    assert any(word in body for word in ("Kỳ báo cáo phải là", "Bộ câu hỏi không tồn tại", "Tham số"))
+    assert audit_actions(rapp, "report.download") == []
+
+
+@pytest.mark.parametrize("path", [
+    "report.pdf/../../../etc/passwd", "report..%2F..%2Fetc%2Fpasswd", "report.exe", "report.xlsx.exe",
+    "report.%2e%2e%2fpasswd", "..%2Freport.csv", "report.CSV", "report",
+])
+def test_path_traversal_in_the_download_name_is_404(rapp: Flask, path: str) -> None:
+    client = _client(rapp, "ab", Role.MANAGER, ("HL-AB",))
+    response = client.get(f"/manage/units/{unit_id(rapp, 'HL-AB')}/{path}?{QUERY}")
+    assert response.status_code == 404
+
+
+def test_a_period_without_responses_still_gives_a_report(rapp: Flask) -> None:
+    client = _client(rapp, "ab", Role.MANAGER, ("HL-AB",))
+    ab = unit_id(rapp, "HL-AB")
+    response = client.get(f"/manage/units/{ab}/report.xlsx?period=2026-03&weighted=1")
+    assert response.status_code == 200  # the unit's assigned instrument, no responses
+    book = load_workbook(io.BytesIO(response.data))
+    assert all(r["Estimate"] is None for r in _sheet_rows(book["Elements"]))
+    # Before the demo assignments open (1 July 2025) the unit has no instrument: the reader must choose.
+    before = client.get(f"/manage/units/{ab}/report.xlsx?period=2025-01")
+    assert before.status_code == 400 and "E-VALUE" in before.get_data(as_text=True)
