@@ -13,6 +13,8 @@ grouped by stratum and unit when each respondent is a PSU) and build a `CellStat
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -181,7 +183,8 @@ def cell_statistics(
     cross = np.zeros((nb, k2, k2))
     numerators = [a for a, _ in layout.pair_columns()]
     denominators = [b for _, b in layout.pair_columns()]
-    for c0, c1 in _batches(cell_start, len(rows)):
+
+    def process(c0: int, c1: int) -> None:
         r0 = cell_start[c0]
         r1 = cell_start[c1] if c1 < nb else len(rows)
         p0 = cell_psu_start[c0]
@@ -192,7 +195,9 @@ def cell_statistics(
         rows_all[c0:c1] = np.add.reduceat(d, local_cells, axis=0)
         all_positive = bool((w > 0).all())
         positive = d if all_positive else d * (w > 0)[:, None]
-        rows_pos[c0:c1] = rows_all[c0:c1] if all_positive else np.add.reduceat(positive, local_cells, axis=0)
+        rows_pos[c0:c1] = (
+            rows_all[c0:c1] if all_positive else np.add.reduceat(positive, local_cells, axis=0)
+        )
         wd = d * w[:, None]
         sum_w[c0:c1] = np.add.reduceat(wd, local_cells, axis=0)
         wd *= w[:, None]
@@ -211,6 +216,17 @@ def cell_statistics(
         for m, product in enumerate((num * num, num * den, den * den)):
             pair_cross[c0:c1, :, m] = np.add.reduceat(product, psu_cells, axis=0)
         cross[c0:c1] = _group_cross(x[:, :k2], psu_cells)
+
+    # Batches write disjoint slices and numpy releases the GIL in the heavy loops: two threads use
+    # both cores of a small server.
+    batches = _batches(cell_start, len(rows))
+    if len(batches) > 1 and _WORKERS > 1:
+        with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+            for future in [pool.submit(process, c0, c1) for c0, c1 in batches]:
+                future.result()
+    else:
+        for c0, c1 in batches:
+            process(c0, c1)
     return _aggregate_to_domains(
         layout, base_stratum, base_unit, membership, totals, cross, pair_cross,
         psu_present, rows_all, rows_pos, sum_w, sum_w2,
@@ -218,6 +234,7 @@ def cell_statistics(
 
 
 _BATCH_ROWS = 32_768
+_WORKERS = min(2, os.cpu_count() or 1)
 
 
 def _batches(cell_start: IntArray, n_rows: int) -> list[tuple[int, int]]:

@@ -130,3 +130,27 @@ def test_estimate_dataclass_from_a_table_row() -> None:
     assert estimate.domain == "A" and estimate.stat == "q1" and estimate.n == 12
     with pytest.raises(AttributeError):
         estimate.est = 0.0  # type: ignore[misc]
+
+
+def test_small_batches_and_threads_give_the_same_table(monkeypatch: pytest.MonkeyPatch,
+                                                       counters: pd.DataFrame,
+                                                       household: pd.DataFrame) -> None:
+    import analysis.sufficient
+
+    definition = IndexDefinition.from_mapping([(q, "e1" if q < "q3" else "e2") for q in
+                                               ("q1", "q2", "q3", "q4", "q5")])
+    runs = {
+        "counters": lambda: compute_indices(counters, definition, unit_col="unit", weight_col="w",
+                                            by=["field"], lonely_psu="adjust", min_n=0),
+        "household": lambda: compute_indices(household, definition, unit_col="commune", weight_col="w",
+                                             strata_col="district", cluster_col="village", fpc_col="fpc",
+                                             min_n=0),
+    }
+    for run in runs.values():
+        whole = run()
+        monkeypatch.setattr(analysis.sufficient, "_BATCH_ROWS", 7)  # many batches, run on two threads
+        monkeypatch.setattr(analysis.sufficient, "_WORKERS", 2)
+        batched = run()
+        monkeypatch.undo()
+        for column in ("est", "se", "df", "n", "sum_w", "n_eff"):
+            np.testing.assert_allclose(batched[column], whole[column], rtol=1e-13, atol=1e-15)
