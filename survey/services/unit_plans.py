@@ -49,14 +49,16 @@ def parse_target(text: str) -> float:
     """
     match = _TARGET_TEXT.fullmatch((text or "").strip())
     if match is None:
-        raise UnitRefused(_("Enter the target as a percentage (80 or 80%%) or a share (0.8)."))
+        raise UnitRefused(_("Enter the target as a percentage (%(percent)s) or a share (%(share)s).",
+                            percent="80, 80%", share="0.8"))
     try:
         number = Decimal(match.group(1).replace(",", "."))
     except InvalidOperation:  # pragma: no cover - the pattern only lets digits through
-        raise UnitRefused(_("Enter the target as a percentage (80 or 80%%) or a share (0.8).")) from None
+        raise UnitRefused(_("Enter the target as a percentage (%(percent)s) or a share (%(share)s).",
+                            percent="80, 80%", share="0.8")) from None
     share = number / 100 if match.group(2) or number > 1 else number
     if not 0 < share <= 1:
-        raise UnitRefused(_("The target must be above 0 and at most 100%%."))
+        raise UnitRefused(_("The target must be above 0 and at most %(max)s.", max="100%"))
     return float(round(share, 4))
 
 

@@ -94,6 +94,10 @@ def test_every_error_is_reported_with_its_line_and_nothing_is_stored(app: Flask,
         db.session.rollback()
         assert stored() == []
         assert db.session.scalar(sa.select(sa.func.count()).select_from(FrameUpload)) == 0
+    with app.app_context(), in_request(app, "vi"):
+        with pytest.raises(frames.FramesRefused) as refused:
+            frames.import_csv(db.session, data, actor=user(ids, "anbinh"), now=NOW)
+        assert refused.value.errors[0].describe() == "Dòng 3: mã đơn vị 'NOPE' không tồn tại."
 
 
 @pytest.mark.parametrize(("data", "line", "code"), [

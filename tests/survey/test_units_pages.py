@@ -66,9 +66,9 @@ def test_counter_create_edit_and_rotate_with_confirmation(sapp: Flask) -> None:
         "active": "y"})
     assert response.status_code == 302
     counter = _counter_id(sapp, "HL-AB-1", "Q7")
-    duplicate = client.post(f"/manage/units/{point}/counters/new", data={"code": "Q7", "name_vi": "Again"})
+    duplicate = client.post(f"/manage/units/{point}/counters/new?lang=en", data={"code": "Q7", "name_vi": "Again"})
     assert duplicate.status_code == 422 and "already has a counter" in duplicate.get_data(as_text=True)
-    confirm = client.get(f"/manage/counters/{counter}/rotate")
+    confirm = client.get(f"/manage/counters/{counter}/rotate?lang=en")
     assert confirm.status_code == 200 and "stops working" in confirm.get_data(as_text=True)
     with sapp.app_context():
         assert db.session.get(Counter, counter).key_version == 1  # type: ignore[union-attr]  # GET changes nothing
@@ -86,7 +86,7 @@ def test_targets_and_the_close_form(sapp: Flask) -> None:
     client = sapp.test_client()
     sign_in(client, sapp, manager)
     commune = unit_id(sapp, "HL-AB")
-    bad = client.post(f"/manage/units/{commune}/targets", data={
+    bad = client.post(f"/manage/units/{commune}/targets?lang=en", data={
         "instrument_id": "sipas-counter", "year": "2026", "target": "120%"})
     assert bad.status_code == 422 and "at most 100" in bad.get_data(as_text=True)
     assert client.post(f"/manage/units/{commune}/targets", data={

@@ -86,7 +86,7 @@ class TargetForm(FlaskForm):
     instrument_id = SelectField(_l("Instrument"), validators=[InputRequired()])
     year = IntegerField(_l("Year"), validators=[InputRequired(), NumberRange(2000, 2100)])
     target = StringField(_l("Target"), validators=[InputRequired(), Length(max=10)],
-                         description=_l("80, 80% or 0.8 all mean 80%."))
+                         description=_l("Examples: 80, 80% and 0.8 each mean 80%."))
 
 
 class UploadForm(FlaskForm):
