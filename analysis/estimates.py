@@ -71,7 +71,7 @@ def _domain_sums(cells: CellStatistics, design: Design, n_domains: int) -> _Doma
     )
 
     def total(array: np.ndarray) -> FloatArray:
-        flat = array.reshape(array.shape[0], -1)
+        flat = array.reshape(array.shape[0], int(np.prod(array.shape[1:])))
         return np.asarray(summing @ flat).reshape((n_domains, *array.shape[1:]))
 
     return _DomainSums(

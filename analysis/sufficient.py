@@ -290,7 +290,7 @@ def _aggregate_to_domains(
     )
     summed = []
     for array in arrays:
-        flat = array.reshape(array.shape[0], -1)
+        flat = array.reshape(array.shape[0], int(np.prod(array.shape[1:])))
         summed.append(np.asarray(summing @ flat).reshape((n_cells, *array.shape[1:])))
     key = np.asarray(cell_key)
     return CellStatistics(

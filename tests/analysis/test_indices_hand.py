@@ -93,3 +93,19 @@ def test_composites_match_a_respondent_level_linearization() -> None:
     assert overall["se"] == pytest.approx(math.sqrt(var), abs=1e-14)
     element = _row(table, "total", "element", "e1")
     assert element["est"] == pytest.approx(p[:2].mean(), abs=1e-14)
+
+
+def test_zero_weights_count_as_psus_but_not_as_respondents() -> None:
+    data = pd.DataFrame({"unit": ["A"] * 4 + ["B"] * 3, "w": [0, 1, 1, 2, 1, 1, 0],
+                         "q1": [5, 4, 1, 2, 5, 5, 1]})
+    table = compute_indices(data, ONE, unit_col="unit", weight_col="w", min_n=0)
+    a = _row(table, "A")
+    # p = (0 + 1 + 0 + 0) / (0 + 1 + 1 + 2) = 1/4; z = 0, 3/16, -1/16, -2/16 with n_h = 4 PSUs (the
+    # zero-weight row included, as in R): var = 4/3 * 14/256 = 7/96. R 4.2.2 / survey 4.1.1:
+    # svymean(~s, des[unit == "A", ]) -> 0.25, SE 0.2700309, degf 2 (zero-weight rows not counted).
+    assert a["est"] == pytest.approx(0.25) and a["se"] == pytest.approx(math.sqrt(7 / 96), abs=1e-15)
+    assert a["se"] == pytest.approx(0.2700309, abs=1e-7)
+    assert a["n"] == 3 and a["df"] == 2
+    total = _row(table, "total")
+    assert total["est"] == pytest.approx(0.5) and total["se"] == pytest.approx(0.2307396, abs=1e-7)
+    assert total["df"] == 3
