@@ -9,6 +9,7 @@ drop out of every denominator instead of counting as zeros.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -139,7 +140,9 @@ def item_matrices(data: pd.DataFrame, definition: IndexDefinition) -> ItemMatric
     valid = np.zeros((n, k), dtype=bool)
     satisfied = np.zeros((n, k), dtype=bool)
     score = np.zeros((n, k), dtype=np.int16)
-    for j, criterion in enumerate(definition.criteria):
+
+    def read_criterion(j: int) -> None:
+        criterion = definition.criteria[j]
         codes = numeric_codes(data[criterion.item_id], criterion.item_id)
         cls = _code_classes(
             codes, {c: 1 + (c in criterion.satisfied_codes) for c in criterion.valid_codes}
@@ -147,6 +150,10 @@ def item_matrices(data: pd.DataFrame, definition: IndexDefinition) -> ItemMatric
         valid[:, j] = cls > 0
         satisfied[:, j] = cls == 2
         score[:, j] = np.where(valid[:, j], codes, 0.0)
+
+    # Columns are independent and numpy releases the GIL: two threads use both cores.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(read_criterion, range(k)))
     elements = tuple(e.element_id for e in definition.elements)
     element_of = np.array([elements.index(c.element_id) for c in definition.criteria], dtype=np.intp)
     separate = tuple(s.item_id for s in definition.separate)
