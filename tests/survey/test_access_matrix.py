@@ -179,8 +179,9 @@ def _check(app: Flask, world: World, endpoint: str, rule: str, method: str,
     denied_before = _count(app, "access.denied", actor_id)
     roles_before = _count(app, "role.denied", actor_id)
 
+    # Report downloads (PDF, XLSX) are binary: decode leniently, only error codes are looked for.
     response = client.open(url, method=method, data={} if method == "POST" else None)
-    status, body = response.status_code, response.get_data(as_text=True)
+    status, body = response.status_code, response.get_data().decode("utf-8", "replace")
     where = f"{method} {url} as {role} ({variant}) → {status}"
 
     if roles is None:  # the sign-in pages
