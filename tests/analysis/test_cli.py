@@ -55,7 +55,26 @@ def test_period_option(tmp_path: Path) -> None:
 
 
 def test_instrument_definition_from_the_registry(tmp_path: Path) -> None:
-    # sipas-counter is an instrument in instruments/data; its items are not in this file: a clear error.
+    from instruments.index import IndexDefinition
+    from instruments.registry import get_instrument
+
+    definition = IndexDefinition.from_instrument(get_instrument("sipas-counter"))
+    rng = np.random.default_rng(5)
+    data = pd.DataFrame({"unit": rng.choice(["A", "B"], 60)})
+    for criterion in definition.criteria:
+        data[criterion.item_id] = rng.choice([1, 2, 3, 4, 5], 60)
+    for item in definition.separate:
+        data[item.item_id] = rng.choice(list(item.codes), 60)
+    responses = tmp_path / "r.csv"
+    data.to_csv(responses, index=False)
+    out = tmp_path / "o.csv"
+    assert main(["indices", "--responses", str(responses), "--definition", definition.key, "--by", "unit",
+                 "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    separate = set(table.loc[table["stat_type"] == "separate", "stat"])
+    assert separate == {s.item_id for s in definition.separate}
+    assert (table["stat_type"] == "criterion").sum() == 3 * len(definition.criteria)  # A, B, total
+    # Its items are not in the counters file: a clear error, not a traceback.
     status, _ = _run(tmp_path, "--by", "unit", "--definition", "sipas-counter")
     assert status == 2
 
