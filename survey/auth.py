@@ -101,7 +101,7 @@ def sign_out() -> None:
 
 def pending_principal() -> Principal | None:
     """The principal behind a live session, whether or not its second factor is done yet."""
-    user = current_user._get_current_object()  # type: ignore[attr-defined]
+    user = current_user._get_current_object()
     return user if isinstance(user, Principal) else None
 
 

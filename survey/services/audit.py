@@ -47,10 +47,16 @@ def record_independently(session: Session, *, actor: User | None, action: str, o
     event = _event(actor_id=actor.id if actor is not None else None, action=action,
                    object_type=object_type, object_id=object_id, unit_id=unit_id, detail=detail, now=now)
     try:
-        with Session(bind=session.get_bind()) as own, own.begin():
+        with Session(bind=engine_of(session)) as own, own.begin():
             own.add(event)
     except sa.exc.SQLAlchemyError:
         log.exception("could not record audit event %s", action)
+
+
+def engine_of(session: Session) -> sa.Engine:
+    """The engine behind a session: a new connection from it is a separate transaction."""
+    bind = session.get_bind()
+    return bind if isinstance(bind, sa.Engine) else bind.engine
 
 
 def _event(*, actor_id: int | None, action: str, object_type: str, object_id: str | int,

@@ -57,9 +57,15 @@ def password_problem(password: str) -> str | None:
     return None
 
 
+# No 0/o, 1/l/i: the admin often reads the password out over the phone.
+_UNAMBIGUOUS = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
 def generate_password() -> str:
-    """A one-time password for a new or reset account: 16 URL-safe characters, about 96 bits."""
-    return secrets.token_urlsafe(12)
+    """A one-time password for a new or reset account: four groups of four characters from a
+    31-letter alphabet (16 × log2 31 ≈ 79 bits), e.g. `k7mq-x2ta-9hfe-wrs4`."""
+    groups = ("".join(secrets.choice(_UNAMBIGUOUS) for _ in range(4)) for _ in range(4))
+    return "-".join(groups)
 
 
 _DUMMIES: dict[tuple[int, int, int], str] = {}

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from survey.models import StaffSession, User
+from survey.services.audit import engine_of
 
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at precision: one write a minute, not one per request
 
@@ -61,7 +62,7 @@ def needs_touch(row: StaffSession, now: datetime) -> bool:
 def touch_independently(session: Session, row: StaffSession, now: datetime) -> None:
     """Move last_seen_at forward in its own tiny transaction, so a GET page needs no commit and a
     failing request still counts as activity."""
-    with session.get_bind().connect() as conn:
+    with engine_of(session).connect() as conn:
         conn.execute(sa.update(StaffSession).where(StaffSession.id == row.id).values(last_seen_at=now))
         conn.commit()
     sa.orm.attributes.set_committed_value(row, "last_seen_at", now)

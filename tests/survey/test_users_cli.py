@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def test_list_set_role_and_reset_password(sapp: Flask) -> None:
     reset = runner.invoke(args=["users", "reset-password", "mai"])
     assert reset.exit_code == 0
     new_password = reset.output.strip().rsplit(" ", 1)[-1]
-    assert len(new_password) == 16
+    assert re.fullmatch(r"[a-hjkmnp-z2-9]{4}(-[a-hjkmnp-z2-9]{4}){3}", new_password), new_password
     after = _user(sapp, "mai")
     assert passwords.verify_password(sapp.config, after.password_hash, new_password).ok
     assert not passwords.verify_password(sapp.config, after.password_hash, PASSWORD).ok

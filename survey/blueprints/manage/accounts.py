@@ -28,7 +28,7 @@ ACCOUNT_ERRORS = {
 
 def _unit_choices() -> list[SelectChoice]:
     units = db.session.scalars(sa.select(Unit).order_by(Unit.code))
-    return [SelectChoice(u.id, f"{u.code} · {u.name_vi}") for u in units]  # type: ignore[arg-type]
+    return [SelectChoice(u.id, f"{u.code} · {u.name_vi}") for u in units]
 
 
 def _user_or_404(user_id: int) -> User:
