@@ -222,39 +222,84 @@ def response_rates(session: Session, unit_ids: Iterable[int], period_start: date
       missing for part of the subtree; the dashboard shows it as is.
     """
     ids = list(dict.fromkeys(unit_ids))
-    start_at = datetime.combine(period_start, time.min, tz)
-    end_at = datetime.combine(period_end + timedelta(days=1), time.min, tz)
+    trees = _subtrees(session, ids)
+    everything = set().union(*trees.values()) if trees else set()
+    own_served, own_partial = _served_by_unit(session, everything, period_start, period_end)
+    own_responses = _responses_by_unit(session, everything, datetime.combine(period_start, time.min, tz),
+                                       datetime.combine(period_end + timedelta(days=1), time.min, tz),
+                                       instrument_id)
     result: dict[int, ResponseRate] = {}
     for unit_id in ids:
-        tree = access.subtree_ids(session, [unit_id])
-        served, partial = _served(session, tree, period_start, period_end)
-        query = sa.select(sa.func.count()).select_from(Response).where(
-            Response.unit_id.in_(tree), Response.status == ResponseStatus.VALID,
-            Response.submitted_at >= start_at, Response.submitted_at < end_at)
-        if instrument_id is not None:
-            query = query.where(Response.instrument_id == instrument_id)
-        responses = int(session.scalar(query) or 0)
-        rate = responses / served if served else None
-        result[unit_id] = ResponseRate(unit_id, served, responses, rate, partial)
+        tree = trees.get(unit_id, set())
+        known = [own_served[u] for u in tree if u in own_served]
+        served = sum(known) if known else None
+        responses = sum(own_responses.get(u, 0) for u in tree)
+        partial = sum(own_partial.get(u, 0) for u in tree)
+        result[unit_id] = ResponseRate(unit_id, served, responses, responses / served if served else None,
+                                       partial)
     return result
 
 
-def _served(session: Session, tree: set[int], start: date, end: date) -> tuple[int | None, int]:
-    counts = session.execute(sa.select(
-        ServedCount.unit_id, ServedCount.period_start, ServedCount.period_end, ServedCount.procedure_field,
-        ServedCount.channel, ServedCount.served,
-    ).where(ServedCount.unit_id.in_(tree), ServedCount.period_start <= end, ServedCount.period_end >= start))
+def _subtrees(session: Session, ids: Sequence[int]) -> dict[int, set[int]]:
+    """Each requested unit with everything below it, from one read of the parent links."""
+    children: dict[int | None, list[int]] = defaultdict(list)
+    existing: set[int] = set()
+    for unit_id, parent_id in session.execute(sa.select(Unit.id, Unit.parent_id)):
+        children[parent_id].append(unit_id)
+        existing.add(unit_id)
+    trees: dict[int, set[int]] = {}
+    for root in ids:
+        if root not in existing:
+            continue
+        seen, stack = {root}, [root]
+        while stack:  # iterative, and `seen` stops a corrupt cycle
+            for child in children.get(stack.pop(), ()):
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+        trees[root] = seen
+    return trees
+
+
+def _chunks(ids: set[int], size: int = 500) -> list[list[int]]:
+    ordered = sorted(ids)
+    return [ordered[i:i + size] for i in range(0, len(ordered), size)]  # SQLite's bound-parameter limit
+
+
+def _served_by_unit(session: Session, units: set[int], start: date, end: date
+                    ) -> tuple[dict[int, int], dict[int, int]]:
+    """Per unit: its own dossiers in frames inside the window, and how many of its frames straddle it."""
     frames: dict[tuple[int, date, date], list[tuple[str, str, int]]] = defaultdict(list)
-    partial: set[tuple[int, date, date]] = set()
-    for unit_id, p_start, p_end, field, channel, served in counts:
-        key = (unit_id, p_start, p_end)
-        if p_start < start or p_end > end:
-            partial.add(key)
-        else:
-            frames[key].append((field, channel, served))
-    if not frames:
-        return None, len(partial)
-    return sum(_frame_total(rows) for rows in frames.values()), len(partial)
+    partial: dict[int, set[tuple[date, date]]] = defaultdict(set)
+    for chunk in _chunks(units):
+        rows = session.execute(
+            sa.select(ServedCount.unit_id, ServedCount.period_start, ServedCount.period_end,
+                      ServedCount.procedure_field, ServedCount.channel, ServedCount.served)
+            .where(ServedCount.unit_id.in_(chunk), ServedCount.period_start <= end,
+                   ServedCount.period_end >= start))
+        for unit_id, p_start, p_end, field, channel, served in rows:
+            if p_start < start or p_end > end:
+                partial[unit_id].add((p_start, p_end))
+            else:
+                frames[(unit_id, p_start, p_end)].append((field, channel, served))
+    totals: dict[int, int] = defaultdict(int)
+    for (unit_id, _start, _end), rows_of_frame in frames.items():
+        totals[unit_id] += _frame_total(rows_of_frame)
+    return dict(totals), {unit_id: len(spans) for unit_id, spans in partial.items()}
+
+
+def _responses_by_unit(session: Session, units: set[int], start_at: datetime, end_at: datetime,
+                       instrument_id: str | None) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for chunk in _chunks(units):
+        query = (sa.select(Response.unit_id, sa.func.count())
+                 .where(Response.unit_id.in_(chunk), Response.status == ResponseStatus.VALID,
+                        Response.submitted_at >= start_at, Response.submitted_at < end_at)
+                 .group_by(Response.unit_id))
+        if instrument_id is not None:
+            query = query.where(Response.instrument_id == instrument_id)
+        counts.update((unit_id, int(n)) for unit_id, n in session.execute(query))
+    return counts
 
 
 def _frame_total(rows: Sequence[tuple[str, str, int]]) -> int:
