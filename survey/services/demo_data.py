@@ -11,6 +11,7 @@ Idempotent: nothing is generated when the demo responses are already there.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -79,6 +80,7 @@ COMMUNES = (
     _Place("HL-VL", _C, "Xã Vĩnh Lợi", "Vinh Loi Commune", 0.92, 22, (None,)),
     _Place("HL-KB", _C, "Xã Kim Bôi", "Kim Boi Commune", 0.85, 20, (None,)),
     _Place("HL-TS", _C, "Xã Tân Sơn", "Tan Son Commune", 0.74, 18, (None,)),
+    _Place("HL-YT", _C, "Xã Yên Thế", "Yen The Commune", 0.82, 26, (None,)),
     _Place("HL-CD", _C, "Đặc khu Côn Đảo Mẫu", "Con Dao Demo Special Zone", 0.89, 6, (None,)),
     _Place("HL-BN", _C, "Xã Bản Nậm", "Ban Nam Commune", 0.83, 4, (None,)),
     _Place("HL-MC", _C, "Xã Mường Chà", "Muong Cha Commune", 0.80, 3, (None,)),
@@ -123,7 +125,9 @@ def _ensure_places(session: Session) -> dict[str, tuple[Unit, list[Counter]]]:
         if point is None:
             agency = place.kind is UnitKind.AGENCY
             prefix = "Bộ phận Một cửa" if agency else "Trung tâm Phục vụ hành chính công"
-            point = Unit(code=code, kind=UnitKind.SERVICE_POINT, name_vi=f"{prefix} {place.name_vi}",
+            # "Trung tâm … phường Bình Minh": the unit type is lower case inside a name.
+            inner = place.name_vi[0].lower() + place.name_vi[1:]
+            point = Unit(code=code, kind=UnitKind.SERVICE_POINT, name_vi=f"{prefix} {inner}",
                          name_en=f"{place.name_en} one-stop desk", parent=unit, valid_from=REFORM_DAY)
             session.add(point)
             session.flush()
@@ -171,7 +175,8 @@ def _submitted(rng: np.random.Generator, month: date, size: int) -> list[datetim
 def _scale_code(rng: np.random.Generator, satisfied: bool) -> int:
     if satisfied:
         return 5 if rng.random() < 0.45 else 4
-    return int(rng.choice([3, 2, 1], p=[0.6, 0.3, 0.1]))
+    u = rng.random()  # 3, 2, 1 with probabilities 0.6, 0.3, 0.1 (rng.choice is ten times slower)
+    return 3 if u < 0.6 else 2 if u < 0.9 else 1
 
 
 def generate_demo_responses(session: Session, *, today: date | None = None) -> int:
@@ -186,7 +191,8 @@ def generate_demo_responses(session: Session, *, today: date | None = None) -> i
     sipas = get_registered("sipas-counter", "2025.1")
     quick = get_registered("quick-rating", "2025.1")
     criteria = [c for e in sipas.instrument.index.elements for c in e.criteria]
-    offsets = np.random.default_rng(SEED + 1).normal(0, 0.35, len(criteria))
+    offsets = np.random.default_rng(SEED + 1).normal(0, CRITERION_SD, len(criteria))
+    offsets -= offsets.mean()
     rng = np.random.default_rng(SEED)
     last_day = today or date(2026, 11, 22)
     responses: list[dict[str, object]] = []
@@ -219,7 +225,7 @@ def generate_demo_responses(session: Session, *, today: date | None = None) -> i
                 })
                 field = counter.procedure_field or ALL
                 served_by_field[field] = served_by_field.get(field, 0) + 1
-                latent = float(np.log(true / (1 - true)) + rng.normal(0, 0.9))
+                latent = _calibrated_logit(true) + float(rng.normal(0, RESPONDENT_SD))
                 if registered is quick:
                     _quick_answers(rng, index, latent, answers)
                 else:
@@ -241,22 +247,44 @@ def generate_demo_responses(session: Session, *, today: date | None = None) -> i
         row["upload_id"] = upload.id
     if not responses:
         return 0
-    # RETURNING with executemany (SQLAlchemy "insertmanyvalues"): ids in parameter order, and the
-    # database sequence stays right on PostgreSQL, unlike ids chosen here.
-    ids = session.scalars(sa.insert(Response).returning(Response.id, sort_by_parameter_order=True),
-                          responses).all()
+    # Core executemany on the tables, not ORM bulk inserts: no per-row ORM bookkeeping, no RETURNING
+    # (whose batch splicing was most of the run time); ids are then read back by idempotency key.
+    connection = session.connection()
+    connection.execute(sa.insert(Response.__table__), responses)
+    ids = dict(connection.execute(sa.select(Response.idempotency_key, Response.id)
+                                  .where(Response.idempotency_key.like(f"{KEY_PREFIX}%"))).all())
     for row in (*answers, *texts):
-        row["response_id"] = ids[int(row["response_id"])]  # type: ignore[call-overload]
+        row["response_id"] = ids[f"{KEY_PREFIX}{row['response_id']}"]
     for table, rows in ((Answer, answers), (TextAnswer, texts), (ServedCount, frames)):
         if rows:
-            session.execute(sa.insert(table), rows)
+            connection.execute(sa.insert(table.__table__), rows)
     session.flush()
     return len(responses)
 
 
+RESPONDENT_SD, ANSWER_SD, CRITERION_SD = 0.9, 0.5, 0.35
+
+
+@functools.cache
+def _calibrated_logit(share: float) -> float:
+    """The mean logit whose answers, after respondent, criterion and answer noise, are satisfied with
+    probability `share` on average (the noise pulls a plain logit(share) towards 50 %)."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(40)
+    weights = weights / weights.sum()
+    spread = float(np.sqrt(RESPONDENT_SD**2 + ANSWER_SD**2 + CRITERION_SD**2))
+    low, high = -10.0, 10.0
+    for _ in range(60):  # bisection: the mean satisfied share rises with the location
+        mid = (low + high) / 2
+        if float(np.sum(weights / (1 + np.exp(-(mid + spread * nodes))))) < share:
+            low = mid
+        else:
+            high = mid
+    return (low + high) / 2
+
+
 def _sipas_answers(rng: np.random.Generator, response_id: int, latent: float, criteria: list[str],
                    offsets: np.ndarray, field: str | None, out: list[dict[str, object]]) -> None:
-    probabilities = 1 / (1 + np.exp(-(latent + offsets + rng.normal(0, 0.5, len(criteria)))))
+    probabilities = 1 / (1 + np.exp(-(latent + offsets + rng.normal(0, ANSWER_SD, len(criteria)))))
     draws = rng.random(len(criteria))
     missing = rng.random(len(criteria))
     for item, p, u, miss in zip(criteria, probabilities, draws, missing, strict=True):

@@ -8,10 +8,12 @@ cuts give the current period, the trend and the previous period at once.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,7 +32,6 @@ from survey.models import ALL, Response, ResponseStatus, ServedCount, Target, Un
 from survey.services.access import subtree_ids
 from survey.services.assignments import target_for
 from survey.services.respondent_data import (
-    RespondentData,
     frame_table,
     load_respondents_cached,
     unit_parent_map,
@@ -140,17 +141,35 @@ class IndexReport:
     names: dict[str, tuple[int, str, str, str]]  # code -> (id, name_vi, name_en, kind)
     parents: dict[str, str | None]  # code -> parent code within the subtree (None at its root)
 
-    def row(self, domain: str, stat_type: str, stat: str) -> pd.Series | None:
-        """The estimate row for `domain` and statistic, or None."""
-        t = self.estimates
-        rows = t[(t["domain"] == domain) & (t["stat_type"] == stat_type) & (t["stat"] == stat)]
-        return None if rows.empty else rows.iloc[0]
+    @functools.cached_property
+    def _rows(self) -> dict[tuple[str, str, str], dict[str, Any]]:
+        # One pass instead of a boolean mask per look-up: a province page looks up hundreds of rows.
+        return {(r["domain"], r["stat_type"], r["stat"]): r for r in self.estimates.to_dict("records")}
 
-    def overall(self, domain: str | None = None) -> pd.Series | None:
+    def row(self, domain: str, stat_type: str, stat: str) -> dict[str, Any] | None:
+        """The estimate row for `domain` and statistic, or None."""
+        return self._rows.get((domain, stat_type, stat))
+
+    def overall(self, domain: str | None = None) -> dict[str, Any] | None:
+        """The overall index row of `domain` (default: the report's unit)."""
         return self.row(domain or self.unit_code, "overall_index", "overall")
 
-    def response_rate(self) -> float | None:
-        return self.responses / self.served if self.served else None
+    def trend_labels(self) -> list[str]:
+        """Labels of the trend window, oldest first, ending with the report's period."""
+        return [self.period.shifted(i).label for i in reversed(range(TREND_LENGTH[self.period.kind]))]
+
+    @functools.cached_property
+    def _trend_by_domain(self) -> dict[str, dict[str, tuple[float, float, float]]]:
+        out: dict[str, dict[str, tuple[float, float, float]]] = {}
+        for domain, label, est, lo, hi in zip(self.trend["domain"], self.trend["period"], self.trend["est"],
+                                              self.trend["ci_lo"], self.trend["ci_hi"], strict=True):
+            out.setdefault(domain, {})[label] = (float(est), float(lo), float(hi))
+        return out
+
+    def trend_of(self, domain: str) -> list[tuple[str, float | None, float | None, float | None]]:
+        """(label, est, ci_lo, ci_hi) per period of the window; None where there is no estimate."""
+        found = self._trend_by_domain.get(domain, {})
+        return [(label, *found.get(label, (None, None, None))) for label in self.trend_labels()]
 
 
 def instrument_for(key: str) -> Instrument:
@@ -181,7 +200,7 @@ def _targets(session: Session, unit: Unit, parents: dict[str, str | None], instr
     return out
 
 
-def _fingerprint(session: Session, ids: set[int], first: date, last: date) -> tuple[object, ...]:
+def data_fingerprint(session: Session, ids: set[int], first: date, last: date) -> tuple[object, ...]:
     """Moves whenever responses, frames or targets that a report reads change."""
     start, end = utc_bounds(first, last)
     responses = session.execute(
@@ -215,16 +234,6 @@ def _weights(session: Session, data: pd.DataFrame, ids: set[int], first: date, l
     return result.weights, WEIGHTED_METHOD
 
 
-def _compute(data: pd.DataFrame, definition: IndexDefinition, parents: dict[str, str | None],
-             weights: pd.Series | None, kind: PeriodKind, targets: float | dict[str, float] | None,
-             alpha: float
-             ) -> pd.DataFrame:
-    return compute_indices(
-        data, definition, unit_col="unit", parents=parents, weights=weights, period_col="submitted",
-        period=kind.value, targets=targets, alpha=alpha, min_n=MIN_N, lonely_psu="adjust",
-    )
-
-
 def unit_indices(
     session: Session,
     unit: Unit,
@@ -248,7 +257,7 @@ def unit_indices(
     window_first = period.shifted(TREND_LENGTH[period.kind] - 1).first
     key = (str(session.get_bind().url), unit.id, instrument_key, period.label, weighted, alpha,
            default_target, half_width, league_root.id if league_root else None)
-    fingerprint = _fingerprint(session, ids, window_first, period.last)
+    fingerprint = data_fingerprint(session, ids, window_first, period.last)
     hit = _REPORTS.get(key)
     if hit is not None and hit[0] == fingerprint:
         return hit[1]
@@ -259,6 +268,55 @@ def unit_indices(
         _REPORTS.pop(next(iter(_REPORTS)))
     _REPORTS[key] = (fingerprint, report)
     return report
+
+
+@dataclass(frozen=True)
+class _PeriodTable:
+    """`compute_indices` rows of one subtree and one period (domain "total" dropped)."""
+
+    table: pd.DataFrame
+    weighted: bool
+    weighting: str
+    responses: int
+    excluded: pd.DataFrame
+
+
+_PERIOD_TABLES: dict[tuple[object, ...], tuple[tuple[object, ...], _PeriodTable]] = {}
+_PERIOD_TABLES_SIZE = 512
+
+EMPTY_COLUMNS = ["period", "level", "domain", "parent", "stat_type", "stat", "n", "df", "est", "se", "ci_lo",
+                 "ci_hi", "deff_kish", "n_eff", "target", "verdict", "p_value", "flags"]
+
+
+def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str, str | None], period: Period,
+                  instrument: Instrument, definition: IndexDefinition, weighted: bool,
+                  targets: float | dict[str, float] | None, alpha: float) -> _PeriodTable:
+    """Indices of one period, cached until that period's responses, the frames or targets change.
+
+    Periods are computed apart (not as cuts of one call) so that a new response recomputes only its
+    own period: weights are per unit x month anyway, and the estimates of a period use its rows only.
+    """
+    target_key = tuple(sorted(targets.items())) if isinstance(targets, dict) else targets
+    key = (str(session.get_bind().url), root.id, period.label, instrument.key, weighted, alpha, target_key)
+    fingerprint = data_fingerprint(session, ids, period.first, period.last)
+    hit = _PERIOD_TABLES.get(key)
+    if hit is not None and hit[0] == fingerprint:
+        return hit[1]
+    loaded = load_respondents_cached(session, ids, period.first, period.last, instrument)
+    data = loaded.frame
+    weights, weighting = _weights(session, data, ids, period.first, period.last, weighted)
+    if data.empty:
+        table = pd.DataFrame(columns=EMPTY_COLUMNS)
+    else:
+        table = compute_indices(data, definition, unit_col="unit", parents=parents, weights=weights,
+                                targets=targets, alpha=alpha, min_n=MIN_N, lonely_psu="adjust")
+        table.insert(0, "period", period.label)
+        table = table[table["domain"] != "total"].reset_index(drop=True)
+    result = _PeriodTable(table, weights is not None, weighting, len(data), loaded.excluded)
+    if len(_PERIOD_TABLES) >= _PERIOD_TABLES_SIZE:
+        _PERIOD_TABLES.pop(next(iter(_PERIOD_TABLES)))
+    _PERIOD_TABLES[key] = (fingerprint, result)
+    return result
 
 
 def compute_unit_indices(
@@ -273,47 +331,40 @@ def compute_unit_indices(
     half_width: float = 0.05,
     league_root: Unit | None = None,
 ) -> IndexReport:
-    """`unit_indices` without the cache."""
+    """`unit_indices` without the report cache (each period's table is still cached)."""
     instrument = instrument_for(instrument_key)
     definition = IndexDefinition.from_instrument(instrument)
     ids = subtree_ids(session, [unit.id])
     names = _names(session, ids)
-    window_first = period.shifted(TREND_LENGTH[period.kind] - 1).first
-    loaded = load_respondents_cached(session, ids, window_first, period.last, instrument)
-    data = loaded.frame
     parents = unit_parent_map(session, unit.id)
     targets = _targets(session, unit, parents, instrument.id, period.first.year, default_target)
     report_target = targets[unit.code]
-    weights, weighting = _weights(session, data, ids, window_first, period.last, weighted)
     same = len(set(targets.values())) == 1  # a single number is much faster in analysis than a mapping
     target_arg: float | dict[str, float] = report_target if same else {**targets, "total": report_target}
-    table = (_compute(data, definition, parents, weights, period.kind, target_arg, alpha) if not data.empty
-             else pd.DataFrame(columns=["period", "domain", "stat_type", "stat", "level"]))
-    table = table[table["domain"] != "total"]
-    current = table[table["period"] == period.label].reset_index(drop=True)
-    trend = table[table["stat_type"] == "overall_index"].reset_index(drop=True)
+    window = [period.shifted(i) for i in reversed(range(TREND_LENGTH[period.kind]))]
+    tables = [_period_table(session, unit, ids, parents, p, instrument, definition, weighted, target_arg,
+                            alpha) for p in window]
+    this = tables[-1]
+    current = this.table
+    trend = pd.concat([t.table[t.table["stat_type"] == "overall_index"] for t in tables if len(t.table)]
+                      or [pd.DataFrame(columns=EMPTY_COLUMNS)], ignore_index=True)
     previous = period.shifted(1)
     change = _change(trend, unit.code, period.label, previous.label, alpha)
-    in_period = data[(data["submitted"] >= period.first) & (data["submitted"] <= period.last)]
     frame = frame_table(session, ids, period.first, period.last)
     served = int(frame["served"].sum()) if not frame.empty else None
     overall = current[(current["domain"] == unit.code) & (current["stat_type"] == "overall_index")]
-    needed = _needed(overall, len(in_period), served, half_width, alpha)
+    needed = _needed(overall, this.responses, served, half_width, alpha)
     league, scope = (None, "")
     if league_root is not None:
         league, scope = _league(session, league_root, instrument, definition, period, weighted, alpha)
     return IndexReport(
         unit_code=unit.code, root_code=unit.code, instrument_key=instrument.key,
-        formula=definition.formula, period=period, previous=previous, weighted=weights is not None,
-        weighting=weighting, alpha=alpha, target=report_target, estimates=current, trend=trend,
-        league=league, league_scope=scope, change=change, excluded=_excluded_in(loaded, period),
-        served=served, responses=len(in_period), needed=needed, needed_half_width=half_width, names=names,
+        formula=definition.formula, period=period, previous=previous, weighted=this.weighted,
+        weighting=this.weighting, alpha=alpha, target=report_target, estimates=current, trend=trend,
+        league=league, league_scope=scope, change=change, excluded=this.excluded,
+        served=served, responses=this.responses, needed=needed, needed_half_width=half_width, names=names,
         parents=parents,
     )
-
-
-def _excluded_in(loaded: RespondentData, period: Period) -> pd.DataFrame:
-    return loaded.excluded  # counts over the trend window: what the page's figures leave out
 
 
 def _change(trend: pd.DataFrame, code: str, label: str, previous: str, alpha: float) -> pd.Series | None:
@@ -345,16 +396,14 @@ def _needed(overall: pd.DataFrame, n: int, served: int | None, half_width: float
 
 def _league(session: Session, root: Unit, instrument: Instrument, definition: IndexDefinition,
             period: Period, weighted: bool, alpha: float) -> tuple[pd.DataFrame | None, str]:
+    """Shrunk league table of `root`'s children on the overall index (no targets: ranks only)."""
     ids = subtree_ids(session, [root.id])
-    loaded = load_respondents_cached(session, ids, period.first, period.last, instrument)
-    if loaded.frame.empty:
-        return None, root.code
     parents = unit_parent_map(session, root.id)
-    weights, _ = _weights(session, loaded.frame, ids, period.first, period.last, weighted)
-    table = _compute(loaded.frame, definition, parents, weights, period.kind, None, alpha)
+    table = _period_table(session, root, ids, parents, period, instrument, definition, weighted, None,
+                          alpha).table
     children = {code for code, parent in parents.items() if parent == root.code}
-    rows = table[(table["stat_type"] == "overall_index") & table["domain"].isin(children)
-                 & np.isfinite(table["est"].astype(float)) & (table["n_eff"] > 0)]
+    rows = table[(table["stat_type"] == "overall_index") & table["domain"].isin(children)]
+    rows = rows[np.isfinite(rows["est"].astype(float)) & (rows["n_eff"].astype(float) > 0)]
     if len(rows) < MIN_UNITS:
         return None, root.code
     league = league_table(rows["domain"].to_numpy(), rows["est"].to_numpy(float), rows["n"].to_numpy(float),

@@ -24,6 +24,7 @@ from survey.services.indices import (
     INTERVAL_METHOD,
     IndexReport,
     Period,
+    data_fingerprint,
     instrument_for,
     unit_indices,
 )
@@ -96,16 +97,7 @@ def _period_choices(period: Period) -> list[Period]:
 
 
 def _trend_points(report: IndexReport, code: str) -> list[Point]:
-    rows = report.trend[report.trend["domain"] == code].set_index("period")
-    labels = [report.period.shifted(i).label for i in reversed(range(len(rows.index.unique()) or 1))]
-    labels = sorted(set(labels) | set(rows.index))
-    return [
-        Point(
-            label,
-            *(float(rows.loc[label, c]) if label in rows.index else None for c in ("est", "ci_lo", "ci_hi")),
-        )
-        for label in labels
-    ]
+    return [Point(*values) for values in report.trend_of(code)]
 
 
 def _tree(report: IndexReport, root: Unit) -> list[tuple[int, str]]:
@@ -124,6 +116,33 @@ def _tree(report: IndexReport, root: Unit) -> list[tuple[int, str]]:
     return out
 
 
+_RATES: dict[tuple[object, ...], tuple[tuple[object, ...], dict[int, Any]]] = {}
+
+
+def _rates(ids: list[int], period: Period, key: str) -> dict[int, Any]:
+    """`response_rates` (one query set per unit) cached until the subtree's data fingerprint moves."""
+    cache_key = (str(db.engine.url), tuple(ids), period.label, key)
+    fingerprint = data_fingerprint(db.session, set(ids), period.first, period.last)
+    hit = _RATES.get(cache_key)
+    if hit is not None and hit[0] == fingerprint:
+        return hit[1]
+    rates = response_rates(db.session, ids, period.first, period.last, instrument_for(key).id)
+    if len(_RATES) > 64:
+        _RATES.pop(next(iter(_RATES)))
+    _RATES[cache_key] = (fingerprint, rates)
+    return rates
+
+
+def _collapse_single_children(report: IndexReport, tree: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Drop a unit that is the only child of its parent (a commune's one service point): its row
+    would repeat the parent's figures. It stays one click away on the parent's unit page."""
+    children: dict[str | None, int] = {}
+    for parent in report.parents.values():
+        children[parent] = children.get(parent, 0) + 1
+    return [(depth, code) for depth, code in tree
+            if depth == 0 or children.get(report.parents.get(code)) != 1]
+
+
 def _roots(visible: set[int]) -> list[Unit]:
     units = db.session.query(Unit).filter(Unit.id.in_(visible)).all()
     return sorted((u for u in units if u.parent_id not in visible), key=lambda u: u.code)
@@ -139,9 +158,9 @@ def dashboard() -> str:
     for root in _roots(visible_unit_ids(db.session, user)):
         report = unit_indices(db.session, root, key, period, weighted=weighted, default_target=default_target)
         refresh_alerts(db.session, report, instrument_for(key).id)
-        tree = _tree(report, root)
+        tree = _collapse_single_children(report, _tree(report, root))
         ids = [report.names[code][0] for _, code in tree]
-        rates = response_rates(db.session, ids, period.first, period.last, instrument_for(key).id)
+        rates = _rates(ids, period, key)
         rows = [
             {
                 "depth": depth,
