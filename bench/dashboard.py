@@ -91,7 +91,9 @@ def main() -> None:
     sign_in(client, app, staff)
     pages = {
         "dashboard": f"/manage/?period={args.period}",
-        "unit page (ward, league of the province)": f"/manage/units/{unit_id(app, 'HL-PT')}?period={args.period}",
+        "unit page (ward, league of the province)": (
+            f"/manage/units/{unit_id(app, 'HL-PT')}?period={args.period}"
+        ),
         "unit page (province)": f"/manage/units/{unit_id(app, 'HL')}?period={args.period}",
         "alerts": f"/manage/alerts?period={args.period}",
     }
