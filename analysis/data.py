@@ -77,6 +77,21 @@ def numeric_codes(column: pd.Series, name: str) -> FloatArray:
     Empty strings and NA are missing. Anything else must be an integer number (``"5"``, ``5``,
     ``5.0``); ``"abc"`` or ``3.5`` raise `AnalysisInputError` because guessing would change the index.
     """
+    plain_numbers = pd.api.types.is_float_dtype(column.dtype) or (
+        pd.api.types.is_integer_dtype(column.dtype)
+        and not isinstance(column.dtype, pd.api.extensions.ExtensionDtype)
+    )
+    if plain_numbers:  # skip the parsing
+        array = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        array = _parse_codes(column, name)
+    fractional = np.isfinite(array) & (array != np.round(array))
+    if fractional.any():
+        raise AnalysisInputError(f"column {name!r}: code {array[fractional][0]!r} is not an integer")
+    return array
+
+
+def _parse_codes(column: pd.Series, name: str) -> FloatArray:
     series = column
     if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
         stripped = series.astype("string").str.strip()
@@ -86,11 +101,7 @@ def numeric_codes(column: pd.Series, name: str) -> FloatArray:
     if bad.any():
         first = series[bad].iloc[0]
         raise AnalysisInputError(f"column {name!r}: code {first!r} is not a number")
-    array = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    fractional = np.isfinite(array) & (array != np.round(array))
-    if fractional.any():
-        raise AnalysisInputError(f"column {name!r}: code {array[fractional][0]!r} is not an integer")
-    return array
+    return np.asarray(values.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 
 
 def _code_classes(codes: FloatArray, classes: Mapping[int, int]) -> npt.NDArray[np.uint8]:
@@ -104,9 +115,9 @@ def _code_classes(codes: FloatArray, classes: Mapping[int, int]) -> npt.NDArray[
     table = np.zeros(high - low + 2, dtype=np.uint8)  # last slot: outside the table
     for code, value in classes.items():
         table[code - low] = value
-    inside = np.isfinite(codes) & (codes >= low) & (codes <= high)
-    index = np.where(inside, np.nan_to_num(codes) - low, high - low + 1).astype(np.intp)
-    return table[index]
+    offset = codes - low
+    inside = (offset >= 0) & (offset <= high - low)  # False for NaN
+    return table[np.where(inside, offset, high - low + 1).astype(np.intp)]
 
 
 def item_matrices(data: pd.DataFrame, definition: IndexDefinition) -> ItemMatrices:
