@@ -158,3 +158,15 @@ def test_cli_import_of_frames_and_units(app: Flask, tmp_path: Any) -> None:
     result = app.test_cli_runner().invoke(args=["units", "import", str(bad)])
     assert result.exit_code == 1
     assert "Dòng 2: mã đơn vị cha 'NOPE' không tồn tại." in result.output  # Vietnamese by default
+
+
+def test_body_limits(app: Flask, client: FlaskClient, token: str) -> None:
+    counts = [{"unit_code": "HL-AB-1", "procedure_field": f"f{i}", "served": i} for i in range(2000)]
+    body = json.dumps({"period": "2026-03", "counts": counts})
+    assert len(body) > 64 * 1024  # above the app-wide form limit, below the API's
+    status, answer = post(client, body, token)
+    assert status == 201 and answer["rows"] == 2000
+    one = '{"unit_code": "HL-AB-1", "served": 1}'
+    huge = '{"period": "2026-03", "counts": [' + ",".join([one] * 120_000) + "]}"
+    status, answer = post(client, huge, token)
+    assert (status, answer["error"]["code"]) == (413, "E-TOO-LARGE")
