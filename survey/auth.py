@@ -91,6 +91,14 @@ def sign_in(user: User, *, second_factor_done: bool) -> StaffSession:
     return row
 
 
+def complete_second_factor(principal: Principal) -> StaffSession:
+    """The second factor passed: swap the half-signed-in session for a new id marked done (a new
+    session id at every privilege change, OWASP ASVS 3.2.1), so a cookie copied between the
+    password and the code never gains the full session."""
+    staff_sessions.revoke(principal.staff_session, now=current_time())
+    return sign_in(principal.user, second_factor_done=True)
+
+
 def sign_out() -> None:
     """Revoke the current session row (every copy of the cookie dies) and clear the cookie."""
     principal = pending_principal()

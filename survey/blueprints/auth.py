@@ -87,7 +87,7 @@ def two_factor() -> Any:
         now = auth.current_time()
         user = principal.user
         if totp.verify(user.totp_secret, form.code.data or "", now=now):
-            principal.staff_session.second_factor_done = True
+            auth.complete_second_factor(principal)
             audit.record(db.session, actor=user, action="auth.second_factor", object_type="user",
                          object_id=user.id, now=now)
             db.session.commit()
@@ -120,7 +120,7 @@ def enrol() -> Any:
         now = auth.current_time()
         if totp.verify(secret, form.code.data or "", now=now):
             accounts.enable_two_factor(db.session, user=user, secret=secret, now=now)
-            principal.staff_session.second_factor_done = True
+            auth.complete_second_factor(principal)
             db.session.commit()
             session.pop(_PENDING_TOTP, None)
             flash(_("Two-step sign-in is on. You will be asked for a code at every sign-in."), "ok")
@@ -152,6 +152,8 @@ def account() -> str:
 
 @bp.route("/password", methods=["GET", "POST"])
 @auth.staff_required()
+@limiter.limit(_login_limit("LOGIN_LIMIT_PER_ACCOUNT"), key_func=_pending_account_key, methods=["POST"],
+               deduct_when=_failed_attempt)
 def change_password() -> Any:
     form = ChangePasswordForm()
     if form.validate_on_submit():
@@ -164,5 +166,6 @@ def change_password() -> Any:
         if changed:
             flash(_("Your password has been changed. Your other sessions were signed out."), "ok")
             return redirect(url_for("auth.account"))
+        g.auth_attempt_failed = True  # a stolen session must not become a password-guessing oracle
         form.current.errors = [_("The current password is wrong.")]
     return render_template("auth/change_password.html", form=form)

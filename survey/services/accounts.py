@@ -111,6 +111,8 @@ def create_user(session: Session, config: Mapping[str, Any], *, actor: User | No
 def set_role(session: Session, *, actor: User | None, user: User, role: Role, unit_ids: Sequence[int],
              display_name: str | None = None, now: datetime) -> None:
     """Change role and scopes; live sessions end, so the new rights apply from the next sign-in."""
+    if actor is not None and actor.id == user.id and role != user.role:
+        raise AccountError("cannot_change_own_role")  # the last admin could lock everyone out
     _check_scopes(role, unit_ids)
     before = {"role": str(user.role), "scopes": sorted(s.unit_id for s in user.scopes)}
     user.role = role

@@ -243,3 +243,27 @@ def test_change_password_keeps_this_session_and_ends_the_others(sapp: Flask) -> 
 
 def test_logout_needs_post(sapp: Flask) -> None:
     assert sapp.test_client().get("/auth/logout").status_code == 405
+
+
+def test_a_cookie_copied_before_the_code_never_gets_the_full_session(sapp: Flask) -> None:
+    staff = add_staff(sapp, "mai", Role.MANAGER, ("HL-AB",), totp=True)
+    assert staff.totp_secret is not None
+    victim = sapp.test_client()
+    victim.post("/auth/login", data={"username": "mai", "password": PASSWORD})
+    cookie = victim.get_cookie("session")
+    assert cookie is not None
+    thief = sapp.test_client()
+    thief.set_cookie("session", cookie.value)
+    assert victim.post("/auth/2fa", data={"code": code_for(staff.totp_secret, sapp)}).status_code == 302
+    assert victim.get(PAGE).status_code == 200
+    assert thief.get(PAGE).headers["Location"].startswith("/auth/login")  # the half session was retired
+
+
+def test_guessing_the_current_password_from_a_session_is_limited(migrated_db: Path, tmp_path: Path) -> None:
+    app = staff_app(migrated_db, tmp_path, LOGIN_LIMIT_PER_ACCOUNT="2 per 1 hour")
+    staff = add_staff(app, "mai", Role.MANAGER, ("HL-AB",))
+    client = app.test_client()
+    sign_in(client, app, staff)
+    guess = {"current": "guess number one", "new": "a much longer passphrase",
+             "confirm": "a much longer passphrase"}
+    assert [client.post("/auth/password", data=guess).status_code for _ in range(3)] == [200, 200, 429]

@@ -129,3 +129,13 @@ def test_unknown_account_id_is_404(admin: tuple[FlaskClient, Staff]) -> None:
     client, _ = admin
     assert client.get("/manage/accounts/99999").status_code == 404
     assert client.post("/manage/accounts/99999/reset-password").status_code == 404
+
+
+def test_an_admin_cannot_change_their_own_role(sapp: Flask, admin: tuple[FlaskClient, Staff]) -> None:
+    client, boss = admin
+    response = client.post(f"/manage/accounts/{boss.id}", data={
+        "role": "manager", "units": [str(unit_id(sapp, "HL"))]})
+    assert response.status_code == 200
+    with sapp.app_context():
+        assert db.session.get(User, boss.id).role == Role.ADMIN  # type: ignore[union-attr]
+    assert client.get("/manage/accounts/").status_code == 200

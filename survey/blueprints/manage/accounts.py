@@ -23,6 +23,7 @@ ACCOUNT_ERRORS = {
     "username_taken": _l("This username is already taken."),
     "scope_required": _l("Choose at least one unit for a manager or researcher."),
     "cannot_deactivate_self": _l("You cannot deactivate your own account."),
+    "cannot_change_own_role": _l("You cannot change your own role; ask another administrator."),
 }
 
 
