@@ -50,7 +50,7 @@ class RowError:
     def describe(self) -> str:
         if self.line == 0:
             return self.message
-        return _("Line %(line)d: %(message)s", line=self.line, message=self.message)
+        return str(_("Line %(line)d: %(message)s", line=self.line, message=self.message))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ mixture of old and new figures. Functions flush, the view or command commits.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Literal
@@ -303,8 +303,15 @@ def _responses_by_unit(session: Session, units: set[int], start_at: datetime, en
 
 
 def _frame_total(rows: Sequence[tuple[str, str, int]]) -> int:
-    for keep in (lambda f, c: f == ALL and c == ALL, lambda f, c: c == ALL, lambda f, c: f == ALL):
+    """One frame's dossiers: the finest complete level only, so a breakdown never adds to its total."""
+    levels: tuple[Callable[[str, str], bool], ...] = (
+        lambda field, channel: field == ALL and channel == ALL,  # not broken down
+        lambda field, channel: channel == ALL,  # by field
+        lambda field, channel: field == ALL,  # by channel
+        lambda field, channel: True,  # field × channel
+    )
+    for keep in levels:
         chosen = [served for field, channel, served in rows if keep(field, channel)]
         if chosen:
             return sum(chosen)
-    return sum(served for _f, _c, served in rows)
+    return 0

@@ -58,5 +58,5 @@ def frames_page() -> Any:
 
 
 def _imported(result: frames.FrameImport) -> str:
-    return _("Imported %(rows)d counts for %(units)d units; %(replaced)d earlier counts replaced.",
-             rows=result.rows, units=result.units, replaced=result.replaced)
+    return str(_("Imported %(rows)d counts for %(units)d units; %(replaced)d earlier counts replaced.",
+                 rows=result.rows, units=result.units, replaced=result.replaced))

@@ -28,7 +28,7 @@ KIND_SHORT = {
     UnitKind.COMMUNE: _l("Commune"),
     UnitKind.SERVICE_POINT: _l("Service point"),
 }
-NONE_CHOICE = SelectChoice(0, "—")  # type: ignore[arg-type]  # coerced to int by the field
+NONE_CHOICE = SelectChoice(0, "—")  # the field coerces submitted values to int; 0 = none
 
 
 def _none_is_zero(value: object) -> int:

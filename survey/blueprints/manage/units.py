@@ -43,8 +43,8 @@ def _kind_labels() -> dict[str, Any]:
 
 
 def _unit_choices(unit_list: list[Unit], exclude: int | None = None) -> list[SelectChoice]:
-    return [NONE_CHOICE, *(SelectChoice(u.id, f"{u.code} · {u.name_vi}")  # type: ignore[arg-type]
-                           for u in unit_list if u.id != exclude)]
+    others = (u for u in unit_list if u.id != exclude)
+    return [NONE_CHOICE, *(SelectChoice(u.id, f"{u.code} · {u.name_vi}") for u in others)]
 
 
 def _refused(form: Any, error: units.UnitRefused) -> None:
