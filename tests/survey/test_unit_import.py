@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -131,3 +132,25 @@ def test_scope_of_a_commune_manager(app: Flask, ids: dict[str, int]) -> None:
 def test_changing_a_kind_must_fit_stored_children(app: Flask, ids: dict[str, int]) -> None:
     errors = refused(app, ids, HEADER + "HL-AB,service_point,Phường An Bình,,HL,,,\n")
     assert (2, "kind") in errors
+
+
+def test_messages_are_vietnamese_by_default(app: Flask, ids: dict[str, int]) -> None:
+    with app.app_context(), in_request(app, "vi"):
+        with pytest.raises(UnitImportRefused) as caught:
+            import_units_csv(db.session, (HEADER + "\n" * 5 + "A,commune,A,,X,,,\n").encode(),
+                             actor=user(ids, "admin"), now=NOW)
+        assert [e.describe() for e in caught.value.errors] == ["Dòng 7: mã đơn vị cha 'X' không tồn tại."]
+
+
+def test_cli_import_creates_then_updates(app: Flask, ids: dict[str, int], tmp_path: Path) -> None:
+    path = tmp_path / "tree.csv"
+    path.write_bytes(("\ufeff" + HEADER + "HL-MOI,commune,Xã Mới,New Commune,HL,2026-07-01,,\n").encode())
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["units", "import", str(path)])
+    assert first.exit_code == 0 and "1 units created, 0 updated" in first.output
+    path.write_bytes((HEADER + "HL-MOI,commune,Xã Mới (đổi tên),New Commune,HL,2026-07-01,,\n").encode())
+    again = runner.invoke(args=["units", "import", str(path)])
+    assert again.exit_code == 0 and "0 units created, 1 updated" in again.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(Unit.name_vi).where(Unit.code == "HL-MOI")) == "Xã Mới (đổi tên)"
+        assert [a for a, _, _ in audit_actions("units.")] == ["units.import", "units.import"]
