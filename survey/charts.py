@@ -29,6 +29,11 @@ def _ok(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
+def common_axis(series: Sequence[Sequence[Point]], target: float | None) -> tuple[float, float]:
+    """One axis for several series (the sparklines of one table)."""
+    return _axis([p for points in series for p in points], target)
+
+
 def _axis(points: Sequence[Point], target: float | None) -> tuple[float, float]:
     values = [v for p in points for v in (p.est, p.lo, p.hi) if _ok(v)]
     if _ok(target):
@@ -60,9 +65,13 @@ def sparkline(
     title: str = "",
     width: int = 120,
     height: int = 28,
+    axis: tuple[float, float] | None = None,
 ) -> Markup:
-    """A tiny line of estimates over periods, with a dashed target line; gaps where suppressed."""
-    low, high = _axis(points, target)
+    """A tiny line of estimates over periods, with a dashed target line; gaps where suppressed.
+
+    Give the same `axis` (low, high) to every sparkline of a table so that their heights compare.
+    """
+    low, high = axis if axis is not None else _axis(points, target)
     n = max(len(points) - 1, 1)
 
     def xy(i: int, v: float) -> str:
@@ -95,9 +104,9 @@ def interval_plot(
     *,
     target: float | None,
     title: str,
-    width: int = 640,
+    width: int = 900,
     row_height: int = 26,
-    label_width: int = 230,
+    label_width: int = 330,
 ) -> Markup:
     """Horizontal interval plot: one row per estimate (point and CI bar), a vertical target line."""
     low, high = _axis(points, target)
@@ -122,7 +131,7 @@ def interval_plot(
         )
     for i, p in enumerate(points):
         y = 14 + i * row_height
-        label = p.label if len(p.label) <= 34 else p.label[:33] + "…"
+        label = p.label if len(p.label) <= 52 else p.label[:51] + "…"
         parts.append(
             f'<text class="label" x="{label_width - 8}" y="{y + 4}" text-anchor="end">{escape(label)}</text>'
         )
@@ -141,7 +150,7 @@ def interval_plot(
 
 
 def trend_chart(
-    points: Sequence[Point], *, target: float | None, title: str, width: int = 640, height: int = 220
+    points: Sequence[Point], *, target: float | None, title: str, width: int = 900, height: int = 240
 ) -> Markup:
     """Line of estimates over periods with the confidence band and the target line."""
     low, high = _axis(points, target)
@@ -187,8 +196,9 @@ def trend_chart(
     step = max(1, len(points) // 6)
     for i, p in enumerate(points):
         if i % step == 0 or i == len(points) - 1:
+            anchor = "end" if i == len(points) - 1 and len(points) > 1 else "start" if i == 0 else "middle"
             parts.append(
-                f'<text class="tick" x="{x(i):.1f}" y="{height - 8}" text-anchor="middle">'
+                f'<text class="tick" x="{x(i):.1f}" y="{height - 8}" text-anchor="{anchor}">'
                 f"{escape(p.label)}</text>"
             )
     parts.append("</svg>")

@@ -131,7 +131,8 @@ class IndexReport:
     estimates: pd.DataFrame
     trend: pd.DataFrame
     league: pd.DataFrame | None
-    league_scope: str
+    league_scope: str  # code of the unit whose children the league compares
+    league_scope_name: tuple[str, str]  # its names (vi, en)
     change: pd.Series | None
     excluded: pd.DataFrame
     served: int | None
@@ -361,7 +362,9 @@ def compute_unit_indices(
         unit_code=unit.code, root_code=unit.code, instrument_key=instrument.key,
         formula=definition.formula, period=period, previous=previous, weighted=this.weighted,
         weighting=this.weighting, alpha=alpha, target=report_target, estimates=current, trend=trend,
-        league=league, league_scope=scope, change=change, excluded=this.excluded,
+        league=league, league_scope=scope, change=change,
+        league_scope_name=(league_root.name_vi, league_root.name_en or league_root.name_vi) if league_root
+        else ("", ""), excluded=this.excluded,
         served=served, responses=this.responses, needed=needed, needed_half_width=half_width, names=names,
         parents=parents,
     )
@@ -408,4 +411,7 @@ def _league(session: Session, root: Unit, instrument: Instrument, definition: In
         return None, root.code
     league = league_table(rows["domain"].to_numpy(), rows["est"].to_numpy(float), rows["n"].to_numpy(float),
                           rows["n_eff"].to_numpy(float), level=1 - alpha)
-    return league.table, root.code
+    names = _names(session, ids)
+    table = league.table.assign(name_vi=[names[c][1] for c in league.table["unit"]],
+                                name_en=[names[c][2] or names[c][1] for c in league.table["unit"]])
+    return table, root.code

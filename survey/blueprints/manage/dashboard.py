@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from survey.auth import current_staff, current_time, staff_required
 from survey.blueprints.manage import bp
-from survey.charts import Point, interval_plot, sparkline, trend_chart
+from survey.charts import Point, common_axis, interval_plot, sparkline, trend_chart
 from survey.extensions import db
 from survey.i18n import current_locale
 from survey.models import Role, Unit
@@ -31,6 +31,7 @@ from survey.services.indices import (
 from survey.services.respondent_data import utc_bounds
 from survey.services.scrubber import scrubbed_comments
 
+KIND_ORDER = {"agency": 0, "district": 1, "commune": 2, "service_point": 3}  # agencies before communes
 INSTRUMENTS = ("sipas-counter@2025.1", "quick-rating@2025.1", "outpatient@2025.1")
 VERDICTS = {
     "met": ("✔", _l("met"), "met"),
@@ -61,6 +62,8 @@ def num(value: Any, digits: int = 0) -> str:
         return "–"
     if not math.isfinite(number):
         return "–"
+    if abs(number) < 0.5 * 10**-digits:
+        number = 0.0  # never print "-0,0"
     text = f"{number:,.{digits}f}"
     return text.replace(",", " ").replace(".", ",") if current_locale() == "vi" else text
 
@@ -109,7 +112,8 @@ def _tree(report: IndexReport, root: Unit) -> list[tuple[int, str]]:
 
     def walk(code: str, depth: int) -> None:
         out.append((depth, code))
-        for child in sorted(children.get(code, []), key=lambda c: report.names[c][1]):
+        for child in sorted(children.get(code, []), key=lambda c: (KIND_ORDER.get(report.names[c][3], 9),
+                                                                     report.names[c][1])):
             walk(child, depth + 1)
 
     walk(root.code, 0)
@@ -161,6 +165,8 @@ def dashboard() -> str:
         tree = _collapse_single_children(report, _tree(report, root))
         ids = [report.names[code][0] for _, code in tree]
         rates = _rates(ids, period, key)
+        trends = {code: _trend_points(report, code) for _, code in tree}
+        axis = common_axis(list(trends.values()), report.target)
         rows = [
             {
                 "depth": depth,
@@ -168,9 +174,8 @@ def dashboard() -> str:
                 "info": report.names[code],
                 "overall": report.overall(code),
                 "rate": rates.get(report.names[code][0]),
-                "spark": sparkline(
-                    _trend_points(report, code), target=report.target, title=_("Overall index by period")
-                ),
+                "spark": sparkline(trends[code], target=report.target, axis=axis,
+                                   title=_("Overall index by period")),
             }
             for depth, code in tree
         ]
