@@ -33,7 +33,8 @@ from survey.services.assignments import assignment_for
 from survey.services.indices import Period, unit_indices
 from survey.services.report_content import ReportContent, build_content, period_label
 
-_PERIOD = re.compile(r"(?P<year>\d{4})(?:-(?P<month>\d{2})|-?Q(?P<quarter>[1-4]))?")
+# ASCII digits only: `\d` would also take full-width and other Unicode digits.
+_PERIOD = re.compile(r"(?P<year>[0-9]{4})(?:-(?P<month>[0-9]{2})|-?Q(?P<quarter>[1-4]))?")
 _INSTRUMENT = re.compile(r"[a-z0-9][a-z0-9-]{0,39}(?:@[0-9][0-9A-Za-z.-]{0,19})?")
 MEDIA_TYPES = {
     "pdf": "application/pdf",
