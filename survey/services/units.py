@@ -301,6 +301,8 @@ def create_counter(session: Session, actor: User, unit_id: int, data: CounterDat
                    now: datetime) -> Counter:
     _require_manager(actor)
     unit = access.unit_or_404(session, actor, unit_id, now=now, action="counter.create")
+    if unit.kind != UnitKind.SERVICE_POINT:  # citizens are served, and surveyed, at service points
+        raise UnitRefused(_("Counters belong to service points: add a service point below this unit first."))
     code, name_vi, name_en, field = _clean_counter(data)
     _refuse_duplicate_counter(session, unit.id, code, None)
     counter = Counter(unit=unit, code=code, name_vi=name_vi, name_en=name_en, procedure_field=field,

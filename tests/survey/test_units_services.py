@@ -187,3 +187,9 @@ def test_another_units_counter_is_404_and_audited(app: Flask, ids: dict[str, int
         assert audit_actions("access.denied") == [
             ("access.denied", str(foreign.id), {"attempted": "counter.update"}),
             ("access.denied", str(foreign.id), {"attempted": "counter.rotate"})]
+
+
+def test_counters_only_at_service_points(app: Flask, ids: dict[str, int]) -> None:
+    with app.app_context(), in_request(app), pytest.raises(svc.UnitRefused, match="service points"):
+        svc.create_counter(db.session, user(ids, "anbinh"), unit_id("HL-AB"), svc.CounterData("Q1", "Quầy"),
+                           now=NOW)
