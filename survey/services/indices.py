@@ -221,8 +221,10 @@ _REPORTS_SIZE = 64
 
 def _weights(session: Session, data: pd.DataFrame, ids: set[int], first: date, last: date,
              weighted: bool) -> tuple[pd.Series | None, str]:
-    if not weighted or data.empty:
-        return None, UNWEIGHTED_METHOD if weighted else "unweighted (chosen)"
+    if not weighted:
+        return None, "unweighted (chosen)"
+    if data.empty:
+        return None, "no responses in this period"
     frame = frame_table(session, ids, first, last)
     if frame.empty:
         return None, UNWEIGHTED_METHOD
