@@ -67,7 +67,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def load_definition(spec: str, *, levels: Sequence[int], satisfied: Sequence[int], na_code: int | None
                     ) -> IndexDefinition:
-    """An index definition from ``id@version`` (instrument registry) or a ``criterion,element`` CSV."""
+    """An index definition from ``id@version`` (instrument registry) or a ``criterion,element`` CSV.
+
+    References
+    ----------
+    /work/shared/domain/sipas.md, sections 3-4 (5-level scale, satisfied = 4-5, N/A excluded).
+    """
     path = Path(spec)
     if path.suffix.lower() == ".csv" or path.exists():
         if not path.exists():
@@ -111,7 +116,12 @@ def _parents(data: pd.DataFrame, unit_col: str, parent_col: str) -> dict[str, st
 
 
 def run_indices(args: argparse.Namespace) -> pd.DataFrame:
-    """Read the files named in `args` and compute the indices table."""
+    """Read the files named in `args` and compute the indices table.
+
+    References
+    ----------
+    See `analysis.tables.compute_indices`.
+    """
     if not args.responses.exists():
         raise AnalysisInputError(f"responses file not found: {args.responses}")
     data = pd.read_csv(args.responses, dtype={args.by.split(",")[0]: str})
@@ -145,7 +155,12 @@ def run_indices(args: argparse.Namespace) -> pd.DataFrame:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status."""
+    """Entry point; returns the exit status (0, or 2 on an input error).
+
+    References
+    ----------
+    docs/analysis.md, "Command line".
+    """
     args = _parser().parse_args(argv)
     try:
         table = run_indices(args)

@@ -76,6 +76,10 @@ def numeric_codes(column: pd.Series, name: str) -> FloatArray:
 
     Empty strings and NA are missing. Anything else must be an integer number (``"5"``, ``5``,
     ``5.0``); ``"abc"`` or ``3.5`` raise `AnalysisInputError` because guessing would change the index.
+
+    References
+    ----------
+    /work/shared/design/reliability.md, bad-input catalogue #12 (values that are not a scale code).
     """
     plain_numbers = pd.api.types.is_float_dtype(column.dtype) or (
         pd.api.types.is_integer_dtype(column.dtype)

@@ -101,7 +101,13 @@ def build_domains(units: pd.Series, parents: Mapping[str, str | None] | None = N
 
 
 def period_labels(dates: pd.Series, period: PeriodSpec) -> list[tuple[str, IntArray]]:
-    """Rows of each period: calendar months/quarters/years, or custom inclusive date ranges."""
+    """Rows of each period: calendar months/quarters/years, or custom inclusive date ranges.
+
+    References
+    ----------
+    pandas ``Series.dt.to_period`` (calendar periods); Lumley T (2010), *Complex Surveys*, sec. 2.4
+    (a period is a domain: its respondents are a subset of the design, not a new design).
+    """
     parsed = pd.to_datetime(dates, errors="coerce")
     if parsed.isna().any():
         raise AnalysisInputError(f"column {dates.name!r} has missing or unreadable dates")
@@ -131,6 +137,10 @@ def cuts(
     -------
     list of (labels, rows)
         `labels` maps "period" and each `by` column to its value ("" for "all").
+
+    References
+    ----------
+    Lumley T (2010). *Complex Surveys: A Guide to Analysis Using R*, sec. 2.4 (domain estimation).
     """
     for name in [*by, *([period_col] if period_col else [])]:
         if name not in data.columns:

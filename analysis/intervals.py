@@ -20,7 +20,12 @@ BOUNDARY_METHOD = "boundary_cp"
 
 
 def t_quantile(alpha: float, df: FloatArray) -> FloatArray:
-    """Upper ``1 - alpha/2`` quantile of Student's t on `df` degrees of freedom (NaN where df <= 0)."""
+    """Upper ``1 - alpha/2`` quantile of Student's t on `df` degrees of freedom (NaN where df <= 0).
+
+    References
+    ----------
+    R ``qt``; scipy.special ``stdtrit``. Lumley T (2010), *Complex Surveys*, sec. 2.3 (design df).
+    """
     df = np.asarray(df, dtype=np.float64)
     # Tables repeat a few df values many times: evaluate the quantile once per distinct value.
     distinct, inverse = np.unique(df, return_inverse=True)

@@ -60,7 +60,12 @@ class Estimate:
 
     @classmethod
     def from_row(cls, row: Mapping[str, object]) -> Estimate:
-        """Build from a row (mapping) of the table returned by `compute_indices`."""
+        """Build from a row (mapping) of the table returned by `compute_indices`.
+
+        References
+        ----------
+        docs/analysis.md, "Command line" (the meaning of each column).
+        """
         return cls(**{name: row[name] for name in OUTPUT_COLUMNS})  # type: ignore[arg-type]
 
 
