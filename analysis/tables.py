@@ -82,7 +82,8 @@ def _target_column(table: pd.DataFrame, targets: Targets) -> np.ndarray:
                 if "*" in targets:
                     out[:] = float(targets["*"])
                 continue
-            values = table[key].map(lambda v: targets.get(str(v), np.nan)).to_numpy(dtype=np.float64)
+            lookup = {str(name): float(value) for name, value in targets.items()}
+            values = table[key].astype(str).map(lookup).to_numpy(dtype=np.float64, na_value=np.nan)
             out = np.where(np.isnan(values), out, values)
     out[~table["proportion"].to_numpy(dtype=bool)] = np.nan
     if np.any((out < 0) | (out > 1)):

@@ -154,3 +154,16 @@ def test_small_batches_and_threads_give_the_same_table(monkeypatch: pytest.Monke
         monkeypatch.undo()
         for column in ("est", "se", "df", "n", "sum_w", "n_eff"):
             np.testing.assert_allclose(batched[column], whole[column], rtol=1e-13, atol=1e-15)
+
+
+def test_targets_by_domain_stat_and_default() -> None:
+    data = _data(unit=["A"] * 12 + ["B"] * 12, q1=[5, 4, 1] * 8, q2=[5] * 24, q3=[1] * 24)
+    table = compute_indices(data, TWO, unit_col="unit", lonely_psu="adjust",
+                            targets={"*": 0.8, "q1": 0.6, "B": 0.9})
+    target = table.set_index(["domain", "stat_type", "stat"])["target"]
+    assert target[("A", "criterion", "q1")] == 0.6  # stat beats the default
+    assert target[("A", "criterion", "q2")] == 0.8
+    assert target[("B", "criterion", "q1")] == 0.9  # domain beats stat
+    assert np.isnan(target[("A", "mean_score", "q1")])  # no target for mean scores
+    with pytest.raises(AnalysisInputError, match="between 0 and 1"):
+        compute_indices(data, TWO, unit_col="unit", lonely_psu="adjust", targets=80)
