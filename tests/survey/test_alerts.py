@@ -63,3 +63,23 @@ def test_manager_cannot_note_another_units_alert(migrated_db: Path, tmp_path: Pa
     sign_in(other, app, manager)
     assert other.post(f"/manage/alerts/{alert_id}/notes", data={"comment": "x"}).status_code == 404
     assert audit_actions(app, "access.denied")
+
+
+def test_significant_drop_against_the_previous_month_raises_an_alert(
+    migrated_db: Path, tmp_path: Path
+) -> None:
+    app = staff_app(migrated_db, tmp_path)
+    _respond(app, "HL-AB-1", [5, 4, 5, 5, 4, 5] * 5, month=9)
+    _respond(app, "HL-AB-1", [2, 4, 1, 2, 3, 2] * 5, month=10)
+    admin = add_staff(app, "admin", Role.ADMIN, totp=True)
+    client = app.test_client()
+    sign_in(client, app, admin)
+    assert client.get(f"/manage/?period={PERIOD}").status_code == 200
+    with app.app_context():
+        drops = list(db.session.scalars(sa.select(Alert).where(Alert.kind == AlertKind.SIGNIFICANT_DROP)))
+        units = {a.unit_id for a in drops}
+        assert unit_id(app, "HL-AB-1") in units and unit_id(app, "HL-AB") in units
+        drop = next(a for a in drops if a.unit_id == unit_id(app, "HL-AB-1"))
+        assert drop.estimate < drop.reference - 0.3 and drop.ci_low <= drop.estimate <= drop.ci_high
+        quiet = list(db.session.scalars(sa.select(Alert).where(Alert.unit_id == unit_id(app, "HL-TTHCC-1"))))
+        assert quiet == []  # no responses there: no alert of any kind

@@ -24,7 +24,13 @@ RAW_PHONE = "0912 345 678"
 
 
 def _respond(
-    app: Flask, unit_code: str, codes: list[int], *, comment: str | None = None, day: int = 10
+    app: Flask,
+    unit_code: str,
+    codes: list[int],
+    *,
+    comment: str | None = None,
+    day: int = 10,
+    month: int = 10,
 ) -> None:
     registered = get_registered("sipas-counter", "2025.1")
     criteria = [c for e in registered.instrument.index.elements for c in e.criteria]
@@ -39,8 +45,8 @@ def _respond(
                 unit_id=unit.id,
                 channel="qr",
                 language="vi",
-                submitted_at=datetime(2026, 10, day, 3, i % 60, tzinfo=UTC),
-                idempotency_key=f"t-{unit_code}-{i}-{code}-{day}",
+                submitted_at=datetime(2026, month, day, 3, i % 60, tzinfo=UTC),
+                idempotency_key=f"t-{unit_code}-{i}-{code}-{day}-{month}",
             )
             db.session.add(response)
             db.session.flush()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template, request
 from flask_babel import gettext as _
@@ -28,7 +30,8 @@ from survey.services.indices import (
     instrument_for,
     unit_indices,
 )
-from survey.services.respondent_data import utc_bounds
+from survey.services.report_content import weighting_text
+from survey.services.respondent_data import DEFAULT_TIMEZONE, utc_bounds
 from survey.services.scrubber import scrubbed_comments
 
 KIND_ORDER = {"agency": 0, "district": 1, "commune": 2, "service_point": 3}  # agencies before communes
@@ -66,6 +69,17 @@ def num(value: Any, digits: int = 0) -> str:
         number = 0.0  # never print "-0,0"
     text = f"{number:,.{digits}f}"
     return text.replace(",", " ").replace(".", ",") if current_locale() == "vi" else text
+
+
+@bp.app_template_filter("local_month")
+def local_month(moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).strftime("%Y-%m")
+
+
+@bp.app_template_global("weighting_text")
+def weighting_label(weighting: str) -> str:
+    """The weighting statement in the page's language (the same words as the reports)."""
+    return weighting_text(weighting)
 
 
 @bp.app_template_global("verdict_badge")
@@ -236,6 +250,7 @@ def unit_page(unit_id: int) -> str:
         if s.group in ("integrity", "overall", "other")
     ]
     instrument = instrument_for(key)
+    # Month only, like the reports: a day and time could tie a comment to one visit.
     comments = scrubbed_comments(
         db.session,
         [info[0] for info in report.names.values()],

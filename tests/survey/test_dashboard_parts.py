@@ -1,0 +1,91 @@
+"""Pure parts of the dashboard: periods, SVG charts, Vietnamese number formats."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from xml.etree import ElementTree
+
+import pytest
+from flask import Flask
+
+from survey.charts import Point, common_axis, interval_plot, sparkline, trend_chart
+from survey.services.indices import Period, PeriodKind
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "first", "last"),
+    [
+        ("2026-10", "2026-10", date(2026, 10, 1), date(2026, 10, 31)),
+        ("2024-02", "2024-02", date(2024, 2, 1), date(2024, 2, 29)),
+        ("2026q3", "2026Q3", date(2026, 7, 1), date(2026, 9, 30)),
+        ("2026", "2026", date(2026, 1, 1), date(2026, 12, 31)),
+        ("nonsense", "2026-10", date(2026, 10, 1), date(2026, 10, 31)),  # last full month before today
+        ("2026-13", "2026-10", date(2026, 10, 1), date(2026, 10, 31)),
+    ],
+)
+def test_period_parse(text: str, label: str, first: date, last: date) -> None:
+    period = Period.parse(text, date(2026, 11, 23))
+    assert (period.label, period.first, period.last) == (label, first, last)
+
+
+def test_period_shift_crosses_years() -> None:
+    assert Period.parse("2026-01", date(2026, 5, 1)).shifted(1).label == "2025-12"
+    assert Period.parse("2026Q1", date(2026, 5, 1)).shifted(1).label == "2025Q4"
+    assert Period.parse("2026Q1", date(2026, 5, 1)).shifted(4).label == "2025Q1"
+    assert Period.year(2026).shifted(2).label == "2024"
+    assert Period.month(2026, 3).shifted(-1).kind is PeriodKind.MONTH
+
+
+def _parse(svg: str) -> ElementTree.Element:
+    return ElementTree.fromstring(svg)
+
+
+def test_charts_are_accessible_and_escape_labels() -> None:
+    points = [Point("<b>Quầy 1</b>", 0.86, 0.8, 0.9), Point("Q2", None), Point("Q3", 0.7, 0.6, 0.78)]
+    for svg in (
+        interval_plot(points, target=0.8, title="Tiêu chí"),
+        trend_chart(points, target=0.8, title="T"),
+        sparkline(points, target=0.8, title="S"),
+    ):
+        root = _parse(str(svg))
+        assert root.get("role") == "img"
+        assert root.find(f"{SVG}title") is not None and root.find(f"{SVG}desc") is not None
+        assert "<b>" not in str(svg)
+    desc = _parse(str(interval_plot(points, target=0.8, title="x"))).find(f"{SVG}desc")
+    assert desc is not None and "86%" in (desc.text or "") and "Q2: –" in (desc.text or "")
+
+
+def test_interval_plot_draws_point_bar_and_target_where_the_numbers_say() -> None:
+    svg = _parse(
+        str(interval_plot([Point("a", 0.5, 0.4, 0.6)], target=0.8, title="x", width=500, label_width=100))
+    )
+    circle = svg.find(f"{SVG}circle")
+    bar = svg.find(f"{SVG}line[@class='ci']")
+    target = svg.find(f"{SVG}line[@class='target']")
+    assert circle is not None and bar is not None and target is not None
+    x_point, x_lo, x_hi, x_target = (
+        float(v) for v in (circle.get("cx"), bar.get("x1"), bar.get("x2"), target.get("x1"))
+    )
+    assert x_lo < x_point < x_hi < x_target
+    assert math.isclose(x_point - x_lo, x_hi - x_point, rel_tol=1e-3)  # symmetric interval, symmetric bar
+
+
+def test_sparkline_leaves_gaps_and_shares_an_axis() -> None:
+    series = [[Point("1", 0.9), Point("2", None), Point("3", 0.8)], [Point("1", 0.5), Point("2", 0.6)]]
+    axis = common_axis(series, 0.8)
+    assert axis[0] <= 0.5 and axis[1] >= 0.9
+    svg = str(sparkline(series[0], axis=axis))
+    assert svg.count("<polyline") == 2  # two segments around the missing period
+
+
+def test_percentages_are_vietnamese_in_vi(app: Flask) -> None:
+    from survey.blueprints.manage.dashboard import num, pct
+
+    with app.test_request_context("/?lang=vi"):
+        assert pct(0.8642) == "86,4 %" and pct(float("nan")) == "–" and pct(None) == "–"
+        assert num(1434) == "1 434" and num(-0.01, 1) == "0,0"
+    with app.test_request_context("/?lang=en"):
+        assert pct(0.8642) == "86.4%" and num(1434) == "1,434"
