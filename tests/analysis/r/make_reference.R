@@ -13,6 +13,8 @@
 #   comprehensive     svymean(~comp, subset(des, domain & any valid criterion))
 #   separate items    svymean(~f_j, subset(des, domain & l_j))
 # df = degf(subset design); deff = svymean(..., deff="replace"); intervals from svyciprop.
+# R warns 15 times that qbeta() "is not accurate": those are the degenerate rows (all answers alike, an SE
+# of ~1e-17 from rounding) that tests/analysis/test_r_reference.py leaves out of the interval comparison.
 
 suppressPackageStartupMessages(library(survey))
 
