@@ -23,6 +23,7 @@ _Fail = Callable[[str, str], None]  # reports one problem of the current line: (
 
 MAX_SERVED = 10_000_000  # dossiers per unit and period: far above any real one-stop desk, below overflow
 FIELD_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,59}")
+UNIT_CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")  # as survey.services.units.CODE_PATTERN
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 _QUARTER = re.compile(r"(\d{4})-[Qq]([1-4])")
@@ -152,6 +153,8 @@ def check_record(line: int, record: Mapping[str, object], default_period: tuple[
     unit_code = _text(record.get("unit_code"))
     if not unit_code:
         fail("unit", _("the unit code is empty."))
+    elif not UNIT_CODE_PATTERN.fullmatch(unit_code):  # cannot exist; never send NULs etc. to the database
+        fail("unit_unknown", _("unit code '%(code)s' does not exist.", code=printable(unit_code)))
     period = _row_period(record, default_period, fail)
     field = _text(record.get("procedure_field"))
     if field and not FIELD_PATTERN.fullmatch(field):
@@ -165,6 +168,11 @@ def check_record(line: int, record: Mapping[str, object], default_period: tuple[
     if errors or period is None or served is None:
         return None, errors
     return FrameRow(line, unit_code, period[0], period[1], field or ALL, channel or ALL, served), []
+
+
+def printable(text: str, limit: int = 40) -> str:
+    """`text` cut to `limit` with control characters shown as escapes, for quoting it in a message."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text[:limit])
 
 
 def _text(value: object) -> str:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from survey.models import Unit, UnitKind, User
 from survey.services import access, audit
-from survey.services.frame_rows import RowError, decode_csv, read_csv_records
+from survey.services.frame_rows import RowError, decode_csv, printable, read_csv_records
 from survey.services.frames import FramesRefused
 from survey.services.units import ALLOWED_PARENT_KINDS, CODE_PATTERN, UnitRefused, clean_text
 
@@ -89,7 +89,7 @@ def _check_row(line: int, record: Mapping[str, str], errors: list[RowError]) -> 
     code = record.get("code", "")
     if not CODE_PATTERN.fullmatch(code):
         fail("code", _("unit code '%(code)s' is not valid (1–40 letters, digits, '.', '_' or '-').",
-                       code=code[:40]))
+                       code=printable(code)))
     kind_text = record.get("kind", "").lower()
     kind = UnitKind(kind_text) if kind_text in {k.value for k in UnitKind} else None
     if kind is None:
@@ -113,6 +113,11 @@ def _check_row(line: int, record: Mapping[str, str], errors: list[RowError]) -> 
                            value=value[:20]))
     if len(dates) == 2 and dates[0] and dates[1] and dates[1] < dates[0]:
         fail("date", _("valid_to is before valid_from."))
+    for column in ("parent_code", "successor_code"):
+        value = record.get(column, "")
+        if value and not CODE_PATTERN.fullmatch(value):  # cannot exist; never query with NULs and the like
+            fail(column.removesuffix("_code"), _("%(column)s '%(code)s' is not a valid unit code.",
+                                                 column=column, code=printable(value)))
     if len(errors) > before or kind is None:
         return None
     return UnitRow(line, code, kind, names[0], names[1], record.get("parent_code", ""), dates[0], dates[1],

@@ -170,3 +170,13 @@ def test_body_limits(app: Flask, client: FlaskClient, token: str) -> None:
     huge = '{"period": "2026-03", "counts": [' + ",".join([one] * 120_000) + "]}"
     status, answer = post(client, huge, token)
     assert (status, answer["error"]["code"]) == (413, "E-TOO-LARGE")
+
+
+def test_control_characters_in_a_unit_code_never_reach_the_database(client: FlaskClient, token: str) -> None:
+    body = {"period": "2026-03", "counts": [{"unit_code": "HL-AB-1\u0000", "served": 1},
+                                            {"unit_code": "x" * 500, "served": 1}]}
+    status, answer = post(client, body, token)
+    assert status == 422
+    assert [(e["row"], e["code"]) for e in answer["error"]["errors"]] == [
+        (1, "unit_unknown"), (2, "unit_unknown")]
+    assert "HL-AB-1\\x00" in answer["error"]["errors"][0]["message"]

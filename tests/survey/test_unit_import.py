@@ -154,3 +154,8 @@ def test_cli_import_creates_then_updates(app: Flask, ids: dict[str, int], tmp_pa
     with app.app_context():
         assert db.session.scalar(sa.select(Unit.name_vi).where(Unit.code == "HL-MOI")) == "Xã Mới (đổi tên)"
         assert [a for a, _, _ in audit_actions("units.")] == ["units.import", "units.import"]
+
+
+def test_parent_and_successor_codes_must_be_codes(app: Flask, ids: dict[str, int]) -> None:
+    errors = refused(app, ids, HEADER + "HL-Q,commune,Xã Q,,HL\u0007,,,HL AB\n")
+    assert errors == [(2, "parent"), (2, "successor")]
