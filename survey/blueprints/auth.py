@@ -84,17 +84,12 @@ def two_factor() -> Any:
         return redirect(url_for("auth.enrol", next=request.args.get("next")))
     form = TwoFactorForm()
     if form.validate_on_submit():
-        now = auth.current_time()
-        user = principal.user
-        if totp.verify(user.totp_secret, form.code.data or "", now=now):
+        if accounts.check_second_factor(db.session, user=principal.user, code=form.code.data or "",
+                                        now=auth.current_time()):
             auth.complete_second_factor(principal)
-            audit.record(db.session, actor=user, action="auth.second_factor", object_type="user",
-                         object_id=user.id, now=now)
             db.session.commit()
             return redirect(_next_url())
-        audit.record(db.session, actor=user, action="auth.second_factor_failed", object_type="user",
-                     object_id=user.id, now=now)
-        db.session.commit()
+        db.session.commit()  # keeps the failed-attempt audit event
         g.auth_attempt_failed = True
         flash(_("That code is not valid. Check the time on your phone and try the current code."), "error")
     return render_template("auth/two_factor.html", form=form)
@@ -117,9 +112,8 @@ def enrol() -> Any:
         secret = session[_PENDING_TOTP] = totp.new_secret()
     form = TwoFactorForm()
     if form.validate_on_submit():
-        now = auth.current_time()
-        if totp.verify(secret, form.code.data or "", now=now):
-            accounts.enable_two_factor(db.session, user=user, secret=secret, now=now)
+        if accounts.enable_two_factor(db.session, user=user, secret=secret, code=form.code.data or "",
+                                      now=auth.current_time()):
             auth.complete_second_factor(principal)
             db.session.commit()
             session.pop(_PENDING_TOTP, None)

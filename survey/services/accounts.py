@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from survey.models import Role, StaffSession, Unit, User, UserScope
-from survey.services import audit, passwords, staff_sessions
+from survey.services import audit, passwords, staff_sessions, totp
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,79}$"
 
@@ -175,17 +175,37 @@ def change_own_password(session: Session, config: Mapping[str, Any], *, user: Us
     return True
 
 
-def enable_two_factor(session: Session, *, user: User, secret: str, now: datetime) -> None:
+def check_second_factor(session: Session, *, user: User, code: str, now: datetime) -> bool:
+    """Accept a TOTP code once; audit both outcomes."""
+    step = totp.accepted_step(user.totp_secret, code, now=now, after=user.totp_last_step)
+    if step is None:
+        audit.record(session, actor=user, action="auth.second_factor_failed", object_type="user",
+                     object_id=user.id, now=now)
+        return False
+    user.totp_last_step = step
+    audit.record(session, actor=user, action="auth.second_factor", object_type="user", object_id=user.id,
+                 now=now)
+    return True
+
+
+def enable_two_factor(session: Session, *, user: User, secret: str, code: str, now: datetime) -> bool:
+    """Turn TOTP on once the user proved their app holds `secret` by typing a current code."""
+    step = totp.accepted_step(secret, code, now=now, after=None)
+    if step is None:
+        return False
     user.totp_secret = secret
     user.totp_enabled = True
+    user.totp_last_step = step
     audit.record(session, actor=user, action="user.totp_enable", object_type="user", object_id=user.id,
                  now=now)
+    return True
 
 
 def reset_two_factor(session: Session, *, actor: User | None, user: User, now: datetime) -> None:
     """Forget the TOTP secret (lost phone); the owner enrols again at the next sign-in."""
     user.totp_secret = None
     user.totp_enabled = False
+    user.totp_last_step = None
     staff_sessions.revoke_all(session, user, now=now)
     audit.record(session, actor=actor, action="user.totp_reset", object_type="user", object_id=user.id,
                  now=now)

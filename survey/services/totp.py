@@ -8,6 +8,7 @@ so it must be protected at rest anyway; a leaked secret is re-issued by an admin
 
 from __future__ import annotations
 
+import hmac
 from datetime import datetime
 
 import pyotp
@@ -27,14 +28,23 @@ def provisioning_uri(secret: str, username: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=ISSUER)
 
 
-def verify(secret: str | None, code: str, *, now: datetime) -> bool:
-    """True if `code` (spaces allowed, as apps show "123 456") is valid at `now`, ±1 step."""
+def accepted_step(secret: str | None, code: str, *, now: datetime, after: int | None) -> int | None:
+    """The time step `code` belongs to if it is valid at `now` (±1 step) and newer than `after`,
+    the step of the last accepted code: a code is never accepted twice (RFC 6238 §5.2), so one
+    seen over a shoulder is useless once typed. `code` may contain spaces ("123 456")."""
     if not secret:
-        return False
+        return None
     digits = "".join(code.split())
     if len(digits) != 6 or not digits.isascii() or not digits.isdigit():
-        return False
-    return pyotp.TOTP(secret).verify(digits, for_time=now, valid_window=VALID_WINDOW)
+        return None
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now)
+    for offset in range(-VALID_WINDOW, VALID_WINDOW + 1):
+        step = current + offset
+        fresh = after is None or step > after
+        if fresh and hmac.compare_digest(totp.at(now, counter_offset=offset), digits):
+            return step
+    return None
 
 
 def qr_svg(uri: str) -> Markup:

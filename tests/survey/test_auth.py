@@ -267,3 +267,21 @@ def test_guessing_the_current_password_from_a_session_is_limited(migrated_db: Pa
     guess = {"current": "guess number one", "new": "a much longer passphrase",
              "confirm": "a much longer passphrase"}
     assert [client.post("/auth/password", data=guess).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_a_totp_code_is_accepted_only_once(sapp: Flask) -> None:
+    staff = add_staff(sapp, "mai", Role.MANAGER, ("HL-AB",), totp=True)
+    assert staff.totp_secret is not None
+    client, clock = sapp.test_client(), clock_of(sapp)
+    code = code_for(staff.totp_secret, sapp)
+    client.post("/auth/login", data={"username": "mai", "password": PASSWORD})
+    assert client.post("/auth/2fa", data={"code": code}).status_code == 302
+    client.post("/auth/logout")
+    clock.advance(seconds=5)  # still inside the code's validity window
+    client.post("/auth/login", data={"username": "mai", "password": PASSWORD})
+    assert client.post("/auth/2fa", data={"code": code}).status_code == 200  # replay refused
+    # An older step than the one used is refused too, even though valid_window would allow it.
+    older = pyotp.TOTP(staff.totp_secret).at(clock.now, counter_offset=-1)
+    assert client.post("/auth/2fa", data={"code": older}).status_code == 200
+    clock.advance(seconds=30)
+    assert client.post("/auth/2fa", data={"code": code_for(staff.totp_secret, sapp)}).status_code == 302
