@@ -88,6 +88,18 @@ def _domain_sums(cells: CellStatistics, design: Design, n_domains: int) -> _Doma
     )
 
 
+@dataclass(frozen=True)
+class _Block:
+    """Estimates of one statistic type for every domain: est and var have shape (domains, stats)."""
+
+    stat_type: str
+    names: tuple[str, ...]
+    est: FloatArray
+    var: FloatArray
+    proportion: bool  # a share (gets proportion intervals and targets) rather than a mean score
+    denominators: list[int]  # the layout's denominator index of each statistic
+
+
 def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
@@ -158,9 +170,7 @@ def domain_estimates(
     v = sums.centred
     crit_var = _ratio_variance(v[:, idx, idx], v[:, idx, k + idx], v[:, k + idx, k + idx], p, val)
 
-    blocks: list[tuple[str, list[str], FloatArray, FloatArray, int | None, list[int]]] = []
-    # (stat_type, names, est (D,S), var (D,S), proportion?, q indices)
-    blocks.append(("criterion", list(items.criteria), p, crit_var, 1, list(range(k))))
+    blocks = [_Block("criterion", items.criteria, p, crit_var, True, list(range(k)))]
 
     member = np.zeros((e_count, k))
     member[items.element_of, idx] = 1.0
@@ -185,28 +195,29 @@ def domain_estimates(
     composite_defined = np.concatenate([elem_defined, elem_defined.any(axis=1, keepdims=True)], axis=1)
     composite_est = np.where(composite_defined, composite_est, np.nan)
     composite_var = np.where(composite_defined, composite_var, np.nan)
-    blocks.append(("element", list(items.elements), composite_est[:, :e_count],
-                   composite_var[:, :e_count], 1, [k + i for i in range(e_count)]))
-    blocks.append(("overall_index", ["overall"], composite_est[:, e_count:],
-                   composite_var[:, e_count:], 1, [k + e_count]))
+    blocks.append(_Block("element", items.elements, composite_est[:, :e_count],
+                         composite_var[:, :e_count], True, [k + i for i in range(e_count)]))
+    blocks.append(_Block("overall_index", ("overall",), composite_est[:, e_count:],
+                         composite_var[:, e_count:], True, [k + e_count]))
 
     pv = sums.pair_centred
     pairs = lay.pair_columns()
     pair_est = _ratio(tot[:, [a for a, _ in pairs]], tot[:, [b for _, b in pairs]])
     pair_var = _ratio_variance(pv[:, :, 0], pv[:, :, 1], pv[:, :, 2], pair_est, tot[:, [b for _, b in pairs]])
     pair_q = lay.pair_denominator()
-    blocks.append(("mean_score", list(items.criteria), pair_est[:, :k], pair_var[:, :k], None, pair_q[:k]))
-    blocks.append(("comprehensive", ["comprehensive"], pair_est[:, k : k + 1], pair_var[:, k : k + 1], 1,
-                   pair_q[k : k + 1]))
-    blocks.append(("separate", list(items.separate), pair_est[:, k + 1 :], pair_var[:, k + 1 :], 1,
-                   pair_q[k + 1 :]))
+    blocks.append(_Block("mean_score", items.criteria, pair_est[:, :k], pair_var[:, :k], False, pair_q[:k]))
+    blocks.append(_Block("comprehensive", ("comprehensive",), pair_est[:, k : k + 1],
+                         pair_var[:, k : k + 1], True, pair_q[k : k + 1]))
+    blocks.append(_Block("separate", items.separate, pair_est[:, k + 1 :], pair_var[:, k + 1 :], True,
+                         pair_q[k + 1 :]))
 
     frames = []
     second_moment = tot[:, 3 * k : 4 * k]
-    for stat_type, names, est, var, proportion, qs in blocks:
-        if not names:
+    for block in blocks:
+        if not block.names:
             continue
-        q = np.array(qs)
+        stat_type, names, est, var = block.stat_type, block.names, block.est, block.var
+        q = np.array(block.denominators)
         strata, lonely = sums.strata[:, q], sums.lonely[:, q]
         if design.lonely_psu == "fail" and (lonely > 0).any():
             _raise_lonely(cells, design, q)
@@ -241,7 +252,7 @@ def domain_estimates(
                     "deff": deff.ravel(),
                     "deff_kish": deff_kish.ravel(),
                     "n_eff": n_eff.ravel(),
-                    "proportion": proportion is not None,
+                    "proportion": block.proportion,
                 }
             )
         )
