@@ -200,8 +200,14 @@ def first_url(*endpoints: str) -> str | None:
     return None
 
 
+# Citizens' pages never show staff navigation: not loading a session there keeps the survey's own
+# transaction free of the session-activity write.
+CITIZEN_BLUEPRINTS = frozenset({"public", "home"})
+
+
 def _template_globals() -> dict[str, Any]:
-    return {"staff": current_staff_or_none(), "can_manage": access.can_manage,
+    staff = None if request.blueprint in CITIZEN_BLUEPRINTS else current_staff_or_none()
+    return {"staff": staff, "can_manage": access.can_manage,
             "is_admin": access.is_admin, "first_url": first_url,
             "role_label": role_label}
 

@@ -8,6 +8,7 @@ the idle limit (30 min) or the absolute limit (12 h) ends it for every copy of t
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from survey.models import StaffSession, User
 from survey.services.audit import engine_of
+
+log = logging.getLogger(__name__)
 
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at precision: one write a minute, not one per request
 
@@ -62,9 +65,14 @@ def needs_touch(row: StaffSession, now: datetime) -> bool:
 def touch_independently(session: Session, row: StaffSession, now: datetime) -> None:
     """Move last_seen_at forward in its own tiny transaction, so a GET page needs no commit and a
     failing request still counts as activity."""
-    with engine_of(session).connect() as conn:
-        conn.execute(sa.update(StaffSession).where(StaffSession.id == row.id).values(last_seen_at=now))
-        conn.commit()
+    try:
+        with engine_of(session).connect() as conn:
+            conn.execute(sa.update(StaffSession).where(StaffSession.id == row.id).values(last_seen_at=now))
+            conn.commit()
+    except sa.exc.OperationalError:
+        # Best effort: if this request already holds SQLite's write lock, the next request touches.
+        log.warning("could not record staff session activity", exc_info=True)
+        return
     sa.orm.attributes.set_committed_value(row, "last_seen_at", now)
 
 
