@@ -233,7 +233,7 @@ _STAT_KINDS = (ColumnKind.COUNT, *(ColumnKind.PERCENT,) * 4, ColumnKind.TEXT, Co
 
 
 def _stat_headers() -> tuple[str, ...]:
-    return (_("Responses (n)"), _("Estimate"), _("95% interval: lower"), _("95% interval: upper"),
+    return (_("Responses (n)"), _("Estimate"), _("Lower bound (95%)"), _("Upper bound (95%)"),
             _("Target"), _("Verdict"), _("p-value (vs target)"), _("Effective n"), _("Design effect"),
             _("Notes"))
 
@@ -264,8 +264,8 @@ def report_tables(content: ReportContent, *, include_comments: bool) -> list[Tab
               tuple((t.period, t.unit_code, *_stat_cells(t.figure)) for t in content.trend),
               (ColumnKind.TEXT,) * 2 + _STAT_KINDS),
         Table("Integrity", _("Integrity"), (_("Code"), _("Question"), _("Responses (n)"),
-                                            _("Share with the good answer"), _("95% interval: lower"),
-                                            _("95% interval: upper")),
+                                            _("Share with the good answer"), _("Lower bound (95%)"),
+                                            _("Upper bound (95%)")),
               tuple((f.key, f.label, f.n, f.est, f.ci_lo, f.ci_hi) for f in content.integrity),
               (ColumnKind.TEXT, ColumnKind.TEXT, ColumnKind.COUNT) + (ColumnKind.PERCENT,) * 3),
     ]

@@ -306,7 +306,7 @@ FLAG_TEXT = {
     "low_n_eff": _l("small effective sample"),
     "low_df": _l("few degrees of freedom"),
     "wide": _l("wide interval"),
-    "boundary_cp": _l("exact interval (estimate at 0 or 100%)"),
+    "boundary_cp": _l("exact interval (estimate at 0 or 1)"),
 }
 
 

@@ -68,8 +68,8 @@ def test_xlsx_figures_equal_the_indices_api_and_are_typed_numbers(rapp: Flask) -
     overall = _sheet_rows(book["Overall"])[0]
     assert overall["Measure"] == "SIPAS index"
     assert overall["Estimate"] == pytest.approx(float(api.overall()["est"]), rel=1e-12)
-    assert overall["95% interval: lower"] == pytest.approx(float(api.overall()["ci_lo"]), rel=1e-12)
-    assert overall["95% interval: upper"] == pytest.approx(float(api.overall()["ci_hi"]), rel=1e-12)
+    assert overall["Lower bound (95%)"] == pytest.approx(float(api.overall()["ci_lo"]), rel=1e-12)
+    assert overall["Upper bound (95%)"] == pytest.approx(float(api.overall()["ci_hi"]), rel=1e-12)
     assert overall["Responses (n)"] == int(api.overall()["n"]) == 40
     for row in _sheet_rows(book["Elements"]):
         expected = api.row("HL-AB", "element", str(row["Code"]))
@@ -184,7 +184,7 @@ def test_researcher_gets_aggregate_tables_without_comments_and_no_pdf(rapp: Flas
 
 @pytest.mark.parametrize("query", [
     "period=2026-13", "period=abc", "period=2026-Q5", "period=1850", "period=",
-    "period=2026-10&period=2026-11", "period=2026-10%00", "instrument=nope@1",
+    "period=2026-10&period=2026-11", "period=2026-10%00", "period=%EF%BC%92026-10", "instrument=nope@1",
     "instrument=../../etc/passwd", "instrument=sipas-counter@9.9",
     "weighted=2", "weighted=yes",
 ])
@@ -194,7 +194,7 @@ def test_bad_parameters_are_400_e_value_in_vietnamese(rapp: Flask, query: str) -
     assert response.status_code == 400
     body = response.get_data(as_text=True)
     assert "E-VALUE" in body
-    assert any(word in body for word in ("Kỳ báo cáo phải là", "Bộ câu hỏi không tồn tại", "Tham số"))
+    assert any(word in body for word in ("Kỳ báo cáo phải là", "Bộ phiếu", "Tham số"))
     assert audit_actions(rapp, "report.download") == []
 
 
@@ -218,3 +218,12 @@ def test_a_period_without_responses_still_gives_a_report(rapp: Flask) -> None:
     # Before the demo assignments open (1 July 2025) the unit has no instrument: the reader must choose.
     before = client.get(f"/manage/units/{ab}/report.xlsx?period=2025-01")
     assert before.status_code == 400 and "E-VALUE" in before.get_data(as_text=True)
+
+
+def test_unit_page_links_to_the_three_formats_with_its_options(rapp: Flask) -> None:
+    client = _client(rapp, "ab", Role.MANAGER, ("HL-AB",))
+    ab = unit_id(rapp, "HL-AB")
+    html = client.get(f"/manage/units/{ab}?period={PERIOD}&weighted=0").get_data(as_text=True)
+    for fmt in ("pdf", "xlsx", "csv"):
+        assert f"/manage/units/{ab}/report.{fmt}?" in html
+    assert "period=2026-10" in html and "weighted=0" in html
