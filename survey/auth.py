@@ -84,7 +84,11 @@ def _load_principal(token: str) -> Principal | None:
 
 
 def sign_in(user: User, *, second_factor_done: bool) -> StaffSession:
-    """Open a server-side session for `user` and put its id in the cookie (the view commits)."""
+    """Open a server-side session for `user` and put its id in the cookie (the view commits).
+    A session this browser already had is revoked, not left alive behind the new cookie."""
+    previous = pending_principal()
+    if previous is not None:
+        staff_sessions.revoke(previous.staff_session, now=current_time())
     token, row = staff_sessions.start(db.session, user, now=current_time(),
                                       second_factor_done=second_factor_done)
     login_user(Principal(row, token))

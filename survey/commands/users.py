@@ -8,7 +8,7 @@ generated and printed once.
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import click
 from flask import current_app
@@ -16,7 +16,7 @@ from flask.cli import AppGroup
 
 from survey.extensions import db
 from survey.models import Role, User
-from survey.services import accounts
+from survey.services import accounts, audit, staff_sessions
 
 group = AppGroup("users", help="Create and manage staff accounts.")
 
@@ -102,3 +102,15 @@ def reset_password_command(username: str) -> None:
     password = accounts.reset_password(db.session, current_app.config, actor=None, user=user, now=_now())
     db.session.commit()
     click.echo(f"New password for {user.username} (shown once): {password}")
+
+
+@group.command("prune-sessions")
+@click.option("--days", type=click.IntRange(min=1), default=30, show_default=True,
+              help="Delete sessions revoked or unused for longer than this.")
+def prune_sessions_command(days: int) -> None:
+    """Delete long-dead staff sessions (the database otherwise keeps one row per sign-in)."""
+    count = staff_sessions.prune(db.session, now=_now(), keep=timedelta(days=days))
+    audit.record(db.session, actor=None, action="session.prune", object_type="staff_session",
+                 detail={"deleted": count, "days": days}, now=_now())
+    db.session.commit()
+    click.echo(f"Deleted {count} staff session(s).")

@@ -90,3 +90,15 @@ def revoke_all(session: Session, user: User, *, now: datetime) -> int:
         .execution_options(synchronize_session="fetch")
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def prune(session: Session, *, now: datetime, keep: timedelta) -> int:
+    """Delete sessions revoked, or last seen, more than `keep` ago (long dead: the idle limit is
+    minutes). Returns how many; the audit log keeps the sign-ins themselves."""
+    cutoff = now - keep
+    result = session.execute(
+        sa.delete(StaffSession)
+        .where(sa.or_(StaffSession.revoked_at < cutoff, StaffSession.last_seen_at < cutoff))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,9 @@ import sqlalchemy as sa
 from flask import Flask
 
 from survey.extensions import db
-from survey.models import StaffSession, User
+from survey.models import Role, StaffSession, User
 from survey.services import passwords
-from tests.survey.staff_helpers import PASSWORD, audit_actions, running, staff_app
+from tests.survey.staff_helpers import PASSWORD, add_staff, audit_actions, clock_of, running, staff_app
 
 
 @pytest.fixture
@@ -111,3 +112,23 @@ def test_list_set_role_and_reset_password(sapp: Flask) -> None:
     assert actions == [("user.create", None), ("user.create", None), ("user.set_role", None),
                        ("user.reset_password", None)]
     assert all(new_password not in e.detail for e in audit_actions(sapp))
+
+
+def test_prune_sessions_deletes_only_long_dead_ones(sapp: Flask) -> None:
+    staff = add_staff(sapp, "mai", Role.MANAGER, ("HL-AB",))
+    now = clock_of(sapp).now
+    with sapp.app_context():
+        db.session.add_all([
+            StaffSession(token_hash="a" * 64, user_id=staff.id, created_at=now - timedelta(days=40),
+                         last_seen_at=now - timedelta(days=40)),  # abandoned
+            StaffSession(token_hash="b" * 64, user_id=staff.id, created_at=now - timedelta(days=2),
+                         last_seen_at=now - timedelta(days=2), revoked_at=now - timedelta(days=2)),
+            StaffSession(token_hash="c" * 64, user_id=staff.id, created_at=now, last_seen_at=now),
+        ])
+        db.session.commit()
+    result = sapp.test_cli_runner().invoke(args=["users", "prune-sessions", "--days", "30"])
+    assert result.exit_code == 0 and "Deleted 1 " in result.output
+    with sapp.app_context():
+        left = set(db.session.scalars(sa.select(StaffSession.token_hash)))
+    assert left == {"b" * 64, "c" * 64}
+    assert [e.detail for e in audit_actions(sapp, "session.prune")] == ['{"days": 30, "deleted": 1}']
