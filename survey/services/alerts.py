@@ -54,7 +54,13 @@ def _drops(report: IndexReport) -> pd.DataFrame:
 def refresh_alerts(session: Session, report: IndexReport, instrument_id: str) -> list[Alert]:
     """Create or update the alerts that `report` implies for its unit and descendants; flush."""
     found: list[Alert] = []
-    codes = {code: info[0] for code, info in report.names.items()}
+    siblings: dict[str | None, int] = {}
+    for parent in report.parents.values():
+        siblings[parent] = siblings.get(parent, 0) + 1
+    # A unit that is its parent's only child (a commune's one service point) repeats the parent's
+    # figures: one alert, on the parent, is enough.
+    codes = {code: info[0] for code, info in report.names.items()
+             if code == report.unit_code or siblings.get(report.parents.get(code)) != 1}
     overall = report.estimates[report.estimates["stat_type"] == "overall_index"]
     for row in overall.itertuples():
         if row.verdict == Verdict.BELOW.value and row.domain in codes:
@@ -74,7 +80,8 @@ def visible_alerts(session: Session, unit_ids: Collection[int], *, open_only: bo
     """Alerts of `unit_ids`, open ones first, newest period first."""
     query = (sa.select(Alert).where(Alert.unit_id.in_(list(unit_ids)))
              .options(selectinload(Alert.notes), selectinload(Alert.unit))
-             .order_by(Alert.acknowledged_at.is_not(None), Alert.period_start.desc(), Alert.id))
+             .order_by(Alert.acknowledged_at.is_not(None), Alert.period_start.desc(), Alert.estimate,
+                       Alert.id))
     if open_only:
         query = query.where(Alert.acknowledged_at.is_(None))
     return list(session.scalars(query))
