@@ -48,7 +48,7 @@ def _domain_sums(cells: CellStatistics, design: Design, n_domains: int) -> _Doma
     scale = design.variance_scale()[cells.stratum]
     lonely = n_psu == 1
     t = cells.totals[:, :k2]
-    centred = cells.cross - np.einsum("ci,cj->cij", t, t) / n_psu[:, None, None]
+    centred = cells.cross - t[:, :, None] * (t / n_psu[:, None])[:, None, :]
     pairs = cells.layout.pair_columns()
     num = cells.totals[:, [a for a, _ in pairs]]
     den = cells.totals[:, [b for _, b in pairs]]
@@ -98,6 +98,11 @@ class _Block:
     var: FloatArray
     proportion: bool  # a share (gets proportion intervals and targets) rather than a mean score
     denominators: list[int]  # the layout's denominator index of each statistic
+
+
+def _quadratic(c: FloatArray, v: FloatArray) -> FloatArray:
+    """``c[d, s]' v[d] c[d, s]`` for every domain d and statistic s (batched matmul, not einsum)."""
+    return np.asarray((np.matmul(c, v) * c).sum(axis=2), dtype=np.float64)
 
 
 def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
@@ -189,9 +194,7 @@ def domain_estimates(
     with np.errstate(divide="ignore", invalid="ignore"):
         inv = np.where(defined, 1.0 / np.where(defined, val, 1.0), 0.0)
     c = np.concatenate([coefs * inv[:, None, :], -coefs * (p_filled * inv)[:, None, :]], axis=2)
-    composite_var = _clean_variance(
-        np.einsum("dsi,dij,dsj->ds", c, v, c), np.einsum("dsi,dij,dsj->ds", np.abs(c), np.abs(v), np.abs(c))
-    )
+    composite_var = _clean_variance(_quadratic(c, v), _quadratic(np.abs(c), np.abs(v)))
     composite_defined = np.concatenate([elem_defined, elem_defined.any(axis=1, keepdims=True)], axis=1)
     composite_est = np.where(composite_defined, composite_est, np.nan)
     composite_var = np.where(composite_defined, composite_var, np.nan)
