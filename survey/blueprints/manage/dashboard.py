@@ -22,8 +22,6 @@ from survey.services.access import unit_or_404, visible_unit_ids
 from survey.services.alerts import refresh_alerts
 from survey.services.frames import response_rates
 from survey.services.indices import (
-    FORMULA_TEXT,
-    INTERVAL_METHOD,
     IndexReport,
     Period,
     data_fingerprint,
@@ -34,6 +32,12 @@ from survey.services.report_content import weighting_text
 from survey.services.respondent_data import DEFAULT_TIMEZONE, utc_bounds
 from survey.services.scrubber import scrubbed_comments
 
+# The method statements of survey.services.indices in the page's language (the services keep English
+# for exports; these say the same).
+FORMULA_LABEL = _l("criterion = share of valid answers that are satisfied (not applicable and missing "
+                   "excluded); element = mean of its criteria; overall = weighted mean of the elements")
+INTERVAL_LABEL = _l("Wilson score interval on the design effective sample size (Clopper–Pearson at 0 or 1)")
+STATUS_LABELS = {"flagged": _l("flagged"), "excluded": _l("excluded")}
 KIND_ORDER = {"agency": 0, "district": 1, "commune": 2, "service_point": 3}  # agencies before communes
 INSTRUMENTS = ("sipas-counter@2025.1", "quick-rating@2025.1", "outpatient@2025.1")
 VERDICTS = {
@@ -80,6 +84,11 @@ def local_month(moment: datetime) -> str:
 def weighting_label(weighting: str) -> str:
     """The weighting statement in the page's language (the same words as the reports)."""
     return weighting_text(weighting)
+
+
+@bp.app_template_filter("status_label")
+def status_label(status: str) -> str:
+    return str(STATUS_LABELS.get(status, status))
 
 
 @bp.app_template_global("verdict_badge")
@@ -203,8 +212,8 @@ def dashboard() -> str:
         instrument_key=key,
         instruments=INSTRUMENTS,
         weighted=weighted,
-        formula_text=FORMULA_TEXT,
-        interval_method=INTERVAL_METHOD,
+        formula_text=FORMULA_LABEL,
+        interval_method=INTERVAL_LABEL,
     )
 
 
@@ -281,8 +290,8 @@ def unit_page(unit_id: int) -> str:
         comments=comments,
         rate=rates.get(unit.id),
         tree=_tree(report, unit),
-        formula_text=FORMULA_TEXT,
-        interval_method=INTERVAL_METHOD,
+        formula_text=FORMULA_LABEL,
+        interval_method=INTERVAL_LABEL,
         lang=lang,
     )
 
