@@ -106,6 +106,14 @@ def add_inference(
     Clopper-Pearson fallback on Kish's n_eff at 0 or 1; mean scores get the t (Wald) interval and no
     verdict. Rows with ``n < min_n`` keep n but lose est, se, interval and p-value.
 
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        As returned by `analysis.estimates.domain_estimates` (columns est, se, df, n, n_rows, n_eff,
+        proportion, stat_type, stat, domain), e.g. from cell statistics summed in SQL.
+    targets, alpha, ci_method, all_intervals, min_n
+        As in `compute_indices`.
+
     References
     ----------
     Wilson EB (1927); Korn EL, Graubard BI (1998); Clopper CJ, Pearson ES (1934); Kish L (1965).
