@@ -84,3 +84,12 @@ VALID = {"q_access": "4", "q_wait": "0", "q_staff": "5", "overall": "5", "paid_e
 
 def error_code_in(html: str) -> set[str]:
     return set(re.findall(r'data-error-code="([A-Z-]+)"', html))
+
+
+def checked(html: str, name: str, value: str | None = None) -> bool:
+    """Whether an input `name` (with `value`, if given) is rendered checked, whatever the attribute order."""
+    for tag in re.findall(r"<input [^>]*>", html):
+        if (f'name="{name}"' in tag and re.search(r"\schecked[\s>]", tag)
+                and (value is None or f'value="{value}"' in tag)):
+            return True
+    return False

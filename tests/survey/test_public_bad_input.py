@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ from survey.extensions import db
 from survey.models import Counter
 from survey.services.form_nonce import issue_nonce
 from tests.survey.conftest import TEST_SECRET
-from tests.survey.survey_helpers import VALID, Served, error_code_in, serve_kitchen_sink
+from tests.survey.survey_helpers import VALID, Served, checked, error_code_in, serve_kitchen_sink
 
 
 @pytest.fixture
@@ -144,7 +143,7 @@ def test_bad_scale_values_re_render_with_answers_kept(served: Served, value: str
     data = {**served.open_form(url), **VALID, "q_staff": value}
     html = assert_refused(served.client.post(url, data=data), 422, "E-VALUE", served)
     assert 'id="error-summary"' in html and 'href="#q-q_staff-0"' in html
-    assert re.search(r'<input [^>]*checked[^>]*name="q_access"[^>]*value="4"', html)  # answers kept
+    assert checked(html, "q_access", "4")  # answers kept
     assert "Cán bộ nhiệt tình." in html and 'value="2"' in html
     assert 'id="err-q_staff"' in html and "has-error" in html
 
@@ -181,7 +180,7 @@ def test_answer_to_hidden_conditional_item(served: Served) -> None:
     url = served.url()
     data = {**served.open_form(url), **VALID, "overall": "5", "reasons": "1"}
     html = assert_refused(served.client.post(url, data=data), 400, "E-SCHEMA", served)
-    assert re.search(r'<input [^>]*checked[^>]*name="q_access"', html)  # kept for the no-JS citizen
+    assert checked(html, "q_access")  # kept for the no-JS citizen
     # An empty text box of a hidden item is what every browser sends: not an answer.
     data = {**served.open_form(url), **VALID, "overall": "5", "other_reason": ""}
     assert served.client.post(url, data=data).status_code == 303
@@ -249,7 +248,7 @@ def test_too_fast_keeps_the_answers(migrated_db: Path, tmp_path: Path) -> None:
     url = served.url()
     data = {**served.open_form(url), **VALID}
     html = assert_refused(served.client.post(url, data=data), 422, "E-TOO-FAST", served)
-    assert re.search(r'<input [^>]*checked[^>]*name="q_access"[^>]*value="4"', html)
+    assert checked(html, "q_access", "4")
     assert f'value="{data["nonce"]}"' in html  # the same nonce: resubmitting later is accepted
 
 
@@ -264,9 +263,9 @@ def test_re_render_keeps_check_boxes_numbers_and_short_text(served: Served) -> N
             "other_reason": "Xếp hàng lâu", "visits": "7"}
     html = assert_refused(served.client.post(url, data=data), 422, "E-VALUE", served)
     for code in ("1", "2", "99"):
-        assert re.search(rf'<input [^>]*checked[^>]*name="reasons"[^>]*value="{code}"', html)
+        assert checked(html, "reasons", code)
     assert 'value="Xếp hàng lâu"' in html and 'value="7"' in html
-    assert re.search(r'<input [^>]*checked[^>]*name="overall"[^>]*value="1"', html)
+    assert checked(html, "overall", "1")
 
 
 def test_multipart_is_accepted_but_files_are_not(served: Served) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.survey.survey_helpers import VALID, Served, error_code_in, serve_kitchen_sink
+from tests.survey.survey_helpers import VALID, Served, checked, error_code_in, serve_kitchen_sink
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_expired_token_re_renders_with_answers_kept(served: Served) -> None:
     response = served.client.post(url, data={**fields, **VALID, "comment": "Giữ lại nhé"})
     html = response.get_data(as_text=True)
     assert response.status_code == 400 and "E-CSRF" in error_code_in(html)
-    assert re.search(r'<input [^>]*checked[^>]*name="q_access"[^>]*value="4"', html)
+    assert checked(html, "q_access", "4")
     assert "Giữ lại nhé" in html and served.counts() == (0, 0, 0)
     served.app.config["WTF_CSRF_TIME_LIMIT"] = 3600
     fresh = dict(re.findall(r'name="(csrf_token|nonce)" type="hidden" value="([^"]*)"', html))
