@@ -37,6 +37,13 @@ from survey.services.scrubber import scrubbed_comments
 FORMULA_LABEL = _l("criterion = share of valid answers that are satisfied (not applicable and missing "
                    "excluded); element = mean of its criteria; overall = weighted mean of the elements")
 INTERVAL_LABEL = _l("Wilson score interval on the design effective sample size (Clopper–Pearson at 0 or 1)")
+FLAG_LABELS = {
+    "suppressed": _l("too few responses"),
+    "low_n_eff": _l("small effective sample"),
+    "low_df": _l("few degrees of freedom"),
+    "wide": _l("wide interval"),
+    "boundary_cp": _l("exact interval at 0 or 100 percent"),
+}
 STATUS_LABELS = {"flagged": _l("flagged"), "excluded": _l("excluded")}
 KIND_ORDER = {"agency": 0, "district": 1, "commune": 2, "service_point": 3}  # agencies before communes
 INSTRUMENTS = ("sipas-counter@2025.1", "quick-rating@2025.1", "outpatient@2025.1")
@@ -84,6 +91,14 @@ def local_month(moment: datetime) -> str:
 def weighting_label(weighting: str) -> str:
     """The weighting statement in the page's language (the same words as the reports)."""
     return weighting_text(weighting)
+
+
+@bp.app_template_filter("flag_labels")
+def flag_labels(flags: Any) -> str:
+    """analysis's `|`-joined precision flags, in words."""
+    if not isinstance(flags, str) or not flags:
+        return ""
+    return "; ".join(str(FLAG_LABELS.get(flag, flag)) for flag in flags.split("|"))
 
 
 @bp.app_template_filter("status_label")
