@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from instruments.errors import InstrumentError
 from instruments.model import (
+    RESERVED_ITEM_IDS,
     Instrument,
     Item,
     MultipleChoiceItem,
@@ -124,6 +125,10 @@ def _section_errors(instrument: Instrument, located: dict[str, _Located]) -> Ite
 
 
 def _own_errors(instrument: Instrument, item: Item, path: str) -> Iterator[InstrumentError]:
+    if item.id in RESERVED_ITEM_IDS:
+        yield InstrumentError(
+            f"{path}.id", f"item id {item.id!r} is reserved for the web form's own fields", "reserved_id"
+        )
     if isinstance(item, ScaleItem) and item.scale not in instrument.scales:
         yield InstrumentError(f"{path}.scale", f"no scale called {item.scale!r}", "unknown_scale")
     if isinstance(item, SingleChoiceItem | MultipleChoiceItem):

@@ -92,6 +92,8 @@ CASES: list[tuple[str, Mutation, list[tuple[str, str]]]] = [
      [("sections[2].items[1].max_choices", "max_choices_too_large")]),
     ("empty number range", _set(["sections", 2, "items", 4, "min"], 21),
      [("sections[2].items[4].max", "empty_range")]),
+    ("item named like the form's nonce", _set(["sections", 0, "items", 0, "id"], "nonce"),
+     [("sections[0].items[0].id", "reserved_id")]),
 ]
 
 

@@ -157,3 +157,12 @@ def test_junk_never_raises_and_accepted_answers_are_offered_codes(
             else:
                 assert set(codes) <= OFFERED[item_id]
         assert "overall" in result.answers and "q_access" in result.answers  # required ones
+
+
+def test_form_control_names_are_reserved_in_the_instrument_format() -> None:
+    """The instrument validator refuses item ids the form uses itself, so no published instrument
+    can collide with the CSRF token, the nonce or the honeypot."""
+    from instruments.model import RESERVED_ITEM_IDS
+    from survey.services.submissions import RESERVED_FIELDS
+
+    assert RESERVED_FIELDS <= RESERVED_ITEM_IDS
