@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
+from typing import TypeGuard
 
 from markupsafe import Markup
 
@@ -25,7 +26,7 @@ class Point:
     hi: float | None = None
 
 
-def _ok(value: float | None) -> bool:
+def _ok(value: float | None) -> TypeGuard[float]:
     return value is not None and math.isfinite(value)
 
 
@@ -37,7 +38,7 @@ def common_axis(series: Sequence[Sequence[Point]], target: float | None) -> tupl
 def _axis(points: Sequence[Point], target: float | None) -> tuple[float, float]:
     values = [v for p in points for v in (p.est, p.lo, p.hi) if _ok(v)]
     if _ok(target):
-        values.append(float(target))  # type: ignore[arg-type]
+        values.append(float(target))
     if not values:
         return 0.0, 1.0
     low = max(0.0, math.floor(min(values) * 10 - 0.5) / 10)
@@ -80,12 +81,12 @@ def sparkline(
     desc = "; ".join(f"{p.label}: {_pct(p.est) if _ok(p.est) else '–'}" for p in points)
     parts = _open(width, height, title, desc, "chart sparkline")
     if _ok(target):
-        y = xy(0, float(target)).split(",")[1]  # type: ignore[arg-type]
+        y = xy(0, float(target)).split(",")[1]
         parts.append(f'<line class="target" x1="0" x2="{width}" y1="{y}" y2="{y}"/>')
     segment: list[str] = []
     for i, p in enumerate(points):
         if _ok(p.est):
-            segment.append(xy(i, float(p.est)))  # type: ignore[arg-type]
+            segment.append(xy(i, float(p.est)))
         elif segment:
             parts.append(f'<polyline class="line" points="{" ".join(segment)}"/>')
             segment = []
@@ -137,13 +138,12 @@ def interval_plot(
         )
         if _ok(p.lo) and _ok(p.hi):
             parts.append(
-                f'<line class="ci" x1="{x(float(p.lo)):.1f}" x2="{x(float(p.hi)):.1f}" '  # type: ignore[arg-type]
-                f'y1="{y}" y2="{y}"/>'
+                f'<line class="ci" x1="{x(float(p.lo)):.1f}" x2="{x(float(p.hi)):.1f}" y1="{y}" y2="{y}"/>'
             )
         if _ok(p.est):
-            parts.append(f'<circle class="point" cx="{x(float(p.est)):.1f}" cy="{y}" r="4"/>')  # type: ignore[arg-type]
+            parts.append(f'<circle class="point" cx="{x(float(p.est)):.1f}" cy="{y}" r="4"/>')
     if _ok(target):
-        tx = x(float(target))  # type: ignore[arg-type]
+        tx = x(float(target))
         parts.append(f'<line class="target" x1="{tx:.1f}" x2="{tx:.1f}" y1="2" y2="{height - 22}"/>')
     parts.append("</svg>")
     return Markup("".join(parts))
@@ -176,22 +176,19 @@ def trend_chart(
             f'<line class="grid" x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}"/>'
             f'<text class="tick" x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end">{tick * 10}%</text>'
         )
-    shown = [(i, p) for i, p in enumerate(points) if _ok(p.est) and _ok(p.lo) and _ok(p.hi)]
+    shown = [(i, p.est, p.lo, p.hi) for i, p in enumerate(points) if _ok(p.est) and _ok(p.lo) and _ok(p.hi)]
     if shown:
-        upper = " ".join(f"{x(i):.1f},{y(float(p.hi)):.1f}" for i, p in shown)  # type: ignore[arg-type]
-        lower = " ".join(f"{x(i):.1f},{y(float(p.lo)):.1f}" for i, p in reversed(shown))  # type: ignore[arg-type]
+        upper = " ".join(f"{x(i):.1f},{y(hi):.1f}" for i, _, _, hi in shown)
+        lower = " ".join(f"{x(i):.1f},{y(lo):.1f}" for i, _, lo, _ in reversed(shown))
         parts.append(f'<polygon class="band" points="{upper} {lower}"/>')
-        parts.append(
-            '<polyline class="line" points="'
-            + " ".join(f"{x(i):.1f},{y(float(p.est)):.1f}" for i, p in shown)
-            + '"/>'
-        )  # type: ignore[arg-type]
+        line = " ".join(f"{x(i):.1f},{y(est):.1f}" for i, est, _, _ in shown)
+        parts.append(f'<polyline class="line" points="{line}"/>')
         parts.extend(
-            f'<circle class="point" cx="{x(i):.1f}" cy="{y(float(p.est)):.1f}" r="3"/>'  # type: ignore[arg-type]
-            for i, p in shown
+            f'<circle class="point" cx="{x(i):.1f}" cy="{y(est):.1f}" r="3"/>'
+            for i, est, _, _ in shown
         )
     if _ok(target):
-        ty = y(float(target))  # type: ignore[arg-type]
+        ty = y(float(target))
         parts.append(f'<line class="target" x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}"/>')
     step = max(1, len(points) // 6)
     for i, p in enumerate(points):

@@ -258,7 +258,7 @@ def unit_indices(
     scope = league_root or unit
     ids = subtree_ids(session, [scope.id, unit.id])
     window_first = period.shifted(TREND_LENGTH[period.kind] - 1).first
-    key = (str(session.get_bind().url), unit.id, instrument_key, period.label, weighted, alpha,
+    key = (str(session.get_bind().engine.url), unit.id, instrument_key, period.label, weighted, alpha,
            default_target, half_width, league_root.id if league_root else None)
     fingerprint = data_fingerprint(session, ids, window_first, period.last)
     hit = _REPORTS.get(key)
@@ -300,7 +300,7 @@ def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str
     own period: weights are per unit x month anyway, and the estimates of a period use its rows only.
     """
     target_key = tuple(sorted(targets.items())) if isinstance(targets, dict) else targets
-    key = (str(session.get_bind().url), root.id, period.label, instrument.key, weighted, alpha, target_key)
+    key = (str(session.get_bind().engine.url), root.id, period.label, instrument.key, weighted, alpha, target_key)
     fingerprint = data_fingerprint(session, ids, period.first, period.last)
     hit = _PERIOD_TABLES.get(key)
     if hit is not None and hit[0] == fingerprint:

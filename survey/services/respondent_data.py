@@ -139,7 +139,7 @@ def load_respondents_cached(
     changes are seen at once, and a new response re-reads only its own month.
     """
     frames, excluded = [], []
-    url = str(session.get_bind().url)
+    url = str(session.get_bind().engine.url)
     for span_first, span_last in _month_spans(first, last):
         start, end = utc_bounds(span_first, span_last, tz)
         key = (frozenset(unit_ids), span_first, span_last, instrument.key, tz, url)
