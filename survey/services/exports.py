@@ -137,7 +137,7 @@ class SheetStyle:
 def _xlsx_value(value: Cell) -> Cell:
     value = _plain(neutralise(value))
     if isinstance(value, str):
-        return ILLEGAL_CHARACTERS_RE.sub("", value)  # control characters make an unreadable file
+        return str(ILLEGAL_CHARACTERS_RE.sub("", value))  # control characters make an unreadable file
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.replace(tzinfo=None)  # Excel has no time zones: exports state UTC in the header
     return value
@@ -186,7 +186,7 @@ def add_sheet(workbook: Workbook, table: Table, style: SheetStyle = SheetStyle()
 def xlsx_bytes(tables: Sequence[Table], *, title: str = "", creator: str = "Hài Lòng") -> bytes:
     """A workbook with one sheet per table, in order."""
     workbook = Workbook()
-    workbook.remove(workbook.active)  # type: ignore[arg-type]
+    workbook.remove(workbook.active)
     workbook.properties.title = title
     workbook.properties.creator = creator
     for table in tables:

@@ -109,6 +109,6 @@ def render_pdf(content: ReportContent) -> bytes:
     html = render_html(content)
     document = HTML(string=html, url_fetcher=_no_fetching)
     pdf = document.write_pdf()
-    if pdf is None:  # only when a target is given; kept for the type checker
+    if not isinstance(pdf, bytes):  # None only when a target file is given
         raise RuntimeError("WeasyPrint returned no PDF")
     return pdf

@@ -10,11 +10,12 @@ subtree the reader was given.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-import pandas as pd
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
@@ -145,7 +146,7 @@ def _number(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def figure_from_row(row: pd.Series, key: str, label: str, group: str = "") -> Figure:
+def figure_from_row(row: Mapping[str, Any], key: str, label: str, group: str = "") -> Figure:
     """A Figure from one `compute_indices` row; small counts hidden."""
     n = int(row["n"]) if _number(row["n"]) is not None else 0
     flags = tuple(f for f in str(row.get("flags") or "").split("|") if f)
@@ -190,7 +191,7 @@ def build_content(session: Session, report: IndexReport, instrument: Instrument,
     elements = {e.id: e for e in instrument.index.elements}
     element_of = {c: e.id for e in instrument.index.elements for c in e.criteria}
 
-    def row(domain: str, stat_type: str, stat: str) -> pd.Series | None:
+    def row(domain: str, stat_type: str, stat: str) -> Mapping[str, Any] | None:
         return report.row(domain, stat_type, stat)
 
     overall_row = report.overall()
@@ -230,7 +231,7 @@ def build_content(session: Session, report: IndexReport, instrument: Instrument,
     trend = tuple(
         TrendPoint(period=_analysis_period_label(str(r["period"])), unit_code=str(r["domain"]),
                    figure=figure_from_row(r, str(r["domain"]), names.get(str(r["domain"]), ("", ""))[0]))
-        for _i, r in report.trend.sort_values(["domain", "period"]).iterrows()
+        for r in report.trend.sort_values(["domain", "period"]).to_dict("records")
     )
     comments = load_comments(session, report, instrument, limit=comment_limit) if with_comments else ()
     unit_name = names.get(unit, (unit, ""))[0]
@@ -249,9 +250,10 @@ def build_content(session: Session, report: IndexReport, instrument: Instrument,
 
 
 def report_formula_text() -> str:
-    return _("criterion index = share of valid answers that are satisfied (levels 4–5; \"not applicable\" "
+    text = _("criterion index = share of valid answers that are satisfied (levels 4–5; \"not applicable\" "
              "and missing answers excluded); element index = mean of its criterion indices; overall "
              "index = weighted mean of the element indices")
+    return str(text)
 
 
 def _analysis_period_label(label: str) -> str:
