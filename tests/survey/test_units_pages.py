@@ -66,7 +66,8 @@ def test_counter_create_edit_and_rotate_with_confirmation(sapp: Flask) -> None:
         "active": "y"})
     assert response.status_code == 302
     counter = _counter_id(sapp, "HL-AB-1", "Q7")
-    duplicate = client.post(f"/manage/units/{point}/counters/new?lang=en", data={"code": "Q7", "name_vi": "Again"})
+    duplicate = client.post(f"/manage/units/{point}/counters/new?lang=en",
+                            data={"code": "Q7", "name_vi": "Again"})
     assert duplicate.status_code == 422 and "already has a counter" in duplicate.get_data(as_text=True)
     confirm = client.get(f"/manage/counters/{counter}/rotate?lang=en")
     assert confirm.status_code == 200 and "stops working" in confirm.get_data(as_text=True)
