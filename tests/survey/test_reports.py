@@ -227,3 +227,40 @@ def test_unit_page_links_to_the_three_formats_with_its_options(rapp: Flask) -> N
     for fmt in ("pdf", "xlsx", "csv"):
         assert f"/manage/units/{ab}/report.{fmt}?" in html
     assert "period=2026-10" in html and "weighted=0" in html
+
+
+def test_a_unit_name_that_looks_like_a_formula_is_neutralised_in_csv_and_xlsx(rapp: Flask) -> None:
+    evil = "=cmd|' /C calc'!A0"
+    with rapp.app_context():
+        unit = db.session.scalar(sa.select(Unit).where(Unit.code == "HL-AB"))
+        assert unit is not None
+        unit.name_vi = evil
+        db.session.commit()
+    client = _client(rapp, "ab", Role.MANAGER, ("HL-AB",))
+    ab = unit_id(rapp, "HL-AB")
+    rows = list(csv.DictReader(io.StringIO(
+        client.get(f"/manage/units/{ab}/report.csv?{QUERY}").data.decode("utf-8-sig"))))
+    assert {r["unit_name"] for r in rows if r["unit_code"] == "HL-AB"} == {"'" + evil}
+    units = load_workbook(io.BytesIO(client.get(f"/manage/units/{ab}/report.xlsx?{QUERY}").data))["Units"]
+    cell = units["B2"]
+    assert cell.value == "'" + evil and cell.data_type == "s"
+
+
+def test_page_margin_strings_cannot_break_out_of_css() -> None:
+    from survey.services.pdf_report import css_string
+
+    escaped = str(css_string('Phường "A" </style><script>x</script> \\ ;}'))
+    assert escaped.startswith('"') and escaped.endswith('"')
+    inner = escaped[1:-1]
+    assert not set(inner) & set('"<>/\\;{}') - {"\\"}
+    assert "Phường" in inner and "\\22 " in inner and "\\3c " in inner
+
+
+def test_print_charts_carry_their_styles_as_svg_attributes() -> None:
+    from survey.charts import Point, interval_plot
+    from survey.services.pdf_report import print_svg
+
+    svg = str(print_svg(interval_plot([Point("Tiếp cận", 0.8, 0.75, 0.85)], target=0.9, title="t", width=640),
+                        pad_right=30))
+    assert 'class="ci" stroke="#222"' in svg and 'class="target" stroke="#a01010"' in svg
+    assert 'viewBox="0 0 670 ' in svg  # 640 + 30
