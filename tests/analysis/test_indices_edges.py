@@ -167,3 +167,16 @@ def test_targets_by_domain_stat_and_default() -> None:
     assert np.isnan(target[("A", "mean_score", "q1")])  # no target for mean scores
     with pytest.raises(AnalysisInputError, match="between 0 and 1"):
         compute_indices(data, TWO, unit_col="unit", lonely_psu="adjust", targets=80)
+
+
+def test_fpc_as_sampling_fraction_equals_fpc_as_population(household: pd.DataFrame) -> None:
+    # R's svydesign rule: fpc values all <= 1 are sampling fractions n_h / N_h, else population sizes.
+    sampled = household.groupby("district")["village"].transform("nunique")
+    as_fraction = household.assign(fpc=sampled / household["fpc"])
+    kwargs = {"unit_col": "commune", "weight_col": "w", "strata_col": "district", "cluster_col": "village",
+              "fpc_col": "fpc", "min_n": 0}
+    by_count = compute_indices(household, TWO, **kwargs)
+    by_fraction = compute_indices(as_fraction, TWO, **kwargs)
+    np.testing.assert_allclose(by_fraction["se"], by_count["se"], rtol=1e-12)
+    without = compute_indices(household, TWO, **{**kwargs, "fpc_col": None})
+    assert (by_count["se"] <= without["se"] + 1e-15).all()  # the fpc only ever shrinks the variance

@@ -42,13 +42,18 @@ def merged(
         cluster_col="village", fpc_col="fpc", all_intervals=True, min_n=0,
     )
     ours.append(table.assign(cut="", dataset="household", lonely_psu="fail"))
+    clusters_only = compute_indices(
+        household, definition, unit_col="commune", parents=zones, weight_col="w", cluster_col="village",
+        all_intervals=True, min_n=0,
+    )
+    ours.append(clusters_only.assign(cut="", dataset="household_clusters", lonely_psu="fail"))
     merged = reference.merge(pd.concat(ours), on=KEYS, how="left", suffixes=("_r", ""), validate="1:1")
     assert merged["n"].notna().all(), "every R domain x statistic has a row in our table"
     return merged
 
 
 def test_reference_covers_both_designs_and_every_statistic(merged: pd.DataFrame) -> None:
-    assert set(merged["dataset"]) == {"counters", "household"}
+    assert set(merged["dataset"]) == {"counters", "household", "household_clusters"}
     assert set(merged["stat_type"]) == {
         "criterion", "element", "overall_index", "mean_score", "comprehensive", "separate"
     }

@@ -164,6 +164,9 @@ for (node in c(unique(household$commune), unique(household$zone), "total")) {
 }
 des_household <- svydesign(ids = ~village, strata = ~district, weights = ~w, fpc = ~fpc, nest = TRUE, data = household)
 reference <- rbind(reference, run("household", des_household, household, household_domains, "fail"))
+# The same respondents as a one-stage cluster sample without strata or fpc (one stratum, as in R).
+des_clusters <- svydesign(ids = ~village, weights = ~w, data = household)
+reference <- rbind(reference, run("household_clusters", des_clusters, household, household_domains, "fail"))
 
 columns <- c("dataset", "lonely_psu", "domain", "cut", "stat_type", "stat", "n", "n_rows", "df", "est", "se",
              "deff", "n_eff", "ci_logit_lo", "ci_logit_hi", "ci_beta_lo", "ci_beta_hi", "ci_wald_lo", "ci_wald_hi")
