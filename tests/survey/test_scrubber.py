@@ -35,8 +35,13 @@ def planted_pii() -> list[tuple[str, PiiKind]]:
         for text in _formats(digits, [[4, 3, 3], [3, 3, 4], [2, 4, 4], [10]]):
             items.append((text, PiiKind.PHONE))
         rest = digits[1:]
-        for text in (f"+84{rest}", f"+84 {rest[:3]} {rest[3:6]} {rest[6:]}", f"84{rest}",
-                     f"(+84) {rest[:3]}-{rest[3:6]}-{rest[6:]}", f"+84.{rest[:3]}.{rest[3:6]}.{rest[6:]}"):
+        for text in (
+            f"+84{rest}",
+            f"+84 {rest[:3]} {rest[3:6]} {rest[6:]}",
+            f"84{rest}",
+            f"(+84) {rest[:3]}-{rest[3:6]}-{rest[6:]}",
+            f"+84.{rest[:3]}.{rest[3:6]}.{rest[6:]}",
+        ):
             items.append((text, PiiKind.PHONE))
     for area in ("024", "028", "0236", "0274"):
         rest = "".join(rng.choice("0123456789") for _ in range(11 - len(area)))
@@ -48,11 +53,24 @@ def planted_pii() -> list[tuple[str, PiiKind]]:
         items += [(t, PiiKind.CCCD) for t in _formats(cccd, [[3, 3, 3, 3], [4, 4, 4], [12]])]
         cmnd = "".join(rng.choice("123456789") for _ in range(9))
         items += [(t, PiiKind.CMND) for t in _formats(cmnd, [[3, 3, 3], [9]])]
-    for email in ("nguyenvanan@gmail.com", "tran.thi.b@yahoo.com.vn", "le_hoang99@hcm.gov.vn",
-                  "PHAM.MINH+qr@Outlook.com"):
+    for email in (
+        "nguyenvanan@gmail.com",
+        "tran.thi.b@yahoo.com.vn",
+        "le_hoang99@hcm.gov.vn",
+        "PHAM.MINH+qr@Outlook.com",
+    ):
         items.append((email, PiiKind.EMAIL))
-    for plate in ("29A-123.45", "51F1-234.56", "30E-12345", "29A12345", "59-X1 123.45", "29B1-234.56",
-                  "43a-567.89", "29A-1234", "75C 123.45"):
+    for plate in (
+        "29A-123.45",
+        "51F1-234.56",
+        "30E-12345",
+        "29A12345",
+        "59-X1 123.45",
+        "29B1-234.56",
+        "43a-567.89",
+        "29A-1234",
+        "75C 123.45",
+    ):
         items.append((plate, PiiKind.PLATE))
     variants: list[tuple[str, PiiKind]] = []
     for text, kind in items:
@@ -60,7 +78,7 @@ def planted_pii() -> list[tuple[str, PiiKind]]:
         if kind is not PiiKind.EMAIL:
             variants.append((text.translate(FULL_WIDTH), kind))
             variants.append((text[:2] + ZWSP + text[2:5] + "\u2060" + text[5:], kind))
-    return variants
+    return list(dict.fromkeys(variants))  # distinct items only, so the printed count is honest
 
 
 TEMPLATES = (
@@ -82,7 +100,8 @@ def test_recall_is_total_on_planted_structured_pii(template: str) -> None:
         digits_left = re.sub(r"\D", "", canonical_copy(result.text).text)
         pii_digits = re.sub(r"\D", "", canonical_copy(text).text)
         leaked = (kind is PiiKind.EMAIL and "@" in result.text) or (
-            kind is not PiiKind.EMAIL and pii_digits[-5:] in digits_left)
+            kind is not PiiKind.EMAIL and pii_digits[-5:] in digits_left
+        )
         if leaked or kind.value not in result.text:
             missed.append((comment, result.text))
     recall = 1 - len(missed) / len(planted)
@@ -126,21 +145,36 @@ def clean_corpus() -> list[str]:
         "Hồ sơ {k}/{many} đã giải quyết đúng hạn theo bảng công khai.",
         "Giá photo {small}đ/trang, nên giảm.",
     ]
-    out = []
-    for i in range(240):
+    out: dict[str, None] = {}  # distinct comments only: a repeated one would count twice
+    i = 0
+    while len(out) < 240 and i < 10_000:
         template = templates[i % len(templates)]
-        out.append(template.format(
-            h=rng.randint(7, 16), h2=rng.randint(8, 17), m=rng.choice(["00", "15", "30", "45"]),
-            fee=rng.choice(["20.000", "50.000", "100.000", "150.000", "1.500.000", "30.000"]),
-            q=rng.randint(1, 12), q2=rng.randint(1, 12), q3=rng.randint(1, 12), mins=rng.randint(5, 120),
-            d=rng.randint(1, 28), d2=rng.randint(1, 28), mo=rng.randint(1, 12),
-            y=rng.choice([2024, 2025, 2026]),
-            k=rng.randint(1, 15), k2=rng.randint(1, 15), many=rng.randint(20, 350),
-            house=rng.randint(1, 999), big=rng.choice(["12.500.000", "250.000.000", "1.200.000.000"]),
-            age=rng.randint(18, 90), area=rng.choice(["120,5", "86", "1.250", "300"]),
-            small=rng.choice(["500", "1.000", "2.000"]),
-        ))
-    return out
+        i += 1
+        out.setdefault(
+            template.format(
+                h=rng.randint(7, 16),
+                h2=rng.randint(8, 17),
+                m=rng.choice(["00", "15", "30", "45"]),
+                fee=rng.choice(["20.000", "50.000", "100.000", "150.000", "1.500.000", "30.000"]),
+                q=rng.randint(1, 12),
+                q2=rng.randint(1, 12),
+                q3=rng.randint(1, 12),
+                mins=rng.randint(5, 120),
+                d=rng.randint(1, 28),
+                d2=rng.randint(1, 28),
+                mo=rng.randint(1, 12),
+                y=rng.choice([2024, 2025, 2026]),
+                k=rng.randint(1, 15),
+                k2=rng.randint(1, 15),
+                many=rng.randint(20, 350),
+                house=rng.randint(1, 999),
+                big=rng.choice(["12.500.000", "250.000.000", "1.200.000.000"]),
+                age=rng.randint(18, 90),
+                area=rng.choice(["120,5", "86", "1.250", "300"]),
+                small=rng.choice(["500", "1.000", "2.000"]),
+            )
+        )
+    return list(out)
 
 
 def test_false_redactions_on_clean_text_stay_under_two_percent() -> None:
@@ -174,13 +208,16 @@ def test_phone_next_to_another_number_is_still_found() -> None:
     assert scrub("Gọi 0912 345 678 2 lần không ai nghe").text == "Gọi [SĐT] 2 lần không ai nghe"
 
 
-@pytest.mark.parametrize(("text", "flagged"), [
-    ("chị Lan ở quầy 3 rất nhiệt tình", True),
-    ("Cảm ơn anh Nguyễn Văn Bình", True),
-    ("Anh ấy hướng dẫn rất kỹ", False),
-    ("cán bộ Tuấn làm việc chậm", True),
-    ("Cô ấy nhiệt tình, cảm ơn", False),
-])
+@pytest.mark.parametrize(
+    ("text", "flagged"),
+    [
+        ("chị Lan ở quầy 3 rất nhiệt tình", True),
+        ("Cảm ơn anh Nguyễn Văn Bình", True),
+        ("Anh ấy hướng dẫn rất kỹ", False),
+        ("cán bộ Tuấn làm việc chậm", True),
+        ("Cô ấy nhiệt tình, cảm ơn", False),
+    ],
+)
 def test_honorific_and_capitalised_word_is_flagged_not_redacted(text: str, flagged: bool) -> None:
     result = scrub(text)
     assert result.needs_review is flagged
@@ -194,3 +231,37 @@ def test_never_raises_on_odd_input() -> None:
         scrub(text)
     assert scrub("２９Ａ－１２３．４５").text == PiiKind.PLATE.value
     assert list(itertools.islice(planted_pii(), 1))
+
+
+NAMED = [
+    f"{h} {n} {tail}"
+    for h, n, tail in [
+        ("chị", "Lan", "ở quầy 3 rất tận tình"),
+        ("Cảm ơn anh", "Tuấn", "đã hướng dẫn"),
+        ("cô", "Hoa", "nhiệt tình"),
+        ("bác", "Ba", "bảo vệ vui vẻ"),
+        ("ông", "Nguyễn Văn Nam", "giải quyết nhanh"),
+        ("em", "Linh", "ở quầy 2"),
+        ("cán bộ", "Hùng", "làm việc chậm"),
+        ("đồng chí", "Thảo", "trả lời rõ ràng"),
+        ("chú", "Tư", "giữ xe"),
+        ("bà", "Sáu", "rất chu đáo"),
+        ("Anh", "Phúc", "quầy đất đai cáu gắt"),
+        ("công chức", "Minh", "hướng dẫn kỹ"),
+    ]
+]
+UNMARKED_NAMES = ["Lan ở quầy 3 rất tận tình", "Cảm ơn Tuấn đã hướng dẫn", "Quầy của Hoa đông quá"]
+
+
+def test_names_after_an_honorific_are_flagged_and_the_limit_is_reported() -> None:
+    flagged = [text for text in NAMED if scrub(text).needs_review]
+    recall = len(flagged) / len(NAMED)
+    unmarked = sum(scrub(text).needs_review for text in UNMARKED_NAMES) / len(UNMARKED_NAMES)
+    print(
+        f"name flags: {recall:.0%} of {len(NAMED)} names after an honorific; "
+        f"{unmarked:.0%} of {len(UNMARKED_NAMES)} names without one (pattern limit)"
+    )
+    assert recall == 1.0
+    clean_flags = sum(scrub(text).needs_review for text in clean_corpus()) / len(clean_corpus())
+    print(f"review flags on clean comments: {clean_flags:.1%}")
+    assert clean_flags <= 0.05
