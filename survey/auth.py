@@ -17,7 +17,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, redirect, request, url_for
+from flask import Flask, current_app, has_request_context, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, login_user, logout_user
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -210,7 +210,9 @@ CITIZEN_BLUEPRINTS = frozenset({"public", "home"})
 
 
 def _template_globals() -> dict[str, Any]:
-    staff = None if request.blueprint in CITIZEN_BLUEPRINTS else current_staff_or_none()
+    # Outside a request (CLI rendering posters or reports) nobody is signed in.
+    citizen_or_cli = not has_request_context() or request.blueprint in CITIZEN_BLUEPRINTS
+    staff = None if citizen_or_cli else current_staff_or_none()
     return {"staff": staff, "can_manage": access.can_manage,
             "is_admin": access.is_admin, "first_url": first_url,
             "role_label": role_label}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import get_locale
 
 from survey.extensions import babel
@@ -10,6 +10,8 @@ from survey.extensions import babel
 
 def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # CLI commands (poster export, seeding) speak the default language
+        return str(current_app.config["BABEL_DEFAULT_LOCALE"])
     asked = request.args.get("lang")
     if asked in languages:
         session["lang"] = asked
