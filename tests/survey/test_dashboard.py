@@ -149,3 +149,75 @@ def test_dashboard_shows_verdict_by_shape_and_text(dapp: Flask) -> None:
     assert "<caption>" in html and 'role="img"' in html and "<title>" in html
     assert "✖" in html and re.search(r"\d+,\d %", html)
     assert np.isfinite(1.0)
+
+
+def test_weighted_unit_page_equals_poststratified_analysis(dapp: Flask) -> None:
+    from analysis.weights import poststratify
+    from survey.models import FrameUpload, ServedCount
+    from survey.services.respondent_data import frame_table
+
+    with dapp.app_context():
+        upload = FrameUpload(source="csv", rows=2)
+        db.session.add(upload)
+        db.session.flush()
+        for code, served in (("HL-AB-1", 400), ("HL-TTHCC-1", 90)):
+            db.session.add(
+                ServedCount(
+                    unit_id=unit_id(dapp, code),
+                    procedure_field="",
+                    channel="",
+                    period_start=date(2026, 10, 1),
+                    period_end=date(2026, 10, 31),
+                    served=served,
+                    upload_id=upload.id,
+                )
+            )
+        db.session.commit()
+    admin = add_staff(dapp, "admin", Role.ADMIN, totp=True)
+    client = dapp.test_client()
+    sign_in(client, dapp, admin)
+    root = unit_id(dapp, "HL")
+    html = client.get(f"/manage/units/{root}?period={PERIOD}&weighted=1&lang=vi").get_data(as_text=True)
+    assert "hậu phân tầng" in html or "post-stratified" in html
+    registered = get_registered("sipas-counter", "2025.1")
+    with dapp.app_context():
+        ids = list(db.session.scalars(sa.select(Unit.id)))
+        first, last = date(2026, 10, 1), date(2026, 10, 31)
+        data = load_respondents(db.session, ids, first, last, registered.instrument).frame
+        frame = frame_table(db.session, ids, first, last)
+        parents = unit_parent_map(db.session, root)
+    weights = poststratify(
+        data[["unit", "field", "month"]].fillna({"field": ""}),
+        frame,
+        ["field"],
+        unit_col="unit",
+        count_col="served",
+        period_col="month",
+    ).weights
+    expected = compute_indices(
+        data,
+        IndexDefinition.from_instrument(registered.instrument),
+        unit_col="unit",
+        parents=parents,
+        weights=weights,
+        targets=0.8,
+        lonely_psu="adjust",
+    )
+    mine = expected[expected["domain"] == "HL"].set_index(["stat_type", "stat"])
+    unweighted = compute_indices(
+        data,
+        IndexDefinition.from_instrument(registered.instrument),
+        unit_col="unit",
+        parents=parents,
+        lonely_psu="adjust",
+    )
+    plain = unweighted[unweighted["domain"] == "HL"].set_index(["stat_type", "stat"])
+    weighted_est = mine.loc[("overall_index", "overall"), "est"]
+    assert abs(weighted_est - plain.loc[("overall_index", "overall"), "est"]) > 0.01  # weights matter here
+    headline = re.search(r'data-stat="overall">([\d,]+) %', html)
+    assert headline is not None
+    assert float(headline.group(1).replace(",", ".")) / 100 == pytest.approx(weighted_est, abs=5e-4)
+    for element in ("access", "procedure", "civil_servant", "result", "feedback"):
+        assert _figure(html, f"element:{element}") == pytest.approx(
+            mine.loc[("element", element), "est"], abs=5e-4
+        )
