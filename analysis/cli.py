@@ -165,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         table = run_indices(args)
         table.to_csv(args.out, index=False)
-    except (AnalysisInputError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+    except (ValueError, OSError) as exc:  # input errors (parsing, encoding, values), never a traceback
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT_ERROR
     return 0

@@ -85,6 +85,7 @@ def test_instrument_definition_from_the_registry(tmp_path: Path) -> None:
     (["--by", "unit"], "only one PSU"),
     (["--by", "unit", "--definition", "no-such-instrument@1"], "unknown instrument"),
     (["--by", "unit", "--period", "month"], "--period needs --date-col"),
+    (["--by", "unit", "--lonely-psu", "adjust", "--target", "80"], "between 0 and 1"),
 ])
 def test_input_errors_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                            args: list[str], message: str) -> None:
@@ -118,3 +119,11 @@ def test_frame_post_stratification(tmp_path: Path, counters: pd.DataFrame) -> No
     total = table[(table["domain"] == "total") & (table["stat_type"] == "criterion")]
     # 7 dossiers served per respondent in every cell: every weight is 7, so sum_w = 7 n.
     np.testing.assert_allclose(total["sum_w"], 7 * total["n"], rtol=1e-12)
+
+
+def test_unreadable_responses_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    responses = tmp_path / "latin1.csv"
+    responses.write_bytes(b"unit,q1\nH\xe0 N\xf4i,5\n")  # Latin-1 bytes, not UTF-8
+    status = main(["indices", "--responses", str(responses), "--definition", str(DATA / "definition.csv"),
+                   "--by", "unit", "--out", str(tmp_path / "o.csv")])
+    assert status == 2 and "Traceback" not in capsys.readouterr().err
