@@ -300,7 +300,8 @@ def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str
     own period: weights are per unit x month anyway, and the estimates of a period use its rows only.
     """
     target_key = tuple(sorted(targets.items())) if isinstance(targets, dict) else targets
-    key = (str(session.get_bind().engine.url), root.id, period.label, instrument.key, weighted, alpha, target_key)
+    url = str(session.get_bind().engine.url)
+    key = (url, root.id, period.label, instrument.key, weighted, alpha, target_key)
     fingerprint = data_fingerprint(session, ids, period.first, period.last)
     hit = _PERIOD_TABLES.get(key)
     if hit is not None and hit[0] == fingerprint:
