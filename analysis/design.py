@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from analysis.data import AnalysisInputError, FloatArray, numeric_codes
+from analysis.data import AnalysisInputError, FloatArray
 
 LonelyPSU = Literal["fail", "certainty", "remove", "adjust", "average"]
 """How a stratum with a single PSU enters the variance; the names and meanings of R's
@@ -153,9 +153,7 @@ def build_design(
         psu_per_stratum = np.bincount(stratum, minlength=n_strata).astype(np.intp)
     fpc_factor = np.ones(n_strata)
     if fpc_col is not None:
-        fpc = numeric_codes(data[fpc_col], fpc_col) if data[fpc_col].dtype == object else (
-            data[fpc_col].to_numpy(dtype=np.float64)
-        )
+        fpc = pd.to_numeric(data[fpc_col], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         if not np.all(np.isfinite(fpc)) or (fpc <= 0).any():
             raise AnalysisInputError("fpc values must be positive numbers")
         per_stratum = pd.Series(fpc).groupby(stratum)

@@ -180,3 +180,14 @@ def test_fpc_as_sampling_fraction_equals_fpc_as_population(household: pd.DataFra
     np.testing.assert_allclose(by_fraction["se"], by_count["se"], rtol=1e-12)
     without = compute_indices(household, TWO, **{**kwargs, "fpc_col": None})
     assert (by_count["se"] <= without["se"] + 1e-15).all()  # the fpc only ever shrinks the variance
+
+
+def test_fpc_given_as_text_fractions_is_read(household: pd.DataFrame) -> None:
+    sampled = household.groupby("district")["village"].transform("nunique")
+    as_text = household.assign(fpc=(sampled / household["fpc"]).map(repr))
+    kwargs = {"unit_col": "commune", "weight_col": "w", "strata_col": "district", "cluster_col": "village",
+              "fpc_col": "fpc", "min_n": 0}
+    np.testing.assert_allclose(compute_indices(as_text, TWO, **kwargs)["se"],
+                               compute_indices(household, TWO, **kwargs)["se"], rtol=1e-12)
+    with pytest.raises(AnalysisInputError, match="fpc values must be positive"):
+        compute_indices(household.assign(fpc="many"), TWO, **kwargs)
