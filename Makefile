@@ -17,9 +17,16 @@ $(STAMP): setup.cfg pyproject.toml
 system-deps:
 	bash scripts/system-deps.sh
 
-run: $(STAMP) system-deps translations
+# A fresh machine gets its own random secrets, kept in the (untracked) instance folder.
+instance/config.py:
+	mkdir -p instance
+	printf "SECRET_KEY = '%s'\nQR_SECRET_KEY = '%s'\n" \
+	  "$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(32))')" \
+	  "$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(32))')" > $@
+
+run: $(STAMP) system-deps translations instance/config.py
 	$(BIN)/flask db upgrade
-	$(BIN)/flask seed demo
+	$(BIN)/flask seed demo --responses
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
 test: $(STAMP) system-deps translations test-analysis-only

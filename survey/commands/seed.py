@@ -7,7 +7,8 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from survey.extensions import db
-from survey.services.demo import seed_demo
+from survey.models import utcnow
+from survey.services.demo import seed_demo, seed_demo_accounts
 from survey.services.qr_tokens import issue_token, token_secret
 
 group = AppGroup("seed", help="Load demonstration data.")
@@ -26,6 +27,7 @@ def demo_command(base_url: str | None, responses: bool) -> None:
 
         added = generate_demo_responses(db.session)
         click.echo(f"Demo responses added: {added}" if added else "Demo responses already present.")
+    staff = seed_demo_accounts(db.session, current_app.config, utcnow())
     db.session.commit()
     base = (base_url or current_app.config["PUBLIC_BASE_URL"] or "http://127.0.0.1:5000").rstrip("/")
     secret = token_secret(current_app.config)
@@ -34,3 +36,7 @@ def demo_command(base_url: str | None, responses: bool) -> None:
         click.echo(f"  {counter.unit.code}/{counter.code}  {counter.name_vi}")
         click.echo(f"    survey: {base}/s/{issue_token(counter, secret)}")
         click.echo(f"    poster: {base}/posters/counter/{counter.id}")
+    click.echo(f"Managers' pages: {base}/manage/  — demo accounts (new passwords on every run):")
+    for account in staff:
+        role = account.role.value
+        click.echo(f"  {account.username:<14} {account.password}  {role} of {account.unit_code}")

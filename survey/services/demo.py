@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from survey.models import Counter, InstrumentAssignment, Target, Unit, UnitKind
+from survey.models import Counter, InstrumentAssignment, Role, Target, Unit, UnitKind
+from survey.services import accounts
 
 
 @dataclass(frozen=True)
@@ -90,3 +93,42 @@ def _ensure_assignment(session: Session, unit: Unit, instrument_id: str, version
     if exists is None:
         session.add(InstrumentAssignment(unit=unit, instrument_id=instrument_id, instrument_version=version,
                                          opens_on=REFORM_DAY))
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    role: Role
+    unit_code: str
+    password: str
+
+
+DEMO_ACCOUNTS = (
+    ("quanly.tinh", Role.MANAGER, "HL"),  # the whole demo province
+    ("quanly.anbinh", Role.MANAGER, "HL-AB"),  # one ward: sees only its own subtree
+    ("nghiencuu", Role.RESEARCHER, "HL"),
+)
+
+
+def seed_demo_accounts(session: Session, config: Mapping[str, Any], now: datetime) -> list[DemoAccount]:
+    """Create the demo staff accounts if missing and give each a fresh generated password.
+
+    Passwords are generated, never fixed, so a demo database put on a network by mistake has no
+    well-known login; re-running the seed prints new ones. Admins need TOTP, so no demo admin is made:
+    create one with `flask users create NAME --role admin`.
+    """
+    made = []
+    for username, role, unit_code in DEMO_ACCOUNTS:
+        unit = session.scalar(sa.select(Unit).where(Unit.code == unit_code))
+        if unit is None:
+            raise LookupError(f"demo unit {unit_code} missing: run seed_demo first")
+        user = accounts.find_user(session, username)
+        if user is None:
+            credentials = accounts.create_user(session, config, actor=None, username=username, role=role,
+                                               unit_ids=[unit.id], display_name=f"Demo {username}", now=now)
+            password = credentials.password
+        else:
+            password = accounts.reset_password(session, config, actor=None, user=user, now=now)
+        made.append(DemoAccount(username, role, unit_code, password))
+    session.flush()
+    return made

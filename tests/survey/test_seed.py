@@ -1,0 +1,46 @@
+"""`flask seed demo`: what `make run` prints must work, and running it twice changes nothing."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskCliRunner
+
+from survey.extensions import db
+from survey.models import Counter, Unit, User
+
+
+def _counts(app: Flask) -> tuple[int, int, int]:
+    with app.app_context():
+        return tuple(db.session.scalar(sa.select(sa.func.count()).select_from(model))  # type: ignore[return-value]
+                     for model in (Unit, Counter, User))
+
+
+def test_printed_survey_and_poster_urls_work(app: Flask, runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["seed", "demo", "--base-url", "http://localhost"])
+    assert result.exit_code == 0, result.output
+    surveys = re.findall(r"survey: http://localhost(/s/\S+)", result.output)
+    posters = re.findall(r"poster: http://localhost(/posters/counter/\d+)", result.output)
+    assert len(surveys) == len(posters) == 5
+    client = app.test_client()
+    for path in surveys + posters:
+        assert client.get(path).status_code == 200, path
+
+
+def test_demo_accounts_can_sign_in_with_the_printed_password(app: Flask, runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["seed", "demo"])
+    match = re.search(r"quanly\.anbinh\s+(\S+)\s+manager of HL-AB", result.output)
+    assert match, result.output
+    client = app.test_client()
+    response = client.post("/auth/login", data={"username": "quanly.anbinh", "password": match.group(1)})
+    assert response.status_code == 303 or response.status_code == 302, response.get_data(as_text=True)
+    assert client.get("/manage/").status_code == 200
+
+
+def test_seeding_twice_adds_nothing(app: Flask, runner: FlaskCliRunner) -> None:
+    assert runner.invoke(args=["seed", "demo"]).exit_code == 0
+    first = _counts(app)
+    assert runner.invoke(args=["seed", "demo"]).exit_code == 0
+    assert _counts(app) == first
