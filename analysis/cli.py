@@ -16,7 +16,7 @@ import pandas as pd
 
 from analysis.data import AnalysisInputError
 from analysis.design import LonelyPSU
-from analysis.intervals import IntervalMethod
+from analysis.intervals import DEFAULT_INTERVAL_METHOD, INTERVAL_METHODS, IntervalMethod
 from analysis.tables import compute_indices
 from instruments.index import SIPAS_FIVE_LEVELS, SIPAS_NOT_APPLICABLE, SIPAS_SATISFIED, IndexDefinition
 
@@ -51,8 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--period", choices=["month", "quarter", "year"])
     p.add_argument("--date-col")
     p.add_argument("--target", type=float, help="target proportion for every index, e.g. 0.8")
-    p.add_argument("--ci", default="wilson", choices=["wilson", "beta", "logit", "wald", "all"],
-                   help="interval method; 'all' adds ci_<method>_lo/hi columns (Wilson displayed)")
+    p.add_argument("--ci", default=DEFAULT_INTERVAL_METHOD, choices=[*INTERVAL_METHODS, "all"],
+                   help="interval method; 'all' adds ci_<method>_lo/hi columns "
+                        f"({DEFAULT_INTERVAL_METHOD} displayed)")
     p.add_argument("--alpha", type=float, default=0.05)
     p.add_argument("--min-n", type=int, default=10)
     p.add_argument("--lonely-psu", default="fail",
@@ -144,7 +145,7 @@ def run_indices(args: argparse.Namespace) -> pd.DataFrame:
             raise AnalysisInputError(f"post-stratification: {exc}") from None
     if args.period and not args.date_col:
         raise AnalysisInputError("--period needs --date-col")
-    ci = "wilson" if args.ci == "all" else args.ci
+    ci = DEFAULT_INTERVAL_METHOD if args.ci == "all" else args.ci
     return compute_indices(
         data, definition, unit_col=unit_col, parents=parents, weight_col=args.weight_col, weights=weights,
         strata_col=args.strata_col, cluster_col=args.cluster_col, fpc_col=args.fpc_col, by=groupings,

@@ -14,12 +14,14 @@ from analysis.domains import PeriodSpec, build_domains, cuts
 from analysis.estimates import domain_estimates
 from analysis.intervals import (
     BOUNDARY_METHOD,
+    DEFAULT_INTERVAL_METHOD,
     IntervalMethod,
     beta_interval,
     clopper_pearson_interval,
     logit_interval,
     proportion_interval,
     wald_interval,
+    wilson_conservative_interval,
     wilson_interval,
 )
 from analysis.sufficient import cell_statistics
@@ -96,7 +98,7 @@ def add_inference(
     *,
     targets: Targets = None,
     alpha: float = 0.05,
-    ci_method: IntervalMethod = "wilson",
+    ci_method: IntervalMethod = DEFAULT_INTERVAL_METHOD,
     all_intervals: bool = False,
     min_n: int = 10,
 ) -> pd.DataFrame:
@@ -139,6 +141,7 @@ def add_inference(
         # Each method's own formula, without the boundary fallback, so every column can be checked
         # against the method it names; the fallback has its own column.
         raw = {
+            "wilson_conservative": wilson_conservative_interval(est, se, df, n_eff, alpha),
             "wilson": wilson_interval(est, se, df, alpha),
             "beta": beta_interval(est, se, df, n_rows, alpha),
             "logit": logit_interval(est, se, df, alpha),
@@ -171,7 +174,7 @@ def compute_indices(
     period: PeriodSpec | None = None,
     targets: Targets = None,
     alpha: float = 0.05,
-    ci_method: IntervalMethod = "wilson",
+    ci_method: IntervalMethod = DEFAULT_INTERVAL_METHOD,
     all_intervals: bool = False,
     min_n: int = 10,
     lonely_psu: LonelyPSU = "fail",
@@ -199,7 +202,10 @@ def compute_indices(
         Target proportion(s); a mapping is keyed by domain, stat, stat_type or "*".
     alpha : float
         1 - confidence level of the two-sided intervals (verdicts use the same intervals).
-    ci_method : {"wilson", "beta", "logit", "wald"}
+    ci_method : {"wilson_conservative", "wilson", "beta", "logit", "wald"}
+        "wilson_conservative" (default): Wilson on min(design n_eff, Kish n_eff) -- for element and
+        overall indices too, with the Kish n_eff of their respondents (the table's ``n_eff``);
+        "wilson" is R's ``svyciprop(method="wilson")`` (docs/analysis.md, "Intervals").
     all_intervals : bool
         Add ``ci_<method>_lo/hi`` for every method and the boundary fallback.
     min_n : int

@@ -78,8 +78,9 @@ def p_values(
 
     wald: ``t = (p - p0) / se`` on df; logit: the same on the log-odds scale with
     ``se / (p (1 - p))``; wilson: score statistic ``(p - p0) / sqrt(p0 (1 - p0) / n_eff)`` on df with
-    ``n_eff = p (1 - p) / se^2``; beta and boundary_cp: exact binomial tail at ``x = p n_eff`` (the
-    Korn-Graubard or Kish effective sample size).
+    ``n_eff = p (1 - p) / se^2`` (wilson_conservative: the smaller of that and Kish's n_eff); beta
+    and boundary_cp: exact binomial tail at ``x = p n_eff`` (the Korn-Graubard or Kish effective
+    sample size).
 
     References
     ----------
@@ -95,8 +96,10 @@ def p_values(
         stat[wald] = ((p - p0) / se)[wald]
         logit = method == "logit"
         stat[logit] = ((special.logit(p) - special.logit(p0)) * p * (1 - p) / se)[logit]
-        wilson = method == "wilson"
-        stat[wilson] = ((p - p0) / np.sqrt(p0 * (1 - p0) / n_design))[wilson]
+        wilson = np.isin(method, ["wilson", "wilson_conservative"])
+        # wilson_conservative inverts the same score test on min(design, Kish) n_eff.
+        n_score = np.where(method == "wilson_conservative", np.minimum(n_design, n_kish), n_design)
+        stat[wilson] = ((p - p0) / np.sqrt(p0 * (1 - p0) / n_score))[wilson]
         cdf = stats.t.cdf(stat, dfs)
         out = np.where(p >= p0, stats.t.sf(stat, dfs), cdf)
         exact = np.isin(method, ["beta", "boundary_cp"])
