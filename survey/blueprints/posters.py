@@ -1,7 +1,7 @@
 """QR images and printable posters per counter, and a cut-out sheet per unit.
 
-Not behind a login yet (the manager issue adds one): what they show, the survey URL, is printed on the
-counters for anyone to read anyway.
+For admins and managers, within their unit scope: a poster carries a counter's live survey URL, and
+a sheet lists every counter of a subtree, which nobody outside it needs to enumerate.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from flask import Blueprint, Response, current_app, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from survey.auth import current_staff, current_time, staff_required
 from survey.errors import SurveyError
 from survey.extensions import db
-from survey.models import Counter, Unit
+from survey.models import Counter, Role
+from survey.services import access
 from survey.services.counters import is_live, live_counters_under
 from survey.services.posters import (
     SHEET,
@@ -34,6 +36,7 @@ E = TypeVar("E", bound=StrEnum)
 
 
 @bp.get("/counter/<int:counter_id>")
+@staff_required(Role.ADMIN, Role.MANAGER)
 def counter_poster(counter_id: int) -> Response:
     size = _choice(PaperSize, "size", PaperSize.A5)
     poster = _poster(_live_counter(counter_id))
@@ -49,21 +52,24 @@ def counter_poster(counter_id: int) -> Response:
 
 
 @bp.get("/counter/<int:counter_id>.svg")
+@staff_required(Role.ADMIN, Role.MANAGER)
 def counter_svg(counter_id: int) -> Response:
     poster = _poster(_live_counter(counter_id))
     return _image(str(qr_svg(poster.url)), "image/svg+xml", poster.file_stem + ".svg")
 
 
 @bp.get("/counter/<int:counter_id>.png")
+@staff_required(Role.ADMIN, Role.MANAGER)
 def counter_png(counter_id: int) -> Response:
     poster = _poster(_live_counter(counter_id))
     return _image(qr_png(poster.url), "image/png", poster.file_stem + ".png")
 
 
 @bp.get("/unit/<int:unit_id>")
+@staff_required(Role.ADMIN, Role.MANAGER)
 def unit_sheet(unit_id: int) -> Response:
     per_page = _choice(SheetDensity, "per_page", SheetDensity.TWO)
-    unit = db.get_or_404(Unit, unit_id)
+    unit = access.unit_or_404(db.session, current_staff(), unit_id, now=current_time(), action="print")
     posters = [_poster(counter) for counter in live_counters_under(db.session, unit)]
     links = {_("2 per A4 page"): url_for(".unit_sheet", unit_id=unit_id, per_page="2"),
              _("4 per A4 page"): url_for(".unit_sheet", unit_id=unit_id, per_page="4")}
@@ -72,7 +78,8 @@ def unit_sheet(unit_id: int) -> Response:
 
 
 def _live_counter(counter_id: int) -> Counter:
-    counter = db.get_or_404(Counter, counter_id)
+    counter = access.counter_or_404(db.session, current_staff(), counter_id, now=current_time(),
+                                    action="print")
     if not is_live(counter):
         # Printing a code that the survey would refuse helps nobody.
         raise SurveyError(410, "E-QR-EXPIRED", _l("This counter no longer takes part in the survey, so it "

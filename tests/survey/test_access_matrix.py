@@ -1,4 +1,4 @@
-"""The access matrix: every `manage.*` and `auth.*` route × role × unit, read from `app.url_map`.
+"""The access matrix: every `manage.*`, `posters.*` and `auth.*` route × role × unit, read from `app.url_map`.
 
 Routes added later are covered automatically. A route this test cannot exercise fails loudly:
 a `manage.*` view must declare its roles with `@survey.auth.staff_required(...)`, and every URL
@@ -54,7 +54,7 @@ def _routes() -> list[tuple[str, str, str, tuple[tuple[str, str], ...]]]:
     app = create_app({"TESTING": True, "SECRET_KEY": TEST_SECRET, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
     found = []
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.split(".")[0] not in ("manage", "auth"):
+        if rule.endpoint.split(".")[0] not in ("manage", "posters", "auth"):
             continue
         options: list[tuple[tuple[str, str], ...]] = [()]
         for arg, converter in sorted(rule._converters.items()):

@@ -10,17 +10,49 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask, url_for
+from flask.testing import FlaskClient
 
 from survey.extensions import db
-from survey.models import Counter, Unit
+from survey.models import Counter, Role, Unit
 from survey.services.counters import revoke
 from survey.services.qr_images import survey_url
 from survey.services.qr_tokens import issue_token
 from tests.survey.conftest import TEST_SECRET, make_app
+from tests.survey.staff_helpers import add_staff, sign_in
 from tests.survey.test_qr import decode_png
 
 INVITATION_VI = "Quét mã để góp ý về sự phục vụ — ẩn danh, dưới 1 phút"
 INVITATION_EN = "Scan to tell us how you were served — anonymous, under a minute"
+
+
+def _manager_client(app: Flask, host: str | None = None) -> FlaskClient:
+    """Posters are for staff: a manager of the whole demo province prints them."""
+    client = app.test_client()
+    if host is not None:  # the session cookie belongs to the host it was set on
+        client.environ_base["HTTP_HOST"] = host
+    sign_in(client, app, add_staff(app, "printer", Role.MANAGER, ("HL",)))
+    return client
+
+
+@pytest.fixture
+def client(app: Flask, demo: dict[str, int]) -> FlaskClient:
+    return _manager_client(app)
+
+
+def test_posters_need_a_signed_in_manager(app: Flask, demo: dict[str, int]) -> None:
+    anonymous = app.test_client().get(f"/posters/counter/{demo['HL-AB-1/Q1']}")
+    assert anonymous.status_code == 302 and anonymous.headers["Location"].startswith("/auth/login")
+    researcher = app.test_client()
+    sign_in(researcher, app, add_staff(app, "reader", Role.RESEARCHER, ("HL",)))
+    assert researcher.get(f"/posters/unit/{_unit_id(app, 'HL')}").status_code == 403
+
+
+def test_another_units_posters_are_404(app: Flask, demo: dict[str, int]) -> None:
+    ward = app.test_client()
+    sign_in(ward, app, add_staff(app, "ward", Role.MANAGER, ("HL-AB",)))
+    assert ward.get(f"/posters/counter/{demo['HL-AB-1/Q1']}").status_code == 200
+    assert ward.get(f"/posters/counter/{demo['HL-HL-1/Q1']}").status_code == 404
+    assert ward.get(f"/posters/unit/{_unit_id(app, 'HL-HL')}").status_code == 404
 
 
 def _url(app: Flask, counter_id: int, base: str = "http://localhost") -> str:
@@ -77,7 +109,7 @@ def test_public_base_url_is_what_gets_printed(migrated_db: Path, tmp_path: Path)
     with app.app_context():
         counter_id = seed_demo(db.session)[0].id
         db.session.commit()
-    page = app.test_client().get(f"/posters/counter/{counter_id}", headers={"Host": "10.0.0.7:5000"})
+    page = _manager_client(app, host="10.0.0.7:5000").get(f"/posters/counter/{counter_id}")
     html = page.get_data(as_text=True)
     assert _url(app, counter_id, "https://hailong.example.gov.vn") in html and "10.0.0.7" not in html
     with app.app_context():
