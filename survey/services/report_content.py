@@ -350,8 +350,8 @@ def method_pairs(content: ReportContent) -> list[tuple[str, str | int | float | 
         (_("Index formula (version)"), content.formula),
         (_("Formula"), content.formula_text),
         (_("Confidence level"), content.confidence),
-        (_("Interval method"), _("Wilson score interval on the design-effective sample size "
-                                 "(Clopper–Pearson when the estimate is 0 or 1)")),
+        (_("Interval method"), _("Wilson score interval on the smaller of the design and Kish effective "
+                                 "sample sizes (Clopper–Pearson when the estimate is 0 or 1)")),
         (_("Verdict rule"), _("met when the interval's lower bound reaches the target; below target when "
                               "its upper bound is under it; otherwise inconclusive")),
         (_("Target"), content.target),

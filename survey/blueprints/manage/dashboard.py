@@ -36,7 +36,8 @@ from survey.services.scrubber import scrubbed_comments
 # for exports; these say the same).
 FORMULA_LABEL = _l("criterion = share of valid answers that are satisfied (not applicable and missing "
                    "excluded); element = mean of its criteria; overall = weighted mean of the elements")
-INTERVAL_LABEL = _l("Wilson score interval on the design effective sample size (Clopper–Pearson at 0 or 1)")
+INTERVAL_LABEL = _l("Wilson score interval on the smaller of the design and Kish effective sample sizes "
+                    "(Clopper–Pearson at 0 or 1)")
 FLAG_LABELS = {
     "suppressed": _l("too few responses"),
     "low_n_eff": _l("small effective sample"),
