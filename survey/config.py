@@ -26,7 +26,6 @@ class DefaultConfig:
     SESSION_COOKIE_SAMESITE = "Lax"
 
     # Survey integrity (reliability.md, "Integrity without CAPTCHAs").
-    QR_TOKEN_MAX_LENGTH = 512
     FORM_NONCE_MAX_AGE = 6 * 3600  # seconds a rendered form stays submittable
     MIN_FILL_SECONDS = 3
     KIOSK_RETURN_SECONDS = 8
