@@ -18,7 +18,8 @@ from analysis.change import period_change
 from analysis.verdicts import Verdict
 from survey.models import Alert, AlertKind, AlertNote, User
 from survey.services import audit
-from survey.services.indices import IndexReport, Period
+from survey.services.indices import IndexReport
+from survey.services.periods import Period
 
 
 def _upsert(session: Session, unit_id: int, instrument_id: str, kind: AlertKind, period: Period,

@@ -11,8 +11,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from datetime import date, timedelta
-from enum import StrEnum
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -28,14 +27,15 @@ from analysis.weights import WeightingError, poststratify
 from instruments.index import IndexDefinition
 from instruments.model import Instrument
 from instruments.registry import get_instrument, parse_spec
-from survey.models import ALL, Response, ResponseStatus, ServedCount, Target, Unit
+from survey.models import ALL, Target, Unit
 from survey.services.access import subtree_ids
 from survey.services.assignments import target_for
+from survey.services.index_cache import FingerprintCache, data_fingerprint
+from survey.services.periods import Period
 from survey.services.respondent_data import (
     frame_table,
     load_respondents_cached,
     unit_parent_map,
-    utc_bounds,
 )
 
 WEIGHTED_METHOD = "post-stratified to served dossiers (unit × procedure field × month)"
@@ -47,67 +47,6 @@ FORMULA_TEXT = ("criterion = share of valid answers that are satisfied (not appl
                 "excluded); element = mean of its criteria; overall = weighted mean of the elements")
 TREND_LENGTH = {"month": 12, "quarter": 4, "year": 3}
 MIN_N = 10
-
-
-class PeriodKind(StrEnum):
-    MONTH = "month"
-    QUARTER = "quarter"
-    YEAR = "year"
-
-
-@dataclass(frozen=True)
-class Period:
-    """A calendar period; `label` matches the labels of `analysis` ("2026-10", "2026Q4", "2026")."""
-
-    kind: PeriodKind
-    first: date
-    last: date
-    label: str
-
-    @classmethod
-    def parse(cls, text: str | None, today: date) -> Period:
-        """Parse "2026-10", "2026Q4" or "2026"; anything else is the last full month before `today`."""
-        text = (text or "").strip().upper()
-        try:
-            if len(text) == 7 and text[4] == "-":
-                return cls.month(int(text[:4]), int(text[5:]))
-            if len(text) == 6 and text[4] == "Q":
-                return cls.quarter(int(text[:4]), int(text[5]))
-            if len(text) == 4:
-                return cls.year(int(text))
-        except ValueError:
-            pass
-        previous = today.replace(day=1) - timedelta(days=1)
-        return cls.month(previous.year, previous.month)
-
-    @classmethod
-    def month(cls, year: int, month: int) -> Period:
-        first = date(year, month, 1)
-        last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-        return cls(PeriodKind.MONTH, first, last, f"{year}-{month:02d}")
-
-    @classmethod
-    def quarter(cls, year: int, quarter: int) -> Period:
-        if not 1 <= quarter <= 4:
-            raise ValueError(quarter)
-        first = date(year, 3 * quarter - 2, 1)
-        last = Period.month(year, 3 * quarter).last
-        return cls(PeriodKind.QUARTER, first, last, f"{year}Q{quarter}")
-
-    @classmethod
-    def year(cls, year: int) -> Period:
-        return cls(PeriodKind.YEAR, date(year, 1, 1), date(year, 12, 31), str(year))
-
-    def shifted(self, steps: int) -> Period:
-        """The period `steps` periods earlier (negative: later)."""
-        if self.kind is PeriodKind.YEAR:
-            return Period.year(self.first.year - steps)
-        months = 3 if self.kind is PeriodKind.QUARTER else 1
-        index = self.first.year * 12 + self.first.month - 1 - steps * months
-        year, month = divmod(index, 12)
-        if self.kind is PeriodKind.QUARTER:
-            return Period.quarter(year, month // 3 + 1)
-        return Period.month(year, month + 1)
 
 
 @dataclass(frozen=True)
@@ -203,22 +142,7 @@ def _targets(session: Session, unit: Unit, parents: dict[str, str | None], instr
     return out
 
 
-def data_fingerprint(session: Session, ids: set[int], first: date, last: date) -> tuple[object, ...]:
-    """Moves whenever responses, frames or targets that a report reads change."""
-    start, end = utc_bounds(first, last)
-    responses = session.execute(
-        sa.select(sa.func.count(), sa.func.max(Response.id),
-                  sa.func.sum(sa.case((Response.status == ResponseStatus.VALID, 1), else_=0)))
-        .where(Response.unit_id.in_(ids), Response.submitted_at >= start, Response.submitted_at < end)).one()
-    frames = session.execute(sa.select(sa.func.count(), sa.func.max(ServedCount.id),
-                                       sa.func.sum(ServedCount.served))).one()
-    targets = session.execute(sa.select(sa.func.count(), sa.func.max(Target.id),
-                                        sa.func.sum(Target.target))).one()
-    return (*responses, *frames, *targets)
-
-
-_REPORTS: dict[tuple[object, ...], tuple[tuple[object, ...], IndexReport]] = {}
-_REPORTS_SIZE = 64
+_REPORTS: FingerprintCache[IndexReport] = FingerprintCache(64)
 
 
 def _weights(session: Session, data: pd.DataFrame, ids: set[int], first: date, last: date,
@@ -263,15 +187,13 @@ def unit_indices(
     key = (str(session.get_bind().engine.url), unit.id, instrument_key, period.label, weighted, alpha,
            default_target, half_width, league_root.id if league_root else None)
     fingerprint = data_fingerprint(session, ids, window_first, period.last)
-    hit = _REPORTS.get(key)
-    if hit is not None and hit[0] == fingerprint:
-        return hit[1]
+    hit = _REPORTS.get(key, fingerprint)
+    if hit is not None:
+        return hit
     report = compute_unit_indices(session, unit, instrument_key, period, weighted=weighted, alpha=alpha,
                                   default_target=default_target, half_width=half_width,
                                   league_root=league_root)
-    if len(_REPORTS) >= _REPORTS_SIZE:
-        _REPORTS.pop(next(iter(_REPORTS)))
-    _REPORTS[key] = (fingerprint, report)
+    _REPORTS.put(key, fingerprint, report)
     return report
 
 
@@ -286,8 +208,7 @@ class _PeriodTable:
     excluded: pd.DataFrame
 
 
-_PERIOD_TABLES: dict[tuple[object, ...], tuple[tuple[object, ...], _PeriodTable]] = {}
-_PERIOD_TABLES_SIZE = 512
+_PERIOD_TABLES: FingerprintCache[_PeriodTable] = FingerprintCache(512)
 
 EMPTY_COLUMNS = ["period", "level", "domain", "parent", "stat_type", "stat", "n", "df", "est", "se", "ci_lo",
                  "ci_hi", "deff_kish", "n_eff", "target", "verdict", "p_value", "flags"]
@@ -305,9 +226,9 @@ def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str
     url = str(session.get_bind().engine.url)
     key = (url, root.id, period.label, instrument.key, weighted, alpha, target_key)
     fingerprint = data_fingerprint(session, ids, period.first, period.last)
-    hit = _PERIOD_TABLES.get(key)
-    if hit is not None and hit[0] == fingerprint:
-        return hit[1]
+    hit = _PERIOD_TABLES.get(key, fingerprint)
+    if hit is not None:
+        return hit
     loaded = load_respondents_cached(session, ids, period.first, period.last, instrument)
     data = loaded.frame
     weights, weighting = _weights(session, data, ids, period.first, period.last, weighted)
@@ -319,9 +240,7 @@ def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str
         table.insert(0, "period", period.label)
         table = table[table["domain"] != "total"].reset_index(drop=True)
     result = _PeriodTable(table, weights is not None, weighting, len(data), loaded.excluded)
-    if len(_PERIOD_TABLES) >= _PERIOD_TABLES_SIZE:
-        _PERIOD_TABLES.pop(next(iter(_PERIOD_TABLES)))
-    _PERIOD_TABLES[key] = (fingerprint, result)
+    _PERIOD_TABLES.put(key, fingerprint, result)
     return result
 
 

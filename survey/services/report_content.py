@@ -27,9 +27,8 @@ from survey.services.indices import (
     UNWEIGHTED_METHOD,
     WEIGHTED_METHOD,
     IndexReport,
-    Period,
-    PeriodKind,
 )
+from survey.services.periods import Period, PeriodKind
 from survey.services.respondent_data import DEFAULT_TIMEZONE, utc_bounds
 from survey.services.scrubber import scrubbed_comments
 

@@ -29,10 +29,16 @@ def _catalog(lang: str):  # type: ignore[no-untyped-def]
 
 def test_every_ui_string_has_a_vietnamese_translation() -> None:
     catalog = _catalog("vi")
-    untranslated = sorted(
-        msgid for msgid in _extracted()
-        if not (msg := catalog.get(msgid)) or not (msg.string[0] if isinstance(msg.string, tuple) else msg.string)
-    )
+
+    def translated(msgid: object) -> bool:
+        message = catalog.get(msgid)
+        if message is None:
+            return False
+        # Plural entries carry a tuple of forms; the first must be filled.
+        text = message.string[0] if isinstance(message.string, tuple) else message.string
+        return bool(text)
+
+    untranslated = sorted(msgid for msgid in _extracted() if not translated(msgid))
     assert untranslated == [], "run `make messages` and translate:\n" + "\n".join(untranslated)
 
 

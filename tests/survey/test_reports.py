@@ -19,7 +19,8 @@ from instruments.index import IndexDefinition
 from instruments.registry import get_registered
 from survey.extensions import db
 from survey.models import Role, Unit
-from survey.services.indices import Period, unit_indices
+from survey.services.indices import unit_indices
+from survey.services.periods import Period
 from survey.services.respondent_data import load_respondents, unit_parent_map
 from tests.survey.report_helpers import FORMULA_COMMENT, PERIOD, RAW_PHONE, seed_responses
 from tests.survey.staff_helpers import add_staff, audit_actions, sign_in, staff_app, unit_id

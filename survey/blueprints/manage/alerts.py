@@ -12,7 +12,8 @@ from survey.extensions import db
 from survey.models import Alert, Role, Unit
 from survey.services.access import unit_or_404, visible_unit_ids
 from survey.services.alerts import add_note, refresh_alerts, visible_alerts
-from survey.services.indices import Period, unit_indices
+from survey.services.indices import unit_indices
+from survey.services.periods import Period
 
 DEFAULT_INSTRUMENT = "sipas-counter@2025.1"
 MAX_COMMENT = 2000

@@ -21,13 +21,9 @@ from survey.models import Role, Unit
 from survey.services.access import unit_or_404, visible_unit_ids
 from survey.services.alerts import refresh_alerts
 from survey.services.frames import response_rates
-from survey.services.indices import (
-    IndexReport,
-    Period,
-    data_fingerprint,
-    instrument_for,
-    unit_indices,
-)
+from survey.services.index_cache import data_fingerprint
+from survey.services.indices import IndexReport, instrument_for, unit_indices
+from survey.services.periods import Period
 from survey.services.report_content import weighting_text
 from survey.services.respondent_data import DEFAULT_TIMEZONE, utc_bounds
 from survey.services.scrubber import scrubbed_comments

@@ -30,7 +30,8 @@ from survey.models import Role, Unit, User
 from survey.services import audit, exports, pdf_report
 from survey.services.access import unit_or_404
 from survey.services.assignments import assignment_for
-from survey.services.indices import Period, unit_indices
+from survey.services.indices import unit_indices
+from survey.services.periods import Period
 from survey.services.report_content import ReportContent, build_content, period_label
 
 # ASCII digits only: `\d` would also take full-width and other Unicode digits.
