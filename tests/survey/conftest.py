@@ -13,6 +13,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from survey import create_app
 from survey.extensions import db
+from tests.survey.manage_helpers import staff
 
 TEST_SECRET = "test-secret-not-for-production"
 
@@ -75,3 +76,9 @@ def demo(app: Flask) -> dict[str, Any]:
         counters = seed_demo(db.session)
         db.session.commit()
         return {f"{c.unit.code}/{c.code}": c.id for c in counters}
+
+
+@pytest.fixture
+def ids(app: Flask) -> dict[str, int]:
+    """The demo province plus the scoped accounts of `manage_helpers.staff`: their ids by name."""
+    return staff(app)

@@ -27,6 +27,13 @@ def add_user(username: str, role: Role, scope_codes: tuple[str, ...] = ()) -> Us
     return user
 
 
+def user(ids: dict[str, int], name: str) -> User:
+    """One of the `staff` accounts by name, loaded in the current session."""
+    found = db.session.get(User, ids[name])
+    assert found is not None
+    return found
+
+
 def unit_id(code: str) -> int:
     found = db.session.scalar(sa.select(Unit.id).where(Unit.code == code))
     assert found is not None, code

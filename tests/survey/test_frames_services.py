@@ -9,23 +9,12 @@ import sqlalchemy as sa
 from flask import Flask
 
 from survey.extensions import db
-from survey.models import Channel, FrameUpload, Response, ResponseStatus, ServedCount, User
+from survey.models import Channel, FrameUpload, Response, ResponseStatus, ServedCount
 from survey.services import frames
 from survey.services.frame_rows import parse_period
-from tests.survey.manage_helpers import NOW, audit_actions, in_request, staff, unit_id
+from tests.survey.manage_helpers import NOW, audit_actions, in_request, unit_id, user
 
 HEADER = "unit_code,period_start,period_end,procedure_field,channel,served\n"
-
-
-@pytest.fixture
-def ids(app: Flask) -> dict[str, int]:
-    return staff(app)
-
-
-def user(ids: dict[str, int], name: str) -> User:
-    found = db.session.get(User, ids[name])
-    assert found is not None
-    return found
 
 
 def stored() -> list[tuple[str, str, str, str, str, int]]:

@@ -10,22 +10,11 @@ import sqlalchemy as sa
 from flask import Flask
 
 from survey.extensions import db
-from survey.models import Unit, UnitKind, User
+from survey.models import Unit, UnitKind
 from survey.services.unit_import import UnitImportRefused, import_units_csv
-from tests.survey.manage_helpers import NOW, audit_actions, in_request, staff
+from tests.survey.manage_helpers import NOW, audit_actions, in_request, user
 
 HEADER = "code,kind,name_vi,name_en,parent_code,valid_from,valid_to,successor_code\n"
-
-
-@pytest.fixture
-def ids(app: Flask) -> dict[str, int]:
-    return staff(app)
-
-
-def user(ids: dict[str, int], name: str) -> User:
-    found = db.session.get(User, ids[name])
-    assert found is not None
-    return found
 
 
 def snapshot() -> list[tuple[object, ...]]:

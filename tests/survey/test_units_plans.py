@@ -9,21 +9,10 @@ from flask import Flask
 from werkzeug.exceptions import NotFound
 
 from survey.extensions import db
-from survey.models import Unit, User
+from survey.models import Unit
 from survey.services import unit_plans as plans
 from survey.services.units import UnitRefused
-from tests.survey.manage_helpers import NOW, audit_actions, in_request, staff, unit_id
-
-
-@pytest.fixture
-def ids(app: Flask) -> dict[str, int]:
-    return staff(app)
-
-
-def user(ids: dict[str, int], name: str) -> User:
-    found = db.session.get(User, ids[name])
-    assert found is not None
-    return found
+from tests.survey.manage_helpers import NOW, audit_actions, in_request, unit_id, user
 
 
 @pytest.mark.parametrize(("text", "share"), [

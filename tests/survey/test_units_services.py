@@ -11,20 +11,9 @@ from werkzeug.exceptions import NotFound
 
 from survey.errors import SurveyError
 from survey.extensions import db
-from survey.models import Counter, Unit, UnitKind, User
+from survey.models import Counter, Unit, UnitKind
 from survey.services import units as svc
-from tests.survey.manage_helpers import NOW, audit_actions, in_request, staff, unit_id
-
-
-@pytest.fixture
-def ids(app: Flask) -> dict[str, int]:
-    return staff(app)
-
-
-def user(ids: dict[str, int], name: str) -> User:
-    found = db.session.get(User, ids[name])
-    assert found is not None
-    return found
+from tests.survey.manage_helpers import NOW, audit_actions, in_request, unit_id, user
 
 
 def test_manager_creates_a_service_point_in_scope_and_it_is_audited(app: Flask, ids: dict[str, int]) -> None:
