@@ -98,6 +98,14 @@ def sign_in(client: FlaskClient, app: Flask, staff: Staff, password: str = PASSW
         assert response.status_code == 302, response.get_data(as_text=True)[-1500:]
 
 
+def signed_in(app: Flask, username: str, role: Role, units: tuple[str, ...] = ()) -> FlaskClient:
+    """A client signed in through the real pages as a new account with this role and scope."""
+    staff = add_staff(app, username, role, units)
+    client = app.test_client()
+    sign_in(client, app, staff)
+    return client
+
+
 def unit_id(app: Flask, code: str) -> int:
     with app.app_context():
         found = db.session.scalar(sa.select(Unit.id).where(Unit.code == code))

@@ -13,17 +13,14 @@ from flask import Flask
 
 from survey.extensions import db
 from survey.models import Role, ServedCount
-from tests.survey.staff_helpers import PASSWORD, add_staff, sign_in, staff_app
+from tests.survey.staff_helpers import PASSWORD, add_staff, running, signed_in, staff_app
 
 HEADER = "unit_code,period_start,period_end,procedure_field,channel,served\n"
 
 
 @pytest.fixture
 def sapp(migrated_db: Path, tmp_path: Path) -> Iterator[Flask]:
-    app = staff_app(migrated_db, tmp_path)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    yield from running(staff_app(migrated_db, tmp_path))
 
 
 def upload(client: object, data: bytes, token: str | None = None) -> object:
@@ -35,9 +32,7 @@ def upload(client: object, data: bytes, token: str | None = None) -> object:
 
 
 def test_errors_are_listed_with_lines_and_nothing_is_stored(sapp: Flask) -> None:
-    manager = add_staff(sapp, "mai", Role.MANAGER, ("HL-AB",))
-    client = sapp.test_client()
-    sign_in(client, sapp, manager)
+    client = signed_in(sapp, "mai", Role.MANAGER, ("HL-AB",))
     data = (HEADER + "HL-AB-1,2026-03-01,2026-03-31,,,10\n"
                      "HL-HL-1,2026-03-01,2026-03-31,,,10\n"
                      "HL-AB-1,2026-04-01,2026-04-30,,,-1\n").encode()
@@ -51,9 +46,7 @@ def test_errors_are_listed_with_lines_and_nothing_is_stored(sapp: Flask) -> None
 
 
 def test_a_good_upload_is_listed_on_file(sapp: Flask) -> None:
-    manager = add_staff(sapp, "mai", Role.MANAGER, ("HL-AB",))
-    client = sapp.test_client()
-    sign_in(client, sapp, manager)
+    client = signed_in(sapp, "mai", Role.MANAGER, ("HL-AB",))
     response = upload(client, (HEADER + "HL-AB-1,2026-03-01,2026-03-31,,,1250\n").encode())
     assert response.status_code == 302  # type: ignore[attr-defined]
     page = client.get("/manage/frames/?lang=en").get_data(as_text=True)

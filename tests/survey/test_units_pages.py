@@ -12,15 +12,12 @@ from flask import Flask
 
 from survey.extensions import db
 from survey.models import Counter, Role, Unit
-from tests.survey.staff_helpers import add_staff, audit_actions, sign_in, staff_app, unit_id
+from tests.survey.staff_helpers import audit_actions, running, signed_in, staff_app, unit_id
 
 
 @pytest.fixture
 def sapp(migrated_db: Path, tmp_path: Path) -> Iterator[Flask]:
-    app = staff_app(migrated_db, tmp_path)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    yield from running(staff_app(migrated_db, tmp_path))
 
 
 def _counter_id(app: Flask, unit: str, code: str) -> int:
@@ -32,9 +29,7 @@ def _counter_id(app: Flask, unit: str, code: str) -> int:
 
 
 def test_a_commune_manager_sees_and_edits_only_their_subtree(sapp: Flask) -> None:
-    manager = add_staff(sapp, "mai", Role.MANAGER, ("HL-AB",))
-    client = sapp.test_client()
-    sign_in(client, sapp, manager)
+    client = signed_in(sapp, "mai", Role.MANAGER, ("HL-AB",))
     tree = client.get("/manage/units/").get_data(as_text=True)
     assert "HL-AB-1" in tree and "HL-HL" not in tree and "HL-TTHCC" not in tree
 
@@ -57,9 +52,7 @@ def test_a_commune_manager_sees_and_edits_only_their_subtree(sapp: Flask) -> Non
 
 
 def test_counter_create_edit_and_rotate_with_confirmation(sapp: Flask) -> None:
-    manager = add_staff(sapp, "mai", Role.MANAGER, ("HL-AB",))
-    client = sapp.test_client()
-    sign_in(client, sapp, manager)
+    client = signed_in(sapp, "mai", Role.MANAGER, ("HL-AB",))
     point = unit_id(sapp, "HL-AB-1")
     response = client.post(f"/manage/units/{point}/counters/new", data={
         "code": "Q7", "name_vi": "Quầy 7", "name_en": "Counter 7", "procedure_field": "dat-dai",
@@ -83,9 +76,7 @@ def test_counter_create_edit_and_rotate_with_confirmation(sapp: Flask) -> None:
 
 
 def test_targets_and_the_close_form(sapp: Flask) -> None:
-    manager = add_staff(sapp, "mai", Role.MANAGER, ("HL-AB",))
-    client = sapp.test_client()
-    sign_in(client, sapp, manager)
+    client = signed_in(sapp, "mai", Role.MANAGER, ("HL-AB",))
     commune = unit_id(sapp, "HL-AB")
     bad = client.post(f"/manage/units/{commune}/targets?lang=en", data={
         "instrument_id": "sipas-counter", "year": "2026", "target": "120%"})
@@ -102,9 +93,7 @@ def test_targets_and_the_close_form(sapp: Flask) -> None:
 
 
 def test_import_page_lists_every_error_and_imports_a_good_file(sapp: Flask) -> None:
-    manager = add_staff(sapp, "tinh", Role.MANAGER, ("HL",))
-    client = sapp.test_client()
-    sign_in(client, sapp, manager)
+    client = signed_in(sapp, "tinh", Role.MANAGER, ("HL",))
     bad = ("code,kind,name_vi,parent_code\nHL-N1,commune,Xã Mới,NOPE\nHL-N2,village,Thôn,HL\n").encode()
     response = client.post("/manage/units/import?lang=en", data={"file": (io.BytesIO(bad), "units.csv")},
                            content_type="multipart/form-data")
