@@ -137,7 +137,8 @@ def period_label(period: Period) -> str:
     return period.label
 
 
-def _number(value: object) -> float | None:
+def finite_number(value: object) -> float | None:
+    """`value` as a finite float, or None (missing, not a number, NaN or infinite)."""
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -147,13 +148,14 @@ def _number(value: object) -> float | None:
 
 def figure_from_row(row: Mapping[str, Any], key: str, label: str, group: str = "") -> Figure:
     """A Figure from one `compute_indices` row; small counts hidden."""
-    n = int(row["n"]) if _number(row["n"]) is not None else 0
+    n = int(row["n"]) if finite_number(row["n"]) is not None else 0
     flags = tuple(f for f in str(row.get("flags") or "").split("|") if f)
     return Figure(
-        key=key, label=label, n=None if 0 < n < SMALL_CELL else n, est=_number(row["est"]),
-        ci_lo=_number(row["ci_lo"]), ci_hi=_number(row["ci_hi"]), target=_number(row["target"]),
-        verdict=str(row.get("verdict") or ""), p_value=_number(row["p_value"]), n_eff=_number(row["n_eff"]),
-        deff=_number(row["deff"]), flags=flags, group=group,
+        key=key, label=label, n=None if 0 < n < SMALL_CELL else n, est=finite_number(row["est"]),
+        ci_lo=finite_number(row["ci_lo"]), ci_hi=finite_number(row["ci_hi"]),
+        target=finite_number(row["target"]), verdict=str(row.get("verdict") or ""),
+        p_value=finite_number(row["p_value"]), n_eff=finite_number(row["n_eff"]),
+        deff=finite_number(row["deff"]), flags=flags, group=group,
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,7 +23,7 @@ from survey.services.frames import response_rates
 from survey.services.index_cache import data_fingerprint
 from survey.services.indices import IndexReport, instrument_for, unit_indices
 from survey.services.periods import Period
-from survey.services.report_content import weighting_text
+from survey.services.report_content import finite_number, weighting_text
 from survey.services.respondent_data import DEFAULT_TIMEZONE, utc_bounds
 from survey.services.scrubber import scrubbed_comments
 
@@ -52,27 +51,24 @@ VERDICTS = {
 }
 
 
+MISSING = "–"  # an en dash, where a figure is missing or not a finite number
+
+
 @bp.app_template_filter("pct")
 def pct(value: Any, digits: int = 1) -> str:
     """86,4 % in Vietnamese, 86.4% in English; an en dash when missing."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    if not math.isfinite(number):
-        return "–"
+    number = finite_number(value)
+    if number is None:
+        return MISSING
     text = f"{number * 100:.{digits}f}"
     return f"{text.replace('.', ',')} %" if current_locale() == "vi" else f"{text}%"
 
 
 @bp.app_template_filter("num")
 def num(value: Any, digits: int = 0) -> str:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    if not math.isfinite(number):
-        return "–"
+    number = finite_number(value)
+    if number is None:
+        return MISSING
     if abs(number) < 0.5 * 10**-digits:
         number = 0.0  # never print "-0,0"
     text = f"{number:,.{digits}f}"
