@@ -1,4 +1,4 @@
-"""Shared set-up of the report tests: the demo tree, October 2026 responses, scoped accounts."""
+"""Shared set-up of the report and dashboard tests: the demo tree, October 2026 responses, scoped accounts."""
 
 from __future__ import annotations
 
@@ -13,14 +13,20 @@ from survey.models import Answer, Response, TextAnswer, Unit
 
 PERIOD = "2026-10"
 RAW_PHONE = "0912 345 678"
+PHONE_COMMENT = f"Gọi tôi {RAW_PHONE}, chị Lan ở quầy 3 rất tận tình"
 FORMULA_COMMENT = '=HYPERLINK("http://evil.example","bấm vào đây")'
 # Deliberately varied codes so elements and criteria differ, and one unit is below 80 %.
 AB_CODES = [5, 4, 2, 5, 4, 3, 5, 4, 1, 5, 4, 4, 2, 5, 5, 4, 3, 4, 5, 2] * 2
 HL_CODES = [2, 3, 4, 2, 1, 3, 2, 4, 3, 2, 5, 1] * 2
 
 
-def add_responses(app: Flask, unit_code: str, codes: list[int], comments: tuple[str, ...] = ()) -> None:
-    """One response per code, answering every criterion near that code, in October 2026."""
+def add_responses(app: Flask, unit_code: str, codes: list[int], comments: tuple[str, ...] = (), *,
+                  day: int | None = None, harassment: bool = True) -> None:
+    """One response per code, answering every criterion near that code, in October 2026.
+
+    Responses fall on `day` of the month, or spread over the month when it is None; `harassment=False`
+    leaves that question unanswered.
+    """
     registered = get_registered("sipas-counter", "2025.1")
     criteria = [c for e in registered.instrument.index.elements for c in e.criteria]
     with app.app_context():
@@ -30,7 +36,7 @@ def add_responses(app: Flask, unit_code: str, codes: list[int], comments: tuple[
             response = Response(
                 instrument_id="sipas-counter", instrument_version="2025.1",
                 instrument_hash=registered.content_hash, unit_id=unit.id, channel="qr", language="vi",
-                submitted_at=datetime(2026, 10, 1 + i % 28, 3, i % 60, tzinfo=UTC),
+                submitted_at=datetime(2026, 10, day or (1 + i % 28), 3, i % 60, tzinfo=UTC),
                 idempotency_key=f"report-{unit_code}-{i}",
             )
             db.session.add(response)
@@ -39,7 +45,8 @@ def add_responses(app: Flask, unit_code: str, codes: list[int], comments: tuple[
                 answer = code if j % 3 else max(1, code - i % 2)
                 db.session.add(Answer(response_id=response.id, item_id=item, code=answer))
             db.session.add(Answer(response_id=response.id, item_id="overall", code=code))
-            db.session.add(Answer(response_id=response.id, item_id="harassment", code=1 if i % 7 else 2))
+            if harassment:
+                db.session.add(Answer(response_id=response.id, item_id="harassment", code=1 if i % 7 else 2))
             if i < len(comments):
                 db.session.add(TextAnswer(response_id=response.id, item_id="comment", text=comments[i]))
         db.session.commit()
@@ -47,6 +54,5 @@ def add_responses(app: Flask, unit_code: str, codes: list[int], comments: tuple[
 
 def seed_responses(app: Flask) -> None:
     add_responses(app, "HL-AB-1", AB_CODES,
-                  comments=(f"Gọi tôi {RAW_PHONE}, chị Lan ở quầy 3 rất tận tình", FORMULA_COMMENT,
-                            "Phòng chờ nóng, cần thêm quạt."))
+                  comments=(PHONE_COMMENT, FORMULA_COMMENT, "Phòng chờ nóng, cần thêm quạt."))
     add_responses(app, "HL-HL-1", HL_CODES)

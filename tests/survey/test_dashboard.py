@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -15,63 +15,17 @@ from analysis.tables import compute_indices
 from instruments.index import IndexDefinition
 from instruments.registry import get_registered
 from survey.extensions import db
-from survey.models import Answer, Response, Role, TextAnswer, Unit
+from survey.models import Role, Unit
 from survey.services.respondent_data import load_respondents, unit_parent_map
+from tests.survey.report_helpers import AB_CODES, HL_CODES, PERIOD, PHONE_COMMENT, RAW_PHONE, add_responses
 from tests.survey.staff_helpers import add_staff, audit_actions, sign_in, staff_app, unit_id
-
-PERIOD = "2026-10"
-RAW_PHONE = "0912 345 678"
-
-
-def _respond(
-    app: Flask,
-    unit_code: str,
-    codes: list[int],
-    *,
-    comment: str | None = None,
-    day: int = 10,
-    month: int = 10,
-) -> None:
-    registered = get_registered("sipas-counter", "2025.1")
-    criteria = [c for e in registered.instrument.index.elements for c in e.criteria]
-    with app.app_context():
-        unit = db.session.scalar(sa.select(Unit).where(Unit.code == unit_code))
-        assert unit is not None
-        for i, code in enumerate(codes):
-            response = Response(
-                instrument_id="sipas-counter",
-                instrument_version="2025.1",
-                instrument_hash=registered.content_hash,
-                unit_id=unit.id,
-                channel="qr",
-                language="vi",
-                submitted_at=datetime(2026, month, day, 3, i % 60, tzinfo=UTC),
-                idempotency_key=f"t-{unit_code}-{i}-{code}-{day}-{month}",
-            )
-            db.session.add(response)
-            db.session.flush()
-            for j, item in enumerate(criteria):
-                db.session.add(
-                    Answer(
-                        response_id=response.id, item_id=item, code=code if j % 3 else max(1, code - i % 2)
-                    )
-                )
-            db.session.add(Answer(response_id=response.id, item_id="overall", code=code))
-            if comment and i == 0:
-                db.session.add(TextAnswer(response_id=response.id, item_id="comment", text=comment))
-        db.session.commit()
 
 
 @pytest.fixture
 def dapp(migrated_db: Path, tmp_path: Path) -> Flask:
     app = staff_app(migrated_db, tmp_path)
-    _respond(
-        app,
-        "HL-AB-1",
-        [5, 4, 2, 5, 4, 3, 5, 4, 1, 5, 4, 4, 2, 5, 5, 4, 3, 4, 5, 2] * 2,
-        comment=f"Gọi tôi {RAW_PHONE}, chị Lan ở quầy 3 rất tận tình",
-    )
-    _respond(app, "HL-TTHCC-1", [2, 3, 4, 2, 1, 3, 2, 4, 3, 2, 5, 1] * 2)
+    add_responses(app, "HL-AB-1", AB_CODES, comments=(PHONE_COMMENT,), day=10, harassment=False)
+    add_responses(app, "HL-TTHCC-1", HL_CODES, day=10, harassment=False)
     return app
 
 
