@@ -5,23 +5,17 @@ Each command commits once at the end and is audited with actor None (the system)
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
-from flask_babel import force_locale
 
+from survey.auth import current_time
+from survey.commands.csv_import import all_or_nothing
 from survey.extensions import db
 from survey.services import api_clients, frames
 
 group = AppGroup("frames", help="Served-dossier frames: API clients and CSV import.")
-
-
-def _now() -> datetime:
-    clock = current_app.config.get("CLOCK")
-    return clock() if clock is not None else datetime.now(UTC)
 
 
 @group.command("client-create")
@@ -30,7 +24,7 @@ def _now() -> datetime:
 def client_create(name: str, unit_code: str) -> None:
     """Create an API client and print its token (shown this once; only its hash is stored)."""
     try:
-        client, token = api_clients.create_client(db.session, name, unit_code, actor=None, now=_now())
+        client, token = api_clients.create_client(db.session, name, unit_code, actor=None, now=current_time())
     except api_clients.UnknownUnit:
         raise click.ClickException(f"no unit with code {unit_code!r}") from None
     db.session.commit()
@@ -43,7 +37,7 @@ def client_create(name: str, unit_code: str) -> None:
 @click.argument("client_id", type=int)
 def client_revoke(client_id: int) -> None:
     """Revoke an API client: its token stops working at once."""
-    client = api_clients.revoke_client(db.session, client_id, actor=None, now=_now())
+    client = api_clients.revoke_client(db.session, client_id, actor=None, now=current_time())
     if client is None:
         raise click.ClickException(f"no API client with id {client_id}")
     db.session.commit()
@@ -54,14 +48,8 @@ def client_revoke(client_id: int) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_command(path: Path) -> None:
     """Import a frames CSV for any unit (a system action); all or nothing, every error listed."""
-    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-        try:
-            result = frames.import_csv(db.session, path.read_bytes(), actor=None, now=_now())
-        except frames.FramesRefused as refused:
-            db.session.rollback()
-            for error in refused.errors:
-                click.echo(error.describe(), err=True)
-            raise click.ClickException(f"{len(refused.errors)} error(s); nothing was imported") from None
+    with all_or_nothing(frames.FramesRefused):
+        result = frames.import_csv(db.session, path.read_bytes(), actor=None, now=current_time())
     db.session.commit()
     click.echo(f"upload {result.upload_id}: {result.rows} counts for {result.units} units "
                f"({result.replaced} earlier counts replaced)")
