@@ -8,12 +8,15 @@ generated and printed once.
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from survey.auth import current_time
 from survey.extensions import db
 from survey.models import Role, User
 from survey.services import accounts, audit, staff_sessions
@@ -23,14 +26,14 @@ group = AppGroup("users", help="Create and manage staff accounts.")
 ROLE = click.Choice([r.value for r in Role])
 
 
-def _now() -> datetime:
-    clock = current_app.config.get("CLOCK")
-    return clock() if clock is not None else datetime.now(UTC)
-
-
-def _fail(error: accounts.AccountError) -> None:
-    db.session.rollback()
-    raise click.ClickException(str(error))
+@contextmanager
+def _refusal_exits() -> Iterator[None]:
+    """An AccountError undoes the command's changes and exits non-zero with its message."""
+    try:
+        yield
+    except accounts.AccountError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from error
 
 
 def _user_or_fail(username: str) -> User:
@@ -53,14 +56,11 @@ def create_command(username: str, role: str, units: tuple[str, ...], display_nam
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
+    with _refusal_exits():
         unit_ids = [u.id for u in accounts.units_by_code(db.session, units)]
         created = accounts.create_user(db.session, current_app.config, actor=None, username=username,
                                        role=Role(role), unit_ids=unit_ids, display_name=display_name,
-                                       password=password, now=_now())
-    except accounts.AccountError as error:
-        _fail(error)
-        return
+                                       password=password, now=current_time())
     db.session.commit()
     click.echo(f"Created {created.user.username} ({created.user.role.value}).")
 
@@ -84,12 +84,10 @@ def list_command() -> None:
 def set_role_command(username: str, role: str, units: tuple[str, ...]) -> None:
     """Change an account's role and unit scopes (its open sessions end)."""
     user = _user_or_fail(username)
-    try:
+    with _refusal_exits():
         unit_ids = [u.id for u in accounts.units_by_code(db.session, units)]
-        accounts.set_role(db.session, actor=None, user=user, role=Role(role), unit_ids=unit_ids, now=_now())
-    except accounts.AccountError as error:
-        _fail(error)
-        return
+        accounts.set_role(db.session, actor=None, user=user, role=Role(role), unit_ids=unit_ids,
+                          now=current_time())
     db.session.commit()
     click.echo(f"{user.username} is now {role}.")
 
@@ -99,7 +97,8 @@ def set_role_command(username: str, role: str, units: tuple[str, ...]) -> None:
 def reset_password_command(username: str) -> None:
     """Give an account a generated password, printed once; its open sessions end."""
     user = _user_or_fail(username)
-    password = accounts.reset_password(db.session, current_app.config, actor=None, user=user, now=_now())
+    password = accounts.reset_password(db.session, current_app.config, actor=None, user=user,
+                                       now=current_time())
     db.session.commit()
     click.echo(f"New password for {user.username} (shown once): {password}")
 
@@ -109,8 +108,8 @@ def reset_password_command(username: str) -> None:
               help="Delete sessions revoked or unused for longer than this.")
 def prune_sessions_command(days: int) -> None:
     """Delete long-dead staff sessions (the database otherwise keeps one row per sign-in)."""
-    count = staff_sessions.prune(db.session, now=_now(), keep=timedelta(days=days))
+    count = staff_sessions.prune(db.session, now=current_time(), keep=timedelta(days=days))
     audit.record(db.session, actor=None, action="session.prune", object_type="staff_session",
-                 detail={"deleted": count, "days": days}, now=_now())
+                 detail={"deleted": count, "days": days}, now=current_time())
     db.session.commit()
     click.echo(f"Deleted {count} staff session(s).")
