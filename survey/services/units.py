@@ -194,6 +194,12 @@ def _unit_detail(unit: Unit) -> dict[str, object]:
             "successor_id": unit.successor_id}
 
 
+def _audit_unit(session: Session, actor: User, action: str, unit: Unit, detail: dict[str, object], *,
+                now: datetime) -> None:
+    audit.record(session, actor=actor, action=action, object_type="unit", object_id=str(unit.id),
+                 unit_id=unit.id, detail=detail, now=now)
+
+
 def create_unit(session: Session, actor: User, data: UnitData, *, now: datetime) -> Unit:
     """Create a unit under a parent in the actor's scope; only an administrator creates a root."""
     _require_manager(actor)
@@ -213,8 +219,7 @@ def create_unit(session: Session, actor: User, data: UnitData, *, now: datetime)
                 successor_id=successor.id if successor else None)
     session.add(unit)
     session.flush()
-    audit.record(session, actor=actor, action="unit.create", object_type="unit", object_id=str(unit.id),
-                 unit_id=unit.id, detail=_unit_detail(unit), now=now)
+    _audit_unit(session, actor, "unit.create", unit, _unit_detail(unit), now=now)
     return unit
 
 
@@ -245,8 +250,7 @@ def update_unit(session: Session, actor: User, unit_id: int, data: UnitData, *, 
     unit.name_en = clean_text(data.name_en, field=_("English name"), required=False)
     unit.valid_from, unit.valid_to, unit.successor_id = data.valid_from, data.valid_to, data.successor_id
     session.flush()
-    audit.record(session, actor=actor, action="unit.update", object_type="unit", object_id=str(unit.id),
-                 unit_id=unit.id, detail={"before": before, "after": _unit_detail(unit)}, now=now)
+    _audit_unit(session, actor, "unit.update", unit, {"before": before, "after": _unit_detail(unit)}, now=now)
     return unit
 
 
@@ -268,8 +272,7 @@ def close_unit(session: Session, actor: User, unit_id: int, *, valid_to: date, s
     _check_successor(session, actor, unit, successor_id, now=now)
     unit.valid_to, unit.successor_id = valid_to, successor_id
     session.flush()
-    audit.record(session, actor=actor, action="unit.close", object_type="unit", object_id=str(unit.id),
-                 unit_id=unit.id, detail=_unit_detail(unit), now=now)
+    _audit_unit(session, actor, "unit.close", unit, _unit_detail(unit), now=now)
     return unit
 
 
@@ -297,6 +300,12 @@ def _counter_detail(counter: Counter) -> dict[str, object]:
             "key_version": counter.key_version}
 
 
+def _audit_counter(session: Session, actor: User, action: str, counter: Counter, detail: dict[str, object],
+                   *, now: datetime) -> None:
+    audit.record(session, actor=actor, action=action, object_type="counter", object_id=str(counter.id),
+                 unit_id=counter.unit_id, detail=detail, now=now)
+
+
 def create_counter(session: Session, actor: User, unit_id: int, data: CounterData, *,
                    now: datetime) -> Counter:
     _require_manager(actor)
@@ -309,8 +318,7 @@ def create_counter(session: Session, actor: User, unit_id: int, data: CounterDat
                       active=data.active, created_at=now)
     session.add(counter)
     session.flush()
-    audit.record(session, actor=actor, action="counter.create", object_type="counter",
-                 object_id=str(counter.id), unit_id=unit.id, detail=_counter_detail(counter), now=now)
+    _audit_counter(session, actor, "counter.create", counter, _counter_detail(counter), now=now)
     return counter
 
 
@@ -324,9 +332,8 @@ def update_counter(session: Session, actor: User, counter_id: int, data: Counter
     counter.code, counter.name_vi, counter.name_en = code, name_vi, name_en
     counter.procedure_field, counter.active = field, data.active
     session.flush()
-    audit.record(session, actor=actor, action="counter.update", object_type="counter",
-                 object_id=str(counter.id), unit_id=counter.unit_id,
-                 detail={"before": before, "after": _counter_detail(counter)}, now=now)
+    _audit_counter(session, actor, "counter.update", counter,
+                   {"before": before, "after": _counter_detail(counter)}, now=now)
     return counter
 
 
@@ -343,10 +350,8 @@ def rotate_counter_key(session: Session, actor: User, counter_id: int, *, now: d
     _require_manager(actor)
     counter = get_counter(session, actor, counter_id, now=now, action="counter.rotate")
     change = counter_keys.rotate_key(counter, now)
-    audit.record(session, actor=actor, action="counter.rotate", object_type="counter",
-                 object_id=str(counter.id), unit_id=counter.unit_id,
-                 detail={"old_key_version": change.old_key_version, "key_version": change.key_version},
-                 now=now)
+    _audit_counter(session, actor, "counter.rotate", counter,
+                   {"old_key_version": change.old_key_version, "key_version": change.key_version}, now=now)
     return counter
 
 
@@ -355,7 +360,5 @@ def revoke_counter(session: Session, actor: User, counter_id: int, *, now: datet
     _require_manager(actor)
     counter = get_counter(session, actor, counter_id, now=now, action="counter.revoke")
     change = counter_keys.revoke(counter, now)
-    audit.record(session, actor=actor, action="counter.revoke", object_type="counter",
-                 object_id=str(counter.id), unit_id=counter.unit_id,
-                 detail={"key_version": change.key_version}, now=now)
+    _audit_counter(session, actor, "counter.revoke", counter, {"key_version": change.key_version}, now=now)
     return counter
