@@ -21,10 +21,10 @@ HL_CODES = [2, 3, 4, 2, 1, 3, 2, 4, 3, 2, 5, 1] * 2
 
 
 def add_responses(app: Flask, unit_code: str, codes: list[int], comments: tuple[str, ...] = (), *,
-                  day: int | None = None, harassment: bool = True) -> None:
-    """One response per code, answering every criterion near that code, in October 2026.
+                  day: int | None = None, month: int = 10, harassment: bool = True) -> None:
+    """One response per code, answering every criterion near that code, in `month` of 2026 (October).
 
-    Responses fall on `day` of the month, or spread over the month when it is None; `harassment=False`
+    Responses fall on `day` of the month, or spread over days 1-28 when it is None; `harassment=False`
     leaves that question unanswered.
     """
     registered = get_registered("sipas-counter", "2025.1")
@@ -36,8 +36,8 @@ def add_responses(app: Flask, unit_code: str, codes: list[int], comments: tuple[
             response = Response(
                 instrument_id="sipas-counter", instrument_version="2025.1",
                 instrument_hash=registered.content_hash, unit_id=unit.id, channel="qr", language="vi",
-                submitted_at=datetime(2026, 10, day or (1 + i % 28), 3, i % 60, tzinfo=UTC),
-                idempotency_key=f"report-{unit_code}-{i}",
+                submitted_at=datetime(2026, month, day or (1 + i % 28), 3, i % 60, tzinfo=UTC),
+                idempotency_key=f"report-{unit_code}-{month}-{i}",
             )
             db.session.add(response)
             db.session.flush()

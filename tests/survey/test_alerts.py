@@ -8,13 +8,15 @@ import sqlalchemy as sa
 
 from survey.extensions import db
 from survey.models import Alert, AlertKind, AlertNote, Role
+from tests.survey.report_helpers import PERIOD, add_responses
 from tests.survey.staff_helpers import add_staff, audit_actions, sign_in, staff_app, unit_id
-from tests.survey.test_dashboard import PERIOD, _respond
+
+FAR_BELOW_TARGET = [1, 2, 3, 2, 1, 2, 3, 1, 2, 2, 1, 3] * 2  # far below 90 %
 
 
 def test_below_target_alert_created_and_acknowledged_with_a_trail(migrated_db: Path, tmp_path: Path) -> None:
     app = staff_app(migrated_db, tmp_path)
-    _respond(app, "HL-TTHCC-1", [1, 2, 3, 2, 1, 2, 3, 1, 2, 2, 1, 3] * 2)  # far below 90 %
+    add_responses(app, "HL-TTHCC-1", FAR_BELOW_TARGET, day=10, harassment=False)
     admin = add_staff(app, "admin", Role.ADMIN, totp=True)
     client = app.test_client()
     sign_in(client, app, admin)
@@ -51,7 +53,7 @@ def test_below_target_alert_created_and_acknowledged_with_a_trail(migrated_db: P
 
 def test_manager_cannot_note_another_units_alert(migrated_db: Path, tmp_path: Path) -> None:
     app = staff_app(migrated_db, tmp_path)
-    _respond(app, "HL-TTHCC-1", [1, 2, 3, 2, 1, 2, 3, 1, 2, 2, 1, 3] * 2)
+    add_responses(app, "HL-TTHCC-1", FAR_BELOW_TARGET, day=10, harassment=False)
     admin = add_staff(app, "admin", Role.ADMIN, totp=True)
     client = app.test_client()
     sign_in(client, app, admin)
@@ -69,8 +71,8 @@ def test_significant_drop_against_the_previous_month_raises_an_alert(
     migrated_db: Path, tmp_path: Path
 ) -> None:
     app = staff_app(migrated_db, tmp_path)
-    _respond(app, "HL-AB-1", [5, 4, 5, 5, 4, 5] * 5, month=9)
-    _respond(app, "HL-AB-1", [2, 4, 1, 2, 3, 2] * 5, month=10)
+    add_responses(app, "HL-AB-1", [5, 4, 5, 5, 4, 5] * 5, day=10, month=9, harassment=False)
+    add_responses(app, "HL-AB-1", [2, 4, 1, 2, 3, 2] * 5, day=10, month=10, harassment=False)
     admin = add_staff(app, "admin", Role.ADMIN, totp=True)
     client = app.test_client()
     sign_in(client, app, admin)

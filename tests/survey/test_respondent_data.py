@@ -13,12 +13,13 @@ from instruments.registry import get_instrument
 from survey.extensions import db
 from survey.models import Answer, Response, ResponseStatus, Unit
 from survey.services.respondent_data import load_respondents, unit_parent_map
-from tests.survey.test_dashboard import _respond
+from tests.survey.report_helpers import add_responses
 
 
 def test_sql_pivot_equals_python_pivot(app: Flask, demo: dict[str, int]) -> None:
-    _respond(app, "HL-AB-1", [5, 4, 2, 0, 1, 3] * 3)
-    _respond(app, "HL-TTHCC-1", [4, 4, 5], day=31)  # 31 Oct 03:00 UTC is 31 Oct in Vietnam
+    add_responses(app, "HL-AB-1", [5, 4, 2, 0, 1, 3] * 3, day=10, harassment=False)
+    # 31 Oct 03:00 UTC is 31 Oct in Vietnam
+    add_responses(app, "HL-TTHCC-1", [4, 4, 5], day=31, harassment=False)
     with app.app_context():
         flagged = db.session.scalar(sa.select(Response).order_by(Response.id.desc()))
         assert flagged is not None
