@@ -5,11 +5,13 @@ Views parse, call a service (which checks scope and audits), commit once, then r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms.fields.choices import SelectChoice
 
@@ -35,6 +37,8 @@ from survey.services import unit_import, unit_plans, units
 from survey.services.frame_rows import RowError
 
 MANAGERS = (Role.ADMIN, Role.MANAGER)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @bp.context_processor
@@ -50,6 +54,19 @@ def _unit_choices(unit_list: list[Unit], exclude: int | None = None) -> list[Sel
 def _refused(form: Any, error: units.UnitRefused) -> None:
     db.session.rollback()
     form.form_errors.append(str(error.message))
+
+
+def _committed(form: Any, change: Callable[Concatenate[Session, P], T], *args: P.args,
+               **kwargs: P.kwargs) -> T | None:
+    """`change(db.session, ...)`, committed; None if the service refused (rolled back, the reason shown
+    on `form`), so that the view renders the form again."""
+    try:
+        result = change(db.session, *args, **kwargs)
+    except units.UnitRefused as error:
+        _refused(form, error)
+        return None
+    db.session.commit()
+    return result
 
 
 @bp.get("/units/", endpoint="units")  # the endpoint name the navigation bar links to
@@ -70,12 +87,8 @@ def unit_new() -> Any:
     if request.method == "GET":
         form.parent_id.data = request.args.get("parent", 0, type=int)
     if form.validate_on_submit():
-        try:
-            unit = units.create_unit(db.session, actor, _unit_data(form), now=now)
-        except units.UnitRefused as error:
-            _refused(form, error)
-        else:
-            db.session.commit()
+        unit = _committed(form, units.create_unit, actor, _unit_data(form), now=now)
+        if unit is not None:
             flash(_("Unit %(code)s created.", code=unit.code), "ok")
             return redirect(url_for("manage.unit_edit", unit_id=unit.id))
     return render_template("manage/units/unit_form.html", form=form, unit=None), 422 if form.errors else 200
@@ -104,12 +117,8 @@ def unit_edit(unit_id: int) -> Any:
         form.kind.data = unit.kind.value
         form.parent_id.data, form.successor_id.data = unit.parent_id or 0, unit.successor_id or 0
     if form.validate_on_submit():
-        try:
-            units.update_unit(db.session, actor, unit.id, _unit_data(form), now=now)
-        except units.UnitRefused as error:
-            _refused(form, error)
-        else:
-            db.session.commit()
+        saved = _committed(form, units.update_unit, actor, unit.id, _unit_data(form), now=now)
+        if saved is not None:
             flash(_("Changes saved."), "ok")
             return redirect(url_for("manage.unit_edit", unit_id=unit.id))
     return _unit_page(unit, form, status=422 if form.errors else 200)
@@ -146,13 +155,10 @@ def unit_close(unit_id: int) -> Any:
     close_form = CloseUnitForm()
     close_form.successor_id.choices = _unit_choices(choices, exclude=unit.id)
     if close_form.validate_on_submit():
-        try:
-            units.close_unit(db.session, actor, unit.id, valid_to=close_form.valid_to.data or date.max,
-                             successor_id=close_form.successor_id.data or None, now=now)
-        except units.UnitRefused as error:
-            _refused(close_form, error)
-        else:
-            db.session.commit()
+        closed = _committed(close_form, units.close_unit, actor, unit.id,
+                            valid_to=close_form.valid_to.data or date.max,
+                            successor_id=close_form.successor_id.data or None, now=now)
+        if closed is not None:
             flash(_("Unit %(code)s closed.", code=unit.code), "ok")
             return redirect(url_for("manage.unit_edit", unit_id=unit.id))
     form = UnitForm(obj=unit)
@@ -172,12 +178,8 @@ def counter_new(unit_id: int) -> Any:
     unit = units.get_unit(db.session, actor, unit_id, now=now)
     form = CounterForm()
     if form.validate_on_submit():
-        try:
-            counter = units.create_counter(db.session, actor, unit.id, _counter_data(form), now=now)
-        except units.UnitRefused as error:
-            _refused(form, error)
-        else:
-            db.session.commit()
+        counter = _committed(form, units.create_counter, actor, unit.id, _counter_data(form), now=now)
+        if counter is not None:
             flash(_("Counter %(code)s created.", code=counter.code), "ok")
             return redirect(url_for("manage.unit_edit", unit_id=unit.id) + "#counters")
     html = render_template("manage/units/counter_form.html", form=form, unit=unit, counter=None)
@@ -197,12 +199,8 @@ def counter_edit(counter_id: int) -> Any:
     counter = units.get_counter(db.session, actor, counter_id, now=now)
     form = CounterForm(obj=counter if request.method == "GET" else None)
     if form.validate_on_submit():
-        try:
-            units.update_counter(db.session, actor, counter.id, _counter_data(form), now=now)
-        except units.UnitRefused as error:
-            _refused(form, error)
-        else:
-            db.session.commit()
+        saved = _committed(form, units.update_counter, actor, counter.id, _counter_data(form), now=now)
+        if saved is not None:
             flash(_("Changes saved."), "ok")
             return redirect(url_for("manage.unit_edit", unit_id=counter.unit_id) + "#counters")
     html = render_template("manage/units/counter_form.html", form=form, unit=counter.unit, counter=counter,
@@ -252,14 +250,10 @@ def assignment_add(unit_id: int) -> Any:
     form = AssignmentForm()
     form.instrument.choices = unit_plans.instrument_keys()
     if form.validate_on_submit():
-        try:
-            unit_plans.add_assignment(db.session, actor, unit.id, form.instrument.data or "",
-                                      opens_on=form.opens_on.data or now.date(),
-                                      closes_on=form.closes_on.data, now=now)
-        except units.UnitRefused as error:
-            _refused(form, error)
-        else:
-            db.session.commit()
+        assigned = _committed(form, unit_plans.add_assignment, actor, unit.id, form.instrument.data or "",
+                              opens_on=form.opens_on.data or now.date(), closes_on=form.closes_on.data,
+                              now=now)
+        if assigned is not None:
             flash(_("Instrument assigned."), "ok")
             return redirect(url_for("manage.unit_edit", unit_id=unit.id) + "#assignments")
     return _unit_page(unit, _unit_form(unit), status=422, assignment_form=form)
