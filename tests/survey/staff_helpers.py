@@ -98,9 +98,10 @@ def sign_in(client: FlaskClient, app: Flask, staff: Staff, password: str = PASSW
         assert response.status_code == 302, response.get_data(as_text=True)[-1500:]
 
 
-def signed_in(app: Flask, username: str, role: Role, units: tuple[str, ...] = ()) -> FlaskClient:
+def signed_in(app: Flask, username: str, role: Role, units: tuple[str, ...] = (), *,
+              totp: bool = False) -> FlaskClient:
     """A client signed in through the real pages as a new account with this role and scope."""
-    staff = add_staff(app, username, role, units)
+    staff = add_staff(app, username, role, units, totp=totp)
     client = app.test_client()
     sign_in(client, app, staff)
     return client

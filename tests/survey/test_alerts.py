@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from survey.extensions import db
 from survey.models import Alert, AlertKind, AlertNote, Role
 from tests.survey.report_helpers import PERIOD, add_responses
-from tests.survey.staff_helpers import add_staff, audit_actions, sign_in, staff_app, unit_id
+from tests.survey.staff_helpers import audit_actions, signed_in, staff_app, unit_id
 
 FAR_BELOW_TARGET = [1, 2, 3, 2, 1, 2, 3, 1, 2, 2, 1, 3] * 2  # far below 90 %
 
@@ -17,9 +17,7 @@ FAR_BELOW_TARGET = [1, 2, 3, 2, 1, 2, 3, 1, 2, 2, 1, 3] * 2  # far below 90 %
 def test_below_target_alert_created_and_acknowledged_with_a_trail(migrated_db: Path, tmp_path: Path) -> None:
     app = staff_app(migrated_db, tmp_path)
     add_responses(app, "HL-TTHCC-1", FAR_BELOW_TARGET, day=10, harassment=False)
-    admin = add_staff(app, "admin", Role.ADMIN, totp=True)
-    client = app.test_client()
-    sign_in(client, app, admin)
+    client = signed_in(app, "admin", Role.ADMIN, totp=True)
     assert client.get(f"/manage/alerts?period={PERIOD}").status_code == 200
     centre = unit_id(app, "HL-TTHCC")  # the centre; its one service point repeats its figures
     with app.app_context():
@@ -54,15 +52,11 @@ def test_below_target_alert_created_and_acknowledged_with_a_trail(migrated_db: P
 def test_manager_cannot_note_another_units_alert(migrated_db: Path, tmp_path: Path) -> None:
     app = staff_app(migrated_db, tmp_path)
     add_responses(app, "HL-TTHCC-1", FAR_BELOW_TARGET, day=10, harassment=False)
-    admin = add_staff(app, "admin", Role.ADMIN, totp=True)
-    client = app.test_client()
-    sign_in(client, app, admin)
+    client = signed_in(app, "admin", Role.ADMIN, totp=True)
     client.get(f"/manage/alerts?period={PERIOD}")
     with app.app_context():
         alert_id = db.session.scalar(sa.select(Alert.id))
-    manager = add_staff(app, "ab", Role.MANAGER, ("HL-AB",), totp=True)
-    other = app.test_client()
-    sign_in(other, app, manager)
+    other = signed_in(app, "ab", Role.MANAGER, ("HL-AB",), totp=True)
     assert other.post(f"/manage/alerts/{alert_id}/notes", data={"comment": "x"}).status_code == 404
     assert audit_actions(app, "access.denied")
 
@@ -73,9 +67,7 @@ def test_significant_drop_against_the_previous_month_raises_an_alert(
     app = staff_app(migrated_db, tmp_path)
     add_responses(app, "HL-AB-1", [5, 4, 5, 5, 4, 5] * 5, day=10, month=9, harassment=False)
     add_responses(app, "HL-AB-1", [2, 4, 1, 2, 3, 2] * 5, day=10, month=10, harassment=False)
-    admin = add_staff(app, "admin", Role.ADMIN, totp=True)
-    client = app.test_client()
-    sign_in(client, app, admin)
+    client = signed_in(app, "admin", Role.ADMIN, totp=True)
     assert client.get(f"/manage/?period={PERIOD}").status_code == 200
     with app.app_context():
         drops = list(db.session.scalars(sa.select(Alert).where(Alert.kind == AlertKind.SIGNIFICANT_DROP)))

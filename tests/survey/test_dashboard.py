@@ -18,7 +18,7 @@ from survey.extensions import db
 from survey.models import Role, Unit
 from survey.services.respondent_data import load_respondents, unit_parent_map
 from tests.survey.report_helpers import AB_CODES, HL_CODES, PERIOD, PHONE_COMMENT, RAW_PHONE, add_responses
-from tests.survey.staff_helpers import add_staff, audit_actions, sign_in, staff_app, unit_id
+from tests.survey.staff_helpers import audit_actions, signed_in, staff_app, unit_id
 
 
 @pytest.fixture
@@ -36,9 +36,7 @@ def _figure(html: str, stat: str) -> float:
 
 
 def test_unit_page_figures_equal_the_analysis_api(dapp: Flask) -> None:
-    admin = add_staff(dapp, "admin", Role.ADMIN, totp=True)
-    client = dapp.test_client()
-    sign_in(client, dapp, admin)
+    client = signed_in(dapp, "admin", Role.ADMIN, totp=True)
     ab = unit_id(dapp, "HL-AB")
     html = client.get(f"/manage/units/{ab}?period={PERIOD}&weighted=0&lang=vi").get_data(as_text=True)
     registered = get_registered("sipas-counter", "2025.1")
@@ -73,18 +71,14 @@ def test_unit_page_figures_equal_the_analysis_api(dapp: Flask) -> None:
 
 
 def test_raw_phone_never_reaches_the_page_and_names_are_marked(dapp: Flask) -> None:
-    admin = add_staff(dapp, "admin", Role.ADMIN, totp=True)
-    client = dapp.test_client()
-    sign_in(client, dapp, admin)
+    client = signed_in(dapp, "admin", Role.ADMIN, totp=True)
     html = client.get(f"/manage/units/{unit_id(dapp, 'HL-AB')}?period={PERIOD}").get_data(as_text=True)
     assert re.sub(r"\D", "", RAW_PHONE) not in re.sub(r"\D", "", html.replace("\n", ""))
     assert RAW_PHONE not in html and "[SĐT]" in html and 'class="review"' in html
 
 
 def test_manager_of_one_commune_gets_404_and_an_audit_entry_for_another(dapp: Flask) -> None:
-    manager = add_staff(dapp, "ab", Role.MANAGER, ("HL-AB",), totp=True)
-    client = dapp.test_client()
-    sign_in(client, dapp, manager)
+    client = signed_in(dapp, "ab", Role.MANAGER, ("HL-AB",), totp=True)
     own = client.get(f"/manage/units/{unit_id(dapp, 'HL-AB')}?period={PERIOD}")
     assert own.status_code == 200
     other = unit_id(dapp, "HL-TTHCC")
@@ -96,9 +90,7 @@ def test_manager_of_one_commune_gets_404_and_an_audit_entry_for_another(dapp: Fl
 
 
 def test_dashboard_shows_verdict_by_shape_and_text(dapp: Flask) -> None:
-    admin = add_staff(dapp, "admin", Role.ADMIN, totp=True)
-    client = dapp.test_client()
-    sign_in(client, dapp, admin)
+    client = signed_in(dapp, "admin", Role.ADMIN, totp=True)
     html = client.get(f"/manage/?period={PERIOD}&lang=vi").get_data(as_text=True)
     assert "<caption>" in html and 'role="img"' in html and "<title>" in html
     assert "✖" in html and re.search(r"\d+,\d %", html)
@@ -127,9 +119,7 @@ def test_weighted_unit_page_equals_poststratified_analysis(dapp: Flask) -> None:
                 )
             )
         db.session.commit()
-    admin = add_staff(dapp, "admin", Role.ADMIN, totp=True)
-    client = dapp.test_client()
-    sign_in(client, dapp, admin)
+    client = signed_in(dapp, "admin", Role.ADMIN, totp=True)
     root = unit_id(dapp, "HL")
     html = client.get(f"/manage/units/{root}?period={PERIOD}&weighted=1&lang=vi").get_data(as_text=True)
     assert "hậu phân tầng" in html or "post-stratified" in html
