@@ -50,6 +50,16 @@ def _pct(value: float) -> str:
     return f"{value * 100:.0f}%"
 
 
+def _interval_desc(points: Sequence[Point]) -> str:
+    """Text alternative of estimates with intervals: "label: 86% (82%–90%)", "label: –" when suppressed."""
+    return "; ".join(
+        f"{p.label}: {_pct(p.est)} ({_pct(p.lo)}–{_pct(p.hi)})"
+        if _ok(p.est) and _ok(p.lo) and _ok(p.hi)
+        else f"{p.label}: –"
+        for p in points
+    )
+
+
 def _open(width: int, height: int, title: str, desc: str, css: str) -> list[str]:
     return [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="{css}" role="img" viewBox="0 0 {width} {height}" '
@@ -117,12 +127,7 @@ def interval_plot(
     def x(v: float) -> float:
         return label_width + (v - low) / (high - low) * plot
 
-    desc = "; ".join(
-        f"{p.label}: {_pct(p.est)} ({_pct(p.lo)}–{_pct(p.hi)})"
-        if _ok(p.est) and _ok(p.lo) and _ok(p.hi)
-        else f"{p.label}: –"
-        for p in points
-    )
+    desc = _interval_desc(points)
     parts = _open(width, height, title, desc, "chart intervals")
     for tick in range(round(low * 10), round(high * 10) + 1):
         tx = x(tick / 10)
@@ -163,12 +168,7 @@ def trend_chart(
     def y(v: float) -> float:
         return top + (high - v) / (high - low) * (height - top - bottom)
 
-    desc = "; ".join(
-        f"{p.label}: {_pct(p.est)} ({_pct(p.lo)}–{_pct(p.hi)})"
-        if _ok(p.est) and _ok(p.lo) and _ok(p.hi)
-        else f"{p.label}: –"
-        for p in points
-    )
+    desc = _interval_desc(points)
     parts = _open(width, height, title, desc, "chart trend")
     for tick in range(round(low * 10), round(high * 10) + 1):
         ty = y(tick / 10)
