@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -22,6 +23,7 @@ from survey.services import audit
 
 MANAGING_ROLES = (Role.ADMIN, Role.MANAGER)
 EXPORTING_ROLES = (Role.ADMIN, Role.MANAGER, Role.RESEARCHER)
+Found = TypeVar("Found", Unit, Counter)
 
 
 def subtree_ids(session: Session, root_ids: Iterable[int]) -> set[int]:
@@ -52,22 +54,26 @@ def unit_or_404(session: Session, user: User, unit_id: int, *, now: datetime, ac
     the request, whose single commit therefore never runs, yet the attempt must stay on record.
     """
     unit = session.get(Unit, unit_id)
-    if unit is None or unit.id not in visible_unit_ids(session, user):
-        _deny(session, user, object_type="unit", object_id=unit_id,
-              unit_id=unit.id if unit is not None else None, action=action, now=now)
-        raise NotFound()
-    return unit
+    return _visible_or_404(session, user, unit, unit.id if unit is not None else None,
+                           object_type="unit", object_id=unit_id, action=action, now=now)
 
 
 def counter_or_404(session: Session, user: User, counter_id: int, *, now: datetime,
                    action: str = "view") -> Counter:
     """The counter, if it exists and its unit is visible to `user`; otherwise audit and 404."""
     counter = session.get(Counter, counter_id)
-    if counter is None or counter.unit_id not in visible_unit_ids(session, user):
-        _deny(session, user, object_type="counter", object_id=counter_id,
-              unit_id=counter.unit_id if counter is not None else None, action=action, now=now)
+    return _visible_or_404(session, user, counter, counter.unit_id if counter is not None else None,
+                           object_type="counter", object_id=counter_id, action=action, now=now)
+
+
+def _visible_or_404(session: Session, user: User, found: Found | None, unit_id: int | None, *,
+                    object_type: str, object_id: int, action: str, now: datetime) -> Found:
+    """`found` if it exists and its unit (`unit_id`) is visible to `user`; otherwise audit and 404."""
+    if found is None or unit_id not in visible_unit_ids(session, user):
+        _deny(session, user, object_type=object_type, object_id=object_id, unit_id=unit_id, action=action,
+              now=now)
         raise NotFound()
-    return counter
+    return found
 
 
 def require_role(user: User, *roles: Role | str, now: datetime | None = None) -> None:
