@@ -24,6 +24,12 @@ def _failed_attempt(response: Any) -> bool:
     return bool(g.get("auth_attempt_failed"))
 
 
+def _refuse_attempt(message: str) -> None:
+    """Mark this request as a failed attempt, which `_failed_attempt` counts, and say why."""
+    g.auth_attempt_failed = True
+    flash(message, "error")
+
+
 def _pending_account_key() -> str:
     principal = auth.pending_principal()
     subject = f"user:{principal.user.id}" if principal is not None else "-"
@@ -66,8 +72,7 @@ def login() -> Any:
             db.session.commit()
             return _after_password(user.totp_enabled) if needs_second else redirect(_next_url())
         db.session.commit()  # keeps the failed-attempt audit event
-        g.auth_attempt_failed = True
-        flash(_("Wrong username or password."), "error")
+        _refuse_attempt(_("Wrong username or password."))
     return render_template("auth/login.html", form=form)
 
 
@@ -90,8 +95,7 @@ def two_factor() -> Any:
             db.session.commit()
             return redirect(_next_url())
         db.session.commit()  # keeps the failed-attempt audit event
-        g.auth_attempt_failed = True
-        flash(_("That code is not valid. Check the time on your phone and try the current code."), "error")
+        _refuse_attempt(_("That code is not valid. Check the time on your phone and try the current code."))
     return render_template("auth/two_factor.html", form=form)
 
 
@@ -119,8 +123,7 @@ def enrol() -> Any:
             session.pop(_PENDING_TOTP, None)
             flash(_("Two-step sign-in is on. You will be asked for a code at every sign-in."), "ok")
             return redirect(_next_url())
-        g.auth_attempt_failed = True
-        flash(_("That code is not valid. Check the time on your phone and try the current code."), "error")
+        _refuse_attempt(_("That code is not valid. Check the time on your phone and try the current code."))
     uri = totp.provisioning_uri(secret, user.username)
     return render_template("auth/enrol.html", form=form, qr=totp.qr_svg(uri), secret=secret,
                            required=not principal.is_authenticated)
