@@ -117,6 +117,12 @@ def _options() -> tuple[Period, str, bool]:
     return period, key if key in INSTRUMENTS else INSTRUMENTS[0], request.args.get("weighted", "1") != "0"
 
 
+def _picker_context(period: Period, key: str, weighted: bool) -> dict[str, Any]:
+    """Template context of the period, instrument and weighting form (`dash.period_form`) and its links."""
+    return {"period": period, "periods": _period_choices(period), "instrument_key": key,
+            "instruments": INSTRUMENTS, "weighted": weighted}
+
+
 def _period_choices(period: Period) -> list[Period]:
     today = current_time().date()
     latest = Period.parse(None, today)
@@ -215,11 +221,7 @@ def dashboard() -> str:
     return render_template(
         "manage/dashboard/index.html",
         sections=sections,
-        period=period,
-        periods=_period_choices(period),
-        instrument_key=key,
-        instruments=INSTRUMENTS,
-        weighted=weighted,
+        **_picker_context(period, key, weighted),
         formula_text=FORMULA_LABEL,
         interval_method=INTERVAL_LABEL,
     )
@@ -281,11 +283,7 @@ def unit_page(unit_id: int) -> str:
         "manage/dashboard/unit.html",
         unit=unit,
         report=report,
-        period=period,
-        periods=_period_choices(period),
-        instrument_key=key,
-        instruments=INSTRUMENTS,
-        weighted=weighted,
+        **_picker_context(period, key, weighted),
         items=items,
         elements=elements,
         element_labels=element_labels,
