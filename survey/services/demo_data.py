@@ -105,7 +105,7 @@ PLANTED = (
     "Có gì gọi tôi số 0912 345 678 nhé.", "Hồ sơ của tôi CCCD 001089012345 chưa có kết quả.",
     "Liên hệ lại qua ０９８７.６５４.３２１ giúp tôi.", "Email tôi: nguyen.van.a@gmail.com, mong phản hồi.",
 )
-BURST = "burst: many responses from one counter within a minute"
+BURST = "burst"  # a status-reason code; the dashboard words it in the reader's language
 FEEDBACK_ITEMS = ("e5_channels", "e5_handled", "e5_notified")
 
 

@@ -41,6 +41,9 @@ FLAG_LABELS = {
     "boundary_cp": _l("exact interval at 0 or 100 percent"),
 }
 STATUS_LABELS = {"flagged": _l("flagged"), "excluded": _l("excluded")}
+# Reasons the application itself records are stable codes, worded here in the page's language;
+# a reason typed by staff is shown as typed.
+STATUS_REASON_LABELS = {"burst": _l("many responses from one counter within a minute")}
 KIND_ORDER = {"agency": 0, "district": 1, "commune": 2, "service_point": 3}  # agencies before communes
 INSTRUMENTS = ("sipas-counter@2025.1", "quick-rating@2025.1", "outpatient@2025.1")
 VERDICTS = {
@@ -97,6 +100,11 @@ def flag_labels(flags: Any) -> str:
 @bp.app_template_filter("status_label")
 def status_label(status: str) -> str:
     return str(STATUS_LABELS.get(status, status))
+
+
+@bp.app_template_filter("status_reason_label")
+def status_reason_label(reason: str) -> str:
+    return str(STATUS_REASON_LABELS.get(reason, reason))
 
 
 @bp.app_template_global("verdict_badge")
