@@ -98,6 +98,10 @@ class _Block:
     var: FloatArray
     proportion: bool  # a share (gets proportion intervals and targets) rather than a mean score
     denominators: list[int]  # the layout's denominator index of each statistic
+    # Composites only: the variance with every criterion's precision floored at its Kish binomial
+    # variance, and where it applies (`_floored_composite_variance`).
+    floor_var: FloatArray | None = None
+    floored: np.ndarray | None = None
 
 
 def _quadratic(c: FloatArray, v: FloatArray) -> FloatArray:
@@ -127,6 +131,41 @@ def _clean_variance(var: FloatArray, magnitude: FloatArray) -> FloatArray:
     return np.where(var <= _ROUNDING * magnitude, 0.0, var)
 
 
+def _floored_composite_variance(c: FloatArray, v: FloatArray, p: FloatArray, crit_var: FloatArray,
+                                kish: FloatArray, defined: np.ndarray,
+                                coefs: FloatArray) -> tuple[FloatArray, np.ndarray]:
+    """Composite variances with each criterion's linearized variable scaled up to its Kish floor.
+
+    A criterion's default interval uses ``max(se^2, p (1 - p) / n_kish)``: a single share can never
+    look more precise than a binomial on Kish's n_eff. A composite (element, overall) is an average of
+    criteria and is genuinely more precise than one binomial share, so flooring it at ``p (1 - p) /
+    n_kish`` would throw that away (coverage 99-100 %, intervals 1.5-3.7 times R's: docs/analysis-
+    coverage.md). Instead each criterion's linearized variable ``z_k`` is multiplied by
+    ``f_k = sqrt(max(1, (p_k (1 - p_k) / n_kish_k) / se_k^2))`` before the composite's variance is
+    formed: every criterion gets its own floor, the covariances between criteria (the halo of one
+    respondent's answers) are kept, and where no criterion is floored there is no floor: the interval
+    is R's ``wilson``.
+
+    Returns
+    -------
+    floor_var : numpy.ndarray
+        (domains, composites); NaN where a contributing criterion has zero design variance at
+        0 < p_k < 1 (nothing to scale), where the caller falls back to the composite's Kish n_eff.
+    floored : numpy.ndarray of bool
+        Whether any contributing criterion is floored; where not, `floor_var` does not apply.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        floor = p * (1 - p) / kish
+        scale = np.where(defined & (crit_var > 0) & (floor > crit_var), np.sqrt(floor / crit_var), 1.0)
+    unscalable = defined & (crit_var == 0) & (floor > 0)
+    c_floor = c * np.concatenate([scale, scale], axis=1)[:, None, :]
+    var = _clean_variance(_quadratic(c_floor, v), _quadratic(np.abs(c_floor), np.abs(v)))
+    contributes = coefs > 0
+    blocked = (contributes & unscalable[:, None, :]).any(axis=2)
+    floored = blocked | (contributes & (scale > 1)[:, None, :]).any(axis=2)
+    return np.where(blocked, np.nan, var), floored
+
+
 def domain_estimates(
     cells: CellStatistics,
     design: Design,
@@ -149,8 +188,10 @@ def domain_estimates(
     -------
     pandas.DataFrame
         One row per domain x statistic with columns ``domain, stat_type, stat, n, n_rows, df, sum_w,
-        est, se, deff, deff_kish, n_eff``. ``n`` counts respondents with a positive weight in the
-        statistic's denominator, ``n_rows`` all of them (R's ``nrow`` of the subset design).
+        est, se, deff, deff_kish, n_eff, n_eff_floor``. ``n`` counts respondents with a positive
+        weight in the statistic's denominator, ``n_rows`` all of them (R's ``nrow`` of the subset
+        design); ``n_eff_floor`` is the default interval's precision floor: Kish's n_eff for a single
+        share, the n_eff of `_floored_composite_variance` for element and overall indices.
 
     Raises
     ------
@@ -195,13 +236,18 @@ def domain_estimates(
         inv = np.where(defined, 1.0 / np.where(defined, val, 1.0), 0.0)
     c = np.concatenate([coefs * inv[:, None, :], -coefs * (p_filled * inv)[:, None, :]], axis=2)
     composite_var = _clean_variance(_quadratic(c, v), _quadratic(np.abs(c), np.abs(v)))
+    kish = sums.sum_w[:, :k] ** 2 / np.where(sums.sum_w2[:, :k] > 0, sums.sum_w2[:, :k], np.nan)
+    composite_floor_var, composite_floored = _floored_composite_variance(c, v, p_filled, crit_var, kish,
+                                                                          defined, coefs)
     composite_defined = np.concatenate([elem_defined, elem_defined.any(axis=1, keepdims=True)], axis=1)
     composite_est = np.where(composite_defined, composite_est, np.nan)
     composite_var = np.where(composite_defined, composite_var, np.nan)
     blocks.append(_Block("element", items.elements, composite_est[:, :e_count],
-                         composite_var[:, :e_count], True, [k + i for i in range(e_count)]))
+                         composite_var[:, :e_count], True, [k + i for i in range(e_count)],
+                         composite_floor_var[:, :e_count], composite_floored[:, :e_count]))
     blocks.append(_Block("overall_index", ("overall",), composite_est[:, e_count:],
-                         composite_var[:, e_count:], True, [k + e_count]))
+                         composite_var[:, e_count:], True, [k + e_count],
+                         composite_floor_var[:, e_count:], composite_floored[:, e_count:]))
 
     pv = sums.pair_centred
     pairs = lay.pair_columns()
@@ -224,9 +270,12 @@ def domain_estimates(
         strata, lonely = sums.strata[:, q], sums.lonely[:, q]
         if design.lonely_psu == "fail" and (lonely > 0).any():
             _raise_lonely(cells, design, q)
+        floor_var, floored = block.floor_var, block.floored
         if design.lonely_psu == "average":
             with np.errstate(divide="ignore", invalid="ignore"):
                 var = var * strata / (strata - lonely)
+                if floor_var is not None:
+                    floor_var = floor_var * strata / (strata - lonely)
         n_pos, sw, sw2 = sums.rows_positive[:, q], sums.sum_w[:, q], sums.sum_w2[:, q]
         with np.errstate(divide="ignore", invalid="ignore"):
             if stat_type == "mean_score":
@@ -240,6 +289,14 @@ def domain_estimates(
             deff = np.where((n_pos > 1) & (spread > 0), var / (spread / (n_pos - 1)), np.nan)
             n_eff = sw * sw / sw2
             deff_kish = n_pos * sw2 / (sw * sw)
+            # The default interval's precision floor: Kish's n_eff for a single share; for a composite
+            # none (inf) where no criterion is floored, else the n_eff of its floored variance, or
+            # Kish's where that cannot be formed.
+            n_eff_floor = n_eff
+            if floor_var is not None and floored is not None:
+                from_floor = est * (1 - est) / floor_var
+                n_eff_floor = np.where(np.isfinite(from_floor) & (from_floor > 0), from_floor, n_eff)
+                n_eff_floor = np.where(floored, n_eff_floor, np.inf)
         frames.append(
             pd.DataFrame(
                 {
@@ -255,6 +312,7 @@ def domain_estimates(
                     "deff": deff.ravel(),
                     "deff_kish": deff_kish.ravel(),
                     "n_eff": n_eff.ravel(),
+                    "n_eff_floor": n_eff_floor.ravel(),
                     "proportion": block.proportion,
                 }
             )

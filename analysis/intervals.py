@@ -129,16 +129,18 @@ def wilson_interval(est: FloatArray, se: FloatArray, df: FloatArray, alpha: floa
     return _wilson_score(p, var, n_eff, t_quantile(alpha, df))
 
 
-def wilson_conservative_interval(est: FloatArray, se: FloatArray, df: FloatArray, kish_n_eff: FloatArray,
+def wilson_conservative_interval(est: FloatArray, se: FloatArray, df: FloatArray, floor_n_eff: FloatArray,
                                  alpha: float = 0.05) -> tuple[FloatArray, FloatArray]:
-    """Wilson score interval on the smaller of the design and Kish effective sample sizes.
+    """Wilson score interval on the smaller of the design effective sample size and a floor.
 
-    ``n_eff = min(p (1 - p) / se^2, kish_n_eff)`` with Kish's ``(sum w)^2 / sum w^2`` over the
-    statistic's respondents, then the Wilson formula of `wilson_interval` with ``t = t_{df, 1-alpha/2}``
-    and variance ``p (1 - p) / n_eff``. Where the design effect exceeds the weighting effect
-    (clusters) this is exactly `wilson` (R's definition); where the estimated variance happens to be
-    small -- few dissatisfied answers, often all in lightly weighted cells -- it is Wilson on Kish's
-    n_eff, which depends on the weights only and so cannot shrink with an unlucky sample. The design
+    ``n_eff = min(p (1 - p) / se^2, floor_n_eff)``, then the Wilson formula of `wilson_interval` with
+    ``t = t_{df, 1-alpha/2}`` and variance ``p (1 - p) / n_eff``. For a single share the floor is
+    Kish's ``(sum w)^2 / sum w^2`` over the statistic's respondents; for an element or overall index
+    it is the n_eff of the composite variance whose criteria are each floored that way
+    (`analysis.estimates`, column ``n_eff_floor``). Where the design effect exceeds the weighting
+    effect (clusters) this is exactly `wilson` (R's definition); where the estimated variance happens
+    to be small -- few dissatisfied answers, often all in lightly weighted cells -- the floor, which
+    depends on the weights only, takes over and cannot shrink with an unlucky sample. The design
     estimate alone made `wilson` cover 89.9 % at nominal 95 % for p = 0.9, n = 50
     (docs/analysis-coverage.md). NaN in either size gives NaN bounds.
 
@@ -150,7 +152,7 @@ def wilson_conservative_interval(est: FloatArray, se: FloatArray, df: FloatArray
     """
     p = np.asarray(est, dtype=np.float64)
     var_design = np.asarray(se, dtype=np.float64) ** 2
-    kish = np.asarray(kish_n_eff, dtype=np.float64)
+    kish = np.asarray(floor_n_eff, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         n_design = p * (1 - p) / var_design
         use_design = n_design <= kish
@@ -192,8 +194,12 @@ def proportion_interval(
     n: FloatArray,
     kish_n_eff: FloatArray,
     alpha: float = 0.05,
+    floor_n_eff: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray, np.ndarray]:
     """Interval by `method`, falling back to Clopper-Pearson on Kish's n_eff at est = 0 or 1.
+
+    `floor_n_eff` is wilson_conservative's precision floor (default: `kish_n_eff`, right for single
+    shares; composites pass the ``n_eff_floor`` of `analysis.estimates`).
 
     Returns
     -------
@@ -206,7 +212,8 @@ def proportion_interval(
     Korn EL, Graubard BI (1998); Clopper CJ, Pearson ES (1934); Wilson EB (1927).
     """
     if method == "wilson_conservative":
-        lower, upper = wilson_conservative_interval(est, se, df, kish_n_eff, alpha)
+        floor = kish_n_eff if floor_n_eff is None else floor_n_eff
+        lower, upper = wilson_conservative_interval(est, se, df, floor, alpha)
     elif method == "wilson":
         lower, upper = wilson_interval(est, se, df, alpha)
     elif method == "beta":

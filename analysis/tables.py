@@ -123,8 +123,11 @@ def add_inference(
     out = table.copy()
     est, se, df = (out[c].to_numpy(dtype=np.float64) for c in ("est", "se", "df"))
     n_rows, n_eff = out["n_rows"].to_numpy(np.float64), out["n_eff"].to_numpy(np.float64)
+    # Tables summed elsewhere (e.g. in SQL) may lack the composite floor: Kish's n_eff is the floor
+    # of a single share.
+    floor = out["n_eff_floor"].to_numpy(np.float64) if "n_eff_floor" in out.columns else n_eff
     proportion = out["proportion"].to_numpy(dtype=bool)
-    lower, upper, used = proportion_interval(ci_method, est, se, df, n_rows, n_eff, alpha)
+    lower, upper, used = proportion_interval(ci_method, est, se, df, n_rows, n_eff, alpha, floor_n_eff=floor)
     wald_lo, wald_hi = wald_interval(est, se, df, alpha)
     lower, upper = np.where(proportion, lower, wald_lo), np.where(proportion, upper, wald_hi)
     used = np.where(proportion, used, "wald")
@@ -132,7 +135,7 @@ def add_inference(
     target = _target_column(out, targets)
     verdict = verdicts(lower, upper, target)
     verdict[suppressed] = Verdict.SUPPRESSED.value
-    p_value = p_values(used, est, se, df, n_rows, n_eff, target, alpha)
+    p_value = p_values(used, est, se, df, n_rows, n_eff, target, alpha, floor_n_eff=floor)
     half = np.where(proportion, (upper - lower) / 2, np.nan)
     out["flags"] = precision_flags(out["n"].to_numpy(), n_eff, df, half, used == BOUNDARY_METHOD, min_n=min_n)
     out["ci_lo"], out["ci_hi"], out["method"] = lower, upper, used
@@ -141,7 +144,7 @@ def add_inference(
         # Each method's own formula, without the boundary fallback, so every column can be checked
         # against the method it names; the fallback has its own column.
         raw = {
-            "wilson_conservative": wilson_conservative_interval(est, se, df, n_eff, alpha),
+            "wilson_conservative": wilson_conservative_interval(est, se, df, floor, alpha),
             "wilson": wilson_interval(est, se, df, alpha),
             "beta": beta_interval(est, se, df, n_rows, alpha),
             "logit": logit_interval(est, se, df, alpha),
@@ -203,8 +206,9 @@ def compute_indices(
     alpha : float
         1 - confidence level of the two-sided intervals (verdicts use the same intervals).
     ci_method : {"wilson_conservative", "wilson", "beta", "logit", "wald"}
-        "wilson_conservative" (default): Wilson on min(design n_eff, Kish n_eff) -- for element and
-        overall indices too, with the Kish n_eff of their respondents (the table's ``n_eff``);
+        "wilson_conservative" (default): Wilson on min(design n_eff, a floor): Kish's n_eff for single
+        shares; for element and overall indices the n_eff of their variance with every criterion
+        floored at its Kish binomial variance (`analysis.estimates`);
         "wilson" is R's ``svyciprop(method="wilson")`` (docs/analysis.md, "Intervals").
     all_intervals : bool
         Add ``ci_<method>_lo/hi`` for every method and the boundary fallback.

@@ -73,12 +73,14 @@ def p_values(
     kish_n_eff: FloatArray,
     target: FloatArray,
     alpha: float = 0.05,
+    floor_n_eff: FloatArray | None = None,
 ) -> FloatArray:
     """One-sided p-value on the side of the estimate, by the test each interval method inverts.
 
     wald: ``t = (p - p0) / se`` on df; logit: the same on the log-odds scale with
     ``se / (p (1 - p))``; wilson: score statistic ``(p - p0) / sqrt(p0 (1 - p0) / n_eff)`` on df with
-    ``n_eff = p (1 - p) / se^2`` (wilson_conservative: the smaller of that and Kish's n_eff); beta
+    ``n_eff = p (1 - p) / se^2`` (wilson_conservative: the smaller of that and `floor_n_eff`,
+    which defaults to Kish's n_eff); beta
     and boundary_cp: exact binomial tail at ``x = p n_eff`` (the Korn-Graubard or Kish effective
     sample size).
 
@@ -88,6 +90,7 @@ def p_values(
     """
     method = np.asarray(method, dtype=object)
     p, se, df, n, n_kish, p0 = (np.asarray(a, dtype=np.float64) for a in (est, se, df, n, kish_n_eff, target))
+    n_floor = n_kish if floor_n_eff is None else np.asarray(floor_n_eff, dtype=np.float64)
     dfs = np.where(df > 0, df, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         n_design = p * (1 - p) / se**2
@@ -97,8 +100,8 @@ def p_values(
         logit = method == "logit"
         stat[logit] = ((special.logit(p) - special.logit(p0)) * p * (1 - p) / se)[logit]
         wilson = np.isin(method, ["wilson", "wilson_conservative"])
-        # wilson_conservative inverts the same score test on min(design, Kish) n_eff.
-        n_score = np.where(method == "wilson_conservative", np.minimum(n_design, n_kish), n_design)
+        # wilson_conservative inverts the same score test on min(design n_eff, its floor).
+        n_score = np.where(method == "wilson_conservative", np.minimum(n_design, n_floor), n_design)
         stat[wilson] = ((p - p0) / np.sqrt(p0 * (1 - p0) / n_score))[wilson]
         cdf = stats.t.cdf(stat, dfs)
         out = np.where(p >= p0, stats.t.sf(stat, dfs), cdf)

@@ -1,4 +1,4 @@
-"""The display default: Wilson on min(design, Kish) n_eff, by hand, against statsmodels, in tables."""
+"""The display default: Wilson on min(design n_eff, a Kish floor), by hand, against statsmodels, in tables."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from analysis.intervals import (
@@ -99,20 +100,26 @@ def test_weighted_sample_where_the_design_variance_is_large() -> None:
     assert (row["ci_lo"], row["ci_hi"]) == pytest.approx((0.3047447521836831, 0.9684269902329363), abs=1e-12)
 
 
-def test_tables_pick_the_smaller_size_row_by_row(counters: pd.DataFrame, household: pd.DataFrame,
-                                                 definition: IndexDefinition) -> None:
-    # Weighted counters (element sampling) and a clustered household design: every proportion row's
-    # default interval is R's wilson where design n_eff <= Kish n_eff (the table's n_eff, also for
-    # element and overall composites), and Wilson on Kish's n_eff elsewhere; both cases occur.
+def _reference_tables(counters: pd.DataFrame, household: pd.DataFrame,
+                      definition: IndexDefinition) -> pd.DataFrame:
+    # Weighted counters (element sampling) and a clustered household design.
     tables = [
         compute_indices(counters, definition, unit_col="unit", weight_col="w", lonely_psu="adjust",
                         min_n=0, all_intervals=True),
         compute_indices(household, definition, unit_col="commune", weight_col="w", strata_col="district",
                         cluster_col="village", fpc_col="fpc", min_n=0, all_intervals=True),
     ]
-    table = pd.concat(tables, ignore_index=True)
-    rows = table[(table["method"] == "wilson_conservative")]
-    assert {"criterion", "element", "overall_index", "comprehensive", "separate"} <= set(rows["stat_type"])
+    return pd.concat(tables, ignore_index=True)
+
+
+def test_single_shares_pick_the_smaller_of_design_and_kish_row_by_row(
+        counters: pd.DataFrame, household: pd.DataFrame, definition: IndexDefinition) -> None:
+    # Every criterion, comprehensive and separate share: R's wilson where design n_eff <= Kish n_eff
+    # (the table's n_eff), Wilson on Kish's n_eff elsewhere; both cases occur.
+    table = _reference_tables(counters, household, definition)
+    rows = table[(table["method"] == "wilson_conservative")
+                 & table["stat_type"].isin(["criterion", "comprehensive", "separate"])]
+    assert set(rows["stat_type"]) == {"criterion", "comprehensive", "separate"}
     p, se, kish = rows["est"].to_numpy(), rows["se"].to_numpy(), rows["n_eff"].to_numpy()
     with np.errstate(divide="ignore"):
         design = p * (1 - p) / se**2  # se = 0 inside (0, 1) (e.g. one respondent): infinite, Kish is used
@@ -124,6 +131,79 @@ def test_tables_pick_the_smaller_size_row_by_row(counters: pd.DataFrame, househo
     kish_lo, kish_hi = wilson_interval(p, np.sqrt(p * (1 - p) / kish), rows["df"].to_numpy())
     np.testing.assert_allclose(lo[~by_design], kish_lo[~by_design], rtol=0, atol=1e-12)
     np.testing.assert_allclose(hi[~by_design], kish_hi[~by_design], rtol=0, atol=1e-12)
+
+
+def test_composites_are_never_narrower_than_r_wilson_and_often_equal(
+        counters: pd.DataFrame, household: pd.DataFrame, definition: IndexDefinition) -> None:
+    # Element and overall indices: R's wilson where none of their criteria is floored, wider where
+    # some are; both occur in the reference data.
+    table = _reference_tables(counters, household, definition)
+    rows = table[(table["method"] == "wilson_conservative")
+                 & table["stat_type"].isin(["element", "overall_index"])]
+    lo, hi = rows["ci_lo"].to_numpy(), rows["ci_hi"].to_numpy()
+    r_lo, r_hi = rows["ci_wilson_lo"].to_numpy(), rows["ci_wilson_hi"].to_numpy()
+    usable = np.isfinite(r_lo)
+    assert (lo[usable] <= r_lo[usable] + 1e-15).all() and (hi[usable] >= r_hi[usable] - 1e-15).all()
+    same = (lo == r_lo) & (hi == r_hi)
+    assert same.sum() > 10 and (usable & ~same).sum() > 10
+
+
+def test_unweighted_composites_get_exactly_r_wilson(counters: pd.DataFrame,
+                                                    definition: IndexDefinition) -> None:
+    # With equal weights, in a unit (one stratum) a criterion's design variance
+    # n/(n-1) p(1-p)/m already exceeds its floor p(1-p)/m (m valid answers), so nothing is floored
+    # and every element and overall index inside (0, 1) with a positive SE gets R's wilson bit for
+    # bit: the floor must not widen the headline index of an unweighted survey (the old Kish floor on
+    # the composite did, to ~100 % coverage). (Parent domains are stratified by unit; their design
+    # variance may fall below the floor, and is floored like a criterion's.)
+    table = compute_indices(counters, definition, unit_col="unit", lonely_psu="adjust", min_n=0,
+                            all_intervals=True)
+    rows = table[table["stat_type"].isin(["element", "overall_index"]) & (table["se"] > 0)
+                 & (table["level"] == "unit")
+                 & (table["est"] > 0) & (table["est"] < 1)]
+    assert len(rows) > 20
+    np.testing.assert_array_equal(rows["ci_lo"], rows["ci_wilson_lo"])
+    np.testing.assert_array_equal(rows["ci_hi"], rows["ci_wilson_hi"])
+
+
+def test_composite_floor_by_hand() -> None:
+    # 12 respondents in one unit, weights 1 (x9) and 3 (x3); one element of two criteria. q1: one
+    # weight-1 respondent dissatisfied (design variance small -> floored); q2: one weight-3 respondent
+    # dissatisfied (design variance large -> kept). Default design: one stratum, every respondent a PSU,
+    # with replacement: var = n/(n-1) sum z_i^2 with the linearized z_ik = w_i (s_ik - p_k) / sum w.
+    w = np.array([1.0] * 9 + [3.0] * 3)
+    s1 = np.array([0] + [1] * 11, dtype=float)
+    s2 = np.array([1] * 11 + [0], dtype=float)
+    n, total = len(w), w.sum()
+    p1, p2 = (w @ s1) / total, (w @ s2) / total  # 17/18, 15/18
+    z1, z2 = w * (s1 - p1) / total, w * (s2 - p2) / total
+    var1, var2 = n / (n - 1) * (z1 @ z1), n / (n - 1) * (z2 @ z2)
+    kish = total**2 / (w @ w)  # 324 / 36 = 9
+    f1 = np.sqrt(max(1.0, p1 * (1 - p1) / kish / var1))
+    f2 = np.sqrt(max(1.0, p2 * (1 - p2) / kish / var2))
+    assert f1 > 1 and f2 == 1  # the case this test is about
+    est = (p1 + p2) / 2
+    design_var = n / (n - 1) * np.sum(((z1 + z2) / 2) ** 2)
+    floor_var = n / (n - 1) * np.sum(((f1 * z1 + f2 * z2) / 2) ** 2)
+    n_eff = min(est * (1 - est) / design_var, est * (1 - est) / floor_var)
+    t = 2.2009851600916388  # qt(0.975, 11), R 4.2.2
+    expected = _wilson_by_hand(est, n_eff, t)
+
+    data = pd.DataFrame({"unit": "u", "w": w, "q1": np.where(s1 == 1, 5, 2), "q2": np.where(s2 == 1, 5, 2)})
+    table = compute_indices(data, IndexDefinition.from_mapping([("q1", "e1"), ("q2", "e1")]),
+                            unit_col="unit", weight_col="w", min_n=0, targets=0.9, all_intervals=True)
+    overall = table[(table["domain"] == "u") & (table["stat_type"] == "overall_index")].iloc[0]
+    assert overall["est"] == pytest.approx(est, abs=1e-15)
+    assert overall["se"] ** 2 == pytest.approx(design_var, rel=1e-12)
+    assert (overall["ci_lo"], overall["ci_hi"]) == pytest.approx(expected, abs=1e-12)
+    assert overall["ci_lo"] < overall["ci_wilson_lo"]  # wider than R's wilson here
+    # Narrower than the old floor (Wilson on the composite's Kish n_eff, 9), which treated an average
+    # of two criteria as one yes/no answer.
+    old_lo, old_hi = _wilson_by_hand(est, kish, t)
+    assert overall["ci_hi"] - overall["ci_lo"] < old_hi - old_lo
+    # The verdict's p-value inverts the same score test on the same n_eff.
+    score = (est - 0.9) / np.sqrt(0.9 * 0.1 / n_eff)
+    assert overall["p_value"] == pytest.approx(stats.t.cdf(score, n - 1), rel=1e-10)
 
 
 @settings(max_examples=300, deadline=None)
