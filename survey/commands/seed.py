@@ -31,7 +31,7 @@ def demo_command(base_url: str | None, responses: bool) -> None:
     db.session.commit()
     base = (base_url or current_app.config["PUBLIC_BASE_URL"] or "http://127.0.0.1:5000").rstrip("/")
     secret = token_secret(current_app.config)
-    click.echo("Demo counters — survey URL, then printable QR poster:")
+    click.echo("Demo counters — survey URL, then printable QR poster (sign in first: demo accounts below):")
     for counter in counters:
         click.echo(f"  {counter.unit.code}/{counter.code}  {counter.name_vi}")
         click.echo(f"    survey: {base}/s/{issue_token(counter, secret)}")
