@@ -41,8 +41,9 @@ from survey.services.respondent_data import (
 WEIGHTED_METHOD = "post-stratified to served dossiers (unit × procedure field × month)"
 UNWEIGHTED_METHOD = "unweighted: no frame"
 # The method of analysis.intervals.DEFAULT_INTERVAL_METHOD ("wilson_conservative").
-INTERVAL_METHOD = ("Wilson score interval on the smaller of the design and Kish effective sample sizes "
-                   "(Clopper–Pearson at 0 or 1)")
+INTERVAL_METHOD = ("Wilson score interval on the smaller of the design and Kish effective sample sizes, "
+                   "Kish's bound taken per criterion for element and overall indices (Clopper–Pearson "
+                   "at 0 or 1)")
 FORMULA_TEXT = ("criterion = share of valid answers that are satisfied (not applicable and missing "
                 "excluded); element = mean of its criteria; overall = weighted mean of the elements")
 TREND_LENGTH = {"month": 12, "quarter": 4, "year": 3}

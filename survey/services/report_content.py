@@ -32,6 +32,12 @@ from survey.services.periods import Period, PeriodKind
 from survey.services.respondent_data import DEFAULT_TIMEZONE, utc_bounds
 from survey.services.scrubber import scrubbed_comments
 
+# The default interval (analysis.intervals.DEFAULT_INTERVAL_METHOD) in the reader's language; the same
+# words as survey.services.indices.INTERVAL_METHOD, which exports keep in English.
+INTERVAL_LABEL = _l("Wilson score interval on the smaller of the design and Kish effective sample sizes, "
+                    "Kish's bound taken per criterion for element and overall indices (Clopper–Pearson "
+                    "at 0 or 1)")
+
 SMALL_CELL = 5  # counts 0 < n < 5 are never published (reliability.md, export anonymity)
 DEFAULT_COMMENT_LIMIT = 30
 
@@ -351,8 +357,7 @@ def method_pairs(content: ReportContent) -> list[tuple[str, str | int | float | 
         (_("Index formula (version)"), content.formula),
         (_("Formula"), content.formula_text),
         (_("Confidence level"), content.confidence),
-        (_("Interval method"), _("Wilson score interval on the smaller of the design and Kish effective "
-                                 "sample sizes (Clopper–Pearson when the estimate is 0 or 1)")),
+        (_("Interval method"), str(INTERVAL_LABEL)),
         (_("Verdict rule"), _("met when the interval's lower bound reaches the target; below target when "
                               "its upper bound is under it; otherwise inconclusive")),
         (_("Target"), content.target),

@@ -23,7 +23,7 @@ from survey.services.frames import response_rates
 from survey.services.index_cache import data_fingerprint
 from survey.services.indices import IndexReport, instrument_for, unit_indices
 from survey.services.periods import Period
-from survey.services.report_content import finite_number, weighting_text
+from survey.services.report_content import INTERVAL_LABEL, finite_number, weighting_text
 from survey.services.respondent_data import DEFAULT_TIMEZONE, utc_bounds
 from survey.services.scrubber import scrubbed_comments
 
@@ -31,8 +31,6 @@ from survey.services.scrubber import scrubbed_comments
 # for exports; these say the same).
 FORMULA_LABEL = _l("criterion = share of valid answers that are satisfied (not applicable and missing "
                    "excluded); element = mean of its criteria; overall = weighted mean of the elements")
-INTERVAL_LABEL = _l("Wilson score interval on the smaller of the design and Kish effective sample sizes "
-                    "(Clopper–Pearson at 0 or 1)")
 FLAG_LABELS = {
     "suppressed": _l("too few responses"),
     "low_n_eff": _l("small effective sample"),
