@@ -36,6 +36,13 @@ class DefaultConfig:
     # Base of the short URL printed under QR codes; empty = the URL the request came in on.
     PUBLIC_BASE_URL = ""
 
+    # Reverse proxies in front of the app (nginx, a load balancer) that append X-Forwarded-For and set
+    # X-Forwarded-Proto. 0 = none: forwarded headers are ignored, as a client can forge them
+    # (reliability.md row 32). Behind one proxy set 1, or every sign-in rate limit would key on the
+    # proxy's address and one guesser would lock everyone out. Only that many hops are trusted: the
+    # client's own X-Forwarded-For entries are skipped (werkzeug's ProxyFix).
+    PROXY_HOPS = 0
+
     DEFAULT_TARGET = 0.80
 
     # Signs counter QR tokens; empty = SECRET_KEY. Keep it separate in production so rotating the

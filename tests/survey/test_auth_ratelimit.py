@@ -71,6 +71,28 @@ def test_one_address_trying_many_accounts_is_held_by_its_prefix(limited: Flask) 
                     **{"X-Forwarded-For": "192.0.2.55"}) == 429
 
 
+def test_behind_one_trusted_proxy_each_client_has_its_own_allowance(migrated_db: Path,
+                                                                    tmp_path: Path) -> None:
+    # PROXY_HOPS = 1: the proxy's address (REMOTE_ADDR) is replaced by the last X-Forwarded-For entry,
+    # the one the proxy appended. Without it every client would share the proxy's allowance.
+    app = staff_app(migrated_db, tmp_path, PROXY_HOPS=1,
+                    LOGIN_LIMIT_PER_ACCOUNT=f"100 per {WINDOW_SECONDS} seconds",
+                    LOGIN_LIMIT_PER_ADDRESS=f"3 per {WINDOW_SECONDS} seconds")
+    client = app.test_client()
+    proxy = "10.0.0.2"
+
+    def via_proxy(forwarded_for: str, username: str) -> int:
+        return _attempt(client, username, "wrong password!", address=proxy,
+                        **{"X-Forwarded-For": forwarded_for})
+
+    assert [via_proxy("203.0.113.7", f"a{i}") for i in range(4)] == [200, 200, 200, 429]
+    assert via_proxy("198.51.100.7", "b") == 200  # another client behind the same proxy
+    # A client that forges its own X-Forwarded-For entry still gets the one the proxy appended.
+    assert via_proxy("192.0.2.99, 203.0.113.7", "c") == 429
+    with app.app_context():
+        db.engine.dispose()
+
+
 def test_429_keeps_security_headers_and_json_for_api_clients(limited: Flask) -> None:
     client = limited.test_client()
     for _ in range(3):
