@@ -58,8 +58,9 @@ def _refused(form: Any, error: units.UnitRefused) -> None:
 
 def _committed(form: Any, change: Callable[Concatenate[Session, P], T], *args: P.args,
                **kwargs: P.kwargs) -> T | None:
-    """`change(db.session, ...)`, committed; None if the service refused (rolled back, the reason shown
-    on `form`), so that the view renders the form again."""
+    """`change(db.session, ...)`, committed; None if the service refused (nothing is committed: the
+    request's session is discarded at teardown; the reason is shown on `form`), so that the view
+    renders the form again."""
     try:
         result = change(db.session, *args, **kwargs)
     except units.UnitRefused as error:
