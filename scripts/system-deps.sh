@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the app and its tests need, only those that are missing.
 # WeasyPrint needs Pango; report tests render PDF pages with pdftoppm; the PDF embeds DejaVu/Noto fonts
-# (full Vietnamese coverage); browser tests drive Debian's Chromium; QR tests decode codes with zbarimg.
+# (full Vietnamese coverage); browser tests drive Debian's Chromium; QR tests decode codes with zbarimg;
+# tests/survey/test_postgresql.py starts a throw-away PostgreSQL server from the postgresql package.
 set -euo pipefail
-packages=(libpango-1.0-0 libpangoft2-1.0-0 poppler-utils fonts-dejavu-core fonts-noto-core chromium zbar-tools)
+packages=(libpango-1.0-0 libpangoft2-1.0-0 poppler-utils fonts-dejavu-core fonts-noto-core chromium zbar-tools
+          postgresql)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

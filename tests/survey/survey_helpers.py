@@ -62,12 +62,22 @@ def hidden_fields(html: str) -> dict[str, str]:
     return dict(re.findall(pattern, html))
 
 
-def serve_kitchen_sink(migrated_db: Path, tmp_path: Path, **overrides: Any) -> Served:
-    """An app whose INSTRUMENT_PATHS holds the kitchen-sink fixture, assigned to commune HL-AB."""
+def kitchen_sink_paths(tmp_path: Path) -> list[str]:
+    """An INSTRUMENT_PATHS value holding the kitchen-sink fixture."""
     extra = tmp_path / "instruments"
     extra.mkdir()
     shutil.copy(KITCHEN_SINK, extra)
-    app = make_app(migrated_db, tmp_path, INSTRUMENT_PATHS=[str(extra)], **overrides)
+    return [str(extra)]
+
+
+def serve_kitchen_sink(migrated_db: Path, tmp_path: Path, **overrides: Any) -> Served:
+    """An app whose INSTRUMENT_PATHS holds the kitchen-sink fixture, assigned to commune HL-AB."""
+    app = make_app(migrated_db, tmp_path, INSTRUMENT_PATHS=kitchen_sink_paths(tmp_path), **overrides)
+    return serve_kitchen_sink_on(app)
+
+
+def serve_kitchen_sink_on(app: Flask) -> Served:
+    """Seed the demo units into `app`'s (migrated) database and assign the kitchen sink to HL-AB."""
     with app.app_context():
         counters = seed_demo(db.session)
         commune = db.session.scalar(sa.select(Unit).where(Unit.code == "HL-AB"))

@@ -1,0 +1,115 @@
+"""The same models, migrations, citizen flow and indices on PostgreSQL as on the embedded SQLite.
+
+A real PostgreSQL server (tests/survey/postgres.py), a fresh database per test, the schema made by the
+Alembic migrations only.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from flask import Flask
+from flask_migrate import downgrade, upgrade
+
+from survey import create_app
+from survey.extensions import db
+from survey.models import Unit
+from survey.services.demo import seed_demo
+from survey.services.indices import compute_unit_indices
+from survey.services.periods import Period
+from tests.survey.conftest import TEST_SECRET
+from tests.survey.postgres import Server, temporary_server
+from tests.survey.report_helpers import AB_CODES, HL_CODES, PHONE_COMMENT, add_responses
+from tests.survey.staff_helpers import CHEAP_ARGON2, Clock
+from tests.survey.survey_helpers import VALID, kitchen_sink_paths, serve_kitchen_sink_on
+
+_numbers = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    with temporary_server() as running:
+        yield running
+
+
+@pytest.fixture
+def pg_url(server: Server) -> Iterator[str]:
+    name = f"hailong_{next(_numbers)}"
+    server.execute(f"CREATE DATABASE {name}")
+    yield server.url(name)
+    server.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def _app(url: str, **overrides: Any) -> Flask:
+    config = {"TESTING": True, "SECRET_KEY": TEST_SECRET, "SQLALCHEMY_DATABASE_URI": url,
+              "WTF_CSRF_ENABLED": False, "MIN_FILL_SECONDS": 0, **CHEAP_ARGON2, "CLOCK": Clock()}
+    return create_app({**config, **overrides})
+
+
+def _close() -> None:
+    """Return the session's connection to the pool, then close the pool (the database is dropped next)."""
+    db.session.remove()
+    db.engine.dispose()
+
+
+def _migrated(app: Flask) -> Flask:
+    with app.app_context():
+        upgrade()
+    return app
+
+
+def test_migrations_build_the_models_schema_on_postgresql_and_go_back(pg_url: str) -> None:
+    app = _app(pg_url)
+    with app.app_context():
+        assert db.engine.dialect.name == "postgresql"
+        upgrade()
+        with db.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, db.metadata) == []
+        assert app.test_cli_runner().invoke(args=["db", "check"]).exit_code == 0
+        downgrade(revision="base")
+        assert set(sa.inspect(db.engine).get_table_names()) - {"alembic_version"} == set()
+        _close()
+
+
+def test_citizen_answers_once_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    served = serve_kitchen_sink_on(_migrated(_app(pg_url, INSTRUMENT_PATHS=kitchen_sink_paths(tmp_path))))
+    url = served.url()
+    data = {**served.open_form(url), **VALID}
+    assert served.client.post(url, data=data).status_code == 303
+    again = served.client.post(url, data=data)  # the same nonce: PostgreSQL's UNIQUE keeps one row
+    assert again.status_code == 200 and "đã được ghi nhận" in again.get_data(as_text=True)
+    assert served.counts() == (1, 6, 1)
+    [stored] = served.stored()
+    assert stored.submitted_at.tzinfo is not None  # timestamptz round-trips as an aware UTC time
+    with served.app.app_context():
+        _close()
+
+
+def _report(app: Flask) -> pd.DataFrame:
+    with app.app_context():
+        seed_demo(db.session)
+        db.session.commit()
+    add_responses(app, "HL-AB-1", AB_CODES, comments=(PHONE_COMMENT,))
+    add_responses(app, "HL-TTHCC-1", HL_CODES)
+    with app.app_context():
+        root = db.session.scalar(sa.select(Unit).where(Unit.code == "HL"))
+        report = compute_unit_indices(db.session, root, "sipas-counter@2025.1", Period.month(2026, 10),
+                                      weighted=False)
+        _close()
+    return report.estimates.sort_values(["domain", "stat_type", "stat"]).reset_index(drop=True)
+
+
+def test_indices_read_from_postgresql_equal_those_read_from_sqlite(pg_url: str, tmp_path: Path) -> None:
+    on_postgresql = _report(_migrated(_app(pg_url)))
+    on_sqlite = _report(_migrated(_app(f"sqlite:///{tmp_path / 'same.db'}")))
+    assert len(on_postgresql) > 100 and on_postgresql["n"].max() > 30
+    pd.testing.assert_frame_equal(on_postgresql, on_sqlite, check_exact=False, rtol=1e-12, atol=1e-15)
