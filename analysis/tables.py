@@ -30,7 +30,7 @@ from instruments.index import IndexDefinition
 
 OUTPUT_COLUMNS = (
     "level", "domain", "parent", "stat_type", "stat", "n", "df", "sum_w", "est", "se", "ci_lo", "ci_hi",
-    "method", "deff", "deff_kish", "n_eff", "target", "verdict", "p_value", "flags",
+    "method", "deff", "deff_kish", "n_eff", "n_eff_floor", "target", "verdict", "p_value", "flags",
 )
 Targets = float | Mapping[str, float] | None
 
@@ -55,6 +55,7 @@ class Estimate:
     deff: float
     deff_kish: float
     n_eff: float
+    n_eff_floor: float
     target: float
     verdict: str
     p_value: float

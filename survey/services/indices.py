@@ -212,7 +212,7 @@ class _PeriodTable:
 _PERIOD_TABLES: FingerprintCache[_PeriodTable] = FingerprintCache(512)
 
 EMPTY_COLUMNS = ["period", "level", "domain", "parent", "stat_type", "stat", "n", "df", "est", "se", "ci_lo",
-                 "ci_hi", "deff_kish", "n_eff", "target", "verdict", "p_value", "flags"]
+                 "ci_hi", "deff_kish", "n_eff", "n_eff_floor", "target", "verdict", "p_value", "flags"]
 
 
 def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str, str | None], period: Period,
@@ -309,14 +309,26 @@ def _change(trend: pd.DataFrame, code: str, label: str, previous: str, alpha: fl
 
 
 def _needed(overall: pd.DataFrame, n: int, served: int | None, half_width: float, alpha: float) -> int | None:
+    """Responses still needed for the overall index's interval to reach ± `half_width`.
+
+    The design effect is the one the shown interval used: its effective size is min(design n_eff,
+    floor) (analysis.intervals.wilson_conservative_interval), so deff = respondents / that size. An
+    average of criteria is usually more precise than one yes/no share (deff < 1); Kish's deff of the
+    weights alone would plan for a yes/no share. Kish's deff remains the fallback where the interval's
+    size is not finite (e.g. SE 0).
+    """
     p = DEFAULT_PLANNING_P
     deff = 1.0
     if not overall.empty:
         row = overall.iloc[0]
-        if math.isfinite(float(row["est"])) and 0 < float(row["est"]) < 1:
-            p = float(row["est"])
+        est, se, respondents = float(row["est"]), float(row["se"]), float(row["n"])
+        if math.isfinite(est) and 0 < est < 1:
+            p = est
         if math.isfinite(float(row["deff_kish"])) and float(row["deff_kish"]) > 0:
             deff = float(row["deff_kish"])
+        used = min(p * (1 - p) / se**2 if se > 0 else math.inf, float(row["n_eff_floor"]))
+        if math.isfinite(est) and 0 < est < 1 and math.isfinite(used) and used > 0 and respondents > 0:
+            deff = respondents / used
     plan = responses_needed(half_width, p=p, confidence=1 - alpha, deff=deff,
                             population=float(served) if served else None)
     return max(0, plan.responses - n)

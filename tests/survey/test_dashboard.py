@@ -10,11 +10,14 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from analysis.planning import responses_needed
 from analysis.tables import compute_indices
 from instruments.index import IndexDefinition
 from instruments.registry import get_registered
 from survey.extensions import db
 from survey.models import Response, ResponseStatus, Role, Unit
+from survey.services.indices import unit_indices
+from survey.services.periods import Period
 from survey.services.respondent_data import load_respondents, unit_parent_map
 from tests.survey.report_helpers import AB_CODES, HL_CODES, PERIOD, PHONE_COMMENT, RAW_PHONE, add_responses
 from tests.survey.staff_helpers import audit_actions, signed_in, staff_app, unit_id
@@ -181,3 +184,24 @@ def test_weighted_unit_page_equals_poststratified_analysis(dapp: Flask) -> None:
         assert _figure(html, f"element:{element}") == pytest.approx(
             mine.loc[("element", element), "est"], abs=5e-4
         )
+
+
+def test_responses_needed_plan_with_the_precision_the_shown_interval_has(dapp: Flask) -> None:
+    # The overall index averages 19 criteria, so its variance is below a yes/no share's: planning with
+    # Kish's deff (1 here: no weights) would ask for responses the interval does not need. The plan uses
+    # deff = n se^2 / (p (1 - p)) (Cochran's n0 = z^2 p (1 - p) deff / h^2, analysis.planning), the design
+    # effect of the interval shown; nothing is floored in an unweighted single-stratum domain.
+    with dapp.app_context():
+        unit = db.session.scalar(sa.select(Unit).where(Unit.code == "HL-AB"))
+        report = unit_indices(db.session, unit, "sipas-counter@2025.1", Period.month(2026, 10),
+                              weighted=False)
+    row = report.estimates[(report.estimates["domain"] == "HL-AB")
+                           & (report.estimates["stat_type"] == "overall_index")].iloc[0]
+    assert row["n_eff_floor"] == float("inf") and report.served is None
+    p, se, n = float(row["est"]), float(row["se"]), int(row["n"])
+    deff = n * se**2 / (p * (1 - p))
+    assert 0 < deff < 1
+    expected = max(0, responses_needed(0.05, p=p, confidence=0.95, deff=deff).responses - report.responses)
+    assert report.needed == expected
+    kish_plan = max(0, responses_needed(0.05, p=p, confidence=0.95, deff=1.0).responses - report.responses)
+    assert report.needed < kish_plan
