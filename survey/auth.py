@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from survey.extensions import db
 from survey.models import Role, StaffSession, User
-from survey.services import access, staff_sessions
+from survey.services.staff import access, staff_sessions
 
 F = TypeVar("F", bound=Callable[..., Any])
 

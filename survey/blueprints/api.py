@@ -21,8 +21,9 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from survey.auth import current_time
 from survey.extensions import csrf, db
 from survey.models import ApiClient
-from survey.services import api_clients, frames
-from survey.services.frame_rows import parse_period
+from survey.services.staff import api_clients
+from survey.services.weighting import frames
+from survey.services.weighting.frame_rows import parse_period
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)

@@ -12,7 +12,7 @@ from survey import auth
 from survey.blueprints.auth_forms import ChangePasswordForm, LoginForm, TwoFactorForm
 from survey.extensions import db
 from survey.ratelimit import account_key, keyed, limiter
-from survey.services import accounts, audit, totp
+from survey.services.staff import accounts, audit, totp
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 

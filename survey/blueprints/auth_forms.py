@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
-from survey.services.passwords import MAX_LENGTH, MIN_LENGTH, password_problem
+from survey.services.staff.passwords import MAX_LENGTH, MIN_LENGTH, password_problem
 
 
 class LoginForm(FlaskForm):

@@ -17,9 +17,8 @@ from survey.auth import current_staff, current_time, staff_required
 from survey.errors import SurveyError
 from survey.extensions import db
 from survey.models import Counter, Role
-from survey.services import access
-from survey.services.counters import is_live, live_counters_under
-from survey.services.posters import (
+from survey.services.qr.counters import is_live, live_counters_under
+from survey.services.qr.posters import (
     SHEET,
     SINGLE,
     PaperSize,
@@ -28,8 +27,9 @@ from survey.services.posters import (
     build_poster,
     render_posters,
 )
-from survey.services.qr_images import public_base_url, qr_png, qr_svg
-from survey.services.qr_tokens import token_secret
+from survey.services.qr.qr_images import public_base_url, qr_png, qr_svg
+from survey.services.qr.qr_tokens import token_secret
+from survey.services.staff import access
 
 bp = Blueprint("posters", __name__, url_prefix="/posters")
 E = TypeVar("E", bound=StrEnum)

@@ -15,8 +15,8 @@ from survey.extensions import csrf, db
 from survey.forms import build_survey_form
 from survey.i18n import current_locale
 from survey.models import Channel, utcnow
-from survey.services.form_nonce import issue_nonce
-from survey.services.submissions import (
+from survey.services.citizens.form_nonce import issue_nonce
+from survey.services.citizens.submissions import (
     MESSAGES,
     FieldError,
     Outcome,
@@ -25,7 +25,7 @@ from survey.services.submissions import (
     store_response,
     validate_submission,
 )
-from survey.services.surveys import OpenSurvey, open_survey
+from survey.services.citizens.surveys import OpenSurvey, open_survey
 
 bp = Blueprint("public", __name__)
 

@@ -10,7 +10,7 @@ from flask import current_app
 from flask_babel import force_locale
 
 from survey.extensions import db
-from survey.services.frames import FramesRefused
+from survey.services.weighting.frames import FramesRefused
 
 
 @contextmanager

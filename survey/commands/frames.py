@@ -13,7 +13,8 @@ from flask.cli import AppGroup
 from survey.auth import current_time
 from survey.commands.csv_import import all_or_nothing
 from survey.extensions import db
-from survey.services import api_clients, frames
+from survey.services.staff import api_clients
+from survey.services.weighting import frames
 
 group = AppGroup("frames", help="Served-dossier frames: API clients and CSV import.")
 

@@ -13,10 +13,10 @@ from flask_babel import force_locale
 from survey.errors import SurveyError
 from survey.extensions import db
 from survey.models import Counter, Unit, utcnow
-from survey.services.counters import live_counters_under, revoke, rotate_key
-from survey.services.posters import SINGLE, PaperSize, build_poster, poster_pdf, render_posters
-from survey.services.qr_images import counter_survey_url, is_http_url, public_base_url, qr_png
-from survey.services.qr_tokens import token_secret
+from survey.services.qr.counters import live_counters_under, revoke, rotate_key
+from survey.services.qr.posters import SINGLE, PaperSize, build_poster, poster_pdf, render_posters
+from survey.services.qr.qr_images import counter_survey_url, is_http_url, public_base_url, qr_png
+from survey.services.qr.qr_tokens import token_secret
 
 group = AppGroup("qr", help="QR codes and posters for counters.")
 

@@ -6,10 +6,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from survey.demo.tree import seed_demo, seed_demo_accounts
 from survey.extensions import db
 from survey.models import utcnow
-from survey.services.demo import seed_demo, seed_demo_accounts
-from survey.services.qr_tokens import issue_token, token_secret
+from survey.services.qr.qr_tokens import issue_token, token_secret
 
 group = AppGroup("seed", help="Load demonstration data.")
 
@@ -23,7 +23,7 @@ def demo_command(base_url: str | None, responses: bool) -> None:
     """Create the demo units and counters (safe to run again) and print their URLs."""
     counters = seed_demo(db.session)
     if responses:
-        from survey.services.demo_data import generate_demo_responses
+        from survey.demo.province import generate_demo_responses
 
         added = generate_demo_responses(db.session)
         click.echo(f"Demo responses added: {added}" if added else "Demo responses already present.")

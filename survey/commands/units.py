@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from survey.auth import current_time
 from survey.commands.csv_import import all_or_nothing
 from survey.extensions import db
-from survey.services import unit_import
+from survey.services.organisation import unit_import
 
 group = AppGroup("units", help="The unit tree: import from CSV.")
 

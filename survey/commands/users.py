@@ -19,7 +19,7 @@ from flask.cli import AppGroup
 from survey.auth import current_time
 from survey.extensions import db
 from survey.models import Role, User
-from survey.services import accounts, audit, staff_sessions
+from survey.services.staff import accounts, audit, staff_sessions
 
 group = AppGroup("users", help="Create and manage staff accounts.")
 

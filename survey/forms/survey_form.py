@@ -1,7 +1,7 @@
 """The survey form, built from an instrument in the respondent's language.
 
 The form renders the questions and keeps what was typed when the page comes back with errors; it
-does not judge the answers. `survey.services.submissions.validate_submission` does, strictly and
+does not judge the answers. `survey.services.citizens.submissions.validate_submission` does, strictly and
 in one place, so that the rules hold for any client, with or without this form.
 """
 
@@ -36,7 +36,7 @@ from instruments.model import (
     ShortTextItem,
     SingleChoiceItem,
 )
-from survey.services.submissions import HONEYPOT_FIELD, NONCE_FIELD, RESERVED_FIELDS
+from survey.services.citizens.submissions import HONEYPOT_FIELD, NONCE_FIELD, RESERVED_FIELDS
 
 FieldFactory = Callable[[Any, Instrument, str], UnboundField | None]
 FIELD_FACTORIES: dict[str, FieldFactory] = {}

@@ -70,7 +70,7 @@ def runner(app: Flask) -> FlaskCliRunner:
 @pytest.fixture
 def demo(app: Flask) -> dict[str, Any]:
     """Seed the demo province; return ids of its counters keyed `UNIT/COUNTER`."""
-    from survey.services.demo import seed_demo
+    from survey.demo.tree import seed_demo
 
     with app.app_context():
         counters = seed_demo(db.session)

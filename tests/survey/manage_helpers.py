@@ -57,7 +57,7 @@ def in_request(app: Flask, lang: str = "en") -> Iterator[None]:
 
 def staff(app: Flask) -> dict[str, int]:
     """Seed the demo province and four accounts; return their ids."""
-    from survey.services.demo import seed_demo
+    from survey.demo.tree import seed_demo
 
     with app.app_context():
         seed_demo(db.session)

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 
 from survey.extensions import db
 from survey.models import AuditEvent, Role, Unit
-from survey.services import accounts
+from survey.services.staff import accounts
 from tests.survey.conftest import make_app
 
 # Hashing at production cost would make every test slow; parameters are config, so tests use the
@@ -49,7 +49,7 @@ def staff_app(migrated_db: Path, tmp_path: Path, **overrides: Any) -> Flask:
     config.update(overrides)
     app = make_app(migrated_db, tmp_path, **config)
     with app.app_context():
-        from survey.services.demo import seed_demo
+        from survey.demo.tree import seed_demo
 
         seed_demo(db.session)
         db.session.commit()

@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from survey.demo.tree import seed_demo
 from survey.extensions import db
 from survey.models import Answer, InstrumentAssignment, Response, TextAnswer, Unit
-from survey.services.demo import seed_demo
-from survey.services.qr_tokens import issue_token, token_secret
+from survey.services.qr.qr_tokens import issue_token, token_secret
 from tests.survey.conftest import make_app
 
 KITCHEN_SINK = Path(__file__).parents[1] / "instruments" / "fixtures" / "kitchen-sink.yaml"

@@ -15,7 +15,7 @@ from werkzeug.exceptions import NotFound
 from survey.errors import SurveyError
 from survey.extensions import db
 from survey.models import AuditEvent, Counter, Role, Unit, User
-from survey.services import access, audit
+from survey.services.staff import access, audit
 from tests.survey.staff_helpers import add_staff, audit_actions, running, staff_app, unit_id
 
 NOW = datetime(2026, 3, 15, 9, 0, tzinfo=UTC)

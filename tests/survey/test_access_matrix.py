@@ -98,7 +98,7 @@ def world(migrated_db: Path) -> Iterator[World]:
     shutil.copyfile(migrated_db, db_file)
     app = create_app(_config(db_file))
     with app.app_context():
-        from survey.services.demo import seed_demo
+        from survey.demo.tree import seed_demo
 
         seed_demo(db.session)
         db.session.commit()

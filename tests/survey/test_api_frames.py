@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from survey.extensions import db
 from survey.models import ApiClient, AuditEvent, ServedCount
-from survey.services import api_clients
+from survey.services.staff import api_clients
 from tests.survey.manage_helpers import NOW, staff
 
 BODY = {"period_start": "2026-03-01", "period_end": "2026-03-31",

@@ -16,9 +16,9 @@ from instruments.index import IndexDefinition
 from instruments.registry import get_registered
 from survey.extensions import db
 from survey.models import Response, ResponseStatus, Role, Unit
-from survey.services.indices import unit_indices
-from survey.services.periods import Period
-from survey.services.respondent_data import load_respondents, unit_parent_map
+from survey.services.reporting.indices import unit_indices
+from survey.services.reporting.periods import Period
+from survey.services.reporting.respondent_data import load_respondents, unit_parent_map
 from tests.survey.report_helpers import AB_CODES, HL_CODES, PERIOD, PHONE_COMMENT, RAW_PHONE, add_responses
 from tests.survey.staff_helpers import audit_actions, signed_in, staff_app, unit_id
 
@@ -119,7 +119,7 @@ def test_left_out_responses_are_counted_with_their_reason_in_the_readers_languag
 def test_weighted_unit_page_equals_poststratified_analysis(dapp: Flask) -> None:
     from analysis.weights import poststratify
     from survey.models import FrameUpload, ServedCount
-    from survey.services.respondent_data import frame_table
+    from survey.services.reporting.respondent_data import frame_table
 
     with dapp.app_context():
         upload = FrameUpload(source="csv", rows=2)

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from survey.charts import Point, common_axis, interval_plot, sparkline, trend_chart
-from survey.services.periods import Period, PeriodKind
+from survey.services.reporting.periods import Period, PeriodKind
 
 SVG = "{http://www.w3.org/2000/svg}"
 

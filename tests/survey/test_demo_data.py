@@ -7,10 +7,10 @@ import sqlalchemy as sa
 from flask import Flask
 
 from instruments.registry import get_instrument
+from survey.demo.province import DROP_UNIT, generate_demo_responses
 from survey.extensions import db
 from survey.models import Answer, Response, ServedCount, TextAnswer, Unit, UnitKind
-from survey.services.demo_data import DROP_UNIT, generate_demo_responses
-from survey.services.scrubber import scrub
+from survey.services.disclosure.scrubber import scrub
 
 CRITERIA = [c for e in get_instrument("sipas-counter", "2025.1").index.elements for c in e.criteria]
 

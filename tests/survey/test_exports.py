@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from survey.services.exports import (
+from survey.services.disclosure.exports import (
     ColumnKind,
     Table,
     ascii_slug,

@@ -11,7 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from survey.extensions import db
-from survey.services import api_clients, frames, unit_import
+from survey.services.organisation import unit_import
+from survey.services.staff import api_clients
+from survey.services.weighting import frames
 from tests.survey.manage_helpers import NOW, in_request, staff
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

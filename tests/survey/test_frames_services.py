@@ -10,8 +10,8 @@ from flask import Flask
 
 from survey.extensions import db
 from survey.models import Channel, FrameUpload, Response, ResponseStatus, ServedCount
-from survey.services import frames
-from survey.services.frame_rows import parse_period
+from survey.services.weighting import frames
+from survey.services.weighting.frame_rows import parse_period
 from tests.survey.manage_helpers import NOW, audit_actions, in_request, unit_id, user
 
 HEADER = "unit_code,period_start,period_end,procedure_field,channel,served\n"

@@ -14,9 +14,9 @@ from flask.testing import FlaskClient
 
 from survey.extensions import db
 from survey.models import Counter, Role, Unit
-from survey.services.counters import revoke
-from survey.services.qr_images import survey_url
-from survey.services.qr_tokens import issue_token
+from survey.services.qr.counters import revoke
+from survey.services.qr.qr_images import survey_url
+from survey.services.qr.qr_tokens import issue_token
 from tests.survey.conftest import TEST_SECRET, make_app
 from tests.survey.staff_helpers import add_staff, sign_in
 from tests.survey.test_qr import decode_png
@@ -102,7 +102,7 @@ def test_url_ignores_forwarded_headers(app: Flask, client: Any, demo: dict[str, 
 
 
 def test_public_base_url_is_what_gets_printed(migrated_db: Path, tmp_path: Path) -> None:
-    from survey.services.demo import seed_demo
+    from survey.demo.tree import seed_demo
 
     (tmp_path / "configured").mkdir()
     app = make_app(migrated_db, tmp_path / "configured", PUBLIC_BASE_URL="https://hailong.example.gov.vn/")

@@ -20,11 +20,11 @@ from flask import Flask
 from flask_migrate import downgrade, upgrade
 
 from survey import create_app
+from survey.demo.tree import seed_demo
 from survey.extensions import db
 from survey.models import Unit
-from survey.services.demo import seed_demo
-from survey.services.indices import compute_unit_indices
-from survey.services.periods import Period
+from survey.services.reporting.indices import compute_unit_indices
+from survey.services.reporting.periods import Period
 from tests.survey.conftest import TEST_SECRET
 from tests.survey.postgres import Server, temporary_server
 from tests.survey.report_helpers import AB_CODES, HL_CODES, PHONE_COMMENT, add_responses

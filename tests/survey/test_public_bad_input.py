@@ -15,7 +15,7 @@ from itsdangerous import URLSafeSerializer
 
 from survey.extensions import db
 from survey.models import Counter
-from survey.services.form_nonce import issue_nonce
+from survey.services.citizens.form_nonce import issue_nonce
 from tests.survey.conftest import TEST_SECRET
 from tests.survey.survey_helpers import VALID, Served, checked, error_code_in, serve_kitchen_sink
 

@@ -13,8 +13,13 @@ from werkzeug.datastructures import MultiDict
 
 from survey.extensions import db
 from survey.models import Channel, Counter, Response, ResponseStatus
-from survey.services.submissions import Stored, SubmissionSettings, store_response, validate_submission
-from survey.services.surveys import find_instrument
+from survey.services.citizens.submissions import (
+    Stored,
+    SubmissionSettings,
+    store_response,
+    validate_submission,
+)
+from survey.services.citizens.surveys import find_instrument
 from tests.survey.survey_helpers import (
     KITCHEN_COUNTER,
     VALID,

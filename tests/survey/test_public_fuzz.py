@@ -14,7 +14,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from survey.extensions import db
-from survey.services.form_nonce import issue_nonce
+from survey.services.citizens.form_nonce import issue_nonce
 from tests.survey.conftest import TEST_SECRET
 from tests.survey.survey_helpers import KITCHEN_COUNTER, VALID, Served, serve_kitchen_sink
 from tests.survey.test_submissions import ITEM_IDS, JUNK, OFFERED

@@ -21,10 +21,10 @@ from itsdangerous import URLSafeSerializer
 from survey.errors import SurveyError
 from survey.extensions import db
 from survey.models import Counter, Unit
-from survey.services import qr_tokens
-from survey.services.counters import live_counters_under, revoke, rotate_key
-from survey.services.qr_images import qr_matrix, qr_png, qr_svg, survey_url
-from survey.services.qr_tokens import SALT, decode_token, issue_token, resolve_token, token_secret
+from survey.services.qr import qr_tokens
+from survey.services.qr.counters import live_counters_under, revoke, rotate_key
+from survey.services.qr.qr_images import qr_matrix, qr_png, qr_svg, survey_url
+from survey.services.qr.qr_tokens import SALT, decode_token, issue_token, resolve_token, token_secret
 from tests.survey.conftest import TEST_SECRET
 
 NOW = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)

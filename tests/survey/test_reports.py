@@ -19,9 +19,9 @@ from instruments.index import IndexDefinition
 from instruments.registry import get_registered
 from survey.extensions import db
 from survey.models import Role, Unit
-from survey.services.indices import unit_indices
-from survey.services.periods import Period
-from survey.services.respondent_data import load_respondents, unit_parent_map
+from survey.services.reporting.indices import unit_indices
+from survey.services.reporting.periods import Period
+from survey.services.reporting.respondent_data import load_respondents, unit_parent_map
 from tests.survey.report_helpers import FORMULA_COMMENT, PERIOD, RAW_PHONE, seed_responses
 from tests.survey.staff_helpers import add_staff, audit_actions, sign_in, staff_app, unit_id
 
@@ -248,7 +248,7 @@ def test_a_unit_name_that_looks_like_a_formula_is_neutralised_in_csv_and_xlsx(ra
 
 
 def test_page_margin_strings_cannot_break_out_of_css() -> None:
-    from survey.services.pdf_report import css_string
+    from survey.services.reporting.pdf_report import css_string
 
     escaped = str(css_string('Phường "A" </style><script>x</script> \\ ;}'))
     assert escaped.startswith('"') and escaped.endswith('"')
@@ -259,7 +259,7 @@ def test_page_margin_strings_cannot_break_out_of_css() -> None:
 
 def test_print_charts_carry_their_styles_as_svg_attributes() -> None:
     from survey.charts import Point, interval_plot
-    from survey.services.pdf_report import print_svg
+    from survey.services.reporting.pdf_report import print_svg
 
     svg = str(print_svg(interval_plot([Point("Tiếp cận", 0.8, 0.75, 0.85)], target=0.9, title="t", width=640),
                         pad_right=30))

@@ -14,9 +14,9 @@ from PIL import Image
 
 from survey.extensions import db
 from survey.models import Role, Unit
-from survey.services.indices import unit_indices
-from survey.services.periods import Period
-from survey.services.report_content import verdict_text
+from survey.services.reporting.indices import unit_indices
+from survey.services.reporting.periods import Period
+from survey.services.reporting.report_content import verdict_text
 from tests.survey.report_helpers import FORMULA_COMMENT, PERIOD, RAW_PHONE, seed_responses
 from tests.survey.staff_helpers import add_staff, sign_in, staff_app, unit_id
 

@@ -12,7 +12,7 @@ from flask import Flask
 from instruments.registry import get_instrument
 from survey.extensions import db
 from survey.models import Answer, Response, ResponseStatus, Unit
-from survey.services.respondent_data import load_respondents, unit_parent_map
+from survey.services.reporting.respondent_data import load_respondents, unit_parent_map
 from tests.survey.report_helpers import add_responses
 
 

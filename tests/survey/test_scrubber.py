@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from survey.services.scrubber import PiiKind, canonical_copy, scrub
+from survey.services.disclosure.scrubber import PiiKind, canonical_copy, scrub
 
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 ZWSP = "\u200b"

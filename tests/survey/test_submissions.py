@@ -12,9 +12,14 @@ from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
 from instruments.loader import load_instrument
-from survey.services.form_nonce import issue_nonce, read_nonce
-from survey.services.submissions import Outcome, SubmissionSettings, answerable_items, validate_submission
-from survey.services.text import TextProblem, clean_text
+from survey.services.citizens.form_nonce import issue_nonce, read_nonce
+from survey.services.citizens.submissions import (
+    Outcome,
+    SubmissionSettings,
+    answerable_items,
+    validate_submission,
+)
+from survey.services.citizens.text import TextProblem, clean_text
 from tests.survey.survey_helpers import KITCHEN_SINK, VALID
 
 INSTRUMENT = load_instrument(KITCHEN_SINK)
@@ -163,6 +168,6 @@ def test_form_control_names_are_reserved_in_the_instrument_format() -> None:
     """The instrument validator refuses item ids the form uses itself, so no published instrument
     can collide with the CSRF token, the nonce or the honeypot."""
     from instruments.model import RESERVED_ITEM_IDS
-    from survey.services.submissions import RESERVED_FIELDS
+    from survey.services.citizens.submissions import RESERVED_FIELDS
 
     assert RESERVED_FIELDS <= RESERVED_ITEM_IDS

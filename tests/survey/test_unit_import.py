@@ -11,7 +11,7 @@ from flask import Flask
 
 from survey.extensions import db
 from survey.models import Unit, UnitKind
-from survey.services.unit_import import UnitImportRefused, import_units_csv
+from survey.services.organisation.unit_import import UnitImportRefused, import_units_csv
 from tests.survey.manage_helpers import NOW, audit_actions, in_request, user
 
 HEADER = "code,kind,name_vi,name_en,parent_code,valid_from,valid_to,successor_code\n"

@@ -10,8 +10,8 @@ from werkzeug.exceptions import NotFound
 
 from survey.extensions import db
 from survey.models import Unit
-from survey.services import unit_plans as plans
-from survey.services.units import UnitRefused
+from survey.services.organisation import unit_plans as plans
+from survey.services.organisation.units import UnitRefused
 from tests.survey.manage_helpers import NOW, audit_actions, in_request, unit_id, user
 
 

@@ -12,7 +12,7 @@ from werkzeug.exceptions import NotFound
 from survey.errors import SurveyError
 from survey.extensions import db
 from survey.models import Counter, Unit, UnitKind
-from survey.services import units as svc
+from survey.services.organisation import units as svc
 from tests.survey.manage_helpers import NOW, audit_actions, in_request, unit_id, user
 
 

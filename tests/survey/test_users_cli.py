@@ -13,7 +13,7 @@ from flask import Flask
 
 from survey.extensions import db
 from survey.models import Role, StaffSession, User
-from survey.services import passwords
+from survey.services.staff import passwords
 from tests.survey.staff_helpers import PASSWORD, add_staff, audit_actions, clock_of, running, staff_app
 
 

@@ -8,7 +8,7 @@ from survey.auth import require_signed_in
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 # Every manage view needs a signed-in staff member; views narrow roles with
-# `@survey.auth.staff_required(...)` and units with `survey.services.access.unit_or_404`.
+# `@survey.auth.staff_required(...)` and units with `survey.services.staff.access.unit_or_404`.
 bp.before_request(require_signed_in)
 
 # Route modules register on `bp` when imported; keep this list the single place that wires them.

@@ -9,7 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
 from survey.models import Role
-from survey.services.accounts import USERNAME_PATTERN
+from survey.services.staff.accounts import USERNAME_PATTERN
 
 ROLE_CHOICES = [SelectChoice(Role.MANAGER.value, _l("Manager")),
                 SelectChoice(Role.RESEARCHER.value, _l("Researcher")),

@@ -16,7 +16,7 @@ from survey.blueprints.manage import bp
 from survey.blueprints.manage.account_forms import AccountForm, NewAccountForm
 from survey.extensions import db
 from survey.models import Role, Unit, User
-from survey.services import accounts
+from survey.services.staff import accounts
 
 ACCOUNT_ERRORS = {
     "bad_username": _l("Lower-case letters, digits, dot, dash or underscore."),

@@ -10,10 +10,10 @@ from survey.auth import current_staff, current_time, staff_required
 from survey.blueprints.manage import bp
 from survey.extensions import db
 from survey.models import Alert, Role, Unit
-from survey.services.access import unit_or_404, visible_unit_ids
-from survey.services.alerts import add_note, refresh_alerts, visible_alerts
-from survey.services.indices import unit_indices
-from survey.services.periods import Period
+from survey.services.reporting.alerts import add_note, refresh_alerts, visible_alerts
+from survey.services.reporting.indices import unit_indices
+from survey.services.reporting.periods import Period
+from survey.services.staff.access import unit_or_404, visible_unit_ids
 
 DEFAULT_INSTRUMENT = "sipas-counter@2025.1"
 MAX_COMMENT = 2000

@@ -17,17 +17,17 @@ from survey.charts import Point, common_axis, interval_plot, sparkline, trend_ch
 from survey.extensions import db
 from survey.i18n import current_locale
 from survey.models import Role, Unit
-from survey.services.access import unit_or_404, visible_unit_ids
-from survey.services.alerts import refresh_alerts
-from survey.services.frames import response_rates
-from survey.services.index_cache import data_fingerprint
-from survey.services.indices import IndexReport, instrument_for, unit_indices
-from survey.services.periods import Period
-from survey.services.report_content import INTERVAL_LABEL, finite_number, weighting_text
-from survey.services.respondent_data import DEFAULT_TIMEZONE, utc_bounds
-from survey.services.scrubber import scrubbed_comments
+from survey.services.disclosure.scrubber import scrubbed_comments
+from survey.services.reporting.alerts import refresh_alerts
+from survey.services.reporting.index_cache import data_fingerprint
+from survey.services.reporting.indices import IndexReport, instrument_for, unit_indices
+from survey.services.reporting.periods import Period
+from survey.services.reporting.report_content import INTERVAL_LABEL, finite_number, weighting_text
+from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE, utc_bounds
+from survey.services.staff.access import unit_or_404, visible_unit_ids
+from survey.services.weighting.frames import response_rates
 
-# The method statements of survey.services.indices in the page's language (the services keep English
+# The method statements of survey.services.reporting.indices in the page's language (the services keep English
 # for exports; these say the same).
 FORMULA_LABEL = _l("criterion = share of valid answers that are satisfied (not applicable and missing "
                    "excluded); element = mean of its criteria; overall = weighted mean of the elements")

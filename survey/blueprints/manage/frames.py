@@ -12,8 +12,8 @@ from survey.blueprints.manage import bp
 from survey.blueprints.manage.unit_forms import UploadForm
 from survey.extensions import db
 from survey.models import Role
-from survey.services import frames
-from survey.services.frame_rows import FrameChannel, RowError
+from survey.services.weighting import frames
+from survey.services.weighting.frame_rows import FrameChannel, RowError
 
 UPLOAD_LIMIT = 4 * 1024 * 1024  # files for a whole province; the app-wide limit (64 KiB) suits forms
 UPLOAD_ENDPOINTS = frozenset({"manage.frames", "manage.units_import"})

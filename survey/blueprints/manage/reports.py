@@ -27,12 +27,14 @@ from survey.errors import SurveyError
 from survey.extensions import db
 from survey.i18n import current_locale
 from survey.models import Role, Unit, User
-from survey.services import audit, exports, pdf_report
-from survey.services.access import unit_or_404
-from survey.services.assignments import assignment_for
-from survey.services.indices import unit_indices
-from survey.services.periods import Period
-from survey.services.report_content import ReportContent, build_content, period_label
+from survey.services.disclosure import exports
+from survey.services.organisation.assignments import assignment_for
+from survey.services.reporting import pdf_report
+from survey.services.reporting.indices import unit_indices
+from survey.services.reporting.periods import Period
+from survey.services.reporting.report_content import ReportContent, build_content, period_label
+from survey.services.staff import audit
+from survey.services.staff.access import unit_or_404
 
 # ASCII digits only: `\d` would also take full-width and other Unicode digits.
 _PERIOD = re.compile(r"(?P<year>[0-9]{4})(?:-(?P<month>[0-9]{2})|-?Q(?P<quarter>[1-4]))?")

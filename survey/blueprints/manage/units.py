@@ -33,8 +33,8 @@ from survey.blueprints.manage.unit_forms import (
 )
 from survey.extensions import db
 from survey.models import Role, Unit, UnitKind
-from survey.services import unit_import, unit_plans, units
-from survey.services.frame_rows import RowError
+from survey.services.organisation import unit_import, unit_plans, units
+from survey.services.weighting.frame_rows import RowError
 
 MANAGERS = (Role.ADMIN, Role.MANAGER)
 P = ParamSpec("P")

@@ -19,7 +19,7 @@ from werkzeug.exceptions import NotFound
 
 from survey.errors import SurveyError
 from survey.models import Counter, Role, Unit, User
-from survey.services import audit
+from survey.services.staff import audit
 
 MANAGING_ROLES = (Role.ADMIN, Role.MANAGER)
 EXPORTING_ROLES = (Role.ADMIN, Role.MANAGER, Role.RESEARCHER)

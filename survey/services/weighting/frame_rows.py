@@ -2,7 +2,7 @@
 
 Every problem is collected with its line (CSV, the header is line 1) or row (API, the first count is row
 1), so that a clerk fixes the whole file at once. Checks that need the unit tree (unknown unit, scope)
-live in `survey.services.frames`.
+live in `survey.services.weighting.frames`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ _Fail = Callable[[str, str], None]  # reports one problem of the current line: (
 
 MAX_SERVED = 10_000_000  # dossiers per unit and period: far above any real one-stop desk, below overflow
 FIELD_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,59}")
-UNIT_CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")  # as survey.services.units.CODE_PATTERN
+UNIT_CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")  # as organisation.units.CODE_PATTERN
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 _QUARTER = re.compile(r"(\d{4})-[Qq]([1-4])")

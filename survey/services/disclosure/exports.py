@@ -36,7 +36,13 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
-from survey.services.report_content import Figure, ReportContent, flag_text, method_pairs, verdict_text
+from survey.services.reporting.report_content import (
+    Figure,
+    ReportContent,
+    flag_text,
+    method_pairs,
+    verdict_text,
+)
 
 Cell = str | int | float | Decimal | date | datetime | None
 

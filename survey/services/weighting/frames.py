@@ -20,8 +20,8 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from survey.models import ALL, ApiClient, FrameUpload, Response, ResponseStatus, ServedCount, Unit, User
-from survey.services import access, audit
-from survey.services.frame_rows import (
+from survey.services.staff import access, audit
+from survey.services.weighting.frame_rows import (
     COLUMNS,
     FrameRow,
     RowError,

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from survey.models import Counter, InstrumentAssignment, Role, Target, Unit, UnitKind
-from survey.services import accounts
+from survey.services.staff import accounts
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from instruments.model import Instrument
 from instruments.registry import RegisteredInstrument, UnknownInstrument, get_registered
 from survey.errors import SurveyError
 from survey.models import Counter
-from survey.services.assignments import assignment_for
-from survey.services.qr_tokens import resolve_token, token_secret
+from survey.services.organisation.assignments import assignment_for
+from survey.services.qr.qr_tokens import resolve_token, token_secret
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from survey.errors import SurveyError
 from survey.models import Counter, Role, Unit, UnitKind, User
-from survey.services import access, audit
-from survey.services import counters as counter_keys
+from survey.services.qr import counters as counter_keys
+from survey.services.staff import access, audit
 
 # Which kind may sit under which (None = a root). Provinces are roots; their departments, the provincial
 # service centre and (since 2025) communes sit under them; pre-2025 districts sit between provinces and

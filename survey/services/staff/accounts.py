@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from survey.models import Role, StaffSession, Unit, User, UserScope
-from survey.services import audit, passwords, staff_sessions, totp
+from survey.services.staff import audit, passwords, staff_sessions, totp
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,79}$"
 

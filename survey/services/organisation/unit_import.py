@@ -11,7 +11,7 @@ file is written, in the caller's single transaction. Rules (also in docs/manage.
   which only an administrator may create.
 - Scope: a manager may create or update only units inside their subtrees, under parents inside them;
   a parent or successor outside the scope is accepted only where it is already the unit's own.
-- Kinds nest as `survey.services.units.ALLOWED_PARENT_KINDS` says; the parent links must not form a cycle.
+- Kinds nest as `units.ALLOWED_PARENT_KINDS` (this package) says; the parent links must not form a cycle.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from survey.models import Unit, UnitKind, User
-from survey.services import access, audit
-from survey.services.frame_rows import RowError, decode_csv, printable, read_csv_records
-from survey.services.frames import FramesRefused
-from survey.services.units import ALLOWED_PARENT_KINDS, CODE_PATTERN, UnitRefused, clean_text
+from survey.services.organisation.units import ALLOWED_PARENT_KINDS, CODE_PATTERN, UnitRefused, clean_text
+from survey.services.staff import access, audit
+from survey.services.weighting.frame_rows import RowError, decode_csv, printable, read_csv_records
+from survey.services.weighting.frames import FramesRefused
 
 COLUMNS = ("code", "kind", "name_vi", "name_en", "parent_code", "valid_from", "valid_to", "successor_code")
 REQUIRED = ("code", "kind", "name_vi")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, object_session
 
 from survey.errors import SurveyError
 from survey.models import Counter, Unit
-from survey.services.access import subtree_ids
+from survey.services.staff.access import subtree_ids
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from survey.models import StaffSession, User
-from survey.services.audit import engine_of
+from survey.services.staff.audit import engine_of
 
 log = logging.getLogger(__name__)
 

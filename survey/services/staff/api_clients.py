@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from survey.models import ApiClient, Unit, User
-from survey.services import audit
+from survey.services.staff import audit
 
 TOKEN_PREFIX = "hl_"  # makes a leaked token easy to recognise in logs and secret scanners
 MAX_TOKEN_LENGTH = 200

@@ -19,9 +19,9 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from survey.models import Counter
-from survey.services.qr_images import counter_survey_url, qr_svg
+from survey.services.qr.qr_images import counter_survey_url, qr_svg
 
-POSTER_CSS = Path(__file__).resolve().parent.parent / "static" / "poster.css"
+POSTER_CSS = Path(__file__).resolve().parents[2] / "static" / "poster.css"
 
 
 class PaperSize(StrEnum):

@@ -18,7 +18,7 @@ from qrcode.image.pil import PilImage
 from qrcode.image.svg import SvgPathFillImage
 
 from survey.models import Counter
-from survey.services.qr_tokens import issue_token
+from survey.services.qr.qr_tokens import issue_token
 
 # Served by the `public` blueprint (endpoint `public.start`); spelled out here because printed codes
 # must keep this exact shape for years, whatever the routing does.

@@ -1,8 +1,8 @@
 """What a unit is measured with and against: instrument assignments and yearly targets.
 
-Both are inherited down the tree (`survey.services.assignments`): a unit without its own assignment or
+Both are inherited down the tree (`assignments` in this package): a unit without its own assignment or
 target uses its nearest ancestor's, and the pages show where an inherited value comes from.
-Scope checks and audit events as in `survey.services.units`; functions flush, callers commit.
+Scope checks and audit events as in `survey.services.organisation.units`; functions flush, callers commit.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from werkzeug.exceptions import NotFound
 
 from instruments.registry import UnknownInstrument, get_registered, list_instruments
 from survey.models import InstrumentAssignment, Role, Target, Unit, User
-from survey.services import access, audit
-from survey.services.assignments import ancestors_and_self, assignment_for
-from survey.services.units import UnitRefused
+from survey.services.organisation.assignments import ancestors_and_self, assignment_for
+from survey.services.organisation.units import UnitRefused
+from survey.services.staff import access, audit
 
 _TARGET_TEXT = re.compile(r"(\d+(?:[.,]\d+)?)\s*(%?)")
 

@@ -1,6 +1,6 @@
 """What a unit report says, assembled once for every format (PDF, XLSX, CSV).
 
-Every figure is read from `survey.services.indices.unit_indices` (the same `analysis` output the unit
+Every figure is read from `indices.unit_indices` in this package (the same `analysis` output the unit
 page shows): nothing is recomputed here. This module only selects, labels (in the reader's language)
 and orders those figures, and adds the scrubbed comments. Scope is the unit and its subtree: the
 siblings' league table of the unit page is left out of reports, since it shows units outside the
@@ -21,19 +21,19 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from instruments.model import Instrument
-from survey.services.indices import (
+from survey.services.disclosure.scrubber import scrubbed_comments
+from survey.services.reporting.indices import (
     INTERVAL_METHOD,
     MIN_N,
     UNWEIGHTED_METHOD,
     WEIGHTED_METHOD,
     IndexReport,
 )
-from survey.services.periods import Period, PeriodKind
-from survey.services.respondent_data import DEFAULT_TIMEZONE, utc_bounds
-from survey.services.scrubber import scrubbed_comments
+from survey.services.reporting.periods import Period, PeriodKind
+from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE, utc_bounds
 
 # The default interval (analysis.intervals.DEFAULT_INTERVAL_METHOD) in the reader's language; the same
-# words as survey.services.indices.INTERVAL_METHOD, which exports keep in English.
+# words as survey.services.reporting.indices.INTERVAL_METHOD, which exports keep in English.
 INTERVAL_LABEL = _l("Wilson score interval on the smaller of the design and Kish effective sample sizes, "
                     "Kish's bound taken per criterion for element and overall indices (Clopper–Pearson "
                     "at 0 or 1)")

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session, selectinload
 from analysis.change import period_change
 from analysis.verdicts import Verdict
 from survey.models import Alert, AlertKind, AlertNote, User
-from survey.services import audit
-from survey.services.indices import IndexReport
-from survey.services.periods import Period
+from survey.services.reporting.indices import IndexReport
+from survey.services.reporting.periods import Period
+from survey.services.staff import audit
 
 
 def _upsert(session: Session, unit_id: int, instrument_id: str, kind: AlertKind, period: Period,

@@ -1,6 +1,6 @@
 """Rich demo data: a province with tens of units and a year of simulated responses and frames.
 
-Built on the small demo tree (`survey.services.demo`), adding agencies and communes with service
+Built on the small demo tree (`survey.demo.tree`), adding agencies and communes with service
 points and counters. Responses run from December 2025 to November 2026 (seeded RNG, so every run
 gives the same data): units differ in true satisfaction (some under 80 %, a few near 95 %), some are
 tiny, one ward drops sharply over the last three months, criteria have "not applicable" and skipped
@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from instruments.registry import get_registered
+from survey.demo.tree import REFORM_DAY, seed_demo
 from survey.models import (
     ALL,
     Answer,
@@ -32,7 +33,6 @@ from survey.models import (
     Unit,
     UnitKind,
 )
-from survey.services.demo import REFORM_DAY, seed_demo
 
 SEED = 20261123
 FIRST_MONTH = date(2025, 12, 1)
@@ -85,7 +85,7 @@ COMMUNES = (
     _Place("HL-BN", _C, "Xã Bản Nậm", "Ban Nam Commune", 0.83, 4, (None,)),
     _Place("HL-MC", _C, "Xã Mường Chà", "Muong Cha Commune", 0.80, 3, (None,)),
 )
-# Units of the small demo tree (survey.services.demo): their simulated share and volume.
+# Units of the small demo tree (survey.demo.tree): their simulated share and volume.
 EXISTING = {"HL-TTHCC-1": (0.88, 260), "HL-AB-1": (0.83, 130), "HL-HL-1": (0.86, 60)}
 FIELD_NAMES = {
     "ly-lich-tu-phap": "Lý lịch tư pháp", "tu-phap": "Tư pháp, hộ tịch", "dat-dai": "Đất đai",

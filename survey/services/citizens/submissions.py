@@ -34,8 +34,8 @@ from instruments.model import (
 )
 from instruments.registry import RegisteredInstrument
 from survey.models import Answer, Channel, Counter, Response, ResponseStatus, TextAnswer
-from survey.services.form_nonce import FormNonce, read_nonce
-from survey.services.text import TextProblem, clean_text
+from survey.services.citizens.form_nonce import FormNonce, read_nonce
+from survey.services.citizens.text import TextProblem, clean_text
 
 CSRF_FIELD = "csrf_token"
 NONCE_FIELD = "nonce"

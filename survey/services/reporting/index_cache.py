@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from survey.models import Response, ResponseStatus, ServedCount, Target
-from survey.services.respondent_data import utc_bounds
+from survey.services.reporting.respondent_data import utc_bounds
 
 V = TypeVar("V")
 

@@ -28,15 +28,15 @@ from instruments.index import IndexDefinition
 from instruments.model import Instrument
 from instruments.registry import get_instrument, parse_spec
 from survey.models import ALL, Target, Unit
-from survey.services.access import subtree_ids
-from survey.services.assignments import target_for
-from survey.services.index_cache import FingerprintCache, data_fingerprint
-from survey.services.periods import Period
-from survey.services.respondent_data import (
+from survey.services.organisation.assignments import target_for
+from survey.services.reporting.index_cache import FingerprintCache, data_fingerprint
+from survey.services.reporting.periods import Period
+from survey.services.reporting.respondent_data import (
     frame_table,
     load_respondents_cached,
     unit_parent_map,
 )
+from survey.services.staff.access import subtree_ids
 
 WEIGHTED_METHOD = "post-stratified to served dossiers (unit × procedure field × month)"
 UNWEIGHTED_METHOD = "unweighted: no frame"

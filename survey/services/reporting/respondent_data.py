@@ -13,7 +13,7 @@ Columns of the loaded frame
 ``status_reason``, then one column per coded item holding its raw code (NaN when not answered):
 scale, single-choice and number items. Multiple-choice items become one 0/1 column per option,
 ``<item>__<code>`` (1 = chosen; 0 also when the item was not shown); they never enter the index.
-Text items are not loaded: comments are read through `survey.services.scrubber` only.
+Text items are not loaded: comments are read through `survey.services.disclosure.scrubber` only.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, aliased
 
 from instruments.model import Instrument, MultipleChoiceItem, NumberItem, ScaleItem, SingleChoiceItem
 from survey.models import ALL, Answer, Counter, Response, ResponseStatus, ServedCount, Unit
-from survey.services.access import subtree_ids
+from survey.services.staff.access import subtree_ids
 
 META_COLUMNS = ("response_id", "unit", "parent", "counter", "field", "channel", "submitted", "month",
                 "status", "status_reason")

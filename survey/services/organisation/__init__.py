@@ -1,0 +1,7 @@
+"""The unit tree and what each unit is measured with and against.
+
+- `units`: creating, changing and closing units and counters within a manager's scope.
+- `unit_import`: the all-or-nothing CSV import of a unit tree.
+- `unit_plans`: instrument assignments and yearly targets of a unit.
+- `assignments`: the instrument and target in force on a day, inherited from the nearest ancestor.
+"""

@@ -1,0 +1,5 @@
+"""Served-dossier frames: the totals each unit's respondents are weighted to.
+
+- `frame_rows`: reading counts from CSV or an API body into checked rows (no database).
+- `frames`: atomic import of checked rows, and response rates.
+"""
