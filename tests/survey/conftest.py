@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from survey import create_app
 from survey.extensions import db
-from tests.survey.manage_helpers import staff
+from survey.models import AuditEvent, Unit
 
 TEST_SECRET = "test-secret-not-for-production"
 
@@ -81,4 +83,38 @@ def demo(app: Flask) -> dict[str, Any]:
 @pytest.fixture
 def ids(app: Flask) -> dict[str, int]:
     """The demo province plus the scoped accounts of `manage_helpers.staff`: their ids by name."""
+    from tests.survey.manage_helpers import staff  # it imports the helpers below
+
     return staff(app)
+
+
+# Helpers shared by the test modules (import them from here; defined once).
+
+def unit_id(code: str, app: Flask | None = None) -> int:
+    """The id of the unit with this code: in the current app context, or in a new one of `app`."""
+    if app is not None:
+        with app.app_context():
+            return unit_id(code)
+    found = db.session.scalar(sa.select(Unit.id).where(Unit.code == code))
+    assert found is not None, f"no unit {code}"
+    return found
+
+
+def audit_events(action_prefix: str = "", app: Flask | None = None) -> list[AuditEvent]:
+    """Every audit event whose action starts with `action_prefix`, oldest first, read afresh from the
+    database: in the current app context, or in a new one of `app` (then detached, so they stay
+    readable after that context ends)."""
+    if app is not None:
+        with app.app_context():
+            rows = audit_events(action_prefix)
+            db.session.expunge_all()
+            return rows
+    db.session.expire_all()
+    query = sa.select(AuditEvent).where(AuditEvent.action.startswith(action_prefix, autoescape=True))
+    return list(db.session.scalars(query.order_by(AuditEvent.id)))
+
+
+def audit_actions(action_prefix: str = "") -> list[tuple[str, str | None, dict[str, Any]]]:
+    """(action, object id, decoded detail) of `audit_events(action_prefix)` in the current app context."""
+    return [(e.action, e.object_id, json.loads(e.detail) if e.detail else {})
+            for e in audit_events(action_prefix)]

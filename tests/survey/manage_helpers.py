@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
 
-import sqlalchemy as sa
 from flask import Flask
 from flask_babel import force_locale
 
 from survey.extensions import db
-from survey.models import AuditEvent, Role, Unit, User, UserScope
+from survey.models import Role, User, UserScope
+from tests.survey.conftest import unit_id
 
 NOW = datetime(2026, 3, 15, 9, 0, tzinfo=UTC)
 
@@ -32,20 +30,6 @@ def user(ids: dict[str, int], name: str) -> User:
     found = db.session.get(User, ids[name])
     assert found is not None
     return found
-
-
-def unit_id(code: str) -> int:
-    found = db.session.scalar(sa.select(Unit.id).where(Unit.code == code))
-    assert found is not None, code
-    return found
-
-
-def audit_actions(action_prefix: str = "") -> list[tuple[str, str, dict[str, Any]]]:
-    """(action, object_id, detail) of every audit event, oldest first, read on a fresh connection."""
-    db.session.expire_all()
-    events = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id))
-    return [(e.action, e.object_id, json.loads(e.detail) if e.detail else {})
-            for e in events if e.action.startswith(action_prefix)]
 
 
 @contextmanager

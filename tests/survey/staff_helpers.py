@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pyotp
-import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
 from survey.extensions import db
-from survey.models import AuditEvent, Role, Unit
+from survey.models import Role
 from survey.services.staff import accounts
 from tests.survey.conftest import make_app
 
@@ -105,20 +104,3 @@ def signed_in(app: Flask, username: str, role: Role, units: tuple[str, ...] = ()
     client = app.test_client()
     sign_in(client, app, staff)
     return client
-
-
-def unit_id(app: Flask, code: str) -> int:
-    with app.app_context():
-        found = db.session.scalar(sa.select(Unit.id).where(Unit.code == code))
-        assert found is not None
-        return found
-
-
-def audit_actions(app: Flask, action: str | None = None) -> list[AuditEvent]:
-    with app.app_context():
-        query = sa.select(AuditEvent).order_by(AuditEvent.id)
-        if action is not None:
-            query = query.where(AuditEvent.action == action)
-        rows = list(db.session.scalars(query))
-        db.session.expunge_all()
-        return rows

@@ -16,7 +16,8 @@ from survey.errors import SurveyError
 from survey.extensions import db
 from survey.models import AuditEvent, Counter, Role, Unit, User
 from survey.services.staff import access, audit
-from tests.survey.staff_helpers import add_staff, audit_actions, running, staff_app, unit_id
+from tests.survey.conftest import audit_events, unit_id
+from tests.survey.staff_helpers import add_staff, running, staff_app
 
 NOW = datetime(2026, 3, 15, 9, 0, tzinfo=UTC)
 
@@ -33,19 +34,19 @@ def _codes(app: Flask, ids: set[int]) -> set[str]:
 
 def test_subtree_is_the_unit_and_everything_below(sapp: Flask) -> None:
     with sapp.app_context():
-        ab = unit_id(sapp, "HL-AB")
+        ab = unit_id("HL-AB", sapp)
         assert _codes(sapp, access.subtree_ids(db.session, [ab])) == {"HL-AB", "HL-AB-1"}
-        whole = access.subtree_ids(db.session, [unit_id(sapp, "HL")])
+        whole = access.subtree_ids(db.session, [unit_id("HL", sapp)])
         assert whole == set(db.session.scalars(sa.select(Unit.id)))
         assert access.subtree_ids(db.session, []) == set()
         # Overlapping roots are merged, not duplicated.
-        both = access.subtree_ids(db.session, [unit_id(sapp, "HL"), ab])
+        both = access.subtree_ids(db.session, [unit_id("HL", sapp), ab])
         assert both == whole
 
 
 def test_subtree_terminates_on_a_corrupt_cycle(sapp: Flask) -> None:
     with sapp.app_context():
-        top, child = unit_id(sapp, "HL-HL"), unit_id(sapp, "HL-HL-1")
+        top, child = unit_id("HL-HL", sapp), unit_id("HL-HL-1", sapp)
         db.session.execute(sa.update(Unit).where(Unit.id == top).values(parent_id=child))
         assert access.subtree_ids(db.session, [top]) == {top, child}
         db.session.rollback()
@@ -69,7 +70,7 @@ def test_visible_units_by_role(sapp: Flask) -> None:
 
 def test_unit_outside_scope_is_404_and_the_denial_survives_the_failed_request(sapp: Flask) -> None:
     manager = add_staff(sapp, "mai", Role.MANAGER, ("HL-AB",))
-    inside, outside = unit_id(sapp, "HL-AB-1"), unit_id(sapp, "HL-HL-1")
+    inside, outside = unit_id("HL-AB-1", sapp), unit_id("HL-HL-1", sapp)
     with sapp.app_context():
         user = db.session.get(User, manager.id)
         assert access.unit_or_404(db.session, user, inside, now=NOW).code == "HL-AB-1"
@@ -78,7 +79,7 @@ def test_unit_outside_scope_is_404_and_the_denial_survives_the_failed_request(sa
         with pytest.raises(NotFound):
             access.unit_or_404(db.session, user, 987654, now=NOW)
         db.session.rollback()  # what a failing request does: the view's own work is gone...
-    denied = audit_actions(sapp, "access.denied")  # ...but the denials were committed on their own
+    denied = audit_events("access.denied", sapp)  # ...but the denials were committed on their own
     assert [(e.actor_id, e.object_type, e.object_id, e.unit_id) for e in denied] == [
         (manager.id, "unit", str(outside), outside), (manager.id, "unit", "987654", None)]
     assert json.loads(denied[0].detail) == {"attempted": "export"}
@@ -93,7 +94,7 @@ def test_counter_of_another_unit_is_404_and_audited(sapp: Flask) -> None:
         assert access.counter_or_404(db.session, user, counters["HL-AB-1"], now=NOW).unit.code == "HL-AB-1"
         with pytest.raises(NotFound):
             access.counter_or_404(db.session, user, counters["HL-HL-1"], now=NOW)
-    assert [e.object_type for e in audit_actions(sapp, "access.denied")] == ["counter"]
+    assert [e.object_type for e in audit_events("access.denied", sapp)] == ["counter"]
 
 
 def test_require_role_refuses_with_403_and_audits(sapp: Flask) -> None:
@@ -105,7 +106,7 @@ def test_require_role_refuses_with_403_and_audits(sapp: Flask) -> None:
             access.require_role(user, Role.ADMIN, Role.MANAGER, now=NOW)
         assert (refused.value.status, refused.value.code) == (403, "E-FORBIDDEN")
         db.session.rollback()
-    denied = audit_actions(sapp, "role.denied")
+    denied = audit_events("role.denied", sapp)
     assert len(denied) == 1 and denied[0].actor_id == researcher.id
     assert json.loads(denied[0].detail) == {"required": ["admin", "manager"], "role": "researcher"}
 
@@ -122,7 +123,7 @@ def test_capabilities(role: Role, manage: bool, export: bool) -> None:
 def test_audit_record_flushes_json_detail_and_never_commits(sapp: Flask) -> None:
     with sapp.app_context():
         event = audit.record(db.session, actor=None, action="counter.rotate", object_type="counter",
-                             object_id=7, unit_id=unit_id(sapp, "HL-AB-1"),
+                             object_id=7, unit_id=unit_id("HL-AB-1", sapp),
                              detail={"version": 2, "note": "Quầy 1"}, now=NOW)
         assert event.id is not None and event.object_id == "7"
         assert json.loads(event.detail) == {"note": "Quầy 1", "version": 2}

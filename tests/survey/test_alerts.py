@@ -8,8 +8,9 @@ import sqlalchemy as sa
 
 from survey.extensions import db
 from survey.models import Alert, AlertKind, AlertNote, Role
+from tests.survey.conftest import audit_events, unit_id
 from tests.survey.report_helpers import PERIOD, add_responses
-from tests.survey.staff_helpers import audit_actions, signed_in, staff_app, unit_id
+from tests.survey.staff_helpers import signed_in, staff_app
 
 FAR_BELOW_TARGET = [1, 2, 3, 2, 1, 2, 3, 1, 2, 2, 1, 3] * 2  # far below 90 %
 
@@ -19,7 +20,7 @@ def test_below_target_alert_created_and_acknowledged_with_a_trail(migrated_db: P
     add_responses(app, "HL-TTHCC-1", FAR_BELOW_TARGET, day=10, harassment=False)
     client = signed_in(app, "admin", Role.ADMIN, totp=True)
     assert client.get(f"/manage/alerts?period={PERIOD}").status_code == 200
-    centre = unit_id(app, "HL-TTHCC")  # the centre; its one service point repeats its figures
+    centre = unit_id("HL-TTHCC", app)  # the centre; its one service point repeats its figures
     with app.app_context():
         alert = db.session.scalar(
             sa.select(Alert).where(Alert.unit_id == centre, Alert.kind == AlertKind.BELOW_TARGET)
@@ -46,7 +47,7 @@ def test_below_target_alert_created_and_acknowledged_with_a_trail(migrated_db: P
         )
         assert [n.acknowledges for n in notes] == [True, False]
         assert db.session.get(Alert, alert_id).acknowledged_at is not None  # type: ignore[union-attr]
-    assert len(audit_actions(app, "alert.acknowledge")) == 1 and len(audit_actions(app, "alert.note")) == 1
+    assert len(audit_events("alert.acknowledge", app)) == 1 and len(audit_events("alert.note", app)) == 1
 
 
 def test_manager_cannot_note_another_units_alert(migrated_db: Path, tmp_path: Path) -> None:
@@ -58,7 +59,7 @@ def test_manager_cannot_note_another_units_alert(migrated_db: Path, tmp_path: Pa
         alert_id = db.session.scalar(sa.select(Alert.id))
     other = signed_in(app, "ab", Role.MANAGER, ("HL-AB",), totp=True)
     assert other.post(f"/manage/alerts/{alert_id}/notes", data={"comment": "x"}).status_code == 404
-    assert audit_actions(app, "access.denied")
+    assert audit_events("access.denied", app)
 
 
 def test_significant_drop_against_the_previous_month_raises_an_alert(
@@ -72,9 +73,9 @@ def test_significant_drop_against_the_previous_month_raises_an_alert(
     with app.app_context():
         drops = list(db.session.scalars(sa.select(Alert).where(Alert.kind == AlertKind.SIGNIFICANT_DROP)))
         units = {a.unit_id for a in drops}
-        assert unit_id(app, "HL-AB") in units
-        assert unit_id(app, "HL-AB-1") not in units  # the ward's only service point: same figures
-        drop = next(a for a in drops if a.unit_id == unit_id(app, "HL-AB"))
+        assert unit_id("HL-AB", app) in units
+        assert unit_id("HL-AB-1", app) not in units  # the ward's only service point: same figures
+        drop = next(a for a in drops if a.unit_id == unit_id("HL-AB", app))
         assert drop.estimate < drop.reference - 0.3 and drop.ci_low <= drop.estimate <= drop.ci_high
-        quiet = list(db.session.scalars(sa.select(Alert).where(Alert.unit_id == unit_id(app, "HL-TTHCC-1"))))
+        quiet = list(db.session.scalars(sa.select(Alert).where(Alert.unit_id == unit_id("HL-TTHCC-1", app))))
         assert quiet == []  # no responses there: no alert of any kind

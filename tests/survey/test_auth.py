@@ -14,10 +14,10 @@ from survey.auth import is_safe_next
 from survey.extensions import db
 from survey.models import Role, StaffSession, User
 from survey.services.staff import passwords
+from tests.survey.conftest import audit_events
 from tests.survey.staff_helpers import (
     PASSWORD,
     add_staff,
-    audit_actions,
     clock_of,
     code_for,
     running,
@@ -49,7 +49,7 @@ def test_sign_in_then_sign_out_ends_the_session(sapp: Flask) -> None:
     with sapp.app_context():
         row = db.session.scalar(sa.select(StaffSession))
         assert row is not None and row.revoked_at is not None
-    assert [e.action for e in audit_actions(sapp)][-2:] == ["auth.login", "auth.logout"]
+    assert [e.action for e in audit_events(app=sapp)][-2:] == ["auth.login", "auth.logout"]
 
 
 def test_a_copied_cookie_dies_with_the_logout(sapp: Flask) -> None:
@@ -75,7 +75,7 @@ def test_admin_can_revoke_every_session_of_a_user(sapp: Flask) -> None:
     assert admin_client.post(f"/manage/accounts/{staff.id}/revoke-sessions").status_code == 302
     assert phone.get(PAGE).status_code == 302 and laptop.get(PAGE).status_code == 302
     assert admin_client.get(PAGE).status_code == 200
-    event = audit_actions(sapp, "user.revoke_sessions")[-1]
+    event = audit_events("user.revoke_sessions", sapp)[-1]
     assert (event.actor_id, event.object_id, event.detail) == (admin.id, str(staff.id), '{"sessions": 2}')
 
 
@@ -140,7 +140,7 @@ def test_wrong_password_and_unknown_user_look_the_same(sapp: Flask) -> None:
     assert "Sai tên đăng nhập hoặc mật khẩu" in wrong.get_data(as_text=True)
     same_name = wrong.get_data(as_text=True).replace('value="mai"', 'value="nobody"')
     assert same_name == unknown.get_data(as_text=True)
-    failed = audit_actions(sapp, "auth.login_failed")
+    failed = audit_events("auth.login_failed", sapp)
     assert len(failed) == 2 and "nobody" not in " ".join(e.detail + e.object_id for e in failed)
 
 
@@ -165,7 +165,7 @@ def test_admin_must_enrol_totp_before_any_page(sapp: Flask) -> None:
     with app.app_context():
         user = db.session.scalar(sa.select(User).where(User.username == "root"))
         assert user is not None and user.totp_enabled and user.totp_secret == secret
-    assert audit_actions(sapp, "user.totp_enable")
+    assert audit_events("user.totp_enable", sapp)
 
 
 def test_enrolled_user_needs_the_code_after_the_password(sapp: Flask) -> None:
@@ -181,7 +181,7 @@ def test_enrolled_user_needs_the_code_after_the_password(sapp: Flask) -> None:
     spaced = previous_step[:3] + " " + previous_step[3:]
     assert client.post("/auth/2fa", data={"code": spaced}).status_code == 302
     assert client.get(PAGE).status_code == 200
-    assert [e.action for e in audit_actions(sapp) if e.action.startswith("auth.second")] == [
+    assert [e.action for e in audit_events(app=sapp) if e.action.startswith("auth.second")] == [
         "auth.second_factor_failed", "auth.second_factor"]
 
 
@@ -237,7 +237,7 @@ def test_change_password_keeps_this_session_and_ends_the_others(sapp: Flask) -> 
     assert here.get(PAGE).status_code == 200 and elsewhere.get(PAGE).status_code == 302
     here.post("/auth/logout")
     sign_in(here, sapp, staff, password=new)
-    assert [e.action for e in audit_actions(sapp) if e.action.startswith("user.password")] == [
+    assert [e.action for e in audit_events(app=sapp) if e.action.startswith("user.password")] == [
         "user.password_change_failed", "user.password_change"]
 
 

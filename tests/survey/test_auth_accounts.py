@@ -14,15 +14,14 @@ from flask.testing import FlaskClient
 
 from survey.extensions import db
 from survey.models import Role, User
+from tests.survey.conftest import audit_events, unit_id
 from tests.survey.staff_helpers import (
     PASSWORD,
     Staff,
     add_staff,
-    audit_actions,
     running,
     sign_in,
     staff_app,
-    unit_id,
 )
 
 
@@ -56,14 +55,14 @@ def test_create_shows_the_password_once_and_audits(sapp: Flask, admin: tuple[Fla
     client, boss = admin
     response = client.post("/manage/accounts/new", data={
         "username": " Lan.Tran ", "display_name": "Trần Thị Lan", "role": "researcher",
-        "units": [str(unit_id(sapp, "HL-HL"))]})
+        "units": [str(unit_id("HL-HL", sapp))]})
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     password = _one_time_password(response.get_data(as_text=True))
     lan = Staff(0, "lan.tran", None)
     sign_in(sapp.test_client(), sapp, lan, password=password)
-    event = audit_actions(sapp, "user.create")[-1]
+    event = audit_events("user.create", sapp)[-1]
     assert event.actor_id == boss.id and password not in event.detail
-    assert json.loads(event.detail) == {"role": "researcher", "scopes": [unit_id(sapp, "HL-HL")]}
+    assert json.loads(event.detail) == {"role": "researcher", "scopes": [unit_id("HL-HL", sapp)]}
 
 
 def test_create_refuses_a_manager_without_units_and_a_taken_name(
@@ -73,7 +72,7 @@ def test_create_refuses_a_manager_without_units_and_a_taken_name(
     assert no_scope.status_code == 200 and 'class="one-time"' not in no_scope.get_data(as_text=True)
     taken = client.post("/manage/accounts/new", data={"username": "ROOT", "role": "admin"})
     assert 'class="one-time"' not in taken.get_data(as_text=True)
-    assert len(audit_actions(sapp, "user.create")) == 1  # root's own, made by the fixture
+    assert len(audit_events("user.create", sapp)) == 1  # root's own, made by the fixture
 
 
 def test_changing_scopes_ends_that_users_sessions(sapp: Flask, admin: tuple[FlaskClient, Staff]) -> None:
@@ -82,14 +81,14 @@ def test_changing_scopes_ends_that_users_sessions(sapp: Flask, admin: tuple[Flas
     mai_client = sapp.test_client()
     sign_in(mai_client, sapp, mai)
     form = client.get(f"/manage/accounts/{mai.id}").get_data(as_text=True)
-    assert re.findall(r'<option selected value="(\d+)"', form) == [str(unit_id(sapp, "HL-AB"))]
+    assert re.findall(r'<option selected value="(\d+)"', form) == [str(unit_id("HL-AB", sapp))]
     response = client.post(f"/manage/accounts/{mai.id}", data={
-        "role": "manager", "units": [str(unit_id(sapp, "HL-HL"))], "display_name": "Mai"})
+        "role": "manager", "units": [str(unit_id("HL-HL", sapp))], "display_name": "Mai"})
     assert response.status_code == 302
     assert mai_client.get("/auth/account").status_code == 302
-    detail = json.loads(audit_actions(sapp, "user.set_role")[-1].detail)
-    assert detail["before"]["scopes"] == [unit_id(sapp, "HL-AB")]
-    assert detail["after"]["scopes"] == [unit_id(sapp, "HL-HL")]
+    detail = json.loads(audit_events("user.set_role", sapp)[-1].detail)
+    assert detail["before"]["scopes"] == [unit_id("HL-AB", sapp)]
+    assert detail["after"]["scopes"] == [unit_id("HL-HL", sapp)]
 
 
 def test_deactivate_and_reactivate(sapp: Flask, admin: tuple[FlaskClient, Staff]) -> None:
@@ -105,7 +104,7 @@ def test_deactivate_and_reactivate(sapp: Flask, admin: tuple[FlaskClient, Staff]
     client.post(f"/manage/accounts/{boss.id}/active")  # refused: would lock the admin out
     with sapp.app_context():
         assert db.session.get(User, boss.id).active  # type: ignore[union-attr]
-    assert [e.action for e in audit_actions(sapp) if e.action.startswith("user.")
+    assert [e.action for e in audit_events(app=sapp) if e.action.startswith("user.")
             and e.action != "user.create"] == ["user.deactivate", "user.activate"]
 
 
@@ -122,7 +121,7 @@ def test_reset_password_and_two_factor(sapp: Flask, admin: tuple[FlaskClient, St
     fresh = sapp.test_client()
     after = fresh.post("/auth/login", data={"username": "mai", "password": password})
     assert after.status_code == 302 and after.headers["Location"] == "/manage/"  # manager: no 2FA forced
-    assert {"user.reset_password", "user.totp_reset"} <= {e.action for e in audit_actions(sapp)}
+    assert {"user.reset_password", "user.totp_reset"} <= {e.action for e in audit_events(app=sapp)}
 
 
 def test_unknown_account_id_is_404(admin: tuple[FlaskClient, Staff]) -> None:
@@ -134,7 +133,7 @@ def test_unknown_account_id_is_404(admin: tuple[FlaskClient, Staff]) -> None:
 def test_an_admin_cannot_change_their_own_role(sapp: Flask, admin: tuple[FlaskClient, Staff]) -> None:
     client, boss = admin
     response = client.post(f"/manage/accounts/{boss.id}", data={
-        "role": "manager", "units": [str(unit_id(sapp, "HL"))]})
+        "role": "manager", "units": [str(unit_id("HL", sapp))]})
     assert response.status_code == 200
     with sapp.app_context():
         assert db.session.get(User, boss.id).role == Role.ADMIN  # type: ignore[union-attr]

@@ -19,8 +19,9 @@ from survey.models import Response, ResponseStatus, Role, Unit
 from survey.services.reporting.indices import unit_indices
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import load_respondents, unit_parent_map
+from tests.survey.conftest import audit_events, unit_id
 from tests.survey.report_helpers import AB_CODES, HL_CODES, PERIOD, PHONE_COMMENT, RAW_PHONE, add_responses
-from tests.survey.staff_helpers import audit_actions, signed_in, staff_app, unit_id
+from tests.survey.staff_helpers import signed_in, staff_app
 
 
 @pytest.fixture
@@ -39,11 +40,11 @@ def _figure(html: str, stat: str) -> float:
 
 def test_unit_page_figures_equal_the_analysis_api(dapp: Flask) -> None:
     client = signed_in(dapp, "admin", Role.ADMIN, totp=True)
-    ab = unit_id(dapp, "HL-AB")
+    ab = unit_id("HL-AB", dapp)
     html = client.get(f"/manage/units/{ab}?period={PERIOD}&weighted=0&lang=vi").get_data(as_text=True)
     registered = get_registered("sipas-counter", "2025.1")
     with dapp.app_context():
-        ids = [ab, unit_id(dapp, "HL-AB-1")]
+        ids = [ab, unit_id("HL-AB-1", dapp)]
         data = load_respondents(
             db.session, ids, date(2026, 10, 1), date(2026, 10, 31), registered.instrument
         ).frame
@@ -74,18 +75,18 @@ def test_unit_page_figures_equal_the_analysis_api(dapp: Flask) -> None:
 
 def test_raw_phone_never_reaches_the_page_and_names_are_marked(dapp: Flask) -> None:
     client = signed_in(dapp, "admin", Role.ADMIN, totp=True)
-    html = client.get(f"/manage/units/{unit_id(dapp, 'HL-AB')}?period={PERIOD}").get_data(as_text=True)
+    html = client.get(f"/manage/units/{unit_id('HL-AB', dapp)}?period={PERIOD}").get_data(as_text=True)
     assert re.sub(r"\D", "", RAW_PHONE) not in re.sub(r"\D", "", html.replace("\n", ""))
     assert RAW_PHONE not in html and "[SĐT]" in html and 'class="review"' in html
 
 
 def test_manager_of_one_commune_gets_404_and_an_audit_entry_for_another(dapp: Flask) -> None:
     client = signed_in(dapp, "ab", Role.MANAGER, ("HL-AB",), totp=True)
-    own = client.get(f"/manage/units/{unit_id(dapp, 'HL-AB')}?period={PERIOD}")
+    own = client.get(f"/manage/units/{unit_id('HL-AB', dapp)}?period={PERIOD}")
     assert own.status_code == 200
-    other = unit_id(dapp, "HL-TTHCC")
+    other = unit_id("HL-TTHCC", dapp)
     assert client.get(f"/manage/units/{other}?period={PERIOD}").status_code == 404
-    denied = audit_actions(dapp, "access.denied")
+    denied = audit_events("access.denied", dapp)
     assert any(e.object_id == str(other) for e in denied)
     dashboard = client.get(f"/manage/?period={PERIOD}").get_data(as_text=True)
     assert "Phường An Bình" in dashboard and "Trung tâm Phục vụ hành chính công tỉnh" not in dashboard
@@ -108,7 +109,7 @@ def test_left_out_responses_are_counted_with_their_reason_in_the_readers_languag
         second.status, second.status_reason = ResponseStatus.EXCLUDED, "Phiếu thử của cán bộ"
         db.session.commit()
     client = signed_in(dapp, "admin", Role.ADMIN, totp=True)
-    url = f"/manage/units/{unit_id(dapp, 'HL-AB')}?period={PERIOD}"
+    url = f"/manage/units/{unit_id('HL-AB', dapp)}?period={PERIOD}"
     vietnamese = client.get(url + "&lang=vi").get_data(as_text=True)
     assert "nhiều phiếu từ một quầy trong một phút" in vietnamese and "burst" not in vietnamese
     assert "Phiếu thử của cán bộ" in vietnamese  # typed by staff: shown as typed
@@ -128,7 +129,7 @@ def test_weighted_unit_page_equals_poststratified_analysis(dapp: Flask) -> None:
         for code, served in (("HL-AB-1", 400), ("HL-TTHCC-1", 90)):
             db.session.add(
                 ServedCount(
-                    unit_id=unit_id(dapp, code),
+                    unit_id=unit_id(code, dapp),
                     procedure_field="",
                     channel="",
                     period_start=date(2026, 10, 1),
@@ -139,7 +140,7 @@ def test_weighted_unit_page_equals_poststratified_analysis(dapp: Flask) -> None:
             )
         db.session.commit()
     client = signed_in(dapp, "admin", Role.ADMIN, totp=True)
-    root = unit_id(dapp, "HL")
+    root = unit_id("HL", dapp)
     html = client.get(f"/manage/units/{root}?period={PERIOD}&weighted=1&lang=vi").get_data(as_text=True)
     assert "hậu phân tầng" in html or "post-stratified" in html
     registered = get_registered("sipas-counter", "2025.1")

@@ -12,7 +12,8 @@ from survey.extensions import db
 from survey.models import Channel, FrameUpload, Response, ResponseStatus, ServedCount
 from survey.services.weighting import frames
 from survey.services.weighting.frame_rows import parse_period
-from tests.survey.manage_helpers import NOW, audit_actions, in_request, unit_id, user
+from tests.survey.conftest import audit_actions, unit_id
+from tests.survey.manage_helpers import NOW, in_request, user
 
 HEADER = "unit_code,period_start,period_end,procedure_field,channel,served\n"
 

@@ -8,16 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask, url_for
 from flask.testing import FlaskClient
 
 from survey.extensions import db
-from survey.models import Counter, Role, Unit
+from survey.models import Counter, Role
 from survey.services.qr.counters import revoke
 from survey.services.qr.qr_images import survey_url
 from survey.services.qr.qr_tokens import issue_token
-from tests.survey.conftest import TEST_SECRET, make_app
+from tests.survey.conftest import TEST_SECRET, make_app, unit_id
 from tests.survey.staff_helpers import add_staff, sign_in
 from tests.survey.test_qr import decode_png
 
@@ -44,7 +43,7 @@ def test_posters_need_a_signed_in_manager(app: Flask, demo: dict[str, int]) -> N
     assert anonymous.status_code == 302 and anonymous.headers["Location"].startswith("/auth/login")
     researcher = app.test_client()
     sign_in(researcher, app, add_staff(app, "reader", Role.RESEARCHER, ("HL",)))
-    assert researcher.get(f"/posters/unit/{_unit_id(app, 'HL')}").status_code == 403
+    assert researcher.get(f"/posters/unit/{unit_id('HL', app)}").status_code == 403
 
 
 def test_another_units_posters_are_404(app: Flask, demo: dict[str, int]) -> None:
@@ -52,17 +51,13 @@ def test_another_units_posters_are_404(app: Flask, demo: dict[str, int]) -> None
     sign_in(ward, app, add_staff(app, "ward", Role.MANAGER, ("HL-AB",)))
     assert ward.get(f"/posters/counter/{demo['HL-AB-1/Q1']}").status_code == 200
     assert ward.get(f"/posters/counter/{demo['HL-HL-1/Q1']}").status_code == 404
-    assert ward.get(f"/posters/unit/{_unit_id(app, 'HL-HL')}").status_code == 404
+    assert ward.get(f"/posters/unit/{unit_id('HL-HL', app)}").status_code == 404
 
 
 def _url(app: Flask, counter_id: int, base: str = "http://localhost") -> str:
     with app.app_context():
         return survey_url(base, issue_token(db.session.get_one(Counter, counter_id), TEST_SECRET))
 
-
-def _unit_id(app: Flask, code: str) -> int:
-    with app.app_context():
-        return db.session.scalars(sa.select(Unit.id).where(Unit.code == code)).one()
 
 
 def test_poster_shows_names_invitation_url_and_code(app: Flask, client: Any, demo: dict[str, int]) -> None:
@@ -162,7 +157,7 @@ def test_retired_counter_has_no_poster(app: Flask, client: Any, demo: dict[str, 
 
 def test_unit_sheet_lists_the_subtree_only(app: Flask, client: Any, demo: dict[str, int]) -> None:
     def counters_on(code: str, per_page: str = "2") -> list[str]:
-        response = client.get(f"/posters/unit/{_unit_id(app, code)}?per_page={per_page}")
+        response = client.get(f"/posters/unit/{unit_id(code, app)}?per_page={per_page}")
         assert response.status_code == 200
         return re.findall(r'<p class="poster__ref">([^<]+)</p>', response.get_data(as_text=True))
 
@@ -173,7 +168,7 @@ def test_unit_sheet_lists_the_subtree_only(app: Flask, client: Any, demo: dict[s
 
 
 def test_unit_sheet_pages_and_codes(app: Flask, client: Any, demo: dict[str, int]) -> None:
-    province = _unit_id(app, "HL")
+    province = unit_id("HL", app)
     two = client.get(f"/posters/unit/{province}").get_data(as_text=True)
     four = client.get(f"/posters/unit/{province}?per_page=4").get_data(as_text=True)
     assert two.count('class="sheet sheet--a4-landscape"') == 3 and two.count("poster--a5") == 5  # 2+2+1
@@ -188,7 +183,7 @@ def test_unit_sheet_skips_retired_counters_and_says_when_none_is_left(
     with app.app_context():
         revoke(db.session.get_one(Counter, demo["HL-HL-1/Q1"]), datetime(2026, 1, 5, tzinfo=UTC))
         db.session.commit()
-    html = client.get(f"/posters/unit/{_unit_id(app, 'HL-HL')}").get_data(as_text=True)
+    html = client.get(f"/posters/unit/{unit_id('HL-HL', app)}").get_data(as_text=True)
     assert "<svg" not in html and "Đơn vị này không có quầy nào đang hoạt động." in html
 
 

@@ -22,8 +22,9 @@ from survey.models import Role, Unit
 from survey.services.reporting.indices import unit_indices
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import load_respondents, unit_parent_map
+from tests.survey.conftest import audit_events, unit_id
 from tests.survey.report_helpers import FORMULA_COMMENT, PERIOD, RAW_PHONE, seed_responses
-from tests.survey.staff_helpers import add_staff, audit_actions, sign_in, staff_app, unit_id
+from tests.survey.staff_helpers import add_staff, sign_in, staff_app
 
 QUERY = f"period={PERIOD}&instrument=sipas-counter@2025.1&weighted=0"
 
@@ -58,7 +59,7 @@ def _sheet_rows(sheet) -> list[dict[str, object]]:  # type: ignore[no-untyped-de
 
 def test_xlsx_figures_equal_the_indices_api_and_are_typed_numbers(rapp: Flask) -> None:
     client = _client(rapp, "ab", Role.MANAGER, ("HL-AB",))
-    response = client.get(f"/manage/units/{unit_id(rapp, 'HL-AB')}/report.xlsx?{QUERY}&lang=en")
+    response = client.get(f"/manage/units/{unit_id('HL-AB', rapp)}/report.xlsx?{QUERY}&lang=en")
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     book = load_workbook(io.BytesIO(response.data))
@@ -100,12 +101,12 @@ def test_xlsx_figures_equal_the_indices_api_and_are_typed_numbers(rapp: Flask) -
 
 def test_overall_index_equals_an_independent_compute_indices_call(rapp: Flask) -> None:
     client = _client(rapp, "ab", Role.MANAGER, ("HL-AB",))
-    data = client.get(f"/manage/units/{unit_id(rapp, 'HL-AB')}/report.csv?{QUERY}").data
+    data = client.get(f"/manage/units/{unit_id('HL-AB', rapp)}/report.csv?{QUERY}").data
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
     registered = get_registered("sipas-counter", "2025.1")
     with rapp.app_context():
-        ab = unit_id(rapp, "HL-AB")
-        frame = load_respondents(db.session, [ab, unit_id(rapp, "HL-AB-1")], Period.month(2026, 10).first,
+        ab = unit_id("HL-AB", rapp)
+        frame = load_respondents(db.session, [ab, unit_id("HL-AB-1", rapp)], Period.month(2026, 10).first,
                                  Period.month(2026, 10).last, registered.instrument).frame
         parents = unit_parent_map(db.session, ab)
     expected = compute_indices(frame, IndexDefinition.from_instrument(registered.instrument), unit_col="unit",
@@ -119,7 +120,7 @@ def test_overall_index_equals_an_independent_compute_indices_call(rapp: Flask) -
 
 def test_csv_has_bom_stable_columns_and_round_trips(rapp: Flask) -> None:
     client = _client(rapp, "ab", Role.MANAGER, ("HL-AB",))
-    response = client.get(f"/manage/units/{unit_id(rapp, 'HL-AB')}/report.csv?{QUERY}")
+    response = client.get(f"/manage/units/{unit_id('HL-AB', rapp)}/report.csv?{QUERY}")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert response.data.startswith(b"\xef\xbb\xbf")
@@ -135,7 +136,7 @@ def test_csv_has_bom_stable_columns_and_round_trips(rapp: Flask) -> None:
 
 def test_comments_are_scrubbed_and_neutralised_in_the_xlsx(rapp: Flask) -> None:
     client = _client(rapp, "ab", Role.MANAGER, ("HL-AB",))
-    data = client.get(f"/manage/units/{unit_id(rapp, 'HL-AB')}/report.xlsx?{QUERY}").data
+    data = client.get(f"/manage/units/{unit_id('HL-AB', rapp)}/report.xlsx?{QUERY}").data
     comments = [c.value for row in load_workbook(io.BytesIO(data))["Comments"].iter_rows(min_row=2)
                 for c in row]
     text = " ".join(str(v) for v in comments)
@@ -146,9 +147,9 @@ def test_comments_are_scrubbed_and_neutralised_in_the_xlsx(rapp: Flask) -> None:
 
 def test_download_is_audited_once_with_format_and_period(rapp: Flask) -> None:
     client = _client(rapp, "ab", Role.MANAGER, ("HL-AB",))
-    ab = unit_id(rapp, "HL-AB")
+    ab = unit_id("HL-AB", rapp)
     assert client.get(f"/manage/units/{ab}/report.csv?{QUERY}").status_code == 200
-    events = audit_actions(rapp, "report.download")
+    events = audit_events("report.download", rapp)
     assert len(events) == 1
     assert events[0].object_id == str(ab) and events[0].unit_id == ab
     assert json.loads(events[0].detail) == {"format": "csv", "period": "2026-10",
@@ -157,24 +158,24 @@ def test_download_is_audited_once_with_format_and_period(rapp: Flask) -> None:
 
 def test_another_units_report_is_404_and_audited(rapp: Flask) -> None:
     client = _client(rapp, "hoalac", Role.MANAGER, ("HL-HL",))
-    other = unit_id(rapp, "HL-AB")
+    other = unit_id("HL-AB", rapp)
     for fmt in ("pdf", "xlsx", "csv"):
         assert client.get(f"/manage/units/{other}/report.{fmt}?{QUERY}").status_code == 404
-    denied = [e for e in audit_actions(rapp, "access.denied") if e.object_id == str(other)]
+    denied = [e for e in audit_events("access.denied", rapp) if e.object_id == str(other)]
     assert len(denied) == 3
     assert all(json.loads(e.detail) == {"attempted": "report.download"} for e in denied)
     assert client.get(f"/manage/units/999999/report.csv?{QUERY}").status_code == 404
-    assert audit_actions(rapp, "report.download") == []
+    assert audit_events("report.download", rapp) == []
 
 
 def test_anonymous_is_sent_to_sign_in(rapp: Flask) -> None:
-    response = rapp.test_client().get(f"/manage/units/{unit_id(rapp, 'HL-AB')}/report.xlsx?{QUERY}")
+    response = rapp.test_client().get(f"/manage/units/{unit_id('HL-AB', rapp)}/report.xlsx?{QUERY}")
     assert response.status_code == 302 and response.headers["Location"].startswith("/auth/login")
 
 
 def test_researcher_gets_aggregate_tables_without_comments_and_no_pdf(rapp: Flask) -> None:
     client = _client(rapp, "res", Role.RESEARCHER, ("HL",))
-    ab = unit_id(rapp, "HL-AB")
+    ab = unit_id("HL-AB", rapp)
     xlsx = client.get(f"/manage/units/{ab}/report.xlsx?{QUERY}")
     assert xlsx.status_code == 200
     assert "Comments" not in load_workbook(io.BytesIO(xlsx.data)).sheetnames
@@ -191,12 +192,12 @@ def test_researcher_gets_aggregate_tables_without_comments_and_no_pdf(rapp: Flas
 ])
 def test_bad_parameters_are_400_e_value_in_vietnamese(rapp: Flask, query: str) -> None:
     client = _client(rapp, "ab", Role.MANAGER, ("HL-AB",))
-    response = client.get(f"/manage/units/{unit_id(rapp, 'HL-AB')}/report.csv?{query}&lang=vi")
+    response = client.get(f"/manage/units/{unit_id('HL-AB', rapp)}/report.csv?{query}&lang=vi")
     assert response.status_code == 400
     body = response.get_data(as_text=True)
     assert "E-VALUE" in body
     assert any(word in body for word in ("Kỳ báo cáo phải là", "Bộ phiếu", "Tham số"))
-    assert audit_actions(rapp, "report.download") == []
+    assert audit_events("report.download", rapp) == []
 
 
 @pytest.mark.parametrize("path", [
@@ -205,13 +206,13 @@ def test_bad_parameters_are_400_e_value_in_vietnamese(rapp: Flask, query: str) -
 ])
 def test_path_traversal_in_the_download_name_is_404(rapp: Flask, path: str) -> None:
     client = _client(rapp, "ab", Role.MANAGER, ("HL-AB",))
-    response = client.get(f"/manage/units/{unit_id(rapp, 'HL-AB')}/{path}?{QUERY}")
+    response = client.get(f"/manage/units/{unit_id('HL-AB', rapp)}/{path}?{QUERY}")
     assert response.status_code == 404
 
 
 def test_a_period_without_responses_still_gives_a_report(rapp: Flask) -> None:
     client = _client(rapp, "ab", Role.MANAGER, ("HL-AB",))
-    ab = unit_id(rapp, "HL-AB")
+    ab = unit_id("HL-AB", rapp)
     response = client.get(f"/manage/units/{ab}/report.xlsx?period=2026-03&weighted=1")
     assert response.status_code == 200  # the unit's assigned instrument, no responses
     book = load_workbook(io.BytesIO(response.data))
@@ -223,7 +224,7 @@ def test_a_period_without_responses_still_gives_a_report(rapp: Flask) -> None:
 
 def test_unit_page_links_to_the_three_formats_with_its_options(rapp: Flask) -> None:
     client = _client(rapp, "ab", Role.MANAGER, ("HL-AB",))
-    ab = unit_id(rapp, "HL-AB")
+    ab = unit_id("HL-AB", rapp)
     html = client.get(f"/manage/units/{ab}?period={PERIOD}&weighted=0").get_data(as_text=True)
     for fmt in ("pdf", "xlsx", "csv"):
         assert f"/manage/units/{ab}/report.{fmt}?" in html
@@ -238,7 +239,7 @@ def test_a_unit_name_that_looks_like_a_formula_is_neutralised_in_csv_and_xlsx(ra
         unit.name_vi = evil
         db.session.commit()
     client = _client(rapp, "ab", Role.MANAGER, ("HL-AB",))
-    ab = unit_id(rapp, "HL-AB")
+    ab = unit_id("HL-AB", rapp)
     rows = list(csv.DictReader(io.StringIO(
         client.get(f"/manage/units/{ab}/report.csv?{QUERY}").data.decode("utf-8-sig"))))
     assert {r["unit_name"] for r in rows if r["unit_code"] == "HL-AB"} == {"'" + evil}

@@ -17,8 +17,9 @@ from survey.models import Role, Unit
 from survey.services.reporting.indices import unit_indices
 from survey.services.reporting.periods import Period
 from survey.services.reporting.report_content import verdict_text
+from tests.survey.conftest import unit_id
 from tests.survey.report_helpers import FORMULA_COMMENT, PERIOD, RAW_PHONE, seed_responses
-from tests.survey.staff_helpers import add_staff, sign_in, staff_app, unit_id
+from tests.survey.staff_helpers import add_staff, sign_in, staff_app
 
 # Not marked slow: the whole test takes about 2.5 s on the 2-core machine when it is not loaded.
 
@@ -33,7 +34,7 @@ def test_pdf_report_renders_with_vietnamese_text_figures_verdicts_and_page_numbe
     manager = add_staff(app, "ab", Role.MANAGER, ("HL-AB",))
     client = app.test_client()
     sign_in(client, app, manager)
-    response = client.get(f"/manage/units/{unit_id(app, 'HL-AB')}/report.pdf"
+    response = client.get(f"/manage/units/{unit_id('HL-AB', app)}/report.pdf"
                           f"?period={PERIOD}&instrument=sipas-counter@2025.1&weighted=0&lang=vi")
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     assert response.mimetype == "application/pdf" and response.data.startswith(b"%PDF-")

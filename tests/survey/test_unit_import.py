@@ -12,7 +12,8 @@ from flask import Flask
 from survey.extensions import db
 from survey.models import Unit, UnitKind
 from survey.services.organisation.unit_import import UnitImportRefused, import_units_csv
-from tests.survey.manage_helpers import NOW, audit_actions, in_request, user
+from tests.survey.conftest import audit_actions
+from tests.survey.manage_helpers import NOW, in_request, user
 
 HEADER = "code,kind,name_vi,name_en,parent_code,valid_from,valid_to,successor_code\n"
 

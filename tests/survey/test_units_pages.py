@@ -12,7 +12,8 @@ from flask import Flask
 
 from survey.extensions import db
 from survey.models import Counter, Role, Unit
-from tests.survey.staff_helpers import audit_actions, running, signed_in, staff_app, unit_id
+from tests.survey.conftest import audit_events, unit_id
+from tests.survey.staff_helpers import running, signed_in, staff_app
 
 
 @pytest.fixture
@@ -35,25 +36,25 @@ def test_a_commune_manager_sees_and_edits_only_their_subtree(sapp: Flask) -> Non
 
     response = client.post("/manage/units/new", data={
         "kind": "service_point", "code": "HL-AB-2", "name_vi": "Điểm tiếp nhận số 2", "name_en": "",
-        "parent_id": unit_id(sapp, "HL-AB"), "successor_id": 0, "valid_from": "2026-01-01", "valid_to": ""})
+        "parent_id": unit_id("HL-AB", sapp), "successor_id": 0, "valid_from": "2026-01-01", "valid_to": ""})
     assert response.status_code == 302, response.get_data(as_text=True)
-    new_id = unit_id(sapp, "HL-AB-2")
+    new_id = unit_id("HL-AB-2", sapp)
     page = client.get(f"/manage/units/{new_id}/edit").get_data(as_text=True)
     assert "Điểm tiếp nhận số 2" in page and "sipas-counter@2025.1" in page  # inherited questionnaire
 
     refused = client.post("/manage/units/new", data={
-        "kind": "service_point", "code": "HL-HL-2", "name_vi": "X", "parent_id": unit_id(sapp, "HL-HL"),
+        "kind": "service_point", "code": "HL-HL-2", "name_vi": "X", "parent_id": unit_id("HL-HL", sapp),
         "successor_id": 0})
     assert refused.status_code == 404
-    assert client.get(f"/manage/units/{unit_id(sapp, 'HL-HL-1')}/edit").status_code == 404
+    assert client.get(f"/manage/units/{unit_id('HL-HL-1', sapp)}/edit").status_code == 404
     foreign = _counter_id(sapp, "HL-HL-1", "Q1")
     assert client.post(f"/manage/counters/{foreign}", data={"code": "Q1", "name_vi": "x"}).status_code == 404
-    assert [e.object_type for e in audit_actions(sapp, "access.denied")] == ["unit", "unit", "counter"]
+    assert [e.object_type for e in audit_events("access.denied", sapp)] == ["unit", "unit", "counter"]
 
 
 def test_counter_create_edit_and_rotate_with_confirmation(sapp: Flask) -> None:
     client = signed_in(sapp, "mai", Role.MANAGER, ("HL-AB",))
-    point = unit_id(sapp, "HL-AB-1")
+    point = unit_id("HL-AB-1", sapp)
     response = client.post(f"/manage/units/{point}/counters/new", data={
         "code": "Q7", "name_vi": "Quầy 7", "name_en": "Counter 7", "procedure_field": "dat-dai",
         "active": "y"})
@@ -71,24 +72,24 @@ def test_counter_create_edit_and_rotate_with_confirmation(sapp: Flask) -> None:
     assert f"/posters/counter/{counter}" in page
     with sapp.app_context():
         assert db.session.get(Counter, counter).key_version == 2  # type: ignore[union-attr]
-    assert [e.action for e in audit_actions(sapp) if e.action.startswith("counter.")] == [
+    assert [e.action for e in audit_events(app=sapp) if e.action.startswith("counter.")] == [
         "counter.create", "counter.rotate"]
 
 
 def test_targets_and_the_close_form(sapp: Flask) -> None:
     client = signed_in(sapp, "mai", Role.MANAGER, ("HL-AB",))
-    commune = unit_id(sapp, "HL-AB")
+    commune = unit_id("HL-AB", sapp)
     bad = client.post(f"/manage/units/{commune}/targets?lang=en", data={
         "instrument_id": "sipas-counter", "year": "2026", "target": "120%"})
     assert bad.status_code == 422 and "at most 100" in bad.get_data(as_text=True)
     assert client.post(f"/manage/units/{commune}/targets", data={
         "instrument_id": "sipas-counter", "year": "2026", "target": "0.85"}).status_code == 302
-    page = client.get(f"/manage/units/{unit_id(sapp, 'HL-AB-1')}/edit?lang=en").get_data(as_text=True)
+    page = client.get(f"/manage/units/{unit_id('HL-AB-1', sapp)}/edit?lang=en").get_data(as_text=True)
     assert "85.0 %" in page and "inherited from An Binh Ward" in page
-    closed = client.post(f"/manage/units/{unit_id(sapp, 'HL-AB-1')}/close", data={
+    closed = client.post(f"/manage/units/{unit_id('HL-AB-1', sapp)}/close", data={
         "valid_to": "2026-06-30", "successor_id": 0})
     assert closed.status_code == 302
-    assert [e.action for e in audit_actions(sapp) if e.action.startswith(("target", "unit"))] == [
+    assert [e.action for e in audit_events(app=sapp) if e.action.startswith(("target", "unit"))] == [
         "target.set", "unit.close"]
 
 
@@ -104,4 +105,4 @@ def test_import_page_lists_every_error_and_imports_a_good_file(sapp: Flask) -> N
     response = client.post("/manage/units/import", data={"file": (io.BytesIO(good), "units.csv")},
                            content_type="multipart/form-data")
     assert response.status_code == 302
-    assert unit_id(sapp, "HL-N1")
+    assert unit_id("HL-N1", sapp)

@@ -12,7 +12,8 @@ from survey.extensions import db
 from survey.models import Unit
 from survey.services.organisation import unit_plans as plans
 from survey.services.organisation.units import UnitRefused
-from tests.survey.manage_helpers import NOW, audit_actions, in_request, unit_id, user
+from tests.survey.conftest import audit_actions, unit_id
+from tests.survey.manage_helpers import NOW, in_request, user
 
 
 @pytest.mark.parametrize(("text", "share"), [

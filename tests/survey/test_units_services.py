@@ -13,7 +13,8 @@ from survey.errors import SurveyError
 from survey.extensions import db
 from survey.models import Counter, Unit, UnitKind
 from survey.services.organisation import units as svc
-from tests.survey.manage_helpers import NOW, audit_actions, in_request, unit_id, user
+from tests.survey.conftest import audit_actions, unit_id
+from tests.survey.manage_helpers import NOW, in_request, user
 
 
 def test_manager_creates_a_service_point_in_scope_and_it_is_audited(app: Flask, ids: dict[str, int]) -> None:

@@ -14,7 +14,8 @@ from flask import Flask
 from survey.extensions import db
 from survey.models import Role, StaffSession, User
 from survey.services.staff import passwords
-from tests.survey.staff_helpers import PASSWORD, add_staff, audit_actions, clock_of, running, staff_app
+from tests.survey.conftest import audit_events
+from tests.survey.staff_helpers import PASSWORD, add_staff, clock_of, running, staff_app
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def test_create_with_password_on_stdin(sapp: Flask) -> None:
     user = _user(sapp, "mai.nguyen")  # usernames are case-insensitive, stored folded
     assert user.role == "manager" and user.__dict__["_codes"] == ["HL-AB", "HL-HL"]
     assert passwords.verify_password(sapp.config, user.password_hash, PASSWORD).ok
-    [event] = audit_actions(sapp, "user.create")
+    [event] = audit_events("user.create", sapp)
     assert event.actor_id is None and event.object_id == str(user.id) and PASSWORD not in event.detail
 
 
@@ -69,7 +70,7 @@ def test_create_refusals_store_nothing(sapp: Flask, args: list[str], stdin: str,
     assert result.exit_code != 0 and message in result.output
     with sapp.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
-    assert audit_actions(sapp) == []
+    assert audit_events(app=sapp) == []
 
 
 def test_duplicate_username_is_refused(sapp: Flask) -> None:
@@ -108,10 +109,10 @@ def test_list_set_role_and_reset_password(sapp: Flask) -> None:
     assert not passwords.verify_password(sapp.config, after.password_hash, PASSWORD).ok
     with sapp.app_context():
         assert db.session.scalar(sa.select(StaffSession.revoked_at)) is not None
-    actions = [(e.action, e.actor_id) for e in audit_actions(sapp)]
+    actions = [(e.action, e.actor_id) for e in audit_events(app=sapp)]
     assert actions == [("user.create", None), ("user.create", None), ("user.set_role", None),
                        ("user.reset_password", None)]
-    assert all(new_password not in e.detail for e in audit_actions(sapp))
+    assert all(new_password not in e.detail for e in audit_events(app=sapp))
 
 
 def test_prune_sessions_deletes_only_long_dead_ones(sapp: Flask) -> None:
@@ -131,4 +132,4 @@ def test_prune_sessions_deletes_only_long_dead_ones(sapp: Flask) -> None:
     with sapp.app_context():
         left = set(db.session.scalars(sa.select(StaffSession.token_hash)))
     assert left == {"b" * 64, "c" * 64}
-    assert [e.detail for e in audit_actions(sapp, "session.prune")] == ['{"days": 30, "deleted": 1}']
+    assert [e.detail for e in audit_events("session.prune", sapp)] == ['{"days": 30, "deleted": 1}']
