@@ -2,25 +2,60 @@
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from flask.json.tag import TaggedJSONSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from survey import create_app
 from survey.extensions import db
 
 
+# Written out, not imported: the test must notice if the shipped default changes without the guard.
+SHIPPED_DEFAULT_SECRET = "dev-insecure-secret-change-me"
+
+
 def test_refuses_default_secret_outside_debug_and_testing(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError, match="default SECRET_KEY"):
-        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}"})
-
-
-def test_accepts_a_real_secret(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'x.db'}"
-    app = create_app({"SECRET_KEY": "a-real-secret", "SQLALCHEMY_DATABASE_URI": uri})
-    assert not app.testing
+    with pytest.raises(RuntimeError, match="default SECRET_KEY"):
+        create_app({"SQLALCHEMY_DATABASE_URI": uri})
+    with pytest.raises(RuntimeError, match="default SECRET_KEY"):  # named explicitly: still refused
+        create_app({"SECRET_KEY": SHIPPED_DEFAULT_SECRET, "SQLALCHEMY_DATABASE_URI": uri})
+
+
+@pytest.mark.parametrize("mode", ["DEBUG", "TESTING"])
+def test_default_secret_is_allowed_for_local_development(tmp_path: Path, mode: str) -> None:
+    app = create_app({mode: True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}"})
+    assert app.config["SECRET_KEY"] == SHIPPED_DEFAULT_SECRET
+
+
+def test_accepts_a_real_secret_and_signs_with_it(migrated_db: Path, tmp_path: Path) -> None:
+    """Outside debug and testing a real secret starts the app, which then serves pages and signs the
+    session cookie with that secret (not with the shipped default)."""
+    db_file = tmp_path / "x.db"
+    shutil.copyfile(migrated_db, db_file)
+    app = create_app({"SECRET_KEY": "a-real-secret", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_file}"})
+    assert not app.debug and not app.testing  # the refusal applied here and let it pass
+    client = app.test_client()
+    assert client.get("/?lang=en").status_code in (200, 302)
+    cookie = client.get_cookie("session")
+    assert cookie is not None, "the language choice is kept in the signed session cookie"
+
+    def reader(secret: str) -> URLSafeTimedSerializer:
+        # Flask's documented cookie signing: itsdangerous, salt "cookie-session", HMAC-SHA1 derivation.
+        return URLSafeTimedSerializer(secret, salt="cookie-session", serializer=TaggedJSONSerializer(),
+                                      signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha1})
+
+    assert reader("a-real-secret").loads(cookie.value)["lang"] == "en"
+    with pytest.raises(BadSignature):
+        reader(SHIPPED_DEFAULT_SECRET).loads(cookie.value)
+    with app.app_context():
+        db.engine.dispose()
 
 
 def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
