@@ -59,8 +59,8 @@ def test_sipas_md_wilson_half_widths() -> None:
     assert round(at_400 * 1000) == 35
 
 
-def test_default_planning_p_is_085() -> None:
-    assert DEFAULT_PLANNING_P == 0.85
+def test_planning_without_a_share_assumes_85_percent_satisfied() -> None:
+    # 0.85 * 0.15 = 0.1275; z = 1.959964 (qnorm(0.975)).
     assert achievable_half_width(100) == pytest.approx(1.959964 * math.sqrt(0.1275 / 100), rel=1e-6)
 
 

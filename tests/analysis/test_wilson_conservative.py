@@ -11,7 +11,6 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from analysis.intervals import (
-    DEFAULT_INTERVAL_METHOD,
     IntervalMethod,
     proportion_interval,
     wilson_conservative_interval,
@@ -30,8 +29,15 @@ def _wilson_by_hand(p: float, n: float, t: float) -> tuple[float, float]:
     return centre - half, centre + half
 
 
-def test_default_display_method_is_wilson_conservative() -> None:
-    assert DEFAULT_INTERVAL_METHOD == "wilson_conservative"
+def test_indices_without_a_method_show_the_kish_floored_wilson_interval() -> None:
+    # The sample of test_weighted_sample_where_the_design_variance_is_small below, where the two
+    # displays differ: Wilson on Kish's n_eff (0.51684884, 0.99370996) is what a table shows when the
+    # caller names no method; R's wilson on the design n_eff would be (0.60724581, 0.99093429).
+    data = pd.DataFrame({"unit": "u", "w": [1.0] * 8 + [3.0] * 2, "q1": [2] + [5] * 9})
+    table = compute_indices(data, IndexDefinition.from_mapping([("q1", "e1")]), unit_col="unit",
+                            weight_col="w", min_n=0)
+    row = table[(table["domain"] == "u") & (table["stat_type"] == "criterion")].iloc[0]
+    assert (row["ci_lo"], row["ci_hi"]) == pytest.approx((0.516848836019688, 0.9937099593763786), abs=1e-12)
 
 
 def test_kish_smaller_than_design_gives_wilson_on_kish_by_hand() -> None:
