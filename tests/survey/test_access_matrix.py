@@ -1,19 +1,22 @@
-"""The access matrix: every `manage.*`, `posters.*` and `auth.*` route × role × unit, read from `app.url_map`.
+"""The access matrix: every `manage.*`, `posters.*` and `auth.*` route × role × scope, checked against
+a table written out below.
 
-Routes added later are covered automatically. A route this test cannot exercise fails loudly:
-a `manage.*` view must declare its roles with `@survey.auth.staff_required(...)`, and every URL
-argument must have a substitution in ARGUMENTS below (scoped ones get an in-scope and an
-out-of-scope value). Expectations (reliability.md, "Access control" and row 24):
+The table is the policy (docs/reports.md for the downloads, README "Printing QR posters" and "For
+managers"): who may open each page, and what happens inside and outside the account's units. It is
+not read from the code: a route added, removed or re-permissioned without changing the table fails
+`test_the_table_lists_every_staff_route` or its own row.
 
-- anonymous → redirect to the sign-in page (the sign-in pages themselves answer);
+- anonymous → redirect to the sign-in page (`login`), except the pages that lead to or out of a
+  session (`open`: anything below 400);
 - a role the view does not allow → 403 E-FORBIDDEN and a `role.denied` audit event;
-- a unit (or counter) outside the account's scopes → 404 and an `access.denied` audit event;
-- otherwise (admins everywhere) → 2xx/3xx for GET; for POST with an empty form, anything but an
-  access refusal or a server error.
+- a unit, counter or alert outside the account's scopes → 404 and an `access.denied` audit event;
+- `ok` → 2xx/3xx for GET; for POST with an empty form, anything but an access refusal or a server
+  error, and no `access.denied` event.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -25,16 +28,71 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from werkzeug.routing import AnyConverter
 
 from survey import create_app
 from survey.extensions import db
 from survey.models import Alert, AlertKind, AuditEvent, Counter, Role, Unit
-from tests.survey.conftest import TEST_SECRET
+from tests.survey.conftest import TEST_SECRET, unit_id
 from tests.survey.staff_helpers import CHEAP_ARGON2, Clock, Staff, add_staff, sign_in
 
-# Pages anyone may open: they lead to or out of a session (staff_required would loop).
-PUBLIC_AUTH_ENDPOINTS = {"auth.login", "auth.two_factor", "auth.enrol", "auth.logout"}
+ROLES = ("anonymous", "researcher", "manager", "admin")
+# The accounts: the manager and the researcher hold commune An Bình (HL-AB) only; the admin holds no
+# scope and sees everything. A cell is one outcome for both scopes, or "in-scope/out-of-scope" for a
+# route that names a unit, counter or alert (An Bình's HL-AB-1 versus Hòa Lạc's HL-HL-1).
+EXPECTED = """
+# method route                                     anonymous  researcher manager    admin
+GET  /auth/2fa                                     open       open       open       open
+POST /auth/2fa                                     open       open       open       open
+GET  /auth/2fa/enrol                               open       open       open       open
+POST /auth/2fa/enrol                               open       open       open       open
+GET  /auth/account                                 login      ok         ok         ok
+GET  /auth/login                                   open       open       open       open
+POST /auth/login                                   open       open       open       open
+POST /auth/logout                                  open       open       open       open
+GET  /auth/password                                login      ok         ok         ok
+POST /auth/password                                login      ok         ok         ok
+GET  /manage/                                      login      403        ok         ok
+GET  /manage/accounts/                             login      403        403        ok
+GET  /manage/accounts/<user_id>                    login      403        403        ok
+POST /manage/accounts/<user_id>                    login      403        403        ok
+POST /manage/accounts/<user_id>/active             login      403        403        ok
+POST /manage/accounts/<user_id>/reset-2fa          login      403        403        ok
+POST /manage/accounts/<user_id>/reset-password     login      403        403        ok
+POST /manage/accounts/<user_id>/revoke-sessions    login      403        403        ok
+GET  /manage/accounts/new                          login      403        403        ok
+POST /manage/accounts/new                          login      403        403        ok
+GET  /manage/alerts                                login      403        ok         ok
+POST /manage/alerts/<alert_id>/notes               login      403        ok/404     ok
+GET  /manage/counters/<counter_id>                 login      403        ok/404     ok
+POST /manage/counters/<counter_id>                 login      403        ok/404     ok
+GET  /manage/counters/<counter_id>/revoke          login      403        ok/404     ok
+POST /manage/counters/<counter_id>/revoke          login      403        ok/404     ok
+GET  /manage/counters/<counter_id>/rotate          login      403        ok/404     ok
+POST /manage/counters/<counter_id>/rotate          login      403        ok/404     ok
+GET  /manage/frames/                               login      403        ok         ok
+POST /manage/frames/                               login      403        ok         ok
+GET  /manage/units/                                login      403        ok         ok
+GET  /manage/units/<unit_id>                       login      403        ok/404     ok
+POST /manage/units/<unit_id>/assignments           login      403        ok/404     ok
+POST /manage/units/<unit_id>/assignments/close     login      403        ok/404     ok
+POST /manage/units/<unit_id>/close                 login      403        ok/404     ok
+GET  /manage/units/<unit_id>/counters/new          login      403        ok/404     ok
+POST /manage/units/<unit_id>/counters/new          login      403        ok/404     ok
+GET  /manage/units/<unit_id>/edit                  login      403        ok/404     ok
+POST /manage/units/<unit_id>/edit                  login      403        ok/404     ok
+GET  /manage/units/<unit_id>/report.csv            login      ok/404     ok/404     ok
+GET  /manage/units/<unit_id>/report.pdf            login      403        ok/404     ok
+GET  /manage/units/<unit_id>/report.xlsx           login      ok/404     ok/404     ok
+POST /manage/units/<unit_id>/targets               login      403        ok/404     ok
+GET  /manage/units/import                          login      403        ok         ok
+POST /manage/units/import                          login      403        ok         ok
+GET  /manage/units/new                             login      403        ok         ok
+POST /manage/units/new                             login      403        ok         ok
+GET  /posters/counter/<counter_id>                 login      403        ok/404     ok
+GET  /posters/counter/<counter_id>.png             login      403        ok/404     ok
+GET  /posters/counter/<counter_id>.svg             login      403        ok/404     ok
+GET  /posters/unit/<unit_id>                       login      403        ok/404     ok
+"""
 
 IN, OUT, ANY = "in-scope", "out-of-scope", "-"
 # URL argument → the demo object it is substituted with. Scoped arguments name a pair of objects:
@@ -45,37 +103,52 @@ ARGUMENTS: dict[str, dict[str, str]] = {
     "alert_id": {IN: "alert:HL-AB-1", OUT: "alert:HL-HL-1"},
     "user_id": {ANY: "user:target"},
 }
-METHODS = ("GET", "POST")
-ROLES = ("anonymous", Role.RESEARCHER.value, Role.MANAGER.value, Role.ADMIN.value)
 
 
-def _routes() -> list[tuple[str, str, str, tuple[tuple[str, str], ...]]]:
-    """(endpoint, rule, method, fixed arguments): one entry per value of an `any(...)` argument."""
-    app = create_app({"TESTING": True, "SECRET_KEY": TEST_SECRET, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
-    found = []
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint.split(".")[0] not in ("manage", "posters", "auth"):
+def _table() -> dict[tuple[str, str], dict[str, tuple[str, str]]]:
+    """(method, route) → role → (outcome in scope, outcome out of scope)."""
+    rows: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
+    for line in EXPECTED.splitlines():
+        if not line.strip() or line.startswith("#"):
             continue
-        options: list[tuple[tuple[str, str], ...]] = [()]
-        for arg, converter in sorted(rule._converters.items()):
-            if isinstance(converter, AnyConverter):
-                options = [(*done, (arg, item)) for done in options for item in sorted(converter.items)]
-        for method in METHODS:
-            if method in (rule.methods or ()):
-                found.extend((rule.endpoint, rule.rule, method, fixed) for fixed in options)
-    return sorted(found)
+        method, route, *cells = line.split()
+        assert len(cells) == len(ROLES), line
+        outcomes = {}
+        for role, cell in zip(ROLES, cells, strict=True):
+            inside, _, outside = cell.partition("/")
+            outcomes[role] = (inside, outside or inside)
+        assert (method, route) not in rows, f"{method} {route} twice in the table"
+        rows[(method, route)] = outcomes
+    return rows
 
 
-def _variants(rule: str) -> list[str]:
-    scoped = [arg for arg, values in ARGUMENTS.items() if f"{arg}>" in rule and IN in values]
-    return [IN, OUT] if scoped else [ANY]
+TABLE = _table()
+
+
+def _scoped(route: str) -> bool:
+    return any(f"<{arg}>" in route for arg, values in ARGUMENTS.items() if IN in values)
 
 
 CASES = [
-    pytest.param(endpoint, rule, method, fixed, role, variant,
-                 id=f"{method} {rule}{''.join(f' {a}={v}' for a, v in fixed)} {role} {variant}")
-    for endpoint, rule, method, fixed in _routes() for role in ROLES for variant in _variants(rule)
+    pytest.param(method, route, role, variant, outcomes[role][variant == OUT],
+                 id=f"{method} {route} {role} {variant}")
+    for (method, route), outcomes in sorted(TABLE.items()) for role in ROLES
+    for variant in ([IN, OUT] if _scoped(route) else [ANY])
 ]
+
+
+def _route(rule: str) -> str:
+    """A URL rule as the table writes it: converters dropped, `<int:unit_id>` → `<unit_id>`."""
+    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"<\1>", rule)
+
+
+def test_the_table_lists_every_staff_route() -> None:
+    app = create_app({"TESTING": True, "SECRET_KEY": TEST_SECRET, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    served = {(method, _route(rule.rule)) for rule in app.url_map.iter_rules()
+              if rule.endpoint.split(".")[0] in ("manage", "posters", "auth")
+              for method in ("GET", "POST") if method in (rule.methods or ())}
+    assert sorted(served - TABLE.keys()) == [], "routes without a row in EXPECTED: write who may use them"
+    assert sorted(TABLE.keys() - served) == [], "rows in EXPECTED for routes that no longer exist"
 
 
 @dataclass(frozen=True)
@@ -110,7 +183,7 @@ def world(migrated_db: Path) -> Iterator[World]:
     }
     with app.app_context():
         for code in ("HL-AB-1", "HL-HL-1"):  # one alert inside the scopes, one outside
-            db.session.add(Alert(unit_id=_unit(code), instrument_id="sipas-counter",
+            db.session.add(Alert(unit_id=unit_id(code), instrument_id="sipas-counter",
                                  kind=AlertKind.BELOW_TARGET, period_start=date(2026, 1, 1),
                                  period_end=date(2026, 3, 31), estimate=0.7, ci_low=0.6, ci_high=0.78,
                                  reference=0.8))
@@ -125,22 +198,17 @@ def world(migrated_db: Path) -> Iterator[World]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _unit(code: str) -> int:
-    found = db.session.scalar(sa.select(Unit.id).where(Unit.code == code))
-    assert found is not None
-    return found
 
-
-def _url(app: Flask, endpoint: str, rule: str, method: str, fixed: tuple[tuple[str, str], ...],
-         variant: str, world: World) -> str:
-    values: dict[str, int | str] = dict(fixed)
-    for arg in sorted(app.url_map._rules_by_endpoint[endpoint][0].arguments - set(values)):
+def _url(route: str, variant: str, world: World) -> str:
+    def substitute(match: re.Match[str]) -> str:
+        arg = match.group(1)
         if arg not in ARGUMENTS:
-            pytest.fail(f"{rule}: no substitution for <{arg}>. Add it to ARGUMENTS in {__file__} "
+            pytest.fail(f"{route}: no substitution for <{arg}>. Add it to ARGUMENTS in {__file__} "
                         "so the route's access control is tested.")
         choices = ARGUMENTS[arg]
-        values[arg] = world.objects[choices.get(variant, choices.get(ANY, choices.get(IN, "")))]
-    return app.url_map.bind("localhost").build(endpoint, values, method=method)
+        return str(world.objects[choices.get(variant, choices.get(ANY, choices.get(IN, "")))])
+
+    return re.sub(r"<([^>]+)>", substitute, route)
 
 
 def _count(app: Flask, action: str, actor_id: int | None) -> int:
@@ -149,10 +217,10 @@ def _count(app: Flask, action: str, actor_id: int | None) -> int:
             AuditEvent.action == action, AuditEvent.actor_id == actor_id)) or 0)
 
 
-@pytest.mark.parametrize(("endpoint", "rule", "method", "fixed", "role", "variant"), CASES)
-def test_access_matrix(world: World, case_app: Flask, endpoint: str, rule: str, method: str,
-                       fixed: tuple[tuple[str, str], ...], role: str, variant: str) -> None:
-    _check(case_app, world, endpoint, rule, method, fixed, role, variant)
+@pytest.mark.parametrize(("method", "route", "role", "variant", "expected"), CASES)
+def test_access_matrix(world: World, case_app: Flask, method: str, route: str, role: str, variant: str,
+                       expected: str) -> None:
+    _check(case_app, world, method, route, role, variant, expected)
 
 
 @pytest.fixture(scope="module")
@@ -176,15 +244,9 @@ def case_app(world: World, matrix_app: Flask) -> Flask:
     return matrix_app
 
 
-def _check(app: Flask, world: World, endpoint: str, rule: str, method: str,
-           fixed: tuple[tuple[str, str], ...], role: str, variant: str) -> None:
-    view = app.view_functions[endpoint]
-    roles: tuple[Role, ...] | None = getattr(view, "staff_roles", None)
-    if roles is None and endpoint not in PUBLIC_AUTH_ENDPOINTS:
-        pytest.fail(f"{endpoint} does not declare who may use it: decorate it with "
-                    "@survey.auth.staff_required(<roles>) (or list it in PUBLIC_AUTH_ENDPOINTS if it "
-                    "must be reachable before sign-in).")
-    url = _url(app, endpoint, rule, method, fixed, variant, world)
+def _check(app: Flask, world: World, method: str, route: str, role: str, variant: str,
+           expected: str) -> None:
+    url = _url(route, variant, world)
     client = app.test_client()
     actor = world.staff.get(role)
     if actor is not None:
@@ -196,21 +258,23 @@ def _check(app: Flask, world: World, endpoint: str, rule: str, method: str,
     # Report downloads (PDF, XLSX) are binary: decode leniently, only error codes are looked for.
     response = client.open(url, method=method, data={} if method == "POST" else None)
     status, body = response.status_code, response.get_data().decode("utf-8", "replace")
-    where = f"{method} {url} as {role} ({variant}) → {status}"
+    where = f"{method} {url} as {role} ({variant}) → {status}, expected {expected}"
 
-    if roles is None:  # the sign-in pages
+    if expected == "open":  # the pages that lead to or out of a session
         assert status < 400, where
-    elif actor is None:
+    elif expected == "login":
         assert status == 302 and response.headers["Location"].startswith("/auth/login"), where
-    elif Role(role) not in roles:
+    elif expected == "403":
         assert status == 403 and "E-FORBIDDEN" in body, where
         assert _count(app, "role.denied", actor_id) == roles_before + 1, f"{where}: denial not audited"
-    elif variant == OUT and role != Role.ADMIN.value:
+    elif expected == "404":
         assert status == 404, where
         assert _count(app, "access.denied", actor_id) == denied_before + 1, f"{where}: denial not audited"
-    else:
+    elif expected == "ok":
         if method == "GET":
             assert 200 <= status < 400, where
         else:
             assert status < 500 and status not in (401, 403, 404), where
         assert _count(app, "access.denied", actor_id) == denied_before, f"{where}: unexpected denial"
+    else:
+        pytest.fail(f"{where}: unknown outcome in EXPECTED")
