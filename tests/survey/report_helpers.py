@@ -56,3 +56,25 @@ def seed_responses(app: Flask) -> None:
     add_responses(app, "HL-AB-1", AB_CODES,
                   comments=(PHONE_COMMENT, FORMULA_COMMENT, "Phòng chờ nóng, cần thêm quạt."))
     add_responses(app, "HL-HL-1", HL_CODES)
+
+
+# The figures of commune An Bình (HL-AB = its one desk HL-AB-1) in October 2026, unweighted, worked out
+# by hand from `AB_CODES` and the answering rule of `add_responses` -- not by the code under test.
+# 40 responses (AB_CODES twice). A criterion at position j (0-18 in the instrument's element order) gets
+# the response's code, except every third one (j % 3 == 0), where odd-numbered responses answer one
+# lower. Satisfied = 4 or 5:
+# - j % 3 != 0: codes >= 4 in AB_CODES' 20 = 14 -> 28/40 = 0.70;
+# - j % 3 == 0: 6 of the 10 even positions (5,4,5,4,5,5) and 3 of the 10 odd ones once lowered
+#   (5->4 three times) -> 18/40 = 0.45.
+# Elements (mean of their criteria): access j=0-3 (0.45, .7, .7, 0.45) = 0.575; procedure j=4-7
+# (.7, .7, .45, .7) = 0.6375; civil_servant j=8-12 (.7, .45, .7, .7, .45) = 0.60; result j=13-15 and
+# feedback j=16-18 (.7, .7, .45) = 37/60. Index = mean of the five = 3.0458333 / 5 = 731/1200.
+# Intervals of a simple share: n = 40 equal weights, the with-replacement design variance is
+# p(1-p)/(n-1), so n_eff = 39 and Wilson (1927) uses t = qt(0.975, df 39) = 2.022690920036761
+# (scipy.stats.t.ppf): 0.45 -> (0.30138069, 0.60811375); 0.70 -> (0.53853684, 0.82348537).
+AB_INDEX = 731 / 1200
+AB_ELEMENTS = {"access": 0.575, "procedure": 0.6375, "civil_servant": 0.60, "result": 37 / 60,
+               "feedback": 37 / 60}
+AB_CRITERION_LOW, AB_CRITERION_HIGH = 0.45, 0.70  # j % 3 == 0, otherwise
+AB_INTERVAL_LOW = (0.3013806945377433, 0.6081137523547816)
+AB_INTERVAL_HIGH = (0.5385368399017597, 0.8234853725281411)

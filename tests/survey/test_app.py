@@ -15,7 +15,6 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from survey import create_app
 from survey.extensions import db
 
-
 # Written out, not imported: the test must notice if the shipped default changes without the guard.
 SHIPPED_DEFAULT_SECRET = "dev-insecure-secret-change-me"
 
