@@ -22,7 +22,6 @@ from survey.models import Counter, Role, Unit, User
 from survey.services.staff import audit
 
 MANAGING_ROLES = (Role.ADMIN, Role.MANAGER)
-EXPORTING_ROLES = (Role.ADMIN, Role.MANAGER, Role.RESEARCHER)
 Found = TypeVar("Found", Unit, Counter)
 
 
@@ -96,11 +95,6 @@ def forbidden() -> SurveyError:
 def can_manage(user: User) -> bool:
     """May change units, counters, frames and alerts (within scope)."""
     return user.active and user.role in MANAGING_ROLES
-
-
-def can_export(user: User) -> bool:
-    """May download exports (within scope). Managers export their own units' data too."""
-    return user.active and user.role in EXPORTING_ROLES
 
 
 def is_admin(user: User) -> bool:
