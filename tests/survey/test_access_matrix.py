@@ -3,7 +3,7 @@
 Routes added later are covered automatically. A route this test cannot exercise fails loudly:
 a `manage.*` view must declare its roles with `@survey.auth.staff_required(...)`, and every URL
 argument must have a substitution in ARGUMENTS below (scoped ones get an in-scope and an
-out-of-scope value). Expectations (reliability.md, "Access control" and row 24):
+out-of-scope value). Expectations (docs/bad-input.md, "Access control" and row 24):
 
 - anonymous → redirect to the sign-in page (the sign-in pages themselves answer);
 - a role the view does not allow → 403 E-FORBIDDEN and a `role.denied` audit event;

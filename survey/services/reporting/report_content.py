@@ -38,7 +38,7 @@ INTERVAL_LABEL = _l("Wilson score interval on the smaller of the design and Kish
                     "Kish's bound taken per criterion for element and overall indices (Clopper–Pearson "
                     "at 0 or 1)")
 
-SMALL_CELL = 5  # counts 0 < n < 5 are never published (reliability.md, export anonymity)
+SMALL_CELL = 5  # counts 0 < n < 5 are never published (docs/bad-input.md, "Export anonymity")
 DEFAULT_COMMENT_LIMIT = 30
 
 

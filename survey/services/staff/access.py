@@ -3,7 +3,7 @@
 An admin sees every unit. A manager or researcher sees the subtrees rooted at their scopes (a scope on
 a province covers every agency, commune and service point below it). Asking for a unit outside that
 set looks exactly like asking for one that does not exist (404), so ids cannot be probed, and the
-attempt is written to the audit log (reliability.md, row 24).
+attempt is written to the audit log (docs/bad-input.md row 24).
 """
 
 from __future__ import annotations
