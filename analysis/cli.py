@@ -72,7 +72,7 @@ def load_definition(spec: str, *, levels: Sequence[int], satisfied: Sequence[int
 
     References
     ----------
-    /work/shared/domain/sipas.md, sections 3-4 (5-level scale, satisfied = 4-5, N/A excluded).
+    docs/sipas-method.md, sections 3-4 (5-level scale, satisfied = 4-5, N/A excluded).
     """
     path = Path(spec)
     if path.suffix.lower() == ".csv" or path.exists():

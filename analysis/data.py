@@ -79,7 +79,7 @@ def numeric_codes(column: pd.Series, name: str) -> FloatArray:
 
     References
     ----------
-    /work/shared/design/reliability.md, bad-input catalogue #12 (values that are not a scale code).
+    docs/bad-input.md, row 12 (values that are not a code of their scale).
     """
     plain_numbers = pd.api.types.is_float_dtype(column.dtype) or (
         pd.api.types.is_integer_dtype(column.dtype)

@@ -20,7 +20,7 @@ __all__ = [
     "responses_needed",
 ]
 
-# The national SIPAS share satisfied has sat between 80 % and 86 % since 2018 (docs: sipas.md §1),
+# The national SIPAS share satisfied has sat between 80 % and 86 % since 2018 (docs/sipas-method.md §1),
 # so 0.85 is the planning value when a unit has no estimate of its own yet.
 DEFAULT_PLANNING_P = 0.85
 

@@ -12,7 +12,7 @@ class DefaultConfig:
     # Filled in by create_app with an absolute path in the instance folder when left empty.
     SQLALCHEMY_DATABASE_URI = ""
 
-    # Werkzeug otherwise accepts large bodies and thousands of fields (reliability.md, pitfalls).
+    # Werkzeug otherwise accepts large bodies and thousands of fields (docs/bad-input.md, pitfall P6).
     MAX_CONTENT_LENGTH = 64 * 1024
     MAX_FORM_MEMORY_SIZE = 64 * 1024
     MAX_FORM_PARTS = 200
@@ -25,7 +25,7 @@ class DefaultConfig:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
 
-    # Survey integrity (reliability.md, "Integrity without CAPTCHAs").
+    # Survey integrity (docs/bad-input.md, "Integrity defences").
     FORM_NONCE_MAX_AGE = 6 * 3600  # seconds a rendered form stays submittable
     MIN_FILL_SECONDS = 3
     KIOSK_RETURN_SECONDS = 8
@@ -38,7 +38,7 @@ class DefaultConfig:
 
     # Reverse proxies in front of the app (nginx, a load balancer) that append X-Forwarded-For and set
     # X-Forwarded-Proto. 0 = none: forwarded headers are ignored, as a client can forge them
-    # (reliability.md row 32). Behind one proxy set 1, or every sign-in rate limit would key on the
+    # (docs/bad-input.md row 32). Behind one proxy set 1, or every sign-in rate limit would key on the
     # proxy's address and one guesser would lock everyone out. Only that many hops are trusted: the
     # client's own X-Forwarded-For entries are skipped (werkzeug's ProxyFix).
     PROXY_HOPS = 0
@@ -50,7 +50,7 @@ class DefaultConfig:
     QR_SECRET_KEY = ""
 
     # Staff sign-in (survey/auth.py). Sessions live server-side and end after this much inactivity,
-    # or this long after sign-in whatever happens (reliability.md, pitfalls).
+    # or this long after sign-in whatever happens (docs/bad-input.md, pitfall P4).
     STAFF_IDLE_MINUTES = 30
     STAFF_ABSOLUTE_HOURS = 12
     # Admins must use a TOTP second factor; set False only for a throw-away demo or in tests.

@@ -12,7 +12,8 @@ from survey.extensions import db
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers and one writer work at once; synchronous=FULL keeps acknowledged submissions
-    # through a power loss (reliability.md); the busy timeout queues writers instead of failing them.
+    # through a power loss (docs/bad-input.md, "Durability"); the busy timeout queues writers instead
+    # of failing them.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")

@@ -2,12 +2,12 @@
 
 Keys are HMAC(daily key, IP prefix): the /24 (IPv4) or /64 (IPv6) a client sits in, so one host cannot
 dodge the limit by hopping addresses in its own block, and the key changes every day, so the limiter's
-store (memory or Redis) never holds a stable address fingerprint (reliability.md, integrity item 5).
+store (memory or Redis) never holds a stable address fingerprint (docs/bad-input.md, integrity item 5).
 `request.remote_addr` is the only address read: X-Forwarded-For is client-controlled unless a
 configured proxy hop rewrites it (row 32).
 
 Storage: `RATELIMIT_STORAGE_URI`, `memory://` by default, which counts per worker process. With
-several workers set a shared store, e.g. `redis://localhost:6379/0` (reliability.md, pitfalls).
+several workers set a shared store, e.g. `redis://localhost:6379/0` (docs/bad-input.md, pitfall P5).
 """
 
 from __future__ import annotations

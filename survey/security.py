@@ -1,4 +1,4 @@
-"""Security headers on every response, error pages included (reliability.md)."""
+"""Security headers on every response, error pages included (docs/bad-input.md, "Security headers")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Blueprints by audience: public (citizens), manage (managers), research, auth, api."""
+"""Blueprints by audience: home (the landing page), public (citizens, no login), posters (QR posters
+for staff), auth (staff sign-in), manage (managers, admins, and researchers' downloads), api (machine
+clients)."""
 
 from __future__ import annotations
 

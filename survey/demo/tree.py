@@ -32,7 +32,7 @@ class DemoCounter:
     procedure_field: str | None
 
 
-REFORM_DAY = date(2025, 7, 1)  # two-tier local government starts (sipas.md §6)
+REFORM_DAY = date(2025, 7, 1)  # two-tier local government starts (docs/sipas-method.md §6)
 
 UNITS = (
     DemoUnit("HL", UnitKind.PROVINCE, "Tỉnh Mẫu (dữ liệu thử)", "Demo Province", None),

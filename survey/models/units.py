@@ -20,7 +20,10 @@ def str_enum(enum: type[StrEnum], length: int = 20) -> sa.Enum:
 
 
 class UnitKind(StrEnum):
-    """Levels of the two-tier local government after 1 July 2025 (sipas.md §6), plus historical ones."""
+    """Levels of the two-tier local government after 1 July 2025, plus historical ones.
+
+    See docs/sipas-method.md §6.
+    """
 
     PROVINCE = "province"
     AGENCY = "agency"  # sở, ban, ngành, or the provincial public administrative service centre

@@ -1,4 +1,5 @@
-"""Tests for analysis.planning against sipas.md, Krejcie & Morgan (1970) and hand computations."""
+"""Tests for analysis.planning against docs/sipas-method.md §7, Krejcie & Morgan (1970) and hand
+computations."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def test_design_effect_multiplies_n0() -> None:
     base = responses_needed(0.07, p=0.85)
     doubled = responses_needed(0.07, p=0.85, deff=2.0)
     assert doubled.n0 == pytest.approx(2 * base.n0)
-    # ±7 points at p = 0.85: 1.96² · 0.1275 / 0.0049 = 99.96 → 100 responses, as sipas.md §7 says
+    # ±7 points at p = 0.85: 1.96² · 0.1275 / 0.0049 = 99.96 → 100 responses (docs/sipas-method.md §7)
     assert base.n0 == pytest.approx(99.96, abs=0.01)
     assert base.responses == 100
 
@@ -49,7 +50,8 @@ def test_finite_population_correction_reproduces_krejcie_morgan(population: int,
 
 
 def test_sipas_md_wilson_half_widths() -> None:
-    # sipas.md §7: Wilson half-width at p ≈ 0.85 is about ±7 points at n = 100 and ±3.5 at n = 400
+    # docs/sipas-method.md §7: Wilson half-width at p ≈ 0.85 is about ±7 points at n = 100 and ±3.5
+    # at n = 400
     # hand: n = 100, z²/n = 0.038415; √(0.001275 + 0.0000960) / 1.038415 · 1.959964 = 0.06989
     at_100 = achievable_half_width(100, p=0.85, method=HalfWidthMethod.WILSON)
     at_400 = achievable_half_width(400, p=0.85, method=HalfWidthMethod.WILSON)

@@ -35,7 +35,7 @@ def test_published_lock_matches_shipped_files() -> None:
 @pytest.mark.parametrize(
     ("instrument_id", "per_element"),
     [
-        ("sipas-counter", [4, 4, 5, 3, 3]),  # SIPAS items 15-33 (domain/sipas.md §2)
+        ("sipas-counter", [4, 4, 5, 3, 3]),  # SIPAS items 15-33 (docs/sipas-method.md §2)
         ("quick-rating", [1]),
         ("outpatient", [5, 6, 5, 5, 4]),  # sections A-E
     ],

@@ -111,13 +111,13 @@ def test_require_role_refuses_with_403_and_audits(sapp: Flask) -> None:
     assert json.loads(denied[0].detail) == {"required": ["admin", "manager"], "role": "researcher"}
 
 
-@pytest.mark.parametrize(("role", "manage", "export"), [
-    (Role.ADMIN, True, True), (Role.MANAGER, True, True), (Role.RESEARCHER, False, True)])
-def test_capabilities(role: Role, manage: bool, export: bool) -> None:
+@pytest.mark.parametrize(("role", "manage"), [
+    (Role.ADMIN, True), (Role.MANAGER, True), (Role.RESEARCHER, False)])
+def test_capabilities(role: Role, manage: bool) -> None:
     user = User(username="x", password_hash="-", role=role, active=True)
-    assert (access.can_manage(user), access.can_export(user)) == (manage, export)
+    assert access.can_manage(user) is manage
     user.active = False
-    assert (access.can_manage(user), access.can_export(user)) == (False, False)
+    assert access.can_manage(user) is False
 
 
 def test_audit_record_flushes_json_detail_and_never_commits(sapp: Flask) -> None:

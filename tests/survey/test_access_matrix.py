@@ -4,7 +4,8 @@ a table written out below.
 The table is the policy (docs/reports.md for the downloads, README "Printing QR posters" and "For
 managers"): who may open each page, and what happens inside and outside the account's units. It is
 not read from the code: a route added, removed or re-permissioned without changing the table fails
-`test_the_table_lists_every_staff_route` or its own row.
+`test_the_table_lists_every_staff_route` or its own row. The expectations
+follow docs/bad-input.md ("Access control" and row 24):
 
 - anonymous → redirect to the sign-in page (`login`), except the pages that lead to or out of a
   session (`open`: anything below 400);

@@ -1,5 +1,5 @@
 """Repeated wrong passwords: 429 E-RATE with Retry-After, per account and per address, never a
-permanent lock-out, and no raw IP address kept anywhere (reliability.md rows 26 and 32)."""
+permanent lock-out, and no raw IP address kept anywhere (docs/bad-input.md rows 26 and 32)."""
 
 from __future__ import annotations
 

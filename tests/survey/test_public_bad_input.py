@@ -1,4 +1,4 @@
-"""reliability.md's bad-input catalogue through `/s/<token>`: each input gets its status and stable
+"""docs/bad-input.md's catalogue through `/s/<token>`: each input gets its status and stable
 code, and a refused input stores nothing."""
 
 from __future__ import annotations

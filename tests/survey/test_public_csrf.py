@@ -1,5 +1,5 @@
 """CSRF with the real configuration (Flask-WTF on): refused without the token, accepted with the one
-from the rendered form, and an expired token gives the citizen's answers back (reliability.md row 6)."""
+from the rendered form, and an expired token gives the citizen's answers back (docs/bad-input.md row 6)."""
 
 from __future__ import annotations
 

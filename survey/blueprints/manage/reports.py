@@ -4,7 +4,7 @@
 
 Who: admins and managers get every format; researchers ("exports only") get the XLSX and CSV of the
 aggregate tables, without comments, and no PDF (403). Everyone only within their scope: another
-unit's report is a 404 and an `access.denied` audit event (reliability.md row 24). The URL names the
+unit's report is a 404 and an `access.denied` audit event (docs/bad-input.md row 24). The URL names the
 format from a closed list and no part of the request ever reaches the file system, so a traversal
 attempt in the download name matches no route: 404 (row 23). Every download is audited
 (`report.download`, with format, period, instrument and weighting) in the request's one commit.

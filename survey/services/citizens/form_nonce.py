@@ -1,4 +1,4 @@
-"""The signed single-use form nonce issued with every survey form (reliability.md, integrity 3).
+"""The signed single-use form nonce issued with every survey form (docs/bad-input.md, integrity item 3).
 
 It carries a random 128-bit key (stored as `Response.idempotency_key`, UNIQUE: a double tap, retry
 or back-button resubmission can store at most one response), the counter and instrument the form

@@ -2,7 +2,7 @@
 
 `validate_submission` takes the posted fields as a multi-mapping, the instrument, the counter the
 form was opened at, the time and the settings, and returns a `Validation`: the answers parsed to raw
-codes and clean texts, or the refusal with the stable codes of reliability.md's bad-input catalogue.
+codes and clean texts, or the refusal with the stable codes of docs/bad-input.md's catalogue.
 `store_response` writes one Response with its Answer and TextAnswer rows; the idempotency key (the
 nonce's random part, UNIQUE in the table) makes a double tap or a retry store nothing new.
 """
@@ -215,7 +215,10 @@ def _visibility(items: Mapping[str, Item], parsed: _Parsed) -> dict[str, bool | 
 
 def validate_submission(form: FormData, instrument: Instrument, *, counter_id: int, now: datetime,
                         settings: SubmissionSettings) -> Validation:
-    """Check a posted survey form strictly; see the module docstring and reliability.md rows 7-18, 27-28."""
+    """Check a posted survey form strictly.
+
+    See the module docstring and docs/bad-input.md rows 7-18 and 27-28.
+    """
     items = answerable_items(instrument)
     shape_error, bracketed = _check_shape(form, items)
     if shape_error is not None:

@@ -3,7 +3,7 @@
 Invisible format characters (zero-width, bidi controls, BOM) are removed: they carry no meaning in a
 comment and are a known way to smuggle text past filters. The rest is NFC-normalised, so that a
 Vietnamese word typed with combining marks (NFD, as some keyboards send it) is stored, counted and
-searched like the same word typed precomposed (reliability.md rows 16-18).
+searched like the same word typed precomposed (docs/bad-input.md rows 16-18).
 """
 
 from __future__ import annotations

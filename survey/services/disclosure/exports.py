@@ -3,7 +3,7 @@
 Every export is a list of `Table`s, each a header row and data rows plus a `ColumnKind` per column, so
 the writers know that a share is a percentage, a count a count, and text is text.
 
-Formula ("CSV") injection (reliability.md row 22; OWASP, *CSV Injection*): a spreadsheet evaluates a
+Formula ("CSV") injection (docs/bad-input.md row 22; OWASP, *CSV Injection*): a spreadsheet evaluates a
 cell that starts with ``=``, ``+``, ``-`` or ``@`` as a formula, and tab or carriage return can be used
 to smuggle one past a naive check. `neutralise` prefixes every such *text* cell with an apostrophe.
 Numbers (int, float, Decimal) are never touched, so -0.05 stays a number. A *string* that merely looks

@@ -2,8 +2,8 @@
 
 Structured personal data (phone numbers, citizen ID numbers, e-mail addresses, vehicle plates) is
 replaced by a typed placeholder; names cannot be found reliably by pattern, so an honorific followed
-by a capitalised word ("chị Lan ở quầy 3") only marks the comment for review (reliability.md, "PII in
-free text").
+by a capitalised word ("chị Lan ở quầy 3") only marks the comment for review (docs/bad-input.md,
+"Personal data in free text").
 
 Detection runs on a *canonical copy* (per character NFKC, format characters such as zero-width spaces
 dropped), so full-width digits ``０９１２…`` and ``0\u200b912…`` are caught; every canonical character

@@ -2,7 +2,7 @@
 
 Every function takes the acting user and `now`, checks scope itself (never trusting the page that
 called it), records an audit event and only flushes: the view or command commits once.
-Units are never deleted: they close with `valid_to` and may name a successor (sipas.md §6).
+Units are never deleted: they close with `valid_to` and may name a successor (docs/sipas-method.md §6).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The payload names unit, counter and key version. HMAC-SHA-256 (not itsdangerous' SHA-1 default), no
 expiry: a printed poster lives for years. Revoking a counter or bumping its key version retires every
-code printed before (reliability.md, "Signed QR per counter").
+code printed before (docs/bad-input.md, integrity item 1).
 """
 
 from __future__ import annotations

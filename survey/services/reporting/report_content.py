@@ -38,7 +38,7 @@ INTERVAL_LABEL = _l("Wilson score interval on the smaller of the design and Kish
                     "Kish's bound taken per criterion for element and overall indices (Clopper–Pearson "
                     "at 0 or 1)")
 
-SMALL_CELL = 5  # counts 0 < n < 5 are never published (reliability.md, export anonymity)
+SMALL_CELL = 5  # counts 0 < n < 5 are never published (docs/bad-input.md, "Export anonymity")
 DEFAULT_COMMENT_LIMIT = 30
 
 
@@ -298,8 +298,8 @@ def minimum_n() -> int:
     return MIN_N
 
 
-# The unit page's words and shapes (survey/blueprints/manage/dashboard.py), so page and report agree.
-# A shape for every verdict: the report never relies on colour alone, and prints in black and white.
+# The unit page's words (survey/blueprints/manage/dashboard.py), so page and report agree. The report
+# names every verdict in words: it never relies on colour alone, and prints in black and white.
 VERDICT_TEXT = {
     "met": _l("met"),
     "below": _l("below target"),
@@ -307,7 +307,6 @@ VERDICT_TEXT = {
     "suppressed": _l("too few responses"),
     "": _l("no target"),
 }
-VERDICT_SHAPE = {"met": "✔", "below": "✖", "inconclusive": "?", "suppressed": "–", "": "·"}
 
 
 FLAG_TEXT = {
@@ -325,10 +324,6 @@ def flag_text(flag: str) -> str:
 
 def verdict_text(verdict: str) -> str:
     return str(VERDICT_TEXT.get(verdict, verdict))
-
-
-def verdict_shape(verdict: str) -> str:
-    return VERDICT_SHAPE.get(verdict, "")
 
 
 def weighting_text(weighting: str) -> str:

@@ -3,7 +3,7 @@
 An admin sees every unit. A manager or researcher sees the subtrees rooted at their scopes (a scope on
 a province covers every agency, commune and service point below it). Asking for a unit outside that
 set looks exactly like asking for one that does not exist (404), so ids cannot be probed, and the
-attempt is written to the audit log (reliability.md, row 24).
+attempt is written to the audit log (docs/bad-input.md row 24).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from survey.models import Counter, Role, Unit, User
 from survey.services.staff import audit
 
 MANAGING_ROLES = (Role.ADMIN, Role.MANAGER)
-EXPORTING_ROLES = (Role.ADMIN, Role.MANAGER, Role.RESEARCHER)
 Found = TypeVar("Found", Unit, Counter)
 
 
@@ -96,11 +95,6 @@ def forbidden() -> SurveyError:
 def can_manage(user: User) -> bool:
     """May change units, counters, frames and alerts (within scope)."""
     return user.active and user.role in MANAGING_ROLES
-
-
-def can_export(user: User) -> bool:
-    """May download exports (within scope). Managers export their own units' data too."""
-    return user.active and user.role in EXPORTING_ROLES
 
 
 def is_admin(user: User) -> bool:

@@ -1,7 +1,7 @@
 """Server-side staff sessions: the cookie holds a random id, the database only its SHA-256.
 
 Flask-Login alone keeps the login in a signed cookie that stays valid after logout if someone copied
-it (reliability.md, pitfalls). Here every request looks the row up; logout, an admin, a deactivation,
+it (docs/bad-input.md, pitfall P4). Here every request looks the row up; logout, an admin, a deactivation,
 the idle limit (30 min) or the absolute limit (12 h) ends it for every copy of the cookie.
 """
 

@@ -33,7 +33,10 @@ COLUMNS = ("unit_code", "period_start", "period_end", "period", "procedure_field
 
 
 class FrameChannel(StrEnum):
-    """How dossiers reached the unit (sipas.md §2: in person / online); "" in a row = not broken down."""
+    """How dossiers reached the unit (docs/sipas-method.md §2: in person / online).
+
+    "" in a row means the frame does not break the unit's dossiers down by channel.
+    """
 
     DIRECT = "direct"  # trực tiếp, at the counter
     ONLINE = "online"  # trực tuyến, the public service portal
