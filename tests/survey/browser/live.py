@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from flask import Flask
 from werkzeug.serving import make_server
 
-from survey.demo.tree import seed_demo
+from survey.demo.tree import REFORM_DAY, seed_demo
 from survey.extensions import db
-from survey.models import Counter, Response
+from survey.models import Counter, InstrumentAssignment, Response, Unit
 from survey.services.qr.qr_tokens import issue_token, token_secret
 from tests.survey.conftest import make_app
 
@@ -43,6 +43,14 @@ class Live:
             counter_row = db.session.get(Counter, self.counters[counter])
             token = issue_token(counter_row, token_secret(self.app.config))
         return f"{self.base}/s/{token}" + (f"?{urlencode(query)}" if query else "")
+
+    def assign(self, unit_code: str, instrument_id: str, version: str = "2025.1") -> None:
+        """Give unit `unit_code` its own instrument (it then takes precedence over the province's)."""
+        with self.app.app_context():
+            unit = db.session.scalar(sa.select(Unit).where(Unit.code == unit_code))
+            db.session.add(InstrumentAssignment(unit=unit, instrument_id=instrument_id,
+                                                instrument_version=version, opens_on=REFORM_DAY))
+            db.session.commit()
 
     def responses(self) -> list[StoredResponse]:
         with self.app.app_context():
