@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := survey
 
-.PHONY: run test test-analysis-only system-deps translations messages lint typecheck bench clean
+.PHONY: run test test-analysis-only system-deps browser-deps translations messages lint typecheck bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,13 @@ $(STAMP): setup.cfg pyproject.toml
 # System packages the app and its tests need (WeasyPrint's Pango, pdftoppm, fonts, Chromium).
 system-deps:
 	bash scripts/system-deps.sh
+
+# axe-core for the browser tests, pinned in tests/survey/browser/package-lock.json (npm registry).
+BROWSER_DIR := tests/survey/browser
+browser-deps: $(BROWSER_DIR)/node_modules/axe-core/axe.min.js
+$(BROWSER_DIR)/node_modules/axe-core/axe.min.js: $(BROWSER_DIR)/package-lock.json
+	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 # A fresh machine gets its own random secrets, kept in the (untracked) instance folder.
 instance/config.py:
@@ -29,7 +36,7 @@ run: $(STAMP) system-deps translations instance/config.py
 	$(BIN)/flask seed demo --responses
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
-test: $(STAMP) system-deps translations test-analysis-only
+test: $(STAMP) system-deps browser-deps translations test-analysis-only
 	$(BIN)/python -m pytest
 
 # `analysis` and `instruments` must work in a notebook without the web stack: prove it in a venv

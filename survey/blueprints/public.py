@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 
@@ -15,7 +15,7 @@ from survey.extensions import csrf, db
 from survey.forms import build_survey_form
 from survey.i18n import current_locale
 from survey.models import Channel, utcnow
-from survey.services.citizens.form_nonce import issue_nonce
+from survey.services.citizens.form_nonce import issue_nonce, read_nonce
 from survey.services.citizens.submissions import (
     MESSAGES,
     FieldError,
@@ -33,12 +33,19 @@ FORM_ENCODINGS = ("application/x-www-form-urlencoded", "multipart/form-data")
 # Flask-WTF's wording for an expired token, the one CSRF failure an honest citizen meets
 # (a form left open for more than WTF_CSRF_TIME_LIMIT): then the answers are given back.
 CSRF_EXPIRED = "The CSRF token has expired."
+# Session key: counter id -> the nonce of the last form this browser sent there. While that nonce is
+# still valid, opening the counter's form again (the Back button after the thank-you page, a reload)
+# leads to the thank-you page instead of a fresh form that would store a second response.
+ANSWERED = "answered"
+ANSWERED_KEPT = 3  # counters remembered; the session cookie must stay small
 
 
 @bp.get("/s/", defaults={"token": ""})  # an empty token is a malformed QR code, not an unknown page
 @bp.get("/s/<token>")
-def start(token: str) -> str:
+def start(token: str) -> Any:
     survey = _open(token)
+    if not request.args.get("new") and _answered_here(survey.counter.id):
+        return redirect(url_for("public.thanks", token=token, **_mode_args()), 303)
     form = build_survey_form(survey.instrument, current_locale(), formdata=None)
     form.nonce.data = issue_nonce(current_app.config["SECRET_KEY"], survey.counter.id,
                                   survey.instrument.key, utcnow())
@@ -63,10 +70,21 @@ def submit(token: str) -> Any:
     if result.outcome is Outcome.ACCEPTED:
         stored = store_response(db.session, result, counter=survey.counter, registered=survey.registered,
                                 channel=_channel(), language=current_locale(), now=now)
-        if stored is Stored.ALREADY:
-            return render_template("survey/already.html", **_page(survey, token))
-        db.session.commit()
+        if stored is Stored.STORED:
+            db.session.commit()
+    # Stored now or before (a double tap, Back and resubmit): either way the thank-you page (PRG).
+    _remember_answered(survey.counter.id, request.form.get("nonce", ""))
     return redirect(url_for("public.thanks", token=token, **_mode_args()), 303)
+
+
+@bp.post("/s/<token>/language")
+@csrf.exempt  # nothing is stored: the same form comes back in the language asked for (?lang=)
+def switch_language(token: str) -> str:
+    """The language switch of the survey page submits the form here, so no answer is lost."""
+    survey = _open(token)
+    _require_form_body()
+    form = build_survey_form(survey.instrument, current_locale(), formdata=request.form)
+    return _render_form(survey, form, token)
 
 
 @bp.get("/s/<token>/thanks")
@@ -82,6 +100,18 @@ def _never_cache(response: Response) -> Response:
     # hand one nonce to many citizens, and all but the first would read "already recorded".
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _remember_answered(counter_id: int, nonce: str) -> None:
+    answered = {k: v for k, v in session.get(ANSWERED, {}).items() if k != str(counter_id)}
+    answered[str(counter_id)] = nonce
+    session[ANSWERED] = dict(list(answered.items())[-ANSWERED_KEPT:])
+
+
+def _answered_here(counter_id: int) -> bool:
+    nonce = session.get(ANSWERED, {}).get(str(counter_id))
+    settings = SubmissionSettings.from_config(current_app.config)
+    return read_nonce(nonce, settings.secret, utcnow(), settings.nonce_max_age) is not None
 
 
 def _open(token: str) -> OpenSurvey:
@@ -121,8 +151,11 @@ def _page(survey: OpenSurvey, token: str) -> dict[str, Any]:
 def _render_form(survey: OpenSurvey, form: Any, token: str, errors: tuple[FieldError, ...] = (),
                  code: str | None = None) -> str:
     by_item = {error.item_id: error for error in errors if error.item_id is not None}
+    kiosk = {"mode": "kiosk"} if _kiosk() else {}
+    languages = {code: url_for("public.switch_language", token=token, lang=code, **kiosk)
+                 for code in current_app.config["LANGUAGES"]}
     return render_template("survey/form.html", **_page(survey, token), form=form, errors=errors,
-                           errors_by_item=by_item, error_code=code,
+                           errors_by_item=by_item, error_code=code, language_actions=languages,
                            action=url_for("public.submit", token=token, **_mode_args()))
 
 

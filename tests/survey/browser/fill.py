@@ -1,0 +1,65 @@
+"""Answering a survey page as a citizen would: tapping labels and typing, in the order shown."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from playwright.sync_api import Locator, Page, expect
+
+Answers = dict[str, tuple[int, ...]]
+
+
+class Mood(StrEnum):
+    SATISFIED = "satisfied"  # the top level of every scale
+    DISSATISFIED = "dissatisfied"  # the bottom level of every scale
+
+
+COMMENT = "Thử nghiệm trên trình duyệt"
+
+
+def _tap(page: Page, input_id: str) -> int:
+    page.locator(f"label[for='{input_id}']").click()
+    expect(page.locator(f"#{input_id}")).to_be_checked()
+    return int(page.locator(f"#{input_id}").get_attribute("value") or "")
+
+
+def _applies(item: Locator, chosen: Answers) -> bool:
+    trigger = item.get_attribute("data-show-if-item")
+    if trigger is None:
+        return True
+    wanted = {int(code) for code in (item.get_attribute("data-show-if-in") or "").split()}
+    return bool(wanted & set(chosen.get(trigger, ())))
+
+
+def fill_form(page: Page, mood: Mood, skip: frozenset[str] = frozenset()) -> tuple[Answers, dict[str, str]]:
+    """Answer every question that applies (items in `skip` left empty); return the codes and texts that
+    a correct server stores. Scales get their top or bottom level, other choices their first option
+    (two for a multiple choice), text boxes a comment, numbers their minimum."""
+    chosen: Answers = {}
+    texts: dict[str, str] = {}
+    for item in page.locator("#survey-form .item").all():
+        item_id = (item.get_attribute("id") or "").removeprefix("item-")
+        kind = item.get_attribute("class") or ""
+        if item_id in skip or "item-note" in kind or not _applies(item, chosen):
+            continue
+        if "item-scale" in kind:
+            levels = item.locator(".options:not(.options-na) input").count()
+            index = levels - 1 if mood is Mood.SATISFIED else 0
+            chosen[item_id] = (_tap(page, f"q-{item_id}-{index}"),)
+        elif "item-single" in kind:
+            chosen[item_id] = (_tap(page, f"q-{item_id}-0"),)
+        elif "item-multiple" in kind:
+            chosen[item_id] = tuple(sorted(_tap(page, f"q-{item_id}-{i}") for i in (0, 1)))
+        elif "item-number" in kind:
+            box = page.locator(f"#q-{item_id}")
+            minimum = int(box.get_attribute("min") or "0")
+            box.fill(str(minimum))
+            chosen[item_id] = (minimum,)
+        elif "text" in kind:
+            page.locator(f"#q-{item_id}").fill(COMMENT)
+            texts[item_id] = COMMENT
+    return chosen, texts
+
+
+def submit(page: Page) -> None:
+    page.locator("#survey-form .submit-button").click()
