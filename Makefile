@@ -65,4 +65,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/indices.py
 
 clean:
-	rm -rf $(VENV) .venv-core instance *.egg-info
+	rm -rf $(VENV) .venv-core instance *.egg-info build dist

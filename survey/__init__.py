@@ -10,11 +10,12 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from survey.config import INSECURE_DEFAULT_SECRET, DefaultConfig
+from survey.resources import app_dir
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. No side effects beyond creating the instance folder: no migrations, no network."""
-    app = Flask(__name__, instance_relative_config=True, template_folder="../templates",
+    app = Flask(__name__, instance_relative_config=True, template_folder=app_dir("templates"),
                 static_folder="static")
     app.config.from_object(DefaultConfig)
     if test_config is None:
@@ -38,8 +39,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     database.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
-                     render_as_batch=True, compare_type=True)
+    migrate.init_app(app, db, directory=str(app_dir("migrations")), render_as_batch=True,
+                     compare_type=True)
     csrf.init_app(app)
     i18n.init_app(app)
     security.init_app(app)
