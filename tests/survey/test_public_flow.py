@@ -101,10 +101,11 @@ def test_kiosk_channel_and_return_to_a_fresh_form(served: Served) -> None:
     response = served.client.post(f"{url}?mode=kiosk&lang=en", data={**fields, **VALID})
     assert response.status_code == 303 and "mode=kiosk" in response.headers["Location"]
     thanks = served.client.get(response.headers["Location"]).get_data(as_text=True)
-    refresh = re.search(r'<meta http-equiv="refresh" content="(\d+);url=([^"]+)">', thanks)
-    assert refresh is not None and refresh.group(1) == "8"
-    assert "mode=kiosk" in refresh.group(2) and "lang=vi" in refresh.group(2)  # next citizen: Vietnamese
-    assert served.client.get(refresh.group(2).replace("&amp;", "&")).status_code == 200
+    assert "http-equiv" not in thanks  # a timed refresh the citizen cannot stop fails WCAG 2.2.1
+    back = re.search(r'data-return-url="([^"]+)" data-return-seconds="(\d+)"', thanks)
+    assert back is not None and back.group(2) == "8"
+    assert "mode=kiosk" in back.group(1) and "lang=vi" in back.group(1)  # next citizen: Vietnamese
+    assert served.client.get(back.group(1).replace("&amp;", "&")).status_code == 200
     [stored] = served.stored()
     assert stored.channel is Channel.KIOSK and stored.language == "en"
 

@@ -71,7 +71,8 @@ class Live:
 def serve(migrated_db: Path, tmp_path: Path, **overrides: Any) -> Iterator[Live]:
     """The app on a fresh copy of the migrated database, seeded with the demo province, served by a
     real threaded WSGI server on a free loopback port until the block ends."""
-    config = {"WTF_CSRF_ENABLED": True, "MIN_FILL_SECONDS": 0, **overrides}
+    # A long kiosk return: a page under test must not leave by itself unless the test asks for it.
+    config = {"WTF_CSRF_ENABLED": True, "MIN_FILL_SECONDS": 0, "KIOSK_RETURN_SECONDS": 600, **overrides}
     app = make_app(migrated_db, tmp_path, **config)
     with app.app_context():
         counters = {f"{c.unit.code}/{c.code}": c.id for c in seed_demo(db.session)}
