@@ -312,6 +312,7 @@ def unit_page(unit_id: int) -> str:
 def _triple(row: Any) -> tuple[float | None, float | None, float | None]:
     if row is None:
         return None, None, None
+    # three names, so three floats: mypy types a tuple built from a generator as of any length
     return tuple(float(row[c]) for c in ("est", "ci_lo", "ci_hi"))  # type: ignore[return-value]
 
 

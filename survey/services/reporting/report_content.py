@@ -146,7 +146,7 @@ def period_label(period: Period) -> str:
 def finite_number(value: object) -> float | None:
     """`value` as a finite float, or None (missing, not a number, NaN or infinite)."""
     try:
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type]  # any object: float() refusing it is handled
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
