@@ -36,7 +36,8 @@ run: $(STAMP) system-deps translations instance/config.py
 	$(BIN)/flask seed demo --responses
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
-test: $(STAMP) system-deps browser-deps translations test-analysis-only
+# Lint and strict typing run first: CI (.ci/run → make test) fails on either.
+test: $(STAMP) system-deps translations browser-deps lint typecheck test-analysis-only
 	$(BIN)/python -m pytest
 
 # `analysis` and `instruments` must work in a notebook without the web stack: prove it in a venv
@@ -59,7 +60,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy analysis instruments
+	$(BIN)/mypy analysis instruments survey
 
 bench: $(STAMP)
 	$(BIN)/python bench/indices.py

@@ -75,11 +75,11 @@ def _lifetime() -> staff_sessions.Lifetime:
 
 def _load_principal(token: str) -> Principal | None:
     now = current_time()
-    row = staff_sessions.find_live(db.session, token, now=now, lifetime=_lifetime())
+    row = staff_sessions.find_live(db.session(), token, now=now, lifetime=_lifetime())
     if row is None:
         return None
     if staff_sessions.needs_touch(row, now):
-        staff_sessions.touch_independently(db.session, row, now)
+        staff_sessions.touch_independently(db.session(), row, now)
     return Principal(row, token)
 
 
@@ -89,7 +89,7 @@ def sign_in(user: User, *, second_factor_done: bool) -> StaffSession:
     previous = pending_principal()
     if previous is not None:
         staff_sessions.revoke(previous.staff_session, now=current_time())
-    token, row = staff_sessions.start(db.session, user, now=current_time(),
+    token, row = staff_sessions.start(db.session(), user, now=current_time(),
                                       second_factor_done=second_factor_done)
     login_user(Principal(row, token))
     return row
@@ -178,7 +178,7 @@ def staff_required(*roles: Role | str) -> Callable[[F], F]:
             access.require_role(current_staff(), *allowed, now=current_time())
             return view(*args, **kwargs)
 
-        wrapper.staff_roles = allowed  # type: ignore[attr-defined]
+        wrapper.staff_roles = allowed  # type: ignore[attr-defined]  # a mark on the view, for the tests
         return cast(F, wrapper)
 
     return decorate

@@ -1,7 +1,15 @@
-"""Unbound extension objects, bound to the app in create_app (one place, no import cycles)."""
+"""Unbound extension objects, bound to the app in create_app (one place, no import cycles).
+
+Services take a SQLAlchemy `Session`; views and commands pass `db.session()`, the current app
+context's session, because `db.session` itself is a `scoped_session` proxy, not a `Session`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from flask import Blueprint, Flask
 from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -9,7 +17,24 @@ from flask_wtf import CSRFProtect
 
 from survey.models.base import Base
 
+_Exempted = TypeVar("_Exempted", bound=Callable[..., Any] | Blueprint)
+
+
+class CsrfGuard(Protocol):
+    """What the app uses of Flask-WTF's `CSRFProtect`, typed here because Flask-WTF ships no types."""
+
+    def init_app(self, app: Flask) -> None: ...
+
+    def exempt(self, view: _Exempted) -> _Exempted:
+        """Skip the check for a view or a whole blueprint; returns its argument unchanged."""
+        ...
+
+    def protect(self) -> None:
+        """Check the current request's token now; raises `CSRFError` when it is missing or bad."""
+        ...
+
+
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-csrf = CSRFProtect()
+csrf: CsrfGuard = CSRFProtect()
 babel = Babel()

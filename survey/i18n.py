@@ -9,14 +9,14 @@ from survey.extensions import babel
 
 
 def select_locale() -> str:
-    languages = current_app.config["LANGUAGES"]
+    languages: tuple[str, ...] = current_app.config["LANGUAGES"]
     if not has_request_context():  # CLI commands (poster export, seeding) speak the default language
         return str(current_app.config["BABEL_DEFAULT_LOCALE"])
     asked = request.args.get("lang")
     if asked in languages:
         session["lang"] = asked
         return asked
-    remembered = session.get("lang")
+    remembered: str | None = session.get("lang")
     return remembered if remembered in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
 
 

@@ -56,7 +56,7 @@ def post_frames() -> tuple[WerkzeugResponse, int]:
         raise ApiError(415, "E-CONTENT-TYPE", _("Send the body as application/json."))
     period, counts = _parse_body(_json_body())
     try:
-        result = frames.import_api(db.session, client, period, counts, now=now)
+        result = frames.import_api(db.session(), client, period, counts, now=now)
     except frames.FramesRefused as refused:
         db.session.rollback()
         rows = [{"row": e.line, "code": e.code, "message": e.message} for e in refused.errors]
@@ -69,7 +69,7 @@ def post_frames() -> tuple[WerkzeugResponse, int]:
 
 def _client(now: Any) -> ApiClient:
     scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
-    client = api_clients.client_for_token(db.session, token.strip(), now=now) \
+    client = api_clients.client_for_token(db.session(), token.strip(), now=now) \
         if scheme.lower() == "bearer" else None
     if client is None:
         raise ApiError(401, "E-AUTH", _("A valid API token is required (Authorization: Bearer …)."))

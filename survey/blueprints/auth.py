@@ -64,7 +64,7 @@ def login() -> Any:
     form = LoginForm()
     if form.validate_on_submit():
         now = auth.current_time()
-        user = accounts.authenticate(db.session, current_app.config, form.username.data or "",
+        user = accounts.authenticate(db.session(), current_app.config, form.username.data or "",
                                      form.password.data or "", now=now)
         if user is not None:
             needs_second = auth.second_factor_applies(user)
@@ -89,7 +89,7 @@ def two_factor() -> Any:
         return redirect(url_for("auth.enrol", next=request.args.get("next")))
     form = TwoFactorForm()
     if form.validate_on_submit():
-        if accounts.check_second_factor(db.session, user=principal.user, code=form.code.data or "",
+        if accounts.check_second_factor(db.session(), user=principal.user, code=form.code.data or "",
                                         now=auth.current_time()):
             auth.complete_second_factor(principal)
             db.session.commit()
@@ -116,7 +116,7 @@ def enrol() -> Any:
         secret = session[_PENDING_TOTP] = totp.new_secret()
     form = TwoFactorForm()
     if form.validate_on_submit():
-        if accounts.enable_two_factor(db.session, user=user, secret=secret, code=form.code.data or "",
+        if accounts.enable_two_factor(db.session(), user=user, secret=secret, code=form.code.data or "",
                                       now=auth.current_time()):
             auth.complete_second_factor(principal)
             db.session.commit()
@@ -133,7 +133,7 @@ def enrol() -> Any:
 def logout() -> WerkzeugResponse:
     principal = auth.pending_principal()
     if principal is not None:
-        audit.record(db.session, actor=principal.user, action="auth.logout", object_type="user",
+        audit.record(db.session(), actor=principal.user, action="auth.logout", object_type="user",
                      object_id=principal.user.id, now=auth.current_time())
     auth.sign_out()
     db.session.commit()
@@ -157,7 +157,7 @@ def change_password() -> Any:
         principal = auth.pending_principal()
         assert principal is not None  # staff_required guarantees it
         changed = accounts.change_own_password(
-            db.session, current_app.config, user=principal.user, current=form.current.data or "",
+            db.session(), current_app.config, user=principal.user, current=form.current.data or "",
             new=form.new.data or "", keep_session_id=principal.staff_session.id, now=auth.current_time())
         db.session.commit()
         if changed:

@@ -69,8 +69,8 @@ def counter_png(counter_id: int) -> Response:
 @staff_required(Role.ADMIN, Role.MANAGER)
 def unit_sheet(unit_id: int) -> Response:
     per_page = _choice(SheetDensity, "per_page", SheetDensity.TWO)
-    unit = access.unit_or_404(db.session, current_staff(), unit_id, now=current_time(), action="print")
-    posters = [_poster(counter) for counter in live_counters_under(db.session, unit)]
+    unit = access.unit_or_404(db.session(), current_staff(), unit_id, now=current_time(), action="print")
+    posters = [_poster(counter) for counter in live_counters_under(db.session(), unit)]
     links = {_("2 per A4 page"): url_for(".unit_sheet", unit_id=unit_id, per_page="2"),
              _("4 per A4 page"): url_for(".unit_sheet", unit_id=unit_id, per_page="4")}
     html = render_posters(posters, SHEET[per_page], title=unit.name_vi, self_contained=False, links=links)
@@ -78,7 +78,7 @@ def unit_sheet(unit_id: int) -> Response:
 
 
 def _live_counter(counter_id: int) -> Counter:
-    counter = access.counter_or_404(db.session, current_staff(), counter_id, now=current_time(),
+    counter = access.counter_or_404(db.session(), current_staff(), counter_id, now=current_time(),
                                     action="print")
     if not is_live(counter):
         # Printing a code that the survey would refuse helps nobody.

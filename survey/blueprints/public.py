@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
@@ -68,7 +68,7 @@ def submit(token: str) -> Any:
         form = build_survey_form(survey.instrument, current_locale(), formdata=request.form)
         return _render_form(survey, form, token, result.errors, result.code), result.status
     if result.outcome is Outcome.ACCEPTED:
-        stored = store_response(db.session, result, counter=survey.counter, registered=survey.registered,
+        stored = store_response(db.session(), result, counter=survey.counter, registered=survey.registered,
                                 channel=_channel(), language=current_locale(), now=now)
         if stored is Stored.STORED:
             db.session.commit()
@@ -116,7 +116,7 @@ def _answered_here(counter_id: int) -> bool:
 
 def _open(token: str) -> OpenSurvey:
     today = datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
-    return open_survey(db.session, token, current_app.config, today)
+    return open_survey(db.session(), token, current_app.config, today)
 
 
 def _require_form_body() -> None:
@@ -135,9 +135,14 @@ def _channel() -> Channel:
     return Channel.KIOSK if _kiosk() else Channel.QR
 
 
-def _mode_args() -> dict[str, str]:
+class _ModeArgs(TypedDict, total=False):
+    lang: str
+    mode: str
+
+
+def _mode_args() -> _ModeArgs:
     """Query arguments that follow the respondent through the form: language, and kiosk mode."""
-    args = {"lang": current_locale()}
+    args: _ModeArgs = {"lang": current_locale()}
     if _kiosk():
         args["mode"] = "kiosk"
     return args

@@ -25,7 +25,8 @@ group = AppGroup("frames", help="Served-dossier frames: API clients and CSV impo
 def client_create(name: str, unit_code: str) -> None:
     """Create an API client and print its token (shown this once; only its hash is stored)."""
     try:
-        client, token = api_clients.create_client(db.session, name, unit_code, actor=None, now=current_time())
+        client, token = api_clients.create_client(db.session(), name, unit_code, actor=None,
+                                                  now=current_time())
     except api_clients.UnknownUnit:
         raise click.ClickException(f"no unit with code {unit_code!r}") from None
     db.session.commit()
@@ -38,7 +39,7 @@ def client_create(name: str, unit_code: str) -> None:
 @click.argument("client_id", type=int)
 def client_revoke(client_id: int) -> None:
     """Revoke an API client: its token stops working at once."""
-    client = api_clients.revoke_client(db.session, client_id, actor=None, now=current_time())
+    client = api_clients.revoke_client(db.session(), client_id, actor=None, now=current_time())
     if client is None:
         raise click.ClickException(f"no API client with id {client_id}")
     db.session.commit()
@@ -50,7 +51,7 @@ def client_revoke(client_id: int) -> None:
 def import_command(path: Path) -> None:
     """Import a frames CSV for any unit (a system action); all or nothing, every error listed."""
     with all_or_nothing(frames.FramesRefused):
-        result = frames.import_csv(db.session, path.read_bytes(), actor=None, now=current_time())
+        result = frames.import_csv(db.session(), path.read_bytes(), actor=None, now=current_time())
     db.session.commit()
     click.echo(f"upload {result.upload_id}: {result.rows} counts for {result.units} units "
                f"({result.replaced} earlier counts replaced)")

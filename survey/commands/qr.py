@@ -39,7 +39,7 @@ def export_command(unit_code: str, out_dir: Path, base_url: str | None, size: st
         raise click.BadParameter(f"no unit has the code {unit_code!r}", param_hint="--unit")
     base = _base_url(base_url)
     secret = token_secret(current_app.config)
-    counters = live_counters_under(db.session, unit)
+    counters = live_counters_under(db.session(), unit)
     out_dir.mkdir(parents=True, exist_ok=True)
     for counter in counters:
         # The export happens outside any request: print the posters' own interface text in Vietnamese.

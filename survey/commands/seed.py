@@ -21,13 +21,13 @@ group = AppGroup("seed", help="Load demonstration data.")
               "responses and served-dossier frames (skipped if already there).")
 def demo_command(base_url: str | None, responses: bool) -> None:
     """Create the demo units and counters (safe to run again) and print their URLs."""
-    counters = seed_demo(db.session)
+    counters = seed_demo(db.session())
     if responses:
         from survey.demo.province import generate_demo_responses
 
-        added = generate_demo_responses(db.session)
+        added = generate_demo_responses(db.session())
         click.echo(f"Demo responses added: {added}" if added else "Demo responses already present.")
-    staff = seed_demo_accounts(db.session, current_app.config, utcnow())
+    staff = seed_demo_accounts(db.session(), current_app.config, utcnow())
     db.session.commit()
     base = (base_url or current_app.config["PUBLIC_BASE_URL"] or "http://127.0.0.1:5000").rstrip("/")
     secret = token_secret(current_app.config)

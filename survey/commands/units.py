@@ -20,6 +20,6 @@ group = AppGroup("units", help="The unit tree: import from CSV.")
 def import_command(path: Path) -> None:
     """Create or update the units of a CSV file (see docs/manage.md); all or nothing, every error listed."""
     with all_or_nothing(unit_import.UnitImportRefused):
-        result = unit_import.import_units_csv(db.session, path.read_bytes(), actor=None, now=current_time())
+        result = unit_import.import_units_csv(db.session(), path.read_bytes(), actor=None, now=current_time())
     db.session.commit()
     click.echo(f"{len(result.created)} units created, {len(result.updated)} updated")

@@ -37,7 +37,7 @@ def _refusal_exits() -> Iterator[None]:
 
 
 def _user_or_fail(username: str) -> User:
-    user = accounts.find_user(db.session, username)
+    user = accounts.find_user(db.session(), username)
     if user is None:
         raise click.ClickException(f"no such user: {username}")
     return user
@@ -57,8 +57,8 @@ def create_command(username: str, role: str, units: tuple[str, ...], display_nam
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     with _refusal_exits():
-        unit_ids = [u.id for u in accounts.units_by_code(db.session, units)]
-        created = accounts.create_user(db.session, current_app.config, actor=None, username=username,
+        unit_ids = [u.id for u in accounts.units_by_code(db.session(), units)]
+        created = accounts.create_user(db.session(), current_app.config, actor=None, username=username,
                                        role=Role(role), unit_ids=unit_ids, display_name=display_name,
                                        password=password, now=current_time())
     db.session.commit()
@@ -68,7 +68,7 @@ def create_command(username: str, role: str, units: tuple[str, ...], display_nam
 @group.command("list")
 def list_command() -> None:
     """List accounts with role, scopes and state."""
-    for user in accounts.list_users(db.session):
+    for user in accounts.list_users(db.session()):
         codes = ",".join(sorted(s.unit.code for s in user.scopes))
         scopes = codes or ("*" if user.role == Role.ADMIN else "-")
         state = "active" if user.active else "inactive"
@@ -85,8 +85,8 @@ def set_role_command(username: str, role: str, units: tuple[str, ...]) -> None:
     """Change an account's role and unit scopes (its open sessions end)."""
     user = _user_or_fail(username)
     with _refusal_exits():
-        unit_ids = [u.id for u in accounts.units_by_code(db.session, units)]
-        accounts.set_role(db.session, actor=None, user=user, role=Role(role), unit_ids=unit_ids,
+        unit_ids = [u.id for u in accounts.units_by_code(db.session(), units)]
+        accounts.set_role(db.session(), actor=None, user=user, role=Role(role), unit_ids=unit_ids,
                           now=current_time())
     db.session.commit()
     click.echo(f"{user.username} is now {role}.")
@@ -97,7 +97,7 @@ def set_role_command(username: str, role: str, units: tuple[str, ...]) -> None:
 def reset_password_command(username: str) -> None:
     """Give an account a generated password, printed once; its open sessions end."""
     user = _user_or_fail(username)
-    password = accounts.reset_password(db.session, current_app.config, actor=None, user=user,
+    password = accounts.reset_password(db.session(), current_app.config, actor=None, user=user,
                                        now=current_time())
     db.session.commit()
     click.echo(f"New password for {user.username} (shown once): {password}")
@@ -108,8 +108,8 @@ def reset_password_command(username: str) -> None:
               help="Delete sessions revoked or unused for longer than this.")
 def prune_sessions_command(days: int) -> None:
     """Delete long-dead staff sessions (the database otherwise keeps one row per sign-in)."""
-    count = staff_sessions.prune(db.session, now=current_time(), keep=timedelta(days=days))
-    audit.record(db.session, actor=None, action="session.prune", object_type="staff_session",
+    count = staff_sessions.prune(db.session(), now=current_time(), keep=timedelta(days=days))
+    audit.record(db.session(), actor=None, action="session.prune", object_type="staff_session",
                  detail={"deleted": count, "days": days}, now=current_time())
     db.session.commit()
     click.echo(f"Deleted {count} staff session(s).")

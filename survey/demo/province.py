@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -250,14 +251,15 @@ def generate_demo_responses(session: Session, *, today: date | None = None) -> i
     # Core executemany on the tables, not ORM bulk inserts: no per-row ORM bookkeeping, no RETURNING
     # (whose batch splicing was most of the run time); ids are then read back by idempotency key.
     connection = session.connection()
-    connection.execute(sa.insert(Response.__table__), responses)
+    # every model maps a Table; SQLAlchemy types `__table__` as any FromClause
+    connection.execute(sa.insert(cast(sa.Table, Response.__table__)), responses)
     ids = dict(connection.execute(sa.select(Response.idempotency_key, Response.id)
                                   .where(Response.idempotency_key.like(f"{KEY_PREFIX}%"))).all())
     for row in (*answers, *texts):
         row["response_id"] = ids[f"{KEY_PREFIX}{row['response_id']}"]
     for table, rows in ((Answer, answers), (TextAnswer, texts), (ServedCount, frames)):
         if rows:
-            connection.execute(sa.insert(table.__table__), rows)
+            connection.execute(sa.insert(cast(sa.Table, table.__table__)), rows)
     session.flush()
     return len(responses)
 

@@ -39,7 +39,7 @@ def _user_or_404(user_id: int) -> User:
 @bp.get("/accounts/")
 @staff_required(Role.ADMIN)
 def accounts_list() -> str:
-    return render_template("manage/accounts/list.html", users=accounts.list_users(db.session))
+    return render_template("manage/accounts/list.html", users=accounts.list_users(db.session()))
 
 
 @bp.route("/accounts/new", methods=["GET", "POST"])
@@ -50,7 +50,7 @@ def account_new() -> Any:
     if form.validate_on_submit():
         try:
             created = accounts.create_user(
-                db.session, current_app.config, actor=current_staff(), username=form.username.data or "",
+                db.session(), current_app.config, actor=current_staff(), username=form.username.data or "",
                 role=Role(form.role.data), unit_ids=form.units.data or [],
                 display_name=form.display_name.data or "", now=current_time())
         except accounts.AccountError as error:
@@ -72,7 +72,7 @@ def account_edit(user_id: int) -> Any:
     form.units.choices = _unit_choices()
     if form.validate_on_submit():
         try:
-            accounts.set_role(db.session, actor=current_staff(), user=user, role=Role(form.role.data),
+            accounts.set_role(db.session(), actor=current_staff(), user=user, role=Role(form.role.data),
                               unit_ids=form.units.data or [], display_name=form.display_name.data or "",
                               now=current_time())
         except accounts.AccountError as error:
@@ -94,7 +94,7 @@ def _submitted() -> bool:
 def account_set_active(user_id: int) -> WerkzeugResponse:
     user = _user_or_404(user_id)
     try:
-        accounts.set_active(db.session, actor=current_staff(), user=user, active=not user.active,
+        accounts.set_active(db.session(), actor=current_staff(), user=user, active=not user.active,
                             now=current_time())
     except accounts.AccountError as error:
         db.session.rollback()
@@ -110,7 +110,7 @@ def account_set_active(user_id: int) -> WerkzeugResponse:
 @staff_required(Role.ADMIN)
 def account_revoke_sessions(user_id: int) -> WerkzeugResponse:
     user = _user_or_404(user_id)
-    count = accounts.revoke_sessions(db.session, actor=current_staff(), user=user, now=current_time())
+    count = accounts.revoke_sessions(db.session(), actor=current_staff(), user=user, now=current_time())
     db.session.commit()
     flash(_("%(count)d session(s) of %(name)s signed out.", count=count, name=user.username), "ok")
     return redirect(url_for("manage.accounts_list"))
@@ -120,7 +120,7 @@ def account_revoke_sessions(user_id: int) -> WerkzeugResponse:
 @staff_required(Role.ADMIN)
 def account_reset_password(user_id: int) -> Any:
     user = _user_or_404(user_id)
-    password = accounts.reset_password(db.session, current_app.config, actor=current_staff(), user=user,
+    password = accounts.reset_password(db.session(), current_app.config, actor=current_staff(), user=user,
                                        now=current_time())
     db.session.commit()
     return _one_time_password(user, password, created=False)
@@ -130,7 +130,7 @@ def account_reset_password(user_id: int) -> Any:
 @staff_required(Role.ADMIN)
 def account_reset_two_factor(user_id: int) -> WerkzeugResponse:
     user = _user_or_404(user_id)
-    accounts.reset_two_factor(db.session, actor=current_staff(), user=user, now=current_time())
+    accounts.reset_two_factor(db.session(), actor=current_staff(), user=user, now=current_time())
     db.session.commit()
     flash(_("Two-step sign-in of %(name)s was reset; they will set it up at their next sign-in.",
             name=user.username), "ok")

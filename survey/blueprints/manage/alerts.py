@@ -23,14 +23,14 @@ MAX_COMMENT = 2000
 @staff_required(Role.ADMIN, Role.MANAGER)
 def alerts() -> str:
     user = current_staff()
-    visible = visible_unit_ids(db.session, user)
+    visible = visible_unit_ids(db.session(), user)
     period = Period.parse(request.args.get("period"), current_time().date())
     for root in db.session.query(Unit).filter(Unit.id.in_(visible)).all():
         if root.parent_id not in visible:
-            report = unit_indices(db.session, root, DEFAULT_INSTRUMENT, period, weighted=True,
+            report = unit_indices(db.session(), root, DEFAULT_INSTRUMENT, period, weighted=True,
                                   default_target=current_app.config["DEFAULT_TARGET"])
-            refresh_alerts(db.session, report, "sipas-counter")
-    found = visible_alerts(db.session, visible)
+            refresh_alerts(db.session(), report, "sipas-counter")
+    found = visible_alerts(db.session(), visible)
     db.session.commit()
     return render_template("manage/alerts/list.html", alerts=found, period=period)
 
@@ -43,12 +43,12 @@ def alert_note(alert_id: int) -> WerkzeugResponse:
     alert = db.session.get(Alert, alert_id)
     if alert is None:
         abort(404)
-    unit_or_404(db.session, user, alert.unit_id, now=now, action="alert.note")
+    unit_or_404(db.session(), user, alert.unit_id, now=now, action="alert.note")
     comment = (request.form.get("comment") or "").strip()[:MAX_COMMENT]
     if not comment:
         flash(_("Write a comment: what was found or done."), "error")
         return redirect(url_for("manage.alerts"))
-    add_note(db.session, alert, user, comment, acknowledge=request.form.get("acknowledge") == "1", now=now)
+    add_note(db.session(), alert, user, comment, acknowledge=request.form.get("acknowledge") == "1", now=now)
     db.session.commit()
     flash(_("Note saved."), "success")
     return redirect(url_for("manage.alerts"))

@@ -169,11 +169,11 @@ _RATES: dict[tuple[object, ...], tuple[tuple[object, ...], dict[int, Any]]] = {}
 def _rates(ids: list[int], period: Period, key: str) -> dict[int, Any]:
     """`response_rates` (one query set per unit) cached until the subtree's data fingerprint moves."""
     cache_key = (str(db.engine.url), tuple(ids), period.label, key)
-    fingerprint = data_fingerprint(db.session, set(ids), period.first, period.last)
+    fingerprint = data_fingerprint(db.session(), set(ids), period.first, period.last)
     hit = _RATES.get(cache_key)
     if hit is not None and hit[0] == fingerprint:
         return hit[1]
-    rates = response_rates(db.session, ids, period.first, period.last, instrument_for(key).id)
+    rates = response_rates(db.session(), ids, period.first, period.last, instrument_for(key).id)
     if len(_RATES) > 64:
         _RATES.pop(next(iter(_RATES)))
     _RATES[cache_key] = (fingerprint, rates)
@@ -202,9 +202,10 @@ def dashboard() -> str:
     period, key, weighted = _options()
     default_target = current_app.config["DEFAULT_TARGET"]
     sections = []
-    for root in _roots(visible_unit_ids(db.session, user)):
-        report = unit_indices(db.session, root, key, period, weighted=weighted, default_target=default_target)
-        refresh_alerts(db.session, report, instrument_for(key).id)
+    for root in _roots(visible_unit_ids(db.session(), user)):
+        report = unit_indices(db.session(), root, key, period, weighted=weighted,
+                              default_target=default_target)
+        refresh_alerts(db.session(), report, instrument_for(key).id)
         tree = _collapse_single_children(report, _tree(report, root))
         ids = [report.names[code][0] for _, code in tree]
         rates = _rates(ids, period, key)
@@ -247,12 +248,12 @@ def _definition_labels(
 @staff_required(Role.ADMIN, Role.MANAGER)
 def unit_page(unit_id: int) -> str:
     user = current_staff()
-    unit = unit_or_404(db.session, user, unit_id, now=current_time(), action="dashboard.view")
+    unit = unit_or_404(db.session(), user, unit_id, now=current_time(), action="dashboard.view")
     period, key, weighted = _options()
-    visible = visible_unit_ids(db.session, user)
+    visible = visible_unit_ids(db.session(), user)
     league_root = unit.parent if unit.parent_id in visible else unit
     report = unit_indices(
-        db.session,
+        db.session(),
         unit,
         key,
         period,
@@ -260,7 +261,7 @@ def unit_page(unit_id: int) -> str:
         default_target=current_app.config["DEFAULT_TARGET"],
         league_root=league_root,
     )
-    refresh_alerts(db.session, report, instrument_for(key).id)
+    refresh_alerts(db.session(), report, instrument_for(key).id)
     lang = current_locale()
     items, elements, element_labels = _definition_labels(key, lang)
     element_points = [
@@ -277,13 +278,13 @@ def unit_page(unit_id: int) -> str:
     instrument = instrument_for(key)
     # Month only, like the reports: a day and time could tie a comment to one visit.
     comments = scrubbed_comments(
-        db.session,
+        db.session(),
         [info[0] for info in report.names.values()],
         instrument.id,
         instrument.version,
         *utc_bounds(period.first, period.last),
     )
-    rates = response_rates(db.session, [unit.id], period.first, period.last, instrument_for(key).id)
+    rates = response_rates(db.session(), [unit.id], period.first, period.last, instrument_for(key).id)
     db.session.commit()
     return render_template(
         "manage/dashboard/unit.html",
@@ -311,6 +312,7 @@ def unit_page(unit_id: int) -> str:
 def _triple(row: Any) -> tuple[float | None, float | None, float | None]:
     if row is None:
         return None, None, None
+    # three names, so three floats: mypy types a tuple built from a generator as of any length
     return tuple(float(row[c]) for c in ("est", "ci_lo", "ci_hi"))  # type: ignore[return-value]
 
 

@@ -43,7 +43,7 @@ def frames_page() -> Any:
     if form.validate_on_submit():
         try:
             data = form.file.data.read(UPLOAD_LIMIT + 1)
-            result = frames.import_csv(db.session, data, actor=actor, now=now)
+            result = frames.import_csv(db.session(), data, actor=actor, now=now)
         except frames.FramesRefused as refused:
             db.session.rollback()
             errors = refused.errors
@@ -51,7 +51,7 @@ def frames_page() -> Any:
             db.session.commit()
             flash(_imported(result), "ok")
             return redirect(url_for("manage.frames"))
-    periods = frames.stored_periods(db.session, actor, limit=RECENT)
+    periods = frames.stored_periods(db.session(), actor, limit=RECENT)
     html = render_template("manage/frames/index.html", form=form, errors=errors, periods=periods,
                            channels=[c.value for c in FrameChannel])
     return html, 422 if errors or form.errors else 200

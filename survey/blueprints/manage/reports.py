@@ -95,7 +95,7 @@ def parse_options(args: MultiDict[str, str], unit: Unit) -> ReportOptions:
 
 def _instrument(spec: str | None, unit: Unit, period: Period) -> Instrument:
     if spec is None:
-        assignment = assignment_for(db.session, unit, period.last)
+        assignment = assignment_for(db.session(), unit, period.last)
         if assignment is None:
             raise bad_value(_l("This unit has no instrument in that period: choose one."))
         spec = f"{assignment.instrument_id}@{assignment.instrument_version}"
@@ -109,15 +109,15 @@ def _instrument(spec: str | None, unit: Unit, period: Period) -> Instrument:
 
 
 def _content(unit: Unit, options: ReportOptions, *, with_comments: bool) -> ReportContent:
-    report = unit_indices(db.session, unit, options.instrument.key, options.period, weighted=options.weighted,
-                          default_target=current_app.config["DEFAULT_TARGET"])
-    return build_content(db.session, report, options.instrument, lang=current_locale(), now=current_time(),
+    report = unit_indices(db.session(), unit, options.instrument.key, options.period,
+                          weighted=options.weighted, default_target=current_app.config["DEFAULT_TARGET"])
+    return build_content(db.session(), report, options.instrument, lang=current_locale(), now=current_time(),
                          with_comments=with_comments)
 
 
 def _download(user: User, unit_id: int, fmt: str) -> Response:
     now = current_time()
-    unit = unit_or_404(db.session, user, unit_id, now=now, action="report.download")
+    unit = unit_or_404(db.session(), user, unit_id, now=now, action="report.download")
     options = parse_options(request.args, unit)
     may_read_comments = user.role in (Role.ADMIN, Role.MANAGER)
     content = _content(unit, options, with_comments=may_read_comments)
@@ -128,7 +128,7 @@ def _download(user: User, unit_id: int, fmt: str) -> Response:
                                   title=f"{content.unit_name} {content.period_label}")
     else:
         body = exports.csv_bytes(exports.csv_table(content))
-    audit.record(db.session, actor=user, action="report.download", object_type="unit", object_id=unit.id,
+    audit.record(db.session(), actor=user, action="report.download", object_type="unit", object_id=unit.id,
                  unit_id=unit.id, now=now,
                  detail={"format": fmt, "period": period_label(options.period),
                          "instrument": options.instrument.key, "weighted": options.weighted})

@@ -32,6 +32,7 @@ NONE_CHOICE = SelectChoice(0, "—")  # the field coerces submitted values to in
 
 
 def _none_is_zero(value: object) -> int:
+    # the form's raw value (str or int): int() refusing anything else is WTForms' coercion error
     return int(value) if value not in (None, "", "None") else 0  # type: ignore[call-overload]
 
 

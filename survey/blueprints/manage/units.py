@@ -58,11 +58,11 @@ def _refused(form: Any, error: units.UnitRefused) -> None:
 
 def _committed(form: Any, change: Callable[Concatenate[Session, P], T], *args: P.args,
                **kwargs: P.kwargs) -> T | None:
-    """`change(db.session, ...)`, committed; None if the service refused (nothing is committed: the
+    """`change(db.session(), ...)`, committed; None if the service refused (nothing is committed: the
     request's session is discarded at teardown; the reason is shown on `form`), so that the view
     renders the form again."""
     try:
-        result = change(db.session, *args, **kwargs)
+        result = change(db.session(), *args, **kwargs)
     except units.UnitRefused as error:
         _refused(form, error)
         return None
@@ -73,7 +73,7 @@ def _committed(form: Any, change: Callable[Concatenate[Session, P], T], *args: P
 @bp.get("/units/", endpoint="units")  # the endpoint name the navigation bar links to
 @staff_required(*MANAGERS)
 def units_tree() -> str:
-    rows = units.unit_tree(db.session, current_staff(), current_time())
+    rows = units.unit_tree(db.session(), current_staff(), current_time())
     return render_template("manage/units/tree.html", rows=rows)
 
 
@@ -82,7 +82,7 @@ def units_tree() -> str:
 def unit_new() -> Any:
     actor, now = current_staff(), current_time()
     form = UnitForm()
-    choices = units.parent_choices(db.session, actor)
+    choices = units.parent_choices(db.session(), actor)
     form.parent_id.choices = _unit_choices(choices)
     form.successor_id.choices = _unit_choices(choices)
     if request.method == "GET":
@@ -107,9 +107,9 @@ def _unit_data(form: UnitForm) -> units.UnitData:
 @staff_required(*MANAGERS)
 def unit_edit(unit_id: int) -> Any:
     actor, now = current_staff(), current_time()
-    unit = units.get_unit(db.session, actor, unit_id, now=now)
+    unit = units.get_unit(db.session(), actor, unit_id, now=now)
     form = UnitForm(obj=unit if request.method == "GET" else None)
-    choices = units.parent_choices(db.session, actor)
+    choices = units.parent_choices(db.session(), actor)
     if unit.parent is not None and unit.parent not in choices:  # a scope root keeps its outside parent
         choices.insert(0, unit.parent)
     form.parent_id.choices = _unit_choices(choices, exclude=unit.id)
@@ -136,14 +136,14 @@ def _unit_page(unit: Unit, form: UnitForm, *, status: int = 200, **forms: Any) -
     instrument_ids = sorted({key.partition("@")[0] for key in unit_plans.instrument_keys()})
     target_form.instrument_id.choices = instrument_ids
     default = float(current_app.config["DEFAULT_TARGET"])
-    targets = [unit_plans.effective_target(db.session, unit, instrument_id, year, default)
+    targets = [unit_plans.effective_target(db.session(), unit, instrument_id, year, default)
                for year in (today.year, today.year + 1) for instrument_id in instrument_ids]
     html = render_template(
         "manage/units/unit_edit.html", unit=unit, form=form, close_form=close_form,
         assignment_form=assignment_form, target_form=target_form, confirm_form=ConfirmForm(),
         close_assignment_form=CloseAssignmentForm(closes_on=today), targets=targets,
-        assignments=unit_plans.own_assignments(db.session, actor, unit.id, now=now),
-        current_assignment=unit_plans.current_assignment(db.session, unit, today), today=today)
+        assignments=unit_plans.own_assignments(db.session(), actor, unit.id, now=now),
+        current_assignment=unit_plans.current_assignment(db.session(), unit, today), today=today)
     return html, status
 
 
@@ -151,8 +151,8 @@ def _unit_page(unit: Unit, form: UnitForm, *, status: int = 200, **forms: Any) -
 @staff_required(*MANAGERS)
 def unit_close(unit_id: int) -> Any:
     actor, now = current_staff(), current_time()
-    unit = units.get_unit(db.session, actor, unit_id, now=now)
-    choices = units.parent_choices(db.session, actor)
+    unit = units.get_unit(db.session(), actor, unit_id, now=now)
+    choices = units.parent_choices(db.session(), actor)
     close_form = CloseUnitForm()
     close_form.successor_id.choices = _unit_choices(choices, exclude=unit.id)
     if close_form.validate_on_submit():
@@ -176,7 +176,7 @@ def unit_close(unit_id: int) -> Any:
 @staff_required(*MANAGERS)
 def counter_new(unit_id: int) -> Any:
     actor, now = current_staff(), current_time()
-    unit = units.get_unit(db.session, actor, unit_id, now=now)
+    unit = units.get_unit(db.session(), actor, unit_id, now=now)
     form = CounterForm()
     if form.validate_on_submit():
         counter = _committed(form, units.create_counter, actor, unit.id, _counter_data(form), now=now)
@@ -197,7 +197,7 @@ def _counter_data(form: CounterForm) -> units.CounterData:
 @staff_required(*MANAGERS)
 def counter_edit(counter_id: int) -> Any:
     actor, now = current_staff(), current_time()
-    counter = units.get_counter(db.session, actor, counter_id, now=now)
+    counter = units.get_counter(db.session(), actor, counter_id, now=now)
     form = CounterForm(obj=counter if request.method == "GET" else None)
     if form.validate_on_submit():
         saved = _committed(form, units.update_counter, actor, counter.id, _counter_data(form), now=now)
@@ -225,14 +225,14 @@ def counter_revoke(counter_id: int) -> Any:
 
 def _key_change(counter_id: int, operation: str) -> Any:
     actor, now = current_staff(), current_time()
-    counter = units.get_counter(db.session, actor, counter_id, now=now)
+    counter = units.get_counter(db.session(), actor, counter_id, now=now)
     form = ConfirmForm()
     if form.validate_on_submit():
         if operation == "rotate":
-            units.rotate_counter_key(db.session, actor, counter.id, now=now)
+            units.rotate_counter_key(db.session(), actor, counter.id, now=now)
             message = _("New QR code issued: print the new poster; the old one no longer works.")
         else:
-            units.revoke_counter(db.session, actor, counter.id, now=now)
+            units.revoke_counter(db.session(), actor, counter.id, now=now)
             message = _("QR code revoked: this counter's posters no longer work.")
         db.session.commit()
         flash(message, "ok")
@@ -247,7 +247,7 @@ def _key_change(counter_id: int, operation: str) -> Any:
 @staff_required(*MANAGERS)
 def assignment_add(unit_id: int) -> Any:
     actor, now = current_staff(), current_time()
-    unit = units.get_unit(db.session, actor, unit_id, now=now)
+    unit = units.get_unit(db.session(), actor, unit_id, now=now)
     form = AssignmentForm()
     form.instrument.choices = unit_plans.instrument_keys()
     if form.validate_on_submit():
@@ -264,14 +264,14 @@ def assignment_add(unit_id: int) -> Any:
 @staff_required(*MANAGERS)
 def assignment_close(unit_id: int) -> WerkzeugResponse:
     actor, now = current_staff(), current_time()
-    unit = units.get_unit(db.session, actor, unit_id, now=now)
+    unit = units.get_unit(db.session(), actor, unit_id, now=now)
     back = url_for("manage.unit_edit", unit_id=unit.id) + "#assignments"
     form = CloseAssignmentForm()
     if not form.validate_on_submit():
         flash(_("Give the last day of the assignment."), "error")
         return redirect(back)
     try:
-        unit_plans.close_assignment(db.session, actor, unit.id, form.assignment_id.data or 0,
+        unit_plans.close_assignment(db.session(), actor, unit.id, form.assignment_id.data or 0,
                                     closes_on=form.closes_on.data or now.date(), now=now)
     except units.UnitRefused as error:
         db.session.rollback()
@@ -286,16 +286,16 @@ def assignment_close(unit_id: int) -> WerkzeugResponse:
 @staff_required(*MANAGERS)
 def target_set(unit_id: int) -> Any:
     actor, now = current_staff(), current_time()
-    unit = units.get_unit(db.session, actor, unit_id, now=now)
+    unit = units.get_unit(db.session(), actor, unit_id, now=now)
     form = TargetForm()
     form.instrument_id.choices = sorted({k.partition("@")[0] for k in unit_plans.instrument_keys()})
     if form.validate_on_submit():
         try:
             if request.form.get("clear"):
-                unit_plans.clear_target(db.session, actor, unit.id, form.instrument_id.data or "",
+                unit_plans.clear_target(db.session(), actor, unit.id, form.instrument_id.data or "",
                                         form.year.data or 0, now=now)
             else:
-                unit_plans.set_target(db.session, actor, unit.id, form.instrument_id.data or "",
+                unit_plans.set_target(db.session(), actor, unit.id, form.instrument_id.data or "",
                                       form.year.data or 0, form.target.data or "", now=now)
         except units.UnitRefused as error:
             _refused(form, error)
@@ -309,7 +309,7 @@ def target_set(unit_id: int) -> Any:
 def _unit_form(unit: Unit) -> UnitForm:
     form = UnitForm(obj=unit, formdata=None)
     form.kind.data = unit.kind.value
-    choices = _unit_choices(units.parent_choices(db.session, current_staff()), exclude=unit.id)
+    choices = _unit_choices(units.parent_choices(db.session(), current_staff()), exclude=unit.id)
     form.parent_id.choices = form.successor_id.choices = choices
     form.parent_id.data, form.successor_id.data = unit.parent_id or 0, unit.successor_id or 0
     return form
@@ -325,7 +325,7 @@ def units_import() -> Any:
     errors: tuple[RowError, ...] = ()
     if form.validate_on_submit():
         try:
-            result = unit_import.import_units_csv(db.session, form.file.data.read(UPLOAD_LIMIT + 1),
+            result = unit_import.import_units_csv(db.session(), form.file.data.read(UPLOAD_LIMIT + 1),
                                                   actor=current_staff(), now=current_time())
         except unit_import.UnitImportRefused as refused:
             db.session.rollback()

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import cast
 from urllib.parse import quote
 
 from flask_babel import gettext as _
@@ -35,6 +36,7 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 from survey.services.reporting.report_content import (
     Figure,
@@ -192,7 +194,7 @@ def add_sheet(workbook: Workbook, table: Table, style: SheetStyle = SheetStyle()
 def xlsx_bytes(tables: Sequence[Table], *, title: str = "", creator: str = "Hài Lòng") -> bytes:
     """A workbook with one sheet per table, in order."""
     workbook = Workbook()
-    workbook.remove(workbook.active)
+    workbook.remove(cast(Worksheet, workbook.active))  # a new workbook's one sheet; the stubs allow None
     workbook.properties.title = title
     workbook.properties.creator = creator
     for table in tables:

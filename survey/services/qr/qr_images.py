@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import qrcode
@@ -19,6 +19,9 @@ from qrcode.image.svg import SvgPathFillImage
 
 from survey.models import Counter
 from survey.services.qr.qr_tokens import issue_token
+
+if TYPE_CHECKING:
+    from qrcode.image.pure import PyPNGImage  # half of QRCode's default image type; callers pass theirs
 
 # Served by the `public` blueprint (endpoint `public.start`); spelled out here because printed codes
 # must keep this exact shape for years, whatever the routing does.
@@ -53,7 +56,7 @@ def counter_survey_url(counter: Counter, base_url: str, secret: str) -> str:
     return survey_url(base_url, issue_token(counter, secret))
 
 
-def _code(data: str, box_size: int = 10) -> qrcode.QRCode:
+def _code(data: str, box_size: int = 10) -> qrcode.QRCode[PilImage | PyPNGImage]:
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=QUIET_ZONE_MODULES,
                          box_size=box_size)
     code.add_data(data)

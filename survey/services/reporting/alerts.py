@@ -7,8 +7,9 @@ can call it); acknowledged with a note, and every note kept. Services flush, nev
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import datetime
+from typing import Protocol, cast
 
 import pandas as pd
 import sqlalchemy as sa
@@ -20,6 +21,18 @@ from survey.models import Alert, AlertKind, AlertNote, User
 from survey.services.reporting.indices import IndexReport
 from survey.services.reporting.periods import Period
 from survey.services.staff import audit
+
+
+class _OverallRow(Protocol):
+    """The columns of an `IndexReport.estimates` row read here, as `itertuples` yields them (pandas-stubs
+    types every field as any scalar)."""
+
+    domain: str
+    verdict: str
+    est: float
+    ci_lo: float
+    ci_hi: float
+    target: float
 
 
 def _upsert(session: Session, unit_id: int, instrument_id: str, kind: AlertKind, period: Period,
@@ -63,7 +76,7 @@ def refresh_alerts(session: Session, report: IndexReport, instrument_id: str) ->
     codes = {code: info[0] for code, info in report.names.items()
              if code == report.unit_code or siblings.get(report.parents.get(code)) != 1}
     overall = report.estimates[report.estimates["stat_type"] == "overall_index"]
-    for row in overall.itertuples():
+    for row in cast(Iterable[_OverallRow], overall.itertuples()):
         if row.verdict == Verdict.BELOW.value and row.domain in codes:
             found.append(_upsert(session, codes[row.domain], instrument_id, AlertKind.BELOW_TARGET,
                                  report.period, row.est, row.ci_lo, row.ci_hi, row.target))

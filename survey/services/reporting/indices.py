@@ -12,7 +12,7 @@ import functools
 import math
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -87,7 +87,9 @@ class IndexReport:
     @functools.cached_property
     def _rows(self) -> dict[tuple[str, str, str], dict[str, Any]]:
         # One pass instead of a boolean mask per look-up: a province page looks up hundreds of rows.
-        return {(r["domain"], r["stat_type"], r["stat"]): r for r in self.estimates.to_dict("records")}
+        # the estimates' column labels are strings; pandas-stubs types a record's keys as Hashable
+        records = cast(list[dict[str, Any]], self.estimates.to_dict("records"))
+        return {(r["domain"], r["stat_type"], r["stat"]): r for r in records}
 
     def row(self, domain: str, stat_type: str, stat: str) -> dict[str, Any] | None:
         """The estimate row for `domain` and statistic, or None."""
@@ -299,7 +301,8 @@ def _change(trend: pd.DataFrame, code: str, label: str, previous: str, alpha: fl
     rows = trend[trend["domain"] == code].set_index("period")
     if label not in rows.index or previous not in rows.index:
         return None
-    now, before = rows.loc[label], rows.loc[previous]
+    # a period occurs once per domain, so each look-up is one row (a Series; pandas-stubs can't know)
+    now, before = cast(pd.Series, rows.loc[label]), cast(pd.Series, rows.loc[previous])
     values = [now["est"], now["se"], now["df"], before["est"], before["se"], before["df"]]
     if any(not math.isfinite(float(v)) for v in values) or now["df"] <= 0 or before["df"] <= 0:
         return None

@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
@@ -146,7 +146,7 @@ def period_label(period: Period) -> str:
 def finite_number(value: object) -> float | None:
     """`value` as a finite float, or None (missing, not a number, NaN or infinite)."""
     try:
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type]  # any object: float() refusing it is handled
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
@@ -238,7 +238,8 @@ def build_content(session: Session, report: IndexReport, instrument: Instrument,
     trend = tuple(
         TrendPoint(period=_analysis_period_label(str(r["period"])), unit_code=str(r["domain"]),
                    figure=figure_from_row(r, str(r["domain"]), names.get(str(r["domain"]), ("", ""))[0]))
-        for r in report.trend.sort_values(["domain", "period"]).to_dict("records")
+        # string column labels; pandas-stubs types a record's keys as Hashable
+        for r in cast(list[dict[str, Any]], report.trend.sort_values(["domain", "period"]).to_dict("records"))
     )
     comments = load_comments(session, report, instrument, limit=comment_limit) if with_comments else ()
     unit_name = names.get(unit, (unit, ""))[0]

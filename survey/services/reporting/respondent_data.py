@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -159,7 +160,9 @@ def load_respondents_cached(
     non_empty = [f for f in frames if len(f)] or frames[:1]
     frame = pd.concat(non_empty, ignore_index=True) if len(non_empty) > 1 else non_empty[0]
     counted = [e for e in excluded if len(e)]
-    left_out = (pd.concat(counted).groupby(["status", "status_reason"], as_index=False)["n"].sum()
+    # pandas-stubs types a column's sum as a Series even with as_index=False, which returns a DataFrame
+    left_out = (cast(pd.DataFrame,
+                     pd.concat(counted).groupby(["status", "status_reason"], as_index=False)["n"].sum())
                 if counted else excluded[0])
     return RespondentData(frame, left_out, instrument.key, data.item_columns)
 
@@ -182,7 +185,7 @@ def load_respondents(
     coded, multi = _item_columns(instrument)
     start, end = utc_bounds(first, last, tz)
     parent = aliased(Unit)
-    columns: list[sa.ColumnElement[object]] = [
+    columns: list[sa.Label[Any]] = [
         Response.id.label("response_id"), Unit.code.label("unit"), parent.code.label("parent"),
         Counter.code.label("counter"), Response.procedure_field.label("field"),
         Response.channel.label("channel"), Response.submitted_at.label("submitted_at"),
@@ -247,4 +250,5 @@ def frame_table(session: Session, unit_ids: Collection[int], first: date, last: 
         if period_start.day == 1 and period_end == next_month - timedelta(days=1):
             records.append((code, field or ALL, period_start.strftime("%Y-%m"), int(served)))
     table = pd.DataFrame(records, columns=["unit", "field", "month", "served"])
-    return table.groupby(["unit", "field", "month"], as_index=False)["served"].sum()
+    # a DataFrame (as_index=False), which pandas-stubs types as a Series
+    return cast(pd.DataFrame, table.groupby(["unit", "field", "month"], as_index=False)["served"].sum())

@@ -89,6 +89,7 @@ def revoke_all(session: Session, user: User, *, now: datetime) -> int:
         .values(revoked_at=now)
         .execution_options(synchronize_session="fetch")
     )
+    # a DML statement's result is a CursorResult (it has rowcount); Session.execute is typed Result
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
@@ -101,4 +102,5 @@ def prune(session: Session, *, now: datetime, keep: timedelta) -> int:
         .where(sa.or_(StaffSession.revoked_at < cutoff, StaffSession.last_seen_at < cutoff))
         .execution_options(synchronize_session=False)
     )
+    # a DML statement's result is a CursorResult (it has rowcount); Session.execute is typed Result
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

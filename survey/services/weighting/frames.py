@@ -161,6 +161,7 @@ def _delete_overlapping(session: Session, rows: Sequence[FrameRow], units: Mappi
                                for start, end in spans))
         result = session.execute(sa.delete(ServedCount).where(ServedCount.unit_id == unit_id, overlapping)
                                  .execution_options(synchronize_session=False))
+        # a DML statement's result is a CursorResult (it has rowcount); Session.execute is typed Result
         deleted += result.rowcount  # type: ignore[attr-defined]
     return deleted
 
