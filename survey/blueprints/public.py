@@ -156,8 +156,8 @@ def _page(survey: OpenSurvey, token: str) -> dict[str, Any]:
 def _render_form(survey: OpenSurvey, form: Any, token: str, errors: tuple[FieldError, ...] = (),
                  code: str | None = None) -> str:
     by_item = {error.item_id: error for error in errors if error.item_id is not None}
-    kiosk = {"mode": "kiosk"} if _kiosk() else {}
-    languages = {code: url_for("public.switch_language", token=token, lang=code, **kiosk)
+    mode = "kiosk" if _kiosk() else None  # url_for leaves out arguments that are None
+    languages = {code: url_for("public.switch_language", token=token, lang=code, mode=mode)
                  for code in current_app.config["LANGUAGES"]}
     return render_template("survey/form.html", **_page(survey, token), form=form, errors=errors,
                            errors_by_item=by_item, error_code=code, language_actions=languages,
