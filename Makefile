@@ -56,8 +56,11 @@ messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location -o survey/translations/messages.pot .
 	$(BIN)/pybabel update -i survey/translations/messages.pot -d survey/translations --no-fuzzy-matching --ignore-obsolete
 
+# deptry's job (every import declared in the right extra; it cannot read setup.cfg) and no reference
+# outside the repository: both are quick tests, also part of `make test`.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_dependencies.py tests/test_self_contained.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy analysis instruments survey

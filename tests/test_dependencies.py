@@ -16,6 +16,7 @@ import configparser
 import re
 import sys
 import tomllib
+from collections.abc import Mapping
 from functools import cache
 from importlib.metadata import packages_distributions
 from pathlib import Path
@@ -66,7 +67,7 @@ def allowed(*groups: str) -> set[str]:
 
 def top_level_imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    modules = set()
+    modules: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             modules.update(alias.name.split(".")[0] for alias in node.names)
@@ -77,7 +78,7 @@ def top_level_imports(path: Path) -> set[str]:
 
 
 @cache
-def installed() -> dict[str, list[str]]:
+def installed() -> Mapping[str, list[str]]:
     return packages_distributions()  # scans every installed distribution: once
 
 

@@ -54,9 +54,9 @@ def venv(built: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> P
     return home
 
 
-def run(venv: Path, *args: str, workdir: Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def run(venv: Path, *args: str, workdir: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(venv / "bin" / args[0]), *args[1:]], cwd=workdir, env=app_env(workdir),
-                          capture_output=True, text=True, check=False, timeout=120, **kwargs)  # type: ignore[call-overload]
+                          capture_output=True, text=True, check=False, timeout=120)
 
 
 def app_env(workdir: Path) -> dict[str, str]:
