@@ -35,6 +35,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from survey.blueprints import register_blueprints
     from survey.commands import register_commands
     from survey.extensions import csrf, db, migrate
+    from survey.services.citizens.limits import check_rule_config
+
+    check_rule_config(app.config)
 
     db.init_app(app)
     database.init_app(app)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 INSECURE_DEFAULT_SECRET = "dev-insecure-secret-change-me"
 
 
@@ -28,6 +31,18 @@ class DefaultConfig:
     # Survey integrity (reliability.md, "Integrity without CAPTCHAs").
     FORM_NONCE_MAX_AGE = 6 * 3600  # seconds a rendered form stays submittable
     MIN_FILL_SECONDS = 3
+    # Minimum plausible fill time per instrument id; a faster response is flagged, never refused.
+    MIN_FILL_SECONDS_BY_INSTRUMENT: Mapping[str, int] = MappingProxyType(
+        {"sipas-counter": 20, "outpatient": 15})
+    # Submission limits and plausibility flags (survey/services/citizens/limits.py, docs/integrity.md).
+    # "database" keeps the limit counters in the database (shared by every worker and process);
+    # a `limits` storage URI such as "redis://localhost:6379/1" keeps them in Redis.
+    SUBMISSION_LIMIT_STORAGE = "database"
+    # Overrides of limits.DEFAULT_RULES for every counter, e.g. {"address_limit": "200 per 10 minutes"};
+    # then per unit code or "UNIT/COUNTER" (nearest wins), e.g. a busy provincial centre:
+    # {"HL-TTHCC": {"counter_limit": "600 per 10 minutes", "burst_per_minute": 12}}.
+    SUBMISSION_RULES: Mapping[str, object] = MappingProxyType({})
+    SUBMISSION_RULES_BY_UNIT: Mapping[str, Mapping[str, object]] = MappingProxyType({})
     KIOSK_RETURN_SECONDS = 8
     # Extra directories of instrument YAML files, searched after the shipped ones (instruments/data)
     # when a unit's assignment names an instrument: local questionnaires, test fixtures.

@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 
+from survey.auth import current_time
 from survey.errors import SurveyError
 from survey.extensions import csrf, db
 from survey.forms import build_survey_form
 from survey.i18n import current_locale
-from survey.models import Channel, utcnow
+from survey.models import Channel
+from survey.ratelimit import utc_day
+from survey.services.citizens.browser_cookie import (
+    COOKIE_NAME,
+    COOKIE_PATH,
+    MAX_AGE_SECONDS,
+    issue_browser_id,
+    read_browser_id,
+)
 from survey.services.citizens.form_nonce import issue_nonce
+from survey.services.citizens.intake import take_submission
+from survey.services.citizens.limits import Client, store_for
 from survey.services.citizens.submissions import (
     MESSAGES,
     FieldError,
     Outcome,
     Stored,
     SubmissionSettings,
-    store_response,
     validate_submission,
 )
 from survey.services.citizens.surveys import OpenSurvey, open_survey
@@ -33,16 +43,18 @@ FORM_ENCODINGS = ("application/x-www-form-urlencoded", "multipart/form-data")
 # Flask-WTF's wording for an expired token, the one CSRF failure an honest citizen meets
 # (a form left open for more than WTF_CSRF_TIME_LIMIT): then the answers are given back.
 CSRF_EXPIRED = "The CSRF token has expired."
+RATE_MESSAGE = _l("Many answers were sent from this device or network in a short time. Your answers are "
+                  "still here: please wait a few minutes and send them again.")
 
 
 @bp.get("/s/", defaults={"token": ""})  # an empty token is a malformed QR code, not an unknown page
 @bp.get("/s/<token>")
-def start(token: str) -> str:
+def start(token: str) -> Response:
     survey = _open(token)
     form = build_survey_form(survey.instrument, current_locale(), formdata=None)
     form.nonce.data = issue_nonce(current_app.config["SECRET_KEY"], survey.counter.id,
-                                  survey.instrument.key, utcnow())
-    return _render_form(survey, form, token)
+                                  survey.instrument.key, current_time())
+    return _with_browser_cookie(make_response(_render_form(survey, form, token)))
 
 
 @bp.post("/s/<token>")
@@ -52,7 +64,7 @@ def submit(token: str) -> Any:
     _require_form_body()
     if (expired_page := _csrf_expired_page(survey, token)) is not None:
         return expired_page, 400
-    now = utcnow()
+    now = current_time()
     result = validate_submission(request.form, survey.instrument, counter_id=survey.counter.id, now=now,
                                  settings=SubmissionSettings.from_config(current_app.config))
     if result.outcome is Outcome.REJECTED:
@@ -61,11 +73,17 @@ def submit(token: str) -> Any:
         form = build_survey_form(survey.instrument, current_locale(), formdata=request.form)
         return _render_form(survey, form, token, result.errors, result.code), result.status
     if result.outcome is Outcome.ACCEPTED:
-        stored = store_response(db.session, result, counter=survey.counter, registered=survey.registered,
-                                channel=_channel(), language=current_locale(), now=now)
-        if stored is Stored.ALREADY:
+        intake = take_submission(db.session, result, survey=survey, client=_client(),
+                                 store=store_for(current_app.config["SUBMISSION_LIMIT_STORAGE"], db.session),
+                                 config=current_app.config, channel=_channel(), language=current_locale(),
+                                 now=now, local_day=_local_today())
+        if intake.stored is Stored.ALREADY:
             return render_template("survey/already.html", **_page(survey, token))
-        db.session.commit()
+        db.session.commit()  # the response, or a refusal's count with the limits' hits
+        if intake.stored is None:
+            form = build_survey_form(survey.instrument, current_locale(), formdata=request.form)
+            page = _render_form(survey, form, token, (FieldError(None, "E-RATE", RATE_MESSAGE),), "E-RATE")
+            return page, 429, {"Retry-After": str(intake.retry_after)}
     return redirect(url_for("public.thanks", token=token, **_mode_args()), 303)
 
 
@@ -84,9 +102,29 @@ def _never_cache(response: Response) -> Response:
     return response
 
 
+def _local_today() -> date:
+    return datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+
+
 def _open(token: str) -> OpenSurvey:
-    today = datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
-    return open_survey(db.session, token, current_app.config, today)
+    return open_survey(db.session, token, current_app.config, _local_today())
+
+
+def _client() -> Client:
+    """The submitting client as the limits see it: keyed hashes of its address and browser cookie."""
+    secret = current_app.config["SECRET_KEY"]
+    return Client.of(request.remote_addr, read_browser_id(request.cookies.get(COOKIE_NAME), secret),
+                     secret=secret, day=utc_day())
+
+
+def _with_browser_cookie(response: Response) -> Response:
+    """Issue the per-browser cookie of the submission limits with the form, unless a valid one came."""
+    secret = current_app.config["SECRET_KEY"]
+    if read_browser_id(request.cookies.get(COOKIE_NAME), secret) is None:
+        response.set_cookie(COOKIE_NAME, issue_browser_id(secret), max_age=MAX_AGE_SECONDS, path=COOKIE_PATH,
+                            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")), httponly=True,
+                            samesite="Lax")
+    return response
 
 
 def _require_form_body() -> None:

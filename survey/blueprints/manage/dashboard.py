@@ -17,6 +17,7 @@ from survey.charts import Point, common_axis, interval_plot, sparkline, trend_ch
 from survey.extensions import db
 from survey.i18n import current_locale
 from survey.models import Role, Unit
+from survey.services.citizens.plausibility import reason_labels
 from survey.services.disclosure.scrubber import scrubbed_comments
 from survey.services.reporting.alerts import refresh_alerts
 from survey.services.reporting.index_cache import data_fingerprint
@@ -39,9 +40,6 @@ FLAG_LABELS = {
     "boundary_cp": _l("exact interval at 0 or 100 percent"),
 }
 STATUS_LABELS = {"flagged": _l("flagged"), "excluded": _l("excluded")}
-# Reasons the application itself records are stable codes, worded here in the page's language;
-# a reason typed by staff is shown as typed.
-STATUS_REASON_LABELS = {"burst": _l("many responses from one counter within a minute")}
 KIND_ORDER = {"agency": 0, "district": 1, "commune": 2, "service_point": 3}  # agencies before communes
 INSTRUMENTS = ("sipas-counter@2025.1", "quick-rating@2025.1", "outpatient@2025.1")
 VERDICTS = {
@@ -102,7 +100,8 @@ def status_label(status: str) -> str:
 
 @bp.app_template_filter("status_reason_label")
 def status_reason_label(reason: str) -> str:
-    return str(STATUS_REASON_LABELS.get(reason, reason))
+    """Reason codes the application records, worded in the page's language (one source: plausibility)."""
+    return "; ".join(reason_labels(reason))
 
 
 @bp.app_template_global("verdict_badge")
