@@ -17,6 +17,7 @@ from survey.charts import Point, common_axis, interval_plot, sparkline, trend_ch
 from survey.extensions import db
 from survey.i18n import current_locale
 from survey.models import Role, Unit
+from survey.services.citizens.flag_review import flagged_counts
 from survey.services.citizens.plausibility import reason_labels
 from survey.services.disclosure.scrubber import scrubbed_comments
 from survey.services.reporting.alerts import refresh_alerts
@@ -189,6 +190,20 @@ def _collapse_single_children(report: IndexReport, tree: list[tuple[int, str]]) 
             if depth == 0 or children.get(report.parents.get(code)) != 1]
 
 
+def _flagged_by_code(report: IndexReport, period: Period) -> dict[str, int]:
+    """Unit code -> responses awaiting review (`flagged`) in the unit and its descendants, in the period."""
+    own = flagged_counts(db.session, [info[0] for info in report.names.values()],
+                         *utc_bounds(period.first, period.last))
+    totals: dict[str, int] = {}
+    for code, info in report.names.items():
+        n = own.get(info[0], 0)
+        node: str | None = code
+        while n and node is not None:  # add the unit's own count to itself and every ancestor
+            totals[node] = totals.get(node, 0) + n
+            node = report.parents.get(node)
+    return totals
+
+
 def _roots(visible: set[int]) -> list[Unit]:
     units = db.session.query(Unit).filter(Unit.id.in_(visible)).all()
     return sorted((u for u in units if u.parent_id not in visible), key=lambda u: u.code)
@@ -207,6 +222,7 @@ def dashboard() -> str:
         tree = _collapse_single_children(report, _tree(report, root))
         ids = [report.names[code][0] for _, code in tree]
         rates = _rates(ids, period, key)
+        flagged = _flagged_by_code(report, period)
         trends = {code: _trend_points(report, code) for _, code in tree}
         axis = common_axis(list(trends.values()), report.target)
         rows = [
@@ -216,6 +232,7 @@ def dashboard() -> str:
                 "info": report.names[code],
                 "overall": report.overall(code),
                 "rate": rates.get(report.names[code][0]),
+                "flagged": flagged.get(code, 0),
                 "spark": sparkline(trends[code], target=report.target, axis=axis,
                                    title=_("Overall index by period")),
             }
