@@ -130,7 +130,8 @@ def _load(app: Flask) -> Any:
         paths = app.config["INSTRUMENT_PATHS"]
         instrument = find_instrument("kitchen-sink", "2025.1", paths).instrument
         today = clock_of(app).now.date()
-        return load_respondents(db.session, [unit_id(app, "HL-AB-1")], today.replace(day=1), today, instrument)
+        point = unit_id(app, "HL-AB-1")
+        return load_respondents(db.session, [point], today.replace(day=1), today, instrument)
 
 
 def test_managers_reinstate_or_confirm_with_an_audit_trail(migrated_db: Path, tmp_path: Path) -> None:
