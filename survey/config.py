@@ -52,10 +52,14 @@ class DefaultConfig:
     PUBLIC_BASE_URL = ""
 
     # Reverse proxies in front of the app (nginx, a load balancer) that append X-Forwarded-For and set
-    # X-Forwarded-Proto. 0 = none: forwarded headers are ignored, as a client can forge them
-    # (reliability.md row 32). Behind one proxy set 1, or every sign-in rate limit would key on the
-    # proxy's address and one guesser would lock everyone out. Only that many hops are trusted: the
-    # client's own X-Forwarded-For entries are skipped (werkzeug's ProxyFix).
+    # X-Forwarded-Proto: their addresses or networks, e.g. ["10.0.0.5"] or "10.0.0.0/29". Only a
+    # request from one of them may set the client address and scheme (survey/proxies.py); the same
+    # list is gunicorn's forwarded_allow_ips (deploy/gunicorn.conf.py). Empty: forwarded headers
+    # are ignored, as a client can forge them (reliability.md row 32).
+    TRUSTED_PROXIES: tuple[str, ...] = ()
+    # How many proxies in a row append to X-Forwarded-For (1 = nginx alone; 0 = 1 when TRUSTED_PROXIES
+    # is set). Set without TRUSTED_PROXIES it trusts that many hops from any peer, as before that
+    # setting existed: prefer TRUSTED_PROXIES.
     PROXY_HOPS = 0
 
     DEFAULT_TARGET = 0.80

@@ -40,9 +40,13 @@ from survey.services.citizens.surveys import OpenSurvey, open_survey
 bp = Blueprint("public", __name__)
 
 FORM_ENCODINGS = ("application/x-www-form-urlencoded", "multipart/form-data")
-# Flask-WTF's wording for an expired token, the one CSRF failure an honest citizen meets
-# (a form left open for more than WTF_CSRF_TIME_LIMIT): then the answers are given back.
+# Flask-WTF's wording for an expired token, the CSRF failure an honest citizen meets most (a form
+# left open for more than WTF_CSRF_TIME_LIMIT); the others come from a lost cookie or a proxy.
 CSRF_EXPIRED = "The CSRF token has expired."
+CSRF_EXPIRED_MESSAGE = _l("The form was open for a long time. Your answers are still here: please send them "
+                          "again.")
+CSRF_FAILED_MESSAGE = _l("This page could not confirm the form came from it. Your answers are still here: "
+                         "please send them again.")
 RATE_MESSAGE = _l("Many answers were sent from this device or network in a short time. Your answers are "
                   "still here: please wait a few minutes and send them again.")
 
@@ -58,12 +62,12 @@ def start(token: str) -> Response:
 
 
 @bp.post("/s/<token>")
-@csrf.exempt  # checked below, after the content type, so that an expired token keeps the answers
+@csrf.exempt  # checked below, after the content type, so that a token problem keeps the answers
 def submit(token: str) -> Any:
     survey = _open(token)
     _require_form_body()
-    if (expired_page := _csrf_expired_page(survey, token)) is not None:
-        return expired_page, 400
+    if (csrf_page := _csrf_failure_page(survey, token)) is not None:
+        return csrf_page, 400
     now = current_time()
     result = validate_submission(request.form, survey.instrument, counter_id=survey.counter.id, now=now,
                                  settings=SubmissionSettings.from_config(current_app.config))
@@ -164,17 +168,17 @@ def _render_form(survey: OpenSurvey, form: Any, token: str, errors: tuple[FieldE
                            action=url_for("public.submit", token=token, **_mode_args()))
 
 
-def _csrf_expired_page(survey: OpenSurvey, token: str) -> str | None:
-    """Enforce CSRF as CSRFProtect would (E-CSRF); on expiry only, the form back with the answers."""
+def _csrf_failure_page(survey: OpenSurvey, token: str) -> str | None:
+    """Enforce CSRF as CSRFProtect would (E-CSRF), but give the form back with the answers and a fresh
+    token instead of an error page: an expired token, a session cookie lost on the way, or a referrer
+    a misconfigured proxy rewrote must never cost a citizen the answers. Nothing is stored without a
+    valid token; resending from the re-rendered page is the citizen's own action on this site."""
     if not current_app.config.get("WTF_CSRF_ENABLED", True):
         return None
     try:
         csrf.protect()
     except CSRFError as error:
-        if error.description != CSRF_EXPIRED:
-            raise
         form = build_survey_form(survey.instrument, current_locale(), formdata=request.form)
-        expired = FieldError(None, "E-CSRF", _l("The form was open for a long time. Your answers are "
-                                                "still here: please send them again."))
-        return _render_form(survey, form, token, (expired,), "E-CSRF")
+        message = CSRF_EXPIRED_MESSAGE if error.description == CSRF_EXPIRED else CSRF_FAILED_MESSAGE
+        return _render_form(survey, form, token, (FieldError(None, "E-CSRF", message),), "E-CSRF")
     return None
