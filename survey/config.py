@@ -43,6 +43,11 @@ class DefaultConfig:
     # {"HL-TTHCC": {"counter_limit": "600 per 10 minutes", "burst_per_minute": 12}}.
     SUBMISSION_RULES: Mapping[str, object] = MappingProxyType({})
     SUBMISSION_RULES_BY_UNIT: Mapping[str, Mapping[str, object]] = MappingProxyType({})
+    # One response per dossier (survey/services/citizens/receipts.py): unit codes or "UNIT/COUNTER" whose
+    # form asks for the receipt number, and the secret key of each period ("2026": "<64 hex>"), kept
+    # here, never in the database; a period without a key uses one derived from SECRET_KEY.
+    RECEIPT_COUNTERS: tuple[str, ...] = ()
+    RECEIPT_KEYS: Mapping[str, str] = MappingProxyType({})
     KIOSK_RETURN_SECONDS = 8
     # Extra directories of instrument YAML files, searched after the shipped ones (instruments/data)
     # when a unit's assignment names an instrument: local questionnaires, test fixtures.

@@ -27,6 +27,7 @@ from survey.services.citizens.browser_cookie import (
 from survey.services.citizens.form_nonce import issue_nonce
 from survey.services.citizens.intake import take_submission
 from survey.services.citizens.limits import Client, store_for
+from survey.services.citizens.receipts import RECEIPT_FIELD, receipts_required
 from survey.services.citizens.submissions import (
     MESSAGES,
     FieldError,
@@ -47,6 +48,12 @@ CSRF_EXPIRED_MESSAGE = _l("The form was open for a long time. Your answers are s
                           "again.")
 CSRF_FAILED_MESSAGE = _l("This page could not confirm the form came from it. Your answers are still here: "
                          "please send them again.")
+RECEIPT_MESSAGES = {
+    "E-RECEIPT-FORMAT": _l("Please type the receipt number printed on your handover slip (at least 6 letters "
+                           "or digits)."),
+    "E-RECEIPT-USED": _l("This receipt number has already been used to answer the survey: each dossier can "
+                         "be rated once. Thank you."),
+}
 RATE_MESSAGE = _l("Many answers were sent from this device or network in a short time. Your answers are "
                   "still here: please wait a few minutes and send them again.")
 
@@ -80,9 +87,15 @@ def submit(token: str) -> Any:
         intake = take_submission(db.session, result, survey=survey, client=_client(),
                                  store=store_for(current_app.config["SUBMISSION_LIMIT_STORAGE"], db.session),
                                  config=current_app.config, channel=_channel(), language=current_locale(),
-                                 now=now, local_day=_local_today())
+                                 now=now, local_day=_local_today(), receipt=request.form.get(RECEIPT_FIELD))
         if intake.stored is Stored.ALREADY:
             return render_template("survey/already.html", **_page(survey, token))
+        if intake.receipt_problem is not None:  # nothing to keep: the limits' hits roll back with it
+            db.session.rollback()
+            code = intake.receipt_problem
+            form = build_survey_form(survey.instrument, current_locale(), formdata=request.form)
+            page = _render_form(survey, form, token, (FieldError(None, code, RECEIPT_MESSAGES[code]),), code)
+            return page, 409 if code == "E-RECEIPT-USED" else 422
         db.session.commit()  # the response, or a refusal's count with the limits' hits
         if intake.stored is None:
             form = build_survey_form(survey.instrument, current_locale(), formdata=request.form)
@@ -165,6 +178,8 @@ def _render_form(survey: OpenSurvey, form: Any, token: str, errors: tuple[FieldE
     by_item = {error.item_id: error for error in errors if error.item_id is not None}
     return render_template("survey/form.html", **_page(survey, token), form=form, errors=errors,
                            errors_by_item=by_item, error_code=code,
+                           receipt_required=receipts_required(survey.counter, current_app.config),
+                           receipt_value=request.form.get(RECEIPT_FIELD, "")[:160],
                            action=url_for("public.submit", token=token, **_mode_args()))
 
 

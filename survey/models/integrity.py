@@ -8,6 +8,7 @@ HMAC under the period's key (docs/integrity.md).
 from __future__ import annotations
 
 from datetime import date
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -39,3 +40,18 @@ class SubmissionRefusal(Base):
     day: Mapped[date] = mapped_column(primary_key=True)
     limit_name: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     refused: Mapped[int] = mapped_column(default=0)
+
+
+class SpentReceipt(Base):
+    """A receipt number already used for a response, kept only as HMAC(period key, canonical number).
+
+    No link to the response: no foreign key, no time, and on SQLite no rowid (WITHOUT ROWID: rows sit
+    in digest order, so their order says nothing about the order of the responses).
+    """
+
+    __tablename__ = "spent_receipts"
+
+    digest: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(sa.String(10))
+
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_with_rowid": False}

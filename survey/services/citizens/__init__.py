@@ -8,4 +8,6 @@
 - `limits`: submission limits per browser, address and counter, in a store shared by all workers.
 - `browser_cookie`: the signed first-party cookie that tells browsers behind one address apart.
 - `plausibility`: the flags raised in the submit path, their reason codes and wording.
+- `flag_review`: managers' list of flagged responses, and their reinstate/confirm decisions.
+- `receipts`: one response per dossier: the receipt number, canonicalised, kept only as an HMAC.
 """

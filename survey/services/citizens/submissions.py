@@ -36,12 +36,13 @@ from instruments.registry import RegisteredInstrument
 from survey.models import Answer, Channel, Counter, Response, ResponseStatus, TextAnswer
 from survey.services.citizens.form_nonce import FormNonce, read_nonce
 from survey.services.citizens.plausibility import join_reasons
+from survey.services.citizens.receipts import RECEIPT_FIELD
 from survey.services.citizens.text import TextProblem, clean_text
 
 CSRF_FIELD = "csrf_token"
 NONCE_FIELD = "nonce"
 HONEYPOT_FIELD = "website"  # innocuous on purpose: form-filling bots fill fields called website/url
-RESERVED_FIELDS = frozenset({CSRF_FIELD, NONCE_FIELD, HONEYPOT_FIELD})
+RESERVED_FIELDS = frozenset({CSRF_FIELD, NONCE_FIELD, HONEYPOT_FIELD, RECEIPT_FIELD})
 
 # Codes as the browser sends them: ASCII digits, no sign games, no padding. `[0-9]`, not `\d`,
 # because `\d` accepts full-width and other Unicode digits.
