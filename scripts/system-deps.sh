@@ -5,7 +5,7 @@
 # tests/survey/test_postgresql.py starts a throw-away PostgreSQL server from the postgresql package.
 set -euo pipefail
 packages=(libpango-1.0-0 libpangoft2-1.0-0 poppler-utils fonts-dejavu-core fonts-noto-core chromium zbar-tools
-          postgresql)
+          postgresql redis-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
