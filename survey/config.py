@@ -40,7 +40,7 @@ class DefaultConfig:
     SUBMISSION_LIMIT_STORAGE = "database"
     # Overrides of limits.DEFAULT_RULES for every counter, e.g. {"address_limit": "200 per 10 minutes"};
     # then per unit code or "UNIT/COUNTER" (nearest wins), e.g. a busy provincial centre:
-    # {"HL-TTHCC": {"counter_limit": "600 per 10 minutes", "burst_per_minute": 12}}.
+    # {"HL-TTHCC": {"counter_limit": "2400 per 10 minutes", "burst_per_minute": 20}}.
     SUBMISSION_RULES: Mapping[str, object] = MappingProxyType({})
     SUBMISSION_RULES_BY_UNIT: Mapping[str, Mapping[str, object]] = MappingProxyType({})
     # One response per dossier (survey/services/citizens/receipts.py): unit codes or "UNIT/COUNTER" whose

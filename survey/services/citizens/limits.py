@@ -23,7 +23,7 @@ import ipaddress
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
 from limits import RateLimitItem, parse
@@ -43,7 +43,7 @@ DEFAULT_RULES: Mapping[str, Any] = {
     "browser_limit": "3 per hour",
     "cookieless_limit": "6 per 10 minutes",
     "address_limit": "120 per 10 minutes",
-    "counter_limit": "300 per 10 minutes",
+    "counter_limit": "1200 per 10 minutes",  # protects the database; bursts are flagged, not refused
     # Plausibility flags (survey.services.citizens.plausibility): the n-th submission in the limit's
     # window is flagged from these counts on, and so is one arriving when this many others came
     # to the counter in the last minute.
@@ -178,13 +178,10 @@ class SqlLimitStore:
 
     def hit(self, key: str, limit: RateLimitItem, now: float) -> int:
         start, end = window_of(limit, now)
-        dialect = self.session.get_bind().dialect.name
-        insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
-        if insert is None:
-            raise RuntimeError(f"the database limit store supports SQLite and PostgreSQL, not {dialect}")
-        table = SubmissionHit.__table__
+        table = cast(sa.Table, SubmissionHit.__table__)
         bucket = f"{key}/{limit.amount}/{limit.get_expiry()}"
-        statement = (insert(table).values(key=bucket, window_start=start, hits=1, expires_at=end)
+        values = {"key": bucket, "window_start": start, "hits": 1, "expires_at": end}
+        statement = (_insert(self.session, table).values(**values)
                      .on_conflict_do_update(index_elements=["key", "window_start"],
                                             set_={"hits": table.c.hits + 1})
                      .returning(table.c.hits))
@@ -192,6 +189,16 @@ class SqlLimitStore:
         if hits == 1:  # a new window: the moment to sweep windows that have ended (indexed)
             self.session.execute(sa.delete(SubmissionHit).where(SubmissionHit.expires_at <= now))
         return hits
+
+
+def _insert(session: Session, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
+    """The dialect's INSERT with ON CONFLICT (an UPSERT): SQLite and PostgreSQL only."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    raise RuntimeError(f"the database limit store supports SQLite and PostgreSQL, not {dialect}")
 
 
 class StorageLimitStore:
@@ -214,7 +221,7 @@ def store_for(uri: str, session: Session) -> LimitStore:
     if uri == DATABASE_STORE:
         return SqlLimitStore(session)
     if uri not in _STORAGES:
-        _STORAGES[uri] = storage_from_string(uri)
+        _STORAGES[uri] = cast(Storage, storage_from_string(uri))
     return StorageLimitStore(_STORAGES[uri])
 
 
@@ -242,9 +249,8 @@ def apply_limits(store: LimitStore, client: Client, counter_id: int, rules: Coun
 
 def count_refusal(session: Session, counter_id: int, day: Any, limit_name: str) -> None:
     """Add one to the counter's refusals by this limit on `day` (flush, never commit)."""
-    dialect = session.get_bind().dialect.name
-    insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-    table = SubmissionRefusal.__table__
-    session.execute(insert(table).values(counter_id=counter_id, day=day, limit_name=limit_name, refused=1)
+    table = cast(sa.Table, SubmissionRefusal.__table__)
+    values = {"counter_id": counter_id, "day": day, "limit_name": limit_name, "refused": 1}
+    session.execute(_insert(session, table).values(**values)
                     .on_conflict_do_update(index_elements=["counter_id", "day", "limit_name"],
                                            set_={"refused": table.c.refused + 1}))
