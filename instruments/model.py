@@ -23,9 +23,9 @@ InstrumentId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,39}$
 Version = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}\.[0-9]{1,3}$")]
 """`YYYY.N`: the year the wording was fixed and a sequence number."""
 
-RESERVED_ITEM_IDS = frozenset({"csrf_token", "nonce", "website", "lang", "mode"})
+RESERVED_ITEM_IDS = frozenset({"csrf_token", "nonce", "website", "receipt", "lang", "mode"})
 """Names the web form and its URLs use for their own fields (CSRF token, single-use nonce, honeypot,
-language and kiosk switches): an item called so would collide with them."""
+dossier receipt number, language and kiosk switches): an item called so would collide with them."""
 
 Code = Annotated[int, Field(ge=-99, le=999, strict=True)]
 """Answer codes are small integers so they sort and export cleanly (SPSS/Stata value labels).

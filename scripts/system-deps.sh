@@ -6,7 +6,7 @@
 # npm installs the browser tests' pinned axe-core (`make browser-deps`).
 set -euo pipefail
 packages=(libpango-1.0-0 libpangoft2-1.0-0 poppler-utils fonts-dejavu-core fonts-noto-core chromium zbar-tools
-          postgresql)
+          postgresql redis-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
+from survey import proxies
 from survey.config import INSECURE_DEFAULT_SECRET, DefaultConfig
 from survey.resources import app_dir
 
@@ -27,15 +27,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "hailong.db")
     _refuse_default_secret(app)
-    hops = int(app.config["PROXY_HOPS"])
-    if hops > 0:
-        # The Host header is not taken from the proxy: printed QR URLs come from PUBLIC_BASE_URL.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    app.wsgi_app = proxies.wrap(app.wsgi_app, app.config)  # type: ignore[method-assign]
 
     from survey import auth, database, errors, i18n, security
     from survey.blueprints import register_blueprints
     from survey.commands import register_commands
     from survey.extensions import csrf, db, migrate
+    from survey.services.citizens.limits import check_rule_config
+
+    check_rule_config(app.config)
 
     db.init_app(app)
     database.init_app(app)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 INSECURE_DEFAULT_SECRET = "dev-insecure-secret-change-me"
 
 
@@ -28,6 +31,23 @@ class DefaultConfig:
     # Survey integrity (docs/bad-input.md, "Integrity defences").
     FORM_NONCE_MAX_AGE = 6 * 3600  # seconds a rendered form stays submittable
     MIN_FILL_SECONDS = 3
+    # Minimum plausible fill time per instrument id; a faster response is flagged, never refused.
+    MIN_FILL_SECONDS_BY_INSTRUMENT: Mapping[str, int] = MappingProxyType(
+        {"sipas-counter": 20, "outpatient": 15})
+    # Submission limits and plausibility flags (survey/services/citizens/limits.py, docs/integrity.md).
+    # "database" keeps the limit counters in the database (shared by every worker and process);
+    # a `limits` storage URI such as "redis://localhost:6379/1" keeps them in Redis.
+    SUBMISSION_LIMIT_STORAGE = "database"
+    # Overrides of limits.DEFAULT_RULES for every counter, e.g. {"address_limit": "200 per 10 minutes"};
+    # then per unit code or "UNIT/COUNTER" (nearest wins), e.g. a busy provincial centre:
+    # {"HL-TTHCC": {"counter_limit": "2400 per 10 minutes", "burst_per_minute": 20}}.
+    SUBMISSION_RULES: Mapping[str, object] = MappingProxyType({})
+    SUBMISSION_RULES_BY_UNIT: Mapping[str, Mapping[str, object]] = MappingProxyType({})
+    # One response per dossier (survey/services/citizens/receipts.py): unit codes or "UNIT/COUNTER" whose
+    # form asks for the receipt number, and the secret key of each period ("2026": "<64 hex>"), kept
+    # here, never in the database; a period without a key uses one derived from SECRET_KEY.
+    RECEIPT_COUNTERS: tuple[str, ...] = ()
+    RECEIPT_KEYS: Mapping[str, str] = MappingProxyType({})
     KIOSK_RETURN_SECONDS = 8
     # Extra directories of instrument YAML files, searched after the shipped ones (instruments/data)
     # when a unit's assignment names an instrument: local questionnaires, test fixtures.
@@ -37,10 +57,14 @@ class DefaultConfig:
     PUBLIC_BASE_URL = ""
 
     # Reverse proxies in front of the app (nginx, a load balancer) that append X-Forwarded-For and set
-    # X-Forwarded-Proto. 0 = none: forwarded headers are ignored, as a client can forge them
-    # (docs/bad-input.md row 32). Behind one proxy set 1, or every sign-in rate limit would key on the
-    # proxy's address and one guesser would lock everyone out. Only that many hops are trusted: the
-    # client's own X-Forwarded-For entries are skipped (werkzeug's ProxyFix).
+    # X-Forwarded-Proto: their addresses or networks, e.g. ["10.0.0.5"] or "10.0.0.0/29". Only a
+    # request from one of them may set the client address and scheme (survey/proxies.py); the same
+    # list is gunicorn's forwarded_allow_ips (deploy/gunicorn.conf.py). Empty: forwarded headers
+    # are ignored, as a client can forge them (docs/bad-input.md row 32).
+    TRUSTED_PROXIES: tuple[str, ...] = ()
+    # How many proxies in a row append to X-Forwarded-For (1 = nginx alone; 0 = 1 when TRUSTED_PROXIES
+    # is set). Set without TRUSTED_PROXIES it trusts that many hops from any peer, as before that
+    # setting existed: prefer TRUSTED_PROXIES.
     PROXY_HOPS = 0
 
     DEFAULT_TARGET = 0.80

@@ -46,19 +46,20 @@ def keyed(purpose: str, value: str, *, secret: str, day: str) -> str:
     return hmac.new(day_key, value.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def _today() -> str:
+def utc_day() -> str:
+    """The UTC day that selects the key of every keyed hash of a client: it rotates at 00:00 UTC."""
     return datetime.now(UTC).date().isoformat()
 
 
 def address_key() -> str:
     return keyed("address", ip_prefix(request.remote_addr), secret=current_app.config["SECRET_KEY"],
-                 day=_today())
+                 day=utc_day())
 
 
 def account_key() -> str:
     """Per account named in the sign-in form (known or not, so probing names costs the same)."""
     username = request.form.get("username", "").strip().casefold()[:80]
-    return keyed("account", username or "-", secret=current_app.config["SECRET_KEY"], day=_today())
+    return keyed("account", username or "-", secret=current_app.config["SECRET_KEY"], day=utc_day())
 
 
 limiter = Limiter(key_func=address_key)

@@ -2,27 +2,48 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 
+from survey.auth import current_time
 from survey.errors import SurveyError
 from survey.extensions import csrf, db
 from survey.forms import build_survey_form
 from survey.i18n import current_locale
 from survey.models import Channel, utcnow
+from survey.ratelimit import utc_day
+from survey.services.citizens.browser_cookie import (
+    COOKIE_NAME,
+    COOKIE_PATH,
+    MAX_AGE_SECONDS,
+    issue_browser_id,
+    read_browser_id,
+)
 from survey.services.citizens.form_nonce import issue_nonce, read_nonce
+from survey.services.citizens.intake import take_submission
+from survey.services.citizens.limits import Client, store_for
+from survey.services.citizens.receipts import RECEIPT_FIELD, receipts_required
 from survey.services.citizens.submissions import (
     MESSAGES,
     FieldError,
     Outcome,
     Stored,
     SubmissionSettings,
-    store_response,
     validate_submission,
 )
 from survey.services.citizens.surveys import OpenSurvey, open_survey
@@ -30,9 +51,21 @@ from survey.services.citizens.surveys import OpenSurvey, open_survey
 bp = Blueprint("public", __name__)
 
 FORM_ENCODINGS = ("application/x-www-form-urlencoded", "multipart/form-data")
-# Flask-WTF's wording for an expired token, the one CSRF failure an honest citizen meets
-# (a form left open for more than WTF_CSRF_TIME_LIMIT): then the answers are given back.
+# Flask-WTF's wording for an expired token, the CSRF failure an honest citizen meets most (a form
+# left open for more than WTF_CSRF_TIME_LIMIT); the others come from a lost cookie or a proxy.
 CSRF_EXPIRED = "The CSRF token has expired."
+CSRF_EXPIRED_MESSAGE = _l("The form was open for a long time. Your answers are still here: please send them "
+                          "again.")
+CSRF_FAILED_MESSAGE = _l("This page could not confirm the form came from it. Your answers are still here: "
+                         "please send them again.")
+RECEIPT_MESSAGES = {
+    "E-RECEIPT-FORMAT": _l("Please type the receipt number printed on your handover slip (at least 6 letters "
+                           "or digits)."),
+    "E-RECEIPT-USED": _l("This receipt number has already been used to answer the survey: each dossier can "
+                         "be rated once. Thank you."),
+}
+RATE_MESSAGE = _l("Many answers were sent from this device or network in a short time. Your answers are "
+                  "still here: please wait a few minutes and send them again.")
 # Session key: counter id -> the nonce of the last form this browser sent there. While that nonce is
 # still valid, opening the counter's form again (the Back button after the thank-you page, a reload)
 # leads to the thank-you page instead of a fresh form that would store a second response.
@@ -48,18 +81,18 @@ def start(token: str) -> Any:
         return redirect(url_for("public.thanks", token=token, **_mode_args()), 303)
     form = build_survey_form(survey.instrument, current_locale(), formdata=None)
     form.nonce.data = issue_nonce(current_app.config["SECRET_KEY"], survey.counter.id,
-                                  survey.instrument.key, utcnow())
-    return _render_form(survey, form, token)
+                                  survey.instrument.key, current_time())
+    return _with_browser_cookie(make_response(_render_form(survey, form, token)))
 
 
 @bp.post("/s/<token>")
-@csrf.exempt  # checked below, after the content type, so that an expired token keeps the answers
+@csrf.exempt  # checked below, after the content type, so that a token problem keeps the answers
 def submit(token: str) -> Any:
     survey = _open(token)
     _require_form_body()
-    if (expired_page := _csrf_expired_page(survey, token)) is not None:
-        return expired_page, 400
-    now = utcnow()
+    if (csrf_page := _csrf_failure_page(survey, token)) is not None:
+        return csrf_page, 400
+    now = current_time()
     result = validate_submission(request.form, survey.instrument, counter_id=survey.counter.id, now=now,
                                  settings=SubmissionSettings.from_config(current_app.config))
     if result.outcome is Outcome.REJECTED:
@@ -68,12 +101,26 @@ def submit(token: str) -> Any:
         form = build_survey_form(survey.instrument, current_locale(), formdata=request.form)
         return _render_form(survey, form, token, result.errors, result.code), result.status
     if result.outcome is Outcome.ACCEPTED:
-        stored = store_response(db.session(), result, counter=survey.counter, registered=survey.registered,
-                                channel=_channel(), language=current_locale(), now=now)
-        if stored is Stored.STORED:
-            db.session.commit()
-    # Stored now or before (a double tap, Back and resubmit): either way the thank-you page (PRG).
-    _remember_answered(survey.counter.id, request.form.get("nonce", ""))
+        session_ = db.session()
+        intake = take_submission(session_, result, survey=survey, client=_client(),
+                                 store=store_for(current_app.config["SUBMISSION_LIMIT_STORAGE"], session_),
+                                 config=current_app.config, channel=_channel(), language=current_locale(),
+                                 now=now, local_day=_local_today(), receipt=request.form.get(RECEIPT_FIELD))
+        if intake.stored is Stored.ALREADY:  # a double tap, or Back and resubmit: the thank-you page (PRG)
+            _remember_answered(survey.counter.id, request.form.get("nonce", ""))
+            return redirect(url_for("public.thanks", token=token, **_mode_args()), 303)
+        if intake.receipt_problem is not None:  # nothing to keep: the limits' hits roll back with it
+            db.session.rollback()
+            code = intake.receipt_problem
+            form = build_survey_form(survey.instrument, current_locale(), formdata=request.form)
+            page = _render_form(survey, form, token, (FieldError(None, code, RECEIPT_MESSAGES[code]),), code)
+            return page, 409 if code == "E-RECEIPT-USED" else 422
+        db.session.commit()  # the response, or a refusal's count with the limits' hits
+        if intake.stored is None:
+            form = build_survey_form(survey.instrument, current_locale(), formdata=request.form)
+            page = _render_form(survey, form, token, (FieldError(None, "E-RATE", RATE_MESSAGE),), "E-RATE")
+            return page, 429, {"Retry-After": str(intake.retry_after)}
+        _remember_answered(survey.counter.id, request.form.get("nonce", ""))
     return redirect(url_for("public.thanks", token=token, **_mode_args()), 303)
 
 
@@ -114,9 +161,29 @@ def _answered_here(counter_id: int) -> bool:
     return read_nonce(nonce, settings.secret, utcnow(), settings.nonce_max_age) is not None
 
 
+def _local_today() -> date:
+    return datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+
+
 def _open(token: str) -> OpenSurvey:
-    today = datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
-    return open_survey(db.session(), token, current_app.config, today)
+    return open_survey(db.session(), token, current_app.config, _local_today())
+
+
+def _client() -> Client:
+    """The submitting client as the limits see it: keyed hashes of its address and browser cookie."""
+    secret = current_app.config["SECRET_KEY"]
+    return Client.of(request.remote_addr, read_browser_id(request.cookies.get(COOKIE_NAME), secret),
+                     secret=secret, day=utc_day())
+
+
+def _with_browser_cookie(response: Response) -> Response:
+    """Issue the per-browser cookie of the submission limits with the form, unless a valid one came."""
+    secret = current_app.config["SECRET_KEY"]
+    if read_browser_id(request.cookies.get(COOKIE_NAME), secret) is None:
+        response.set_cookie(COOKIE_NAME, issue_browser_id(secret), max_age=MAX_AGE_SECONDS, path=COOKIE_PATH,
+                            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")), httponly=True,
+                            samesite="Lax")
+    return response
 
 
 def _require_form_body() -> None:
@@ -161,20 +228,22 @@ def _render_form(survey: OpenSurvey, form: Any, token: str, errors: tuple[FieldE
                  for code in current_app.config["LANGUAGES"]}
     return render_template("survey/form.html", **_page(survey, token), form=form, errors=errors,
                            errors_by_item=by_item, error_code=code, language_actions=languages,
+                           receipt_required=receipts_required(survey.counter, current_app.config),
+                           receipt_value=request.form.get(RECEIPT_FIELD, "")[:160],
                            action=url_for("public.submit", token=token, **_mode_args()))
 
 
-def _csrf_expired_page(survey: OpenSurvey, token: str) -> str | None:
-    """Enforce CSRF as CSRFProtect would (E-CSRF); on expiry only, the form back with the answers."""
+def _csrf_failure_page(survey: OpenSurvey, token: str) -> str | None:
+    """Enforce CSRF as CSRFProtect would (E-CSRF), but give the form back with the answers and a fresh
+    token instead of an error page: an expired token, a session cookie lost on the way, or a referrer
+    a misconfigured proxy rewrote must never cost a citizen the answers. Nothing is stored without a
+    valid token; resending from the re-rendered page is the citizen's own action on this site."""
     if not current_app.config.get("WTF_CSRF_ENABLED", True):
         return None
     try:
         csrf.protect()
     except CSRFError as error:
-        if error.description != CSRF_EXPIRED:
-            raise
         form = build_survey_form(survey.instrument, current_locale(), formdata=request.form)
-        expired = FieldError(None, "E-CSRF", _l("The form was open for a long time. Your answers are "
-                                                "still here: please send them again."))
-        return _render_form(survey, form, token, (expired,), "E-CSRF")
+        message = CSRF_EXPIRED_MESSAGE if error.description == CSRF_EXPIRED else CSRF_FAILED_MESSAGE
+        return _render_form(survey, form, token, (FieldError(None, "E-CSRF", message),), "E-CSRF")
     return None

@@ -34,6 +34,7 @@ from survey.models import (
     Unit,
     UnitKind,
 )
+from survey.services.citizens.plausibility import FlagReason
 
 SEED = 20261123
 FIRST_MONTH = date(2025, 12, 1)
@@ -106,7 +107,7 @@ PLANTED = (
     "Có gì gọi tôi số 0912 345 678 nhé.", "Hồ sơ của tôi CCCD 001089012345 chưa có kết quả.",
     "Liên hệ lại qua ０９８７.６５４.３２１ giúp tôi.", "Email tôi: nguyen.van.a@gmail.com, mong phản hồi.",
 )
-BURST = "burst"  # a status-reason code; the dashboard words it in the reader's language
+BURST = FlagReason.BURST.value  # the submit path's reason code; the dashboard words it
 FEEDBACK_ITEMS = ("e5_channels", "e5_handled", "e5_notified")
 
 

@@ -18,6 +18,10 @@ from survey.extensions import db
 from survey.models import AuditEvent, Unit
 
 TEST_SECRET = "test-secret-not-for-production"
+RELAXED_RULES = {"browser_limit": "10000 per hour", "cookieless_limit": "10000 per hour",
+                 "address_limit": "10000 per hour", "counter_limit": "10000 per hour",
+                 "browser_flag_from": 10000, "cookieless_flag_from": 10000, "address_flag_from": 10000,
+                 "burst_per_minute": 10000, "repeat_run": 10000}
 
 
 def _config(db_path: Path, **overrides: Any) -> dict[str, Any]:
@@ -27,6 +31,9 @@ def _config(db_path: Path, **overrides: Any) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
         "WTF_CSRF_ENABLED": False,
         "MIN_FILL_SECONDS": 0,
+        "MIN_FILL_SECONDS_BY_INSTRUMENT": {},
+        # Tests post many forms from one client: the limits and flags have their own tests.
+        "SUBMISSION_RULES": RELAXED_RULES,
     }
     config.update(overrides)
     return config

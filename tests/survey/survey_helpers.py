@@ -21,6 +21,9 @@ from tests.survey.conftest import make_app
 
 KITCHEN_SINK = Path(__file__).parents[1] / "instruments" / "fixtures" / "kitchen-sink.yaml"
 KITCHEN_COUNTER = "HL-AB-1/Q1"  # its commune HL-AB is assigned the kitchen-sink instrument below
+# Query string of a fresh empty form: a browser that has just answered at a counter is otherwise sent
+# to its thank-you page (the "another answer" link on that page asks for this).
+FRESH_FORM = {"new": "1"}
 
 
 @dataclass
@@ -38,8 +41,9 @@ class Served:
         return f"/s/{self.token(counter)}"
 
     def open_form(self, url: str | None = None) -> dict[str, str]:
-        """GET the form; return its hidden fields (nonce, and csrf_token when CSRF is on)."""
-        response = self.client.get(url or self.url())
+        """GET a fresh form; return its hidden fields (nonce, and csrf_token when CSRF is on)."""
+        url = url or self.url()
+        response = self.client.get(url + ("&" if "?" in url else "?") + "new=1")  # FRESH_FORM
         assert response.status_code == 200, response.get_data(as_text=True)[:500]
         return hidden_fields(response.get_data(as_text=True))
 

@@ -32,7 +32,7 @@ from flask import Flask
 
 from survey import create_app
 from survey.extensions import db
-from survey.models import Alert, AlertKind, AuditEvent, Counter, Role, Unit
+from survey.models import Alert, AlertKind, AuditEvent, Channel, Counter, Response, ResponseStatus, Role, Unit
 from tests.survey.conftest import TEST_SECRET, unit_id
 from tests.survey.staff_helpers import CHEAP_ARGON2, Clock, Staff, add_staff, sign_in
 
@@ -70,6 +70,8 @@ GET  /manage/counters/<counter_id>/revoke          login      403        ok/404 
 POST /manage/counters/<counter_id>/revoke          login      403        ok/404     ok
 GET  /manage/counters/<counter_id>/rotate          login      403        ok/404     ok
 POST /manage/counters/<counter_id>/rotate          login      403        ok/404     ok
+GET  /manage/flags                                 login      403        ok         ok
+POST /manage/flags/<response_id>                   login      403        ok/404     ok
 GET  /manage/frames/                               login      403        ok         ok
 POST /manage/frames/                               login      403        ok         ok
 GET  /manage/units/                                login      403        ok         ok
@@ -102,6 +104,7 @@ ARGUMENTS: dict[str, dict[str, str]] = {
     "unit_id": {IN: "unit:HL-AB-1", OUT: "unit:HL-HL-1"},
     "counter_id": {IN: "counter:HL-AB-1/Q1", OUT: "counter:HL-HL-1/Q1"},
     "alert_id": {IN: "alert:HL-AB-1", OUT: "alert:HL-HL-1"},
+    "response_id": {IN: "response:HL-AB-1", OUT: "response:HL-HL-1"},
     "user_id": {ANY: "user:target"},
 }
 
@@ -188,9 +191,14 @@ def world(migrated_db: Path) -> Iterator[World]:
                                  kind=AlertKind.BELOW_TARGET, period_start=date(2026, 1, 1),
                                  period_end=date(2026, 3, 31), estimate=0.7, ci_low=0.6, ci_high=0.78,
                                  reference=0.8))
+            db.session.add(Response(instrument_id="sipas-counter", instrument_version="2025.1",
+                                    instrument_hash="0" * 64, unit_id=unit_id(code), channel=Channel.QR,
+                                    language="vi", status=ResponseStatus.FLAGGED, status_reason="burst",
+                                    idempotency_key=f"matrix-{code}"))
         db.session.commit()
         objects = {f"unit:{u.code}": u.id for u in db.session.scalars(sa.select(Unit))}
         objects |= {f"alert:{a.unit.code}": a.id for a in db.session.scalars(sa.select(Alert))}
+        objects |= {f"response:{r.unit.code}": r.id for r in db.session.scalars(sa.select(Response))}
         objects |= {f"counter:{c.unit.code}/{c.code}": c.id for c in db.session.scalars(sa.select(Counter))}
         objects |= {f"user:{name}": s.id for name, s in staff.items()}
     with app.app_context():

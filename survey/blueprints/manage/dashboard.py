@@ -17,6 +17,8 @@ from survey.charts import Point, common_axis, interval_plot, sparkline, trend_ch
 from survey.extensions import db
 from survey.i18n import current_locale
 from survey.models import Role, Unit
+from survey.services.citizens.flag_review import flagged_counts
+from survey.services.citizens.plausibility import reason_labels
 from survey.services.disclosure.scrubber import scrubbed_comments
 from survey.services.reporting.alerts import refresh_alerts
 from survey.services.reporting.index_cache import data_fingerprint
@@ -39,9 +41,6 @@ FLAG_LABELS = {
     "boundary_cp": _l("exact interval at 0 or 100 percent"),
 }
 STATUS_LABELS = {"flagged": _l("flagged"), "excluded": _l("excluded")}
-# Reasons the application itself records are stable codes, worded here in the page's language;
-# a reason typed by staff is shown as typed.
-STATUS_REASON_LABELS = {"burst": _l("many responses from one counter within a minute")}
 KIND_ORDER = {"agency": 0, "district": 1, "commune": 2, "service_point": 3}  # agencies before communes
 INSTRUMENTS = ("sipas-counter@2025.1", "quick-rating@2025.1", "outpatient@2025.1")
 VERDICTS = {
@@ -102,7 +101,8 @@ def status_label(status: str) -> str:
 
 @bp.app_template_filter("status_reason_label")
 def status_reason_label(reason: str) -> str:
-    return str(STATUS_REASON_LABELS.get(reason, reason))
+    """Reason codes the application records, worded in the page's language (one source: plausibility)."""
+    return "; ".join(reason_labels(reason))
 
 
 @bp.app_template_global("verdict_badge")
@@ -190,6 +190,20 @@ def _collapse_single_children(report: IndexReport, tree: list[tuple[int, str]]) 
             if depth == 0 or children.get(report.parents.get(code)) != 1]
 
 
+def _flagged_by_code(report: IndexReport, period: Period) -> dict[str, int]:
+    """Unit code -> responses awaiting review (`flagged`) in the unit and its descendants, in the period."""
+    own = flagged_counts(db.session(), [info[0] for info in report.names.values()],
+                         *utc_bounds(period.first, period.last))
+    totals: dict[str, int] = {}
+    for code, info in report.names.items():
+        n = own.get(info[0], 0)
+        node: str | None = code
+        while n and node is not None:  # add the unit's own count to itself and every ancestor
+            totals[node] = totals.get(node, 0) + n
+            node = report.parents.get(node)
+    return totals
+
+
 def _roots(visible: set[int]) -> list[Unit]:
     units = db.session.query(Unit).filter(Unit.id.in_(visible)).all()
     return sorted((u for u in units if u.parent_id not in visible), key=lambda u: u.code)
@@ -209,6 +223,7 @@ def dashboard() -> str:
         tree = _collapse_single_children(report, _tree(report, root))
         ids = [report.names[code][0] for _, code in tree]
         rates = _rates(ids, period, key)
+        flagged = _flagged_by_code(report, period)
         trends = {code: _trend_points(report, code) for _, code in tree}
         axis = common_axis(list(trends.values()), report.target)
         rows = [
@@ -218,6 +233,7 @@ def dashboard() -> str:
                 "info": report.names[code],
                 "overall": report.overall(code),
                 "rate": rates.get(report.names[code][0]),
+                "flagged": flagged.get(code, 0),
                 "spark": sparkline(trends[code], target=report.target, axis=axis,
                                    title=_("Overall index by period")),
             }

@@ -35,12 +35,14 @@ from instruments.model import (
 from instruments.registry import RegisteredInstrument
 from survey.models import Answer, Channel, Counter, Response, ResponseStatus, TextAnswer
 from survey.services.citizens.form_nonce import FormNonce, read_nonce
+from survey.services.citizens.plausibility import join_reasons
+from survey.services.citizens.receipts import RECEIPT_FIELD
 from survey.services.citizens.text import TextProblem, clean_text
 
 CSRF_FIELD = "csrf_token"
 NONCE_FIELD = "nonce"
 HONEYPOT_FIELD = "website"  # innocuous on purpose: form-filling bots fill fields called website/url
-RESERVED_FIELDS = frozenset({CSRF_FIELD, NONCE_FIELD, HONEYPOT_FIELD})
+RESERVED_FIELDS = frozenset({CSRF_FIELD, NONCE_FIELD, HONEYPOT_FIELD, RECEIPT_FIELD})
 
 # Codes as the browser sends them: ASCII digits, no sign games, no padding. `[0-9]`, not `\d`,
 # because `\d` accepts full-width and other Unicode digits.
@@ -55,7 +57,6 @@ MESSAGES: Mapping[str, Any] = {
                   "from the QR code."),
     "E-VALUE": _l("Please choose one of the answers shown."),
     "E-REQUIRED": _l("Please answer this question."),
-    "E-TOO-FAST": _l("The form was sent very quickly. Please check your answers and send them again."),
     "E-CONTROL-CHAR": _l("The text contains characters that cannot be stored. Please remove them."),
     "E-TOO-LONG": _l("The text is too long. Please shorten it."),
 }
@@ -104,13 +105,11 @@ class Validation:
 class SubmissionSettings:
     secret: str
     nonce_max_age: timedelta
-    min_fill: timedelta
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> SubmissionSettings:
         return cls(secret=str(config["SECRET_KEY"]),
-                   nonce_max_age=timedelta(seconds=config["FORM_NONCE_MAX_AGE"]),
-                   min_fill=timedelta(seconds=config["MIN_FILL_SECONDS"]))
+                   nonce_max_age=timedelta(seconds=config["FORM_NONCE_MAX_AGE"]))
 
 
 def _rejected(code: str, nonce: FormNonce | None = None) -> Validation:
@@ -249,8 +248,8 @@ def validate_submission(form: FormData, instrument: Instrument, *, counter_id: i
     order = list(items)
     errors = [FieldError(item_id, code, message) for item_id, (code, message)
               in sorted(parsed.errors.items(), key=lambda pair: order.index(pair[0]))]
-    if now - nonce.rendered_at < settings.min_fill:
-        errors.insert(0, FieldError(None, "E-TOO-FAST", MESSAGES["E-TOO-FAST"]))
+    # A form sent faster than it can be read is not refused: the response is flagged for review
+    # (survey.services.citizens.plausibility), never blamed on the citizen.
     if errors:
         # An answer to a hidden item is a schema violation (400), though re-rendered so that a citizen
         # without JavaScript, who saw every question, keeps the other answers.
@@ -265,10 +264,19 @@ class Stored(StrEnum):
     ALREADY = "already"  # this form (nonce) was stored before: a double tap, a retry, the back button
 
 
+def already_stored(session: Session, validation: Validation) -> bool:
+    """Whether this form (its nonce) was stored before: checked before the limits count it again."""
+    if validation.nonce is None:
+        return False
+    key = validation.nonce.key
+    return session.scalar(sa.select(Response.id).where(Response.idempotency_key == key)) is not None
+
+
 def store_response(session: Session, validation: Validation, *, counter: Counter,
                    registered: RegisteredInstrument, channel: Channel, language: str,
-                   now: datetime) -> Stored:
-    """Add the Response and its answers, and flush; never commit (the view does, once).
+                   now: datetime, flags: Sequence[str] = ()) -> Stored:
+    """Add the Response and its answers, and flush; never commit (the view does, once). With `flags`
+    (plausibility reason codes) it is stored as flagged, the codes as its reason.
 
     The UNIQUE idempotency key is the guarantee against double storage; the look-up first only
     spares the common double tap an exception. On a violation the session is rolled back: this
@@ -283,7 +291,8 @@ def store_response(session: Session, validation: Validation, *, counter: Counter
         instrument_id=registered.instrument.id, instrument_version=registered.instrument.version,
         instrument_hash=registered.content_hash, unit_id=counter.unit_id, counter_id=counter.id,
         procedure_field=counter.procedure_field, channel=channel, language=language, submitted_at=now,
-        status=ResponseStatus.VALID, idempotency_key=key,
+        status=ResponseStatus.FLAGGED if flags else ResponseStatus.VALID,
+        status_reason=join_reasons(tuple(flags)), idempotency_key=key,
         answers=[Answer(item_id=item_id, code=code)
                  for item_id, codes in validation.answers.items() for code in codes],
         texts=[TextAnswer(item_id=item_id, text=text) for item_id, text in validation.texts.items()],
@@ -301,6 +310,6 @@ def store_response(session: Session, validation: Validation, *, counter: Counter
 
 __all__ = [
     "CSRF_FIELD", "HONEYPOT_FIELD", "MESSAGES", "NONCE_FIELD", "RESERVED_FIELDS", "FieldError", "Outcome",
-    "Stored", "SubmissionSettings", "TextProblem", "Validation", "answerable_items", "store_response",
-    "validate_submission",
+    "Stored", "SubmissionSettings", "TextProblem", "Validation", "already_stored", "answerable_items",
+    "store_response", "validate_submission",
 ]

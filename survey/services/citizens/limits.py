@@ -1,0 +1,256 @@
+"""Submission limits that bind across workers and processes (docs/integrity.md, "Limits").
+
+A submission is counted against up to four limits, each per counter and in fixed windows:
+
+- `browser`: one browser, known by the signed first-party cookie issued with the form;
+- `cookieless`: one address sending without that cookie (a script, or a browser refusing cookies);
+- `address`: one address, cookie or not; generous, because a centre's Wi-Fi or a carrier's NAT puts
+  many honest citizens behind one address;
+- `counter`: the counter as a whole, a last resort far above what a desk can serve.
+
+Client keys are HMACs under a key derived from SECRET_KEY and the UTC day (`survey.ratelimit.keyed`):
+the store never holds an address or a cookie value, and yesterday's keys cannot be linked to today's.
+The limits are hit from the client's own to the counter's, stopping at the first one exceeded, so a
+refused client never uses up the counter's allowance for the honest citizens behind it.
+
+The store is a database table by default (`SqlLimitStore`, one atomic UPSERT per hit on SQLite and
+PostgreSQL, written in the request's transaction) or any `limits` storage URI (`redis://…`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
+
+import sqlalchemy as sa
+from limits import RateLimitItem, parse
+from limits.storage import Storage, storage_from_string
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from survey.models import Counter, SubmissionHit, SubmissionRefusal, Unit
+from survey.ratelimit import UNKNOWN_ADDRESS, keyed
+
+LIMIT_ORDER = ("browser", "cookieless", "address", "counter")
+DATABASE_STORE = "database"
+
+# Every setting a counter can override, with its default (config SUBMISSION_RULES overrides these,
+# SUBMISSION_RULES_BY_UNIT overrides those per unit code or "UNIT/COUNTER").
+DEFAULT_RULES: Mapping[str, Any] = {
+    "browser_limit": "3 per hour",
+    "cookieless_limit": "6 per 10 minutes",
+    "address_limit": "120 per 10 minutes",
+    "counter_limit": "1200 per 10 minutes",  # protects the database; bursts are flagged, not refused
+    # Plausibility flags (survey.services.citizens.plausibility): the n-th submission in the limit's
+    # window is flagged from these counts on, and so is one arriving when this many others came
+    # to the counter in the last minute.
+    "browser_flag_from": 2,
+    "cookieless_flag_from": 3,
+    "address_flag_from": 40,
+    "burst_per_minute": 4,
+    "repeat_run": 4,  # this many identical answer vectors in a row at one counter
+    "repeat_min_answers": 5,  # ... each with at least this many coded answers (a 3-button rating repeats)
+}
+
+
+@dataclass(frozen=True)
+class CounterRules:
+    """The limits and thresholds in force at one counter."""
+
+    limits: Mapping[str, RateLimitItem]
+    thresholds: Mapping[str, int]
+
+    def threshold(self, name: str) -> int:
+        return self.thresholds[name]
+
+
+def rules_for(counter: Counter, config: Mapping[str, Any]) -> CounterRules:
+    """Defaults, then SUBMISSION_RULES, then SUBMISSION_RULES_BY_UNIT from the root unit down to the
+    counter's unit, then the "UNIT/COUNTER" entry: the nearest setting wins."""
+    merged = {**DEFAULT_RULES, **config.get("SUBMISSION_RULES", {})}
+    by_unit: Mapping[str, Mapping[str, Any]] = config.get("SUBMISSION_RULES_BY_UNIT", {})
+    chain: list[Unit] = []
+    unit: Unit | None = counter.unit
+    while unit is not None and len(chain) < 32:
+        chain.append(unit)
+        unit = unit.parent
+    for unit in reversed(chain):
+        merged.update(by_unit.get(unit.code, {}))
+    merged.update(by_unit.get(f"{counter.unit.code}/{counter.code}", {}))
+    return parse_rules(merged)
+
+
+def parse_rules(settings: Mapping[str, Any]) -> CounterRules:
+    """Parse and check a merged rule set; ValueError naming the setting when one is wrong."""
+    unknown = set(settings) - set(DEFAULT_RULES)
+    if unknown:
+        raise ValueError(f"unknown submission rule(s): {', '.join(sorted(unknown))}")
+    limits: dict[str, RateLimitItem] = {}
+    thresholds: dict[str, int] = {}
+    for name, value in settings.items():
+        if name.endswith("_limit"):
+            try:
+                limits[name.removesuffix("_limit")] = parse(str(value))
+            except ValueError as error:
+                raise ValueError(f"submission rule {name}: {value!r} is not a limit like "
+                                 f"'3 per hour'") from error
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"submission rule {name}: {value!r} is not a whole number ≥ 1")
+        else:
+            thresholds[name] = value
+    return CounterRules(limits, thresholds)
+
+
+def check_rule_config(config: Mapping[str, Any]) -> None:
+    """Fail at start-up, not at a citizen's submission, when a configured rule is malformed."""
+    parse_rules({**DEFAULT_RULES, **config.get("SUBMISSION_RULES", {})})
+    for where, rules in config.get("SUBMISSION_RULES_BY_UNIT", {}).items():
+        try:
+            parse_rules({**DEFAULT_RULES, **rules})
+        except ValueError as error:
+            raise ValueError(f"SUBMISSION_RULES_BY_UNIT[{where!r}]: {error}") from None
+
+
+def client_network(address: str | None) -> str:
+    """What identifies a client's connection: the IPv4 address, or the IPv6 /64 (one subscriber's
+    prefix, inside which a host can pick any address)."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return UNKNOWN_ADDRESS
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.version == 4:
+        return str(ip)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+
+
+@dataclass(frozen=True)
+class Client:
+    """A submitting client as the limits see it: keyed hashes only."""
+
+    address_hash: str
+    browser_hash: str | None  # None: no valid browser cookie came with the form
+
+    @classmethod
+    def of(cls, address: str | None, browser_id: str | None, *, secret: str, day: str) -> Client:
+        browser = keyed("submit-browser", browser_id, secret=secret, day=day) if browser_id else None
+        return cls(keyed("submit-address", client_network(address), secret=secret, day=day), browser)
+
+
+def limit_keys(client: Client, counter_id: int) -> dict[str, str]:
+    """The bucket each limit counts this submission in, in `LIMIT_ORDER`."""
+    keys = {}
+    if client.browser_hash is not None:
+        keys["browser"] = f"b:{client.browser_hash}:{counter_id}"
+    else:
+        keys["cookieless"] = f"n:{client.address_hash}:{counter_id}"
+    keys["address"] = f"a:{client.address_hash}:{counter_id}"
+    keys["counter"] = f"c:{counter_id}"
+    return keys
+
+
+class LimitStore(Protocol):
+    def hit(self, key: str, limit: RateLimitItem, now: float) -> int:
+        """Count one submission in `key`'s current window of `limit`; return the window's count."""
+        ...
+
+
+def window_of(limit: RateLimitItem, now: float) -> tuple[int, int]:
+    """(start, end) in UNIX seconds of the fixed window of `limit` holding `now`."""
+    length = limit.get_expiry()
+    start = math.floor(now / length) * length
+    return start, start + length
+
+
+class SqlLimitStore:
+    """Counts in the `submission_hits` table, inside the caller's transaction (flushed, not committed).
+
+    The UPSERT increments and returns the count in one statement: two workers or two processes
+    hitting the same key serialise on the row (PostgreSQL) or the database write lock (SQLite).
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def hit(self, key: str, limit: RateLimitItem, now: float) -> int:
+        start, end = window_of(limit, now)
+        table = cast(sa.Table, SubmissionHit.__table__)
+        bucket = f"{key}/{limit.amount}/{limit.get_expiry()}"
+        values = {"key": bucket, "window_start": start, "hits": 1, "expires_at": end}
+        statement = (_insert(self.session, table).values(**values)
+                     .on_conflict_do_update(index_elements=["key", "window_start"],
+                                            set_={"hits": table.c.hits + 1})
+                     .returning(table.c.hits))
+        hits = int(self.session.execute(statement).scalar_one())
+        if hits == 1:  # a new window: the moment to sweep windows that have ended (indexed)
+            self.session.execute(sa.delete(SubmissionHit).where(SubmissionHit.expires_at <= now))
+        return hits
+
+
+def _insert(session: Session, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
+    """The dialect's INSERT with ON CONFLICT (an UPSERT): SQLite and PostgreSQL only."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    raise RuntimeError(f"the database limit store supports SQLite and PostgreSQL, not {dialect}")
+
+
+class StorageLimitStore:
+    """Counts in a `limits` storage (Redis in production; memory in tests): shared by every worker
+    that points at the same server, independent of the database transaction."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    def hit(self, key: str, limit: RateLimitItem, now: float) -> int:
+        start, _ = window_of(limit, now)
+        return int(self.storage.incr(f"hailong/{limit.key_for(key)}/{start}", limit.get_expiry()))
+
+
+_STORAGES: dict[str, Storage] = {}
+
+
+def store_for(uri: str, session: Session) -> LimitStore:
+    """The store configured by SUBMISSION_LIMIT_STORAGE: "database" or a `limits` storage URI."""
+    if uri == DATABASE_STORE:
+        return SqlLimitStore(session)
+    if uri not in _STORAGES:
+        _STORAGES[uri] = cast(Storage, storage_from_string(uri))
+    return StorageLimitStore(_STORAGES[uri])
+
+
+@dataclass(frozen=True)
+class LimitCheck:
+    """Counts per limit after this submission, and the limit that refused it (None: accepted)."""
+
+    counts: Mapping[str, int]
+    refused_by: str | None = None
+    retry_after: int = 0
+
+
+def apply_limits(store: LimitStore, client: Client, counter_id: int, rules: CounterRules,
+                 now: float) -> LimitCheck:
+    """Hit the limits from the client's own to the counter's; stop at the first one exceeded."""
+    counts: dict[str, int] = {}
+    for name, key in limit_keys(client, counter_id).items():
+        limit = rules.limits[name]
+        counts[name] = store.hit(key, limit, now)
+        if counts[name] > limit.amount:
+            _, end = window_of(limit, now)
+            return LimitCheck(counts, name, max(1, math.ceil(end - now)))
+    return LimitCheck(counts)
+
+
+def count_refusal(session: Session, counter_id: int, day: Any, limit_name: str) -> None:
+    """Add one to the counter's refusals by this limit on `day` (flush, never commit)."""
+    table = cast(sa.Table, SubmissionRefusal.__table__)
+    values = {"counter_id": counter_id, "day": day, "limit_name": limit_name, "refused": 1}
+    session.execute(_insert(session, table).values(**values)
+                    .on_conflict_do_update(index_elements=["counter_id", "day", "limit_name"],
+                                           set_={"refused": table.c.refused + 1}))

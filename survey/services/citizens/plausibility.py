@@ -1,0 +1,103 @@
+"""Plausibility flags raised in the submit path (docs/integrity.md, "Flags").
+
+A flagged response is stored with status `flagged` and its reason codes, excluded from the indices by
+default, and shown to managers, who reinstate or confirm it (survey.services.citizens.flag_review).
+Flagging never blames or refuses the citizen: the thank-you page is the same. The reason codes and
+their wording live here only; the demo seed and the manager pages use them from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from survey.models import Answer, Response
+from survey.services.citizens.limits import CounterRules
+
+BURST_WINDOW = timedelta(minutes=1)
+REPEAT_WINDOW = timedelta(minutes=30)  # identical answers "in a row" only count within this span
+REASON_SEPARATOR = ","
+
+
+class FlagReason(StrEnum):
+    BURST = "burst"  # many responses at one counter within a minute
+    CLIENT_BURST = "client_burst"  # many responses from one address (or without the browser cookie)
+    DEVICE = "device"  # more than one response from the same browser at one counter
+    TOO_FAST = "too_fast"  # sent sooner after the form was shown than the instrument's minimum
+    REPEATED = "repeated"  # the same answers as the responses just before it at the counter
+
+
+REASON_LABELS: Mapping[str, Any] = {
+    FlagReason.BURST: _l("many responses from one counter within a minute"),
+    FlagReason.CLIENT_BURST: _l("many responses from one network address"),
+    FlagReason.DEVICE: _l("several responses from the same browser"),
+    FlagReason.TOO_FAST: _l("sent faster than the questions can be read"),
+    FlagReason.REPEATED: _l("identical answers several times in a row"),
+}
+
+
+def join_reasons(reasons: tuple[str, ...]) -> str | None:
+    return REASON_SEPARATOR.join(reasons) if reasons else None
+
+
+def reason_labels(status_reason: str | None) -> list[str]:
+    """Each stored reason code in the reader's language; a reason typed by staff as typed."""
+    if not status_reason:
+        return []
+    return [str(REASON_LABELS.get(code, code)) for code in status_reason.split(REASON_SEPARATOR)]
+
+
+def min_fill_for(instrument_id: str, config: Mapping[str, Any]) -> timedelta:
+    """The instrument's minimum plausible fill time: MIN_FILL_SECONDS_BY_INSTRUMENT, else MIN_FILL_SECONDS."""
+    seconds = config.get("MIN_FILL_SECONDS_BY_INSTRUMENT", {}).get(instrument_id, config["MIN_FILL_SECONDS"])
+    return timedelta(seconds=seconds)
+
+
+def plausibility_flags(session: Session, *, counter_id: int, answers: Mapping[str, tuple[int, ...]],
+                       rendered_at: datetime, now: datetime, min_fill: timedelta, rules: CounterRules,
+                       counts: Mapping[str, int]) -> tuple[FlagReason, ...]:
+    """The reasons to flag a submission about to be stored; `counts` come from the limits just hit."""
+    reasons: list[FlagReason] = []
+    recent = session.scalar(sa.select(sa.func.count()).select_from(Response).where(
+        Response.counter_id == counter_id, Response.submitted_at > now - BURST_WINDOW))
+    if (recent or 0) >= rules.threshold("burst_per_minute"):
+        reasons.append(FlagReason.BURST)
+    if (counts.get("address", 0) >= rules.threshold("address_flag_from")
+            or counts.get("cookieless", 0) >= rules.threshold("cookieless_flag_from")):
+        reasons.append(FlagReason.CLIENT_BURST)
+    if counts.get("browser", 0) >= rules.threshold("browser_flag_from"):
+        reasons.append(FlagReason.DEVICE)
+    if now - rendered_at < min_fill:
+        reasons.append(FlagReason.TOO_FAST)
+    if _repeats(session, counter_id, answers, now, rules):
+        reasons.append(FlagReason.REPEATED)
+    return tuple(reasons)
+
+
+def _vector(answers: Mapping[str, tuple[int, ...]]) -> frozenset[tuple[str, int]]:
+    return frozenset((item, code) for item, codes in answers.items() for code in codes)
+
+
+def _repeats(session: Session, counter_id: int, answers: Mapping[str, tuple[int, ...]], now: datetime,
+             rules: CounterRules) -> bool:
+    """Whether the last `repeat_run - 1` responses at the counter carry exactly these answers."""
+    mine = _vector(answers)
+    before = rules.threshold("repeat_run") - 1
+    if len(answers) < rules.threshold("repeat_min_answers") or before < 1:
+        return False
+    ids = session.scalars(sa.select(Response.id).where(
+        Response.counter_id == counter_id, Response.submitted_at > now - REPEAT_WINDOW)
+        .order_by(Response.id.desc()).limit(before)).all()
+    if len(ids) < before:
+        return False
+    vectors: dict[int, set[tuple[str, int]]] = {response_id: set() for response_id in ids}
+    for response_id, item_id, code in session.execute(
+            sa.select(Answer.response_id, Answer.item_id, Answer.code).where(Answer.response_id.in_(ids))):
+        vectors[response_id].add((item_id, code))
+    return all(frozenset(vector) == mine for vector in vectors.values())

@@ -1,0 +1,95 @@
+"""Receipts (survey/services/citizens/receipts.py): one response per dossier where a counter asks for
+the receipt number; the number is kept only as an HMAC under the period's key, apart from responses."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from survey.extensions import db
+from survey.models import SpentReceipt
+from survey.services.citizens.receipts import canonical_receipt, receipt_digest
+from tests.survey.survey_helpers import VALID, Served, checked, error_code_in, serve_kitchen_sink
+
+RECEIPT = "000.00.12.H12-241204-0001"
+KEYS = {str(datetime.now(UTC).year): "k" * 64}
+
+
+def _served(migrated_db: Path, tmp_path: Path, **config: Any) -> Served:
+    return serve_kitchen_sink(migrated_db, tmp_path, RECEIPT_COUNTERS=["HL-AB"], RECEIPT_KEYS=KEYS, **config)
+
+
+def _send(served: Served, receipt: str | None, **answers: str) -> Any:
+    url = served.url()
+    data = {**served.open_form(url), **VALID, **answers}
+    if receipt is not None:
+        data["receipt"] = receipt
+    return served.client.post(url, data=data)
+
+
+@pytest.mark.parametrize(("typed", "canonical"), [
+    (RECEIPT, "0000012H122412040001"), ("00000 12h12 2412040001", "0000012H122412040001"),
+    ("０００００１２Ｈ１２２４１２０４０００１", "0000012H122412040001"),  # full-width, from a phone keyboard
+    ("hs/2026/00123", "HS202600123"), ("12345", None), ("", None), ("-- . --", None), ("A" * 41, None),
+])
+def test_canonical_receipt(typed: str, canonical: str | None) -> None:
+    assert canonical_receipt(typed) == canonical
+
+
+def test_the_form_asks_for_the_receipt_only_where_configured(migrated_db: Path, tmp_path: Path) -> None:
+    served = _served(migrated_db, tmp_path)
+    assert 'name="receipt"' in served.client.get(served.url()).get_data(as_text=True)
+    assert 'name="receipt"' not in served.client.get(served.url("HL-HL-1/Q1")).get_data(as_text=True)
+
+
+def test_a_reused_receipt_is_refused_with_409_and_the_answers_kept(migrated_db: Path, tmp_path: Path) -> None:
+    served = _served(migrated_db, tmp_path)
+    assert _send(served, RECEIPT).status_code == 303
+    again = _send(served, "00000 12h12 2412040001", comment="Lần hai")  # the same number, typed otherwise
+    html = again.get_data(as_text=True)
+    assert again.status_code == 409 and error_code_in(html) == {"E-RECEIPT-USED"}
+    assert "Số biên nhận này đã được dùng để trả lời khảo sát" in html
+    assert checked(html, "q_access", "4") and "Lần hai" in html
+    assert served.counts()[0] == 1
+    assert _send(served, "000.00.12.H12-241204-0002").status_code == 303  # the next dossier
+    with served.app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(SpentReceipt)) == 2
+
+
+def test_a_missing_or_malformed_receipt_is_a_form_error(migrated_db: Path, tmp_path: Path) -> None:
+    served = _served(migrated_db, tmp_path)
+    for typed in (None, "12-34"):
+        response = _send(served, typed)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 422 and error_code_in(html) == {"E-RECEIPT-FORMAT"}
+    assert served.counts()[0] == 0
+
+
+def test_the_digest_depends_on_the_period_key() -> None:
+    config = {"SECRET_KEY": "s", "RECEIPT_KEYS": {"2026": "a" * 64, "2027": "b" * 64}}
+    digests = {receipt_digest("HS202600123", period, config) for period in ("2026", "2027", "2028")}
+    assert len(digests) == 3  # 2028 has no key of its own: derived from SECRET_KEY, still different
+
+
+def test_neither_database_nor_wal_holds_a_receipt_number(migrated_db: Path, tmp_path: Path) -> None:
+    served = _served(migrated_db, tmp_path)
+    numbers = ["000.00.12.H12-241204-0007", "HS-2026-778899", "QD7731-5542"]
+    for number in numbers:
+        assert _send(served, number, comment="ghi-chu-de-do-tim").status_code == 303
+    files = [p for p in tmp_path.iterdir() if p.name.startswith("test.db")]
+    assert {p.name for p in files} >= {"test.db", "test.db-wal"}  # the write-ahead log is scanned too
+    content = b"".join(p.read_bytes() for p in files)
+    assert b"ghi-chu-de-do-tim" in content  # the scan does see what is stored
+    with served.app.app_context():
+        stored = set(db.session.scalars(sa.select(SpentReceipt.digest)))
+    for number in numbers:
+        canonical = canonical_receipt(number)
+        assert canonical is not None
+        for form in {number, canonical, canonical.lower()}:
+            for encoding in ("utf-8", "utf-16-le", "utf-16-be"):
+                assert form.encode(encoding) not in content, (form, encoding)
+        assert receipt_digest(canonical, next(iter(KEYS)), served.app.config) in stored
