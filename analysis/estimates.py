@@ -47,11 +47,12 @@ def _domain_sums(cells: CellStatistics, design: Design, n_domains: int) -> _Doma
     n_psu = design.psu_per_stratum[cells.stratum].astype(np.float64)
     scale = design.variance_scale()[cells.stratum]
     lonely = n_psu == 1
-    t = cells.totals[:, :k2]
+    centre = cells.totals if cells.variance_totals is None else cells.variance_totals
+    t = centre[:, :k2]
     centred = cells.cross - t[:, :, None] * (t / n_psu[:, None])[:, None, :]
     pairs = cells.layout.pair_columns()
-    num = cells.totals[:, [a for a, _ in pairs]]
-    den = cells.totals[:, [b for _, b in pairs]]
+    num = centre[:, [a for a, _ in pairs]]
+    den = centre[:, [b for _, b in pairs]]
     products = np.stack([num * num, num * den, den * den], axis=2)
     pair_centred = cells.pair_cross - products / n_psu[:, None, None]
     if design.lonely_psu == "adjust":
