@@ -19,7 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from analysis.change import period_change
+from analysis.change import Direction, period_change
 from analysis.planning import DEFAULT_PLANNING_P, responses_needed
 from analysis.shrinkage import MIN_UNITS, league_table
 from analysis.tables import compute_indices
@@ -313,7 +313,10 @@ def _change(trend: pd.DataFrame, code: str, label: str, previous: str, alpha: fl
     now, before = rows.loc[label], rows.loc[previous]
     values = [now["est"], now["se"], now["df"], before["est"], before["se"], before["df"]]
     if any(not math.isfinite(float(v)) for v in values) or now["df"] <= 0 or before["df"] <= 0:
-        return None
+        # Both periods have a row but one is suppressed (too few responses): say so, do not hide it.
+        return pd.Series({"diff": math.nan, "lo": math.nan, "hi": math.nan, "p_value": math.nan,
+                          "significant": False, "direction": Direction.NOT_COMPARABLE.value,
+                          "previous_est": before["est"]})
     result = period_change(*values, alpha=alpha).iloc[0]
     result["previous_est"] = before["est"]
     return result
