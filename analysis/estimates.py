@@ -167,6 +167,40 @@ def _floored_composite_variance(c: FloatArray, v: FloatArray, p: FloatArray, cri
     return np.where(blocked, np.nan, var), floored
 
 
+def composite_coefficients(defined: np.ndarray, items: ItemMatrices) -> tuple[FloatArray, np.ndarray]:
+    """Coefficients of the criterion indices in each element index and in the overall index.
+
+    An element is the mean of its criteria defined in the domain; the overall index is the
+    element-weight mean of the defined elements.
+
+    Parameters
+    ----------
+    defined : numpy.ndarray of bool, shape (D, K)
+        Criterion k has a valid answer in domain d.
+    items : ItemMatrices
+        Only ``element_of`` and ``element_weights`` are used.
+
+    Returns
+    -------
+    coefs : numpy.ndarray, shape (D, E + 1, K)
+        Rows 0..E-1 the elements, row E the overall index.
+    element_defined : numpy.ndarray of bool, shape (D, E)
+    """
+    k, e_count = defined.shape[1], len(items.element_weights)
+    member = np.zeros((e_count, k))
+    member[items.element_of, np.arange(k)] = 1.0
+    counts = defined.astype(np.float64) @ member.T  # (D, E) defined criteria per element
+    with np.errstate(divide="ignore", invalid="ignore"):
+        coef_element = defined[:, None, :] * member[None, :, :] / counts[:, :, None]  # (D, E, K)
+    coef_element = np.nan_to_num(coef_element)
+    elem_defined = counts > 0
+    omega = items.element_weights[None, :] * elem_defined
+    with np.errstate(divide="ignore", invalid="ignore"):
+        omega = omega / omega.sum(axis=1, keepdims=True)
+    coef_overall = np.einsum("de,dek->dk", np.nan_to_num(omega), coef_element)[:, None, :]
+    return np.concatenate([coef_element, coef_overall], axis=1), elem_defined
+
+
 def domain_estimates(
     cells: CellStatistics,
     design: Design,
@@ -219,19 +253,8 @@ def domain_estimates(
 
     blocks = [_Block("criterion", items.criteria, p, crit_var, True, list(range(k)))]
 
-    member = np.zeros((e_count, k))
-    member[items.element_of, idx] = 1.0
     p_filled = np.where(defined, p, 0.0)
-    counts = defined.astype(np.float64) @ member.T  # (D, E) defined criteria per element
-    with np.errstate(divide="ignore", invalid="ignore"):
-        coef_element = defined[:, None, :] * member[None, :, :] / counts[:, :, None]  # (D, E, K)
-    coef_element = np.nan_to_num(coef_element)
-    elem_defined = counts > 0
-    omega = items.element_weights[None, :] * elem_defined
-    with np.errstate(divide="ignore", invalid="ignore"):
-        omega = omega / omega.sum(axis=1, keepdims=True)
-    coef_overall = np.einsum("de,dek->dk", np.nan_to_num(omega), coef_element)[:, None, :]
-    coefs = np.concatenate([coef_element, coef_overall], axis=1)  # (D, E+1, K)
+    coefs, elem_defined = composite_coefficients(defined, items)
     composite_est = np.einsum("dsk,dk->ds", coefs, p_filled)
     with np.errstate(divide="ignore", invalid="ignore"):
         inv = np.where(defined, 1.0 / np.where(defined, val, 1.0), 0.0)
