@@ -14,11 +14,14 @@ from typing import cast
 
 import pandas as pd
 
+from analysis.cli_league import add_parser as add_league_parser
+from analysis.cli_league import run_league
 from analysis.data import AnalysisInputError
 from analysis.design import LonelyPSU
 from analysis.inputs import check_declared_codes, check_some_valid_answer, check_weights, read_table
 from analysis.intervals import DEFAULT_INTERVAL_METHOD, INTERVAL_METHODS, IntervalMethod
-from analysis.poststratification import DEFAULT_MIN_CELL
+from analysis.poststratification import DEFAULT_MIN_CELL, PoststratResult
+from analysis.raking import RakeResult
 from analysis.tables import compute_indices
 from instruments.index import SIPAS_FIVE_LEVELS, SIPAS_NOT_APPLICABLE, SIPAS_SATISFIED, IndexDefinition
 
@@ -66,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     weights.add_argument("--weight-col", help="column of survey weights")
     weights.add_argument("--frame", type=Path,
                          help="CSV of dossiers served per unit x cell (column 'served')")
+    weights.add_argument("--margin", type=Path, action="append",
+                         help="rake to this margin: a CSV of its key columns (e.g. unit,channel) and "
+                              "'served'; repeat for each margin")
+    p.add_argument("--rake-tol", type=float, default=1e-8, help="raking tolerance (relative to the total)")
+    p.add_argument("--rake-max-iter", type=_positive_int, default=100, help="most raking sweeps")
     p.add_argument("--cells", default="", help="cell columns for --frame, most important first")
     p.add_argument("--min-cell", type=_positive_int, default=DEFAULT_MIN_CELL,
                    help=f"fewest respondents a --frame cell needs alone (default {DEFAULT_MIN_CELL})")
@@ -92,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="a code outside the declared scale: stop with an error (default) or count it "
                         "as a missing answer")
     p.add_argument("--out", required=True, type=Path)
+    add_league_parser(commands)
     return parser
 
 
@@ -158,6 +167,39 @@ def report_collapse(collapsed: pd.DataFrame, out: Path | None) -> None:
               f"{row['reason']}) -> {row['merged_into']}", file=sys.stderr)
 
 
+def rake_from_files(data: pd.DataFrame, paths: Sequence[Path], unit_col: str, tol: float,
+                    max_iter: int) -> RakeResult:
+    """Rake to the margins in `paths` (key columns + ``served``) and say on stderr how it converged.
+
+    A margin over several columns (unit x channel) rakes to their combinations; the combined key is
+    added to `data` as a column named ``a+b``.
+    """
+    from analysis.weights import RakingDidNotConverge, WeightingError, rake
+
+    margins: dict[str, pd.Series] = {}
+    for path in paths:
+        table = read_table(path, "margin", dtype={unit_col: str})
+        keys = [c for c in table.columns if c != "served"]
+        if "served" not in table.columns or not keys:
+            raise AnalysisInputError(f"{path}: a margin needs its key column(s) and 'served'")
+        missing = [c for c in keys if c not in data.columns]
+        if missing:
+            raise AnalysisInputError(f"{path}: the responses have no column(s) {missing}")
+        name = "+".join(keys)
+        data[name] = data[keys].astype("string").agg("\x1f".join, axis=1)
+        label = table[keys].astype("string").agg("\x1f".join, axis=1)
+        margins[name] = pd.Series(pd.to_numeric(table["served"], errors="coerce").to_numpy(), index=label)
+    try:
+        result = rake(data, margins, tol=tol, max_iter=max_iter)
+    except RakingDidNotConverge as exc:
+        raise AnalysisInputError(f"raking: {exc}") from None
+    except WeightingError as exc:
+        raise AnalysisInputError(f"raking: {exc}") from None
+    print(f"raking converged after {result.iterations} sweep(s); largest |achieved - target| / total = "
+          f"{result.max_discrepancy:.3g} (tolerance {tol:g})", file=sys.stderr)
+    return result
+
+
 def run_indices(args: argparse.Namespace) -> pd.DataFrame:
     """Read the files named in `args` and compute the indices table.
 
@@ -178,7 +220,7 @@ def run_indices(args: argparse.Namespace) -> pd.DataFrame:
     if args.weight_col is not None:
         check_weights(data, args.weight_col, args.responses)
     parents = _parents(data, unit_col, args.parent_col) if args.parent_col else None
-    weighting = None
+    weighting: PoststratResult | RakeResult | None = None
     if args.frame is not None:
         from analysis.weights import WeightingError, poststratify
 
@@ -190,6 +232,8 @@ def run_indices(args: argparse.Namespace) -> pd.DataFrame:
         except WeightingError as exc:
             raise AnalysisInputError(f"{args.frame}: post-stratification: {exc}") from None
         report_collapse(weighting.collapsed, args.collapse_out)
+    if args.margin:
+        weighting = rake_from_files(data, args.margin, unit_col, args.rake_tol, args.rake_max_iter)
     if args.period and not args.date_col:
         raise AnalysisInputError("--period needs --date-col")
     ci = DEFAULT_INTERVAL_METHOD if args.ci == "all" else args.ci
@@ -213,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = _parser().parse_args(argv)
     try:
-        table = run_indices(args)
+        table = run_league(args) if args.command == "league" else run_indices(args)
         table.to_csv(args.out, index=False)
     except (ValueError, OSError) as exc:  # input errors (parsing, encoding, values), never a traceback
         print(f"error: {exc}", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -172,3 +173,78 @@ def test_min_cell_must_be_a_positive_integer(tmp_path: Path, value: str,
     with pytest.raises(SystemExit) as exit_info:
         _run(tmp_path, DATA / "counters.csv", "--min-cell", value)
     assert exit_info.value.code == 2 and "--min-cell" in capsys.readouterr().err
+
+
+def test_raking_from_margin_files_equals_r_and_reports_convergence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """unit x field and unit x channel margins, as R's rake() in tests/analysis/r/calibration_reference.R."""
+    from .conftest import R_DIR
+
+    data = pd.read_csv(DATA / "calibration_respondents.csv")
+    data["parent"] = data["unit"].map({"u1": "p1", "u2": "p1", "u3": "p1", "u4": "p2", "u5": "p2",
+                                       "u6": "p2"})
+    responses = _write(tmp_path, data)
+    out = tmp_path / "raked.csv"
+    status = main(["indices", "--responses", str(responses), "--definition", str(DATA / "definition.csv"),
+                   "--by", "unit,field", "--parent-col", "parent", "--lonely-psu", "adjust", "--min-n", "0",
+                   "--margin", str(DATA / "calibration_frame.csv"), "--margin",
+                   str(DATA / "calibration_margins.csv"), "--rake-tol", "1e-13", "--out", str(out)])
+    assert status == 0
+    assert "raking converged after" in capsys.readouterr().err
+    ours = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    ours["field"] = ours["field"].fillna("")
+    reference = pd.read_csv(R_DIR / "calibration_reference.csv")
+    reference = reference[reference["dataset"] == "rake_nested_ipf"].fillna({"cut": ""})
+    merged = reference.merge(ours, left_on=["domain", "cut", "stat_type", "stat"],
+                             right_on=["domain", "field", "stat_type", "stat"], suffixes=("_r", ""))
+    assert len(merged) > 400
+    np.testing.assert_allclose(merged["est"], merged["est_r"], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(merged["se"], merged["se_r"], rtol=0, atol=1e-10)
+
+
+def test_raking_that_cannot_converge_exits_with_the_margin(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    data = pd.read_csv(DATA / "calibration_respondents.csv")
+    responses = _write(tmp_path, data)
+    status = main(["indices", "--responses", str(responses), "--definition", str(DATA / "definition.csv"),
+                   "--by", "unit", "--lonely-psu", "adjust", "--margin", str(DATA / "calibration_frame.csv"),
+                   "--margin", str(DATA / "calibration_margins.csv"), "--rake-max-iter", "1",
+                   "--rake-tol", "1e-15", "--out", str(tmp_path / "o.csv")])
+    assert status == EXIT_INPUT_ERROR
+    assert "raking did not converge after 1 iterations" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("method", ["beta-binomial", "fay-herriot"])
+def test_league_command_ranks_units_with_either_method(tmp_path: Path, method: str) -> None:
+    from analysis.fay_herriot import fay_herriot_table
+    from analysis.shrinkage import league_table
+
+    indices = tmp_path / "indices.csv"
+    assert main(["indices", "--responses", str(DATA / "counters.csv"), "--definition",
+                 str(DATA / "definition.csv"), "--by", "unit,field", "--weight-col", "w", "--lonely-psu",
+                 "adjust", "--out", str(indices)]) == 0
+    out = tmp_path / "league.csv"
+    assert main(["league", "--indices", str(indices), "--method", method, "--out", str(out)]) == 0
+    table = pd.read_csv(indices)
+    units = table[(table["level"] == "unit") & (table["stat_type"] == "overall_index") & table["field"].isna()
+                  & table["est"].notna()]
+    if method == "fay-herriot":
+        expected = fay_herriot_table(units["domain"], units["est"], units["se"], units["n"]).table
+    else:
+        expected = league_table(units["domain"], units["est"], units["n"], units["n_eff"]).table
+    written = pd.read_csv(out)
+    assert list(written["unit"]) == list(expected["unit"]) and len(written) == len(units) > 5
+    np.testing.assert_allclose(written["shrunk"], expected["shrunk"], rtol=1e-12)
+
+
+def test_fay_herriot_refuses_a_unit_at_one_hundred_percent(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    indices = pd.DataFrame({"level": "unit", "domain": ["a", "b", "c", "d", "e"],
+                            "stat_type": "overall_index", "stat": "overall",
+                            "est": [0.8, 1.0, 0.7, 0.75, 0.9], "se": [0.05, 0.0, 0.06, 0.04, 0.03],
+                            "n": 30, "n_eff": 30.0})
+    path = _write(tmp_path, indices, "indices.csv")
+    assert main(["league", "--indices", str(path), "--method", "fay-herriot", "--out",
+                 str(tmp_path / "l.csv")]) == EXIT_INPUT_ERROR
+    assert "beta-binomial" in capsys.readouterr().err
