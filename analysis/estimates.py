@@ -40,6 +40,7 @@ class _DomainSums:
     rows_positive: FloatArray
     sum_w: FloatArray
     sum_w2: FloatArray
+    sum_w_fpc: FloatArray  # sum_w with each stratum's weights times its 1 - f_h
 
 
 def _domain_sums(cells: CellStatistics, design: Design, n_domains: int) -> _DomainSums:
@@ -85,6 +86,7 @@ def _domain_sums(cells: CellStatistics, design: Design, n_domains: int) -> _Doma
         rows=total(cells.rows),
         rows_positive=total(cells.rows_positive),
         sum_w=total(cells.sum_w),
+        sum_w_fpc=total(cells.sum_w * design.fpc_factor[cells.stratum][:, None]),
         sum_w2=total(cells.sum_w2),
     )
 
@@ -103,6 +105,18 @@ class _Block:
     # variance, and where it applies (`_floored_composite_variance`).
     floor_var: FloatArray | None = None
     floored: np.ndarray | None = None
+
+
+def _fpc_share(sum_w_fpc: FloatArray, sum_w: FloatArray) -> FloatArray:
+    """The domain's finite population correction ``1 - f``: the weight-share average of ``1 - f_h``.
+
+    The default interval's Kish floor is the binomial variance ``(1 - f) p (1 - p) / n_eff`` of a
+    sample drawn without replacement, so it is expressed as the effective size ``n_eff / (1 - f)``;
+    a census (``f = 1``) has no floor (infinite size), and without an fpc the factor is 1.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(sum_w > 0, sum_w_fpc / np.where(sum_w > 0, sum_w, 1.0), 1.0)
+    return np.asarray(np.maximum(share, 0.0), dtype=np.float64)
 
 
 def _quadratic(c: FloatArray, v: FloatArray) -> FloatArray:
@@ -261,6 +275,8 @@ def domain_estimates(
     c = np.concatenate([coefs * inv[:, None, :], -coefs * (p_filled * inv)[:, None, :]], axis=2)
     composite_var = _clean_variance(_quadratic(c, v), _quadratic(np.abs(c), np.abs(v)))
     kish = sums.sum_w[:, :k] ** 2 / np.where(sums.sum_w2[:, :k] > 0, sums.sum_w2[:, :k], np.nan)
+    with np.errstate(divide="ignore"):
+        kish = kish / _fpc_share(sums.sum_w_fpc[:, :k], sums.sum_w[:, :k])
     composite_floor_var, composite_floored = _floored_composite_variance(c, v, p_filled, crit_var, kish,
                                                                           defined, coefs)
     composite_defined = np.concatenate([elem_defined, elem_defined.any(axis=1, keepdims=True)], axis=1)
@@ -316,7 +332,7 @@ def domain_estimates(
             # The default interval's precision floor: Kish's n_eff for a single share; for a composite
             # none (inf) where no criterion is floored, else the n_eff of its floored variance, or
             # Kish's where that cannot be formed.
-            n_eff_floor = n_eff
+            n_eff_floor = n_eff / _fpc_share(sums.sum_w_fpc[:, q], sw)
             if floor_var is not None and floored is not None:
                 from_floor = est * (1 - est) / floor_var
                 n_eff_floor = np.where(np.isfinite(from_floor) & (from_floor > 0), from_floor, n_eff)
