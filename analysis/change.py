@@ -20,6 +20,7 @@ class Direction(StrEnum):
     UP = "up"
     DOWN = "down"
     NOT_SIGNIFICANT = "not_significant"
+    NOT_COMPARABLE = "not_comparable"  # either period has no estimate (suppressed, or no valid answer)
 
 
 def period_change(
@@ -124,8 +125,11 @@ def change_between(
     """`period_change` for two estimate tables matched on key columns (e.g. unit and element).
 
     Only keys present in both periods are compared (an inner join): a unit without a previous
-    estimate has no change to report. The result has the key columns, ``est1, est0`` and the columns
-    of `period_change`.
+    estimate has no change to report. A key whose estimate, SE or df is missing in either period
+    (suppressed below the minimum n, no valid answer, df 0) gets a row with direction
+    ``not_comparable``, ``significant`` False and NaN statistics, so that a report can say "not
+    comparable" instead of failing or dropping it. The result has the key columns, ``est1, est0`` and
+    the columns of `period_change`.
     """
     keys = [on] if isinstance(on, str) else list(on)
     for name, table in (("current", current), ("previous", previous)):
@@ -135,11 +139,16 @@ def change_between(
     merged = current[[*keys, est, se, df]].merge(
         previous[[*keys, est, se, df]], on=keys, how="inner", suffixes=("_1", "_0"), validate="one_to_one"
     )
-    change = period_change(
-        merged[f"{est}_1"], merged[f"{se}_1"], merged[f"{df}_1"],
-        merged[f"{est}_0"], merged[f"{se}_0"], merged[f"{df}_0"],
-        alpha=alpha, index=merged.index,
-    )
+    values = merged[[f"{c}_{t}" for t in (1, 0) for c in (est, se, df)]].astype(np.float64)
+    comparable = values.notna().all(axis=1) & (merged[f"{df}_1"] > 0) & (merged[f"{df}_0"] > 0)
+    # Placeholders where not comparable, overwritten below: period_change refuses NaN.
+    filled = values.where(comparable, 1.0)
+    change = period_change(*(filled[column] for column in values.columns), alpha=alpha, index=merged.index)
+    numeric = ["diff", "se", "df", "lo", "hi", "statistic", "p_value"]
+    change.loc[~comparable, numeric] = np.nan
+    change.loc[~comparable, "significant"] = False
+    direction = change["direction"].astype(str).where(comparable, Direction.NOT_COMPARABLE.value)
+    change["direction"] = pd.Categorical(direction, categories=[d.value for d in Direction])
     renamed = {f"{est}_1": "est1", f"{est}_0": "est0"}
     estimates = merged[[*keys, *renamed]].rename(columns=renamed)
     return pd.concat([estimates, change], axis=1)

@@ -14,9 +14,14 @@ from typing import cast
 
 import pandas as pd
 
+from analysis.cli_league import add_parser as add_league_parser
+from analysis.cli_league import run_league
 from analysis.data import AnalysisInputError
 from analysis.design import LonelyPSU
+from analysis.inputs import check_declared_codes, check_some_valid_answer, check_weights, read_table
 from analysis.intervals import DEFAULT_INTERVAL_METHOD, INTERVAL_METHODS, IntervalMethod
+from analysis.poststratification import DEFAULT_MIN_CELL, PoststratResult
+from analysis.raking import RakeResult
 from analysis.tables import compute_indices
 from instruments.index import SIPAS_FIVE_LEVELS, SIPAS_NOT_APPLICABLE, SIPAS_SATISFIED, IndexDefinition
 
@@ -28,6 +33,26 @@ def _codes(text: str) -> tuple[int, ...]:
         return tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _alpha(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value <= 0.5:
+        raise argparse.ArgumentTypeError(f"alpha must be in (0, 0.5] (e.g. 0.05 for 95 %), got {value:g}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,7 +69,16 @@ def _parser() -> argparse.ArgumentParser:
     weights.add_argument("--weight-col", help="column of survey weights")
     weights.add_argument("--frame", type=Path,
                          help="CSV of dossiers served per unit x cell (column 'served')")
+    weights.add_argument("--margin", type=Path, action="append",
+                         help="rake to this margin: a CSV of its key columns (e.g. unit,channel) and "
+                              "'served'; repeat for each margin")
+    p.add_argument("--rake-tol", type=float, default=1e-8, help="raking tolerance (relative to the total)")
+    p.add_argument("--rake-max-iter", type=_positive_int, default=100, help="most raking sweeps")
     p.add_argument("--cells", default="", help="cell columns for --frame, most important first")
+    p.add_argument("--min-cell", type=_positive_int, default=DEFAULT_MIN_CELL,
+                   help=f"fewest respondents a --frame cell needs alone (default {DEFAULT_MIN_CELL})")
+    p.add_argument("--collapse-out", type=Path,
+                   help="CSV of the --frame cells merged into others (default: listed on stderr)")
     p.add_argument("--strata-col")
     p.add_argument("--cluster-col")
     p.add_argument("--fpc-col")
@@ -54,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ci", default=DEFAULT_INTERVAL_METHOD, choices=[*INTERVAL_METHODS, "all"],
                    help="interval method; 'all' adds ci_<method>_lo/hi columns "
                         f"({DEFAULT_INTERVAL_METHOD} displayed)")
-    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--alpha", type=_alpha, default=0.05, help="1 - confidence level, in (0, 0.5]")
     p.add_argument("--min-n", type=int, default=10)
     p.add_argument("--lonely-psu", default="fail",
                    choices=["fail", "certainty", "remove", "adjust", "average"],
@@ -62,7 +96,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--levels", type=_codes, default=SIPAS_FIVE_LEVELS, help="scale codes (CSV definition)")
     p.add_argument("--satisfied", type=_codes, default=SIPAS_SATISFIED, help="satisfied codes")
     p.add_argument("--na-code", type=int, default=SIPAS_NOT_APPLICABLE, help="not-applicable code")
+    p.add_argument("--invalid-codes", default="error", choices=["error", "missing"],
+                   help="a code outside the declared scale: stop with an error (default) or count it "
+                        "as a missing answer")
     p.add_argument("--out", required=True, type=Path)
+    add_league_parser(commands)
     return parser
 
 
@@ -116,6 +154,52 @@ def _parents(data: pd.DataFrame, unit_col: str, parent_col: str) -> dict[str, st
     return {str(u): (str(p) or None) for u, p in zip(pairs[unit_col], pairs[parent_col], strict=True)}
 
 
+def report_collapse(collapsed: pd.DataFrame, out: Path | None) -> None:
+    """Say which frame cells were merged into which (a CSV with `out`, else one line each on stderr)."""
+    if out is not None:
+        collapsed.to_csv(out, index=False)
+        return
+    counts = ("respondents", "served", "reason", "kept", "merged_into")
+    keys = [c for c in collapsed.columns if c not in counts]
+    for row in collapsed.to_dict("records"):
+        cell = ", ".join(f"{key}={row[key]}" for key in keys)
+        print(f"collapsed: {cell} ({row['respondents']} respondents, {row['served']:g} served, "
+              f"{row['reason']}) -> {row['merged_into']}", file=sys.stderr)
+
+
+def rake_from_files(data: pd.DataFrame, paths: Sequence[Path], unit_col: str, tol: float,
+                    max_iter: int) -> RakeResult:
+    """Rake to the margins in `paths` (key columns + ``served``) and say on stderr how it converged.
+
+    A margin over several columns (unit x channel) rakes to their combinations; the combined key is
+    added to `data` as a column named ``a+b``.
+    """
+    from analysis.weights import RakingDidNotConverge, WeightingError, rake
+
+    margins: dict[str, pd.Series] = {}
+    for path in paths:
+        table = read_table(path, "margin", dtype={unit_col: str})
+        keys = [c for c in table.columns if c != "served"]
+        if "served" not in table.columns or not keys:
+            raise AnalysisInputError(f"{path}: a margin needs its key column(s) and 'served'")
+        missing = [c for c in keys if c not in data.columns]
+        if missing:
+            raise AnalysisInputError(f"{path}: the responses have no column(s) {missing}")
+        name = "+".join(keys)
+        data[name] = data[keys].astype("string").agg("\x1f".join, axis=1)
+        label = table[keys].astype("string").agg("\x1f".join, axis=1)
+        margins[name] = pd.Series(pd.to_numeric(table["served"], errors="coerce").to_numpy(), index=label)
+    try:
+        result = rake(data, margins, tol=tol, max_iter=max_iter)
+    except RakingDidNotConverge as exc:
+        raise AnalysisInputError(f"raking: {exc}") from None
+    except WeightingError as exc:
+        raise AnalysisInputError(f"raking: {exc}") from None
+    print(f"raking converged after {result.iterations} sweep(s); largest |achieved - target| / total = "
+          f"{result.max_discrepancy:.3g} (tolerance {tol:g})", file=sys.stderr)
+    return result
+
+
 def run_indices(args: argparse.Namespace) -> pd.DataFrame:
     """Read the files named in `args` and compute the indices table.
 
@@ -123,31 +207,40 @@ def run_indices(args: argparse.Namespace) -> pd.DataFrame:
     ----------
     See `analysis.tables.compute_indices`.
     """
-    if not args.responses.exists():
-        raise AnalysisInputError(f"responses file not found: {args.responses}")
-    data = pd.read_csv(args.responses, dtype={args.by.split(",")[0]: str})
+    data = read_table(args.responses, "responses", dtype={args.by.split(",")[0]: str})
     by = [c.strip() for c in args.by.split(",") if c.strip()]
     unit_col, groupings = by[0], by[1:]
     if unit_col not in data.columns:
         raise AnalysisInputError(f"missing unit column: {unit_col}")
     definition = load_definition(args.definition, levels=args.levels, satisfied=args.satisfied,
                                  na_code=args.na_code)
+    if args.invalid_codes == "error":
+        check_declared_codes(data, definition, args.responses)
+    check_some_valid_answer(data, definition, args.responses)
+    if args.weight_col is not None:
+        check_weights(data, args.weight_col, args.responses)
     parents = _parents(data, unit_col, args.parent_col) if args.parent_col else None
-    weights = None
+    weighting: PoststratResult | RakeResult | None = None
     if args.frame is not None:
         from analysis.weights import WeightingError, poststratify
 
         cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+        frame = read_table(args.frame, "frame", dtype={unit_col: str})
         try:
-            weights = poststratify(data, pd.read_csv(args.frame, dtype={unit_col: str}), cells,
-                                   unit_col=unit_col, count_col="served").weights
-        except (WeightingError, FileNotFoundError) as exc:
-            raise AnalysisInputError(f"post-stratification: {exc}") from None
+            weighting = poststratify(data, frame, cells, unit_col=unit_col, count_col="served",
+                                     min_cell=args.min_cell)
+        except WeightingError as exc:
+            raise AnalysisInputError(f"{args.frame}: post-stratification: {exc}") from None
+        report_collapse(weighting.collapsed, args.collapse_out)
+    if args.margin:
+        weighting = rake_from_files(data, args.margin, unit_col, args.rake_tol, args.rake_max_iter)
     if args.period and not args.date_col:
         raise AnalysisInputError("--period needs --date-col")
     ci = DEFAULT_INTERVAL_METHOD if args.ci == "all" else args.ci
     return compute_indices(
-        data, definition, unit_col=unit_col, parents=parents, weight_col=args.weight_col, weights=weights,
+        data, definition, unit_col=unit_col, parents=parents, weight_col=args.weight_col,
+        weights=None if weighting is None else weighting.weights,
+        calibration=None if weighting is None else weighting.calibration,
         strata_col=args.strata_col, cluster_col=args.cluster_col, fpc_col=args.fpc_col, by=groupings,
         period_col=args.date_col, period=args.period, targets=args.target, alpha=args.alpha,
         ci_method=cast(IntervalMethod, ci), all_intervals=args.ci == "all", min_n=args.min_n,
@@ -164,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = _parser().parse_args(argv)
     try:
-        table = run_indices(args)
+        table = run_league(args) if args.command == "league" else run_indices(args)
         table.to_csv(args.out, index=False)
     except (ValueError, OSError) as exc:  # input errors (parsing, encoding, values), never a traceback
         print(f"error: {exc}", file=sys.stderr)

@@ -40,6 +40,7 @@ class _DomainSums:
     rows_positive: FloatArray
     sum_w: FloatArray
     sum_w2: FloatArray
+    sum_w_fpc: FloatArray  # sum_w with each stratum's weights times its 1 - f_h
 
 
 def _domain_sums(cells: CellStatistics, design: Design, n_domains: int) -> _DomainSums:
@@ -47,11 +48,12 @@ def _domain_sums(cells: CellStatistics, design: Design, n_domains: int) -> _Doma
     n_psu = design.psu_per_stratum[cells.stratum].astype(np.float64)
     scale = design.variance_scale()[cells.stratum]
     lonely = n_psu == 1
-    t = cells.totals[:, :k2]
+    centre = cells.totals if cells.variance_totals is None else cells.variance_totals
+    t = centre[:, :k2]
     centred = cells.cross - t[:, :, None] * (t / n_psu[:, None])[:, None, :]
     pairs = cells.layout.pair_columns()
-    num = cells.totals[:, [a for a, _ in pairs]]
-    den = cells.totals[:, [b for _, b in pairs]]
+    num = centre[:, [a for a, _ in pairs]]
+    den = centre[:, [b for _, b in pairs]]
     products = np.stack([num * num, num * den, den * den], axis=2)
     pair_centred = cells.pair_cross - products / n_psu[:, None, None]
     if design.lonely_psu == "adjust":
@@ -84,6 +86,7 @@ def _domain_sums(cells: CellStatistics, design: Design, n_domains: int) -> _Doma
         rows=total(cells.rows),
         rows_positive=total(cells.rows_positive),
         sum_w=total(cells.sum_w),
+        sum_w_fpc=total(cells.sum_w * design.fpc_factor[cells.stratum][:, None]),
         sum_w2=total(cells.sum_w2),
     )
 
@@ -102,6 +105,18 @@ class _Block:
     # variance, and where it applies (`_floored_composite_variance`).
     floor_var: FloatArray | None = None
     floored: np.ndarray | None = None
+
+
+def _fpc_share(sum_w_fpc: FloatArray, sum_w: FloatArray) -> FloatArray:
+    """The domain's finite population correction ``1 - f``: the weight-share average of ``1 - f_h``.
+
+    The default interval's Kish floor is the binomial variance ``(1 - f) p (1 - p) / n_eff`` of a
+    sample drawn without replacement, so it is expressed as the effective size ``n_eff / (1 - f)``;
+    a census (``f = 1``) has no floor (infinite size), and without an fpc the factor is 1.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(sum_w > 0, sum_w_fpc / np.where(sum_w > 0, sum_w, 1.0), 1.0)
+    return np.asarray(np.maximum(share, 0.0), dtype=np.float64)
 
 
 def _quadratic(c: FloatArray, v: FloatArray) -> FloatArray:
@@ -166,6 +181,40 @@ def _floored_composite_variance(c: FloatArray, v: FloatArray, p: FloatArray, cri
     return np.where(blocked, np.nan, var), floored
 
 
+def composite_coefficients(defined: np.ndarray, items: ItemMatrices) -> tuple[FloatArray, np.ndarray]:
+    """Coefficients of the criterion indices in each element index and in the overall index.
+
+    An element is the mean of its criteria defined in the domain; the overall index is the
+    element-weight mean of the defined elements.
+
+    Parameters
+    ----------
+    defined : numpy.ndarray of bool, shape (D, K)
+        Criterion k has a valid answer in domain d.
+    items : ItemMatrices
+        Only ``element_of`` and ``element_weights`` are used.
+
+    Returns
+    -------
+    coefs : numpy.ndarray, shape (D, E + 1, K)
+        Rows 0..E-1 the elements, row E the overall index.
+    element_defined : numpy.ndarray of bool, shape (D, E)
+    """
+    k, e_count = defined.shape[1], len(items.element_weights)
+    member = np.zeros((e_count, k))
+    member[items.element_of, np.arange(k)] = 1.0
+    counts = defined.astype(np.float64) @ member.T  # (D, E) defined criteria per element
+    with np.errstate(divide="ignore", invalid="ignore"):
+        coef_element = defined[:, None, :] * member[None, :, :] / counts[:, :, None]  # (D, E, K)
+    coef_element = np.nan_to_num(coef_element)
+    elem_defined = counts > 0
+    omega = items.element_weights[None, :] * elem_defined
+    with np.errstate(divide="ignore", invalid="ignore"):
+        omega = omega / omega.sum(axis=1, keepdims=True)
+    coef_overall = np.einsum("de,dek->dk", np.nan_to_num(omega), coef_element)[:, None, :]
+    return np.concatenate([coef_element, coef_overall], axis=1), elem_defined
+
+
 def domain_estimates(
     cells: CellStatistics,
     design: Design,
@@ -218,25 +267,16 @@ def domain_estimates(
 
     blocks = [_Block("criterion", items.criteria, p, crit_var, True, list(range(k)))]
 
-    member = np.zeros((e_count, k))
-    member[items.element_of, idx] = 1.0
     p_filled = np.where(defined, p, 0.0)
-    counts = defined.astype(np.float64) @ member.T  # (D, E) defined criteria per element
-    with np.errstate(divide="ignore", invalid="ignore"):
-        coef_element = defined[:, None, :] * member[None, :, :] / counts[:, :, None]  # (D, E, K)
-    coef_element = np.nan_to_num(coef_element)
-    elem_defined = counts > 0
-    omega = items.element_weights[None, :] * elem_defined
-    with np.errstate(divide="ignore", invalid="ignore"):
-        omega = omega / omega.sum(axis=1, keepdims=True)
-    coef_overall = np.einsum("de,dek->dk", np.nan_to_num(omega), coef_element)[:, None, :]
-    coefs = np.concatenate([coef_element, coef_overall], axis=1)  # (D, E+1, K)
+    coefs, elem_defined = composite_coefficients(defined, items)
     composite_est = np.einsum("dsk,dk->ds", coefs, p_filled)
     with np.errstate(divide="ignore", invalid="ignore"):
         inv = np.where(defined, 1.0 / np.where(defined, val, 1.0), 0.0)
     c = np.concatenate([coefs * inv[:, None, :], -coefs * (p_filled * inv)[:, None, :]], axis=2)
     composite_var = _clean_variance(_quadratic(c, v), _quadratic(np.abs(c), np.abs(v)))
     kish = sums.sum_w[:, :k] ** 2 / np.where(sums.sum_w2[:, :k] > 0, sums.sum_w2[:, :k], np.nan)
+    with np.errstate(divide="ignore"):
+        kish = kish / _fpc_share(sums.sum_w_fpc[:, :k], sums.sum_w[:, :k])
     composite_floor_var, composite_floored = _floored_composite_variance(c, v, p_filled, crit_var, kish,
                                                                           defined, coefs)
     composite_defined = np.concatenate([elem_defined, elem_defined.any(axis=1, keepdims=True)], axis=1)
@@ -292,7 +332,7 @@ def domain_estimates(
             # The default interval's precision floor: Kish's n_eff for a single share; for a composite
             # none (inf) where no criterion is floored, else the n_eff of its floored variance, or
             # Kish's where that cannot be formed.
-            n_eff_floor = n_eff
+            n_eff_floor = n_eff / _fpc_share(sums.sum_w_fpc[:, q], sw)
             if floor_var is not None and floored is not None:
                 from_floor = est * (1 - est) / floor_var
                 n_eff_floor = np.where(np.isfinite(from_floor) & (from_floor > 0), from_floor, n_eff)

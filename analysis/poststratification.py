@@ -25,6 +25,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from analysis.calibration import Calibration, cell_calibration
 from analysis.weighting import WEIGHT_NAME, WeightingError, WeightingMethod, WeightingResult
 
 __all__ = ["DEFAULT_MIN_CELL", "PoststratResult", "poststratify"]
@@ -60,9 +61,13 @@ class PoststratResult(WeightingResult):
         the weighting cell keeps; 0 means the unit total) and ``merged_into`` (e.g.
         ``"field=đất đai, channel=*"``). Groups that have frame rows but no respondents at all appear
         with reason ``no_respondents`` and ``kept`` = -1: their dossiers cannot be represented.
+    calibration : analysis.calibration.Calibration
+        The final weighting cells (after collapsing), for the calibrated variance: pass it to
+        `analysis.tables.compute_indices` with the weights.
     """
 
     collapsed: pd.DataFrame
+    calibration: Calibration
 
 
 def poststratify(
@@ -129,6 +134,8 @@ def poststratify(
     # Rows sharing a key are added, so a frame finer than `cells` (e.g. per counter) can be used as is.
     served_by_leaf = served.groupby([frame[key] for key in keys], sort=False, observed=True).sum()
     factors: dict[Leaf, float] = {}
+    cell_of: dict[Leaf, int] = {}
+    n_cells = 0
     report_rows: list[dict[str, object]] = []
     resp_by_group = _split_by_group(respondents, len(group_cols))
     served_by_group = _split_by_group(served_by_leaf[served_by_leaf > 0], len(group_cols))
@@ -143,8 +150,10 @@ def poststratify(
         for members, prefix in _partition(leaves, (), len(cell_cols), min_cell):
             n_c = sum(leaves[leaf][0] for leaf in members)
             big_n = sum(leaves[leaf][1] for leaf in members)
+            cell, n_cells = n_cells, n_cells + 1
             for leaf in members:
                 factors[group + leaf] = big_n / n_c
+                cell_of[group + leaf] = cell
                 if len(members) > 1 or len(prefix) < len(cell_cols):
                     report_rows.append(
                         _report_row(group_cols, group, leaf, leaves, prefix, cell_cols, min_cell)
@@ -156,12 +165,14 @@ def poststratify(
     leaf_index = pd.MultiIndex.from_frame(data[keys])
     lookup = pd.Series(factors, dtype=np.float64)
     weights = lookup.reindex(leaf_index).to_numpy()
+    cell_codes = pd.Series(cell_of, dtype=np.int64).reindex(leaf_index).to_numpy().astype(np.intp)
     columns = [*group_cols, *cell_cols, "respondents", "served", "reason", "kept", "merged_into"]
     collapsed = pd.DataFrame(report_rows, columns=columns)
     return PoststratResult(
         weights=pd.Series(weights, index=data.index, name=WEIGHT_NAME),
         method=WeightingMethod.POSTSTRATIFIED,
         collapsed=collapsed,
+        calibration=cell_calibration(data.index, cell_codes, WeightingMethod.POSTSTRATIFIED.value),
     )
 
 

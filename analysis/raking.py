@@ -9,7 +9,9 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy import sparse
 
+from analysis.calibration import Calibration
 from analysis.weighting import (
     WEIGHT_NAME,
     RakingDidNotConverge,
@@ -27,10 +29,15 @@ _TOTAL_AGREEMENT = 1e-9
 
 @dataclass(frozen=True)
 class RakeResult(WeightingResult):
-    """Raked weights with the iterations used and the largest remaining relative discrepancy."""
+    """Raked weights with the iterations used and the largest remaining relative discrepancy.
+
+    ``calibration`` holds the indicators of every margin's categories and the base weights, for the
+    linearized variance through the raking (`analysis.tables.compute_indices`).
+    """
 
     iterations: int
     max_discrepancy: float
+    calibration: Calibration
 
 
 def rake(
@@ -91,6 +98,7 @@ def rake(
     if weights.size != len(data):
         raise WeightingError(f"base_weights has {weights.size} values for {len(data)} respondents")
     codes, targets = _prepare_margins(data, margins, weights)
+    start = weights.copy()
     total = float(next(iter(targets.values())).sum())
 
     discrepancy = {name: np.inf for name in margins}
@@ -108,9 +116,21 @@ def rake(
                 method=WeightingMethod.RAKED,
                 iterations=sweep,
                 max_discrepancy=max(discrepancy.values()),
+                calibration=_margin_calibration(data.index, codes, targets, start),
             )
     worst = max(discrepancy, key=lambda name: discrepancy[name])
     raise RakingDidNotConverge(worst, discrepancy[worst], max_iter)
+
+
+def _margin_calibration(index: pd.Index, codes: dict[str, npt.NDArray[np.intp]],
+                        targets: dict[str, npt.NDArray[np.float64]],
+                        base: npt.NDArray[np.float64]) -> Calibration:
+    """The indicators of every margin's categories side by side (one block of columns per margin)."""
+    n = len(index)
+    blocks = [sparse.csr_matrix((np.ones(n), (np.arange(n), codes[name])), shape=(n, targets[name].size))
+              for name in codes]
+    model = sparse.hstack(blocks, format="csr") if blocks else sparse.csr_matrix((n, 0))
+    return Calibration(index=index, model=model, base_weight=base, method=WeightingMethod.RAKED.value)
 
 
 def _prepare_margins(

@@ -85,6 +85,9 @@ class CellStatistics:
         Respondents in each denominator (all / positive weight).
     sum_w, sum_w2 : numpy.ndarray, shape (C, Q)
         Sums of weights and squared weights over each denominator (Kish).
+    variance_totals : numpy.ndarray, shape (C, layout.n_totals), optional
+        Totals of the variables whose cross-products are `cross` and `pair_cross`, when these are not
+        the weighted totals (calibrated residuals: `analysis.calibration`); `totals` when None.
     """
 
     layout: Layout
@@ -98,6 +101,12 @@ class CellStatistics:
     rows_positive: FloatArray
     sum_w: FloatArray
     sum_w2: FloatArray
+    variance_totals: FloatArray | None = None
+
+
+def row_values(items: ItemMatrices, rows: IntArray) -> FloatArray:
+    """Unweighted total columns (see `Layout`) of the respondents `rows`, one row each."""
+    return _batch_matrices(items, rows)[0]
 
 
 def _batch_matrices(items: ItemMatrices, rows: IntArray) -> tuple[FloatArray, FloatArray]:
@@ -129,6 +138,7 @@ def cell_statistics(
     unit: IntArray,
     membership: tuple[IntArray, IntArray],
     rows: IntArray | None = None,
+    values: FloatArray | None = None,
 ) -> CellStatistics:
     """Compute the sufficient statistics of every (stratum, domain) cell in one respondent pass.
 
@@ -142,6 +152,9 @@ def cell_statistics(
         Pairs ``(unit, domain)``: every domain each unit belongs to (itself, its ancestors, total).
     rows : numpy.ndarray of int, optional
         The respondents of this cut (period x grouping); all when omitted.
+    values : numpy.ndarray, shape (n, layout.n_totals), optional
+        Row-level variables to total instead of the weighted answers ``w x`` (every respondent, not
+        only `rows`): the calibrated residuals of `analysis.calibration`.
 
     Returns
     -------
@@ -202,7 +215,10 @@ def cell_statistics(
         sum_w[c0:c1] = np.add.reduceat(wd, local_cells, axis=0)
         wd *= w[:, None]
         sum_w2[c0:c1] = np.add.reduceat(wd, local_cells, axis=0)
-        x *= w[:, None]
+        if values is None:
+            x *= w[:, None]
+        else:
+            x = values[rows[r0:r1]]
         psu_cells = cell_psu_start[c0:c1] - p0
         if design.psu is None:  # each respondent is a PSU: PSUs present = respondents present
             psu_present[c0:c1] = rows_pos[c0:c1]

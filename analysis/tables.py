@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.calibration import Calibration, calibrated_cells
 from analysis.data import AnalysisInputError, item_matrices
 from analysis.design import LonelyPSU, build_design
 from analysis.domains import PeriodSpec, build_domains, cuts
@@ -182,6 +183,7 @@ def compute_indices(
     all_intervals: bool = False,
     min_n: int = 10,
     lonely_psu: LonelyPSU = "fail",
+    calibration: Calibration | None = None,
 ) -> pd.DataFrame:
     """Weighted SIPAS indices with design-based intervals and verdicts for every domain.
 
@@ -217,6 +219,11 @@ def compute_indices(
         Suppress estimates with fewer respondents.
     lonely_psu : {"fail", "certainty", "remove", "adjust", "average"}
         R's rules for single-PSU strata; "fail" (R's default) raises `LonelyPSUError`.
+    calibration : analysis.calibration.Calibration, optional
+        The calibration model of calibrated `weights` (``PoststratResult.calibration``,
+        ``RakeResult.calibration``, ``calibrate_linear``): standard errors are then linearized through
+        the calibration, as R's ``postStratify``, ``rake`` and ``calibrate`` designs do. Without it the
+        weights are taken as fixed.
 
     Returns
     -------
@@ -227,7 +234,8 @@ def compute_indices(
     References
     ----------
     Binder DA (1983), *International Statistical Review* 51:279-292; Wolter KM (2007), *Introduction
-    to Variance Estimation*, Springer; Lumley T (2010), *Complex Surveys*, Wiley, and the R package
+    to Variance Estimation*, Springer; Deville JC, Särndal CE (1992), *JASA* 87:376-382 (calibration);
+    Lumley T (2010), *Complex Surveys*, Wiley, and the R package
     survey (``svydesign``, ``svyratio``, ``svyciprop``, ``degf``); Korn EL, Graubard BI (1998);
     Wilson EB (1927); Clopper CJ, Pearson ES (1934); Kish L (1965), *Survey Sampling*.
     """
@@ -248,9 +256,17 @@ def compute_indices(
         data, unit_col=unit_col, weight=weight_array, strata_col=strata_col,
         cluster_col=cluster_col, fpc_col=fpc_col, lonely_psu=lonely_psu,
     )
+    if calibration is not None:
+        if weight_array is None:
+            raise AnalysisInputError("a calibration needs the calibrated weights")
+        calibration = calibration.aligned(data.index)
     frames = []
     for labels, rows in cuts(data, by=by, period_col=period_col, period=period):
-        cells = cell_statistics(items, design, domains.unit_codes, domains.membership, rows)
+        if calibration is None:
+            cells = cell_statistics(items, design, domains.unit_codes, domains.membership, rows)
+        else:
+            cells = calibrated_cells(items, design, calibration, domains.unit_codes, domains.membership,
+                                     rows, len(domains.labels))
         table = domain_estimates(cells, design, items, len(domains.labels))
         for name, value in labels.items():
             table[name] = value

@@ -36,6 +36,7 @@ class WeightingMethod(StrEnum):
     NONE = "none"  # every respondent counts once: no frame of dossiers served was available
     POSTSTRATIFIED = "poststratified"
     RAKED = "raked"
+    CALIBRATED = "calibrated"  # linear (GREG) calibration to totals of auxiliary variables
     IMPORTED = "imported"  # weights delivered with an imported survey (e.g. a provincial SIPAS file)
 
 

@@ -68,6 +68,9 @@ class DefaultConfig:
     PROXY_HOPS = 0
 
     DEFAULT_TARGET = 0.80
+    # Fewest respondents a unit x field x month cell needs to keep its own post-stratification weight
+    # (analysis.poststratification's collapse rule, docs/weights.md); the CLI's --min-cell.
+    POSTSTRAT_MIN_CELL = 5
 
     # Signs counter QR tokens; empty = SECRET_KEY. Keep it separate in production so rotating the
     # session secret does not retire every printed poster.

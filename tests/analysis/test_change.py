@@ -103,3 +103,18 @@ def test_change_between_tables_matches_on_keys() -> None:
     assert row["direction"] == Direction.UP
     with pytest.raises(ValueError, match="lacks"):
         change_between(current.drop(columns="se"), previous, on="unit")
+
+
+def test_a_suppressed_period_gives_a_not_comparable_row() -> None:
+    current = pd.DataFrame({"unit": ["a", "b", "c"], "est": [0.8, np.nan, 0.7], "se": [0.05, np.nan, 0.04],
+                            "df": [20.0, 3.0, 0.0]})
+    previous = pd.DataFrame({"unit": ["a", "b", "c"], "est": [0.7, 0.6, 0.6], "se": [0.05, 0.05, 0.04],
+                             "df": [25.0, 10.0, 15.0]})
+    result = change_between(current, previous, "unit").set_index("unit")
+    assert list(result["direction"]) == [Direction.NOT_SIGNIFICANT, Direction.NOT_COMPARABLE,
+                                         Direction.NOT_COMPARABLE]
+    assert result.loc[["b", "c"], ["diff", "se", "p_value", "lo", "hi"]].isna().all().all()
+    assert not result.loc[["b", "c"], "significant"].any()
+    expected = period_change(0.8, 0.05, 20, 0.7, 0.05, 25).iloc[0]
+    assert result.loc["a", "diff"] == pytest.approx(expected["diff"])
+    assert result.loc["a", "p_value"] == pytest.approx(expected["p_value"])

@@ -120,13 +120,14 @@ def _reference_tables(counters: pd.DataFrame, household: pd.DataFrame,
 
 def test_single_shares_pick_the_smaller_of_design_and_kish_row_by_row(
         counters: pd.DataFrame, household: pd.DataFrame, definition: IndexDefinition) -> None:
-    # Every criterion, comprehensive and separate share: R's wilson where design n_eff <= Kish n_eff
-    # (the table's n_eff), Wilson on Kish's n_eff elsewhere; both cases occur.
+    # Every criterion, comprehensive and separate share: R's wilson where design n_eff <= the Kish
+    # floor, Wilson on the floor elsewhere; both cases occur. The floor is Kish's n_eff (the table's
+    # n_eff) without an fpc, and n_eff / (1 - f) with one (test_fpc_floor.py).
     table = _reference_tables(counters, household, definition)
     rows = table[(table["method"] == "wilson_conservative")
                  & table["stat_type"].isin(["criterion", "comprehensive", "separate"])]
     assert set(rows["stat_type"]) == {"criterion", "comprehensive", "separate"}
-    p, se, kish = rows["est"].to_numpy(), rows["se"].to_numpy(), rows["n_eff"].to_numpy()
+    p, se, kish = rows["est"].to_numpy(), rows["se"].to_numpy(), rows["n_eff_floor"].to_numpy()
     with np.errstate(divide="ignore"):
         design = p * (1 - p) / se**2  # se = 0 inside (0, 1) (e.g. one respondent): infinite, Kish is used
     by_design = design <= kish

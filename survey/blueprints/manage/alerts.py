@@ -28,7 +28,8 @@ def alerts() -> str:
     for root in db.session.query(Unit).filter(Unit.id.in_(visible)).all():
         if root.parent_id not in visible:
             report = unit_indices(db.session(), root, DEFAULT_INSTRUMENT, period, weighted=True,
-                                  default_target=current_app.config["DEFAULT_TARGET"])
+                                  default_target=current_app.config["DEFAULT_TARGET"],
+                                  min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
             refresh_alerts(db.session(), report, "sipas-counter")
     found = visible_alerts(db.session(), visible)
     db.session.commit()

@@ -218,7 +218,8 @@ def dashboard() -> str:
     sections = []
     for root in _roots(visible_unit_ids(db.session(), user)):
         report = unit_indices(db.session(), root, key, period, weighted=weighted,
-                              default_target=default_target)
+                              default_target=default_target,
+                              min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
         refresh_alerts(db.session(), report, instrument_for(key).id)
         tree = _collapse_single_children(report, _tree(report, root))
         ids = [report.names[code][0] for _, code in tree]
@@ -276,6 +277,7 @@ def unit_page(unit_id: int) -> str:
         weighted=weighted,
         default_target=current_app.config["DEFAULT_TARGET"],
         league_root=league_root,
+        min_cell=current_app.config["POSTSTRAT_MIN_CELL"],
     )
     refresh_alerts(db.session(), report, instrument_for(key).id)
     lang = current_locale()

@@ -110,7 +110,9 @@ def _instrument(spec: str | None, unit: Unit, period: Period) -> Instrument:
 
 def _content(unit: Unit, options: ReportOptions, *, with_comments: bool) -> ReportContent:
     report = unit_indices(db.session(), unit, options.instrument.key, options.period,
-                          weighted=options.weighted, default_target=current_app.config["DEFAULT_TARGET"])
+                          weighted=options.weighted,
+                          default_target=current_app.config["DEFAULT_TARGET"],
+                          min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
     return build_content(db.session(), report, options.instrument, lang=current_locale(), now=current_time(),
                          with_comments=with_comments)
 

@@ -19,11 +19,11 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from analysis.change import period_change
+from analysis.change import Direction, period_change
 from analysis.planning import DEFAULT_PLANNING_P, responses_needed
 from analysis.shrinkage import MIN_UNITS, league_table
 from analysis.tables import compute_indices
-from analysis.weights import WeightingError, poststratify
+from analysis.weights import DEFAULT_MIN_CELL, PoststratResult, WeightingError, poststratify
 from instruments.index import IndexDefinition
 from instruments.model import Instrument
 from instruments.registry import get_instrument, parse_spec
@@ -149,7 +149,8 @@ _REPORTS: FingerprintCache[IndexReport] = FingerprintCache(64)
 
 
 def _weights(session: Session, data: pd.DataFrame, ids: set[int], first: date, last: date,
-             weighted: bool) -> tuple[pd.Series | None, str]:
+             weighted: bool, min_cell: int = DEFAULT_MIN_CELL) -> tuple[PoststratResult | None, str]:
+    """Post-stratified weights with their weighting cells (for the calibrated variance), or None."""
     if not weighted:
         return None, "unweighted (chosen)"
     if data.empty:
@@ -160,10 +161,10 @@ def _weights(session: Session, data: pd.DataFrame, ids: set[int], first: date, l
     cells = data[["unit", "field", "month"]].fillna({"field": ALL})
     try:
         result = poststratify(cells, frame, ["field"], unit_col="unit", count_col="served",
-                              period_col="month")
+                              period_col="month", min_cell=min_cell)
     except WeightingError as error:
         return None, f"{UNWEIGHTED_METHOD} ({error})"
-    return result.weights, WEIGHTED_METHOD
+    return result, WEIGHTED_METHOD
 
 
 def unit_indices(
@@ -177,25 +178,27 @@ def unit_indices(
     default_target: float = 0.80,
     half_width: float = 0.05,
     league_root: Unit | None = None,
+    min_cell: int = DEFAULT_MIN_CELL,
 ) -> IndexReport:
     """Everything the unit page needs for `unit` and its descendants in `period` (cached per process).
 
     `league_root`: the unit whose children form the league table (the unit's parent when the
-    viewer may see it, else the unit itself); None = no league. The cached report is reused only
+    viewer may see it, else the unit itself); None = no league. `min_cell`: the post-stratification's
+    smallest cell (the app's ``POSTSTRAT_MIN_CELL``). The cached report is reused only
     while the fingerprint of responses, frames and targets is unchanged.
     """
     scope = league_root or unit
     ids = subtree_ids(session, [scope.id, unit.id])
     window_first = period.shifted(TREND_LENGTH[period.kind] - 1).first
     key = (str(session.get_bind().engine.url), unit.id, instrument_key, period.label, weighted, alpha,
-           default_target, half_width, league_root.id if league_root else None)
+           default_target, half_width, league_root.id if league_root else None, min_cell)
     fingerprint = data_fingerprint(session, ids, window_first, period.last)
     hit = _REPORTS.get(key, fingerprint)
     if hit is not None:
         return hit
     report = compute_unit_indices(session, unit, instrument_key, period, weighted=weighted, alpha=alpha,
                                   default_target=default_target, half_width=half_width,
-                                  league_root=league_root)
+                                  league_root=league_root, min_cell=min_cell)
     _REPORTS.put(key, fingerprint, report)
     return report
 
@@ -219,7 +222,8 @@ EMPTY_COLUMNS = ["period", "level", "domain", "parent", "stat_type", "stat", "n"
 
 def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str, str | None], period: Period,
                   instrument: Instrument, definition: IndexDefinition, weighted: bool,
-                  targets: float | dict[str, float] | None, alpha: float) -> _PeriodTable:
+                  targets: float | dict[str, float] | None, alpha: float,
+                  min_cell: int = DEFAULT_MIN_CELL) -> _PeriodTable:
     """Indices of one period, cached until that period's responses, the frames or targets change.
 
     Periods are computed apart (not as cuts of one call) so that a new response recomputes only its
@@ -227,22 +231,27 @@ def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str
     """
     target_key = tuple(sorted(targets.items())) if isinstance(targets, dict) else targets
     url = str(session.get_bind().engine.url)
-    key = (url, root.id, period.label, instrument.key, weighted, alpha, target_key)
+    key = (url, root.id, period.label, instrument.key, weighted, alpha, target_key, min_cell)
     fingerprint = data_fingerprint(session, ids, period.first, period.last)
     hit = _PERIOD_TABLES.get(key, fingerprint)
     if hit is not None:
         return hit
     loaded = load_respondents_cached(session, ids, period.first, period.last, instrument)
     data = loaded.frame
-    weights, weighting = _weights(session, data, ids, period.first, period.last, weighted)
+    weighting_result, weighting = _weights(session, data, ids, period.first, period.last, weighted, min_cell)
     if data.empty:
         table = pd.DataFrame(columns=EMPTY_COLUMNS)
     else:
+        # The calibration (weighting cells) makes the SEs those of R's postStratify: the served
+        # totals are known, so they are not a source of sampling error.
+        weights = None if weighting_result is None else weighting_result.weights
+        calibration = None if weighting_result is None else weighting_result.calibration
         table = compute_indices(data, definition, unit_col="unit", parents=parents, weights=weights,
-                                targets=targets, alpha=alpha, min_n=MIN_N, lonely_psu="adjust")
+                                calibration=calibration, targets=targets, alpha=alpha, min_n=MIN_N,
+                                lonely_psu="adjust")
         table.insert(0, "period", period.label)
         table = table[table["domain"] != "total"].reset_index(drop=True)
-    result = _PeriodTable(table, weights is not None, weighting, len(data), loaded.excluded)
+    result = _PeriodTable(table, weighting_result is not None, weighting, len(data), loaded.excluded)
     _PERIOD_TABLES.put(key, fingerprint, result)
     return result
 
@@ -258,6 +267,7 @@ def compute_unit_indices(
     default_target: float = 0.80,
     half_width: float = 0.05,
     league_root: Unit | None = None,
+    min_cell: int = DEFAULT_MIN_CELL,
 ) -> IndexReport:
     """`unit_indices` without the report cache (each period's table is still cached)."""
     instrument = instrument_for(instrument_key)
@@ -271,7 +281,7 @@ def compute_unit_indices(
     target_arg: float | dict[str, float] = report_target if same else {**targets, "total": report_target}
     window = [period.shifted(i) for i in reversed(range(TREND_LENGTH[period.kind]))]
     tables = [_period_table(session, unit, ids, parents, p, instrument, definition, weighted, target_arg,
-                            alpha) for p in window]
+                            alpha, min_cell) for p in window]
     this = tables[-1]
     current = this.table
     trend = pd.concat([t.table[t.table["stat_type"] == "overall_index"] for t in tables if len(t.table)]
@@ -284,7 +294,8 @@ def compute_unit_indices(
     needed = _needed(overall, this.responses, served, half_width, alpha)
     league, scope = (None, "")
     if league_root is not None:
-        league, scope = _league(session, league_root, instrument, definition, period, weighted, alpha)
+        league, scope = _league(session, league_root, instrument, definition, period, weighted, alpha,
+                                min_cell)
     return IndexReport(
         unit_code=unit.code, root_code=unit.code, instrument_key=instrument.key,
         formula=definition.formula, period=period, previous=previous, weighted=this.weighted,
@@ -305,7 +316,10 @@ def _change(trend: pd.DataFrame, code: str, label: str, previous: str, alpha: fl
     now, before = cast(pd.Series, rows.loc[label]), cast(pd.Series, rows.loc[previous])
     values = [now["est"], now["se"], now["df"], before["est"], before["se"], before["df"]]
     if any(not math.isfinite(float(v)) for v in values) or now["df"] <= 0 or before["df"] <= 0:
-        return None
+        # Both periods have a row but one is suppressed (too few responses): say so, do not hide it.
+        return pd.Series({"diff": math.nan, "lo": math.nan, "hi": math.nan, "p_value": math.nan,
+                          "significant": False, "direction": Direction.NOT_COMPARABLE.value,
+                          "previous_est": before["est"]})
     result = period_change(*values, alpha=alpha).iloc[0]
     result["previous_est"] = before["est"]
     return result
@@ -338,12 +352,13 @@ def _needed(overall: pd.DataFrame, n: int, served: int | None, half_width: float
 
 
 def _league(session: Session, root: Unit, instrument: Instrument, definition: IndexDefinition,
-            period: Period, weighted: bool, alpha: float) -> tuple[pd.DataFrame | None, str]:
+            period: Period, weighted: bool, alpha: float,
+            min_cell: int = DEFAULT_MIN_CELL) -> tuple[pd.DataFrame | None, str]:
     """Shrunk league table of `root`'s children on the overall index (no targets: ranks only)."""
     ids = subtree_ids(session, [root.id])
     parents = unit_parent_map(session, root.id)
     table = _period_table(session, root, ids, parents, period, instrument, definition, weighted, None,
-                          alpha).table
+                          alpha, min_cell).table
     children = {code for code, parent in parents.items() if parent == root.code}
     rows = table[(table["stat_type"] == "overall_index") & table["domain"].isin(children)]
     rows = rows[np.isfinite(rows["est"].astype(float)) & (rows["n_eff"].astype(float) > 0)]

@@ -95,6 +95,7 @@ class Change:
     hi: float
     p_value: float
     significant: bool
+    comparable: bool = True  # False: one of the two periods is suppressed (too few responses)
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,8 @@ def _change(report: IndexReport) -> Change | None:
         return None
     return Change(previous_period=period_label(report.previous), previous_est=float(change["previous_est"]),
                   diff=float(change["diff"]), lo=float(change["lo"]), hi=float(change["hi"]),
-                  p_value=float(change["p_value"]), significant=bool(change["significant"]))
+                  p_value=float(change["p_value"]), significant=bool(change["significant"]),
+                  comparable=change["direction"] != "not_comparable")
 
 
 def load_comments(session: Session, report: IndexReport, instrument: Instrument, *, limit: int

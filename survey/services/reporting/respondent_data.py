@@ -18,6 +18,7 @@ Text items are not loaded: comments are read through `survey.services.disclosure
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session, aliased
 from instruments.model import Instrument, MultipleChoiceItem, NumberItem, ScaleItem, SingleChoiceItem
 from survey.models import ALL, Answer, Counter, Response, ResponseStatus, ServedCount, Unit
 from survey.services.staff.access import subtree_ids
+from survey.services.weighting.frame_levels import FrameCell, served_by_field
 
 META_COLUMNS = ("response_id", "unit", "parent", "counter", "field", "channel", "submitted", "month",
                 "status", "status_reason")
@@ -233,22 +235,26 @@ def frame_table(session: Session, unit_ids: Collection[int], first: date, last: 
     """Dossiers served per unit × procedure field × calendar month, for post-stratification.
 
     Columns ``unit`` (code), ``field`` (``""`` = not broken down), ``month`` ("YYYY-MM"), ``served``.
+    A total row and field rows of one unit and month count once (`frame_levels.served_by_field`).
     Channels are added up: the frame's channels (how the dossier was filed) are not the survey's
     channels (how the citizen answered), so they cannot define weighting cells. Only frame rows
     covering exactly one calendar month inside first..last are used.
     """
     rows = session.execute(
-        sa.select(Unit.code, ServedCount.procedure_field, ServedCount.period_start, ServedCount.period_end,
-                  ServedCount.served)
+        sa.select(Unit.code, ServedCount.procedure_field, ServedCount.channel, ServedCount.period_start,
+                  ServedCount.period_end, ServedCount.served)
         .join(Unit, Unit.id == ServedCount.unit_id)
         .where(ServedCount.unit_id.in_(list(unit_ids)), ServedCount.period_start >= first,
                ServedCount.period_end <= last)
     ).all()
-    records = []
-    for code, field, period_start, period_end, served in rows:
+    frames: dict[tuple[str, date], list[FrameCell]] = defaultdict(list)
+    for code, field, channel, period_start, period_end, served in rows:
         next_month = (period_start.replace(day=28) + timedelta(days=4)).replace(day=1)
         if period_start.day == 1 and period_end == next_month - timedelta(days=1):
-            records.append((code, field or ALL, period_start.strftime("%Y-%m"), int(served)))
+            frames[(code, period_start)].append(FrameCell(field or ALL, channel or ALL, int(served)))
+    # A total row and its field rows are one count, not two (`frame_levels`).
+    records = [(code, field, start.strftime("%Y-%m"), served)
+               for (code, start), cells in frames.items() for field, served in served_by_field(cells).items()]
     table = pd.DataFrame(records, columns=["unit", "field", "month", "served"])
     # a DataFrame (as_index=False), which pandas-stubs types as a Series
     return cast(pd.DataFrame, table.groupby(["unit", "field", "month"], as_index=False)["served"].sum())

@@ -2,4 +2,5 @@
 
 - `frame_rows`: reading counts from CSV or an API body into checked rows (no database).
 - `frames`: atomic import of checked rows, and response rates.
+- `frame_levels`: which rows of a unit's frame count (total or breakdown, never both) and which disagree.
 """

@@ -9,7 +9,7 @@ mixture of old and new figures. Functions flush, the view or command commits.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Literal
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from survey.models import ALL, ApiClient, FrameUpload, Response, ResponseStatus, ServedCount, Unit, User
 from survey.services.staff import access, audit
+from survey.services.weighting.frame_levels import FrameCell, mismatches, served_by_field
 from survey.services.weighting.frame_rows import (
     COLUMNS,
     FrameRow,
@@ -122,6 +123,7 @@ def _import(session: Session, rows: list[FrameRow], errors: list[RowError], *, s
             errors.append(RowError(row.line, "unit_out_of_scope", _(
                 "unit '%(code)s' is outside the units you may report for.", code=row.unit_code[:40])))
     errors.extend(overlap_errors(rows))
+    errors.extend(_level_errors(rows))
     if errors:
         raise FramesRefused(errors)
     replaced = _delete_overlapping(session, rows, units)
@@ -139,6 +141,23 @@ def _import(session: Session, rows: list[FrameRow], errors: list[RowError], *, s
                  detail={"source": source, "rows": len(rows), "units": len(unit_ids), "replaced": replaced,
                          "api_client_id": client.id if client else None}, now=now)
     return FrameImport(upload.id, len(rows), len(unit_ids), replaced)
+
+
+def _level_errors(rows: Sequence[FrameRow]) -> list[RowError]:
+    """Refuse a unit × period whose breakdown exceeds its total (`frame_levels.mismatches`)."""
+    groups: dict[tuple[str, date, date], list[FrameCell]] = defaultdict(list)
+    for row in rows:
+        groups[(row.unit_code, row.period_start, row.period_end)].append(
+            FrameCell(row.procedure_field, row.channel, row.served, row.line))
+    errors = []
+    for cells in groups.values():
+        for found in mismatches(cells):
+            errors.append(RowError(found.check_lines[0], "breakdown_exceeds_total", _(
+                "the rows on lines %(lines)s add up to %(served)d dossiers, more than the %(total)d of "
+                "line %(check)d: a breakdown cannot exceed its total.",
+                lines=", ".join(map(str, found.lines)), served=found.served, check=found.check_lines[0],
+                total=found.check_served)))
+    return errors
 
 
 def _units_by_code(session: Session, codes: Iterable[str]) -> dict[str, Unit]:
@@ -304,15 +323,6 @@ def _responses_by_unit(session: Session, units: set[int], start_at: datetime, en
 
 
 def _frame_total(rows: Sequence[tuple[str, str, int]]) -> int:
-    """One frame's dossiers: the finest complete level only, so a breakdown never adds to its total."""
-    levels: tuple[Callable[[str, str], bool], ...] = (
-        lambda field, channel: field == ALL and channel == ALL,  # not broken down
-        lambda field, channel: channel == ALL,  # by field
-        lambda field, channel: field == ALL,  # by channel
-        lambda field, channel: True,  # field × channel
-    )
-    for keep in levels:
-        chosen = [served for field, channel, served in rows if keep(field, channel)]
-        if chosen:
-            return sum(chosen)
-    return 0
+    """One frame's dossiers: the sum of its weighting cells (`frame_levels`), never total + breakdown."""
+    cells = [FrameCell(field, channel, served) for field, channel, served in rows]
+    return sum(served_by_field(cells).values())
