@@ -46,11 +46,13 @@ def test_fractional_degrees_of_freedom_below_one_are_allowed() -> None:
     assert period_change(0.8, 0.0, 0.5, 0.7, 0.03, 0.5)["df"].iloc[0] == pytest.approx(0.5)
 
 
-def test_direction_categories_are_the_three_a_report_may_say() -> None:
+def test_direction_categories_are_the_four_a_report_may_say() -> None:
     result = period_change([0.9, 0.5, 0.7], 0.01, np.inf, 0.7, 0.01, np.inf)
     assert list(result["direction"]) == ["up", "down", "not_significant"]
-    assert list(result["direction"].cat.categories) == ["up", "down", "not_significant"]
-    assert result["direction"].value_counts().to_dict() == {"up": 1, "down": 1, "not_significant": 1}
+    # "not_comparable" is for a period without an estimate (suppressed); period_change never says it
+    assert list(result["direction"].cat.categories) == ["up", "down", "not_significant", "not_comparable"]
+    assert result["direction"].value_counts().to_dict() == {"up": 1, "down": 1, "not_significant": 1,
+                                                            "not_comparable": 0}
 
 
 def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
