@@ -237,3 +237,18 @@ def test_limits_bind_on_postgresql_too(tmp_path: Path) -> None:
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_ended_windows_are_swept_when_a_new_one_starts(migrated_db: Path, tmp_path: Path) -> None:
+    served = _served(migrated_db, tmp_path, browser_limit="5 per 10 minutes",
+                     address_limit="5 per 10 minutes", counter_limit="5 per 10 minutes")
+    assert _post(served).status_code == 303
+
+    def windows() -> list[int]:
+        with served.app.app_context():
+            return sorted(set(db.session.scalars(sa.select(SubmissionHit.window_start))))
+
+    assert len(windows()) == 1
+    served.app.config["CLOCK"].advance(minutes=10)
+    assert _post(served).status_code == 303
+    assert len(windows()) == 1  # the ended window's rows are gone, the new window's are there
