@@ -173,7 +173,7 @@ def _client() -> Client:
     """The submitting client as the limits see it: keyed hashes of its address and browser cookie."""
     secret = current_app.config["SECRET_KEY"]
     return Client.of(request.remote_addr, read_browser_id(request.cookies.get(COOKIE_NAME), secret),
-                     secret=secret, day=utc_day())
+                     secret=secret, day=utc_day(), kiosk=_kiosk())
 
 
 def _with_browser_cookie(response: Response) -> Response:

@@ -18,7 +18,8 @@ from survey.extensions import db
 from survey.models import AuditEvent, Unit
 
 TEST_SECRET = "test-secret-not-for-production"
-RELAXED_RULES = {"browser_limit": "10000 per hour", "cookieless_limit": "10000 per hour",
+RELAXED_RULES = {"browser_limit": "10000 per hour", "kiosk_limit": "10000 per hour",
+                 "cookieless_limit": "10000 per hour",
                  "address_limit": "10000 per hour", "counter_limit": "10000 per hour",
                  "browser_flag_from": 10000, "cookieless_flag_from": 10000, "address_flag_from": 10000,
                  "burst_per_minute": 10000, "repeat_run": 10000}

@@ -3,6 +3,8 @@ the receipt number; the number is kept only as an HMAC under the period's key, a
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,10 +12,19 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from survey import create_app
 from survey.extensions import db
 from survey.models import SpentReceipt
 from survey.services.citizens.receipts import canonical_receipt, receipt_digest
-from tests.survey.survey_helpers import VALID, Served, checked, error_code_in, serve_kitchen_sink
+from tests.survey.conftest import _config
+from tests.survey.survey_helpers import (
+    VALID,
+    Served,
+    checked,
+    error_code_in,
+    hidden_fields,
+    serve_kitchen_sink,
+)
 
 RECEIPT = "000.00.12.H12-241204-0001"
 KEYS = {str(datetime.now(UTC).year): "k" * 64}
@@ -93,3 +104,63 @@ def test_neither_database_nor_wal_holds_a_receipt_number(migrated_db: Path, tmp_
             for encoding in ("utf-8", "utf-16-le", "utf-16-be"):
                 assert form.encode(encoding) not in content, (form, encoding)
         assert receipt_digest(canonical, next(iter(KEYS)), served.app.config) in stored
+
+
+def test_ten_concurrent_sends_of_one_receipt_store_exactly_one(migrated_db: Path, tmp_path: Path) -> None:
+    """Ten browsers send the same receipt number at once, through two app instances on one file."""
+    served = _served(migrated_db, tmp_path)
+    same_file = Path(served.app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
+    twin = create_app(_config(same_file, INSTRUMENT_PATHS=served.app.config["INSTRUMENT_PATHS"],
+                              RECEIPT_COUNTERS=["HL-AB"], RECEIPT_KEYS=KEYS))
+    url = served.url()
+    ready = []
+    for i in range(10):
+        client = (served.app if i % 2 else twin).test_client()
+        ready.append((client, {**hidden_fields(client.get(url).get_data(as_text=True)), **VALID,
+                               "receipt": RECEIPT}))
+    barrier = threading.Barrier(10)
+
+    def send(client: Any, data: dict[str, str]) -> int:
+        barrier.wait()
+        return int(client.post(url, data=data).status_code)
+
+    with ThreadPoolExecutor(10) as pool:
+        statuses = sorted(pool.map(lambda pair: send(*pair), ready))
+    assert statuses == [303] + [409] * 9
+    assert served.counts()[0] == 1
+
+
+def test_ten_concurrent_sends_of_one_receipt_store_exactly_one_on_postgresql(tmp_path: Path) -> None:
+    """PostgreSQL runs the ten side by side: the twins that lose the race meet the primary key."""
+    from flask_migrate import upgrade
+
+    from tests.survey.postgres import temporary_server
+    from tests.survey.survey_helpers import kitchen_sink_paths, serve_kitchen_sink_on
+
+    with temporary_server() as server:
+        server.execute("CREATE DATABASE hailong_receipts")
+        app = create_app({**_config(tmp_path / "unused.db", INSTRUMENT_PATHS=kitchen_sink_paths(tmp_path),
+                                    RECEIPT_COUNTERS=["HL-AB"], RECEIPT_KEYS=KEYS),
+                          "SQLALCHEMY_DATABASE_URI": server.url("hailong_receipts")})
+        with app.app_context():
+            upgrade()
+        served = serve_kitchen_sink_on(app)
+        url = served.url()
+        ready = []
+        for _ in range(10):
+            client = app.test_client()
+            ready.append((client, {**hidden_fields(client.get(url).get_data(as_text=True)), **VALID,
+                                   "receipt": RECEIPT}))
+        barrier = threading.Barrier(10)
+
+        def send(client: Any, data: dict[str, str]) -> int:
+            barrier.wait()
+            return int(client.post(url, data=data).status_code)
+
+        with ThreadPoolExecutor(10) as pool:
+            statuses = sorted(pool.map(lambda pair: send(*pair), ready))
+        assert statuses == [303] + [409] * 9
+        assert served.counts()[0] == 1
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()

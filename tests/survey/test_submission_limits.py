@@ -80,6 +80,21 @@ def test_the_refused_citizen_can_send_the_same_answers_after_the_window(migrated
     assert served.counts()[0] == 2
 
 
+def test_a_counter_tablet_in_kiosk_mode_has_its_own_allowance(migrated_db: Path, tmp_path: Path) -> None:
+    served = _served(migrated_db, tmp_path, browser_limit="1 per hour", kiosk_limit="3 per hour",
+                     browser_flag_from=2)
+    url = served.url() + "?mode=kiosk"
+
+    def citizen_at_the_tablet() -> int:
+        form = hidden_fields(served.client.get(url).get_data(as_text=True))
+        return int(served.client.post(url, data={**form, **VALID}).status_code)
+
+    assert [citizen_at_the_tablet() for _ in range(4)] == [303, 303, 303, 429]
+    assert {r.status.value for r in served.stored()} == {"valid"}  # no `device` flag on a tablet
+    assert _refusals(served) == {"kiosk": 1}
+    assert _post(served).status_code == 303  # out of kiosk mode the same browser has its own allowance
+
+
 def test_a_client_without_the_cookie_has_a_tighter_allowance(migrated_db: Path, tmp_path: Path) -> None:
     served = _served(migrated_db, tmp_path, cookieless_limit="2 per hour")
     script = served.app.test_client(use_cookies=False)
@@ -225,3 +240,18 @@ def test_limits_bind_on_postgresql_too(tmp_path: Path) -> None:
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_ended_windows_are_swept_when_a_new_one_starts(migrated_db: Path, tmp_path: Path) -> None:
+    served = _served(migrated_db, tmp_path, browser_limit="5 per 10 minutes",
+                     address_limit="5 per 10 minutes", counter_limit="5 per 10 minutes")
+    assert _post(served).status_code == 303
+
+    def windows() -> list[int]:
+        with served.app.app_context():
+            return sorted(set(db.session.scalars(sa.select(SubmissionHit.window_start))))
+
+    assert len(windows()) == 1
+    served.app.config["CLOCK"].advance(minutes=10)
+    assert _post(served).status_code == 303
+    assert len(windows()) == 1  # the ended window's rows are gone, the new window's are there

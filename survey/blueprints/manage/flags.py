@@ -27,7 +27,8 @@ from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE, utc_boun
 from survey.services.staff.access import unit_or_404, visible_unit_ids
 
 MAX_NOTE = 500
-LIMIT_LABELS = {"browser": _l("one browser"), "cookieless": _l("one address, without the browser cookie"),
+LIMIT_LABELS = {"browser": _l("one browser"), "kiosk": _l("one counter tablet (kiosk mode)"),
+                "cookieless": _l("one address, without the browser cookie"),
                 "address": _l("one network address"), "counter": _l("the whole counter")}
 
 

@@ -3,6 +3,7 @@
 A submission is counted against up to four limits, each per counter and in fixed windows:
 
 - `browser`: one browser, known by the signed first-party cookie issued with the form;
+- `kiosk`: the same for a counter tablet in kiosk mode, which serves many citizens;
 - `cookieless`: one address sending without that cookie (a script, or a browser refusing cookies);
 - `address`: one address, cookie or not; generous, because a centre's Wi-Fi or a carrier's NAT puts
   many honest citizens behind one address;
@@ -34,13 +35,17 @@ from sqlalchemy.orm import Session
 from survey.models import Counter, SubmissionHit, SubmissionRefusal, Unit
 from survey.ratelimit import UNKNOWN_ADDRESS, keyed
 
-LIMIT_ORDER = ("browser", "cookieless", "address", "counter")
+LIMIT_ORDER = ("browser", "kiosk", "cookieless", "address", "counter")
 DATABASE_STORE = "database"
 
 # Every setting a counter can override, with its default (config SUBMISSION_RULES overrides these,
 # SUBMISSION_RULES_BY_UNIT overrides those per unit code or "UNIT/COUNTER").
 DEFAULT_RULES: Mapping[str, Any] = {
     "browser_limit": "3 per hour",
+    # A counter tablet in kiosk mode is one browser for every citizen at the desk: its own allowance,
+    # and no `device` flag. Claiming kiosk mode gains a script nothing: one that renews its cookie
+    # with every form meets only the address and counter limits anyway.
+    "kiosk_limit": "60 per hour",
     "cookieless_limit": "6 per 10 minutes",
     "address_limit": "120 per 10 minutes",
     "counter_limit": "1200 per 10 minutes",  # protects the database; bursts are flagged, not refused
@@ -134,17 +139,21 @@ class Client:
 
     address_hash: str
     browser_hash: str | None  # None: no valid browser cookie came with the form
+    kiosk: bool = False  # the form was sent in kiosk mode (a counter tablet)
 
     @classmethod
-    def of(cls, address: str | None, browser_id: str | None, *, secret: str, day: str) -> Client:
+    def of(cls, address: str | None, browser_id: str | None, *, secret: str, day: str,
+           kiosk: bool = False) -> Client:
         browser = keyed("submit-browser", browser_id, secret=secret, day=day) if browser_id else None
-        return cls(keyed("submit-address", client_network(address), secret=secret, day=day), browser)
+        return cls(keyed("submit-address", client_network(address), secret=secret, day=day), browser, kiosk)
 
 
 def limit_keys(client: Client, counter_id: int) -> dict[str, str]:
     """The bucket each limit counts this submission in, in `LIMIT_ORDER`."""
     keys = {}
-    if client.browser_hash is not None:
+    if client.browser_hash is not None and client.kiosk:
+        keys["kiosk"] = f"k:{client.browser_hash}:{counter_id}"
+    elif client.browser_hash is not None:
         keys["browser"] = f"b:{client.browser_hash}:{counter_id}"
     else:
         keys["cookieless"] = f"n:{client.address_hash}:{counter_id}"

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from survey.models import Counter, SpentReceipt, Unit
@@ -74,11 +75,16 @@ def spend_receipt(session: Session, canonical: str, now: datetime, config: Mappi
     """Record the receipt as used (flush, never commit); False when it was used before in the period.
 
     The primary key is the guarantee; the look-up first spares the common case an exception. A
-    concurrent twin on PostgreSQL surfaces as an IntegrityError at the caller's flush.
+    concurrent twin that got in between (PostgreSQL runs them side by side; SQLite serialises them on
+    its write lock) is caught in a savepoint, so the caller's transaction stays usable.
     """
     period = period_of(now)
     digest = receipt_digest(canonical, period, config)
     if session.scalar(sa.select(SpentReceipt.digest).where(SpentReceipt.digest == digest)) is not None:
         return False
-    session.add(SpentReceipt(digest=digest, period=period))
+    try:
+        with session.begin_nested():
+            session.add(SpentReceipt(digest=digest, period=period))
+    except IntegrityError:
+        return False
     return True
