@@ -77,3 +77,4 @@ def test_a_unit_period_with_only_zero_counts_is_told_apart_from_a_missing_one() 
     other = zero.assign(month="2026-09", served=5)
     with pytest.raises(WeightingError, match="has respondents but no rows in the frame"):
         poststratify(data, other, ["field"], period_col="month", min_cell=1)
+
