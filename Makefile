@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := survey
 
-.PHONY: run test test-analysis-only system-deps browser-deps translations messages lint typecheck bench clean
+.PHONY: run test test-analysis-only system-deps browser-deps translations messages lint typecheck bench clean mutation
 
 $(STAMP): setup.cfg pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,13 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/indices.py
+
+# Mutation testing of analysis/ with mutmut (configured in setup.cfg [mutmut]); slow, so not part of
+# `make test`. Incremental: delete mutants/ for a fresh run. Scores and how to read them: docs/testing.md.
+mutation: $(STAMP)
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut export-cicd-stats
+	cat mutants/mutmut-cicd-stats.json
 
 clean:
 	rm -rf $(VENV) .venv-core instance *.egg-info build dist

@@ -77,3 +77,31 @@ def test_a_unit_period_with_only_zero_counts_is_told_apart_from_a_missing_one() 
     other = zero.assign(month="2026-09", served=5)
     with pytest.raises(WeightingError, match="has respondents but no rows in the frame"):
         poststratify(data, other, ["field"], period_col="month", min_cell=1)
+
+
+
+def test_the_collapse_report_rows_by_hand() -> None:
+    # Unit u: field a has 2 respondents (< min_cell 5) for 10 dossiers, b has 6 for 30: a cannot stand
+    # alone, so both merge into the unit total ("field=*", 0 cell variables kept), w = 40 / 8 = 5.
+    # Unit v served 7 dossiers and nobody answered: reported as not represented.
+    data = _data(["a", "a"] + ["b"] * 6)
+    frame = pd.DataFrame({"unit": ["u", "u", "v"], "field": ["a", "b", "a"], "served": [10, 30, 7]})
+    result = poststratify(data, frame, ["field"], min_cell=5)
+    assert list(result.weights) == [5.0] * 8
+    rows = result.collapsed.to_dict("records")
+    assert rows == [
+        {"unit": "u", "field": "a", "respondents": 2, "served": 10.0, "reason": "too_few_respondents",
+         "kept": 0, "merged_into": "field=*"},
+        {"unit": "u", "field": "b", "respondents": 6, "served": 30.0, "reason": "sibling",
+         "kept": 0, "merged_into": "field=*"},
+        {"unit": "v", "field": "*", "respondents": 0, "served": 7.0, "reason": "no_respondents",
+         "kept": -1, "merged_into": "(not represented: no respondents in this unit)"},
+    ]
+
+
+def test_without_cells_a_small_unit_is_reported_against_its_own_total() -> None:
+    # No cell variables: the only cell is the unit; 2 respondents < min_cell still get 10 / 2 = 5
+    # (nothing coarser to merge into), and a unit weighted whole is no collapse.
+    result = poststratify(_data(["a", "b"]), pd.DataFrame({"unit": ["u"], "served": [10]}), [], min_cell=5)
+    assert list(result.weights) == [5.0, 5.0]
+    assert result.collapsed.empty
