@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -62,6 +62,8 @@ def submit(token: str) -> Any:
     now = utcnow()
     result = validate_submission(request.form, survey.instrument, counter_id=survey.counter.id, now=now,
                                  settings=SubmissionSettings.from_config(current_app.config))
+    if result.outcome is Outcome.REJECTED and (renewed := _renewed_form(survey, token, now)) is not None:
+        return renewed, 400
     if result.outcome is Outcome.REJECTED:
         raise SurveyError(result.status, result.code or "E-SCHEMA", result.message)
     if result.outcome is Outcome.INVALID:
@@ -144,8 +146,17 @@ def _mode_args() -> dict[str, str]:
 
 
 def _page(survey: OpenSurvey, token: str) -> dict[str, Any]:
-    return {"instrument": survey.instrument, "counter": survey.counter, "token": token,
+    page = {"instrument": survey.instrument, "counter": survey.counter, "token": token,
             "lang": current_locale(), "kiosk": _kiosk()}
+    if _kiosk():
+        config = current_app.config
+        # The next citizen's form: Vietnamese, a fresh nonce (`new`), whatever this browser sent before.
+        page["kiosk_fresh_url"] = url_for("public.start", token=token, mode="kiosk", lang="vi", new=1)
+        page["kiosk_idle"] = {"idle": config["KIOSK_IDLE_SECONDS"],
+                              "warn": config["KIOSK_IDLE_WARNING_SECONDS"],
+                              # an untouched form renews its nonce well before it expires
+                              "renew": max(60, config["FORM_NONCE_MAX_AGE"] // 2)}
+    return page
 
 
 def _render_form(survey: OpenSurvey, form: Any, token: str, errors: tuple[FieldError, ...] = (),
@@ -157,6 +168,22 @@ def _render_form(survey: OpenSurvey, form: Any, token: str, errors: tuple[FieldE
     return render_template("survey/form.html", **_page(survey, token), form=form, errors=errors,
                            errors_by_item=by_item, error_code=code, language_actions=languages,
                            action=url_for("public.submit", token=token, **_mode_args()))
+
+
+def _renewed_form(survey: OpenSurvey, token: str, now: datetime) -> str | None:
+    """A genuine nonce of this form that only expired (a page left open for hours, a kiosk tablet
+    overnight): the form comes back with the answers and a fresh nonce, to be sent again."""
+    settings = SubmissionSettings.from_config(current_app.config)
+    old = read_nonce(request.form.get("nonce"), settings.secret, now, timedelta(days=3650))
+    if old is None or (old.counter_id, old.instrument_key) != (survey.counter.id, survey.instrument.key):
+        return None
+    if read_nonce(request.form.get("nonce"), settings.secret, now, settings.nonce_max_age) is not None:
+        return None  # still valid: refused for another reason
+    form = build_survey_form(survey.instrument, current_locale(), formdata=request.form)
+    form.nonce.data = issue_nonce(settings.secret, survey.counter.id, survey.instrument.key, now)
+    renewed = FieldError(None, "E-NONCE-EXPIRED", _l("The form was open for a long time, so it was renewed. "
+                                                      "Your answers are still here: please send them again."))
+    return _render_form(survey, form, token, (renewed,), "E-NONCE-EXPIRED")
 
 
 def _csrf_expired_page(survey: OpenSurvey, token: str) -> str | None:
