@@ -26,6 +26,8 @@ from survey.services.citizens.submissions import (
     validate_submission,
 )
 from survey.services.citizens.surveys import OpenSurvey, open_survey
+from survey.services.organisation.kiosks import resolve_kiosk
+from survey.services.qr.qr_tokens import issue_token, token_secret
 
 bp = Blueprint("public", __name__)
 
@@ -38,6 +40,19 @@ CSRF_EXPIRED = "The CSRF token has expired."
 # leads to the thank-you page instead of a fresh form that would store a second response.
 ANSWERED = "answered"
 ANSWERED_KEPT = 3  # counters remembered; the session cookie must stay small
+# Session key: the token of the registered tablet this browser was opened as (`/k/<token>`); its next
+# forms go through that URL again, so that revoking the tablet takes effect at the next citizen.
+KIOSK_DEVICE = "kiosk_device"
+
+
+@bp.get("/k/<device_token>")
+def kiosk(device_token: str) -> Any:
+    """A registered counter tablet: a fresh form of its counter, in kiosk mode and Vietnamese."""
+    secret = token_secret(current_app.config)
+    device = resolve_kiosk(db.session, device_token, secret)
+    session[KIOSK_DEVICE] = device_token
+    return redirect(url_for("public.start", token=issue_token(device.counter, secret), mode="kiosk",
+                            lang="vi", new=1), 303)
 
 
 @bp.get("/s/", defaults={"token": ""})  # an empty token is a malformed QR code, not an unknown page
@@ -151,7 +166,9 @@ def _page(survey: OpenSurvey, token: str) -> dict[str, Any]:
     if _kiosk():
         config = current_app.config
         # The next citizen's form: Vietnamese, a fresh nonce (`new`), whatever this browser sent before.
-        page["kiosk_fresh_url"] = url_for("public.start", token=token, mode="kiosk", lang="vi", new=1)
+        device = session.get(KIOSK_DEVICE)
+        page["kiosk_fresh_url"] = (url_for("public.kiosk", device_token=device) if device else
+                                   url_for("public.start", token=token, mode="kiosk", lang="vi", new=1))
         page["kiosk_idle"] = {"idle": config["KIOSK_IDLE_SECONDS"],
                               "warn": config["KIOSK_IDLE_WARNING_SECONDS"],
                               # an untouched form renews its nonce well before it expires

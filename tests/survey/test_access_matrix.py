@@ -29,7 +29,7 @@ from werkzeug.routing import AnyConverter
 
 from survey import create_app
 from survey.extensions import db
-from survey.models import Alert, AlertKind, AuditEvent, Counter, Role, Unit
+from survey.models import Alert, AlertKind, AuditEvent, Counter, KioskDevice, Role, Unit
 from tests.survey.conftest import TEST_SECRET
 from tests.survey.staff_helpers import CHEAP_ARGON2, Clock, Staff, add_staff, sign_in
 
@@ -43,6 +43,7 @@ ARGUMENTS: dict[str, dict[str, str]] = {
     "unit_id": {IN: "unit:HL-AB-1", OUT: "unit:HL-HL-1"},
     "counter_id": {IN: "counter:HL-AB-1/Q1", OUT: "counter:HL-HL-1/Q1"},
     "alert_id": {IN: "alert:HL-AB-1", OUT: "alert:HL-HL-1"},
+    "device_id": {IN: "kiosk:HL-AB-1", OUT: "kiosk:HL-HL-1"},
     "user_id": {ANY: "user:target"},
 }
 METHODS = ("GET", "POST")
@@ -114,15 +115,26 @@ def world(migrated_db: Path) -> Iterator[World]:
                                  kind=AlertKind.BELOW_TARGET, period_start=date(2026, 1, 1),
                                  period_end=date(2026, 3, 31), estimate=0.7, ci_low=0.6, ci_high=0.78,
                                  reference=0.8))
+        for code in ("HL-AB-1/Q1", "HL-HL-1/Q1"):  # one counter tablet inside the scopes, one outside
+            db.session.add(KioskDevice(counter_id=_counter(code), label="tablet"))
         db.session.commit()
         objects = {f"unit:{u.code}": u.id for u in db.session.scalars(sa.select(Unit))}
         objects |= {f"alert:{a.unit.code}": a.id for a in db.session.scalars(sa.select(Alert))}
         objects |= {f"counter:{c.unit.code}/{c.code}": c.id for c in db.session.scalars(sa.select(Counter))}
+        objects |= {f"kiosk:{k.counter.unit.code}": k.id for k in db.session.scalars(sa.select(KioskDevice))}
         objects |= {f"user:{name}": s.id for name, s in staff.items()}
     with app.app_context():
         db.engine.dispose()  # with every connection back: the WAL is checkpointed into the copied file
     yield World(db_file, objects, staff)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _counter(code: str) -> int:
+    unit, counter = code.split("/")
+    found = db.session.scalar(sa.select(Counter.id).join(Unit)
+                              .where(Unit.code == unit, Counter.code == counter))
+    assert found is not None
+    return found
 
 
 def _unit(code: str) -> int:

@@ -84,3 +84,31 @@ def test_idle_form_asks_then_clears_itself(quick_kiosk: Live, open_page: PageFac
     expect(page.locator("#survey-form input:checked")).to_have_count(0)
     assert quick_kiosk.responses() == []
 
+
+
+def test_registered_tablet_url_serves_forms_until_revoked(quick_kiosk: Live, open_page: PageFactory) -> None:
+    from datetime import UTC, datetime
+
+    from survey.demo.tree import seed_demo_kiosk
+    from survey.extensions import db
+    from survey.models import Counter, KioskDevice
+    from survey.services.organisation.kiosks import device_token
+
+    with quick_kiosk.app.app_context():
+        device = seed_demo_kiosk(db.session, [db.session.get(Counter, quick_kiosk.counters[KIOSK])])
+        db.session.commit()
+        url = f"{quick_kiosk.base}/k/{device_token(device, quick_kiosk.app.config['SECRET_KEY'])}"
+        device_id = device.id
+    page = open_page(js=True, viewport=TABLET)
+    page.goto(url)
+    answers, _ = fill_form(page, Mood.SATISFIED)
+    submit(page)
+    expect(page.locator("[data-page=thanks]")).to_be_visible()
+    expect(page.locator("#survey-form")).to_be_visible(timeout=6000)  # the next citizen's form
+    nothing_answered(page)
+    assert [(r.answers, r.channel) for r in quick_kiosk.responses()] == [(answers, "kiosk")]
+    with quick_kiosk.app.app_context():
+        db.session.get(KioskDevice, device_id).revoked_at = datetime.now(UTC)  # type: ignore[union-attr]
+        db.session.commit()
+    page.goto(url)
+    expect(page.locator("[data-error-code=E-KIOSK-REVOKED]")).to_be_visible()
