@@ -31,10 +31,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         # The Host header is not taken from the proxy: printed QR URLs come from PUBLIC_BASE_URL.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
-    from survey import auth, database, errors, i18n, security
+    from survey import assets, auth, database, errors, i18n, security
     from survey.blueprints import register_blueprints
     from survey.commands import register_commands
-    from survey.extensions import csrf, db, migrate
+    from survey.extensions import compress, csrf, db, migrate
 
     db.init_app(app)
     database.init_app(app)
@@ -43,6 +43,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     i18n.init_app(app)
     security.init_app(app)
+    assets.init_app(app)
+    compress.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
     register_blueprints(app)
