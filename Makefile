@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := survey
+# `make run PORT=8080`: the server and every URL it prints use that port.
+PORT ?= 5000
 
 .PHONY: run test test-analysis-only system-deps browser-deps translations messages lint typecheck bench clean mutation
 
@@ -33,8 +35,8 @@ instance/config.py:
 
 run: $(STAMP) system-deps translations instance/config.py
 	$(BIN)/flask db upgrade
-	$(BIN)/flask seed demo --responses
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	$(BIN)/flask seed demo --responses --base-url http://127.0.0.1:$(PORT)
+	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 # Lint and strict typing run first: CI (.ci/run → make test) fails on either.
 test: $(STAMP) system-deps translations browser-deps lint typecheck test-analysis-only

@@ -29,10 +29,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _refuse_default_secret(app)
     app.wsgi_app = proxies.wrap(app.wsgi_app, app.config)  # type: ignore[method-assign]
 
-    from survey import auth, database, errors, i18n, security
+    from survey import assets, auth, database, errors, i18n, security
     from survey.blueprints import register_blueprints
     from survey.commands import register_commands
-    from survey.extensions import csrf, db, migrate
+    from survey.extensions import compress, csrf, db, migrate
     from survey.services.citizens.limits import check_rule_config
 
     check_rule_config(app.config)
@@ -44,6 +44,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     i18n.init_app(app)
     security.init_app(app)
+    assets.init_app(app)
+    compress.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
     register_blueprints(app)

@@ -49,6 +49,10 @@ class DefaultConfig:
     RECEIPT_COUNTERS: tuple[str, ...] = ()
     RECEIPT_KEYS: Mapping[str, str] = MappingProxyType({})
     KIOSK_RETURN_SECONDS = 8
+    # A kiosk form left with answers on it for this long asks "still answering?" and, unless someone
+    # taps Continue within the warning, clears itself for the next citizen (docs/kiosk.md).
+    KIOSK_IDLE_SECONDS = 60
+    KIOSK_IDLE_WARNING_SECONDS = 15
     # Extra directories of instrument YAML files, searched after the shipped ones (instruments/data)
     # when a unit's assignment names an instrument: local questionnaires, test fixtures.
     INSTRUMENT_PATHS: tuple[str, ...] = ()

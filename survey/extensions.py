@@ -11,6 +11,7 @@ from typing import Any, Protocol, TypeVar
 
 from flask import Blueprint, Flask
 from flask_babel import Babel
+from flask_compress import Compress
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -38,3 +39,6 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf: CsrfGuard = CSRFProtect()
 babel = Babel()
+# gzip/brotli/zstd for HTML, CSS and JS: the SIPAS page shrinks about six-fold on a slow line
+# (bench/page_weight.py). nginx compresses too when it is in front (docs/deploy.md).
+compress = Compress()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
@@ -47,6 +47,8 @@ from survey.services.citizens.submissions import (
     validate_submission,
 )
 from survey.services.citizens.surveys import OpenSurvey, open_survey
+from survey.services.organisation.kiosks import resolve_kiosk
+from survey.services.qr.qr_tokens import issue_token, token_secret
 
 bp = Blueprint("public", __name__)
 
@@ -71,6 +73,19 @@ RATE_MESSAGE = _l("Many answers were sent from this device or network in a short
 # leads to the thank-you page instead of a fresh form that would store a second response.
 ANSWERED = "answered"
 ANSWERED_KEPT = 3  # counters remembered; the session cookie must stay small
+# Session key: the token of the registered tablet this browser was opened as (`/k/<token>`); its next
+# forms go through that URL again, so that revoking the tablet takes effect at the next citizen.
+KIOSK_DEVICE = "kiosk_device"
+
+
+@bp.get("/k/<device_token>")
+def kiosk(device_token: str) -> Any:
+    """A registered counter tablet: a fresh form of its counter, in kiosk mode and Vietnamese."""
+    secret = token_secret(current_app.config)
+    device = resolve_kiosk(db.session(), device_token, secret)
+    session[KIOSK_DEVICE] = device_token
+    return redirect(url_for("public.start", token=issue_token(device.counter, secret), mode="kiosk",
+                            lang="vi", new=1), 303)
 
 
 @bp.get("/s/", defaults={"token": ""})  # an empty token is a malformed QR code, not an unknown page
@@ -95,6 +110,8 @@ def submit(token: str) -> Any:
     now = current_time()
     result = validate_submission(request.form, survey.instrument, counter_id=survey.counter.id, now=now,
                                  settings=SubmissionSettings.from_config(current_app.config))
+    if result.outcome is Outcome.REJECTED and (renewed := _renewed_form(survey, token, now)) is not None:
+        return renewed, 400
     if result.outcome is Outcome.REJECTED:
         raise SurveyError(result.status, result.code or "E-SCHEMA", result.message)
     if result.outcome is Outcome.INVALID:
@@ -216,8 +233,19 @@ def _mode_args() -> _ModeArgs:
 
 
 def _page(survey: OpenSurvey, token: str) -> dict[str, Any]:
-    return {"instrument": survey.instrument, "counter": survey.counter, "token": token,
+    page = {"instrument": survey.instrument, "counter": survey.counter, "token": token,
             "lang": current_locale(), "kiosk": _kiosk()}
+    if _kiosk():
+        config = current_app.config
+        # The next citizen's form: Vietnamese, a fresh nonce (`new`), whatever this browser sent before.
+        device = session.get(KIOSK_DEVICE)
+        page["kiosk_fresh_url"] = (url_for("public.kiosk", device_token=device) if device else
+                                   url_for("public.start", token=token, mode="kiosk", lang="vi", new=1))
+        page["kiosk_idle"] = {"idle": config["KIOSK_IDLE_SECONDS"],
+                              "warn": config["KIOSK_IDLE_WARNING_SECONDS"],
+                              # an untouched form renews its nonce well before it expires
+                              "renew": max(60, config["FORM_NONCE_MAX_AGE"] // 2)}
+    return page
 
 
 def _render_form(survey: OpenSurvey, form: Any, token: str, errors: tuple[FieldError, ...] = (),
@@ -231,6 +259,22 @@ def _render_form(survey: OpenSurvey, form: Any, token: str, errors: tuple[FieldE
                            receipt_required=receipts_required(survey.counter, current_app.config),
                            receipt_value=request.form.get(RECEIPT_FIELD, "")[:160],
                            action=url_for("public.submit", token=token, **_mode_args()))
+
+
+def _renewed_form(survey: OpenSurvey, token: str, now: datetime) -> str | None:
+    """A genuine nonce of this form that only expired (a page left open for hours, a kiosk tablet
+    overnight): the form comes back with the answers and a fresh nonce, to be sent again."""
+    settings = SubmissionSettings.from_config(current_app.config)
+    old = read_nonce(request.form.get("nonce"), settings.secret, now, timedelta(days=3650))
+    if old is None or (old.counter_id, old.instrument_key) != (survey.counter.id, survey.instrument.key):
+        return None
+    if read_nonce(request.form.get("nonce"), settings.secret, now, settings.nonce_max_age) is not None:
+        return None  # still valid: refused for another reason
+    form = build_survey_form(survey.instrument, current_locale(), formdata=request.form)
+    form.nonce.data = issue_nonce(settings.secret, survey.counter.id, survey.instrument.key, now)
+    renewed = FieldError(None, "E-NONCE-EXPIRED", _l("The form was open for a long time, so it was renewed. "
+                                                      "Your answers are still here: please send them again."))
+    return _render_form(survey, form, token, (renewed,), "E-NONCE-EXPIRED")
 
 
 def _csrf_failure_page(survey: OpenSurvey, token: str) -> str | None:

@@ -6,9 +6,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from survey.demo.tree import seed_demo, seed_demo_accounts
+from survey.demo.tree import seed_demo, seed_demo_accounts, seed_demo_kiosk
 from survey.extensions import db
 from survey.models import utcnow
+from survey.services.organisation.kiosks import device_token
 from survey.services.qr.qr_tokens import issue_token, token_secret
 
 group = AppGroup("seed", help="Load demonstration data.")
@@ -27,6 +28,7 @@ def demo_command(base_url: str | None, responses: bool) -> None:
 
         added = generate_demo_responses(db.session())
         click.echo(f"Demo responses added: {added}" if added else "Demo responses already present.")
+    kiosk = seed_demo_kiosk(db.session(), counters)
     staff = seed_demo_accounts(db.session(), current_app.config, utcnow())
     db.session.commit()
     base = (base_url or current_app.config["PUBLIC_BASE_URL"] or "http://127.0.0.1:5000").rstrip("/")
@@ -36,6 +38,8 @@ def demo_command(base_url: str | None, responses: bool) -> None:
         click.echo(f"  {counter.unit.code}/{counter.code}  {counter.name_vi}")
         click.echo(f"    survey: {base}/s/{issue_token(counter, secret)}")
         click.echo(f"    poster: {base}/posters/counter/{counter.id}")
+        if counter.id == kiosk.counter_id:
+            click.echo(f"    kiosk tablet: {base}/k/{device_token(kiosk, secret)}")
     click.echo(f"Managers' pages: {base}/manage/  — demo accounts (new passwords on every run):")
     for account in staff:
         role = account.role.value

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from survey.models import Counter, InstrumentAssignment, Role, Target, Unit, UnitKind
+from survey.models import Counter, InstrumentAssignment, KioskDevice, Role, Target, Unit, UnitKind
 from survey.services.staff import accounts
 
 
@@ -84,6 +84,18 @@ def seed_demo(session: Session) -> list[Counter]:
         session.add(Target(unit_id=units["HL"].id, instrument_id="sipas-counter", year=2026, target=0.90))
     session.flush()
     return counters
+
+
+def seed_demo_kiosk(session: Session, counters: list[Counter]) -> KioskDevice:
+    """The demo tablet registered for the KIOSK counter (created once): `make run` prints its URL."""
+    counter = next(c for c in counters if c.code == "KIOSK")
+    device = session.scalar(sa.select(KioskDevice).where(KioskDevice.counter_id == counter.id,
+                                                         KioskDevice.revoked_at.is_(None)))
+    if device is None:
+        device = KioskDevice(counter=counter, label="Máy tính bảng (dữ liệu thử)")
+        session.add(device)
+        session.flush()
+    return device
 
 
 def _ensure_assignment(session: Session, unit: Unit, instrument_id: str, version: str) -> None:

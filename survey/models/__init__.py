@@ -5,12 +5,13 @@ from survey.models.alerts import Alert, AlertKind, AlertNote
 from survey.models.base import Base, utcnow
 from survey.models.frames import ALL, ApiClient, FrameUpload, ServedCount
 from survey.models.integrity import SpentReceipt, SubmissionHit, SubmissionRefusal
+from survey.models.kiosks import KioskDevice
 from survey.models.responses import Answer, Channel, Response, ResponseStatus, TextAnswer
 from survey.models.units import Counter, InstrumentAssignment, Target, Unit, UnitKind
 
 __all__ = [
     "ALL", "Alert", "AlertKind", "AlertNote", "Answer", "ApiClient", "AuditEvent", "Base", "Channel",
-    "Counter", "FrameUpload", "InstrumentAssignment", "Response", "ResponseStatus", "Role", "ServedCount",
-    "SpentReceipt", "StaffSession", "SubmissionHit", "SubmissionRefusal", "Target", "TextAnswer", "Unit",
-    "UnitKind", "User", "UserScope", "utcnow",
+    "Counter", "FrameUpload", "InstrumentAssignment", "KioskDevice", "Response", "ResponseStatus", "Role",
+    "ServedCount", "SpentReceipt", "StaffSession", "SubmissionHit", "SubmissionRefusal", "Target",
+    "TextAnswer", "Unit", "UnitKind", "User", "UserScope", "utcnow",
 ]

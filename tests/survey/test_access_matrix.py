@@ -32,7 +32,18 @@ from flask import Flask
 
 from survey import create_app
 from survey.extensions import db
-from survey.models import Alert, AlertKind, AuditEvent, Channel, Counter, Response, ResponseStatus, Role, Unit
+from survey.models import (
+    Alert,
+    AlertKind,
+    AuditEvent,
+    Channel,
+    Counter,
+    KioskDevice,
+    Response,
+    ResponseStatus,
+    Role,
+    Unit,
+)
 from tests.survey.conftest import TEST_SECRET, unit_id
 from tests.survey.staff_helpers import CHEAP_ARGON2, Clock, Staff, add_staff, sign_in
 
@@ -70,10 +81,12 @@ GET  /manage/counters/<counter_id>/revoke          login      403        ok/404 
 POST /manage/counters/<counter_id>/revoke          login      403        ok/404     ok
 GET  /manage/counters/<counter_id>/rotate          login      403        ok/404     ok
 POST /manage/counters/<counter_id>/rotate          login      403        ok/404     ok
+POST /manage/counters/<counter_id>/kiosks          login      403        ok/404     ok
 GET  /manage/flags                                 login      403        ok         ok
 POST /manage/flags/<response_id>                   login      403        ok/404     ok
 GET  /manage/frames/                               login      403        ok         ok
 POST /manage/frames/                               login      403        ok         ok
+POST /manage/kiosks/<device_id>/revoke             login      403        ok/404     ok
 GET  /manage/units/                                login      403        ok         ok
 GET  /manage/units/<unit_id>                       login      403        ok/404     ok
 POST /manage/units/<unit_id>/assignments           login      403        ok/404     ok
@@ -105,6 +118,7 @@ ARGUMENTS: dict[str, dict[str, str]] = {
     "counter_id": {IN: "counter:HL-AB-1/Q1", OUT: "counter:HL-HL-1/Q1"},
     "alert_id": {IN: "alert:HL-AB-1", OUT: "alert:HL-HL-1"},
     "response_id": {IN: "response:HL-AB-1", OUT: "response:HL-HL-1"},
+    "device_id": {IN: "kiosk:HL-AB-1", OUT: "kiosk:HL-HL-1"},
     "user_id": {ANY: "user:target"},
 }
 
@@ -195,17 +209,27 @@ def world(migrated_db: Path) -> Iterator[World]:
                                     instrument_hash="0" * 64, unit_id=unit_id(code), channel=Channel.QR,
                                     language="vi", status=ResponseStatus.FLAGGED, status_reason="burst",
                                     idempotency_key=f"matrix-{code}"))
+        for code in ("HL-AB-1/Q1", "HL-HL-1/Q1"):  # one counter tablet inside the scopes, one outside
+            db.session.add(KioskDevice(counter_id=_counter(code), label="tablet"))
         db.session.commit()
         objects = {f"unit:{u.code}": u.id for u in db.session.scalars(sa.select(Unit))}
         objects |= {f"alert:{a.unit.code}": a.id for a in db.session.scalars(sa.select(Alert))}
         objects |= {f"response:{r.unit.code}": r.id for r in db.session.scalars(sa.select(Response))}
         objects |= {f"counter:{c.unit.code}/{c.code}": c.id for c in db.session.scalars(sa.select(Counter))}
+        objects |= {f"kiosk:{k.counter.unit.code}": k.id for k in db.session.scalars(sa.select(KioskDevice))}
         objects |= {f"user:{name}": s.id for name, s in staff.items()}
     with app.app_context():
         db.engine.dispose()  # with every connection back: the WAL is checkpointed into the copied file
     yield World(db_file, objects, staff)
     shutil.rmtree(folder, ignore_errors=True)
 
+
+def _counter(code: str) -> int:
+    unit, counter = code.split("/")
+    found = db.session.scalar(sa.select(Counter.id).join(Unit)
+                              .where(Unit.code == unit, Counter.code == counter))
+    assert found is not None
+    return found
 
 
 def _url(route: str, variant: str, world: World) -> str:

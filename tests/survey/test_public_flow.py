@@ -201,3 +201,26 @@ def test_an_answered_form_is_forgotten_when_its_nonce_expires(migrated_db: Path,
     assert served.client.get(url).status_code == 303
     served.app.config["FORM_NONCE_MAX_AGE"] = 0
     assert served.client.get(url).status_code == 200
+
+
+def test_an_expired_form_comes_back_renewed_with_the_answers(served: Served) -> None:
+    url = served.url()
+    fields = served.open_form(url)
+    served.app.config["FORM_NONCE_MAX_AGE"] = 0  # the page was left open past the nonce's lifetime
+    renewed = served.client.post(url, data={**fields, **VALID})
+    page = renewed.get_data(as_text=True)
+    assert renewed.status_code == 400 and "E-NONCE-EXPIRED" in page
+    assert checked(page, "q_access", "4") and "Cán bộ nhiệt tình." in page
+    fresh = hidden_fields(page)["nonce"]
+    assert fresh != fields["nonce"] and served.counts() == (0, 0, 0)
+    served.app.config["FORM_NONCE_MAX_AGE"] = 3600
+    assert served.client.post(url, data={**fields, **VALID, "nonce": fresh}).status_code == 303
+    assert served.counts()[0] == 1
+
+
+def test_a_forged_nonce_is_still_refused(served: Served) -> None:
+    url = served.url()
+    fields = served.open_form(url)
+    refused = served.client.post(url, data={**fields, **VALID, "nonce": fields["nonce"][:-2] + "xx"})
+    assert refused.status_code == 400 and "E-NONCE-EXPIRED" not in refused.get_data(as_text=True)
+    assert served.counts() == (0, 0, 0)

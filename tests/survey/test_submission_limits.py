@@ -84,9 +84,10 @@ def test_a_counter_tablet_in_kiosk_mode_has_its_own_allowance(migrated_db: Path,
     served = _served(migrated_db, tmp_path, browser_limit="1 per hour", kiosk_limit="3 per hour",
                      browser_flag_from=2)
     url = served.url() + "?mode=kiosk"
+    fresh = url + "&new=1"  # the kiosk thank-you page leads to a fresh form, as this URL does
 
     def citizen_at_the_tablet() -> int:
-        form = hidden_fields(served.client.get(url).get_data(as_text=True))
+        form = hidden_fields(served.client.get(fresh).get_data(as_text=True))
         return int(served.client.post(url, data={**form, **VALID}).status_code)
 
     assert [citizen_at_the_tablet() for _ in range(4)] == [303, 303, 303, 429]

@@ -84,9 +84,9 @@ def axe_violations(page: Page, impacts: tuple[str, ...] = ("serious", "critical"
             for v in result["violations"] if v["impact"] in impacts]
 
 
-def screenshot(page: Page, name: str) -> Path:
-    """Save a full-page screenshot under out/screenshots/ (an artifact to look at) and return its path."""
+def screenshot(page: Page, name: str, full_page: bool = True) -> Path:
+    """Save a screenshot under out/screenshots/ (an artifact to look at) and return its path."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / (re.sub(r"[^A-Za-z0-9_.-]+", "-", name) + ".png")
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
