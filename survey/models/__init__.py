@@ -5,10 +5,19 @@ from survey.models.alerts import Alert, AlertKind, AlertNote
 from survey.models.base import Base, utcnow
 from survey.models.frames import ALL, ApiClient, FrameUpload, ServedCount
 from survey.models.responses import Answer, Channel, Response, ResponseStatus, TextAnswer
-from survey.models.units import Counter, InstrumentAssignment, Target, Unit, UnitKind
+from survey.models.units import (
+    Counter,
+    InstrumentAssignment,
+    ProposalStatus,
+    Target,
+    TargetProposal,
+    Unit,
+    UnitKind,
+)
 
 __all__ = [
     "ALL", "Alert", "AlertKind", "AlertNote", "Answer", "ApiClient", "AuditEvent", "Base", "Channel",
-    "Counter", "FrameUpload", "InstrumentAssignment", "Response", "ResponseStatus", "Role", "ServedCount",
-    "StaffSession", "Target", "TextAnswer", "Unit", "UnitKind", "User", "UserScope", "utcnow",
+    "Counter", "FrameUpload", "InstrumentAssignment", "ProposalStatus", "Response", "ResponseStatus", "Role",
+    "ServedCount", "StaffSession", "Target", "TargetProposal", "TextAnswer", "Unit", "UnitKind", "User",
+    "UserScope", "utcnow",
 ]

@@ -29,7 +29,7 @@ from werkzeug.routing import AnyConverter
 
 from survey import create_app
 from survey.extensions import db
-from survey.models import Alert, AlertKind, AuditEvent, Counter, Role, Unit
+from survey.models import Alert, AlertKind, AuditEvent, Counter, Role, TargetProposal, Unit
 from tests.survey.conftest import TEST_SECRET
 from tests.survey.staff_helpers import CHEAP_ARGON2, Clock, Staff, add_staff, sign_in
 
@@ -43,6 +43,7 @@ ARGUMENTS: dict[str, dict[str, str]] = {
     "unit_id": {IN: "unit:HL-AB-1", OUT: "unit:HL-HL-1"},
     "counter_id": {IN: "counter:HL-AB-1/Q1", OUT: "counter:HL-HL-1/Q1"},
     "alert_id": {IN: "alert:HL-AB-1", OUT: "alert:HL-HL-1"},
+    "proposal_id": {IN: "proposal:HL-AB-1", OUT: "proposal:HL-HL-1"},
     "user_id": {ANY: "user:target"},
 }
 METHODS = ("GET", "POST")
@@ -114,9 +115,12 @@ def world(migrated_db: Path) -> Iterator[World]:
                                  kind=AlertKind.BELOW_TARGET, period_start=date(2026, 1, 1),
                                  period_end=date(2026, 3, 31), estimate=0.7, ci_low=0.6, ci_high=0.78,
                                  reference=0.8))
+            db.session.add(TargetProposal(unit_id=_unit(code), instrument_id="sipas-counter", year=2026,
+                                          target=0.7, reason="matrix"))
         db.session.commit()
         objects = {f"unit:{u.code}": u.id for u in db.session.scalars(sa.select(Unit))}
         objects |= {f"alert:{a.unit.code}": a.id for a in db.session.scalars(sa.select(Alert))}
+        objects |= {f"proposal:{p.unit.code}": p.id for p in db.session.scalars(sa.select(TargetProposal))}
         objects |= {f"counter:{c.unit.code}/{c.code}": c.id for c in db.session.scalars(sa.select(Counter))}
         objects |= {f"user:{name}": s.id for name, s in staff.items()}
     with app.app_context():

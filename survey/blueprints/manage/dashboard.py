@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template, request
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -18,6 +19,7 @@ from survey.extensions import db
 from survey.i18n import current_locale
 from survey.models import Role, Unit
 from survey.services.disclosure.scrubber import scrubbed_comments
+from survey.services.organisation.targets import effective_targets, pending_proposals, proposals_to_decide
 from survey.services.reporting.alerts import refresh_alerts
 from survey.services.reporting.index_cache import data_fingerprint
 from survey.services.reporting.indices import IndexReport, instrument_for, unit_indices
@@ -79,6 +81,12 @@ def num(value: Any, digits: int = 0) -> str:
 @bp.app_template_filter("local_month")
 def local_month(moment: datetime) -> str:
     return moment.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).strftime("%Y-%m")
+
+
+@bp.app_template_filter("local_date")
+def local_date(moment: datetime) -> str:
+    """The calendar day of a stored UTC moment in Vietnam, in the locale's medium form (Babel)."""
+    return format_date(moment.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date(), "medium")
 
 
 @bp.app_template_global("weighting_text")
@@ -201,6 +209,7 @@ def dashboard() -> str:
     user = current_staff()
     period, key, weighted = _options()
     default_target = current_app.config["DEFAULT_TARGET"]
+    instrument_id = instrument_for(key).id
     sections = []
     for root in _roots(visible_unit_ids(db.session, user)):
         report = unit_indices(db.session, root, key, period, weighted=weighted, default_target=default_target)
@@ -210,6 +219,9 @@ def dashboard() -> str:
         rates = _rates(ids, period, key)
         trends = {code: _trend_points(report, code) for _, code in tree}
         axis = common_axis(list(trends.values()), report.target)
+        in_force = effective_targets(db.session, root, report.parents, instrument_id, period.first.year,
+                                     default_target)
+        proposed = pending_proposals(db.session, ids, instrument_id, period.first.year)
         rows = [
             {
                 "depth": depth,
@@ -217,6 +229,8 @@ def dashboard() -> str:
                 "info": report.names[code],
                 "overall": report.overall(code),
                 "rate": rates.get(report.names[code][0]),
+                "target": in_force[code],
+                "proposal": proposed.get((report.names[code][0], instrument_id, period.first.year)),
                 "spark": sparkline(trends[code], target=report.target, axis=axis,
                                    title=_("Overall index by period")),
             }
@@ -227,6 +241,7 @@ def dashboard() -> str:
     return render_template(
         "manage/dashboard/index.html",
         sections=sections,
+        to_decide=proposals_to_decide(db.session, user),
         **_picker_context(period, key, weighted),
         formula_text=FORMULA_LABEL,
         interval_method=INTERVAL_LABEL,

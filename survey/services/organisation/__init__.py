@@ -2,6 +2,7 @@
 
 - `units`: creating, changing and closing units and counters within a manager's scope.
 - `unit_import`: the all-or-nothing CSV import of a unit tree.
-- `unit_plans`: instrument assignments and yearly targets of a unit.
-- `assignments`: the instrument and target in force on a day, inherited from the nearest ancestor.
+- `unit_plans`: instrument assignments of a unit.
+- `targets`: yearly targets, who may set them, proposals by a unit's own manager and their approval.
+- `assignments`: the instrument in force on a day, inherited from the nearest ancestor.
 """
