@@ -18,6 +18,7 @@ from survey.blueprints.manage import (  # noqa: E402, F401
     audit_log,
     dashboard,
     frames,
+    lockouts,
     reports,
     targets,
     units,
