@@ -15,8 +15,8 @@ from PIL import Image
 from survey.extensions import db
 from survey.models import Role, Unit
 from survey.services.reporting.indices import unit_indices
+from survey.services.reporting.labels import verdict_text
 from survey.services.reporting.periods import Period
-from survey.services.reporting.report_content import verdict_text
 from tests.survey.report_helpers import FORMULA_COMMENT, PERIOD, RAW_PHONE, seed_responses
 from tests.survey.staff_helpers import add_staff, sign_in, staff_app, unit_id
 
@@ -50,7 +50,7 @@ def test_pdf_report_renders_with_vietnamese_text_figures_verdicts_and_page_numbe
         verdict_word = verdict_text(str(overall["verdict"]))
     with app.test_request_context(), force_locale("en"):
         english_word = verdict_text(str(overall["verdict"]))
-    figure = f"{float(overall['est']) * 100:.1f}".replace(".", ",") + " %"
+    figure = f"{float(overall['est']) * 100:.1f}".replace(".", ",") + "%"  # CLDR vi: "60,9%"
 
     text = _run("pdftotext", "-layout", str(pdf), "-")
     assert "Phường An Bình" in text  # diacritics intact, not boxes or decomposed marks

@@ -62,8 +62,8 @@ def test_a_ward_manager_posting_50_percent_only_files_a_proposal(tapp: Flask) ->
     assert _own_targets(tapp) == {"HL": 0.90}  # nothing stored as a target
     assert _verdicts(tapp) == before  # neither the ward's nor the province's verdict moved
     page = ward.get(f"/manage/?period={PERIOD}&weighted=0&lang=vi").get_data(as_text=True)
-    assert "đề xuất:" in page and "50,0 %" in page and "chờ duyệt" in page  # the proposal is visible
-    assert "90,0 %" in page and "từ Tỉnh Mẫu (dữ liệu thử)" in page  # ... beside the target in force
+    assert "đề xuất:" in page and "50,0%" in page and "chờ duyệt" in page  # the proposal is visible
+    assert "90,0%" in page and "từ Tỉnh Mẫu (dữ liệu thử)" in page  # ... beside the target in force
     assert [e.action for e in audit_actions(tapp) if e.action.startswith("target.")] == ["target.propose"]
 
     province = signed_in(tapp, "tinh", Role.MANAGER, ("HL",))
@@ -111,8 +111,8 @@ def test_removing_a_target_asks_for_confirmation_first(tapp: Flask) -> None:
     url = f"/manage/units/{ab}/targets/clear?instrument_id=sipas-counter&year=2026&lang=vi"
     confirm = province.get(url)
     text = confirm.get_data(as_text=True)
-    assert confirm.status_code == 200 and "Bỏ chỉ tiêu riêng" in text and "85,0 %" in text
-    assert "90,0 %" in text  # what it falls back to
+    assert confirm.status_code == 200 and "Bỏ chỉ tiêu riêng" in text and "85,0%" in text
+    assert "90,0%" in text  # what it falls back to
     assert _own_targets(tapp) == {"HL": 0.90, "HL-AB": 0.85}  # GET changes nothing
     missing_reason = province.post(url, data={"instrument_id": "sipas-counter", "year": "2026"})
     assert missing_reason.status_code == 422 and _own_targets(tapp)["HL-AB"] == 0.85

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Response, render_template, request
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -17,7 +15,7 @@ from survey.blueprints.manage import bp
 from survey.extensions import db
 from survey.models import Role, Unit
 from survey.services.disclosure import exports
-from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE
+from survey.services.reporting import formats
 from survey.services.staff import audit
 from survey.services.staff.access import visible_unit_ids
 from survey.services.staff.audit_log import AuditFilter, action_names, audit_export, audit_page
@@ -78,8 +76,7 @@ def action_label(action: str) -> str:
 
 @bp.app_template_filter("local_datetime")
 def local_datetime(moment: datetime) -> str:
-    """A stored UTC moment in Vietnam's time, in the locale's short date-time form (Babel)."""
-    return format_datetime(moment.astimezone(ZoneInfo(DEFAULT_TIMEZONE)), "short", rebase=False)
+    return formats.local_moment(moment)
 
 
 def _day(name: str) -> date | None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template, request
-from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -20,62 +19,54 @@ from survey.i18n import current_locale
 from survey.models import Role, Unit
 from survey.services.disclosure.scrubber import scrubbed_comments
 from survey.services.organisation.targets import effective_targets, pending_proposals, proposals_to_decide
+from survey.services.reporting import formats
 from survey.services.reporting.alerts import refresh_alerts
 from survey.services.reporting.index_cache import data_fingerprint
 from survey.services.reporting.indices import IndexReport, instrument_for, unit_indices
+from survey.services.reporting.labels import (
+    FORMULA_TEXT,
+    INTERVAL_LABEL,
+    VERDICTS,
+    flags_text,
+    weighting_text,
+)
 from survey.services.reporting.periods import Period
-from survey.services.reporting.report_content import INTERVAL_LABEL, finite_number, weighting_text
+from survey.services.reporting.report_content import tree_order
 from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE, utc_bounds
 from survey.services.staff.access import unit_or_404, visible_unit_ids
 from survey.services.weighting.frames import response_rates
 
-# The method statements of survey.services.reporting.indices in the page's language (the services keep English
-# for exports; these say the same).
-FORMULA_LABEL = _l("criterion = share of valid answers that are satisfied (not applicable and missing "
-                   "excluded); element = mean of its criteria; overall = weighted mean of the elements")
-FLAG_LABELS = {
-    "suppressed": _l("too few responses"),
-    "low_n_eff": _l("small effective sample"),
-    "low_df": _l("few degrees of freedom"),
-    "wide": _l("wide interval"),
-    "boundary_cp": _l("exact interval at 0 or 100 percent"),
-}
 STATUS_LABELS = {"flagged": _l("flagged"), "excluded": _l("excluded")}
 # Reasons the application itself records are stable codes, worded here in the page's language;
 # a reason typed by staff is shown as typed.
 STATUS_REASON_LABELS = {"burst": _l("many responses from one counter within a minute")}
-KIND_ORDER = {"agency": 0, "district": 1, "commune": 2, "service_point": 3}  # agencies before communes
 INSTRUMENTS = ("sipas-counter@2025.1", "quick-rating@2025.1", "outpatient@2025.1")
-VERDICTS = {
-    "met": ("✔", _l("met"), "met"),
-    "below": ("✖", _l("below target"), "below"),
-    "inconclusive": ("?", _l("inconclusive"), "inconclusive"),
-    "suppressed": ("–", _l("too few responses"), "suppressed"),
-}
-
-
-MISSING = "–"  # an en dash, where a figure is missing or not a finite number
 
 
 @bp.app_template_filter("pct")
 def pct(value: Any, digits: int = 1) -> str:
-    """86,4 % in Vietnamese, 86.4% in English; an en dash when missing."""
-    number = finite_number(value)
-    if number is None:
-        return MISSING
-    text = f"{number * 100:.{digits}f}"
-    return f"{text.replace('.', ',')} %" if current_locale() == "vi" else f"{text}%"
+    """86,4% in Vietnamese, 86.4% in English (Babel); an en dash when missing."""
+    return formats.percent(value, digits)
 
 
 @bp.app_template_filter("num")
 def num(value: Any, digits: int = 0) -> str:
-    number = finite_number(value)
-    if number is None:
-        return MISSING
-    if abs(number) < 0.5 * 10**-digits:
-        number = 0.0  # never print "-0,0"
-    text = f"{number:,.{digits}f}"
-    return text.replace(",", " ").replace(".", ",") if current_locale() == "vi" else text
+    return formats.number(value, digits)
+
+
+@bp.app_template_filter("signed")
+def signed(value: Any, digits: int = 1) -> str:
+    return formats.signed(value, digits)
+
+
+@bp.app_template_filter("p_value")
+def p_value(value: Any) -> str:
+    return formats.p_value(value)
+
+
+@bp.app_template_filter("day")
+def day(value: date) -> str:
+    return formats.day(value)
 
 
 @bp.app_template_filter("local_month")
@@ -85,8 +76,7 @@ def local_month(moment: datetime) -> str:
 
 @bp.app_template_filter("local_date")
 def local_date(moment: datetime) -> str:
-    """The calendar day of a stored UTC moment in Vietnam, in the locale's medium form (Babel)."""
-    return format_date(moment.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date(), "medium")
+    return formats.local_day(moment)
 
 
 @bp.app_template_global("weighting_text")
@@ -100,7 +90,7 @@ def flag_labels(flags: Any) -> str:
     """analysis's `|`-joined precision flags, in words."""
     if not isinstance(flags, str) or not flags:
         return ""
-    return "; ".join(str(FLAG_LABELS.get(flag, flag)) for flag in flags.split("|"))
+    return flags_text(flags)
 
 
 @bp.app_template_filter("status_label")
@@ -117,7 +107,7 @@ def status_reason_label(reason: str) -> str:
 def verdict_badge(verdict: Any) -> Markup:
     """Shape + text, never colour alone."""
     symbol, label, css = VERDICTS.get(str(verdict), ("", "", "none"))
-    if not symbol:
+    if not verdict or not symbol:
         return Markup('<span class="verdict verdict-none">–</span>')
     return Markup('<span class="verdict verdict-{}"><span aria-hidden="true">{}</span> {}</span>').format(
         css, symbol, label
@@ -152,23 +142,6 @@ def _period_choices(period: Period) -> list[Period]:
 
 def _trend_points(report: IndexReport, code: str) -> list[Point]:
     return [Point(*values) for values in report.trend_of(code)]
-
-
-def _tree(report: IndexReport, root: Unit) -> list[tuple[int, str]]:
-    """(depth, code) in depth-first order; the unit page's descendants and the dashboard rows."""
-    children: dict[str | None, list[str]] = {}
-    for code, parent in report.parents.items():
-        children.setdefault(parent, []).append(code)
-    out: list[tuple[int, str]] = []
-
-    def walk(code: str, depth: int) -> None:
-        out.append((depth, code))
-        for child in sorted(children.get(code, []), key=lambda c: (KIND_ORDER.get(report.names[c][3], 9),
-                                                                     report.names[c][1])):
-            walk(child, depth + 1)
-
-    walk(root.code, 0)
-    return out
 
 
 _RATES: dict[tuple[object, ...], tuple[tuple[object, ...], dict[int, Any]]] = {}
@@ -214,7 +187,7 @@ def dashboard() -> str:
     for root in _roots(visible_unit_ids(db.session, user)):
         report = unit_indices(db.session, root, key, period, weighted=weighted, default_target=default_target)
         refresh_alerts(db.session, report, instrument_for(key).id)
-        tree = _collapse_single_children(report, _tree(report, root))
+        tree = _collapse_single_children(report, tree_order(report, root.code))
         ids = [report.names[code][0] for _, code in tree]
         rates = _rates(ids, period, key)
         trends = {code: _trend_points(report, code) for _, code in tree}
@@ -243,7 +216,7 @@ def dashboard() -> str:
         sections=sections,
         to_decide=proposals_to_decide(db.session, user),
         **_picker_context(period, key, weighted),
-        formula_text=FORMULA_LABEL,
+        formula_text=FORMULA_TEXT,
         interval_method=INTERVAL_LABEL,
     )
 
@@ -316,8 +289,8 @@ def unit_page(unit_id: int) -> str:
         separate=separate,
         comments=comments,
         rate=rates.get(unit.id),
-        tree=_tree(report, unit),
-        formula_text=FORMULA_LABEL,
+        tree=tree_order(report, unit.code),
+        formula_text=FORMULA_TEXT,
         interval_method=INTERVAL_LABEL,
         lang=lang,
     )
