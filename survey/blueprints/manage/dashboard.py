@@ -69,6 +69,11 @@ def day(value: date) -> str:
     return formats.day(value)
 
 
+@bp.app_template_filter("utc_moment")
+def utc_moment(value: datetime) -> str:
+    return formats.utc_moment(value)
+
+
 @bp.app_template_filter("local_month")
 def local_month(moment: datetime) -> str:
     return moment.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).strftime("%Y-%m")
