@@ -88,7 +88,9 @@ class World:
 
 def _config(db_file: Path) -> dict[str, Any]:
     return {"TESTING": True, "SECRET_KEY": TEST_SECRET, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_file}",
-            "WTF_CSRF_ENABLED": False, "CLOCK": Clock(), **CHEAP_ARGON2}
+            "WTF_CSRF_ENABLED": False, "CLOCK": Clock(), **CHEAP_ARGON2,
+            # A configured public address: without one, code images on localhost answer 409 E-PUBLIC-URL.
+            "PUBLIC_BASE_URL": "https://hailong.test"}
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from survey.blueprints.manage import (  # noqa: E402, F401
     alerts,
     audit_log,
     dashboard,
+    dashboard_export,
     frames,
     lockouts,
     reports,

@@ -28,6 +28,7 @@ from survey.services.reporting.labels import (
     INTERVAL_LABEL,
     VERDICTS,
     flags_text,
+    verdict_text,
     weighting_text,
 )
 from survey.services.reporting.periods import Period
@@ -108,6 +109,11 @@ def status_reason_label(reason: str) -> str:
     return str(STATUS_REASON_LABELS.get(reason, reason))
 
 
+@bp.app_template_global("verdict_word")
+def verdict_word(verdict: str) -> str:
+    return verdict_text(verdict)
+
+
 @bp.app_template_global("verdict_badge")
 def verdict_badge(verdict: Any) -> Markup:
     """Shape + text, never colour alone."""
@@ -119,7 +125,7 @@ def verdict_badge(verdict: Any) -> Markup:
     )
 
 
-def _options() -> tuple[Period, str, bool]:
+def dashboard_options() -> tuple[Period, str, bool]:
     today = current_time().date()
     period = Period.parse(request.args.get("period"), today)
     key = request.args.get("instrument", INSTRUMENTS[0])
@@ -181,11 +187,42 @@ def _roots(visible: set[int]) -> list[Unit]:
     return sorted((u for u in units if u.parent_id not in visible), key=lambda u: u.code)
 
 
-@bp.get("/")
-@staff_required(Role.ADMIN, Role.MANAGER)
-def dashboard() -> str:
-    user = current_staff()
-    period, key, weighted = _options()
+# Verdicts in the order a manager acts on them: below target first.
+VERDICT_ORDER = {"below": 0, "inconclusive": 1, "met": 2, "suppressed": 3}
+SORTS = ("tree", "index", "n", "verdict")
+
+
+def arranged(rows: list[dict[str, Any]], sort: str, verdict: str) -> list[dict[str, Any]]:
+    """The rows filtered to one verdict (if given) and sorted (the tree order by default). The root
+    row stays first: it is the total the others add up to."""
+    root, rest = rows[:1], rows[1:]
+    if verdict:
+        rest = [r for r in rest if r["overall"] is not None and r["overall"]["verdict"] == verdict]
+
+    def figure(row: dict[str, Any], column: str) -> float:
+        number = formats.finite_number(row["overall"][column]) if row["overall"] is not None else None
+        return number if number is not None else float("inf")
+
+    if sort == "index":
+        rest = sorted(rest, key=lambda r: figure(r, "est"))
+    elif sort == "n":
+        rest = sorted(rest, key=lambda r: figure(r, "n") if r["overall"] is not None else -1.0)
+    elif sort == "verdict":
+        rest = sorted(rest, key=lambda r: (VERDICT_ORDER.get(str(r["overall"]["verdict"]), 4)
+                                           if r["overall"] is not None else 5, figure(r, "est")))
+    return root + rest
+
+
+def table_options() -> tuple[str, str]:
+    """`sort` and `verdict` of the dashboard table (unknown values mean the defaults)."""
+    sort = request.args.get("sort", "tree")
+    verdict = request.args.get("verdict", "")
+    return sort if sort in SORTS else "tree", verdict if verdict in VERDICT_ORDER else ""
+
+
+def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> list[dict[str, Any]]:
+    """One section per scope root: its report and the rows of the unit table (tree order). Alerts are
+    refreshed on the way; the caller commits."""
     default_target = current_app.config["DEFAULT_TARGET"]
     instrument_id = instrument_for(key).id
     sections = []
@@ -215,10 +252,22 @@ def dashboard() -> str:
             for depth, code in tree
         ]
         sections.append({"root": root, "report": report, "rows": rows})
-    db.session.commit()  # alerts upserted above
+    return sections
+
+
+@bp.get("/")
+@staff_required(Role.ADMIN, Role.MANAGER)
+def dashboard() -> str:
+    user = current_staff()
+    period, key, weighted = dashboard_options()
+    sort, verdict = table_options()
+    sections = dashboard_sections(user, period, key, weighted)
+    for section in sections:
+        section["rows"] = arranged(section["rows"], sort, verdict)
+    db.session.commit()  # alerts upserted while building the sections
     return render_template(
         "manage/dashboard/index.html",
-        sections=sections,
+        sections=sections, sort=sort, verdict=verdict,
         to_decide=proposals_to_decide(db.session, user),
         **_picker_context(period, key, weighted),
         formula_text=FORMULA_TEXT,
@@ -241,7 +290,7 @@ def _definition_labels(
 def unit_page(unit_id: int) -> str:
     user = current_staff()
     unit = unit_or_404(db.session, user, unit_id, now=current_time(), action="dashboard.view")
-    period, key, weighted = _options()
+    period, key, weighted = dashboard_options()
     visible = visible_unit_ids(db.session, user)
     league_root = unit.parent if unit.parent_id in visible else unit
     report = unit_indices(
