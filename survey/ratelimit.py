@@ -16,12 +16,15 @@ import hashlib
 import hmac
 import ipaddress
 import time
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app, request
 from flask_babel import lazy_gettext as _l
 from flask_limiter import Limiter, RateLimitExceeded
+from limits import parse_many
 
 from survey.errors import render_error
 
@@ -75,6 +78,57 @@ def _retry_after_seconds() -> int:
     if not breached:
         return 60
     return max(1, int(max(lim.reset_at for lim in breached) - time.time()) + 1)
+
+
+# The sign-in limits an admin may lift: (config name, key purpose, endpoints). Keys as `address_key`,
+# `account_key` and survey.blueprints.auth's two-factor key compute them.
+_ADDRESS_LIMITS = (("LOGIN_LIMIT_PER_ADDRESS", ("auth.login",)),)
+_ACCOUNT_LIMITS = (("LOGIN_LIMIT_PER_ACCOUNT", ("auth.login",)),)
+_USER_LIMITS = (("TWO_FACTOR_LIMIT_PER_ACCOUNT", ("auth.two_factor", "auth.enrol")),
+                ("LOGIN_LIMIT_PER_ACCOUNT", ("auth.change_password",)))
+
+
+@dataclass(frozen=True)
+class Lifted:
+    """What `lift_lockout` cleared: how many limit windows were exhausted, how many had any attempt."""
+
+    locked: int
+    counted: int
+
+
+def lift_lockout(config: Mapping[str, Any], *, address: str = "", username: str = "",
+                 user_id: int | None = None, now: datetime | None = None) -> Lifted:
+    """Forget the failed sign-in attempts counted for an address's network (/24 or /64), for a
+    username, and for that account's two-factor and password-change attempts.
+
+    Today's and yesterday's keys are cleared (keys change at midnight UTC; windows last minutes).
+    With the default `memory://` store each worker process counts apart, and this clears the store
+    of the process that serves the request only; with a shared store (Redis) it clears for all.
+    """
+    secret = config["SECRET_KEY"]
+    moment = now or datetime.now(UTC)
+    days = [moment.date().isoformat(), (moment - timedelta(days=1)).date().isoformat()]
+    wanted: list[tuple[str, str, tuple[str, ...]]] = []
+    if address:
+        network = ip_prefix(address)
+        wanted += [(config[name], keyed("address", network, secret=secret, day=day), endpoints)
+                   for name, endpoints in _ADDRESS_LIMITS for day in days]
+    if username:
+        folded = username.strip().casefold()[:80]
+        wanted += [(config[name], keyed("account", folded, secret=secret, day=day), endpoints)
+                   for name, endpoints in _ACCOUNT_LIMITS for day in days]
+    if user_id is not None:
+        wanted += [(config[name], keyed("two-factor", f"user:{user_id}", secret=secret, day=""), endpoints)
+                   for name, endpoints in _USER_LIMITS]
+    locked = counted = 0
+    for text, key, endpoints in wanted:
+        for item in parse_many(text):
+            for endpoint in endpoints:
+                remaining = limiter.limiter.get_window_stats(item, key, endpoint).remaining
+                locked += remaining <= 0
+                counted += remaining < item.amount
+                limiter.limiter.clear(item, key, endpoint)
+    return Lifted(locked, counted)
 
 
 def init_app(app: Flask) -> None:

@@ -21,13 +21,14 @@ from survey.services.qr.counters import is_live, live_counters_under
 from survey.services.qr.posters import (
     SHEET,
     SINGLE,
+    UNREACHABLE,
     PaperSize,
     Poster,
     SheetDensity,
     build_poster,
     render_posters,
 )
-from survey.services.qr.qr_images import public_base_url, qr_png, qr_svg
+from survey.services.qr.qr_images import is_loopback, public_base_url, qr_png, qr_svg
 from survey.services.qr.qr_tokens import token_secret
 from survey.services.staff import access
 
@@ -47,21 +48,21 @@ def counter_poster(counter_id: int) -> Response:
         _("Download PNG"): url_for(".counter_png", counter_id=counter_id, download=1),
     }
     html = render_posters([poster], SINGLE[size], title=f"{poster.counter_name.vi} · {poster.unit_name.vi}",
-                          self_contained=False, links=links)
+                          self_contained=False, links=links, unreachable=_unreachable(poster))
     return _no_store(Response(html, mimetype="text/html"))
 
 
 @bp.get("/counter/<int:counter_id>.svg")
 @staff_required(Role.ADMIN, Role.MANAGER)
 def counter_svg(counter_id: int) -> Response:
-    poster = _poster(_live_counter(counter_id))
+    poster = _reachable(_poster(_live_counter(counter_id)))
     return _image(str(qr_svg(poster.url)), "image/svg+xml", poster.file_stem + ".svg")
 
 
 @bp.get("/counter/<int:counter_id>.png")
 @staff_required(Role.ADMIN, Role.MANAGER)
 def counter_png(counter_id: int) -> Response:
-    poster = _poster(_live_counter(counter_id))
+    poster = _reachable(_poster(_live_counter(counter_id)))
     return _image(qr_png(poster.url), "image/png", poster.file_stem + ".png")
 
 
@@ -73,7 +74,8 @@ def unit_sheet(unit_id: int) -> Response:
     posters = [_poster(counter) for counter in live_counters_under(db.session(), unit)]
     links = {_("2 per A4 page"): url_for(".unit_sheet", unit_id=unit_id, per_page="2"),
              _("4 per A4 page"): url_for(".unit_sheet", unit_id=unit_id, per_page="4")}
-    html = render_posters(posters, SHEET[per_page], title=unit.name_vi, self_contained=False, links=links)
+    html = render_posters(posters, SHEET[per_page], title=unit.name_vi, self_contained=False, links=links,
+                          unreachable=any(_unreachable(p) for p in posters))
     return _no_store(Response(html, mimetype="text/html"))
 
 
@@ -91,6 +93,18 @@ def _live_counter(counter_id: int) -> Counter:
 def _poster(counter: Counter) -> Poster:
     base = public_base_url(current_app.config, request.host_url)
     return build_poster(counter, base, token_secret(current_app.config))
+
+
+def _unreachable(poster: Poster) -> bool:
+    """No PUBLIC_BASE_URL and a request to this machine: the code would lead phones to a loopback address."""
+    return not current_app.config.get("PUBLIC_BASE_URL") and is_loopback(poster.url)
+
+
+def _reachable(poster: Poster) -> Poster:
+    """The poster, unless its code would point at a loopback address: then 409 E-PUBLIC-URL."""
+    if _unreachable(poster):
+        raise SurveyError(409, "E-PUBLIC-URL", UNREACHABLE)
+    return poster
 
 
 def _choice(enum: type[E], arg: str, default: E) -> E:

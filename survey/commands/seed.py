@@ -10,6 +10,8 @@ from survey.demo.tree import seed_demo, seed_demo_accounts, seed_demo_kiosk
 from survey.extensions import db
 from survey.models import utcnow
 from survey.services.organisation.kiosks import device_token
+from survey.services.qr.counters import live_counters_under
+from survey.services.qr.qr_images import is_loopback
 from survey.services.qr.qr_tokens import issue_token, token_secret
 
 group = AppGroup("seed", help="Load demonstration data.")
@@ -33,13 +35,25 @@ def demo_command(base_url: str | None, responses: bool) -> None:
     db.session.commit()
     base = (base_url or current_app.config["PUBLIC_BASE_URL"] or "http://127.0.0.1:5000").rstrip("/")
     secret = token_secret(current_app.config)
-    click.echo("Demo counters — survey URL, then printable QR poster (sign in first: demo accounts below):")
-    for counter in counters:
+    root = counters[0].unit
+    while root.parent is not None:
+        root = root.parent
+    # Every live counter of the demo province: with --responses the province has far more than the five
+    # base ones, and each must be reachable from this listing.
+    everything = live_counters_under(db.session(), root)
+    click.echo(f"Demo counters ({len(everything)}) — survey URL, then printable QR poster (sign in first: "
+               "demo accounts below):")
+    for counter in everything:
         click.echo(f"  {counter.unit.code}/{counter.code}  {counter.name_vi}")
         click.echo(f"    survey: {base}/s/{issue_token(counter, secret)}")
         click.echo(f"    poster: {base}/posters/counter/{counter.id}")
         if counter.id == kiosk.counter_id:
             click.echo(f"    kiosk tablet: {base}/k/{device_token(kiosk, secret)}")
+    click.echo(f"All posters on one page: {base}/posters/unit/{root.id}")
+    if is_loopback(base):
+        click.echo("Note: these addresses point at this computer, which a phone cannot open. Set "
+                   "PUBLIC_BASE_URL (or pass --base-url) to an address phones reach (README, 'Printing QR "
+                   "posters'); until then poster pages show a warning instead of the code.")
     click.echo(f"Managers' pages: {base}/manage/  — demo accounts (new passwords on every run):")
     for account in staff:
         role = account.role.value

@@ -7,11 +7,20 @@ from survey.models.frames import ALL, ApiClient, FrameUpload, ServedCount
 from survey.models.integrity import SpentReceipt, SubmissionHit, SubmissionRefusal
 from survey.models.kiosks import KioskDevice
 from survey.models.responses import Answer, Channel, Response, ResponseStatus, TextAnswer
-from survey.models.units import Counter, InstrumentAssignment, Target, Unit, UnitKind
+from survey.models.units import (
+    Counter,
+    InstrumentAssignment,
+    ProposalStatus,
+    Target,
+    TargetProposal,
+    Unit,
+    UnitKind,
+)
 
 __all__ = [
     "ALL", "Alert", "AlertKind", "AlertNote", "Answer", "ApiClient", "AuditEvent", "Base", "Channel",
-    "Counter", "FrameUpload", "InstrumentAssignment", "KioskDevice", "Response", "ResponseStatus", "Role",
-    "ServedCount", "SpentReceipt", "StaffSession", "SubmissionHit", "SubmissionRefusal", "Target",
-    "TextAnswer", "Unit", "UnitKind", "User", "UserScope", "utcnow",
+    "Counter", "FrameUpload", "InstrumentAssignment", "KioskDevice", "ProposalStatus", "Response",
+    "ResponseStatus", "Role", "ServedCount", "SpentReceipt", "StaffSession", "SubmissionHit",
+    "SubmissionRefusal", "Target", "TargetProposal", "TextAnswer", "Unit", "UnitKind", "User", "UserScope",
+    "utcnow",
 ]

@@ -125,3 +125,37 @@ class Target(Base):
         sa.UniqueConstraint("unit_id", "instrument_id", "year"),
         sa.CheckConstraint("target > 0 AND target <= 1", name="target_range"),
     )
+
+
+class ProposalStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"  # the same unit proposed again before a decision
+
+
+class TargetProposal(Base):
+    """A unit's own manager asking for a different target (`target` None = drop the own target and
+    inherit). It changes nothing until someone allowed to set the target (the parent's manager or an
+    admin) approves it, so a unit cannot lower the bar it is judged against."""
+
+    __tablename__ = "target_proposals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"), index=True)
+    instrument_id: Mapped[str] = mapped_column(sa.String(40))
+    year: Mapped[int]
+    target: Mapped[float | None]
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    status: Mapped[ProposalStatus] = mapped_column(str_enum(ProposalStatus), default=ProposalStatus.PENDING)
+    proposed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_note: Mapped[str] = mapped_column(sa.String(500), default="")
+
+    unit: Mapped[Unit] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint("target IS NULL OR (target > 0 AND target <= 1)", name="proposal_range"),
+    )

@@ -42,6 +42,7 @@ from survey.models import (
     Response,
     ResponseStatus,
     Role,
+    TargetProposal,
     Unit,
 )
 from tests.survey.conftest import TEST_SECRET, unit_id
@@ -71,8 +72,12 @@ POST /manage/accounts/<user_id>/active             login      403        403    
 POST /manage/accounts/<user_id>/reset-2fa          login      403        403        ok
 POST /manage/accounts/<user_id>/reset-password     login      403        403        ok
 POST /manage/accounts/<user_id>/revoke-sessions    login      403        403        ok
+GET  /manage/accounts/lockouts                      login      403        403        ok
+POST /manage/accounts/lockouts                      login      403        403        ok
 GET  /manage/accounts/new                          login      403        403        ok
 POST /manage/accounts/new                          login      403        403        ok
+GET  /manage/audit.csv                              login      403        ok         ok
+GET  /manage/audit/                                 login      403        ok         ok
 GET  /manage/alerts                                login      403        ok         ok
 POST /manage/alerts/<alert_id>/notes               login      403        ok/404     ok
 GET  /manage/counters/<counter_id>                 login      403        ok/404     ok
@@ -84,9 +89,13 @@ POST /manage/counters/<counter_id>/rotate          login      403        ok/404 
 POST /manage/counters/<counter_id>/kiosks          login      403        ok/404     ok
 GET  /manage/flags                                 login      403        ok         ok
 POST /manage/flags/<response_id>                   login      403        ok/404     ok
+GET  /manage/dashboard.csv                          login      403        ok         ok
+GET  /manage/dashboard.xlsx                         login      403        ok         ok
 GET  /manage/frames/                               login      403        ok         ok
 POST /manage/frames/                               login      403        ok         ok
 POST /manage/kiosks/<device_id>/revoke             login      403        ok/404     ok
+POST /manage/target-proposals/<proposal_id>/approve login    403        ok/404     ok
+POST /manage/target-proposals/<proposal_id>/reject  login      403        ok/404     ok
 GET  /manage/units/                                login      403        ok         ok
 GET  /manage/units/<unit_id>                       login      403        ok/404     ok
 POST /manage/units/<unit_id>/assignments           login      403        ok/404     ok
@@ -100,6 +109,8 @@ GET  /manage/units/<unit_id>/report.csv            login      ok/404     ok/404 
 GET  /manage/units/<unit_id>/report.pdf            login      403        ok/404     ok
 GET  /manage/units/<unit_id>/report.xlsx           login      ok/404     ok/404     ok
 POST /manage/units/<unit_id>/targets               login      403        ok/404     ok
+GET  /manage/units/<unit_id>/targets/clear         login      403        ok/404     ok
+POST /manage/units/<unit_id>/targets/clear         login      403        ok/404     ok
 GET  /manage/units/import                          login      403        ok         ok
 POST /manage/units/import                          login      403        ok         ok
 GET  /manage/units/new                             login      403        ok         ok
@@ -119,6 +130,7 @@ ARGUMENTS: dict[str, dict[str, str]] = {
     "alert_id": {IN: "alert:HL-AB-1", OUT: "alert:HL-HL-1"},
     "response_id": {IN: "response:HL-AB-1", OUT: "response:HL-HL-1"},
     "device_id": {IN: "kiosk:HL-AB-1", OUT: "kiosk:HL-HL-1"},
+    "proposal_id": {IN: "proposal:HL-AB-1", OUT: "proposal:HL-HL-1"},
     "user_id": {ANY: "user:target"},
 }
 
@@ -178,7 +190,9 @@ class World:
 
 def _config(db_file: Path) -> dict[str, Any]:
     return {"TESTING": True, "SECRET_KEY": TEST_SECRET, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_file}",
-            "WTF_CSRF_ENABLED": False, "CLOCK": Clock(), **CHEAP_ARGON2}
+            "WTF_CSRF_ENABLED": False, "CLOCK": Clock(), **CHEAP_ARGON2,
+            # A configured public address: without one, code images on localhost answer 409 E-PUBLIC-URL.
+            "PUBLIC_BASE_URL": "https://hailong.test"}
 
 
 @pytest.fixture(scope="module")
@@ -209,12 +223,15 @@ def world(migrated_db: Path) -> Iterator[World]:
                                     instrument_hash="0" * 64, unit_id=unit_id(code), channel=Channel.QR,
                                     language="vi", status=ResponseStatus.FLAGGED, status_reason="burst",
                                     idempotency_key=f"matrix-{code}"))
+            db.session.add(TargetProposal(unit_id=unit_id(code), instrument_id="sipas-counter", year=2026,
+                                          target=0.7, reason="matrix"))
         for code in ("HL-AB-1/Q1", "HL-HL-1/Q1"):  # one counter tablet inside the scopes, one outside
             db.session.add(KioskDevice(counter_id=_counter(code), label="tablet"))
         db.session.commit()
         objects = {f"unit:{u.code}": u.id for u in db.session.scalars(sa.select(Unit))}
         objects |= {f"alert:{a.unit.code}": a.id for a in db.session.scalars(sa.select(Alert))}
         objects |= {f"response:{r.unit.code}": r.id for r in db.session.scalars(sa.select(Response))}
+        objects |= {f"proposal:{p.unit.code}": p.id for p in db.session.scalars(sa.select(TargetProposal))}
         objects |= {f"counter:{c.unit.code}/{c.code}": c.id for c in db.session.scalars(sa.select(Counter))}
         objects |= {f"kiosk:{k.counter.unit.code}": k.id for k in db.session.scalars(sa.select(KioskDevice))}
         objects |= {f"user:{name}": s.id for name, s in staff.items()}

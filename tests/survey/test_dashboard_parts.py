@@ -82,10 +82,15 @@ def test_sparkline_leaves_gaps_and_shares_an_axis() -> None:
 
 
 def test_percentages_are_vietnamese_in_vi(app: Flask) -> None:
-    from survey.blueprints.manage.dashboard import num, pct
+    """Expected strings are CLDR's Vietnamese and English conventions, written out by hand: decimal
+    comma and dot between thousands in vi, the reverse in en; the percent sign without a space."""
+    from survey.blueprints.manage.dashboard import num, p_value, pct, signed
 
     with app.test_request_context("/?lang=vi"):
-        assert pct(0.8642) == "86,4 %" and pct(float("nan")) == "–" and pct(None) == "–"
-        assert num(1434) == "1 434" and num(-0.01, 1) == "0,0"
+        assert pct(0.8642) == "86,4%" and pct(float("nan")) == "–" and pct(None) == "–"
+        assert num(1434) == "1.434" and num(-0.01, 1) == "0,0" and num(1234567.891, 1) == "1.234.567,9"
+        assert signed(2.345) == "+2,3" and signed(-1.04) == "-1,0" and signed(-0.01) == "0,0"
+        assert p_value(0.0341) == "0,034" and p_value(0.00001) == "< 0,001"
     with app.test_request_context("/?lang=en"):
-        assert pct(0.8642) == "86.4%" and num(1434) == "1,434"
+        assert pct(0.8642) == "86.4%" and num(1434) == "1,434" and num(1234567.891, 1) == "1,234,567.9"
+        assert signed(2.345) == "+2.3" and p_value(0.0341) == "0.034"

@@ -24,18 +24,32 @@ INVITATION_VI = "Quét mã để góp ý về sự phục vụ — ẩn danh, d�
 INVITATION_EN = "Scan to tell us how you were served — anonymous, under a minute"
 
 
+class _HostClient(FlaskClient):
+    """A test client whose every request goes to `host` (setting HTTP_HOST in environ_base does not:
+    Werkzeug's builder overrides it with its base URL)."""
+
+    host = "localhost"
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("base_url", f"http://{self.host}")
+        return super().open(*args, **kwargs)
+
+
 def _manager_client(app: Flask, host: str | None = None) -> FlaskClient:
     """Posters are for staff: a manager of the whole demo province prints them."""
-    client = app.test_client()
-    if host is not None:  # the session cookie belongs to the host it was set on
-        client.environ_base["HTTP_HOST"] = host
+    client = _HostClient(app, app.response_class, use_cookies=True)
+    client.host = host or "localhost"  # the session cookie belongs to the host it was set on
     sign_in(client, app, add_staff(app, "printer", Role.MANAGER, ("HL",)))
     return client
 
 
+# A host phones could reach: on localhost the pages warn instead of printing a code (tested below).
+HOST = "hailong.test"
+
+
 @pytest.fixture
 def client(app: Flask, demo: dict[str, int]) -> FlaskClient:
-    return _manager_client(app)
+    return _manager_client(app, host=HOST)
 
 
 def test_posters_need_a_signed_in_manager(app: Flask, demo: dict[str, int]) -> None:
@@ -54,7 +68,7 @@ def test_another_units_posters_are_404(app: Flask, demo: dict[str, int]) -> None
     assert ward.get(f"/posters/unit/{unit_id('HL-HL', app)}").status_code == 404
 
 
-def _url(app: Flask, counter_id: int, base: str = "http://localhost") -> str:
+def _url(app: Flask, counter_id: int, base: str = f"http://{HOST}") -> str:
     with app.app_context():
         return survey_url(base, issue_token(db.session.get_one(Counter, counter_id), TEST_SECRET))
 
@@ -207,3 +221,17 @@ def test_printed_url_is_the_public_survey_route(app: Flask, demo: dict[str, int]
     with app.test_request_context():
         token = issue_token(db.session.get_one(Counter, demo["HL-AB-1/Q1"]), TEST_SECRET)
         assert survey_url("http://localhost", token) == url_for("public.start", token=token, _external=True)
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1:5000", "[::1]:5000"])
+def test_without_public_base_url_a_loopback_poster_warns_instead_of_printing(
+        app: Flask, demo: dict[str, int], host: str) -> None:
+    counter_id = demo["HL-AB-1/Q1"]
+    client = _manager_client(app, host=host)
+    html = client.get(f"/posters/counter/{counter_id}").get_data(as_text=True)
+    assert "PUBLIC_BASE_URL" in html and "Đừng in" in html and "Do not print" in html
+    assert "/s/" not in html and "<svg" not in html  # neither the loopback address nor its code
+    sheet = client.get(f"/posters/unit/{unit_id('HL', app)}").get_data(as_text=True)
+    assert "/s/" not in sheet and sheet.count("poster__warning") == 5
+    refused = client.get(f"/posters/counter/{counter_id}.png")
+    assert refused.status_code == 409 and "E-PUBLIC-URL" in refused.get_data(as_text=True)

@@ -49,3 +49,24 @@ def test_seeding_twice_adds_nothing(app: Flask, runner: FlaskCliRunner) -> None:
     first = _counts(app)
     assert runner.invoke(args=["seed", "demo"]).exit_code == 0
     assert _counts(app) == first
+
+
+def test_every_counter_of_the_province_is_printed_and_a_loopback_base_is_flagged(
+        app: Flask, runner: FlaskCliRunner) -> None:
+    from survey.demo.tree import seed_demo
+
+    with app.app_context():
+        seed_demo(db.session)
+        point = db.session.scalar(sa.select(Unit).where(Unit.code == "HL-HL-1"))
+        assert point is not None
+        # A counter the five-counter demo list does not know (as `--responses` adds dozens).
+        db.session.add(Counter(unit=point, code="Q9", name_vi="Quầy 9", name_en="Counter 9"))
+        db.session.commit()
+    result = runner.invoke(args=["seed", "demo"])
+    assert result.exit_code == 0, result.output
+    assert "Demo counters (6)" in result.output and "HL-HL-1/Q9  Quầy 9" in result.output
+    assert len(re.findall(r"survey: http://127\.0\.0\.1:5000/s/\S+", result.output)) == 6
+    assert re.search(r"All posters on one page: http://127\.0\.0\.1:5000/posters/unit/\d+", result.output)
+    assert "Set PUBLIC_BASE_URL" in result.output
+    public = runner.invoke(args=["seed", "demo", "--base-url", "https://hailong.example.gov.vn"])
+    assert "Set PUBLIC_BASE_URL" not in public.output

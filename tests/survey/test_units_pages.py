@@ -77,15 +77,16 @@ def test_counter_create_edit_and_rotate_with_confirmation(sapp: Flask) -> None:
 
 
 def test_targets_and_the_close_form(sapp: Flask) -> None:
-    client = signed_in(sapp, "mai", Role.MANAGER, ("HL-AB",))
+    client = signed_in(sapp, "tinh", Role.MANAGER, ("HL",))  # the ward's target is set from above
     commune = unit_id("HL-AB", sapp)
     bad = client.post(f"/manage/units/{commune}/targets?lang=en", data={
-        "instrument_id": "sipas-counter", "year": "2026", "target": "120%"})
+        "instrument_id": "sipas-counter", "year": "2026", "target": "120%", "reason": "plan"})
     assert bad.status_code == 422 and "at most 100" in bad.get_data(as_text=True)
-    assert client.post(f"/manage/units/{commune}/targets", data={
-        "instrument_id": "sipas-counter", "year": "2026", "target": "0.85"}).status_code == 302
+    saved = client.post(f"/manage/units/{commune}/targets", data={
+        "instrument_id": "sipas-counter", "year": "2026", "target": "0.85", "reason": "plan"})
+    assert saved.status_code == 302
     page = client.get(f"/manage/units/{unit_id('HL-AB-1', sapp)}/edit?lang=en").get_data(as_text=True)
-    assert "85.0 %" in page and "inherited from An Binh Ward" in page
+    assert "85.0%" in page and "inherited from An Binh Ward" in page
     closed = client.post(f"/manage/units/{unit_id('HL-AB-1', sapp)}/close", data={
         "valid_to": "2026-06-30", "successor_id": 0})
     assert closed.status_code == 302

@@ -12,4 +12,17 @@ bp = Blueprint("manage", __name__, url_prefix="/manage")
 bp.before_request(require_signed_in)
 
 # Route modules register on `bp` when imported; keep this list the single place that wires them.
-from survey.blueprints.manage import accounts, alerts, dashboard, flags, frames, kiosks, reports, units  # noqa: E402, F401
+from survey.blueprints.manage import (  # noqa: E402, F401
+    accounts,
+    alerts,
+    audit_log,
+    dashboard,
+    dashboard_export,
+    flags,
+    frames,
+    kiosks,
+    lockouts,
+    reports,
+    targets,
+    units,
+)

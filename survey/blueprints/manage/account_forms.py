@@ -8,6 +8,7 @@ from wtforms import SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
+from survey.blueprints.manage.unit_forms import REASON_REQUIRED
 from survey.models import Role
 from survey.services.staff.accounts import USERNAME_PATTERN
 
@@ -31,3 +32,11 @@ class NewAccountForm(AccountForm):
                                         "Lower-case letters, digits, dot, dash or underscore."))],
         filters=[lambda value: value.strip().casefold() if isinstance(value, str) else value],
         render_kw={"autocomplete": "off", "autocapitalize": "none"})
+
+
+class LiftLockoutForm(FlaskForm):
+    address = StringField(_l("Address or network"), validators=[Optional(), Length(max=64)],
+                          description=_l("An IPv4 or IPv6 address from the locked-out office, e.g. "
+                                         "203.0.113.7: its whole /24 (IPv6: /64) is lifted."))
+    username = StringField(_l("User name"), validators=[Optional(), Length(max=80)])
+    reason = StringField(_l("Reason"), validators=[InputRequired(REASON_REQUIRED), Length(max=500)])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,64 +20,68 @@ from survey.models import Role, Unit
 from survey.services.citizens.flag_review import flagged_counts
 from survey.services.citizens.plausibility import reason_labels
 from survey.services.disclosure.scrubber import scrubbed_comments
+from survey.services.organisation.targets import effective_targets, pending_proposals, proposals_to_decide
+from survey.services.reporting import formats
 from survey.services.reporting.alerts import refresh_alerts
 from survey.services.reporting.index_cache import data_fingerprint
 from survey.services.reporting.indices import IndexReport, instrument_for, unit_indices
+from survey.services.reporting.labels import (
+    FORMULA_TEXT,
+    INTERVAL_LABEL,
+    VERDICTS,
+    flags_text,
+    verdict_text,
+    weighting_text,
+)
 from survey.services.reporting.periods import Period
-from survey.services.reporting.report_content import INTERVAL_LABEL, finite_number, weighting_text
+from survey.services.reporting.report_content import tree_order
 from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE, utc_bounds
 from survey.services.staff.access import unit_or_404, visible_unit_ids
 from survey.services.weighting.frames import response_rates
 
-# The method statements of survey.services.reporting.indices in the page's language (the services keep English
-# for exports; these say the same).
-FORMULA_LABEL = _l("criterion = share of valid answers that are satisfied (not applicable and missing "
-                   "excluded); element = mean of its criteria; overall = weighted mean of the elements")
-FLAG_LABELS = {
-    "suppressed": _l("too few responses"),
-    "low_n_eff": _l("small effective sample"),
-    "low_df": _l("few degrees of freedom"),
-    "wide": _l("wide interval"),
-    "boundary_cp": _l("exact interval at 0 or 100 percent"),
-}
 STATUS_LABELS = {"flagged": _l("flagged"), "excluded": _l("excluded")}
-KIND_ORDER = {"agency": 0, "district": 1, "commune": 2, "service_point": 3}  # agencies before communes
 INSTRUMENTS = ("sipas-counter@2025.1", "quick-rating@2025.1", "outpatient@2025.1")
-VERDICTS = {
-    "met": ("✔", _l("met"), "met"),
-    "below": ("✖", _l("below target"), "below"),
-    "inconclusive": ("?", _l("inconclusive"), "inconclusive"),
-    "suppressed": ("–", _l("too few responses"), "suppressed"),
-}
-
-
-MISSING = "–"  # an en dash, where a figure is missing or not a finite number
 
 
 @bp.app_template_filter("pct")
 def pct(value: Any, digits: int = 1) -> str:
-    """86,4 % in Vietnamese, 86.4% in English; an en dash when missing."""
-    number = finite_number(value)
-    if number is None:
-        return MISSING
-    text = f"{number * 100:.{digits}f}"
-    return f"{text.replace('.', ',')} %" if current_locale() == "vi" else f"{text}%"
+    """86,4% in Vietnamese, 86.4% in English (Babel); an en dash when missing."""
+    return formats.percent(value, digits)
 
 
 @bp.app_template_filter("num")
 def num(value: Any, digits: int = 0) -> str:
-    number = finite_number(value)
-    if number is None:
-        return MISSING
-    if abs(number) < 0.5 * 10**-digits:
-        number = 0.0  # never print "-0,0"
-    text = f"{number:,.{digits}f}"
-    return text.replace(",", " ").replace(".", ",") if current_locale() == "vi" else text
+    return formats.number(value, digits)
+
+
+@bp.app_template_filter("signed")
+def signed(value: Any, digits: int = 1) -> str:
+    return formats.signed(value, digits)
+
+
+@bp.app_template_filter("p_value")
+def p_value(value: Any) -> str:
+    return formats.p_value(value)
+
+
+@bp.app_template_filter("day")
+def day(value: date) -> str:
+    return formats.day(value)
+
+
+@bp.app_template_filter("utc_moment")
+def utc_moment(value: datetime) -> str:
+    return formats.utc_moment(value)
 
 
 @bp.app_template_filter("local_month")
 def local_month(moment: datetime) -> str:
     return moment.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).strftime("%Y-%m")
+
+
+@bp.app_template_filter("local_date")
+def local_date(moment: datetime) -> str:
+    return formats.local_day(moment)
 
 
 @bp.app_template_global("weighting_text")
@@ -91,7 +95,7 @@ def flag_labels(flags: Any) -> str:
     """analysis's `|`-joined precision flags, in words."""
     if not isinstance(flags, str) or not flags:
         return ""
-    return "; ".join(str(FLAG_LABELS.get(flag, flag)) for flag in flags.split("|"))
+    return flags_text(flags)
 
 
 @bp.app_template_filter("status_label")
@@ -105,18 +109,23 @@ def status_reason_label(reason: str) -> str:
     return "; ".join(reason_labels(reason))
 
 
+@bp.app_template_global("verdict_word")
+def verdict_word(verdict: str) -> str:
+    return verdict_text(verdict)
+
+
 @bp.app_template_global("verdict_badge")
 def verdict_badge(verdict: Any) -> Markup:
     """Shape + text, never colour alone."""
     symbol, label, css = VERDICTS.get(str(verdict), ("", "", "none"))
-    if not symbol:
+    if not verdict or not symbol:
         return Markup('<span class="verdict verdict-none">–</span>')
     return Markup('<span class="verdict verdict-{}"><span aria-hidden="true">{}</span> {}</span>').format(
         css, symbol, label
     )
 
 
-def _options() -> tuple[Period, str, bool]:
+def dashboard_options() -> tuple[Period, str, bool]:
     today = current_time().date()
     period = Period.parse(request.args.get("period"), today)
     key = request.args.get("instrument", INSTRUMENTS[0])
@@ -144,23 +153,6 @@ def _period_choices(period: Period) -> list[Period]:
 
 def _trend_points(report: IndexReport, code: str) -> list[Point]:
     return [Point(*values) for values in report.trend_of(code)]
-
-
-def _tree(report: IndexReport, root: Unit) -> list[tuple[int, str]]:
-    """(depth, code) in depth-first order; the unit page's descendants and the dashboard rows."""
-    children: dict[str | None, list[str]] = {}
-    for code, parent in report.parents.items():
-        children.setdefault(parent, []).append(code)
-    out: list[tuple[int, str]] = []
-
-    def walk(code: str, depth: int) -> None:
-        out.append((depth, code))
-        for child in sorted(children.get(code, []), key=lambda c: (KIND_ORDER.get(report.names[c][3], 9),
-                                                                     report.names[c][1])):
-            walk(child, depth + 1)
-
-    walk(root.code, 0)
-    return out
 
 
 _RATES: dict[tuple[object, ...], tuple[tuple[object, ...], dict[int, Any]]] = {}
@@ -209,24 +201,59 @@ def _roots(visible: set[int]) -> list[Unit]:
     return sorted((u for u in units if u.parent_id not in visible), key=lambda u: u.code)
 
 
-@bp.get("/")
-@staff_required(Role.ADMIN, Role.MANAGER)
-def dashboard() -> str:
-    user = current_staff()
-    period, key, weighted = _options()
+# Verdicts in the order a manager acts on them: below target first.
+VERDICT_ORDER = {"below": 0, "inconclusive": 1, "met": 2, "suppressed": 3}
+SORTS = ("tree", "index", "n", "verdict")
+
+
+def arranged(rows: list[dict[str, Any]], sort: str, verdict: str) -> list[dict[str, Any]]:
+    """The rows filtered to one verdict (if given) and sorted (the tree order by default). The root
+    row stays first: it is the total the others add up to."""
+    root, rest = rows[:1], rows[1:]
+    if verdict:
+        rest = [r for r in rest if r["overall"] is not None and r["overall"]["verdict"] == verdict]
+
+    def figure(row: dict[str, Any], column: str) -> float:
+        number = formats.finite_number(row["overall"][column]) if row["overall"] is not None else None
+        return number if number is not None else float("inf")
+
+    if sort == "index":
+        rest = sorted(rest, key=lambda r: figure(r, "est"))
+    elif sort == "n":
+        rest = sorted(rest, key=lambda r: figure(r, "n") if r["overall"] is not None else -1.0)
+    elif sort == "verdict":
+        rest = sorted(rest, key=lambda r: (VERDICT_ORDER.get(str(r["overall"]["verdict"]), 4)
+                                           if r["overall"] is not None else 5, figure(r, "est")))
+    return root + rest
+
+
+def table_options() -> tuple[str, str]:
+    """`sort` and `verdict` of the dashboard table (unknown values mean the defaults)."""
+    sort = request.args.get("sort", "tree")
+    verdict = request.args.get("verdict", "")
+    return sort if sort in SORTS else "tree", verdict if verdict in VERDICT_ORDER else ""
+
+
+def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> list[dict[str, Any]]:
+    """One section per scope root: its report and the rows of the unit table (tree order). Alerts are
+    refreshed on the way; the caller commits."""
     default_target = current_app.config["DEFAULT_TARGET"]
+    instrument_id = instrument_for(key).id
     sections = []
     for root in _roots(visible_unit_ids(db.session(), user)):
         report = unit_indices(db.session(), root, key, period, weighted=weighted,
                               default_target=default_target,
                               min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
         refresh_alerts(db.session(), report, instrument_for(key).id)
-        tree = _collapse_single_children(report, _tree(report, root))
+        tree = _collapse_single_children(report, tree_order(report, root.code))
         ids = [report.names[code][0] for _, code in tree]
         rates = _rates(ids, period, key)
         flagged = _flagged_by_code(report, period)
         trends = {code: _trend_points(report, code) for _, code in tree}
         axis = common_axis(list(trends.values()), report.target)
+        in_force = effective_targets(db.session(), root, report.parents, instrument_id, period.first.year,
+                                     default_target)
+        proposed = pending_proposals(db.session(), ids, instrument_id, period.first.year)
         rows = [
             {
                 "depth": depth,
@@ -235,18 +262,33 @@ def dashboard() -> str:
                 "overall": report.overall(code),
                 "rate": rates.get(report.names[code][0]),
                 "flagged": flagged.get(code, 0),
+                "target": in_force[code],
+                "proposal": proposed.get((report.names[code][0], instrument_id, period.first.year)),
                 "spark": sparkline(trends[code], target=report.target, axis=axis,
                                    title=_("Overall index by period")),
             }
             for depth, code in tree
         ]
         sections.append({"root": root, "report": report, "rows": rows})
-    db.session.commit()  # alerts upserted above
+    return sections
+
+
+@bp.get("/")
+@staff_required(Role.ADMIN, Role.MANAGER)
+def dashboard() -> str:
+    user = current_staff()
+    period, key, weighted = dashboard_options()
+    sort, verdict = table_options()
+    sections = dashboard_sections(user, period, key, weighted)
+    for section in sections:
+        section["rows"] = arranged(section["rows"], sort, verdict)
+    db.session.commit()  # alerts upserted while building the sections
     return render_template(
         "manage/dashboard/index.html",
-        sections=sections,
+        sections=sections, sort=sort, verdict=verdict,
+        to_decide=proposals_to_decide(db.session(), user),
         **_picker_context(period, key, weighted),
-        formula_text=FORMULA_LABEL,
+        formula_text=FORMULA_TEXT,
         interval_method=INTERVAL_LABEL,
     )
 
@@ -266,7 +308,7 @@ def _definition_labels(
 def unit_page(unit_id: int) -> str:
     user = current_staff()
     unit = unit_or_404(db.session(), user, unit_id, now=current_time(), action="dashboard.view")
-    period, key, weighted = _options()
+    period, key, weighted = dashboard_options()
     visible = visible_unit_ids(db.session(), user)
     league_root = unit.parent if unit.parent_id in visible else unit
     report = unit_indices(
@@ -320,8 +362,8 @@ def unit_page(unit_id: int) -> str:
         separate=separate,
         comments=comments,
         rate=rates.get(unit.id),
-        tree=_tree(report, unit),
-        formula_text=FORMULA_LABEL,
+        tree=tree_order(report, unit.code),
+        formula_text=FORMULA_TEXT,
         interval_method=INTERVAL_LABEL,
         lang=lang,
     )

@@ -42,7 +42,7 @@ _INSTRUMENT = re.compile(r"[a-z0-9][a-z0-9-]{0,39}(?:@[0-9][0-9A-Za-z.-]{0,19})?
 MEDIA_TYPES = {
     "pdf": "application/pdf",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",  # Werkzeug adds "; charset=utf-8" to text/* itself (it was said twice)
 }
 
 

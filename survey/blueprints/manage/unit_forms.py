@@ -1,4 +1,4 @@
-"""Forms of the unit, counter, assignment, target and import pages (fields only; choices set by views).
+"""Forms of the unit, counter, assignment, target, proposal and import pages (fields only; views set choices).
 
 Validators here catch what a browser form gets wrong; the services check every rule again, scope first.
 """
@@ -83,11 +83,33 @@ class CloseAssignmentForm(FlaskForm):
     closes_on = DateField(_l("Closes on"), validators=[InputRequired()])
 
 
+REASON_REQUIRED = _l("Give the reason for this change: it is kept in the audit log.")
+
+
 class TargetForm(FlaskForm):
     instrument_id = SelectField(_l("Instrument"), validators=[InputRequired()])
     year = IntegerField(_l("Year"), validators=[InputRequired(), NumberRange(2000, 2100)])
-    target = StringField(_l("Target"), validators=[InputRequired(), Length(max=10)],
-                         description=_l("Examples: 80, 80% and 0.8 each mean 80%."))
+    # An empty box is not a way to remove a target: that is its own action, with a confirmation.
+    target = StringField(_l("Target"), validators=[
+        InputRequired(_l("Enter the target, e.g. 80%. To remove this unit's own target, use "
+                         "\"Remove own target\" in the table above.")), Length(max=10)],
+        description=_l("Examples: 80, 80% and 0.8 each mean 80%."))
+    reason = StringField(_l("Reason"), validators=[InputRequired(REASON_REQUIRED), Length(max=500)])
+
+
+class ClearTargetForm(FlaskForm):
+    instrument_id = SelectField(_l("Instrument"), validators=[InputRequired()])
+    year = IntegerField(_l("Year"), validators=[InputRequired(), NumberRange(2000, 2100)])
+    reason = StringField(_l("Reason"), validators=[InputRequired(REASON_REQUIRED), Length(max=500)])
+
+
+class ApproveProposalForm(FlaskForm):
+    note = StringField(_l("Note (optional)"), validators=[Optional(), Length(max=500)])
+
+
+class RejectProposalForm(FlaskForm):
+    reason = StringField(_l("Reason for rejecting"), validators=[InputRequired(REASON_REQUIRED),
+                                                                 Length(max=500)])
 
 
 class UploadForm(FlaskForm):

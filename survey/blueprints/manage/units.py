@@ -22,18 +22,20 @@ from survey.blueprints.manage.unit_forms import (
     KIND_LABELS,
     KIND_SHORT,
     NONE_CHOICE,
+    ApproveProposalForm,
     AssignmentForm,
     CloseAssignmentForm,
     CloseUnitForm,
     ConfirmForm,
     CounterForm,
+    RejectProposalForm,
     TargetForm,
     UnitForm,
     UploadForm,
 )
 from survey.extensions import db
 from survey.models import Role, Unit, UnitKind
-from survey.services.organisation import unit_import, unit_plans, units
+from survey.services.organisation import targets, unit_import, unit_plans, units
 from survey.services.weighting.frame_rows import RowError
 
 MANAGERS = (Role.ADMIN, Role.MANAGER)
@@ -51,7 +53,7 @@ def _unit_choices(unit_list: list[Unit], exclude: int | None = None) -> list[Sel
     return [NONE_CHOICE, *(SelectChoice(u.id, f"{u.code} · {u.name_vi}") for u in others)]
 
 
-def _refused(form: Any, error: units.UnitRefused) -> None:
+def show_refusal(form: Any, error: units.UnitRefused) -> None:
     db.session.rollback()
     form.form_errors.append(str(error.message))
 
@@ -64,7 +66,7 @@ def _committed(form: Any, change: Callable[Concatenate[Session, P], T], *args: P
     try:
         result = change(db.session(), *args, **kwargs)
     except units.UnitRefused as error:
-        _refused(form, error)
+        show_refusal(form, error)
         return None
     db.session.commit()
     return result
@@ -122,10 +124,10 @@ def unit_edit(unit_id: int) -> Any:
         if saved is not None:
             flash(_("Changes saved."), "ok")
             return redirect(url_for("manage.unit_edit", unit_id=unit.id))
-    return _unit_page(unit, form, status=422 if form.errors else 200)
+    return render_unit_page(unit, form, status=422 if form.errors else 200)
 
 
-def _unit_page(unit: Unit, form: UnitForm, *, status: int = 200, **forms: Any) -> tuple[str, int]:
+def render_unit_page(unit: Unit, form: UnitForm, *, status: int = 200, **forms: Any) -> tuple[str, int]:
     actor, now = current_staff(), current_time()
     today = now.date()
     close_form = forms.get("close_form") or CloseUnitForm()
@@ -133,15 +135,19 @@ def _unit_page(unit: Unit, form: UnitForm, *, status: int = 200, **forms: Any) -
     assignment_form = forms.get("assignment_form") or AssignmentForm(opens_on=today)
     assignment_form.instrument.choices = unit_plans.instrument_keys()
     target_form = forms.get("target_form") or TargetForm(year=today.year)
-    instrument_ids = sorted({key.partition("@")[0] for key in unit_plans.instrument_keys()})
+    instrument_ids = instrument_id_choices()
     target_form.instrument_id.choices = instrument_ids
     default = float(current_app.config["DEFAULT_TARGET"])
-    targets = [unit_plans.effective_target(db.session(), unit, instrument_id, year, default)
-               for year in (today.year, today.year + 1) for instrument_id in instrument_ids]
+    effective = [targets.effective_target(db.session(), unit, instrument_id, year, default)
+                 for year in (today.year, today.year + 1) for instrument_id in instrument_ids]
+    pending = targets.pending_proposals(db.session(), [unit.id])
     html = render_template(
         "manage/units/unit_edit.html", unit=unit, form=form, close_form=close_form,
         assignment_form=assignment_form, target_form=target_form, confirm_form=ConfirmForm(),
-        close_assignment_form=CloseAssignmentForm(closes_on=today), targets=targets,
+        close_assignment_form=CloseAssignmentForm(closes_on=today), targets=effective,
+        pending=sorted(pending.values(), key=lambda p: (p.year, p.instrument_id)),
+        may_set_target=targets.may_set_target(actor, unit), approve_form=ApproveProposalForm(),
+        reject_form=RejectProposalForm(),
         assignments=unit_plans.own_assignments(db.session(), actor, unit.id, now=now),
         current_assignment=unit_plans.current_assignment(db.session(), unit, today), today=today)
     return html, status
@@ -166,7 +172,7 @@ def unit_close(unit_id: int) -> Any:
     form.kind.data = unit.kind.value
     form.successor_id.choices = close_form.successor_id.choices
     form.parent_id.choices = _unit_choices(choices, exclude=unit.id)
-    return _unit_page(unit, form, status=422, close_form=close_form)
+    return render_unit_page(unit, form, status=422, close_form=close_form)
 
 
 # ---------------------------------------------------------------- counters
@@ -240,7 +246,7 @@ def _key_change(counter_id: int, operation: str) -> Any:
     return render_template("manage/units/counter_key.html", counter=counter, operation=operation, form=form)
 
 
-# ---------------------------------------------------------------- assignments and targets
+# ---------------------------------------------------------------- assignments
 
 
 @bp.post("/units/<int:unit_id>/assignments")
@@ -257,7 +263,7 @@ def assignment_add(unit_id: int) -> Any:
         if assigned is not None:
             flash(_("Instrument assigned."), "ok")
             return redirect(url_for("manage.unit_edit", unit_id=unit.id) + "#assignments")
-    return _unit_page(unit, _unit_form(unit), status=422, assignment_form=form)
+    return render_unit_page(unit, unit_form_for(unit), status=422, assignment_form=form)
 
 
 @bp.post("/units/<int:unit_id>/assignments/close")
@@ -282,31 +288,11 @@ def assignment_close(unit_id: int) -> WerkzeugResponse:
     return redirect(back)
 
 
-@bp.post("/units/<int:unit_id>/targets")
-@staff_required(*MANAGERS)
-def target_set(unit_id: int) -> Any:
-    actor, now = current_staff(), current_time()
-    unit = units.get_unit(db.session(), actor, unit_id, now=now)
-    form = TargetForm()
-    form.instrument_id.choices = sorted({k.partition("@")[0] for k in unit_plans.instrument_keys()})
-    if form.validate_on_submit():
-        try:
-            if request.form.get("clear"):
-                unit_plans.clear_target(db.session(), actor, unit.id, form.instrument_id.data or "",
-                                        form.year.data or 0, now=now)
-            else:
-                unit_plans.set_target(db.session(), actor, unit.id, form.instrument_id.data or "",
-                                      form.year.data or 0, form.target.data or "", now=now)
-        except units.UnitRefused as error:
-            _refused(form, error)
-        else:
-            db.session.commit()
-            flash(_("Target saved."), "ok")
-            return redirect(url_for("manage.unit_edit", unit_id=unit.id) + "#targets")
-    return _unit_page(unit, _unit_form(unit), status=422, target_form=form)
+def instrument_id_choices() -> list[str]:
+    return sorted({key.partition("@")[0] for key in unit_plans.instrument_keys()})
 
 
-def _unit_form(unit: Unit) -> UnitForm:
+def unit_form_for(unit: Unit) -> UnitForm:
     form = UnitForm(obj=unit, formdata=None)
     form.kind.data = unit.kind.value
     choices = _unit_choices(units.parent_choices(db.session(), current_staff()), exclude=unit.id)

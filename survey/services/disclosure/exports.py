@@ -38,13 +38,8 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from survey.services.reporting.report_content import (
-    Figure,
-    ReportContent,
-    flag_text,
-    method_pairs,
-    verdict_text,
-)
+from survey.services.reporting.labels import P_ONE_SIDED, flag_text, verdict_text
+from survey.services.reporting.report_content import Figure, ReportContent, method_pairs
 
 Cell = str | int | float | Decimal | date | datetime | None
 
@@ -242,7 +237,7 @@ _STAT_KINDS = (ColumnKind.COUNT, *(ColumnKind.PERCENT,) * 4, ColumnKind.TEXT, Co
 
 def _stat_headers() -> tuple[str, ...]:
     return (_("Responses (n)"), _("Estimate"), _("Lower bound (95%)"), _("Upper bound (95%)"),
-            _("Target"), _("Verdict"), _("p-value (vs target)"), _("Effective n"), _("Design effect"),
+            _("Target"), _("Verdict"), str(P_ONE_SIDED), _("Effective n"), _("Design effect"),
             _("Notes"))
 
 
@@ -295,8 +290,8 @@ def method_table(content: ReportContent) -> Table:
 
 
 CSV_HEADERS = ("period", "instrument", "formula", "weighted", "unit_code", "unit_name", "level", "code",
-               "label", "element", "n", "est", "ci_lo", "ci_hi", "target", "verdict", "p_value", "n_eff",
-               "deff", "flags")
+               "label", "element", "n", "est", "ci_lo", "ci_hi", "target", "verdict", "p_value_one_sided",
+               "n_eff", "deff", "flags")
 
 
 def csv_table(content: ReportContent) -> Table:

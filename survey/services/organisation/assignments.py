@@ -1,4 +1,4 @@
-"""Which instrument a unit uses on a day, and its target: inherited from the nearest ancestor."""
+"""Which instrument a unit uses on a day, inherited from the nearest ancestor; the tree walk up."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from survey.models import InstrumentAssignment, Target, Unit
+from survey.models import InstrumentAssignment, Unit
 
 
 def ancestors_and_self(unit: Unit) -> Iterator[Unit]:
@@ -33,15 +33,3 @@ def assignment_for(session: Session, unit: Unit, day: date) -> InstrumentAssignm
         if found is not None:
             return found
     return None
-
-
-def target_for(session: Session, unit: Unit, instrument_id: str, year: int, default: float) -> float:
-    """The target set for `unit` (or its nearest ancestor) for this instrument and year, else `default`."""
-    for node in ancestors_and_self(unit):
-        value = session.scalar(
-            sa.select(Target.target).where(Target.unit_id == node.id, Target.instrument_id == instrument_id,
-                                           Target.year == year)
-        )
-        if value is not None:
-            return float(value)
-    return default

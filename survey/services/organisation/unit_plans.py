@@ -1,16 +1,13 @@
-"""What a unit is measured with and against: instrument assignments and yearly targets.
+"""What a unit is measured with: instrument assignments (its targets are in `targets`).
 
-Both are inherited down the tree (`assignments` in this package): a unit without its own assignment or
-target uses its nearest ancestor's, and the pages show where an inherited value comes from.
+Assignments are inherited down the tree (`assignments` in this package): a unit without its own
+assignment uses its nearest ancestor's, and the pages show where an inherited one comes from.
 Scope checks and audit events as in `survey.services.organisation.units`; functions flush, callers commit.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -18,48 +15,15 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
 
 from instruments.registry import UnknownInstrument, get_registered, list_instruments
-from survey.models import InstrumentAssignment, Role, Target, Unit, User
-from survey.services.organisation.assignments import ancestors_and_self, assignment_for
+from survey.models import InstrumentAssignment, Role, Unit, User
+from survey.services.organisation.assignments import assignment_for
 from survey.services.organisation.units import UnitRefused
 from survey.services.staff import access, audit
-
-_TARGET_TEXT = re.compile(r"(\d+(?:[.,]\d+)?)\s*(%?)")
-
-
-@dataclass(frozen=True)
-class EffectiveTarget:
-    """The target that applies to a unit, and where it comes from (`source` None = the default)."""
-
-    instrument_id: str
-    year: int
-    value: float
-    source: Unit | None
-    own: bool
 
 
 def instrument_keys() -> list[str]:
     """`id@version` of every shipped instrument, for the assignment form."""
     return [entry.key for entry in list_instruments()]
-
-
-def parse_target(text: str) -> float:
-    """Read a target typed by a person: "80", "80%", "80 %", "0.8" and "85,5" (Vietnamese decimal comma).
-
-    A number with '%' or above 1 is a percentage; otherwise a share. The result must lie in (0, 1].
-    """
-    match = _TARGET_TEXT.fullmatch((text or "").strip())
-    if match is None:
-        raise UnitRefused(_("Enter the target as a percentage (%(percent)s) or a share (%(share)s).",
-                            percent="80, 80%", share="0.8"))
-    try:
-        number = Decimal(match.group(1).replace(",", "."))
-    except InvalidOperation:  # pragma: no cover - the pattern only lets digits through
-        raise UnitRefused(_("Enter the target as a percentage (%(percent)s) or a share (%(share)s).",
-                            percent="80, 80%", share="0.8")) from None
-    share = number / 100 if match.group(2) or number > 1 else number
-    if not 0 < share <= 1:
-        raise UnitRefused(_("The target must be above 0 and at most %(max)s.", max="100%"))
-    return float(round(share, 4))
 
 
 # ---------------------------------------------------------------- assignments
@@ -126,61 +90,3 @@ def close_assignment(session: Session, actor: User, unit_id: int, assignment_id:
                  object_id=str(assignment.id), unit_id=assignment.unit_id,
                  detail={"closes_on": closes_on.isoformat()}, now=now)
     return assignment
-
-
-# ---------------------------------------------------------------- targets
-
-
-def effective_target(session: Session, unit: Unit, instrument_id: str, year: int,
-                     default: float) -> EffectiveTarget:
-    """The target for `unit`, or its nearest ancestor's, or `default`; with the unit it comes from."""
-    for node in ancestors_and_self(unit):
-        value = session.scalar(sa.select(Target.target).where(
-            Target.unit_id == node.id, Target.instrument_id == instrument_id, Target.year == year))
-        if value is not None:
-            return EffectiveTarget(instrument_id, year, float(value), node, node.id == unit.id)
-    return EffectiveTarget(instrument_id, year, default, None, False)
-
-
-def set_target(session: Session, actor: User, unit_id: int, instrument_id: str, year: int, text: str, *,
-               now: datetime) -> Target:
-    """Set (or change) the unit's own target; it then applies to every unit below that has none."""
-    access.require_role(actor, Role.ADMIN, Role.MANAGER)
-    unit = access.unit_or_404(session, actor, unit_id, now=now, action="target.set")
-    if instrument_id not in {entry.instrument.id for entry in list_instruments()}:
-        raise UnitRefused(_("Unknown instrument '%(key)s'.", key=instrument_id[:80]))
-    if not 2000 <= year <= 2100:
-        raise UnitRefused(_("The year must lie between 2000 and 2100."))
-    value = parse_target(text)
-    target = _own_target(session, unit.id, instrument_id, year)
-    before = target.target if target is not None else None
-    if target is None:
-        target = Target(unit_id=unit.id, instrument_id=instrument_id, year=year, target=value)
-        session.add(target)
-    else:
-        target.target = value
-    session.flush()
-    audit.record(session, actor=actor, action="target.set", object_type="target", object_id=str(target.id),
-                 unit_id=unit.id, detail={"instrument_id": instrument_id, "year": year, "before": before,
-                                          "target": value}, now=now)
-    return target
-
-
-def clear_target(session: Session, actor: User, unit_id: int, instrument_id: str, year: int, *,
-                 now: datetime) -> None:
-    """Drop the unit's own target so that it inherits again (the audit event keeps the old value)."""
-    access.require_role(actor, Role.ADMIN, Role.MANAGER)
-    unit = access.unit_or_404(session, actor, unit_id, now=now, action="target.clear")
-    target = _own_target(session, unit.id, instrument_id, year)
-    if target is None:
-        return
-    session.delete(target)
-    session.flush()
-    audit.record(session, actor=actor, action="target.clear", object_type="target", object_id=str(target.id),
-                 unit_id=unit.id, detail={"instrument_id": instrument_id, "year": year,
-                                          "before": target.target}, now=now)
-
-
-def _own_target(session: Session, unit_id: int, instrument_id: str, year: int) -> Target | None:
-    return session.scalar(sa.select(Target).where(
-        Target.unit_id == unit_id, Target.instrument_id == instrument_id, Target.year == year))

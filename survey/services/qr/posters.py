@@ -74,6 +74,9 @@ class Poster:
 INVITATION = _l("Scan to tell us how you were served — anonymous, under a minute")
 OR_OPEN = _l("Can’t scan the code? Open this address:")
 ANONYMOUS = _l("Anonymous: we do not ask for your name, phone number or ID.")
+# Shown instead of the code and address when they would point at this machine (see README, PUBLIC_BASE_URL).
+UNREACHABLE = _l("Do not print: the public address (PUBLIC_BASE_URL) is not set, so this code would lead "
+                 "to this computer (127.0.0.1), which citizens' phones cannot open.")
 
 
 def bilingual(message: Any) -> Bilingual:
@@ -106,9 +109,10 @@ def build_poster(counter: Counter, base_url: str, secret: str) -> Poster:
 
 
 def render_posters(posters: Sequence[Poster], layout: Layout, *, title: str, self_contained: bool,
-                   links: dict[str, str] | None = None) -> str:
+                   links: dict[str, str] | None = None, unreachable: bool = False) -> str:
     """The HTML document. `self_contained` inlines the CSS (for files and PDFs); otherwise the page
-    links /static/poster.css, as the Content-Security-Policy forbids inline styles."""
+    links /static/poster.css, as the Content-Security-Policy forbids inline styles. `unreachable`:
+    the survey address is a loopback one; each poster shows a warning instead of code and address."""
     pages = [posters[i:i + layout.per_page] for i in range(0, len(posters), layout.per_page)]
     return render_template(
         "posters/document.html", pages=pages, layout=layout, title=title,
@@ -116,7 +120,8 @@ def render_posters(posters: Sequence[Poster], layout: Layout, *, title: str, sel
         css=Markup(POSTER_CSS.read_text(encoding="utf-8")) if self_contained else None,
         links=links or {},
         text={"invitation": bilingual(INVITATION), "or_open": bilingual(OR_OPEN),
-              "anonymous": bilingual(ANONYMOUS)},
+              "anonymous": bilingual(ANONYMOUS), "unreachable": bilingual(UNREACHABLE)},
+        unreachable=unreachable,
     )
 
 

@@ -7,6 +7,7 @@ standard quiet zone of 4 modules, without which phone scanners miss codes printe
 from __future__ import annotations
 
 import io
+import ipaddress
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -40,6 +41,17 @@ def public_base_url(config: Mapping[str, Any], request_host_url: str | None) -> 
     if not is_http_url(base):
         raise ValueError("no public base URL: set PUBLIC_BASE_URL or pass --base-url")
     return base.rstrip("/")
+
+
+def is_loopback(base_url: str) -> bool:
+    """True when the URL's host is this machine (localhost, 127.0.0.0/8, ::1): no phone reaches it."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def is_http_url(value: str) -> bool:

@@ -27,8 +27,8 @@ from analysis.weights import DEFAULT_MIN_CELL, PoststratResult, WeightingError, 
 from instruments.index import IndexDefinition
 from instruments.model import Instrument
 from instruments.registry import get_instrument, parse_spec
-from survey.models import ALL, Target, Unit
-from survey.services.organisation.assignments import target_for
+from survey.models import ALL, Unit
+from survey.services.organisation.targets import effective_targets
 from survey.services.reporting.index_cache import FingerprintCache, data_fingerprint
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import (
@@ -130,19 +130,9 @@ def _names(session: Session, ids: set[int]) -> dict[str, tuple[int, str, str, st
 
 def _targets(session: Session, unit: Unit, parents: dict[str, str | None], instrument_id: str, year: int,
              default: float) -> dict[str, float]:
-    """`target_for` of every unit in the subtree, with one query instead of one per unit and level."""
-    inherited = target_for(session, unit, instrument_id, year, default)
-    set_here = dict(session.execute(
-        sa.select(Unit.code, Target.target).join(Unit, Unit.id == Target.unit_id)
-        .where(Target.instrument_id == instrument_id, Target.year == year, Unit.code.in_(list(parents)))
-    ).all())
-    out: dict[str, float] = {}
-    for code in parents:
-        node: str | None = code
-        while node is not None and node not in set_here:
-            node = parents.get(node)
-        out[code] = float(set_here[node]) if node is not None else inherited
-    return out
+    """The target in force for every unit of the subtree (own or inherited; proposals never count)."""
+    found = effective_targets(session, unit, parents, instrument_id, year, default)
+    return {code: target.value for code, target in found.items()}
 
 
 _REPORTS: FingerprintCache[IndexReport] = FingerprintCache(64)

@@ -24,7 +24,8 @@ from markupsafe import Markup
 from weasyprint import HTML
 
 from survey.charts import Point, interval_plot, trend_chart
-from survey.services.reporting.report_content import ReportContent, flag_text, method_pairs, weighting_text
+from survey.services.reporting.labels import flag_text, weighting_text
+from survey.services.reporting.report_content import ReportContent, method_pairs
 
 FONT = "DejaVu Sans, Noto Sans, sans-serif"
 _TEXT = f'font-family="{FONT}" fill="#222"'

@@ -9,7 +9,6 @@ subtree the reader was given.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,26 +16,19 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from instruments.model import Instrument
 from survey.services.disclosure.scrubber import scrubbed_comments
+from survey.services.reporting.formats import day, finite_number, utc_moment
 from survey.services.reporting.indices import (
     INTERVAL_METHOD,
     MIN_N,
-    UNWEIGHTED_METHOD,
-    WEIGHTED_METHOD,
     IndexReport,
 )
+from survey.services.reporting.labels import FORMULA_TEXT, INTERVAL_LABEL, weighting_text
 from survey.services.reporting.periods import Period, PeriodKind
 from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE, utc_bounds
-
-# The default interval (analysis.intervals.DEFAULT_INTERVAL_METHOD) in the reader's language; the same
-# words as survey.services.reporting.indices.INTERVAL_METHOD, which exports keep in English.
-INTERVAL_LABEL = _l("Wilson score interval on the smaller of the design and Kish effective sample sizes, "
-                    "Kish's bound taken per criterion for element and overall indices (Clopper–Pearson "
-                    "at 0 or 1)")
 
 SMALL_CELL = 5  # counts 0 < n < 5 are never published (docs/bad-input.md, "Export anonymity")
 DEFAULT_COMMENT_LIMIT = 30
@@ -144,15 +136,6 @@ def period_label(period: Period) -> str:
     return period.label
 
 
-def finite_number(value: object) -> float | None:
-    """`value` as a finite float, or None (missing, not a number, NaN or infinite)."""
-    try:
-        number = float(value)  # type: ignore[arg-type]  # any object: float() refusing it is handled
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def figure_from_row(row: Mapping[str, Any], key: str, label: str, group: str = "") -> Figure:
     """A Figure from one `compute_indices` row; small counts hidden."""
     n = int(row["n"]) if finite_number(row["n"]) is not None else 0
@@ -171,17 +154,27 @@ def _unit_names(report: IndexReport, lang: str) -> dict[str, tuple[str, str]]:
             for code, (_id, vi, en, kind) in report.names.items()}
 
 
-def _tree(parents: dict[str, str | None], root: str) -> list[tuple[int, str]]:
-    """(depth, code) of the subtree, depth first, children by code."""
+# Agencies (and the pre-2025 districts) before communes, service points last; then by name.
+KIND_ORDER = {"province": 0, "agency": 1, "district": 2, "commune": 3, "service_point": 4}
+
+
+def tree_order(report: IndexReport, root: str) -> list[tuple[int, str]]:
+    """(depth, code) of the subtree under `root`, depth first, children by kind then Vietnamese name
+    (then code). The one order of units on the dashboard, the unit page, the PDF and the XLSX."""
     children: dict[str | None, list[str]] = {}
-    for code, parent in parents.items():
+    for code, parent in report.parents.items():
         children.setdefault(parent, []).append(code)
+
+    def key(code: str) -> tuple[int, str, str]:
+        _id, name_vi, _en, kind = report.names.get(code, (0, code, "", ""))
+        return KIND_ORDER.get(kind, 9), name_vi.casefold(), code
+
     out: list[tuple[int, str]] = []
     stack = [(0, root)]
     while stack:
         depth, code = stack.pop()
         out.append((depth, code))
-        stack.extend((depth + 1, child) for child in sorted(children.get(code, []), reverse=True))
+        stack.extend((depth + 1, child) for child in sorted(children.get(code, []), key=key, reverse=True))
     return out
 
 
@@ -230,7 +223,7 @@ def build_content(session: Session, report: IndexReport, instrument: Instrument,
         if entry.group == "integrity" and (found := row(unit, "separate", entry.item)) is not None:
             integrity.append(figure_from_row(found, entry.item, instrument.item(entry.item).text.get(lang)))
     units = []
-    for depth, code in _tree(report.parents, unit):
+    for depth, code in tree_order(report, unit):
         name = names.get(code, (code, ""))
         found = report.overall(code)
         units.append(UnitFigure(code=code, name=name[0], kind=name[1], parent=report.parents.get(code) or "",
@@ -247,7 +240,7 @@ def build_content(session: Session, report: IndexReport, instrument: Instrument,
     return ReportContent(
         lang=lang, unit_code=unit, unit_name=unit_name, period=report.period,
         instrument_key=report.instrument_key, instrument_title=instrument.title.get(lang),
-        formula=report.formula, formula_text=report_formula_text(), weighted=report.weighted,
+        formula=report.formula, formula_text=str(FORMULA_TEXT), weighted=report.weighted,
         weighting=report.weighting, interval_method=INTERVAL_METHOD, confidence=1 - report.alpha,
         target=report.target, generated_at=now, responses=report.responses, served=report.served,
         excluded=int(report.excluded["n"].sum()) if len(report.excluded) else 0, needed=report.needed,
@@ -256,13 +249,6 @@ def build_content(session: Session, report: IndexReport, instrument: Instrument,
         trend=trend, integrity=tuple(integrity), comments=comments, comment_limit=comment_limit,
         change=_change(report),
     )
-
-
-def report_formula_text() -> str:
-    text = _("criterion index = share of valid answers that are satisfied (levels 4–5; \"not applicable\" "
-             "and missing answers excluded); element index = mean of its criterion indices; overall "
-             "index = weighted mean of the element indices")
-    return str(text)
 
 
 def _analysis_period_label(label: str) -> str:
@@ -301,56 +287,13 @@ def minimum_n() -> int:
     return MIN_N
 
 
-# The unit page's words (survey/blueprints/manage/dashboard.py), so page and report agree. The report
-# names every verdict in words: it never relies on colour alone, and prints in black and white.
-VERDICT_TEXT = {
-    "met": _l("met"),
-    "below": _l("below target"),
-    "inconclusive": _l("inconclusive"),
-    "suppressed": _l("too few responses"),
-    "": _l("no target"),
-}
-
-
-FLAG_TEXT = {
-    "suppressed": _l("too few responses"),
-    "low_n_eff": _l("small effective sample"),
-    "low_df": _l("few degrees of freedom"),
-    "wide": _l("wide interval"),
-    "boundary_cp": _l("exact interval (estimate at 0 or 1)"),
-}
-
-
-def flag_text(flag: str) -> str:
-    return str(FLAG_TEXT.get(flag, flag))
-
-
-def verdict_text(verdict: str) -> str:
-    return str(VERDICT_TEXT.get(verdict, verdict))
-
-
-def weighting_text(weighting: str) -> str:
-    """The service's weighting statement, translated where it is one of the known ones."""
-    known = {
-        WEIGHTED_METHOD: _l("post-stratified to the dossiers served (unit × procedure field × month)"),
-        UNWEIGHTED_METHOD: _l("unweighted: no served-dossier counts for this period"),
-        "unweighted (chosen)": _l("unweighted (chosen by the reader)"),
-    }
-    for statement, text in known.items():
-        if weighting == statement:
-            return str(text)
-        if weighting.startswith(statement + " ("):
-            return str(text) + weighting[len(statement):]
-    return weighting
-
-
 def method_pairs(content: ReportContent) -> list[tuple[str, str | int | float | None]]:
     """The method note, as (label, value): on every report, in every format."""
     period = content.period
     rate = (content.responses / content.served) if content.served else None
     return [
         (_("Unit"), f"{content.unit_name} ({content.unit_code})"),
-        (_("Period"), f"{content.period_label} ({period.first.isoformat()} – {period.last.isoformat()})"),
+        (_("Period"), f"{content.period_label} ({day(period.first)} – {day(period.last)})"),
         (_("Instrument"), f"{content.instrument_key} — {content.instrument_title}"),
         (_("Index formula (version)"), content.formula),
         (_("Formula"), content.formula_text),
@@ -372,5 +315,5 @@ def method_pairs(content: ReportContent) -> list[tuple[str, str | int | float | 
         (_("Responses left out (flagged or excluded)"), content.excluded),
         (_("Comments"), _("personal data masked by the comment scrubber; at most the %(shown)d newest",
                           shown=content.comment_limit)),
-        (_("Generated at (UTC)"), content.generated_at.strftime("%Y-%m-%d %H:%M")),
+        (_("Generated at (UTC)"), utc_moment(content.generated_at)),
     ]

@@ -7,4 +7,5 @@
 - `access`: the one scope rule (a subtree per manager or researcher) every page and export shares.
 - `api_clients`: bearer tokens of machine clients, stored only as hashes.
 - `audit`: the append-only log of changes and denied accesses.
+- `audit_log`: reading that log: filters, pages and the CSV export, scoped like every other page.
 """

@@ -1,0 +1,79 @@
+"""The words that go with the figures, said once for the web pages, the PDF and the XLSX.
+
+Verdicts (a shape and a word, never colour alone), precision flags, the index formula, the interval
+method and the weighting statement, in the reader's language. The services keep English method
+statements for machine-readable exports (`indices.INTERVAL_METHOD`, `indices.WEIGHTED_METHOD`);
+these say the same in words for people.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from survey.services.reporting.indices import UNWEIGHTED_METHOD, WEIGHTED_METHOD
+
+FORMULA_TEXT = _l("criterion index = share of valid answers that are satisfied (levels 4–5; "
+                  "\"not applicable\" and missing answers excluded); element index = mean of its criterion "
+                  "indices; overall index = weighted mean of the element indices")
+# The default interval (analysis.intervals.DEFAULT_INTERVAL_METHOD).
+INTERVAL_LABEL = _l("Wilson score interval on the smaller of the design and Kish effective sample sizes, "
+                    "Kish's bound taken per criterion for element and overall indices (Clopper–Pearson "
+                    "at 0 or 1)")
+
+# verdict -> (shape, word, CSS class). A shape for every verdict: prints in black and white too.
+VERDICTS = {
+    "met": ("✔", _l("met"), "met"),
+    "below": ("✖", _l("below target"), "below"),
+    "inconclusive": ("?", _l("inconclusive"), "inconclusive"),
+    "suppressed": ("–", _l("too few responses"), "suppressed"),
+    "": ("·", _l("no target"), "none"),
+}
+
+FLAG_TEXT = {
+    "suppressed": _l("too few responses"),
+    "low_n_eff": _l("small effective sample"),
+    "low_df": _l("few degrees of freedom"),
+    "wide": _l("wide interval"),
+    "boundary_cp": _l("exact interval (estimate at 0 or 1)"),
+}
+
+# The p-values printed beside a figure: the verdict's test against the target is one-sided (the side
+# the estimate is on: analysis.verdicts), the change between periods two-sided (analysis.change).
+P_ONE_SIDED = _l("one-sided p-value (vs target)")
+P_TWO_SIDED = _l("two-sided p")
+
+
+def flag_text(flag: str) -> str:
+    return str(FLAG_TEXT.get(flag, flag))
+
+
+def flags_text(flags: object) -> str:
+    """analysis's `|`-joined precision flags (or a sequence of them), in words."""
+    if isinstance(flags, str):
+        found: list[object] = list(flags.split("|"))
+    else:
+        found = list(flags) if isinstance(flags, tuple | list) else []
+    return "; ".join(flag_text(str(flag)) for flag in found if flag)
+
+
+def verdict_text(verdict: str) -> str:
+    return str(VERDICTS[verdict][1]) if verdict in VERDICTS else verdict
+
+
+def verdict_shape(verdict: str) -> str:
+    return VERDICTS[verdict][0] if verdict in VERDICTS else ""
+
+
+def weighting_text(weighting: str) -> str:
+    """The service's weighting statement, translated where it is one of the known ones."""
+    known = {
+        WEIGHTED_METHOD: _l("post-stratified to the dossiers served (unit × procedure field × month)"),
+        UNWEIGHTED_METHOD: _l("unweighted: no served-dossier counts for this period"),
+        "unweighted (chosen)": _l("unweighted (chosen by the reader)"),
+    }
+    for statement, text in known.items():
+        if weighting == statement:
+            return str(text)
+        if weighting.startswith(statement + " ("):
+            return str(text) + weighting[len(statement):]
+    return weighting
