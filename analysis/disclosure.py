@@ -302,7 +302,7 @@ def equivalence_keys(data: pd.DataFrame, suppressed: pd.DataFrame, columns: Sequ
     """
     parts = []
     for column in columns:
-        text = data[column].map(lambda v: _MISSING_KEY if _is_missing(v) else str(v))
+        text = data[column].map(lambda v: _MISSING_KEY if _is_missing(v) else str(v)).astype(str)
         parts.append(text.where(~suppressed[column], _SUPPRESSED_KEY))
     if not parts:
         return pd.Series("", index=data.index, dtype=object)

@@ -157,3 +157,11 @@ def test_period_labels_never_keep_a_time() -> None:
     assert period_labels(dates, "month").tolist() == ["2026-10", "2026-12", "2027-01"]
     assert period_labels(dates, "quarter").tolist() == ["2026-Q4", "2026-Q4", "2027-Q1"]
     assert period_labels(dates, "year").tolist() == ["2026", "2026", "2027"]
+
+
+def test_nothing_releasable_is_a_refusal_not_a_crash() -> None:
+    data = pd.DataFrame({"unit": ["U1", "U2", "U3"], "period": ["p"] * 3, "age_band": [1, 2, 3],
+                         "sex": [1, 2, 1], "extra_payment": [1, 2, 1]})
+    with pytest.raises(DisclosureRefused) as refused:
+        protect(data, RULES)
+    assert refused.value.report.records_out == 0 and refused.value.report.k_achieved is None

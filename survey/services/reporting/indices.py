@@ -146,8 +146,11 @@ def _targets(session: Session, unit: Unit, parents: dict[str, str | None], instr
 _REPORTS: FingerprintCache[IndexReport] = FingerprintCache(64)
 
 
-def _weights(session: Session, data: pd.DataFrame, ids: set[int], first: date, last: date,
-             weighted: bool) -> tuple[pd.Series | None, str]:
+def respondent_weights(session: Session, data: pd.DataFrame, ids: set[int], first: date, last: date,
+                       weighted: bool) -> tuple[pd.Series | None, str]:
+    """The weights of `data` (respondents of units `ids` on days first..last) and how they were made:
+    post-stratified to served dossiers per unit x procedure field x month, or None and why not.
+    The dashboard and the microdata export both weight with this, so their figures agree."""
     if not weighted:
         return None, "unweighted (chosen)"
     if data.empty:
@@ -232,7 +235,7 @@ def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str
         return hit
     loaded = load_respondents_cached(session, ids, period.first, period.last, instrument)
     data = loaded.frame
-    weights, weighting = _weights(session, data, ids, period.first, period.last, weighted)
+    weights, weighting = respondent_weights(session, data, ids, period.first, period.last, weighted)
     if data.empty:
         table = pd.DataFrame(columns=EMPTY_COLUMNS)
     else:
