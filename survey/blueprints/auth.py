@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from survey import auth
 from survey.blueprints.auth_forms import ChangePasswordForm, LoginForm, TwoFactorForm
 from survey.extensions import db
+from survey.models import Role
 from survey.ratelimit import account_key, keyed, limiter
 from survey.services.staff import accounts, audit, totp
 
@@ -44,6 +45,9 @@ def _next_url() -> str:
     target = request.args.get("next")
     if auth.is_safe_next(target):
         return str(target)
+    staff = auth.current_staff_or_none()
+    if staff is not None and staff.role == Role.RESEARCHER:
+        return url_for("manage.research")  # researchers have no dashboard: their page is the exports
     for endpoint in ("manage.dashboard", "manage.index"):
         if endpoint in current_app.view_functions:
             return url_for(endpoint)

@@ -12,4 +12,4 @@ bp = Blueprint("manage", __name__, url_prefix="/manage")
 bp.before_request(require_signed_in)
 
 # Route modules register on `bp` when imported; keep this list the single place that wires them.
-from survey.blueprints.manage import accounts, alerts, dashboard, frames, reports, units  # noqa: E402, F401
+from survey.blueprints.manage import accounts, alerts, dashboard, frames, reports, research, units  # noqa: E402, F401
