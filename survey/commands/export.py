@@ -48,10 +48,13 @@ def _day(text: str, name: str) -> date:
               help="Largest share of suppressed cells.")
 @click.option("--lang", default="vi", show_default=True, type=click.Choice(["vi", "en"]),
               help="Language of the variable and value labels.")
+@click.option("--include-text", is_flag=True,
+              help="Add the free-text answers, scrubbed of personal data (texts that may name someone are "
+                   "left out).")
 @click.option("--no-bom", is_flag=True, help="CSV without the byte-order mark Excel needs.")
 def microdata(unit_code: str, first: str, last: str, spec: str, file_format: str, out: Path,
               level: str | None, period: str, merge_age_bands: bool, omit: tuple[str, ...], k: int,
-              l_div: int, budget: float, lang: str, no_bom: bool) -> None:
+              l_div: int, budget: float, lang: str, include_text: bool, no_bom: bool) -> None:
     """Write anonymised microdata of one unit subtree and period, and its codebook beside it."""
     instrument_id, version = parse_spec(spec)
     if version is None:
@@ -63,7 +66,7 @@ def microdata(unit_code: str, first: str, last: str, spec: str, file_format: str
     request = MicrodataRequest(
         unit_code=unit_code, first=_day(first, "--from"), last=_day(last, "--to"), instrument=instrument,
         unit_level=UnitKind(level) if level else None, period=period,  # type: ignore[arg-type]
-        merge_age_bands=merge_age_bands, omit=omit, k=k, l=l_div, budget=budget,
+        merge_age_bands=merge_age_bands, omit=omit, include_text=include_text, k=k, l=l_div, budget=budget,
     )
     try:
         result = build_microdata(db.session, request)

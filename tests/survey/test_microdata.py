@@ -197,3 +197,21 @@ def test_cli_writes_the_file_and_its_codebook(app: Flask, seeded: list[int], tmp
                                 "2026-10-31", "--instrument", SIPAS, "--format", "csv", "--k", "2",
                                 "--out", str(tmp_path / "k2.csv")])
     assert low_k.exit_code != 0 and "--k" in low_k.output
+
+
+def test_free_text_only_when_asked_scrubbed_and_without_names(app: Flask, seeded: list[int]) -> None:
+    from survey.models import TextAnswer
+
+    planted = {seeded[0]: "Gọi tôi 0912 345 678, hồ sơ 000.00.12.H26-240315-0001 trễ hẹn",
+               seeded[1]: "chị Lan ở quầy 3 rất tận tình",
+               seeded[2]: "Phòng chờ nóng, cần thêm quạt."}
+    with app.app_context():
+        for response_id, text in planted.items():
+            db.session.add(TextAnswer(response_id=response_id, item_id="comment", text=text))
+        db.session.commit()
+    assert "comment" not in _build(app).table.columns
+    microdata = _build(app, include_text=True)
+    comments = [c for c in microdata.table["comment"] if isinstance(c, str)]
+    assert sorted(comments) == ["Gọi tôi [SĐT], hồ sơ [MÃ HỒ SƠ] trễ hẹn", "Phòng chờ nóng, cần thêm quạt."]
+    content = render(microdata, "csv").decode("utf-8-sig")
+    assert "0912" not in content and "Lan" not in content and "[SĐT]" in content

@@ -54,6 +54,7 @@ class MicrodataForm(FlaskForm):
     period = SelectField(_l("Period of each response"), default="month",
                          choices=[SelectChoice(g, PERIOD_LABELS[g]) for g in GRANULARITIES])
     merge_age_bands = BooleanField(_l("Merge the five age bands into three"))
+    include_text = BooleanField(_l("Add the comments, with personal data removed"))
     omit = SelectMultipleField(_l("Leave out"), choices=[SelectChoice(k, v) for k, v in OMITTABLE.items()])
     lang = SelectField(_l("Language of the labels"),
                        choices=[SelectChoice("vi", "Tiếng Việt"), SelectChoice("en", "English")])
@@ -132,6 +133,7 @@ def research_microdata() -> Any:
         unit_level=UnitKind(form.level.data) if form.level.data in {k.value for k in UnitKind} else None,
         period=form.period.data if form.period.data in GRANULARITIES else "month",  # type: ignore[arg-type]
         merge_age_bands=bool(form.merge_age_bands.data), omit=tuple(form.omit.data or ()),
+        include_text=bool(form.include_text.data),
     )
     try:
         microdata = build_microdata(db.session, request)

@@ -8,6 +8,9 @@ number of the weighting cell). What it never holds: response ids, form nonces, i
 counters, submission times, statuses, or anything else that joins back to the live database. Rows
 are shuffled, so their order says nothing about when a response came in.
 
+Free text is left out unless asked for; then each released response's text answers are scrubbed of
+personal data (`scrubber.scrubbed_texts`) and a text that may name someone is left out.
+
 Coded values: an item's raw code (``0`` = "not applicable" where the scale has it), an empty cell =
 not answered, `SUPPRESSED` (-3) = blanked by disclosure control. Before release the rows go through
 `analysis.disclosure.protect` with the quasi-identifiers of `quasi_identifiers_for` (the
@@ -46,8 +49,17 @@ from analysis.disclosure import (
     protect,
 )
 from instruments.index import IndexDefinition
-from instruments.model import Instrument, MultipleChoiceItem, NumberItem, ScaleItem, SingleChoiceItem
+from instruments.model import (
+    Instrument,
+    LongTextItem,
+    MultipleChoiceItem,
+    NumberItem,
+    ScaleItem,
+    ShortTextItem,
+    SingleChoiceItem,
+)
 from survey.models import Channel, Unit, UnitKind
+from survey.services.disclosure.scrubber import scrubbed_texts
 from survey.services.reporting.indices import respondent_weights
 from survey.services.reporting.respondent_data import load_respondents
 from survey.services.staff.access import subtree_ids
@@ -85,6 +97,7 @@ class MicrodataRequest:
     period: Granularity = "month"
     merge_age_bands: bool = False
     omit: tuple[str, ...] = ()  # items left out (the strongest coarsening of a quasi-identifier)
+    include_text: bool = False  # scrubbed free text of released responses; names flagged -> left out
     k: int = DEFAULT_K
     l: int = DEFAULT_L  # noqa: E741 - the letter of the literature
     budget: float = DEFAULT_BUDGET
@@ -132,6 +145,10 @@ def coded_items(instrument: Instrument) -> list[str]:
         elif isinstance(item, MultipleChoiceItem):
             out.extend(f"{item.id}__{option.code}" for option in item.options)
     return out
+
+
+def _text_items(instrument: Instrument) -> list[str]:
+    return [item.id for item in instrument.items() if isinstance(item, ShortTextItem | LongTextItem)]
 
 
 def _month_span(first: date, last: date) -> tuple[date, date]:
@@ -228,6 +245,11 @@ def build_microdata(session: Session, request: MicrodataRequest, *, tz: str = "A
     except DisclosureRefused as refused:
         raise MicrodataRefused(refusal_advice(refused), code="E-MICRODATA-UNSAFE", refusal=refused) from None
     table = protected.data.copy()
+    text_items = _text_items(instrument) if request.include_text else []
+    if text_items:
+        texts = scrubbed_texts(session, [int(i) for i in table["response_id"]])
+        for item in text_items:
+            table[item] = [texts.get((int(rid), item)) for rid in table["response_id"]]
     for column in protected.suppressed.columns:
         if protected.suppressed[column].any():  # only coded columns are ever blanked
             table.loc[protected.suppressed[column], column] = SUPPRESSED
@@ -236,9 +258,9 @@ def build_microdata(session: Session, request: MicrodataRequest, *, tz: str = "A
     table.insert(1, "instrument_version", instrument.version)
     table.insert(2, "index_formula", definition.formula)
     columns = ["instrument_id", "instrument_version", "index_formula", "unit", "parent_unit", "period",
-               *meta, *items, *DESIGN_COLUMNS]
+               *meta, *items, *text_items, *DESIGN_COLUMNS]
     table = _shuffled(table[columns])
-    return Microdata(request, table, tuple(items), field_codes, weighting, weights is not None,
+    return Microdata(request, table, (*items, *text_items), field_codes, weighting, weights is not None,
                      protected.report, sensitive, tuple(q.column for q in quasi), definition.formula,
                      request.merge_age_bands)
 

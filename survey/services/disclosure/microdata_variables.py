@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 
 from instruments.model import (
     Instrument,
+    LongTextItem,
     MultipleChoiceItem,
     NumberItem,
     ScaleItem,
+    ShortTextItem,
     SingleChoiceItem,
     Text,
 )
@@ -84,6 +86,8 @@ def _item_variables(instrument: Instrument, columns: tuple[str, ...], merged_age
             if merged_age and item.id == "age_band":
                 values = {band: Text(vi=vi, en=en) for band, (_, (vi, en)) in AGE_BANDS_MERGED.items()}
             out.append(Variable(item.id, item.text, "code", values, None, item.id in suppressible))
+        elif isinstance(item, ShortTextItem | LongTextItem):
+            out.append(Variable(item.id, item.text, "string"))
         elif isinstance(item, NumberItem):
             out.append(Variable(item.id, item.text, "number", {}, None, item.id in suppressible))
         elif isinstance(item, MultipleChoiceItem):
