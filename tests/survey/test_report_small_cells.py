@@ -21,7 +21,8 @@ from tests.survey.report_helpers import AB_CODES, add_responses
 def _content(app: Flask):  # type: ignore[no-untyped-def]
     with app.app_context(), app.test_request_context("/?lang=en"):
         unit = db.session.scalar(sa.select(Unit).where(Unit.code == "HL"))
-        report = unit_indices(db.session, unit, "sipas-counter@2025.1", Period.month(2026, 10), weighted=False)
+        report = unit_indices(db.session, unit, "sipas-counter@2025.1", Period.month(2026, 10),
+                              weighted=False)
         registered = get_registered("sipas-counter", "2025.1")
         return build_content(db.session, report, registered.instrument, lang="en",
                              now=datetime(2026, 11, 2, tzinfo=UTC))
