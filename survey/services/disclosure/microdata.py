@@ -96,7 +96,9 @@ class MicrodataRequest:
     unit_level: UnitKind | None = None
     period: Granularity = "month"
     merge_age_bands: bool = False
-    omit: tuple[str, ...] = ()  # items left out (the strongest coarsening of a quasi-identifier)
+    # Columns blanked in every row (the strongest coarsening): they stay in the file, all SUPPRESSED,
+    # so every export of an instrument has the same columns and the analysis package reads it.
+    omit: tuple[str, ...] = ()
     include_text: bool = False  # scrubbed free text of released responses; names flagged -> left out
     k: int = DEFAULT_K
     l: int = DEFAULT_L  # noqa: E741 - the letter of the literature
@@ -118,6 +120,7 @@ class Microdata:
     quasi_identifiers: tuple[str, ...]
     formula: str
     merged_age_bands: bool = field(default=False)
+    omitted: tuple[str, ...] = ()
 
 
 def quasi_identifiers_for(instrument: Instrument) -> tuple[tuple[QuasiIdentifier, ...], tuple[str, ...]]:
@@ -230,15 +233,16 @@ def build_microdata(session: Session, request: MicrodataRequest, *, tz: str = "A
     unknown = sorted(set(request.omit) - omittable)
     if unknown:
         raise MicrodataRefused(f"no such item to omit: {', '.join(unknown)}", code="E-MICRODATA-OMIT")
-    items = [i for i in coded_items(instrument) if i.split("__")[0] not in request.omit]
-    if request.merge_age_bands and "age_band" in items:
+    items = coded_items(instrument)
+    omitted = [c for c in ("channel", "field", *items) if c.split("__")[0] in request.omit]
+    for column in omitted:
+        frame[column] = float(SUPPRESSED)
+    if request.merge_age_bands and "age_band" in items and "age_band" not in omitted:
         merged = {code: band for band, (codes, _) in AGE_BANDS_MERGED.items() for code in codes}
         frame["age_band"] = generalise(frame["age_band"], {float(k): float(v) for k, v in merged.items()})
     quasi, sensitive = quasi_identifiers_for(instrument)
-    meta = [c for c in ("channel", "field") if c not in request.omit]
-    released = {*items, *meta, "unit", "period", "weight_cell"}
-    quasi = tuple(q for q in quasi if q.column in released)
-    sensitive = tuple(s for s in sensitive if s in released)
+    quasi = tuple(q for q in quasi if q.column in frame.columns and q.column not in omitted)
+    sensitive = tuple(s for s in sensitive if s not in omitted)
     rules = DisclosureRules(quasi, sensitive, k=request.k, l=request.l, budget=request.budget)
     try:
         protected = protect(frame, rules)
@@ -258,11 +262,11 @@ def build_microdata(session: Session, request: MicrodataRequest, *, tz: str = "A
     table.insert(1, "instrument_version", instrument.version)
     table.insert(2, "index_formula", definition.formula)
     columns = ["instrument_id", "instrument_version", "index_formula", "unit", "parent_unit", "period",
-               *meta, *items, *text_items, *DESIGN_COLUMNS]
+               "channel", "field", *items, *text_items, *DESIGN_COLUMNS]
     table = _shuffled(table[columns])
     return Microdata(request, table, (*items, *text_items), field_codes, weighting, weights is not None,
                      protected.report, sensitive, tuple(q.column for q in quasi), definition.formula,
-                     request.merge_age_bands)
+                     request.merge_age_bands, tuple(omitted))
 
 
 def refusal_advice(refused: DisclosureRefused) -> str:

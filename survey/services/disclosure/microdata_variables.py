@@ -102,14 +102,14 @@ def _item_variables(instrument: Instrument, columns: tuple[str, ...], merged_age
 
 def variables(microdata: Microdata) -> list[Variable]:
     """Every column of `microdata.table`, in order."""
-    suppressible = {*microdata.quasi_identifiers, *microdata.sensitive}
+    suppressible = {*microdata.quasi_identifiers, *microdata.sensitive, *microdata.omitted}
     by_name = {v.name: v for v in _item_variables(microdata.request.instrument, microdata.item_columns,
                                                   microdata.merged_age_bands, suppressible)}
     fields = {code: Text(vi=name, en=name) for code, name in microdata.field_codes.items()}
     channels = {code: CHANNEL_NAMES[Channel(name)] for name, code in CHANNEL_CODES.items()}
     meta = {
         "channel": Variable("channel", META_LABELS["channel"], "code", channels, None, True),
-        "field": Variable("field", META_LABELS["field"], "code", fields),
+        "field": Variable("field", META_LABELS["field"], "code", fields, None, "field" in suppressible),
         "weight": Variable("weight", META_LABELS["weight"], "weight"),
         "weight_cell": Variable("weight_cell", META_LABELS["weight_cell"], "number"),
     }
