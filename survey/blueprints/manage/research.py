@@ -16,12 +16,14 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask import Response, render_template
+from flask_babel import format_percent
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectField, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from analysis.disclosure import GRANULARITIES
 from instruments.registry import UnknownInstrument, get_instrument, list_instruments, parse_spec
@@ -55,7 +57,8 @@ class MicrodataForm(FlaskForm):
                          choices=[SelectChoice(g, PERIOD_LABELS[g]) for g in GRANULARITIES])
     merge_age_bands = BooleanField(_l("Merge the five age bands into three"))
     include_text = BooleanField(_l("Add the comments, with personal data removed"))
-    omit = SelectMultipleField(_l("Leave out"), choices=[SelectChoice(k, v) for k, v in OMITTABLE.items()])
+    omit = SelectMultipleField(_l("Leave out"), choices=[SelectChoice(k, v) for k, v in OMITTABLE.items()],
+                               widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     lang = SelectField(_l("Language of the labels"),
                        choices=[SelectChoice("vi", "Tiếng Việt"), SelectChoice("en", "English")])
 
@@ -97,6 +100,8 @@ def research() -> tuple[str, int]:
 
 def _refusal_text(refused: MicrodataRefused) -> str:
     if refused.refusal is None:
+        if refused.code == "E-MICRODATA-DATES":
+            return _("The end date is before the start date.")
         return _("Nothing to export: no valid responses match this request.") if refused.code == \
             "E-MICRODATA-EMPTY" else str(refused)
     report = refused.refusal.report
@@ -108,7 +113,8 @@ def _refusal_text(refused: MicrodataRefused) -> str:
         steps.append(_("merge the age bands or leave out: %(columns)s", columns=", ".join(columns)))
     return _("This request cannot be released safely: %(rate)s of the cells would have to be suppressed "
              "(the limit is %(budget)s). To continue, %(steps)s.",
-             rate=f"{report.suppression_rate:.1%}", budget=f"{report.budget:.0%}", steps="; ".join(steps))
+             rate=format_percent(report.suppression_rate, "#,##0.0 %"),
+             budget=format_percent(report.budget, "#,##0 %"), steps="; ".join(steps))
 
 
 @bp.post("/research/microdata")
@@ -132,7 +138,8 @@ def research_microdata() -> Any:
         unit_code=unit.code, first=first, last=last, instrument=instrument,
         unit_level=UnitKind(form.level.data) if form.level.data in {k.value for k in UnitKind} else None,
         period=form.period.data if form.period.data in GRANULARITIES else "month",  # type: ignore[arg-type]
-        merge_age_bands=bool(form.merge_age_bands.data), omit=tuple(form.omit.data or ()),
+        merge_age_bands=bool(form.merge_age_bands.data),
+        omit=tuple(o for o in form.omit.data or () if o in {"channel", *(i.id for i in instrument.items())}),
         include_text=bool(form.include_text.data),
     )
     try:
