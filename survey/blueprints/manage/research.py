@@ -101,8 +101,8 @@ def research() -> tuple[str, int]:
 def _refusal_text(refused: MicrodataRefused) -> str:
     if refused.refusal is None:
         if refused.code == "E-MICRODATA-DATES":
-            return _("The end date is before the start date.")
-        return _("Nothing to export: no valid responses match this request.") if refused.code == \
+            return str(_("The end date is before the start date."))
+        return str(_("Nothing to export: no valid responses match this request.")) if refused.code == \
             "E-MICRODATA-EMPTY" else str(refused)
     report = refused.refusal.report
     steps = []
@@ -111,10 +111,10 @@ def _refusal_text(refused: MicrodataRefused) -> str:
     columns = [c for c in refused.refusal.costliest if c != "(records)"]
     if columns:
         steps.append(_("merge the age bands or leave out: %(columns)s", columns=", ".join(columns)))
-    return _("This request cannot be released safely: %(rate)s of the cells would have to be suppressed "
+    return str(_("This request cannot be released safely: %(rate)s of the cells would have to be suppressed "
              "(the limit is %(budget)s). To continue, %(steps)s.",
              rate=format_percent(report.suppression_rate, "#,##0.0 %"),
-             budget=format_percent(report.budget, "#,##0 %"), steps="; ".join(steps))
+             budget=format_percent(report.budget, "#,##0 %"), steps="; ".join(steps)))
 
 
 @bp.post("/research/microdata")
@@ -132,12 +132,12 @@ def research_microdata() -> Any:
     except UnknownInstrument:
         form.instrument.errors = [_("Unknown instrument.")]
         return _page(form, status=400)
-    first: date = form.first.data  # type: ignore[assignment]
-    last: date = form.last.data  # type: ignore[assignment]
+    first: date = form.first.data
+    last: date = form.last.data
     request = MicrodataRequest(
         unit_code=unit.code, first=first, last=last, instrument=instrument,
         unit_level=UnitKind(form.level.data) if form.level.data in {k.value for k in UnitKind} else None,
-        period=form.period.data if form.period.data in GRANULARITIES else "month",  # type: ignore[arg-type]
+        period=next((g for g in GRANULARITIES if g == form.period.data), "month"),
         merge_age_bands=bool(form.merge_age_bands.data),
         omit=tuple(o for o in form.omit.data or () if o in {"channel", *(i.id for i in instrument.items())}),
         include_text=bool(form.include_text.data),

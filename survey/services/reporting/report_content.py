@@ -275,7 +275,9 @@ def build_content(session: Session, report: IndexReport, instrument: Instrument,
                                 else _no_data(code, name[0])))
         if code in hide:
             units[-1] = replace(units[-1], figure=_hidden(units[-1].figure))
-    trend_rows = report.trend.sort_values(["domain", "period"]).to_dict("records")
+    trend_rows: list[dict[str, Any]] = [
+        {str(k): v for k, v in r.items()}
+        for r in report.trend.sort_values(["domain", "period"]).to_dict("records")]
     by_period: dict[str, dict[str, int]] = {}
     for r in trend_rows:
         by_period.setdefault(r["period"], {})[str(r["domain"])] = _row_n(r)
