@@ -18,10 +18,11 @@ from survey.services.disclosure.microdata_variables import NOT_ANSWERED, SUPPRES
 
 WEIGHTING_TEXT = (
     "Post-stratification to the dossiers each unit served (frame uploaded by the unit or its one-stop "
-    "system), per unit x counter procedure field x calendar month: w = N_c / n_c in each cell c. A cell "
-    "with fewer than 5 respondents is merged with its siblings (procedure field collapsed first, then "
-    "the unit total); no trimming. Weights are those of the dashboard (the same function computes "
-    "both). Where no frame exists every weight is 1."
+    "system), per unit x counter procedure field x calendar month: w = N_c / n_c in each cell c. Within "
+    "a unit and month the procedure fields are separate cells only when every one has at least 5 "
+    "respondents and a positive number served; otherwise the unit-month total is the one cell (the "
+    "collapse rule of docs/weights.md). No trimming. Weights are those of the dashboard (the same "
+    "function computes both). Where no frame exists every weight is 1."
 )
 
 
@@ -63,7 +64,9 @@ def codebook(microdata: Microdata, *, data_name: str, created: date) -> dict[str
     registered = get_registered(instrument.id, instrument.version)
     described = []
     for variable in variables(microdata):
-        missing = {"": NOT_ANSWERED.en}
+        missing = {"": NOT_ANSWERED.en} if variable.name in microdata.item_columns else {}
+        if variable.name == "field":
+            missing = {"": "The counter has no procedure field (not broken down)"}
         if variable.not_applicable is not None:
             missing[str(variable.not_applicable)] = "Not applicable / no opinion (kept as a value; SPSS " \
                 "user-missing; Stata .n)"
