@@ -227,3 +227,25 @@ def test_omitted_and_merged_columns_stay_in_the_file_coarsened(app: Flask, seede
     # Merged bands 2 -> 1 and 3 -> 3; the five over 60 (band 5) stand together once sex is gone.
     assert (table["age_band"] == 5).sum() == 5 and microdata.report.suppressed_cells == 0
     assert "sex" not in microdata.quasi_identifiers and "sex" in microdata.omitted
+
+
+def test_units_generalised_to_a_level_keep_estimates_and_name_no_service_point(
+    app: Flask, seeded: list[int]
+) -> None:
+    from survey.models import UnitKind
+
+    fine = _build(app)
+    coarse = _build(app, unit_level=UnitKind.COMMUNE, period="quarter")
+    assert set(coarse.table["unit"]) == {"HL-AB", "HL-HL"} and set(coarse.table["parent_unit"]) == {"HL"}
+    assert (coarse.table["stratum"] == coarse.table["unit"]).all()
+    assert set(coarse.table["period"]) == {"2026-Q4"}
+    assert "HL-AB-1" not in render(coarse, "csv").decode("utf-8-sig")
+    # The same responses with the same weights, only labelled more coarsely.
+    assert len(coarse.table) == len(fine.table)
+    assert sorted(coarse.table["weight"]) == sorted(fine.table["weight"])
+    assert _share(coarse.table) == pytest.approx(_share(fine.table), abs=1e-15)
+
+
+def _share(table: pd.DataFrame) -> float:
+    valid = table[table["e1_info"].between(1, 5)]
+    return float((valid["weight"] * valid["e1_info"].isin([4, 5])).sum() / valid["weight"].sum())
