@@ -49,6 +49,17 @@ def test_researcher_signs_in_lands_on_the_research_page_and_downloads(rapp: Flas
     assert not audit_actions(rapp, "role.denied")
 
 
+def test_researcher_sent_to_sign_in_by_the_dashboard_url_lands_on_the_research_page(rapp: Flask) -> None:
+    staff = add_staff(rapp, "nghiencuu4", Role.RESEARCHER, ("HL",))
+    client = rapp.test_client()
+    to_login = client.get("/manage/")
+    assert to_login.status_code == 302 and "/auth/login" in to_login.headers["Location"]
+    signed = client.post(to_login.headers["Location"],
+                         data={"username": staff.username, "password": PASSWORD})
+    assert signed.status_code == 302 and signed.headers["Location"].endswith("/manage/research/")
+    assert client.get(signed.headers["Location"]).status_code == 200
+
+
 def test_out_of_scope_unit_is_refused_and_audited(rapp: Flask) -> None:
     staff = add_staff(rapp, "nghiencuu2", Role.RESEARCHER, ("HL-AB",))
     client = rapp.test_client()
