@@ -213,7 +213,7 @@ def _template_globals() -> dict[str, Any]:
     # Outside a request (CLI rendering posters or reports) nobody is signed in.
     citizen_or_cli = not has_request_context() or request.blueprint in CITIZEN_BLUEPRINTS
     staff = None if citizen_or_cli else current_staff_or_none()
-    return {"staff": staff, "can_manage": access.can_manage,
+    return {"staff": staff, "can_manage": access.can_manage, "can_export": access.can_export,
             "is_admin": access.is_admin, "first_url": first_url,
             "role_label": role_label}
 

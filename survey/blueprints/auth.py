@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from survey import auth
 from survey.blueprints.auth_forms import ChangePasswordForm, LoginForm, TwoFactorForm
 from survey.extensions import db
+from survey.models import Role
 from survey.ratelimit import account_key, keyed, limiter
 from survey.services.staff import accounts, audit, totp
 
@@ -42,8 +43,15 @@ def _login_limit(name: str) -> Any:
 
 def _next_url() -> str:
     target = request.args.get("next")
+    staff = auth.current_staff_or_none()
+    researcher = staff is not None and staff.role == Role.RESEARCHER
+    # Researchers have no dashboard: their page is the exports, also when /manage/ sent them to sign in.
+    if researcher and (target is None or target == url_for("manage.dashboard")):
+        return url_for("manage.research")
     if auth.is_safe_next(target):
         return str(target)
+    if researcher:
+        return url_for("manage.research")
     for endpoint in ("manage.dashboard", "manage.index"):
         if endpoint in current_app.view_functions:
             return url_for(endpoint)

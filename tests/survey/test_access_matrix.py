@@ -94,6 +94,8 @@ GET  /manage/dashboard.xlsx                         login      403        ok    
 GET  /manage/frames/                               login      403        ok         ok
 POST /manage/frames/                               login      403        ok         ok
 POST /manage/kiosks/<device_id>/revoke             login      403        ok/404     ok
+GET  /manage/research/                              login      ok         ok         ok
+POST /manage/research/microdata                     login      ok         ok         ok
 POST /manage/target-proposals/<proposal_id>/approve login    403        ok/404     ok
 POST /manage/target-proposals/<proposal_id>/reject  login      403        ok/404     ok
 GET  /manage/units/                                login      403        ok         ok

@@ -41,6 +41,8 @@ def planted_pii() -> list[tuple[str, PiiKind]]:
             f"84{rest}",
             f"(+84) {rest[:3]}-{rest[3:6]}-{rest[6:]}",
             f"+84.{rest[:3]}.{rest[3:6]}.{rest[6:]}",
+            f"+84 (0) {rest[:3]} {rest[3:6]} {rest[6:]}",
+            f"(+84) 0{rest[:3]}.{rest[3:6]}.{rest[6:]}",
         ):
             items.append((text, PiiKind.PHONE))
     for area in ("024", "028", "0236", "0274"):
@@ -48,6 +50,7 @@ def planted_pii() -> list[tuple[str, PiiKind]]:
         digits = area + rest
         items += [(t, PiiKind.PHONE) for t in _formats(digits, [[len(area), 4, 11 - len(area) - 4], [11]])]
         items.append((f"({area}) {rest}", PiiKind.PHONE))
+        items.append((f"+84 {area[1:]} {rest}", PiiKind.PHONE))
     for _ in range(4):
         cccd = "0" + "".join(rng.choice("0123456789") for _ in range(11))
         items += [(t, PiiKind.CCCD) for t in _formats(cccd, [[3, 3, 3, 3], [4, 4, 4], [12]])]
@@ -72,12 +75,23 @@ def planted_pii() -> list[tuple[str, PiiKind]]:
         "75C 123.45",
     ):
         items.append((plate, PiiKind.PLATE))
+    for dossier in (
+        "000.00.12.H26-240315-0001",
+        "000.00.36.H56-230412-0005",
+        "H26.22-240315-0017",
+        "Mã hồ sơ: HS-2026-001234",
+        "số biên nhận 240315.0007",
+        "hồ sơ số 12345/BN",
+        "Mã HS 2026.000.4567",
+    ):
+        items.append((dossier, PiiKind.DOSSIER))
     variants: list[tuple[str, PiiKind]] = []
     for text, kind in items:
         variants.append((text, kind))
         if kind is not PiiKind.EMAIL:
             variants.append((text.translate(FULL_WIDTH), kind))
             variants.append((text[:2] + ZWSP + text[2:5] + "\u2060" + text[5:], kind))
+            variants.append((text[:3] + "\u202e" + text[3:6] + "\u2066" + text[6:], kind))  # bidi controls
     return list(dict.fromkeys(variants))  # distinct items only, so the printed count is honest
 
 
@@ -144,6 +158,9 @@ def clean_corpus() -> list[str]:
         "Tôi nộp trực tuyến lúc 22:{m} tối, sáng hôm sau đã được tiếp nhận.",
         "Hồ sơ {k}/{many} đã giải quyết đúng hạn theo bảng công khai.",
         "Giá photo {small}đ/trang, nên giảm.",
+        "Theo Quyết định số {house}/QĐ-UBND ngày {d}/{mo}/{y}, hồ sơ số {k} của tôi đã xong.",
+        "Tôi nộp {k} hồ sơ, nhận {k2} giấy hẹn, tổng cộng {fee} đồng, ngày {d}.{mo}.{y}.",
+        "Hồ sơ thứ {k} trong ngày, đến {h}:{m} mới xong; {many} người chờ.",
     ]
     out: dict[str, None] = {}  # distinct comments only: a repeated one would count twice
     i = 0

@@ -23,6 +23,7 @@ from survey.blueprints.manage import (  # noqa: E402, F401
     kiosks,
     lockouts,
     reports,
+    research,
     targets,
     units,
 )

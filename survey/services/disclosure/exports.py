@@ -111,14 +111,15 @@ def _plain(value: Cell) -> Cell:
     return value
 
 
-def csv_bytes(table: Table) -> bytes:
-    """The table as RFC 4180 CSV, UTF-8 with BOM; text neutralised, numbers written with "."."""
+def csv_bytes(table: Table, *, bom: bool = True) -> bytes:
+    """The table as RFC 4180 CSV, UTF-8 (with a BOM unless `bom` is False); text neutralised, numbers
+    written with "."."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([neutralise(h) for h in table.headers])
     for row in table.rows:
         writer.writerow(["" if (cell := _plain(neutralise(v))) is None else _csv_text(cell) for v in row])
-    return buffer.getvalue().encode(CSV_ENCODING)
+    return buffer.getvalue().encode(CSV_ENCODING if bom else "utf-8")
 
 
 def _csv_text(value: Cell) -> str:

@@ -1,8 +1,9 @@
 """The comment scrubber: every free text that leaves the database goes through `scrub` first.
 
-Structured personal data (phone numbers, citizen ID numbers, e-mail addresses, vehicle plates) is
-replaced by a typed placeholder; names cannot be found reliably by pattern, so an honorific followed
-by a capitalised word ("chị Lan ở quầy 3") only marks the comment for review (docs/bad-input.md,
+Structured personal data (phone numbers, citizen ID numbers, e-mail addresses, vehicle plates, dossier
+codes of the one-stop systems) is replaced by a typed placeholder; names cannot be found reliably by
+pattern, so an honorific followed by a capitalised word ("chị Lan ở quầy 3") only marks the comment for
+review (docs/bad-input.md,
 "Personal data in free text").
 
 Detection runs on a *canonical copy* (per character NFKC, format characters such as zero-width spaces
@@ -38,6 +39,7 @@ class PiiKind(StrEnum):
     CMND = "[CMND]"
     EMAIL = "[EMAIL]"
     PLATE = "[BIỂN SỐ]"
+    DOSSIER = "[MÃ HỒ SƠ]"
 
 
 @dataclass(frozen=True)
@@ -87,12 +89,22 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A
 _PLATE = re.compile(
     r"(?<![\w.])\d{2}\s?-?\s?[A-Z]{1,2}\d?\s?[-.]?\s?\d{3}(?:\.\d{2}|\d{1,2})(?![\w])", re.IGNORECASE
 )
+# Dossier codes of the one-stop systems: the national format "000.00.12.H26-240315-0001" (agency code,
+# province letter and number, yymmdd, sequence) and shorter provincial ones ("H26.22-240315-0001"), or
+# any code with three or more digits written after "mã/số hồ sơ", "số biên nhận", "hồ sơ số".
+_DOSSIER = re.compile(r"(?<![\w.])(?:\d{3}\.\d{2}\.\d{2}\.)?[A-Z]\d{2}(?:\.\d{1,3})*-\d{6}-\d{3,5}(?![\w])",
+                      re.IGNORECASE)
+_DOSSIER_LABELLED = re.compile(
+    r"(?:(?:mã|số)\s+(?:hồ\s*sơ|biên\s*nhận|phiếu\s*hẹn|hs)|(?:hồ\s*sơ|biên\s*nhận|phiếu\s*hẹn)\s+(?:số|mã))"
+    r"\s*[:#]?\s*((?=(?:[^\s\d]*\d){3})[A-Z0-9][A-Z0-9.\-/]{4,}[A-Z0-9])", re.IGNORECASE
+)
 # Digit groups joined by at most one separator (space, dot, hyphen, dash), with optional brackets
 # around an area or country code: "(024) 3825 1234", "(+84) 912-345-678".
 _RUN = re.compile(r"(?:\(?\+)?\(?\d+(?:\)?[ \u00a0.\-–]?\(?\d+)*\)?")
 _GROUP = re.compile(r"\d+")
-_MOBILE = re.compile(r"(?:84|0)[35789]\d{8}")
-_LANDLINE = re.compile(r"0?2\d{9}")
+# "84" is the country code; "+84 (0) 912 …" keeps the trunk 0 after it.
+_MOBILE = re.compile(r"(?:840?|0)[35789]\d{8}")
+_LANDLINE = re.compile(r"(?:840?|0)?2\d{9}")
 _MONEY_GROUPING = re.compile(r"[1-9]\d{0,2}(?:[.,]\d{3})+")
 _CURRENCY_AFTER = re.compile(r"\s?(?:đ\b|đồng|vnđ|vnd|nghìn|ngàn|triệu|tỷ|tỉ)", re.IGNORECASE)
 
@@ -165,10 +177,12 @@ def scrub(original: str) -> ScrubResult:
     canonical = canonical_copy(original)
     text = canonical.text
     spans: list[tuple[PiiKind, int, int]] = []
-    for pattern, kind in ((_EMAIL, PiiKind.EMAIL), (_PLATE, PiiKind.PLATE)):
+    for pattern, kind, group in ((_EMAIL, PiiKind.EMAIL, 0), (_DOSSIER_LABELLED, PiiKind.DOSSIER, 1),
+                                 (_DOSSIER, PiiKind.DOSSIER, 0), (_PLATE, PiiKind.PLATE, 0)):
         for match in pattern.finditer(text):
-            if not any(s < match.end() and match.start() < e for _, s, e in spans):
-                spans.append((kind, match.start(), match.end()))
+            start, end = match.start(group), match.end(group)
+            if not any(s < end and start < e for _, s, e in spans):
+                spans.append((kind, start, end))
     spans.extend(_number_spans(text, [(s, e) for _, s, e in spans]))
     redactions = sorted(
         (Redaction(kind, canonical.origin[start], canonical.origin[end - 1] + 1)
@@ -186,9 +200,20 @@ def scrub(original: str) -> ScrubResult:
     return ScrubResult("".join(pieces), tuple(redactions), bool(reasons), reasons)
 
 
-def scrub_text(original: str) -> str:
-    """Only the safe text (for templates and exports)."""
-    return scrub(original).text
+def scrubbed_texts(session: Session, response_ids: Collection[int]) -> dict[tuple[int, str], str]:
+    """``(response id, item id) -> scrubbed text`` of the free-text answers of `response_ids`, for
+    microdata exports. A text flagged for review (a possible name) is left out: nobody reviews an
+    export before it leaves, so only what the patterns could make safe is released."""
+    rows = session.execute(
+        sa.select(TextAnswer.response_id, TextAnswer.item_id, TextAnswer.text)
+        .where(TextAnswer.response_id.in_(list(response_ids)))
+    ).all()
+    out: dict[tuple[int, str], str] = {}
+    for response_id, item_id, raw in rows:
+        result = scrub(raw)
+        if not result.needs_review:
+            out[(response_id, item_id)] = result.text
+    return out
 
 
 @dataclass(frozen=True)
@@ -207,7 +232,7 @@ def scrubbed_comments(session: Session, unit_ids: Collection[int], instrument_id
                       start: datetime, end: datetime, *, limit: int = 50) -> list[Comment]:
     """The latest comments of valid responses in `unit_ids` between `start` and `end` (UTC), scrubbed.
 
-    The only function that reads free text for display: the raw text never leaves this module.
+    With `scrubbed_texts`, the only functions that read free text: the raw text never leaves this module.
     """
     rows = session.execute(
         sa.select(Unit.code, Response.submitted_at, TextAnswer.text)

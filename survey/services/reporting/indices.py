@@ -138,9 +138,13 @@ def _targets(session: Session, unit: Unit, parents: dict[str, str | None], instr
 _REPORTS: FingerprintCache[IndexReport] = FingerprintCache(64)
 
 
-def _weights(session: Session, data: pd.DataFrame, ids: set[int], first: date, last: date,
-             weighted: bool, min_cell: int = DEFAULT_MIN_CELL) -> tuple[PoststratResult | None, str]:
-    """Post-stratified weights with their weighting cells (for the calibrated variance), or None."""
+def respondent_weights(session: Session, data: pd.DataFrame, ids: set[int], first: date, last: date,
+                       weighted: bool,
+                       min_cell: int = DEFAULT_MIN_CELL) -> tuple[PoststratResult | None, str]:
+    """The weights of `data` (respondents of units `ids` on days first..last) with their weighting cells
+    (for the calibrated variance), and how they were made: post-stratified to served dossiers per unit
+    x procedure field x month, or None and why not. The dashboard and the microdata export both weight
+    with this, so their figures agree."""
     if not weighted:
         return None, "unweighted (chosen)"
     if data.empty:
@@ -228,7 +232,8 @@ def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str
         return hit
     loaded = load_respondents_cached(session, ids, period.first, period.last, instrument)
     data = loaded.frame
-    weighting_result, weighting = _weights(session, data, ids, period.first, period.last, weighted, min_cell)
+    weighting_result, weighting = respondent_weights(session, data, ids, period.first, period.last, weighted,
+                                                     min_cell)
     if data.empty:
         table = pd.DataFrame(columns=EMPTY_COLUMNS)
     else:

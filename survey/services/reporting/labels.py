@@ -35,6 +35,7 @@ FLAG_TEXT = {
     "low_df": _l("few degrees of freedom"),
     "wide": _l("wide interval"),
     "boundary_cp": _l("exact interval (estimate at 0 or 1)"),
+    "small_cell": _l("hidden so that a small count cannot be worked out"),
 }
 
 # The p-values printed beside a figure: the verdict's test against the target is one-sided (the side
@@ -58,10 +59,6 @@ def flags_text(flags: object) -> str:
 
 def verdict_text(verdict: str) -> str:
     return str(VERDICTS[verdict][1]) if verdict in VERDICTS else verdict
-
-
-def verdict_shape(verdict: str) -> str:
-    return VERDICTS[verdict][0] if verdict in VERDICTS else ""
 
 
 def weighting_text(weighting: str) -> str:

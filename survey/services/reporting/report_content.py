@@ -10,14 +10,15 @@ subtree the reader was given.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
+from analysis.small_cells import Relation, suppress_small_cells
 from instruments.model import Instrument
 from survey.services.disclosure.scrubber import scrubbed_comments
 from survey.services.reporting.formats import day, finite_number, utc_moment
@@ -178,6 +179,41 @@ def tree_order(report: IndexReport, root: str) -> list[tuple[int, str]]:
     return out
 
 
+def protected_codes(counts: Mapping[str, int], parents: Mapping[str, str | None]) -> frozenset[str]:
+    """Units whose figures a table must hide: counts 0 < n < SMALL_CELL, and the complements that stop
+    one being worked out from its parent's total (`analysis.small_cells`). A parent's own responses
+    (its total minus its children's) are a hidden term of each sum."""
+    values = dict(counts)
+    children: dict[str, list[str]] = {}
+    for code in counts:
+        parent = parents.get(code)
+        if parent is not None and parent in counts:
+            children.setdefault(parent, []).append(code)
+    relations, hidden = [], set()
+    for parent, kids in children.items():
+        own = f"{parent}\x00own"
+        values[own] = counts[parent] - sum(counts[k] for k in kids)
+        if values[own] < 0:  # not additive (should not happen): leave the sum out rather than guess
+            del values[own]
+            continue
+        hidden.add(own)
+        relations.append(Relation(parent, (*kids, own)))
+    return suppress_small_cells(values, relations, threshold=SMALL_CELL, hidden=hidden).suppressed
+
+
+def _row_n(row: Mapping[str, Any] | None) -> int:
+    return int(row["n"]) if row is not None and finite_number(row["n"]) is not None else 0
+
+
+def _hidden(figure: Figure) -> Figure:
+    return replace(figure, n=None, est=None, ci_lo=None, ci_hi=None, verdict="suppressed", p_value=None,
+                   n_eff=None, deff=None, flags=(*figure.flags, "small_cell"))
+
+
+def _same(figure: Figure) -> Figure:
+    return figure
+
+
 def _no_data(key: str, label: str) -> Figure:
     return Figure(key=key, label=label, n=0, est=None, ci_lo=None, ci_hi=None, target=None,
                   verdict="suppressed", p_value=None, n_eff=None, deff=None, flags=("suppressed",))
@@ -223,17 +259,28 @@ def build_content(session: Session, report: IndexReport, instrument: Instrument,
         if entry.group == "integrity" and (found := row(unit, "separate", entry.item)) is not None:
             integrity.append(figure_from_row(found, entry.item, instrument.item(entry.item).text.get(lang)))
     units = []
-    for depth, code in tree_order(report, unit):
+    tree = tree_order(report, unit)
+    hide = protected_codes({code: _row_n(report.overall(code)) for _, code in tree}, report.parents)
+    for depth, code in tree:
         name = names.get(code, (code, ""))
         found = report.overall(code)
         units.append(UnitFigure(code=code, name=name[0], kind=name[1], parent=report.parents.get(code) or "",
                                 depth=depth, figure=figure_from_row(found, code, name[0]) if found is not None
                                 else _no_data(code, name[0])))
+        if code in hide:
+            units[-1] = replace(units[-1], figure=_hidden(units[-1].figure))
+    trend_rows: list[dict[str, Any]] = [
+        {str(k): v for k, v in r.items()}
+        for r in report.trend.sort_values(["domain", "period"]).to_dict("records")]
+    by_period: dict[str, dict[str, int]] = {}
+    for r in trend_rows:
+        by_period.setdefault(r["period"], {})[str(r["domain"])] = _row_n(r)
+    hide_in = {period: protected_codes(counts, report.parents) for period, counts in by_period.items()}
     trend = tuple(
         TrendPoint(period=_analysis_period_label(str(r["period"])), unit_code=str(r["domain"]),
-                   figure=figure_from_row(r, str(r["domain"]), names.get(str(r["domain"]), ("", ""))[0]))
-        # string column labels; pandas-stubs types a record's keys as Hashable
-        for r in cast(list[dict[str, Any]], report.trend.sort_values(["domain", "period"]).to_dict("records"))
+                   figure=(_hidden if str(r["domain"]) in hide_in[r["period"]] else _same)(
+                       figure_from_row(r, str(r["domain"]), names.get(str(r["domain"]), ("", ""))[0])))
+        for r in trend_rows
     )
     comments = load_comments(session, report, instrument, limit=comment_limit) if with_comments else ()
     unit_name = names.get(unit, (unit, ""))[0]

@@ -22,6 +22,7 @@ from survey.models import Counter, Role, Unit, User
 from survey.services.staff import audit
 
 MANAGING_ROLES = (Role.ADMIN, Role.MANAGER)
+EXPORTING_ROLES = (Role.ADMIN, Role.MANAGER, Role.RESEARCHER)
 Found = TypeVar("Found", Unit, Counter)
 
 
@@ -95,6 +96,11 @@ def forbidden() -> SurveyError:
 def can_manage(user: User) -> bool:
     """May change units, counters, frames and alerts (within scope)."""
     return user.active and user.role in MANAGING_ROLES
+
+
+def can_export(user: User) -> bool:
+    """May download exports (within scope): the navigation shows "Research data" to these roles."""
+    return user.active and user.role in EXPORTING_ROLES
 
 
 def is_admin(user: User) -> bool:

@@ -1,0 +1,83 @@
+"""The researcher's normal path: sign in, land on the research page, download microdata — never a 403;
+another unit is refused (404 + audit) and an unsafe request is answered 422 with what to coarsen."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from flask import Flask
+
+from survey.models import Role
+from tests.survey.microdata_helpers import seed_microdata
+from tests.survey.staff_helpers import PASSWORD, add_staff, audit_actions, sign_in, staff_app, unit_id
+
+FORM = {"instrument": "sipas-counter@2025.1", "first": "2026-10-01", "last": "2026-10-31",
+        "file_format": "csv", "period": "month", "level": "", "lang": "vi"}
+
+
+@pytest.fixture
+def rapp(migrated_db: Path, tmp_path: Path) -> Flask:
+    app = staff_app(migrated_db, tmp_path)  # the demo tree
+    seed_microdata(app)
+    return app
+
+
+def test_researcher_signs_in_lands_on_the_research_page_and_downloads(rapp: Flask) -> None:
+    staff = add_staff(rapp, "nghiencuu", Role.RESEARCHER, ("HL",))
+    client = rapp.test_client()
+    signed = client.post("/auth/login", data={"username": staff.username, "password": PASSWORD})
+    assert signed.status_code == 302 and signed.headers["Location"].endswith("/manage/research/")
+    page = client.get(signed.headers["Location"])
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "/manage/research/microdata" in html and "/report.xlsx" in html
+    assert 'href="/manage/"' not in html  # no dashboard link for a researcher: it would be a 403
+    download = client.post("/manage/research/microdata", data={**FORM, "unit_id": unit_id(rapp, "HL")})
+    assert download.status_code == 200, download.get_data(as_text=True)[-800:]
+    assert download.mimetype == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(download.data)) as archive:
+        names = sorted(archive.namelist())
+        assert len(names) == 3 and any(n.endswith(".codebook.json") for n in names)
+        data_name = next(n for n in names if n.endswith(".csv"))
+        frame = pd.read_csv(io.BytesIO(archive.read(data_name)), encoding="utf-8-sig")
+    assert len(frame) == 89 and "weight" in frame.columns
+    assert [e.action for e in audit_actions(rapp, "microdata.download")] == ["microdata.download"]
+    assert not audit_actions(rapp, "role.denied")
+
+
+def test_researcher_sent_to_sign_in_by_the_dashboard_url_lands_on_the_research_page(rapp: Flask) -> None:
+    staff = add_staff(rapp, "nghiencuu4", Role.RESEARCHER, ("HL",))
+    client = rapp.test_client()
+    to_login = client.get("/manage/")
+    assert to_login.status_code == 302 and "/auth/login" in to_login.headers["Location"]
+    signed = client.post(to_login.headers["Location"],
+                         data={"username": staff.username, "password": PASSWORD})
+    assert signed.status_code == 302 and signed.headers["Location"].endswith("/manage/research/")
+    assert client.get(signed.headers["Location"]).status_code == 200
+
+
+def test_out_of_scope_unit_is_refused_and_audited(rapp: Flask) -> None:
+    staff = add_staff(rapp, "nghiencuu2", Role.RESEARCHER, ("HL-AB",))
+    client = rapp.test_client()
+    sign_in(client, rapp, staff)
+    refused = client.post("/manage/research/microdata", data={**FORM, "unit_id": unit_id(rapp, "HL-HL-1")})
+    assert refused.status_code == 404
+    assert audit_actions(rapp, "access.denied")
+    page = client.get("/manage/research/").get_data(as_text=True)
+    assert "HL-AB" in page and "HL-HL-1" not in page
+
+
+def test_unsafe_request_is_answered_with_what_to_coarsen(rapp: Flask) -> None:
+    staff = add_staff(rapp, "nghiencuu3", Role.RESEARCHER, ("HL",))
+    client = rapp.test_client()
+    sign_in(client, rapp, staff)
+    response = client.post("/manage/research/microdata?lang=en",
+                           data={**FORM, "unit_id": unit_id(rapp, "HL"), "period": "day"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "cannot be released safely" in html and "longer period" in html
+    assert not audit_actions(rapp, "microdata.download")
