@@ -95,3 +95,35 @@ def test_the_table_exports_as_csv_and_xlsx_with_the_pages_rows(tapp: Flask) -> N
     ward = signed_in(tapp, "phuong", Role.MANAGER, ("HL-AB",))
     mine = list(csv.reader(io.StringIO(ward.get(f"/manage/dashboard.csv?{QUERY}").data.decode("utf-8-sig"))))
     assert {r[0] for r in mine[1:]} == {"HL-AB"}  # scoped like the page (its one service point collapsed)
+
+
+def test_the_ranked_chart_orders_units_by_index_with_the_target_line(tapp: Flask) -> None:
+    client = signed_in(tapp, "tinh", Role.MANAGER, ("HL",))
+    figures = _estimates(tapp)
+    names = {"HL-TTHCC": "Provincial Public Administrative Service Centre", "HL-AB": "An Binh Ward",
+             "HL-HL": "Hoa Lac Commune"}
+    html = client.get(f"/manage/?{QUERY}&lang=en").get_data(as_text=True)
+    figure = html[html.index('<figure class="ranked"'):]
+    figure = figure[:figure.index("</figure>")]
+    labels = re.findall(r'<text class="label"[^>]*>([^<]+)</text>', figure)
+    assert labels == [names[c] for c in sorted(figures, key=lambda c: -figures[c][0])]
+    assert figure.count('class="ci"') == 3 and 'class="target"' in figure and "<svg" in figure
+
+
+def test_what_to_fix_first_lists_the_criteria_furthest_below_target(tapp: Flask) -> None:
+    client = signed_in(tapp, "tinh", Role.MANAGER, ("HL",))
+    with tapp.app_context():
+        unit = db.session.scalar(sa.select(Unit).where(Unit.code == "HL-AB"))
+        assert unit is not None
+        report = compute_unit_indices(db.session, unit, "sipas-counter@2025.1", Period.parse(PERIOD, None),
+                                      weighted=False, default_target=0.8)
+        rows = report.estimates[(report.estimates["domain"] == "HL-AB")
+                                & (report.estimates["stat_type"] == "criterion")]
+        below = rows[rows["est"].astype(float) < 0.9].sort_values("est", kind="stable")
+    expected = list(below["stat"])[:5]
+    assert len(expected) == 5  # the ward is under its 90 % target on many criteria
+    html = client.get(f"/manage/units/{unit_id(tapp, 'HL-AB')}?{QUERY}&lang=vi").get_data(as_text=True)
+    assert "Cần cải thiện trước" in html
+    assert re.findall(r'<li data-criterion="([^"]+)">', html) == expected
+    good = client.get(f"/manage/units/{unit_id(tapp, 'HL-HL')}?{QUERY}&lang=en").get_data(as_text=True)
+    assert "What to fix first" not in good  # every criterion of Hoa Lac is above its target

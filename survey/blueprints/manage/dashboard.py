@@ -234,6 +234,30 @@ def table_options() -> tuple[str, str]:
     return sort if sort in SORTS else "tree", verdict if verdict in VERDICT_ORDER else ""
 
 
+def _ranked_chart(section: dict[str, Any]) -> Markup | None:
+    """The units below the scope, highest index first, each with its interval and the target line
+    (server-rendered SVG: readable without JavaScript, and every figure is in the table too)."""
+    lang = current_locale()
+    points = sorted(
+        (Point(info[2] if lang == "en" and info[2] else info[1], *_triple(row["overall"]))
+         for row in section["rows"][1:] if (info := row["info"]) and row["overall"] is not None),
+        key=lambda p: -(p.est if p.est is not None and p.est == p.est else -1.0))
+    points = [p for p in points if p.est is not None and p.est == p.est]  # NaN: no estimate to rank
+    if len(points) < 2:
+        return None
+    return interval_plot(points, target=section["report"].target,
+                         title=_("Units ranked by overall index, with %(level)s intervals", level="95%"))
+
+
+def fix_first(report: IndexReport, code: str, criteria: list[tuple[str, list[tuple[str, Any]]]],
+              limit: int = 5) -> list[tuple[str, Any]]:
+    """The criteria whose index is furthest below the unit's target, worst first (at most `limit`)."""
+    below = [(c, row) for _, rows in criteria for c, row in rows
+             if row is not None and formats.finite_number(row["est"]) is not None
+             and float(row["est"]) < report.target]
+    return sorted(below, key=lambda item: float(item[1]["est"]))[:limit]
+
+
 def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> list[dict[str, Any]]:
     """One section per scope root: its report and the rows of the unit table (tree order). Alerts are
     refreshed on the way; the caller commits."""
@@ -282,6 +306,7 @@ def dashboard() -> str:
     sections = dashboard_sections(user, period, key, weighted)
     for section in sections:
         section["rows"] = arranged(section["rows"], sort, verdict)
+        section["ranked"] = _ranked_chart(section)
     db.session.commit()  # alerts upserted while building the sections
     return render_template(
         "manage/dashboard/index.html",
@@ -357,6 +382,7 @@ def unit_page(unit_id: int) -> str:
         criteria=criteria,
         element_chart=interval_plot(element_points, target=report.target, title=_("Element indices")),
         criterion_chart=interval_plot(criterion_points, target=report.target, title=_("Criterion indices")),
+        fix_first=fix_first(report, unit.code, criteria),
         trend=trend,
         trend_chart=trend_chart(trend, target=report.target, title=_("Overall index by period")),
         separate=separate,
