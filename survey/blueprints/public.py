@@ -35,6 +35,9 @@ FORM_ENCODINGS = ("application/x-www-form-urlencoded", "multipart/form-data")
 # Flask-WTF's wording for an expired token, the one CSRF failure an honest citizen meets
 # (a form left open for more than WTF_CSRF_TIME_LIMIT): then the answers are given back.
 CSRF_EXPIRED = "The CSRF token has expired."
+# ... and the one of a citizen whose cookies were cleared mid-survey (or whose browser dropped the
+# session): the posted token has no session to match. Giving the answers back stores nothing.
+CSRF_NO_SESSION = "The CSRF session token is missing."
 # Session key: counter id -> the nonce of the last form this browser sent there. While that nonce is
 # still valid, opening the counter's form again (the Back button after the thank-you page, a reload)
 # leads to the thank-you page instead of a fresh form that would store a second response.
@@ -210,7 +213,7 @@ def _csrf_expired_page(survey: OpenSurvey, token: str) -> str | None:
     try:
         csrf.protect()
     except CSRFError as error:
-        if error.description != CSRF_EXPIRED:
+        if error.description not in (CSRF_EXPIRED, CSRF_NO_SESSION):
             raise
         form = build_survey_form(survey.instrument, current_locale(), formdata=request.form)
         expired = FieldError(None, "E-CSRF", _l("The form was open for a long time. Your answers are "
