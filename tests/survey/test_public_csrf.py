@@ -58,3 +58,16 @@ def test_expired_token_re_renders_with_answers_kept(served: Served) -> None:
     assert fresh["nonce"] == fields["nonce"]
     again = served.client.post(url, data={**fresh, **VALID})
     assert again.status_code == 303 and served.counts()[0] == 1
+
+
+def test_cleared_cookies_give_the_answers_back(served: Served) -> None:
+    url = served.url()
+    fields = served.open_form(url)
+    served.client.delete_cookie("session")  # the citizen's browser forgot the session mid-survey
+    response = served.client.post(url, data={**fields, **VALID, "comment": "Vẫn còn"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and "E-CSRF" in error_code_in(html)
+    assert checked(html, "q_access", "4") and "Vẫn còn" in html and served.counts() == (0, 0, 0)
+    fresh = dict(re.findall(r'name="(csrf_token|nonce)" type="hidden" value="([^"]*)"', html))
+    again = served.client.post(url, data={**fresh, **VALID})
+    assert again.status_code == 303 and served.counts()[0] == 1
