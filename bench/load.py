@@ -96,6 +96,20 @@ def gunicorn(app_spec: str, port: int, workers: int,
         process.wait(timeout=30)
 
 
+def wait_ready(port: int, path: str, timeout: float = 120) -> None:
+    """Until `path` answers 200: the master listens before its workers have imported the app."""
+    wait_listening(port, timeout)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if request(port, "GET", path, "")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"127.0.0.1:{port}{path} did not answer 200 within {timeout:.0f} s")
+
+
 def wait_listening(port: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -152,11 +166,11 @@ def request(port: int, method: str, path: str, cookie: str, body: str = "") -> t
 
 
 def client_loop(port: int, paths: list[str], index: int, deadline: float, limit: int, tally: Tally) -> None:
-    cookie = ""
     for n in range(limit):
         if time.monotonic() >= deadline:
             return
         path = paths[(index + n) % len(paths)]
+        cookie = ""  # a new citizen each time: a browser that has answered at a counter is thanked, not asked
         try:
             status, html, cookie, get_ms = request(port, "GET", path, cookie)
             if status != 200:
