@@ -65,10 +65,21 @@ def _add_response(app: object, unit_code: str) -> None:
         db.session.commit()
 
 
+def period_argument(text: str) -> str:
+    """An argparse `type`: the period's label, or a usage error naming the bad string (the one parser
+    of period strings is `Period.from_text`)."""
+    from survey.services.reporting.periods import Period, PeriodError
+
+    try:
+        return Period.from_text(text).label
+    except PeriodError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", type=Path, default=Path("/tmp/bench-dashboard.db"))
-    parser.add_argument("--period", default="2026-10")
+    parser.add_argument("--period", default="2026-10", type=period_argument)
     args = parser.parse_args()
     _ensure_db(args.db)
 

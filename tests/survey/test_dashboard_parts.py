@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from survey.charts import Point, common_axis, interval_plot, sparkline, trend_chart
-from survey.services.reporting.periods import Period, PeriodKind
+from survey.services.reporting.periods import Period, PeriodError, PeriodKind
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -94,3 +94,33 @@ def test_percentages_are_vietnamese_in_vi(app: Flask) -> None:
     with app.test_request_context("/?lang=en"):
         assert pct(0.8642) == "86.4%" and num(1434) == "1,434" and num(1234567.891, 1) == "1,234,567.9"
         assert signed(2.345) == "+2.3" and p_value(0.0341) == "0.034"
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [("2026-10", "2026-10"), (" 2026-10 ", "2026-10"), ("2026Q3", "2026Q3"), ("2026-q3", "2026Q3"),
+     ("2026", "2026"), ("2000-01", "2000-01"), ("2100Q4", "2100Q4")],
+)
+def test_period_from_text_accepts_every_documented_form(text: str, label: str) -> None:
+    assert Period.from_text(text).label == label
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [("", "unrecognised form"), ("nonsense", "unrecognised form"), ("2026/10", "unrecognised form"),
+     ("2026-1", "unrecognised form"), ("26-10", "unrecognised form"), ("2026-10-01", "unrecognised form"),
+     ("2026-13", "the month must lie between 01 and 12"), ("2026-00", "the month must lie between 01 and 12"),
+     ("2026Q5", "the quarter must lie between 1 and 4"), ("2026-Q0", "the quarter must lie between 1 and 4"),
+     ("1999", "the year must lie between 2000 and 2100"),
+     ("2101-01", "the year must lie between 2000 and 2100")],
+)
+def test_period_from_text_names_the_string_and_the_reason(text: str, reason: str) -> None:
+    with pytest.raises(PeriodError) as raised:
+        Period.from_text(text)
+    assert raised.value.reason == reason
+    assert str(raised.value).startswith(f"{text!r} is not a period: {reason}; expected a month (2026-10)")
+
+
+def test_latest_complete_month_is_the_month_before_today() -> None:
+    assert Period.latest_complete_month(date(2026, 1, 1)).label == "2025-12"
+    assert Period.latest_complete_month(date(2026, 3, 31)).label == "2026-02"

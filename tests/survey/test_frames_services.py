@@ -31,6 +31,7 @@ def stored() -> list[tuple[str, str, str, str, str, int]]:
     ("2026-Q1", (date(2026, 1, 1), date(2026, 3, 31))),
     ("2026-q4", (date(2026, 10, 1), date(2026, 12, 31))),
     ("2026-13", None), ("2026-Q5", None), ("2026/03", None), ("March", None),
+    ("2026", None), ("1999-03", None),  # a frame counts a month or a quarter; years before 2000 are typos
 ])
 def test_periods(text: str, period: tuple[date, date] | None) -> None:
     assert parse_period(text) == period

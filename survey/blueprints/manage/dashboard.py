@@ -140,12 +140,10 @@ def _picker_context(period: Period, key: str, weighted: bool) -> dict[str, Any]:
 
 def _period_choices(period: Period) -> list[Period]:
     today = current_time().date()
-    latest = Period.parse(None, today)
+    latest = Period.latest_complete_month(today)
     months = [latest.shifted(i) for i in range(12)]
-    quarters = [
-        Period.parse(f"{latest.first.year}Q{(latest.first.month - 1) // 3 + 1}", today).shifted(i)
-        for i in range(4)
-    ]
+    quarters = [Period.quarter(latest.first.year, (latest.first.month - 1) // 3 + 1).shifted(i)
+                for i in range(4)]
     years = [Period.year(latest.first.year - i) for i in range(2)]
     choices = [*months, *quarters, *years]
     return choices if period in choices else [period, *choices]

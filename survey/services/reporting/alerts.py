@@ -1,13 +1,15 @@
 """Alerts: units whose interval lies wholly below the target, and significant drops against the
 previous period. Upserted from an `IndexReport` whenever the dashboard or the alerts page is viewed
-(the computation is cached, so this costs little) or by any caller of `refresh_alerts` (a cron job
-can call it); acknowledged with a note, and every note kept. Services flush, never commit.
+(the computation is cached, so this costs little), and for every unit by `refresh_all_alerts` (the
+scheduled `flask alerts refresh` job), so that alerts exist before anyone opens a page; acknowledged
+with a note, and every note kept. Services flush, never commit.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, cast
 
@@ -17,9 +19,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from analysis.change import period_change
 from analysis.verdicts import Verdict
-from survey.models import Alert, AlertKind, AlertNote, User
-from survey.services.reporting.indices import IndexReport
+from survey.models import Alert, AlertKind, AlertNote, Response, Unit, User
+from survey.services.reporting.indices import IndexReport, unit_indices
 from survey.services.reporting.periods import Period
+from survey.services.reporting.respondent_data import utc_bounds
 from survey.services.staff import audit
 
 
@@ -88,6 +91,44 @@ def refresh_alerts(session: Session, report: IndexReport, instrument_id: str) ->
                                  change["est0"]))
     session.flush()
     return found
+
+
+@dataclass(frozen=True)
+class RefreshSummary:
+    """What one `refresh_all_alerts` run did."""
+
+    period: Period
+    reports: list[tuple[str, str]]  # (root unit code, instrument key) computed
+    alerts: int  # alerts the period's figures imply (created or updated)
+    created: int  # of which new
+
+
+def refresh_all_alerts(session: Session, period: Period, *, default_target: float,
+                       now: datetime) -> RefreshSummary:
+    """Upsert the alerts of `period` for every unit tree and every instrument answered in it; flush.
+
+    Idempotent: a second run with unchanged data updates the same rows and creates none. Audited as
+    the system (actor None).
+    """
+    before = session.scalar(sa.select(sa.func.count(Alert.id))) or 0
+    start, end = utc_bounds(period.first, period.last)
+    keys = session.execute(
+        sa.select(Response.instrument_id, Response.instrument_version).distinct()
+        .where(Response.submitted_at >= start, Response.submitted_at < end)
+        .order_by(Response.instrument_id, Response.instrument_version)).all()
+    roots = session.scalars(sa.select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.code)).all()
+    done: list[tuple[str, str]] = []
+    found: set[int] = set()
+    for root in roots:
+        for instrument_id, version in keys:
+            key = f"{instrument_id}@{version}"
+            report = unit_indices(session, root, key, period, weighted=True, default_target=default_target)
+            found.update(alert.id for alert in refresh_alerts(session, report, instrument_id))
+            done.append((root.code, key))
+    created = (session.scalar(sa.select(sa.func.count(Alert.id))) or 0) - before
+    audit.record(session, actor=None, action="alerts.refresh", object_type="period", object_id=period.label,
+                 detail={"reports": len(done), "alerts": len(found), "created": created}, now=now)
+    return RefreshSummary(period, done, len(found), created)
 
 
 def visible_alerts(session: Session, unit_ids: Collection[int], *, open_only: bool = False) -> list[Alert]:

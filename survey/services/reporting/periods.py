@@ -1,11 +1,29 @@
 """Calendar periods of the index reports: a month, a quarter or a year, with the labels `analysis`
-uses for them, and stepping back and forth along a trend window."""
+uses for them, and stepping back and forth along a trend window.
+
+`Period.from_text` is the one parser of period strings: the report views, the frames CSV and API,
+the `flask` commands and the scripts in bench/ all go through it.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # a year outside these is a typo, not a survey period
+_PERIOD = re.compile(r"(?P<year>[0-9]{4})(?:-(?P<month>[0-9]{2})|-?Q(?P<quarter>[0-9]))?")
+EXPECTED = "a month (2026-10), a quarter (2026Q3 or 2026-Q3) or a year (2026)"
+
+
+class PeriodError(ValueError):
+    """A string that is not a period; the message names the string and what was expected."""
+
+    def __init__(self, text: str, reason: str) -> None:
+        super().__init__(f"{text!r} is not a period: {reason}; expected {EXPECTED}")
+        self.text = text
+        self.reason = reason
 
 
 class PeriodKind(StrEnum):
@@ -24,18 +42,44 @@ class Period:
     label: str
 
     @classmethod
+    def from_text(cls, text: str) -> Period:
+        """Parse "2026-10", "2026Q3", "2026-Q3" (q in either case) or "2026", surrounding blanks ignored.
+
+        Raises
+        ------
+        PeriodError
+            For anything else, naming the string and the reason (month 13, quarter 5, year 1850...).
+        """
+        match = _PERIOD.fullmatch(text.strip().upper())
+        if match is None:
+            raise PeriodError(text, "unrecognised form")
+        year = int(match["year"])
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise PeriodError(text, f"the year must lie between {FIRST_YEAR} and {LAST_YEAR}")
+        if match["month"] is not None:
+            month = int(match["month"])
+            if not 1 <= month <= 12:
+                raise PeriodError(text, "the month must lie between 01 and 12")
+            return cls.month(year, month)
+        if match["quarter"] is not None:
+            quarter = int(match["quarter"])
+            if not 1 <= quarter <= 4:
+                raise PeriodError(text, "the quarter must lie between 1 and 4")
+            return cls.quarter(year, quarter)
+        return cls.year(year)
+
+    @classmethod
     def parse(cls, text: str | None, today: date) -> Period:
-        """Parse "2026-10", "2026Q4" or "2026"; anything else is the last full month before `today`."""
-        text = (text or "").strip().upper()
+        """`from_text`, but a missing or bad string is the last full month before `today` (for the
+        period pickers of pages, where a stale link should still show something)."""
         try:
-            if len(text) == 7 and text[4] == "-":
-                return cls.month(int(text[:4]), int(text[5:]))
-            if len(text) == 6 and text[4] == "Q":
-                return cls.quarter(int(text[:4]), int(text[5]))
-            if len(text) == 4:
-                return cls.year(int(text))
-        except ValueError:
-            pass
+            return cls.from_text(text or "")
+        except PeriodError:
+            return cls.latest_complete_month(today)
+
+    @classmethod
+    def latest_complete_month(cls, today: date) -> Period:
+        """The last month that ended before `today`."""
         previous = today.replace(day=1) - timedelta(days=1)
         return cls.month(previous.year, previous.month)
 

@@ -18,6 +18,7 @@ from enum import StrEnum
 from flask_babel import gettext as _
 
 from survey.models import ALL
+from survey.services.reporting.periods import Period, PeriodError, PeriodKind
 
 _Fail = Callable[[str, str], None]  # reports one problem of the current line: (code, message)
 
@@ -25,8 +26,6 @@ MAX_SERVED = 10_000_000  # dossiers per unit and period: far above any real one-
 FIELD_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,59}")
 UNIT_CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")  # as organisation.units.CODE_PATTERN
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_MONTH = re.compile(r"(\d{4})-(\d{2})")
-_QUARTER = re.compile(r"(\d{4})-[Qq]([1-4])")
 _COUNT = re.compile(r"\d+")
 
 COLUMNS = ("unit_code", "period_start", "period_end", "period", "procedure_field", "channel", "served")
@@ -69,22 +68,15 @@ class FrameRow:
 
 
 def parse_period(text: str) -> tuple[date, date] | None:
-    """`2026-03` → March 2026, `2026-Q1` → January to March 2026; None if it is neither."""
-    text = text.strip()
-    if match := _MONTH.fullmatch(text):
-        year, month = int(match.group(1)), int(match.group(2))
-        if not 1 <= month <= 12:
-            return None
-        return date(year, month, 1), _month_end(year, month)
-    if match := _QUARTER.fullmatch(text):
-        year, quarter = int(match.group(1)), int(match.group(2))
-        return date(year, 3 * quarter - 2, 1), _month_end(year, 3 * quarter)
-    return None
-
-
-def _month_end(year: int, month: int) -> date:
-    first_of_next = date(year + month // 12, month % 12 + 1, 1)
-    return date.fromordinal(first_of_next.toordinal() - 1)
+    """`2026-03` → March 2026, `2026-Q1` → January to March 2026; None if it is neither (a frame counts
+    the dossiers of a month or a quarter, never of a whole year)."""
+    try:
+        period = Period.from_text(text)
+    except PeriodError:
+        return None
+    if period.kind is PeriodKind.YEAR:
+        return None
+    return period.first, period.last
 
 
 def _parse_date(text: str) -> date | None:

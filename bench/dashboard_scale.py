@@ -1,0 +1,125 @@
+"""Time the province and ward dashboards on a generated database (prints figures; no pass/fail).
+
+Run from the repository root, on a database made by bench/generate_db.py:
+
+    .venv/bin/python bench/generate_db.py /tmp/scale.db --responses 100000
+    .venv/bin/python bench/dashboard_scale.py /tmp/scale.db [--month 2026-11] [--year 2026]
+
+A manager whose scope is the province signs in through the real pages (test client). Each page and
+period is measured in a fresh process, so "cold" is a first view after a restart (empty process
+caches; the operating system's file cache stays warm): cold, warm (median of three views, nothing
+changed) and after one new response (in the period's last month, at the ward's service point). Peak
+memory is the process's maximum resident set (`resource.getrusage`) after the three measurements.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+WARD = "G00000"  # the first generated commune (bench/generate_db.py)
+
+
+def _add_response(app: object, point_code: str, when: datetime) -> None:
+    import sqlalchemy as sa
+
+    from instruments.registry import get_registered
+    from survey.extensions import db
+    from survey.models import Answer, Response, Unit
+
+    registered = get_registered("sipas-counter", "2025.1")
+    with app.app_context():  # type: ignore[attr-defined]
+        unit = db.session.scalar(sa.select(Unit).where(Unit.code == point_code))
+        assert unit is not None, point_code
+        response = Response(instrument_id="sipas-counter", instrument_version="2025.1",
+                            instrument_hash=registered.content_hash, unit_id=unit.id, channel="qr",
+                            language="vi", submitted_at=when, idempotency_key=f"bench-{time.time_ns()}")
+        db.session.add(response)
+        db.session.flush()
+        db.session.add(Answer(response_id=response.id, item_id="e1_info", code=5))
+        db.session.commit()
+
+
+def _unit_id(app: object, code: str) -> int:
+    import sqlalchemy as sa
+
+    from survey.extensions import db
+    from survey.models import Unit
+
+    with app.app_context():  # type: ignore[attr-defined]
+        found = db.session.scalar(sa.select(Unit.id).where(Unit.code == code))
+        assert found is not None, code
+        return found
+
+
+def measure_one(db_path: Path, page: str, period_text: str) -> dict[str, float]:
+    """Cold, warm and after-one-response times of one page and period, in this (fresh) process."""
+    from survey import create_app
+    from survey.models import Role
+    from survey.services.reporting.periods import Period
+    from tests.survey.staff_helpers import CHEAP_ARGON2, Clock, add_staff, sign_in
+
+    period = Period.from_text(period_text)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "SECRET_KEY": "bench-only",
+                      "TESTING": True, "WTF_CSRF_ENABLED": False, "CLOCK": Clock(), **CHEAP_ARGON2})
+    staff = add_staff(app, f"bench-{time.time_ns()}", Role.MANAGER, ("HL",), totp=True)
+    client = app.test_client()
+    sign_in(client, app, staff)
+    url = (f"/manage/?period={period.label}" if page == "province"
+           else f"/manage/units/{_unit_id(app, WARD)}?period={period.label}")
+
+    def timed() -> float:
+        started = time.perf_counter()
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        return time.perf_counter() - started
+
+    cold = timed()
+    warm = statistics.median(timed() for _ in range(3))
+    last_month_day = period.last - timedelta(days=3)
+    _add_response(app, f"{WARD}-1", datetime(last_month_day.year, last_month_day.month, last_month_day.day,
+                                             3, 0, tzinfo=UTC))
+    after = timed()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+    return {"cold": cold, "warm": warm, "after": after, "peak_mb": peak_mb}
+
+
+def main() -> None:
+    from bench.dashboard import period_argument
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("db", type=Path, help="a SQLite database made by bench/generate_db.py")
+    parser.add_argument("--month", default="2026-11", type=period_argument)
+    parser.add_argument("--year", default="2026", type=period_argument)
+    parser.add_argument("--one", nargs=2, metavar=("PAGE", "PERIOD"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if not args.db.exists():
+        parser.error(f"{args.db} does not exist: make it with bench/generate_db.py")
+    if args.one:
+        print(json.dumps(measure_one(args.db, *args.one)))
+        return
+    print(f"{'page':10} {'period':8} {'cold':>8} {'warm (median of 3)':>19} {'after 1 response':>17} "
+          f"{'peak RSS':>9}")
+    for page in ("province", "ward"):
+        for period in (args.month, args.year):
+            done = subprocess.run([sys.executable, __file__, str(args.db), "--one", page, period],
+                                  capture_output=True, text=True, cwd=ROOT)
+            if done.returncode != 0:
+                sys.exit(f"{page} {period} failed:\n{done.stderr[-3000:]}")
+            figures = json.loads(done.stdout.strip().splitlines()[-1])
+            print(f"{page:10} {period:8} {figures['cold']:7.2f}s {figures['warm']:18.3f}s "
+                  f"{figures['after']:16.2f}s {figures['peak_mb']:7.0f}MB", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+"""Load test of the citizen form under gunicorn, beside a bare Flask + SQLite insert endpoint in the same
+run (prints figures; no pass/fail).
+
+Run from the repository root (gunicorn comes with the `deploy` extra):
+
+    .venv/bin/python bench/load.py [--workers 2] [--clients 4,8,32] [--seconds 10] [--max-per-client 2000]
+
+Both apps are served by gunicorn with `--workers` sync workers on 127.0.0.1, each on a new SQLite
+file (the survey's made by `flask db upgrade` and `flask seed demo`). Each client loops GET form, then
+POST the answers (the survey: every radio question answered, the form's nonce and CSRF token sent back
+with its session cookie), until `--seconds` have passed or it has sent `--max-per-client` forms.
+Printed per level: completed submissions (303) per second, the ratio survey / bare, p50 and p99 of
+GET and POST, and the count of 5xx answers and of connection errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+BIN = Path(sys.executable).parent
+COUNTERS = ("HL-TTHCC-1/Q1", "HL-TTHCC-1/Q2", "HL-AB-1/Q1")
+_INPUT = re.compile(r"<input\b[^>]*>")
+_ATTRIBUTE = re.compile(r'(\w[\w-]*)="([^"]*)"')
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def survey_env(db_path: Path) -> dict[str, str]:
+    return {"FLASK_APP": "survey", "FLASK_SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+            "FLASK_SECRET_KEY": "bench-only-secret-key-0123456789abcdef", "PATH": os.environ.get("PATH", ""),
+            "FLASK_RATELIMIT_ENABLED": "false",
+            # A person needs seconds to fill the form; the clients here answer at once, and the bench
+            # measures the server's cost per submission, not the anti-bot delay.
+            "FLASK_MIN_FILL_SECONDS": "0"}
+
+
+def prepare_survey(db_path: Path) -> list[str]:
+    """Migrate and seed the demo tree; return the form paths (/s/<token>) of a few counters."""
+    env = survey_env(db_path)
+    for command in (["db", "upgrade"], ["seed", "demo"]):
+        subprocess.run([str(BIN / "flask"), *command], check=True, env=env, cwd=ROOT, capture_output=True)
+    import sqlalchemy as sa
+
+    from survey import create_app
+    from survey.extensions import db
+    from survey.models import Counter, Unit
+    from survey.services.qr.qr_tokens import issue_token, token_secret
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+                      "SECRET_KEY": env["FLASK_SECRET_KEY"]})
+    paths = []
+    with app.app_context():
+        for spec in COUNTERS:
+            unit_code, counter_code = spec.split("/")
+            counter = db.session.scalar(sa.select(Counter).join(Unit).where(
+                Unit.code == unit_code, Counter.code == counter_code))
+            assert counter is not None, spec
+            paths.append(f"/s/{issue_token(counter, token_secret(app.config))}")
+    return paths
+
+
+@contextmanager
+def gunicorn(app_spec: str, port: int, workers: int,
+             env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """gunicorn in its own process group on 127.0.0.1:`port`, stopped (the whole group) on exit."""
+    process = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+         app_spec], cwd=ROOT, env=env, start_new_session=True)
+    try:
+        wait_listening(port)
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def wait_ready(port: int, path: str, timeout: float = 120) -> None:
+    """Until `path` answers 200: the master listens before its workers have imported the app."""
+    wait_listening(port, timeout)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if request(port, "GET", path, "")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"127.0.0.1:{port}{path} did not answer 200 within {timeout:.0f} s")
+
+
+def wait_listening(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
+
+
+def form_fields(html: str) -> dict[str, str]:
+    """Hidden fields as given, and the first offered value of every radio question."""
+    fields: dict[str, str] = {}
+    for tag in _INPUT.findall(html):
+        attributes = dict(_ATTRIBUTE.findall(tag))
+        name, kind = attributes.get("name"), attributes.get("type")
+        if name is None:
+            continue
+        if kind == "hidden" or (kind == "radio" and name not in fields):
+            fields[name] = attributes.get("value", "")
+    fields.setdefault("website", "")  # the honeypot stays empty
+    return fields
+
+
+@dataclass
+class Tally:
+    get_ms: list[float] = field(default_factory=list)
+    post_ms: list[float] = field(default_factory=list)
+    completed: int = 0
+    server_errors: int = 0
+    other_status: int = 0
+    connection_errors: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def request(port: int, method: str, path: str, cookie: str, body: str = "") -> tuple[int, str, str, float]:
+    """One request on a new connection: (status, body, session cookie, milliseconds)."""
+    headers = {"Cookie": cookie} if cookie else {}
+    if body:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    started = time.perf_counter()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request(method, path, body=body or None, headers=headers)
+        response = connection.getresponse()
+        text = response.read().decode("utf-8", "replace")
+    finally:
+        connection.close()
+    elapsed = (time.perf_counter() - started) * 1000
+    set_cookie = response.getheader("Set-Cookie") or ""
+    new_cookie = set_cookie.split(";", 1)[0] if set_cookie else cookie
+    return response.status, text, new_cookie, elapsed
+
+
+def client_loop(port: int, paths: list[str], index: int, deadline: float, limit: int, tally: Tally) -> None:
+    for n in range(limit):
+        if time.monotonic() >= deadline:
+            return
+        path = paths[(index + n) % len(paths)]
+        cookie = ""  # a new citizen each time: a browser that has answered at a counter is thanked, not asked
+        try:
+            status, html, cookie, get_ms = request(port, "GET", path, cookie)
+            if status != 200:
+                with tally.lock:
+                    tally.server_errors += status >= 500
+                    tally.other_status += status < 500
+                continue
+            body = urllib.parse.urlencode(form_fields(html))
+            status, _, cookie, post_ms = request(port, "POST", path, cookie, body)
+        except OSError:
+            with tally.lock:
+                tally.connection_errors += 1
+            continue
+        with tally.lock:
+            tally.get_ms.append(get_ms)
+            tally.post_ms.append(post_ms)
+            tally.completed += status == 303
+            tally.server_errors += status >= 500
+            tally.other_status += status < 500 and status != 303
+
+
+def run_level(port: int, paths: list[str], clients: int, seconds: float, limit: int) -> tuple[Tally, float]:
+    tally = Tally()
+    started = time.monotonic()
+    threads = [threading.Thread(target=client_loop, args=(port, paths, i, started + seconds, limit, tally))
+               for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return tally, time.monotonic() - started
+
+
+def percentile(values: list[float], q: int) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--clients", default="4,8,32")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--max-per-client", type=int, default=2000)
+    args = parser.parse_args()
+    if args.workers < 2:
+        parser.error("--workers must be at least 2")
+    levels = [int(part) for part in args.clients.split(",")]
+    with tempfile.TemporaryDirectory(prefix="hailong-load-") as scratch:
+        survey_db, bare_db = Path(scratch) / "survey.db", Path(scratch) / "bare.db"
+        paths = prepare_survey(survey_db)
+        survey_port, bare_port = free_port(), free_port()
+        bare_env = {"BARE_DB": str(bare_db), "PATH": os.environ.get("PATH", "")}
+        with gunicorn("survey:create_app()", survey_port, args.workers, survey_env(survey_db)), \
+                gunicorn("bench.bare_app:app", bare_port, args.workers, bare_env):
+            print(f"gunicorn, {args.workers} sync workers each, {args.seconds:.0f} s per level "
+                  f"(at most {args.max_per_client} forms per client)")
+            print(f"{'clients':>7} {'app':6} {'forms/s':>8} {'ratio':>6} {'GET p50':>8} {'GET p99':>8} "
+                  f"{'POST p50':>9} {'POST p99':>9} {'5xx':>4} {'conn err':>8} {'other':>5}")
+            for clients in levels:
+                figures = {}
+                for name, port, targets in (("survey", survey_port, paths), ("bare", bare_port, ["/form"])):
+                    run_level(port, targets, 2, 1.0, 5)  # warm the workers
+                    tally, elapsed = run_level(port, targets, clients, args.seconds, args.max_per_client)
+                    figures[name] = (tally, tally.completed / elapsed)
+                ratio = figures["survey"][1] / figures["bare"][1] if figures["bare"][1] else float("nan")
+                for name, (tally, rate) in figures.items():
+                    print(f"{clients:>7} {name:6} {rate:8.1f} {ratio if name == 'survey' else 1.0:6.2f} "
+                          f"{percentile(tally.get_ms, 50):6.1f}ms {percentile(tally.get_ms, 99):6.1f}ms "
+                          f"{percentile(tally.post_ms, 50):7.1f}ms {percentile(tally.post_ms, 99):7.1f}ms "
+                          f"{tally.server_errors:>4} {tally.connection_errors:>8} {tally.other_status:>5}",
+                          flush=True)
+
+
+if __name__ == "__main__":
+    main()

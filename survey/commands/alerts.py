@@ -1,0 +1,54 @@
+"""`flask alerts` commands: the scheduled alerts job (docs/deploy.md shows cron and systemd timers).
+
+The command commits once at the end and is audited with actor None (the system).
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from survey.auth import current_time
+from survey.extensions import db
+from survey.services.reporting.alerts import refresh_all_alerts
+from survey.services.reporting.periods import Period, PeriodError
+from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE
+
+group = AppGroup("alerts", help="Alerts: below-target units and significant drops.")
+
+
+def _period(_context: click.Context, _parameter: click.Parameter, text: str | None) -> Period | None:
+    if text is None:
+        return None
+    try:
+        return Period.from_text(text)
+    except PeriodError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@group.command("refresh")
+@click.option("--period", "period", callback=_period, metavar="PERIOD",
+              help="2026-10, 2026Q3 or 2026; default: the last month that ended (local time).")
+def refresh(period: Period | None) -> None:
+    """Recompute and upsert the alerts of every unit for one period; safe to run again."""
+    now = current_time()
+    if period is None:  # a run at 00:30 on the 1st (Vietnam time) covers the month just ended
+        period = Period.latest_complete_month(now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date())
+    logger = current_app.logger
+    try:
+        target = current_app.config["DEFAULT_TARGET"]
+        summary = refresh_all_alerts(db.session(), period, default_target=target, now=now)
+        db.session.commit()
+    except Exception as error:
+        db.session.rollback()
+        logger.exception("alerts refresh %s failed", period.label)
+        raise click.ClickException(f"alerts refresh {period.label} failed: {error}") from error
+    for root, key in summary.reports:
+        click.echo(f"{period.label} {root} {key}: recomputed")
+    message = (f"alerts refresh {period.label}: {len(summary.reports)} reports, {summary.alerts} alerts "
+               f"({summary.created} new)")
+    logger.info(message)
+    click.echo(message)
