@@ -17,6 +17,8 @@ from typing import Any
 
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from survey.client_address import parse_client_ip
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK = "127.0.0.1,::1"  # gunicorn's own default for forwarded_allow_ips
 
@@ -41,13 +43,8 @@ def trusted_networks(value: str | Iterable[str] | None) -> tuple[Network, ...]:
 
 
 def is_trusted(address: str | None, networks: tuple[Network, ...]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip in network for network in networks)
+    ip = parse_client_ip(address)
+    return ip is not None and any(ip in network for network in networks)
 
 
 class TrustedProxyFix:

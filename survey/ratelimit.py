@@ -26,6 +26,7 @@ from flask_babel import lazy_gettext as _l
 from flask_limiter import Limiter, RateLimitExceeded
 from limits import parse_many
 
+from survey.client_address import parse_client_ip
 from survey.errors import render_error
 
 UNKNOWN_ADDRESS = "unknown"
@@ -33,12 +34,9 @@ UNKNOWN_ADDRESS = "unknown"
 
 def ip_prefix(address: str | None) -> str:
     """The network a client address belongs to: /24 for IPv4, /64 for IPv6."""
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
+    ip = parse_client_ip(address)
+    if ip is None:
         return UNKNOWN_ADDRESS
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
     bits = 24 if ip.version == 4 else 64
     return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -13,7 +13,7 @@ from survey.models import Alert, Role, Unit
 from survey.services.reporting.alerts import add_note, refresh_alerts, visible_alerts
 from survey.services.reporting.indices import unit_indices
 from survey.services.reporting.periods import Period
-from survey.services.staff.access import unit_or_404, visible_unit_ids
+from survey.services.staff.access import owned_or_404, visible_unit_ids
 
 DEFAULT_INSTRUMENT = "sipas-counter@2025.1"
 MAX_COMMENT = 2000
@@ -41,10 +41,8 @@ def alerts() -> str:
 def alert_note(alert_id: int) -> WerkzeugResponse:
     user = current_staff()
     now = current_time()
-    alert = db.session.get(Alert, alert_id)
-    if alert is None:
-        abort(404)
-    unit_or_404(db.session(), user, alert.unit_id, now=now, action="alert.note")
+    alert = owned_or_404(db.session(), user, Alert, alert_id, object_type="alert", now=now,
+                         action="alert.note")
     comment = (request.form.get("comment") or "").strip()[:MAX_COMMENT]
     if not comment:
         flash(_("Write a comment: what was found or done."), "error")

@@ -24,7 +24,7 @@ from survey.services.citizens.flag_review import (
 )
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE, utc_bounds
-from survey.services.staff.access import unit_or_404, visible_unit_ids
+from survey.services.staff.access import owned_or_404, visible_unit_ids
 
 MAX_NOTE = 500
 LIMIT_LABELS = {"browser": _l("one browser"), "kiosk": _l("one counter tablet (kiosk mode)"),
@@ -62,10 +62,8 @@ def flags() -> str:
 def flag_decision(response_id: int) -> WerkzeugResponse:
     user = current_staff()
     now = current_time()
-    response = db.session.get(Response, response_id)
-    if response is None:
-        abort(404)
-    unit_or_404(db.session(), user, response.unit_id, now=now, action="response.review")
+    response = owned_or_404(db.session(), user, Response, response_id, object_type="response", now=now,
+                            action="response.review")
     try:
         decision = Decision(request.form.get("decision", ""))
     except ValueError:

@@ -32,6 +32,7 @@ from limits.storage import Storage, storage_from_string
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from survey.client_address import parse_client_ip
 from survey.models import Counter, SubmissionHit, SubmissionRefusal, Unit
 from survey.ratelimit import UNKNOWN_ADDRESS, keyed
 
@@ -122,12 +123,9 @@ def check_rule_config(config: Mapping[str, Any]) -> None:
 def client_network(address: str | None) -> str:
     """What identifies a client's connection: the IPv4 address, or the IPv6 /64 (one subscriber's
     prefix, inside which a host can pick any address)."""
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
+    ip = parse_client_ip(address)
+    if ip is None:
         return UNKNOWN_ADDRESS
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
     if ip.version == 4:
         return str(ip)
     return str(ipaddress.ip_network(f"{ip}/64", strict=False))

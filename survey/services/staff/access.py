@@ -18,12 +18,14 @@ from sqlalchemy.orm import Session, object_session
 from werkzeug.exceptions import NotFound
 
 from survey.errors import SurveyError
-from survey.models import Counter, Role, Unit, User
+from survey.models import Alert, Counter, Response, Role, Unit, User
 from survey.services.staff import audit
 
 MANAGING_ROLES = (Role.ADMIN, Role.MANAGER)
 EXPORTING_ROLES = (Role.ADMIN, Role.MANAGER, Role.RESEARCHER)
-Found = TypeVar("Found", Unit, Counter)
+Found = TypeVar("Found", Unit, Counter, Alert, Response)
+# Objects that belong to one unit and are reached by their own id in a URL.
+Owned = TypeVar("Owned", Counter, Alert, Response)
 
 
 def subtree_ids(session: Session, root_ids: Iterable[int]) -> set[int]:
@@ -61,9 +63,16 @@ def unit_or_404(session: Session, user: User, unit_id: int, *, now: datetime, ac
 def counter_or_404(session: Session, user: User, counter_id: int, *, now: datetime,
                    action: str = "view") -> Counter:
     """The counter, if it exists and its unit is visible to `user`; otherwise audit and 404."""
-    counter = session.get(Counter, counter_id)
-    return _visible_or_404(session, user, counter, counter.unit_id if counter is not None else None,
-                           object_type="counter", object_id=counter_id, action=action, now=now)
+    return owned_or_404(session, user, Counter, counter_id, object_type="counter", now=now, action=action)
+
+
+def owned_or_404(session: Session, user: User, model: type[Owned], object_id: int, *, object_type: str,
+                 now: datetime, action: str = "view") -> Owned:
+    """The `model` row `object_id` (a counter, an alert, a response), if it exists and its unit is
+    visible to `user`; otherwise audit `access.denied` and raise 404, as for a unit."""
+    found = session.get(model, object_id)
+    return _visible_or_404(session, user, found, found.unit_id if found is not None else None,
+                           object_type=object_type, object_id=object_id, action=action, now=now)
 
 
 def _visible_or_404(session: Session, user: User, found: Found | None, unit_id: int | None, *,
