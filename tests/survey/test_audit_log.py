@@ -16,7 +16,8 @@ from flask import Flask
 from survey.blueprints.manage.audit_log import ACTION_LABELS
 from survey.extensions import db
 from survey.models import AuditEvent, Role
-from tests.survey.staff_helpers import audit_actions, running, signed_in, staff_app, unit_id
+from tests.survey.conftest import audit_events, unit_id
+from tests.survey.staff_helpers import running, signed_in, staff_app
 
 SOURCE = Path(__file__).resolve().parents[2] / "survey"
 
@@ -38,7 +39,7 @@ def aapp(migrated_db: Path, tmp_path: Path) -> Iterator[Flask]:
 def _add_events(app: Flask, unit_code: str | None, actions: list[str], *, start: datetime,
                 step: timedelta = timedelta(minutes=1)) -> None:
     with app.app_context():
-        unit = unit_id(app, unit_code) if unit_code else None
+        unit = unit_id(unit_code, app) if unit_code else None
         for i, action in enumerate(actions):
             db.session.add(AuditEvent(at=start + i * step, action=action, object_type="test",
                                       object_id=str(i), unit_id=unit, detail='{"reason": "kiểm tra"}'))
@@ -51,7 +52,7 @@ def test_every_recorded_action_has_a_label_and_appears_in_the_viewer(aapp: Flask
     assert set(actions) <= set(ACTION_LABELS), set(actions) - set(ACTION_LABELS)
     _add_events(aapp, "HL-AB-1", actions, start=datetime(2026, 3, 1, 2, 0, tzinfo=UTC))
     admin = signed_in(aapp, "root", Role.ADMIN, totp=True)
-    html = admin.get(f"/manage/audit/?unit={unit_id(aapp, 'HL-AB-1')}&lang=en").get_data(as_text=True)
+    html = admin.get(f"/manage/audit/?unit={unit_id('HL-AB-1', aapp)}&lang=en").get_data(as_text=True)
     shown = set(re.findall(r'<tr data-action="([^"]+)"', html))
     assert shown == set(actions)
     assert "target change proposed" in html and "reason: kiểm tra" in html
@@ -60,10 +61,10 @@ def test_every_recorded_action_has_a_label_and_appears_in_the_viewer(aapp: Flask
 def test_real_target_actions_reach_the_viewer_with_who_and_why(aapp: Flask) -> None:
     ward = signed_in(aapp, "phuong", Role.MANAGER, ("HL-AB",))
     province = signed_in(aapp, "tinh", Role.MANAGER, ("HL",))
-    ab = unit_id(aapp, "HL-AB")
+    ab = unit_id("HL-AB", aapp)
     ward.post(f"/manage/units/{ab}/targets", data={"instrument_id": "sipas-counter", "year": "2026",
                                                     "target": "50", "reason": "thiếu người"})
-    [proposed] = audit_actions(aapp, "target.propose")
+    [proposed] = audit_events("target.propose", aapp)
     proposal_id = int(proposed.object_id)
     province.post(f"/manage/target-proposals/{proposal_id}/reject", data={"reason": "không có căn cứ"})
     html = ward.get("/manage/audit/?action=target.&lang=vi").get_data(as_text=True)
@@ -81,9 +82,9 @@ def test_a_manager_reads_only_events_about_their_units(aapp: Flask) -> None:
     shown = set(re.findall(r'<tr data-action="([^"]+)"', html))
     assert "counter.rotate" in shown and "counter.revoke" not in shown and "user.create" not in shown
     assert "auth.login" not in shown  # sign-ins concern people, not units: admins only
-    outside = ward.get(f"/manage/audit/?unit={unit_id(aapp, 'HL-HL-1')}")
+    outside = ward.get(f"/manage/audit/?unit={unit_id('HL-HL-1', aapp)}")
     assert outside.status_code == 404
-    assert [e.detail for e in audit_actions(aapp, "access.denied")] == ['{"attempted": "audit.view"}']
+    assert [e.detail for e in audit_events("access.denied", aapp)] == ['{"attempted": "audit.view"}']
     text = ward.get("/manage/audit.csv").get_data(as_text=True)
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert {r[3] for r in rows[1:]} == {"counter.rotate"}

@@ -22,8 +22,9 @@ from survey.models import FrameUpload, ServedCount, Unit
 from survey.services.reporting.indices import compute_unit_indices
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import frame_table, load_respondents, unit_parent_map
+from tests.survey.conftest import unit_id
 from tests.survey.report_helpers import AB_CODES, HL_CODES, add_responses
-from tests.survey.staff_helpers import staff_app, unit_id
+from tests.survey.staff_helpers import staff_app
 
 
 def test_quarter_page_uses_the_poststratified_standard_errors(migrated_db: Path, tmp_path: Path) -> None:
@@ -35,7 +36,7 @@ def test_quarter_page_uses_the_poststratified_standard_errors(migrated_db: Path,
         db.session.add(upload)
         db.session.flush()
         for month, last, served in ((10, 31, 400), (11, 30, 100)):
-            db.session.add(ServedCount(unit_id=unit_id(app, "HL-AB-1"), procedure_field="", channel="",
+            db.session.add(ServedCount(unit_id=unit_id("HL-AB-1", app), procedure_field="", channel="",
                                        period_start=date(2026, month, 1), period_end=date(2026, month, last),
                                        served=served, upload_id=upload.id))
         db.session.commit()

@@ -11,8 +11,9 @@ from survey.models import Role, Unit
 from survey.services.reporting.indices import compute_unit_indices
 from survey.services.reporting.periods import Period
 from survey.services.reporting.report_content import _change
+from tests.survey.conftest import unit_id
 from tests.survey.report_helpers import AB_CODES, add_responses
-from tests.survey.staff_helpers import signed_in, staff_app, unit_id
+from tests.survey.staff_helpers import signed_in, staff_app
 
 
 def test_a_suppressed_previous_period_is_not_comparable(migrated_db: Path, tmp_path: Path) -> None:
@@ -28,7 +29,7 @@ def test_a_suppressed_previous_period_is_not_comparable(migrated_db: Path, tmp_p
     change = _change(report)
     assert change is not None and not change.comparable and not change.significant
     client = signed_in(app, "admin", Role.ADMIN, totp=True)
-    page = client.get(f"/manage/units/{unit_id(app, 'HL-AB-1')}?period=2026-10&weighted=0&lang=vi")
+    page = client.get(f"/manage/units/{unit_id('HL-AB-1', app)}?period=2026-10&weighted=0&lang=vi")
     html = page.get_data(as_text=True)
     assert "không so sánh được (một trong hai kỳ có quá ít phiếu trả lời)" in html
     assert "NaN" not in html and "nan " not in html

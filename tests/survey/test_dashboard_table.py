@@ -19,8 +19,9 @@ from survey.extensions import db
 from survey.models import Role, Unit
 from survey.services.reporting.indices import compute_unit_indices
 from survey.services.reporting.periods import Period
+from tests.survey.conftest import audit_events, unit_id
 from tests.survey.report_helpers import AB_CODES, HL_CODES, PERIOD, add_responses
-from tests.survey.staff_helpers import audit_actions, running, signed_in, staff_app, unit_id
+from tests.survey.staff_helpers import running, signed_in, staff_app
 
 QUERY = f"period={PERIOD}&instrument=sipas-counter@2025.1&weighted=0"
 GOOD = [5] * 60  # a unit whose whole interval clears the 90 % target
@@ -52,7 +53,7 @@ def _estimates(app: Flask) -> dict[str, tuple[float, int, str]]:
 
 def _rows(client: FlaskClient, app: Flask, extra: str) -> list[str]:
     html = client.get(f"/manage/?{QUERY}{extra}&lang=en").get_data(as_text=True)
-    ids = {unit_id(app, c): c for c in ("HL", "HL-TTHCC", "HL-AB", "HL-HL")}
+    ids = {unit_id(c, app): c for c in ("HL", "HL-TTHCC", "HL-AB", "HL-HL")}
     return [ids[int(i)] for i in re.findall(r'<th scope="row"[^>]*><a href="/manage/units/(\d+)\?', html)]
 
 
@@ -91,7 +92,7 @@ def test_the_table_exports_as_csv_and_xlsx_with_the_pages_rows(tapp: Flask) -> N
     assert [v[0] for v in values] == ["HL", "HL-HL"]
     assert values[1][5] == pytest.approx(figures["HL-HL"][0], rel=1e-12)
     assert sheet["F3"].number_format == "0.0%"
-    assert [e.detail.count('"table": "dashboard"') for e in audit_actions(tapp, "report.download")] == [1, 1]
+    assert [e.detail.count('"table": "dashboard"') for e in audit_events("report.download", tapp)] == [1, 1]
     ward = signed_in(tapp, "phuong", Role.MANAGER, ("HL-AB",))
     mine = list(csv.reader(io.StringIO(ward.get(f"/manage/dashboard.csv?{QUERY}").data.decode("utf-8-sig"))))
     assert {r[0] for r in mine[1:]} == {"HL-AB"}  # scoped like the page (its one service point collapsed)
@@ -122,8 +123,8 @@ def test_what_to_fix_first_lists_the_criteria_furthest_below_target(tapp: Flask)
         below = rows[rows["est"].astype(float) < 0.9].sort_values("est", kind="stable")
     expected = list(below["stat"])[:5]
     assert len(expected) == 5  # the ward is under its 90 % target on many criteria
-    html = client.get(f"/manage/units/{unit_id(tapp, 'HL-AB')}?{QUERY}&lang=vi").get_data(as_text=True)
+    html = client.get(f"/manage/units/{unit_id('HL-AB', tapp)}?{QUERY}&lang=vi").get_data(as_text=True)
     assert "Cần cải thiện trước" in html
     assert re.findall(r'<li data-criterion="([^"]+)">', html) == expected
-    good = client.get(f"/manage/units/{unit_id(tapp, 'HL-HL')}?{QUERY}&lang=en").get_data(as_text=True)
+    good = client.get(f"/manage/units/{unit_id('HL-HL', tapp)}?{QUERY}&lang=en").get_data(as_text=True)
     assert "What to fix first" not in good  # every criterion of Hoa Lac is above its target

@@ -22,8 +22,9 @@ from openpyxl import load_workbook
 
 from survey.extensions import db
 from survey.models import AuditEvent, Role
+from tests.survey.conftest import unit_id
 from tests.survey.report_helpers import PERIOD, seed_responses
-from tests.survey.staff_helpers import add_staff, sign_in, staff_app, unit_id
+from tests.survey.staff_helpers import add_staff, sign_in, staff_app
 
 QUERY = f"period={PERIOD}&instrument=sipas-counter@2025.1&weighted=0"
 
@@ -45,7 +46,7 @@ def _province(app: Flask) -> FlaskClient:
 
 def test_web_pages_print_figures_and_times_the_locales_way(fapp: Flask) -> None:
     client = _province(fapp)
-    ab = unit_id(fapp, "HL-AB")
+    ab = unit_id("HL-AB", fapp)
     client.post(f"/manage/units/{ab}/targets", data={"instrument_id": "sipas-counter", "year": "2026",
                                                       "target": "85,5", "reason": "kế hoạch"})
     url = f"/manage/units/{ab}/targets/clear?instrument_id=sipas-counter&year=2026"
@@ -65,7 +66,7 @@ def test_pdf_text_carries_babel_dates(fapp: Flask, tmp_path: Path) -> None:
     client = _province(fapp)
     for lang, expected in (("vi", "(1 thg 10, 2026 – 31 thg 10, 2026)"),
                            ("en", "(Oct 1, 2026 – Oct 31, 2026)")):
-        response = client.get(f"/manage/units/{unit_id(fapp, 'HL-AB')}/report.pdf?{QUERY}&lang={lang}")
+        response = client.get(f"/manage/units/{unit_id('HL-AB', fapp)}/report.pdf?{QUERY}&lang={lang}")
         assert response.status_code == 200
         pdf = tmp_path / f"report-{lang}.pdf"
         pdf.write_bytes(response.data)
@@ -81,7 +82,7 @@ def test_xlsx_cells_carry_babel_dates_and_label_the_one_sided_test(fapp: Flask) 
     for lang, period, p_label in (
             ("vi", "2026-10 (1 thg 10, 2026 – 31 thg 10, 2026)", "giá trị p một phía (so với chỉ tiêu)"),
             ("en", "2026-10 (Oct 1, 2026 – Oct 31, 2026)", "one-sided p-value (vs target)")):
-        response = client.get(f"/manage/units/{unit_id(fapp, 'HL-AB')}/report.xlsx?{QUERY}&lang={lang}")
+        response = client.get(f"/manage/units/{unit_id('HL-AB', fapp)}/report.xlsx?{QUERY}&lang={lang}")
         book = load_workbook(io.BytesIO(response.data))
         method = {row[0].value: row[1].value for row in book["Method"].iter_rows(min_row=2)}
         assert period in method.values()
@@ -90,7 +91,7 @@ def test_xlsx_cells_carry_babel_dates_and_label_the_one_sided_test(fapp: Flask) 
 
 def test_csv_says_its_charset_once_and_names_the_one_sided_column(fapp: Flask) -> None:
     client = _province(fapp)
-    response = client.get(f"/manage/units/{unit_id(fapp, 'HL-AB')}/report.csv?{QUERY}")
+    response = client.get(f"/manage/units/{unit_id('HL-AB', fapp)}/report.csv?{QUERY}")
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     header = next(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
     assert "p_value_one_sided" in header and "p_value" not in header
@@ -98,7 +99,7 @@ def test_csv_says_its_charset_once_and_names_the_one_sided_column(fapp: Flask) -
 
 def test_units_come_in_one_order_on_the_dashboard_and_in_the_reports(fapp: Flask) -> None:
     client = _province(fapp)
-    hl = unit_id(fapp, "HL")
+    hl = unit_id("HL", fapp)
     # Agencies before communes, then by Vietnamese name; a service point under its parent.
     expected = ["HL", "HL-TTHCC", "HL-TTHCC-1", "HL-AB", "HL-AB-1", "HL-HL", "HL-HL-1"]
     book = load_workbook(io.BytesIO(client.get(f"/manage/units/{hl}/report.xlsx?{QUERY}&lang=en").data))
@@ -106,7 +107,7 @@ def test_units_come_in_one_order_on_the_dashboard_and_in_the_reports(fapp: Flask
     codes = [row[header.index("Code")].value for row in book["Units"].iter_rows(min_row=2)]
     assert codes == expected
     html = client.get(f"/manage/?{QUERY}&lang=en").get_data(as_text=True)
-    ids = {unit_id(fapp, code): code for code in expected}
+    ids = {unit_id(code, fapp): code for code in expected}
     shown = [ids[int(i)] for i in re.findall(r'<a href="/manage/units/(\d+)\?period=', html)]
     assert shown == [code for code in expected if code in shown] and len(shown) >= 4
     page = client.get(f"/manage/units/{hl}?{QUERY}&lang=en").get_data(as_text=True)

@@ -13,7 +13,8 @@ from survey.models import ALL
 from survey.services.reporting.respondent_data import frame_table
 from survey.services.weighting import frames
 from survey.services.weighting.frame_levels import FrameCell, mismatches, served_by_field
-from tests.survey.manage_helpers import NOW, in_request, unit_id, user
+from tests.survey.conftest import unit_id
+from tests.survey.manage_helpers import NOW, in_request, user
 
 HEADER = "unit_code,period_start,period_end,procedure_field,channel,served\n"
 

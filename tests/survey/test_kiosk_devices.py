@@ -12,7 +12,8 @@ from flask import Flask
 
 from survey.extensions import db
 from survey.models import Counter, KioskDevice, Response, Role, Unit
-from tests.survey.staff_helpers import audit_actions, running, signed_in, staff_app
+from tests.survey.conftest import audit_events
+from tests.survey.staff_helpers import running, signed_in, staff_app
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def test_register_open_and_revoke_a_tablet(sapp: Flask) -> None:
     page = manager.get(f"/manage/counters/{counter}").get_data(as_text=True)
     url = re.search(r'<code class="kiosk-url">http://localhost(/k/[^<]+)</code>', page)
     assert url is not None and "Máy tính bảng quầy 1" in page
-    [register] = audit_actions(sapp, "kiosk.register")
+    [register] = audit_events("kiosk.register", sapp)
     assert register.actor_id is not None and register.object_type == "kiosk_device"
 
     tablet = sapp.test_client()
@@ -58,7 +59,7 @@ def test_register_open_and_revoke_a_tablet(sapp: Flask) -> None:
         device_id = db.session.scalar(sa.select(KioskDevice.id))
     revoked = manager.post(f"/manage/kiosks/{device_id}/revoke")
     assert revoked.status_code == 302
-    assert [e.object_id for e in audit_actions(sapp, "kiosk.revoke")] == [str(device_id)]
+    assert [e.object_id for e in audit_events("kiosk.revoke", sapp)] == [str(device_id)]
     gone = tablet.get(url.group(1))
     assert gone.status_code == 410 and "E-KIOSK-REVOKED" in gone.get_data(as_text=True)
     assert "<del>" in manager.get(f"/manage/counters/{counter}").get_data(as_text=True)

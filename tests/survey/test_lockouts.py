@@ -11,7 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from survey.models import Role
-from tests.survey.staff_helpers import PASSWORD, add_staff, audit_actions, running, signed_in, staff_app
+from tests.survey.conftest import audit_events
+from tests.survey.staff_helpers import PASSWORD, add_staff, running, signed_in, staff_app
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ def test_an_admin_lifts_an_office_networks_lockout(locked: Flask) -> None:
     assert lifted.status_code == 302
     assert "Lockout lifted" in admin.get("/manage/accounts/lockouts?lang=en").get_data(as_text=True)
     assert _attempt(office, "mai", PASSWORD, "203.0.113.50") == 302
-    [event] = audit_actions(locked, "auth.unlock")
+    [event] = audit_events("auth.unlock", locked)
     assert '"locked": 1' in event.detail and "văn phòng dùng chung NAT" in event.detail
     assert "203.0.113" not in event.detail  # no IP address in the audit log
     viewer = admin.get("/manage/audit/?action=auth.unlock&lang=en").get_data(as_text=True)
@@ -66,4 +67,4 @@ def test_an_admin_lifts_one_accounts_lockout(locked: Flask) -> None:
     assert _attempt(client, "mai", PASSWORD, "192.0.2.1") == 429
     admin.post("/manage/accounts/lockouts", data={"username": "Mai", "reason": "quên mật khẩu"})
     assert _attempt(client, "mai", PASSWORD, "192.0.2.1") == 302
-    assert [e.object_type for e in audit_actions(locked, "auth.unlock")] == ["", "user"]
+    assert [e.object_type for e in audit_events("auth.unlock", locked)] == ["", "user"]

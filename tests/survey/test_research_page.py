@@ -12,8 +12,9 @@ import pytest
 from flask import Flask
 
 from survey.models import Role
+from tests.survey.conftest import audit_events, unit_id
 from tests.survey.microdata_helpers import seed_microdata
-from tests.survey.staff_helpers import PASSWORD, add_staff, audit_actions, sign_in, staff_app, unit_id
+from tests.survey.staff_helpers import PASSWORD, add_staff, sign_in, staff_app
 
 FORM = {"instrument": "sipas-counter@2025.1", "first": "2026-10-01", "last": "2026-10-31",
         "file_format": "csv", "period": "month", "level": "", "lang": "vi"}
@@ -36,7 +37,7 @@ def test_researcher_signs_in_lands_on_the_research_page_and_downloads(rapp: Flas
     html = page.get_data(as_text=True)
     assert "/manage/research/microdata" in html and "/report.xlsx" in html
     assert 'href="/manage/"' not in html  # no dashboard link for a researcher: it would be a 403
-    download = client.post("/manage/research/microdata", data={**FORM, "unit_id": unit_id(rapp, "HL")})
+    download = client.post("/manage/research/microdata", data={**FORM, "unit_id": unit_id("HL", rapp)})
     assert download.status_code == 200, download.get_data(as_text=True)[-800:]
     assert download.mimetype == "application/zip"
     with zipfile.ZipFile(io.BytesIO(download.data)) as archive:
@@ -45,8 +46,8 @@ def test_researcher_signs_in_lands_on_the_research_page_and_downloads(rapp: Flas
         data_name = next(n for n in names if n.endswith(".csv"))
         frame = pd.read_csv(io.BytesIO(archive.read(data_name)), encoding="utf-8-sig")
     assert len(frame) == 89 and "weight" in frame.columns
-    assert [e.action for e in audit_actions(rapp, "microdata.download")] == ["microdata.download"]
-    assert not audit_actions(rapp, "role.denied")
+    assert [e.action for e in audit_events("microdata.download", rapp)] == ["microdata.download"]
+    assert not audit_events("role.denied", rapp)
 
 
 def test_researcher_sent_to_sign_in_by_the_dashboard_url_lands_on_the_research_page(rapp: Flask) -> None:
@@ -64,9 +65,9 @@ def test_out_of_scope_unit_is_refused_and_audited(rapp: Flask) -> None:
     staff = add_staff(rapp, "nghiencuu2", Role.RESEARCHER, ("HL-AB",))
     client = rapp.test_client()
     sign_in(client, rapp, staff)
-    refused = client.post("/manage/research/microdata", data={**FORM, "unit_id": unit_id(rapp, "HL-HL-1")})
+    refused = client.post("/manage/research/microdata", data={**FORM, "unit_id": unit_id("HL-HL-1", rapp)})
     assert refused.status_code == 404
-    assert audit_actions(rapp, "access.denied")
+    assert audit_events("access.denied", rapp)
     page = client.get("/manage/research/").get_data(as_text=True)
     assert "HL-AB" in page and "HL-HL-1" not in page
 
@@ -76,8 +77,8 @@ def test_unsafe_request_is_answered_with_what_to_coarsen(rapp: Flask) -> None:
     client = rapp.test_client()
     sign_in(client, rapp, staff)
     response = client.post("/manage/research/microdata?lang=en",
-                           data={**FORM, "unit_id": unit_id(rapp, "HL"), "period": "day"})
+                           data={**FORM, "unit_id": unit_id("HL", rapp), "period": "day"})
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "cannot be released safely" in html and "longer period" in html
-    assert not audit_actions(rapp, "microdata.download")
+    assert not audit_events("microdata.download", rapp)

@@ -13,7 +13,8 @@ from survey.extensions import db
 from survey.models import ProposalStatus, Target, TargetProposal, Unit
 from survey.services.organisation import targets
 from survey.services.organisation.units import UnitRefused
-from tests.survey.manage_helpers import NOW, audit_actions, in_request, unit_id, user
+from tests.survey.conftest import audit_actions, unit_id
+from tests.survey.manage_helpers import NOW, in_request, user
 
 SIPAS = "sipas-counter"
 

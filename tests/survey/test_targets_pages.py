@@ -14,8 +14,9 @@ from survey.extensions import db
 from survey.models import Role, Target, TargetProposal, Unit
 from survey.services.reporting.indices import compute_unit_indices
 from survey.services.reporting.periods import Period
+from tests.survey.conftest import audit_events, unit_id
 from tests.survey.report_helpers import AB_CODES, HL_CODES, PERIOD, add_responses
-from tests.survey.staff_helpers import audit_actions, running, signed_in, staff_app, unit_id
+from tests.survey.staff_helpers import running, signed_in, staff_app
 
 
 @pytest.fixture
@@ -55,7 +56,7 @@ def test_a_ward_manager_posting_50_percent_only_files_a_proposal(tapp: Flask) ->
     before = _verdicts(tapp)
     assert before == {"HL": "below", "HL-AB": "below"}  # both well under the province's 90 %
     ward = signed_in(tapp, "phuong", Role.MANAGER, ("HL-AB",))
-    ab = unit_id(tapp, "HL-AB")
+    ab = unit_id("HL-AB", tapp)
 
     response = ward.post(f"/manage/units/{ab}/targets", data=_target_form("50%"))
     assert response.status_code == 302
@@ -64,7 +65,7 @@ def test_a_ward_manager_posting_50_percent_only_files_a_proposal(tapp: Flask) ->
     page = ward.get(f"/manage/?period={PERIOD}&weighted=0&lang=vi").get_data(as_text=True)
     assert "đề xuất:" in page and "50,0%" in page and "chờ duyệt" in page  # the proposal is visible
     assert "90,0%" in page and "từ Tỉnh Mẫu (dữ liệu thử)" in page  # ... beside the target in force
-    assert [e.action for e in audit_actions(tapp) if e.action.startswith("target.")] == ["target.propose"]
+    assert [e.action for e in audit_events("", tapp) if e.action.startswith("target.")] == ["target.propose"]
 
     province = signed_in(tapp, "tinh", Role.MANAGER, ("HL",))
     dashboard = province.get(f"/manage/?period={PERIOD}&weighted=0&lang=en").get_data(as_text=True)
@@ -83,7 +84,7 @@ def test_a_ward_manager_posting_50_percent_only_files_a_proposal(tapp: Flask) ->
 
 def test_the_target_column_says_where_each_target_comes_from(tapp: Flask) -> None:
     province = signed_in(tapp, "tinh", Role.MANAGER, ("HL",))
-    ab = unit_id(tapp, "HL-AB")
+    ab = unit_id("HL-AB", tapp)
     assert province.post(f"/manage/units/{ab}/targets", data=_target_form("85")).status_code == 302
     html = province.get(f"/manage/?period={PERIOD}&weighted=0&lang=en").get_data(as_text=True)
     assert 'data-target-source="own">90.0%' in html  # the province's own
@@ -93,12 +94,12 @@ def test_the_target_column_says_where_each_target_comes_from(tapp: Flask) -> Non
 
 def test_an_empty_target_box_explains_in_vietnamese(tapp: Flask) -> None:
     province = signed_in(tapp, "tinh", Role.MANAGER, ("HL",))
-    response = province.post(f"/manage/units/{unit_id(tapp, 'HL-AB')}/targets?lang=vi",
+    response = province.post(f"/manage/units/{unit_id('HL-AB', tapp)}/targets?lang=vi",
                              data=_target_form(""))
     text = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "This field is required" not in text and "Nhập chỉ tiêu" in text
-    no_reason = province.post(f"/manage/units/{unit_id(tapp, 'HL-AB')}/targets?lang=vi",
+    no_reason = province.post(f"/manage/units/{unit_id('HL-AB', tapp)}/targets?lang=vi",
                               data=_target_form("85", reason=""))
     assert no_reason.status_code == 422 and "Ghi lý do" in no_reason.get_data(as_text=True)
     assert _own_targets(tapp) == {"HL": 0.90}
@@ -106,7 +107,7 @@ def test_an_empty_target_box_explains_in_vietnamese(tapp: Flask) -> None:
 
 def test_removing_a_target_asks_for_confirmation_first(tapp: Flask) -> None:
     province = signed_in(tapp, "tinh", Role.MANAGER, ("HL",))
-    ab = unit_id(tapp, "HL-AB")
+    ab = unit_id("HL-AB", tapp)
     province.post(f"/manage/units/{ab}/targets", data=_target_form("85"))
     url = f"/manage/units/{ab}/targets/clear?instrument_id=sipas-counter&year=2026&lang=vi"
     confirm = province.get(url)
@@ -118,5 +119,5 @@ def test_removing_a_target_asks_for_confirmation_first(tapp: Flask) -> None:
     assert missing_reason.status_code == 422 and _own_targets(tapp)["HL-AB"] == 0.85
     done = province.post(url, data={"instrument_id": "sipas-counter", "year": "2026", "reason": "thống nhất"})
     assert done.status_code == 302 and _own_targets(tapp) == {"HL": 0.90}
-    cleared = audit_actions(tapp, "target.clear")
+    cleared = audit_events("target.clear", tapp)
     assert len(cleared) == 1 and '"before": 0.85' in cleared[0].detail and "thống nhất" in cleared[0].detail

@@ -6,10 +6,12 @@ becomes a proposal; the parent's manager (or an admin) sets the value and decide
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -23,18 +25,33 @@ from survey.blueprints.manage.unit_forms import (
 )
 from survey.blueprints.manage.units import (
     MANAGERS,
+    commit_change,
     instrument_id_choices,
     render_unit_page,
-    show_refusal,
     unit_form_for,
 )
 from survey.extensions import db
-from survey.models import TargetProposal
+from survey.models import TargetProposal, Unit, User
 from survey.services.organisation import targets, units
 
 
 def _back(unit_id: int) -> str:
     return url_for("manage.unit_edit", unit_id=unit_id) + "#targets"
+
+
+def _set_or_propose(session: Session, actor: User, unit: Unit, instrument_id: str, year: int,
+                    target: str | None, *, reason: str, now: datetime) -> str:
+    """Set the unit's own target (remove it, for None) when `actor` may; otherwise file the same
+    change as a proposal for the manager above. Returns what the page tells the manager."""
+    if not targets.may_set_target(actor, unit):
+        targets.propose_target(session, actor, unit.id, instrument_id, year, target, reason=reason, now=now)
+        return str(_("Proposal sent. The target changes only when the manager of the unit above "
+                     "approves it."))
+    if target is None:
+        targets.clear_target(session, actor, unit.id, instrument_id, year, reason=reason, now=now)
+        return str(_("This unit's own target was removed: it now uses the inherited one."))
+    targets.set_target(session, actor, unit.id, instrument_id, year, target, reason=reason, now=now)
+    return str(_("Target saved."))
 
 
 @bp.post("/units/<int:unit_id>/targets")
@@ -47,21 +64,10 @@ def target_set(unit_id: int) -> Any:
     form.instrument_id.choices = instrument_id_choices()
     if form.validate_on_submit():
         instrument_id, year = form.instrument_id.data or "", form.year.data or 0
-        text, reason = form.target.data or "", form.reason.data or ""
-        try:
-            if targets.may_set_target(actor, unit):
-                targets.set_target(db.session(), actor, unit.id, instrument_id, year, text, reason=reason,
-                                   now=now)
-                message = _("Target saved.")
-            else:
-                targets.propose_target(db.session(), actor, unit.id, instrument_id, year, text, reason=reason,
-                                       now=now)
-                message = _("Proposal sent. The target changes only when the manager of the unit above "
-                            "approves it.")
-        except units.UnitRefused as error:
-            show_refusal(form, error)
-        else:
-            db.session.commit()
+        message = commit_change(form, _set_or_propose, actor, unit, instrument_id, year,
+                                form.target.data or "",
+                                reason=form.reason.data or "", now=now)
+        if message is not None:
             flash(message, "ok")
             return redirect(_back(unit.id))
     return render_unit_page(unit, unit_form_for(unit), status=422, target_form=form)
@@ -81,20 +87,9 @@ def target_clear(unit_id: int) -> Any:
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():
-            try:
-                if may_set:
-                    targets.clear_target(db.session(), actor, unit.id, instrument_id, year,
-                                         reason=form.reason.data or "", now=now)
-                    message = _("This unit's own target was removed: it now uses the inherited one.")
-                else:
-                    targets.propose_target(db.session(), actor, unit.id, instrument_id, year, None,
-                                           reason=form.reason.data or "", now=now)
-                    message = _("Proposal sent. The target changes only when the manager of the unit above "
-                                "approves it.")
-            except units.UnitRefused as error:
-                show_refusal(form, error)
-            else:
-                db.session.commit()
+            message = commit_change(form, _set_or_propose, actor, unit, instrument_id, year, None,
+                                    reason=form.reason.data or "", now=now)
+            if message is not None:
                 flash(message, "ok")
                 return redirect(_back(unit.id))
         status = 422

@@ -58,7 +58,7 @@ def show_refusal(form: Any, error: units.UnitRefused) -> None:
     form.form_errors.append(str(error.message))
 
 
-def _committed(form: Any, change: Callable[Concatenate[Session, P], T], *args: P.args,
+def commit_change(form: Any, change: Callable[Concatenate[Session, P], T], *args: P.args,
                **kwargs: P.kwargs) -> T | None:
     """`change(db.session(), ...)`, committed; None if the service refused (nothing is committed: the
     request's session is discarded at teardown; the reason is shown on `form`), so that the view
@@ -90,7 +90,7 @@ def unit_new() -> Any:
     if request.method == "GET":
         form.parent_id.data = request.args.get("parent", 0, type=int)
     if form.validate_on_submit():
-        unit = _committed(form, units.create_unit, actor, _unit_data(form), now=now)
+        unit = commit_change(form, units.create_unit, actor, _unit_data(form), now=now)
         if unit is not None:
             flash(_("Unit %(code)s created.", code=unit.code), "ok")
             return redirect(url_for("manage.unit_edit", unit_id=unit.id))
@@ -120,7 +120,7 @@ def unit_edit(unit_id: int) -> Any:
         form.kind.data = unit.kind.value
         form.parent_id.data, form.successor_id.data = unit.parent_id or 0, unit.successor_id or 0
     if form.validate_on_submit():
-        saved = _committed(form, units.update_unit, actor, unit.id, _unit_data(form), now=now)
+        saved = commit_change(form, units.update_unit, actor, unit.id, _unit_data(form), now=now)
         if saved is not None:
             flash(_("Changes saved."), "ok")
             return redirect(url_for("manage.unit_edit", unit_id=unit.id))
@@ -162,7 +162,7 @@ def unit_close(unit_id: int) -> Any:
     close_form = CloseUnitForm()
     close_form.successor_id.choices = _unit_choices(choices, exclude=unit.id)
     if close_form.validate_on_submit():
-        closed = _committed(close_form, units.close_unit, actor, unit.id,
+        closed = commit_change(close_form, units.close_unit, actor, unit.id,
                             valid_to=close_form.valid_to.data or date.max,
                             successor_id=close_form.successor_id.data or None, now=now)
         if closed is not None:
@@ -185,7 +185,7 @@ def counter_new(unit_id: int) -> Any:
     unit = units.get_unit(db.session(), actor, unit_id, now=now)
     form = CounterForm()
     if form.validate_on_submit():
-        counter = _committed(form, units.create_counter, actor, unit.id, _counter_data(form), now=now)
+        counter = commit_change(form, units.create_counter, actor, unit.id, _counter_data(form), now=now)
         if counter is not None:
             flash(_("Counter %(code)s created.", code=counter.code), "ok")
             return redirect(url_for("manage.unit_edit", unit_id=unit.id) + "#counters")
@@ -206,7 +206,7 @@ def counter_edit(counter_id: int) -> Any:
     counter = units.get_counter(db.session(), actor, counter_id, now=now)
     form = CounterForm(obj=counter if request.method == "GET" else None)
     if form.validate_on_submit():
-        saved = _committed(form, units.update_counter, actor, counter.id, _counter_data(form), now=now)
+        saved = commit_change(form, units.update_counter, actor, counter.id, _counter_data(form), now=now)
         if saved is not None:
             flash(_("Changes saved."), "ok")
             return redirect(url_for("manage.unit_edit", unit_id=counter.unit_id) + "#counters")
@@ -257,7 +257,7 @@ def assignment_add(unit_id: int) -> Any:
     form = AssignmentForm()
     form.instrument.choices = unit_plans.instrument_keys()
     if form.validate_on_submit():
-        assigned = _committed(form, unit_plans.add_assignment, actor, unit.id, form.instrument.data or "",
+        assigned = commit_change(form, unit_plans.add_assignment, actor, unit.id, form.instrument.data or "",
                               opens_on=form.opens_on.data or now.date(), closes_on=form.closes_on.data,
                               now=now)
         if assigned is not None:
