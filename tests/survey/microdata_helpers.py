@@ -16,7 +16,8 @@ FIRST_ID = 7_340_001
 SECRET_COUNTER = "QSECRET9"
 KEY_PREFIX = "idem-zq8v"
 TIME_OF_DAY = (7, 37)  # UTC hour and minute of every response: 14:37 in Hanoi
-SERVED = {("HL-AB-1", "tu-phap"): 400, ("HL-AB-1", ""): 120, ("HL-HL-1", ""): 300}
+# One format per unit (docs/weights.md): HL-AB-1 by field (400 justice dossiers), HL-HL-1 as a total.
+SERVED = {("HL-AB-1", "tu-phap"): 400, ("HL-HL-1", ""): 300}
 
 
 def _unit(code: str) -> Unit:

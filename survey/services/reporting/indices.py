@@ -12,7 +12,7 @@ import functools
 import math
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, cast
+from typing import Any, TypedDict, Unpack, cast
 
 import numpy as np
 import pandas as pd
@@ -161,6 +161,37 @@ def respondent_weights(session: Session, data: pd.DataFrame, ids: set[int], firs
     return result, WEIGHTED_METHOD
 
 
+class IndexOptions(TypedDict, total=False):
+    """What a unit report may be asked beyond unit, instrument, period and weighting (defaults in
+    `_Settings`): the interval's alpha, the target where none is set, the half-width the "responses
+    needed" figure plans for, the unit whose children form the league table, the smallest weighting cell."""
+
+    alpha: float
+    default_target: float
+    half_width: float
+    league_root: Unit | None
+    min_cell: int
+
+
+@dataclass(frozen=True)
+class _Settings:
+    alpha: float
+    default_target: float
+    half_width: float
+    league_root: Unit | None
+    min_cell: int
+
+    @classmethod
+    def of(cls, options: IndexOptions) -> _Settings:
+        return cls(alpha=options.get("alpha", 0.05), default_target=options.get("default_target", 0.80),
+                   half_width=options.get("half_width", 0.05), league_root=options.get("league_root"),
+                   min_cell=options.get("min_cell", DEFAULT_MIN_CELL))
+
+    def cache_key(self) -> tuple[float, float, float, int | None, int]:
+        return (self.alpha, self.default_target, self.half_width,
+                self.league_root.id if self.league_root is not None else None, self.min_cell)
+
+
 def unit_indices(
     session: Session,
     unit: Unit,
@@ -168,11 +199,7 @@ def unit_indices(
     period: Period,
     *,
     weighted: bool,
-    alpha: float = 0.05,
-    default_target: float = 0.80,
-    half_width: float = 0.05,
-    league_root: Unit | None = None,
-    min_cell: int = DEFAULT_MIN_CELL,
+    **options: Unpack[IndexOptions],
 ) -> IndexReport:
     """Everything the unit page needs for `unit` and its descendants in `period` (cached per process).
 
@@ -181,18 +208,17 @@ def unit_indices(
     smallest cell (the app's ``POSTSTRAT_MIN_CELL``). The cached report is reused only
     while the fingerprint of responses, frames and targets is unchanged.
     """
-    scope = league_root or unit
+    settings = _Settings.of(options)
+    scope = settings.league_root or unit
     ids = subtree_ids(session, [scope.id, unit.id])
     window_first = period.shifted(TREND_LENGTH[period.kind] - 1).first
-    key = (str(session.get_bind().engine.url), unit.id, instrument_key, period.label, weighted, alpha,
-           default_target, half_width, league_root.id if league_root else None, min_cell)
+    key = (str(session.get_bind().engine.url), unit.id, instrument_key, period.label, weighted,
+           settings.cache_key())
     fingerprint = data_fingerprint(session, ids, window_first, period.last)
     hit = _REPORTS.get(key, fingerprint)
     if hit is not None:
         return hit
-    report = compute_unit_indices(session, unit, instrument_key, period, weighted=weighted, alpha=alpha,
-                                  default_target=default_target, half_width=half_width,
-                                  league_root=league_root, min_cell=min_cell)
+    report = compute_unit_indices(session, unit, instrument_key, period, weighted=weighted, **options)
     _REPORTS.put(key, fingerprint, report)
     return report
 
@@ -258,13 +284,12 @@ def compute_unit_indices(
     period: Period,
     *,
     weighted: bool,
-    alpha: float = 0.05,
-    default_target: float = 0.80,
-    half_width: float = 0.05,
-    league_root: Unit | None = None,
-    min_cell: int = DEFAULT_MIN_CELL,
+    **options: Unpack[IndexOptions],
 ) -> IndexReport:
     """`unit_indices` without the report cache (each period's table is still cached)."""
+    settings = _Settings.of(options)
+    alpha, default_target, half_width = settings.alpha, settings.default_target, settings.half_width
+    league_root, min_cell = settings.league_root, settings.min_cell
     instrument = instrument_for(instrument_key)
     definition = IndexDefinition.from_instrument(instrument)
     ids = subtree_ids(session, [unit.id])
