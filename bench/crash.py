@@ -18,6 +18,7 @@ the answer); they are counted apart.
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import random
 import signal
@@ -53,7 +54,7 @@ def client(port: int, paths: list[str], name: str, stop: threading.Event, acknow
             with lock:
                 sent.append(marker)
             status, _, cookie, _ = request(port, "POST", path, cookie, urllib.parse.urlencode(fields))
-        except OSError:  # the server was killed under this request
+        except (OSError, http.client.HTTPException):  # the server was killed under this request
             continue
         if status == 303:
             with lock:

@@ -180,7 +180,7 @@ def client_loop(port: int, paths: list[str], index: int, deadline: float, limit:
                 continue
             body = urllib.parse.urlencode(form_fields(html))
             status, _, cookie, post_ms = request(port, "POST", path, cookie, body)
-        except OSError:
+        except (OSError, http.client.HTTPException):  # refused, reset or cut short
             with tally.lock:
                 tally.connection_errors += 1
             continue
