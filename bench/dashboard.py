@@ -85,7 +85,8 @@ def main() -> None:
 
     from survey import create_app
     from survey.models import Role
-    from tests.survey.staff_helpers import CHEAP_ARGON2, Clock, add_staff, sign_in, unit_id
+    from tests.survey.conftest import unit_id
+    from tests.survey.staff_helpers import CHEAP_ARGON2, Clock, add_staff, sign_in
 
     app = create_app(
         {
@@ -103,9 +104,9 @@ def main() -> None:
     pages = {
         "dashboard": f"/manage/?period={args.period}",
         "unit page (ward, league of the province)": (
-            f"/manage/units/{unit_id(app, 'HL-PT')}?period={args.period}"
+            f"/manage/units/{unit_id('HL-PT', app)}?period={args.period}"
         ),
-        "unit page (province)": f"/manage/units/{unit_id(app, 'HL')}?period={args.period}",
+        "unit page (province)": f"/manage/units/{unit_id('HL', app)}?period={args.period}",
         "alerts": f"/manage/alerts?period={args.period}",
     }
 
