@@ -110,6 +110,11 @@ def sparkline(
     return Markup("".join(parts))
 
 
+def _percent_ticks(low: float, high: float) -> list[tuple[float, str]]:
+    """Grid lines every 10 points between the axis ends: the share and its label."""
+    return [(tick / 10, f"{tick * 10}%") for tick in range(round(low * 10), round(high * 10) + 1)]
+
+
 def interval_plot(
     points: Sequence[Point],
     *,
@@ -129,11 +134,11 @@ def interval_plot(
 
     desc = _interval_desc(points)
     parts = _open(width, height, title, desc, "chart intervals")
-    for tick in range(round(low * 10), round(high * 10) + 1):
-        tx = x(tick / 10)
+    for share, label in _percent_ticks(low, high):
+        tx = x(share)
         parts.append(
             f'<line class="grid" x1="{tx:.1f}" x2="{tx:.1f}" y1="4" y2="{height - 22}"/>'
-            f'<text class="tick" x="{tx:.1f}" y="{height - 6}" text-anchor="middle">{tick * 10}%</text>'
+            f'<text class="tick" x="{tx:.1f}" y="{height - 6}" text-anchor="middle">{label}</text>'
         )
     for i, p in enumerate(points):
         y = 14 + i * row_height
@@ -170,11 +175,11 @@ def trend_chart(
 
     desc = _interval_desc(points)
     parts = _open(width, height, title, desc, "chart trend")
-    for tick in range(round(low * 10), round(high * 10) + 1):
-        ty = y(tick / 10)
+    for share, label in _percent_ticks(low, high):
+        ty = y(share)
         parts.append(
             f'<line class="grid" x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}"/>'
-            f'<text class="tick" x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end">{tick * 10}%</text>'
+            f'<text class="tick" x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end">{label}</text>'
         )
     shown = [(i, p.est, p.lo, p.hi) for i, p in enumerate(points) if _ok(p.est) and _ok(p.lo) and _ok(p.hi)]
     if shown:

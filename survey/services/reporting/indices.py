@@ -192,15 +192,8 @@ class _Settings:
                 self.league_root.id if self.league_root is not None else None, self.min_cell)
 
 
-def unit_indices(
-    session: Session,
-    unit: Unit,
-    instrument_key: str,
-    period: Period,
-    *,
-    weighted: bool,
-    **options: Unpack[IndexOptions],
-) -> IndexReport:
+def unit_indices(session: Session, unit: Unit, instrument_key: str, period: Period, *, weighted: bool,
+                 **options: Unpack[IndexOptions]) -> IndexReport:
     """Everything the unit page needs for `unit` and its descendants in `period` (cached per process).
 
     `league_root`: the unit whose children form the league table (the unit's parent when the
@@ -277,15 +270,8 @@ def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str
     return result
 
 
-def compute_unit_indices(
-    session: Session,
-    unit: Unit,
-    instrument_key: str,
-    period: Period,
-    *,
-    weighted: bool,
-    **options: Unpack[IndexOptions],
-) -> IndexReport:
+def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, period: Period, *,
+                         weighted: bool, **options: Unpack[IndexOptions]) -> IndexReport:
     """`unit_indices` without the report cache (each period's table is still cached)."""
     settings = _Settings.of(options)
     alpha, default_target, half_width = settings.alpha, settings.default_target, settings.half_width
