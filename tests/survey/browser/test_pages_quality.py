@@ -57,11 +57,18 @@ PAGES = {"survey": _survey, "quick-rating": _quick, "outpatient": _outpatient, "
          "error-page": _error_page, "thanks": _thanks, "kiosk-thanks": _kiosk_thanks}
 
 
+def _open(name: str, live: Live, page: Page) -> None:
+    """Open a page as its scenario does, then wait for its load event: a page reached by a form post is
+    visible before its stylesheet applies on a busy machine, and sizes measured then are unstyled."""
+    PAGES[name](live, page)
+    page.wait_for_load_state("load")
+
+
 @pytest.mark.parametrize("name", list(PAGES))
 def test_axe_and_wording(live: Live, open_page: PageFactory, name: str) -> None:
     """No serious or critical axe-core violation; the citizen is addressed as Ông/Bà, never "bạn"."""
     page = open_page(js=True, bypass_csp=True)  # the app's CSP rightly refuses axe's injected script
-    PAGES[name](live, page)
+    _open(name, live, page)
     screenshot(page, f"page-{name}")
     assert axe_violations(page) == []
     text = page.locator("body").inner_text()
@@ -71,7 +78,7 @@ def test_axe_and_wording(live: Live, open_page: PageFactory, name: str) -> None:
 @pytest.mark.parametrize("name", ["survey", "quick-rating", "errors", "thanks", "kiosk-thanks"])
 def test_touch_targets_are_at_least_44_px(live: Live, open_page: PageFactory, name: str) -> None:
     page = open_page(js=True)
-    PAGES[name](live, page)
+    _open(name, live, page)
     small = page.evaluate("""() => [...document.querySelectorAll('a[href], button, label.option, '
         + 'input:not([type=hidden]):not([type=radio]):not([type=checkbox]), textarea')]
       .filter(el => el.offsetParent !== null && !el.closest('.hp-field'))
@@ -134,7 +141,7 @@ def test_five_point_labels_fit_in_two_lines(live: Live, open_page: PageFactory, 
 def test_error_codes_only_in_small_print(live: Live, open_page: PageFactory, name: str) -> None:
     """The stable code is for staff and support: smaller than the message, never the message itself."""
     page = open_page(js=True)
-    PAGES[name](live, page)
+    _open(name, live, page)
     codes = page.evaluate("""() => {
         const body = parseFloat(getComputedStyle(document.body).fontSize);
         const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
