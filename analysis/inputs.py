@@ -91,11 +91,29 @@ def check_declared_codes(data: pd.DataFrame, definition: IndexDefinition, path: 
     for column, allowed in declared:
         if column not in data.columns:
             continue  # item_matrices names missing columns
-        codes = numeric_codes(data[column], column)
+        codes = _codes_or_row_error(data[column], column, path)
         bad = np.isfinite(codes) & ~np.isin(codes, sorted(allowed))
         if bad.any():
             raise _first_bad(path, column, data[column], bad,
                              f"code outside the declared scale {sorted(allowed)}:")
+
+
+def _codes_or_row_error(values: pd.Series, column: str, path: Path) -> np.ndarray:
+    """`numeric_codes`, with a text or fractional code reported by file, column, row and value."""
+    try:
+        return numeric_codes(values, column)
+    except AnalysisInputError:
+        text = values.astype("string").str.strip()
+        number = pd.to_numeric(text.mask(text == ""), errors="coerce")
+        bad = ((text.notna() & (text != "") & number.isna()) | (number.notna() & (number != number.round())))
+        rows = np.flatnonzero(bad.to_numpy(dtype=bool))
+        if not len(rows):
+            raise
+        value = str(values.iloc[rows[0]]).strip()
+        raise AnalysisInputError(
+            f"{path}: column {column!r}, row {rows[0] + 1} (line {rows[0] + 2}): code {value!r} is not a "
+            + ("whole number" if pd.notna(number.iloc[rows[0]]) else "number") + f" ({len(rows)} such row(s))"
+        ) from None
 
 
 def check_some_valid_answer(data: pd.DataFrame, definition: IndexDefinition, path: Path) -> None:

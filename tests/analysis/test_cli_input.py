@@ -248,3 +248,14 @@ def test_fay_herriot_refuses_a_unit_at_one_hundred_percent(tmp_path: Path,
     assert main(["league", "--indices", str(path), "--method", "fay-herriot", "--out",
                  str(tmp_path / "l.csv")]) == EXIT_INPUT_ERROR
     assert "beta-binomial" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("value", "shown"), [("abc", "'abc'"), ("3.5", "'3.5'")])
+def test_text_or_fractional_code_names_the_row(tmp_path: Path, counters: pd.DataFrame, value: str, shown: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    data = counters.astype({"q2": object})
+    data.loc[6, "q2"] = value
+    path = _write(tmp_path, data)
+    assert _run(tmp_path, path) == EXIT_INPUT_ERROR
+    message = capsys.readouterr().err
+    assert str(path) in message and "'q2', row 7 (line 8)" in message and shown in message
