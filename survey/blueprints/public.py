@@ -25,7 +25,7 @@ from survey.errors import SurveyError
 from survey.extensions import csrf, db
 from survey.forms import build_survey_form
 from survey.i18n import current_locale
-from survey.models import Channel, utcnow
+from survey.models import Channel
 from survey.ratelimit import utc_day
 from survey.services.citizens.browser_cookie import (
     COOKIE_NAME,
@@ -115,28 +115,24 @@ def submit(token: str) -> Any:
     if result.outcome is Outcome.REJECTED:
         raise SurveyError(result.status, result.code or "E-SCHEMA", result.message)
     if result.outcome is Outcome.INVALID:
-        form = build_survey_form(survey.instrument, current_locale(), formdata=request.form)
-        return _render_form(survey, form, token, result.errors, result.code), result.status
+        return _form_back(survey, token, result.errors, result.code), result.status
     if result.outcome is Outcome.ACCEPTED:
         session_ = db.session()
         intake = take_submission(session_, result, survey=survey, client=_client(),
                                  store=store_for(current_app.config["SUBMISSION_LIMIT_STORAGE"], session_),
                                  config=current_app.config, channel=_channel(), language=current_locale(),
                                  now=now, local_day=_local_today(), receipt=request.form.get(RECEIPT_FIELD))
-        if intake.stored is Stored.ALREADY:  # a double tap, or Back and resubmit: the thank-you page (PRG)
-            _remember_answered(survey.counter.id, request.form.get("nonce", ""))
-            return redirect(url_for("public.thanks", token=token, **_mode_args()), 303)
         if intake.receipt_problem is not None:  # nothing to keep: the limits' hits roll back with it
             db.session.rollback()
             code = intake.receipt_problem
-            form = build_survey_form(survey.instrument, current_locale(), formdata=request.form)
-            page = _render_form(survey, form, token, (FieldError(None, code, RECEIPT_MESSAGES[code]),), code)
+            page = _form_back(survey, token, (FieldError(None, code, RECEIPT_MESSAGES[code]),), code)
             return page, 409 if code == "E-RECEIPT-USED" else 422
-        db.session.commit()  # the response, or a refusal's count with the limits' hits
+        if intake.stored is not Stored.ALREADY:
+            db.session.commit()  # the response, or a refusal's count with the limits' hits
         if intake.stored is None:
-            form = build_survey_form(survey.instrument, current_locale(), formdata=request.form)
-            page = _render_form(survey, form, token, (FieldError(None, "E-RATE", RATE_MESSAGE),), "E-RATE")
+            page = _form_back(survey, token, (FieldError(None, "E-RATE", RATE_MESSAGE),), "E-RATE")
             return page, 429, {"Retry-After": str(intake.retry_after)}
+        # Stored now or before (a double tap, Back and resubmit): either way the thank-you page (PRG).
         _remember_answered(survey.counter.id, request.form.get("nonce", ""))
     return redirect(url_for("public.thanks", token=token, **_mode_args()), 303)
 
@@ -175,7 +171,7 @@ def _remember_answered(counter_id: int, nonce: str) -> None:
 def _answered_here(counter_id: int) -> bool:
     nonce = session.get(ANSWERED, {}).get(str(counter_id))
     settings = SubmissionSettings.from_config(current_app.config)
-    return read_nonce(nonce, settings.secret, utcnow(), settings.nonce_max_age) is not None
+    return read_nonce(nonce, settings.secret, current_time(), settings.nonce_max_age) is not None
 
 
 def _local_today() -> date:
@@ -261,6 +257,16 @@ def _render_form(survey: OpenSurvey, form: Any, token: str, errors: tuple[FieldE
                            action=url_for("public.submit", token=token, **_mode_args()))
 
 
+def _form_back(survey: OpenSurvey, token: str, errors: tuple[FieldError, ...], code: str | None, *,
+               nonce: str | None = None) -> str:
+    """The posted form again, with the citizen's answers, the errors that explain why, and a fresh
+    nonce where the old one can no longer be sent (a renewed form)."""
+    form = build_survey_form(survey.instrument, current_locale(), formdata=request.form)
+    if nonce is not None:
+        form.nonce.data = nonce
+    return _render_form(survey, form, token, errors, code)
+
+
 def _renewed_form(survey: OpenSurvey, token: str, now: datetime) -> str | None:
     """A genuine nonce of this form that only expired (a page left open for hours, a kiosk tablet
     overnight): the form comes back with the answers and a fresh nonce, to be sent again."""
@@ -270,11 +276,10 @@ def _renewed_form(survey: OpenSurvey, token: str, now: datetime) -> str | None:
         return None
     if read_nonce(request.form.get("nonce"), settings.secret, now, settings.nonce_max_age) is not None:
         return None  # still valid: refused for another reason
-    form = build_survey_form(survey.instrument, current_locale(), formdata=request.form)
-    form.nonce.data = issue_nonce(settings.secret, survey.counter.id, survey.instrument.key, now)
     renewed = FieldError(None, "E-NONCE-EXPIRED", _l("The form was open for a long time, so it was renewed. "
                                                       "Your answers are still here: please send them again."))
-    return _render_form(survey, form, token, (renewed,), "E-NONCE-EXPIRED")
+    return _form_back(survey, token, (renewed,), "E-NONCE-EXPIRED",
+                      nonce=issue_nonce(settings.secret, survey.counter.id, survey.instrument.key, now))
 
 
 def _csrf_failure_page(survey: OpenSurvey, token: str) -> str | None:
@@ -287,7 +292,6 @@ def _csrf_failure_page(survey: OpenSurvey, token: str) -> str | None:
     try:
         csrf.protect()
     except CSRFError as error:
-        form = build_survey_form(survey.instrument, current_locale(), formdata=request.form)
         message = CSRF_EXPIRED_MESSAGE if error.description == CSRF_EXPIRED else CSRF_FAILED_MESSAGE
-        return _render_form(survey, form, token, (FieldError(None, "E-CSRF", message),), "E-CSRF")
+        return _form_back(survey, token, (FieldError(None, "E-CSRF", message),), "E-CSRF")
     return None

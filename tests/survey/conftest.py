@@ -15,7 +15,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from survey import create_app
 from survey.extensions import db
-from survey.models import AuditEvent, Unit
+from survey.models import AuditEvent, Counter, Unit
 
 TEST_SECRET = "test-secret-not-for-production"
 RELAXED_RULES = {"browser_limit": "10000 per hour", "kiosk_limit": "10000 per hour",
@@ -105,6 +105,18 @@ def unit_id(code: str, app: Flask | None = None) -> int:
             return unit_id(code)
     found = db.session.scalar(sa.select(Unit.id).where(Unit.code == code))
     assert found is not None, f"no unit {code}"
+    return found
+
+
+def counter_id(key: str, app: Flask | None = None) -> int:
+    """The id of counter "UNIT/COUNTER": in the current app context, or in a new one of `app`."""
+    if app is not None:
+        with app.app_context():
+            return counter_id(key)
+    unit_code, code = key.split("/")
+    found = db.session.scalar(sa.select(Counter.id).join(Unit)
+                              .where(Unit.code == unit_code, Counter.code == code))
+    assert found is not None, f"no counter {key}"
     return found
 
 

@@ -45,7 +45,7 @@ from survey.models import (
     TargetProposal,
     Unit,
 )
-from tests.survey.conftest import TEST_SECRET, unit_id
+from tests.survey.conftest import TEST_SECRET, counter_id, unit_id
 from tests.survey.staff_helpers import CHEAP_ARGON2, Clock, Staff, add_staff, sign_in
 
 ROLES = ("anonymous", "researcher", "manager", "admin")
@@ -228,7 +228,7 @@ def world(migrated_db: Path) -> Iterator[World]:
             db.session.add(TargetProposal(unit_id=unit_id(code), instrument_id="sipas-counter", year=2026,
                                           target=0.7, reason="matrix"))
         for code in ("HL-AB-1/Q1", "HL-HL-1/Q1"):  # one counter tablet inside the scopes, one outside
-            db.session.add(KioskDevice(counter_id=_counter(code), label="tablet"))
+            db.session.add(KioskDevice(counter_id=counter_id(code), label="tablet"))
         db.session.commit()
         objects = {f"unit:{u.code}": u.id for u in db.session.scalars(sa.select(Unit))}
         objects |= {f"alert:{a.unit.code}": a.id for a in db.session.scalars(sa.select(Alert))}
@@ -242,13 +242,6 @@ def world(migrated_db: Path) -> Iterator[World]:
     yield World(db_file, objects, staff)
     shutil.rmtree(folder, ignore_errors=True)
 
-
-def _counter(code: str) -> int:
-    unit, counter = code.split("/")
-    found = db.session.scalar(sa.select(Counter.id).join(Unit)
-                              .where(Unit.code == unit, Counter.code == counter))
-    assert found is not None
-    return found
 
 
 def _url(route: str, variant: str, world: World) -> str:

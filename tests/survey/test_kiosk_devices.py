@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from flask import Flask
 
 from survey.extensions import db
-from survey.models import Counter, KioskDevice, Response, Role, Unit
-from tests.survey.conftest import audit_events
+from survey.models import KioskDevice, Response, Role
+from tests.survey.conftest import audit_events, counter_id
 from tests.survey.staff_helpers import running, signed_in, staff_app
 
 
@@ -21,17 +21,10 @@ def sapp(migrated_db: Path, tmp_path: Path) -> Iterator[Flask]:
     yield from running(staff_app(migrated_db, tmp_path, MIN_FILL_SECONDS=0))
 
 
-def _counter_id(app: Flask, unit: str, code: str) -> int:
-    with app.app_context():
-        found = db.session.scalar(sa.select(Counter.id).join(Unit)
-                                  .where(Unit.code == unit, Counter.code == code))
-        assert found is not None
-        return found
-
 
 def test_register_open_and_revoke_a_tablet(sapp: Flask) -> None:
     manager = signed_in(sapp, "mai", Role.MANAGER, ("HL-AB",))
-    counter = _counter_id(sapp, "HL-AB-1", "KIOSK")
+    counter = counter_id("HL-AB-1/KIOSK", sapp)
     registered = manager.post(f"/manage/counters/{counter}/kiosks",
                               data={"label": "  Máy tính bảng  quầy 1 "})
     assert registered.status_code == 302 and registered.headers["Location"].endswith("#kiosks")
@@ -68,7 +61,7 @@ def test_register_open_and_revoke_a_tablet(sapp: Flask) -> None:
 def test_forged_or_foreign_tablets_are_refused(sapp: Flask) -> None:
     assert sapp.test_client().get("/k/WzEsNF0.forged").status_code == 404
     outsider = signed_in(sapp, "lan", Role.MANAGER, ("HL-HL",))
-    counter = _counter_id(sapp, "HL-AB-1", "KIOSK")
+    counter = counter_id("HL-AB-1/KIOSK", sapp)
     assert outsider.post(f"/manage/counters/{counter}/kiosks", data={"label": "x"}).status_code == 404
     with sapp.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(KioskDevice)) == 0

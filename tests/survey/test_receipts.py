@@ -112,22 +112,23 @@ def test_ten_concurrent_sends_of_one_receipt_store_exactly_one(migrated_db: Path
     same_file = Path(served.app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
     twin = create_app(_config(same_file, INSTRUMENT_PATHS=served.app.config["INSTRUMENT_PATHS"],
                               RECEIPT_COUNTERS=["HL-AB"], RECEIPT_KEYS=KEYS))
-    url = served.url()
-    ready = []
-    for i in range(10):
-        client = (served.app if i % 2 else twin).test_client()
-        ready.append((client, {**hidden_fields(client.get(url).get_data(as_text=True)), **VALID,
-                               "receipt": RECEIPT}))
-    barrier = threading.Barrier(10)
+    clients = [(served.app if i % 2 else twin).test_client() for i in range(10)]
+    assert _send_one_receipt_at_once(clients, served.url()) == [303] + [409] * 9
+    assert served.counts()[0] == 1
+
+
+def _send_one_receipt_at_once(clients: list[Any], url: str) -> list[int]:
+    """Each client opens the form, then all send it with the same receipt number at one instant."""
+    ready = [(client, {**hidden_fields(client.get(url).get_data(as_text=True)), **VALID, "receipt": RECEIPT})
+             for client in clients]
+    barrier = threading.Barrier(len(ready))
 
     def send(client: Any, data: dict[str, str]) -> int:
         barrier.wait()
         return int(client.post(url, data=data).status_code)
 
-    with ThreadPoolExecutor(10) as pool:
-        statuses = sorted(pool.map(lambda pair: send(*pair), ready))
-    assert statuses == [303] + [409] * 9
-    assert served.counts()[0] == 1
+    with ThreadPoolExecutor(len(ready)) as pool:
+        return sorted(pool.map(lambda pair: send(*pair), ready))
 
 
 def test_ten_concurrent_sends_of_one_receipt_store_exactly_one_on_postgresql(tmp_path: Path) -> None:
@@ -145,21 +146,8 @@ def test_ten_concurrent_sends_of_one_receipt_store_exactly_one_on_postgresql(tmp
         with app.app_context():
             upgrade()
         served = serve_kitchen_sink_on(app)
-        url = served.url()
-        ready = []
-        for _ in range(10):
-            client = app.test_client()
-            ready.append((client, {**hidden_fields(client.get(url).get_data(as_text=True)), **VALID,
-                                   "receipt": RECEIPT}))
-        barrier = threading.Barrier(10)
-
-        def send(client: Any, data: dict[str, str]) -> int:
-            barrier.wait()
-            return int(client.post(url, data=data).status_code)
-
-        with ThreadPoolExecutor(10) as pool:
-            statuses = sorted(pool.map(lambda pair: send(*pair), ready))
-        assert statuses == [303] + [409] * 9
+        clients = [app.test_client() for _ in range(10)]
+        assert _send_one_receipt_at_once(clients, served.url()) == [303] + [409] * 9
         assert served.counts()[0] == 1
         with app.app_context():
             db.session.remove()

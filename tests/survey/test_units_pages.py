@@ -7,12 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 
 from survey.extensions import db
-from survey.models import Counter, Role, Unit
-from tests.survey.conftest import audit_events, unit_id
+from survey.models import Counter, Role
+from tests.survey.conftest import audit_events, counter_id, unit_id
 from tests.survey.staff_helpers import running, signed_in, staff_app
 
 
@@ -20,13 +19,6 @@ from tests.survey.staff_helpers import running, signed_in, staff_app
 def sapp(migrated_db: Path, tmp_path: Path) -> Iterator[Flask]:
     yield from running(staff_app(migrated_db, tmp_path))
 
-
-def _counter_id(app: Flask, unit: str, code: str) -> int:
-    with app.app_context():
-        found = db.session.scalar(sa.select(Counter.id).join(Unit)
-                                  .where(Unit.code == unit, Counter.code == code))
-        assert found is not None
-        return found
 
 
 def test_a_commune_manager_sees_and_edits_only_their_subtree(sapp: Flask) -> None:
@@ -47,7 +39,7 @@ def test_a_commune_manager_sees_and_edits_only_their_subtree(sapp: Flask) -> Non
         "successor_id": 0})
     assert refused.status_code == 404
     assert client.get(f"/manage/units/{unit_id('HL-HL-1', sapp)}/edit").status_code == 404
-    foreign = _counter_id(sapp, "HL-HL-1", "Q1")
+    foreign = counter_id("HL-HL-1/Q1", sapp)
     assert client.post(f"/manage/counters/{foreign}", data={"code": "Q1", "name_vi": "x"}).status_code == 404
     assert [e.object_type for e in audit_events("access.denied", sapp)] == ["unit", "unit", "counter"]
 
@@ -59,7 +51,7 @@ def test_counter_create_edit_and_rotate_with_confirmation(sapp: Flask) -> None:
         "code": "Q7", "name_vi": "Quầy 7", "name_en": "Counter 7", "procedure_field": "dat-dai",
         "active": "y"})
     assert response.status_code == 302
-    counter = _counter_id(sapp, "HL-AB-1", "Q7")
+    counter = counter_id("HL-AB-1/Q7", sapp)
     duplicate = client.post(f"/manage/units/{point}/counters/new?lang=en",
                             data={"code": "Q7", "name_vi": "Again"})
     assert duplicate.status_code == 422 and "already has a counter" in duplicate.get_data(as_text=True)

@@ -9,7 +9,8 @@ from flask_babel import gettext as _
 
 from survey.auth import current_staff, current_time, staff_required
 from survey.blueprints.manage import bp
-from survey.blueprints.manage.dashboard import arranged, dashboard_options, dashboard_sections, table_options
+from survey.blueprints.manage.dashboard import dashboard_options, dashboard_sections
+from survey.blueprints.manage.dashboard_table import arranged, table_options
 from survey.extensions import db
 from survey.i18n import current_locale
 from survey.models import Role

@@ -78,14 +78,15 @@ def rules_for(counter: Counter, config: Mapping[str, Any]) -> CounterRules:
     counter's unit, then the "UNIT/COUNTER" entry: the nearest setting wins."""
     merged = {**DEFAULT_RULES, **config.get("SUBMISSION_RULES", {})}
     by_unit: Mapping[str, Mapping[str, Any]] = config.get("SUBMISSION_RULES_BY_UNIT", {})
-    chain: list[Unit] = []
-    unit: Unit | None = counter.unit
-    while unit is not None and len(chain) < 32:
-        chain.append(unit)
-        unit = unit.parent
-    for unit in reversed(chain):
-        merged.update(by_unit.get(unit.code, {}))
-    merged.update(by_unit.get(f"{counter.unit.code}/{counter.code}", {}))
+    if by_unit:  # walking up loads each ancestor: only worth it when some unit has its own rules
+        chain: list[Unit] = []
+        unit: Unit | None = counter.unit
+        while unit is not None and len(chain) < 32:
+            chain.append(unit)
+            unit = unit.parent
+        for unit in reversed(chain):
+            merged.update(by_unit.get(unit.code, {}))
+        merged.update(by_unit.get(f"{counter.unit.code}/{counter.code}", {}))
     return parse_rules(merged)
 
 
