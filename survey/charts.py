@@ -74,9 +74,11 @@ def _open(width: int, height: int, title: str, desc: str, css: str) -> list[str]
     ]
 
 
-def _noted(x: str, y: float, size: int) -> str:
-    """The ⊘ drawn where a figure is withheld on purpose (its words are in the chart's <desc>)."""
-    return f'<text class="noted" x="{x}" y="{y:.1f}" text-anchor="middle" font-size="{size}">⊘</text>'
+def _noted(x: str, y: float, size: int, last: bool) -> str:
+    """The ⊘ drawn where a figure is withheld on purpose (its words are in the chart's <desc>); the
+    last period's mark ends at the right edge instead of being cut in half by it."""
+    anchor = "end" if last else "middle"
+    return f'<text class="noted" x="{x}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}">⊘</text>'
 
 
 def sparkline(
@@ -109,6 +111,9 @@ def sparkline(
             segment.append(xy(i, float(p.est)))
         elif segment:
             parts.append(f'<polyline class="line" points="{" ".join(segment)}"/>')
+            if len(segment) == 1:  # a lone period between gaps: a line of one point draws nothing
+                x, y = segment[0].split(",")
+                parts.append(f'<circle class="point" cx="{x}" cy="{y}" r="2"/>')
             segment = []
     if segment:
         parts.append(f'<polyline class="line" points="{" ".join(segment)}"/>')
@@ -116,7 +121,8 @@ def sparkline(
             f'<circle class="last" cx="{segment[-1].split(",")[0]}" cy="{segment[-1].split(",")[1]}" '
             'r="2.5"/>'
         )
-    parts.extend(_noted(xy(i, low).split(",")[0], height - 3, 7) for i, p in enumerate(points) if p.note)
+    parts.extend(_noted(xy(i, low).split(",")[0], height / 2 + 4, 11, i == len(points) - 1)
+                 for i, p in enumerate(points) if p.note)
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -206,7 +212,8 @@ def trend_chart(
     if _ok(target):
         ty = y(float(target))
         parts.append(f'<line class="target" x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}"/>')
-    parts.extend(_noted(f"{x(i):.1f}", height - bottom - 4, 12) for i, p in enumerate(points) if p.note)
+    parts.extend(_noted(f"{x(i):.1f}", height - bottom - 4, 12, i == len(points) - 1 and i > 0)
+                 for i, p in enumerate(points) if p.note)
     step = max(1, len(points) // 6)
     for i, p in enumerate(points):
         if i % step == 0 or i == len(points) - 1:
