@@ -381,8 +381,9 @@ def _league(session: Session, root: Unit, instrument: Instrument, definition: In
                           rows["n_eff"].to_numpy(float), level=1 - alpha)
     names = _names(session, ids)
     withheld = sorted(hidden, key=lambda c: (names[c][1].casefold(), c))
-    table = pd.concat([league.table.assign(small_cell=False),
-                       pd.DataFrame({"unit": withheld, "small_cell": True})], ignore_index=True)
+    table = league.table.assign(small_cell=False)
+    if withheld:
+        table = pd.concat([table, pd.DataFrame({"unit": withheld, "small_cell": True})], ignore_index=True)
     table = table.assign(name_vi=[names[c][1] for c in table["unit"]],
                          name_en=[names[c][2] or names[c][1] for c in table["unit"]])
     return table, root.code
