@@ -3,14 +3,16 @@ every acknowledged submission is stored exactly once and the database is intact 
 
 Run from the repository root (gunicorn comes with the `deploy` extra):
 
-    .venv/bin/python bench/crash.py [--cycles 20] [--clients 8] [--workers 2]
+    .venv/bin/python bench/crash.py [--cycles 20] [--clients 8] [--workers 2] [--engine sqlite|postgresql]
 
-Each cycle starts gunicorn on the same SQLite file, lets `--clients` clients fill and send the form
-(GET, then POST with a unique marker in the comment), kills the process group with SIGKILL a random
-2-5 s (seeded) after the first form is served, and starts again. A submission counts as acknowledged
-only when its POST got the 303 answer. At the end: every acknowledged marker must appear in exactly
-one stored comment ("lost" and "duplicated" are counted, and must be 0), and `PRAGMA integrity_check`
-must say ok.
+Each cycle starts gunicorn on the same database (a new SQLite file, or a database on a throw-away
+PostgreSQL server started as the tests start theirs, tests/survey/postgres.py), lets `--clients`
+clients fill and send the form (GET, then POST with a unique marker in the comment), kills the
+process group with SIGKILL a random 2-5 s (seeded) after the first form is served, and starts again.
+A submission counts as acknowledged only when its POST got the 303 answer. At the end: every
+acknowledged marker must appear in exactly one stored comment ("lost" and "duplicated" are counted,
+and must be 0), every stored crash response must hold all its answers (no half-written response),
+and on SQLite `PRAGMA integrity_check` must say ok.
 Unacknowledged submissions may or may not be stored (the kill can fall after the commit and before
 the answer); they are counted apart.
 """
@@ -22,13 +24,14 @@ import http.client
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,18 +64,54 @@ def client(port: int, paths: list[str], name: str, stop: threading.Event, acknow
                 acknowledged.append(marker)
 
 
+@contextmanager
+def database(engine: str, scratch: Path) -> Iterator[str]:
+    """The URL of an empty database on `engine`, for the length of the run."""
+    if engine == "sqlite":
+        yield f"sqlite:///{scratch / 'survey.db'}"
+        return
+    from tests.survey.postgres import temporary_server
+
+    with temporary_server() as server:
+        server.execute("CREATE DATABASE crash")
+        yield server.url("crash")
+
+
+def check_store(url: str) -> tuple[list[str], int, int, str]:
+    """Stored crash markers, responses in all, crash responses missing answers, integrity verdict."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        stored = list(connection.scalars(sa.text(
+            "SELECT text FROM text_answers WHERE text LIKE 'crash %'")))
+        responses = connection.scalar(sa.text("SELECT count(*) FROM responses")) or 0
+        # Each crash client answers every radio question of the SIPAS form, so every one of its
+        # responses has the same number of answers: fewer would be a half-written response.
+        per_response = list(connection.scalars(sa.text(
+            "SELECT count(a.id) FROM text_answers t JOIN responses r ON r.id = t.response_id "
+            "LEFT JOIN answers a ON a.response_id = r.id WHERE t.text LIKE 'crash %' GROUP BY r.id")))
+        full = max(per_response, default=0)
+        short = sum(1 for count in per_response if count < full)
+        integrity = (connection.scalar(sa.text("PRAGMA integrity_check")) if url.startswith("sqlite")
+                     else "n/a (PostgreSQL: the server was not killed)")
+    engine.dispose()
+    return stored, int(responses), short, str(integrity)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=20)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=20261204)
+    parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    with tempfile.TemporaryDirectory(prefix="hailong-crash-") as scratch:
-        db_path = Path(scratch) / "survey.db"
-        paths = prepare_survey(db_path)
-        env = survey_env(db_path)
+    with tempfile.TemporaryDirectory(prefix="hailong-crash-") as scratch, \
+            database(args.engine, Path(scratch)) as url:
+        paths = prepare_survey(url)
+        env = survey_env(url)
         acknowledged: list[str] = []
         sent: list[str] = []
         lock = threading.Lock()
@@ -96,23 +135,22 @@ def main() -> None:
             for thread in threads:
                 thread.join()
             print(f"cycle {cycle + 1:>3}: {len(acknowledged):>6} acknowledged so far", flush=True)
-        with sqlite3.connect(db_path) as connection:
-            stored = [text for (text,) in connection.execute(
-                "SELECT text FROM text_answers WHERE text LIKE 'crash %'")]
-            integrity = connection.execute("PRAGMA integrity_check").fetchone()[0]
-            responses = connection.execute("SELECT count(*) FROM responses").fetchone()[0]
+        stored, responses, short, integrity = check_store(url)
     counts: dict[str, int] = {}
     for text in stored:
         counts[text] = counts.get(text, 0) + 1
     lost = sum(1 for marker in acknowledged if counts.get(marker, 0) == 0)
     duplicated = sum(1 for count in counts.values() if count > 1)
     unacknowledged_stored = len(set(counts) - set(acknowledged))
-    print(f"{args.cycles} SIGKILL cycles in {time.monotonic() - started:.0f} s, {args.clients} clients, "
-          f"{args.workers} workers")
+    print(f"{args.engine}: {args.cycles} SIGKILL cycles in {time.monotonic() - started:.0f} s, "
+          f"{args.clients} clients, {args.workers} workers")
     print(f"sent {len(sent)}, acknowledged (303) {len(acknowledged)}, stored {len(counts)} distinct "
-          f"({responses} responses in all); lost {lost}, duplicated {duplicated}, stored without "
-          f"acknowledgement {unacknowledged_stored}; integrity_check: {integrity}")
-    if lost or duplicated or integrity != "ok":
+          f"({responses} responses in all); lost {lost}, duplicated {duplicated}, half-written {short}, "
+          f"stored without acknowledgement {unacknowledged_stored}; integrity_check: {integrity}")
+    if not acknowledged:
+        print("no submission was acknowledged: the run proves nothing (is the form refusing the clients?)")
+        sys.exit(1)
+    if lost or duplicated or short or integrity not in {"ok", "n/a (PostgreSQL: the server was not killed)"}:
         sys.exit(1)
 
 

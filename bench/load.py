@@ -47,8 +47,8 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def survey_env(db_path: Path) -> dict[str, str]:
-    return {"FLASK_APP": "survey", "FLASK_SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+def survey_env(database_url: str) -> dict[str, str]:
+    return {"FLASK_APP": "survey", "FLASK_SQLALCHEMY_DATABASE_URI": database_url,
             "FLASK_SECRET_KEY": "bench-only-secret-key-0123456789abcdef", "PATH": os.environ.get("PATH", ""),
             "FLASK_RATELIMIT_ENABLED": "false",
             # A person needs seconds to fill the form; the clients here answer at once, and the bench
@@ -56,9 +56,9 @@ def survey_env(db_path: Path) -> dict[str, str]:
             "FLASK_MIN_FILL_SECONDS": "0"}
 
 
-def prepare_survey(db_path: Path) -> list[str]:
+def prepare_survey(database_url: str) -> list[str]:
     """Migrate and seed the demo tree; return the form paths (/s/<token>) of a few counters."""
-    env = survey_env(db_path)
+    env = survey_env(database_url)
     for command in (["db", "upgrade"], ["seed", "demo"]):
         subprocess.run([str(BIN / "flask"), *command], check=True, env=env, cwd=ROOT, capture_output=True)
     import sqlalchemy as sa
@@ -68,8 +68,7 @@ def prepare_survey(db_path: Path) -> list[str]:
     from survey.models import Counter, Unit
     from survey.services.qr.qr_tokens import issue_token, token_secret
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
-                      "SECRET_KEY": env["FLASK_SECRET_KEY"]})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": env["FLASK_SECRET_KEY"]})
     paths = []
     with app.app_context():
         for spec in COUNTERS:
@@ -147,7 +146,7 @@ class Tally:
 
 
 def request(port: int, method: str, path: str, cookie: str, body: str = "") -> tuple[int, str, str, float]:
-    """One request on a new connection: (status, body, session cookie, milliseconds)."""
+    """One request on a new connection: (status, body, cookies to send next, milliseconds)."""
     headers = {"Cookie": cookie} if cookie else {}
     if body:
         headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -160,9 +159,13 @@ def request(port: int, method: str, path: str, cookie: str, body: str = "") -> t
     finally:
         connection.close()
     elapsed = (time.perf_counter() - started) * 1000
-    set_cookie = response.getheader("Set-Cookie") or ""
-    new_cookie = set_cookie.split(";", 1)[0] if set_cookie else cookie
-    return response.status, text, new_cookie, elapsed
+    # Every cookie the answer sets (the session and the browser cookie), merged into those sent:
+    # keeping only the first Set-Cookie lost the session, and with it the CSRF token.
+    jar = dict(part.split("=", 1) for part in cookie.split("; ") if "=" in part)
+    for header in response.msg.get_all("Set-Cookie") or []:
+        name, _, value = header.split(";", 1)[0].partition("=")
+        jar[name.strip()] = value
+    return response.status, text, "; ".join(f"{name}={value}" for name, value in jar.items()), elapsed
 
 
 def client_loop(port: int, paths: list[str], index: int, deadline: float, limit: int, tally: Tally) -> None:
@@ -221,11 +224,11 @@ def main() -> None:
         parser.error("--workers must be at least 2")
     levels = [int(part) for part in args.clients.split(",")]
     with tempfile.TemporaryDirectory(prefix="hailong-load-") as scratch:
-        survey_db, bare_db = Path(scratch) / "survey.db", Path(scratch) / "bare.db"
-        paths = prepare_survey(survey_db)
+        survey_url, bare_db = f"sqlite:///{Path(scratch) / 'survey.db'}", Path(scratch) / "bare.db"
+        paths = prepare_survey(survey_url)
         survey_port, bare_port = free_port(), free_port()
         bare_env = {"BARE_DB": str(bare_db), "PATH": os.environ.get("PATH", "")}
-        with gunicorn("survey:create_app()", survey_port, args.workers, survey_env(survey_db)), \
+        with gunicorn("survey:create_app()", survey_port, args.workers, survey_env(survey_url)), \
                 gunicorn("bench.bare_app:app", bare_port, args.workers, bare_env):
             print(f"gunicorn, {args.workers} sync workers each, {args.seconds:.0f} s per level "
                   f"(at most {args.max_per_client} forms per client)")

@@ -80,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         db_path = Path(tmp) / "profile.db"
-        paths = prepare_survey(db_path)
-        env = survey_env(db_path)
+        paths = prepare_survey(f"sqlite:///{db_path}")
+        env = survey_env(f"sqlite:///{db_path}")
         from survey import create_app
 
         app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
