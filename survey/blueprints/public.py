@@ -66,6 +66,12 @@ RECEIPT_MESSAGES = {
     "E-RECEIPT-USED": _l("This receipt number has already been used to answer the survey: each dossier can "
                          "be rated once. Thank you."),
 }
+# The summary's heading for a refusal that is not the citizen's mistake (the default heading asks them
+# to check their answers, which would mislead here); the stable code stays in the small print.
+ERROR_HEADINGS = {
+    "E-RATE": _l("Too many answers in a short time"),
+    "E-RECEIPT-USED": _l("This dossier has already been rated"),
+}
 RATE_MESSAGE = _l("Many answers were sent from this device or network in a short time. Your answers are "
                   "still here: please wait a few minutes and send them again.")
 # Session key: counter id -> the nonce of the last form this browser sent there. While that nonce is
@@ -252,6 +258,7 @@ def _render_form(survey: OpenSurvey, form: Any, token: str, errors: tuple[FieldE
                  for code in current_app.config["LANGUAGES"]}
     return render_template("survey/form.html", **_page(survey, token), form=form, errors=errors,
                            errors_by_item=by_item, error_code=code, language_actions=languages,
+                           error_heading=ERROR_HEADINGS.get(code or ""),
                            receipt_required=receipts_required(survey.counter, current_app.config),
                            receipt_value=request.form.get(RECEIPT_FIELD, "")[:160],
                            action=url_for("public.submit", token=token, **_mode_args()))

@@ -30,6 +30,7 @@ from tests.survey.survey_helpers import (
     kitchen_sink_paths,
     serve_kitchen_sink,
     serve_kitchen_sink_on,
+    summary_heading,
 )
 
 
@@ -61,11 +62,27 @@ def test_one_browser_past_its_limit_is_refused_and_keeps_answers(migrated_db: Pa
     html = refused.get_data(as_text=True)
     assert refused.status_code == 429 and error_code_in(html) == {"E-RATE"}
     assert "Câu trả lời của Ông/Bà vẫn còn" in html  # Vietnamese by default, answers promised kept
+    # Its own heading, not the validation error's "check your answers": the citizen did nothing wrong.
+    assert summary_heading(html) == "Có quá nhiều phiếu được gửi trong thời gian ngắn"
     assert checked(html, "q_access", "4") and checked(html, "overall", "5")
     assert 1 <= int(refused.headers["Retry-After"]) <= 3600
     assert served.counts()[0] == 2 and _refusals(served) == {"browser": 1}
     # Another browser (a new cookie jar) on the same address is a different citizen.
     assert _post(served, served.app.test_client()).status_code == 303
+
+
+def test_the_429_page_in_english_has_its_own_heading_and_the_code_in_small_print(migrated_db: Path,
+                                                                                tmp_path: Path) -> None:
+    served = _served(migrated_db, tmp_path, browser_limit="1 per hour")
+    url = served.url() + "?lang=en"
+    for expected in (303, 429):
+        form = hidden_fields(served.client.get(url + "&new=1").get_data(as_text=True))
+        refused = served.client.post(url, data={**form, **VALID})
+        assert refused.status_code == expected
+    html = refused.get_data(as_text=True)
+    assert summary_heading(html) == "Too many answers in a short time"
+    assert "please wait a few minutes and send them again" in html and "Please check your answers" not in html
+    assert '<p class="error-code">Error code: <code>E-RATE</code></p>' in html
 
 
 def test_the_refused_citizen_can_send_the_same_answers_after_the_window(migrated_db: Path,
