@@ -47,7 +47,7 @@ from survey.services.citizens.submissions import (
     validate_submission,
 )
 from survey.services.citizens.surveys import OpenSurvey, open_survey
-from survey.services.organisation.kiosks import resolve_kiosk
+from survey.services.organisation.kiosks import registered_kiosk_id, resolve_kiosk
 from survey.services.qr.qr_tokens import issue_token, token_secret
 
 bp = Blueprint("public", __name__)
@@ -124,7 +124,7 @@ def submit(token: str) -> Any:
         return _form_back(survey, token, result.errors, result.code), result.status
     if result.outcome is Outcome.ACCEPTED:
         session_ = db.session()
-        intake = take_submission(session_, result, survey=survey, client=_client(),
+        intake = take_submission(session_, result, survey=survey, client=_client(survey.counter.id),
                                  store=store_for(current_app.config["SUBMISSION_LIMIT_STORAGE"], session_),
                                  config=current_app.config, channel=_channel(), language=current_locale(),
                                  now=now, local_day=_local_today(), receipt=request.form.get(RECEIPT_FIELD))
@@ -188,11 +188,20 @@ def _open(token: str) -> OpenSurvey:
     return open_survey(db.session(), token, current_app.config, _local_today())
 
 
-def _client() -> Client:
+def _client(counter_id: int) -> Client:
     """The submitting client as the limits see it: keyed hashes of its address and browser cookie."""
     secret = current_app.config["SECRET_KEY"]
     return Client.of(request.remote_addr, read_browser_id(request.cookies.get(COOKIE_NAME), secret),
-                     secret=secret, day=utc_day(), kiosk=_kiosk())
+                     secret=secret, day=utc_day(), kiosk_device_id=_registered_kiosk(counter_id))
+
+
+def _registered_kiosk(counter_id: int) -> int | None:
+    """The registered tablet this browser was opened as (`/k/<token>`), checked again at each form:
+    `?mode=kiosk` alone, a revoked tablet or another counter's claims no tablet allowance."""
+    if not _kiosk():
+        return None
+    return registered_kiosk_id(db.session(), session.get(KIOSK_DEVICE), token_secret(current_app.config),
+                               counter_id)
 
 
 def _with_browser_cookie(response: Response) -> Response:

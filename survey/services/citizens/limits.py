@@ -3,7 +3,9 @@
 A submission is counted against up to four limits, each per counter and in fixed windows:
 
 - `browser`: one browser, known by the signed first-party cookie issued with the form;
-- `kiosk`: the same for a counter tablet in kiosk mode, which serves many citizens;
+- `kiosk`: a registered counter tablet (survey.services.organisation.kiosks), which serves many
+  citizens: its own allowance, keyed on the device, in place of `browser`. `?mode=kiosk` alone, or
+  the URL of a revoked tablet, claims nothing: such a browser is counted as a phone;
 - `cookieless`: one address sending without that cookie (a script, or a browser refusing cookies);
 - `address`: one address, cookie or not; generous, because a centre's Wi-Fi or a carrier's NAT puts
   many honest citizens behind one address;
@@ -43,9 +45,8 @@ DATABASE_STORE = "database"
 # SUBMISSION_RULES_BY_UNIT overrides those per unit code or "UNIT/COUNTER").
 DEFAULT_RULES: Mapping[str, Any] = {
     "browser_limit": "3 per hour",
-    # A counter tablet in kiosk mode is one browser for every citizen at the desk: its own allowance,
-    # and no `device` flag. Claiming kiosk mode gains a script nothing: one that renews its cookie
-    # with every form meets only the address and counter limits anyway.
+    # A registered counter tablet is one device for every citizen at the desk: its own allowance,
+    # keyed on the device (not on a cookie or a query argument anyone can send), and no `device` flag.
     "kiosk_limit": "60 per hour",
     "cookieless_limit": "6 per 10 minutes",
     "address_limit": "120 per 10 minutes",
@@ -138,20 +139,24 @@ class Client:
 
     address_hash: str
     browser_hash: str | None  # None: no valid browser cookie came with the form
-    kiosk: bool = False  # the form was sent in kiosk mode (a counter tablet)
+    kiosk_hash: str | None = None  # a registered, unrevoked tablet of this counter sent the form
 
     @classmethod
     def of(cls, address: str | None, browser_id: str | None, *, secret: str, day: str,
-           kiosk: bool = False) -> Client:
+           kiosk_device_id: int | None = None) -> Client:
+        """`kiosk_device_id`: the registered tablet the form came through, only once the caller has
+        checked its signed token and that it is neither revoked nor another counter's."""
         browser = keyed("submit-browser", browser_id, secret=secret, day=day) if browser_id else None
+        kiosk = (keyed("submit-kiosk", str(kiosk_device_id), secret=secret, day=day)
+                 if kiosk_device_id is not None else None)
         return cls(keyed("submit-address", client_network(address), secret=secret, day=day), browser, kiosk)
 
 
 def limit_keys(client: Client, counter_id: int) -> dict[str, str]:
     """The bucket each limit counts this submission in, in `LIMIT_ORDER`."""
     keys = {}
-    if client.browser_hash is not None and client.kiosk:
-        keys["kiosk"] = f"k:{client.browser_hash}:{counter_id}"
+    if client.kiosk_hash is not None:  # the device, whatever cookie its browser holds
+        keys["kiosk"] = f"k:{client.kiosk_hash}:{counter_id}"
     elif client.browser_hash is not None:
         keys["browser"] = f"b:{client.browser_hash}:{counter_id}"
     else:
