@@ -22,6 +22,7 @@ from survey.services.citizens.plausibility import FlagReason, min_fill_for, plau
 from survey.services.citizens.receipts import canonical_receipt, receipts_required, spend_receipt
 from survey.services.citizens.submissions import Stored, Validation, already_stored, store_response
 from survey.services.citizens.surveys import OpenSurvey
+from survey.services.organisation.opening_hours import counter_hours
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def take_submission(session: Session, validation: Validation, *, survey: OpenSur
     flags = plausibility_flags(session, counter_id=counter.id, answers=validation.answers,
                                rendered_at=validation.nonce.rendered_at, now=now,
                                min_fill=min_fill_for(survey.instrument.id, config), rules=rules,
-                               counts=check.counts)
+                               counts=check.counts, hours=counter_hours(counter).hours)
     stored = store_response(session, validation, counter=counter, registered=survey.registered,
                             channel=channel, language=language, now=now, flags=flags)
     return Intake(stored, flags=flags if stored is Stored.STORED else ())

@@ -60,6 +60,9 @@ DEFAULT_RULES: Mapping[str, Any] = {
     "burst_per_minute": 4,
     "repeat_run": 4,  # this many identical answer vectors in a row at one counter
     "repeat_min_answers": 5,  # ... each with at least this many coded answers (a 3-button rating repeats)
+    # A response sent later than this after the counter closes is flagged `after_hours`: a citizen
+    # served at closing time answers on the way out, or on the bus home.
+    "after_hours_grace_minutes": 30,
 }
 
 
@@ -77,17 +80,24 @@ class CounterRules:
 def rules_for(counter: Counter, config: Mapping[str, Any]) -> CounterRules:
     """Defaults, then SUBMISSION_RULES, then SUBMISSION_RULES_BY_UNIT from the root unit down to the
     counter's unit, then the "UNIT/COUNTER" entry: the nearest setting wins."""
+    return rules_at(counter.unit, config, counter.code)
+
+
+def rules_at(at: Unit, config: Mapping[str, Any], counter_code: str | None = None) -> CounterRules:
+    """The rules `rules_for` gives a counter of `at` (coded `counter_code`, or without an entry of its
+    own), e.g. to show a unit's managers the grace after closing that applies there."""
     merged = {**DEFAULT_RULES, **config.get("SUBMISSION_RULES", {})}
     by_unit: Mapping[str, Mapping[str, Any]] = config.get("SUBMISSION_RULES_BY_UNIT", {})
     if by_unit:  # walking up loads each ancestor: only worth it when some unit has its own rules
         chain: list[Unit] = []
-        unit: Unit | None = counter.unit
+        unit: Unit | None = at
         while unit is not None and len(chain) < 32:
             chain.append(unit)
             unit = unit.parent
         for unit in reversed(chain):
             merged.update(by_unit.get(unit.code, {}))
-        merged.update(by_unit.get(f"{counter.unit.code}/{counter.code}", {}))
+        if counter_code is not None:
+            merged.update(by_unit.get(f"{at.code}/{counter_code}", {}))
     return parse_rules(merged)
 
 
