@@ -153,6 +153,14 @@ def test_without_hours_anywhere_nothing_is_flagged_for_the_time(migrated_db: Pat
     assert _statuses(served) == [("valid", None)]
 
 
+def test_a_hand_edited_schedule_that_no_longer_parses_never_costs_an_answer(migrated_db: Path,
+                                                                          tmp_path: Path) -> None:
+    served = _served(migrated_db, tmp_path)
+    _set_hours(served.app, unit="HL-AB-1", hours="mon 17:00-07:00")  # written into the database by hand
+    _send_at(served, MONDAY_0800_VN)
+    assert _statuses(served) == [("valid", None)]
+
+
 def test_the_flags_page_names_the_reason(migrated_db: Path, tmp_path: Path) -> None:
     served = _served(migrated_db, tmp_path)
     _set_hours(served.app, unit="HL-AB", hours="mon-fri 07:30-17:00")

@@ -91,7 +91,7 @@ def _hours_panel() -> dict[str, Any]:
             in_force, unit, rules = opening_hours.counter_hours(owner), owner.unit, rules_for(owner, config)
         else:
             in_force, unit, rules = opening_hours.unit_hours(owner), owner, rules_at(owner, config)
-        own = opening_hours.parse_hours(owner.opening_hours or "")
+        own = opening_hours.stored_hours(owner.opening_hours)
         form = g.get("hours_form") or HoursForm(formdata=None, hours=own.text(lang) if own else "")
         return {"text": in_force.hours.text(lang) if in_force.hours else None,
                 "own": in_force.counter is owner or in_force.unit is owner,

@@ -149,16 +149,25 @@ class HoursInForce:
     unit: Unit | None = None  # else the unit (itself or an ancestor) it comes from
 
 
+def stored_hours(text: str | None) -> WeeklyHours | None:
+    """A stored schedule; None when there is none, or when it no longer parses (only a hand edit of the
+    database can do that): the submit path must never fail on it, and flags nothing for the time."""
+    try:
+        return parse_hours(text or "")
+    except UnitRefused:
+        return None
+
+
 def unit_hours(unit: Unit) -> HoursInForce:
     for node in ancestors_and_self(unit):
         if node.opening_hours:
-            return HoursInForce(parse_hours(node.opening_hours), unit=node)
+            return HoursInForce(stored_hours(node.opening_hours), unit=node)
     return HoursInForce(None)
 
 
 def counter_hours(counter: Counter) -> HoursInForce:
     if counter.opening_hours:
-        return HoursInForce(parse_hours(counter.opening_hours), counter=counter)
+        return HoursInForce(stored_hours(counter.opening_hours), counter=counter)
     return unit_hours(counter.unit)
 
 
