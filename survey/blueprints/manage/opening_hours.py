@@ -31,6 +31,7 @@ from survey.services.organisation.targets import may_set_target
 class HoursForm(FlaskForm):
     hours = TextAreaField(_l("Opening hours (Vietnam time)"),
                           validators=[Length(max=opening_hours.MAX_LENGTH)],
+                          render_kw={"rows": 3, "class": "hours-field", "spellcheck": "false"},
                           description=_l("For example: T2-T6 07:30-11:30, 13:30-17:00; T7 07:30-11:30. "
                                          "A day not named is closed. Leave empty to use the hours above."))
 
