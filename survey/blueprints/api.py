@@ -1,4 +1,5 @@
-"""JSON API for machine clients (one-stop systems posting served-dossier frames).
+"""JSON API for machine clients: one-stop systems posting served-dossier frames and minting the
+per-dossier survey links printed on handover slips (docs/api.md).
 
 Authentication is a bearer token per client (`flask frames client-create`), so the blueprint is exempt
 from CSRF: no browser cookie authenticates these requests, hence no cross-site request can borrow one.
@@ -10,18 +11,22 @@ problem: `{"row", "code", "message"}` (row 1 = the first element of `counts`, 0 
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+import sqlalchemy as sa
+from flask import Blueprint, current_app, jsonify, request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from survey.auth import current_time
 from survey.extensions import csrf, db
-from survey.models import ApiClient
-from survey.services.staff import api_clients
+from survey.models import ApiClient, Counter, Unit
+from survey.services.citizens import receipt_links
+from survey.services.qr.qr_images import public_base_url, qr_png, qr_svg
+from survey.services.staff import access, api_clients
 from survey.services.weighting import frames
 from survey.services.weighting.frame_rows import parse_period
 
@@ -65,6 +70,47 @@ def post_frames() -> tuple[WerkzeugResponse, int]:
     db.session.commit()
     return jsonify(upload_id=result.upload_id, rows=result.rows, units=result.units,
                    replaced=result.replaced), 201
+
+
+LINK_KEYS = {"counter", "receipt"}
+
+
+@bp.post("/receipt-links")
+def post_receipt_link() -> tuple[WerkzeugResponse, int]:
+    """Mint the single-use survey link of one dossier (see docs/api.md): its URL, expiry and QR code."""
+    now = current_time()
+    client = _client(now)
+    request.max_content_length = 4096
+    if request.mimetype != "application/json":
+        raise ApiError(415, "E-CONTENT-TYPE", _("Send the body as application/json."))
+    body = _json_body()
+    if not isinstance(body, dict) or set(body) != LINK_KEYS or not all(
+            isinstance(body[key], str) for key in LINK_KEYS):
+        raise _schema(_("The body must be an object with the strings 'counter' (UNIT/COUNTER) and "
+                        "'receipt'."))
+    session = db.session()
+    counter = _counter_in_scope(client, body["counter"])
+    try:
+        token, expires = receipt_links.mint_link(session, counter, body["receipt"], now=now,
+                                                 config=current_app.config)
+    except receipt_links.ReceiptLinkRefused as refused:
+        db.session.rollback()
+        raise ApiError(refused.status, refused.code, str(refused.message)) from None
+    db.session.commit()
+    url = public_base_url(current_app.config, request.host_url) + receipt_links.LINK_PATH + token
+    return jsonify(url=url, expires_at=expires.isoformat(), counter=body["counter"],
+                   qr_svg=str(qr_svg(url)), qr_png=base64.b64encode(qr_png(url)).decode("ascii")), 201
+
+
+def _counter_in_scope(client: ApiClient, key: str) -> Counter:
+    """The counter "UNIT/COUNTER" in the client's unit subtree; 404 E-NOT-FOUND otherwise (the same
+    answer for a counter that does not exist and one outside the subtree)."""
+    unit_code, _sep, counter_code = key.partition("/")
+    counter = db.session.scalar(sa.select(Counter).join(Unit, Counter.unit_id == Unit.id)
+                                .where(Unit.code == unit_code, Counter.code == counter_code))
+    if counter is None or counter.unit_id not in access.subtree_ids(db.session(), [client.unit_id]):
+        raise ApiError(404, "E-NOT-FOUND", _("No counter %(key)s in this client's units.", key=key[:90]))
+    return counter
 
 
 def _client(now: Any) -> ApiClient:

@@ -25,7 +25,7 @@ from survey.errors import SurveyError
 from survey.extensions import csrf, db
 from survey.forms import build_survey_form
 from survey.i18n import current_locale
-from survey.models import Channel
+from survey.models import Channel, Counter
 from survey.ratelimit import utc_day
 from survey.services.citizens.browser_cookie import (
     COOKIE_NAME,
@@ -37,6 +37,7 @@ from survey.services.citizens.browser_cookie import (
 from survey.services.citizens.form_nonce import issue_nonce, read_nonce
 from survey.services.citizens.intake import take_submission
 from survey.services.citizens.limits import Client, store_for
+from survey.services.citizens.receipt_links import ReceiptLink, link_spent, read_link
 from survey.services.citizens.receipts import RECEIPT_FIELD, receipts_required
 from survey.services.citizens.submissions import (
     MESSAGES,
@@ -47,7 +48,7 @@ from survey.services.citizens.submissions import (
     validate_submission,
 )
 from survey.services.citizens.surveys import OpenSurvey, open_survey
-from survey.services.organisation.kiosks import resolve_kiosk
+from survey.services.organisation.kiosks import registered_kiosk_id, resolve_kiosk
 from survey.services.qr.qr_tokens import issue_token, token_secret
 
 bp = Blueprint("public", __name__)
@@ -66,6 +67,12 @@ RECEIPT_MESSAGES = {
     "E-RECEIPT-USED": _l("This receipt number has already been used to answer the survey: each dossier can "
                          "be rated once. Thank you."),
 }
+# The summary's heading for a refusal that is not the citizen's mistake (the default heading asks them
+# to check their answers, which would mislead here); the stable code stays in the small print.
+ERROR_HEADINGS = {
+    "E-RATE": _l("Too many answers in a short time"),
+    "E-RECEIPT-USED": _l("This dossier has already been rated"),
+}
 RATE_MESSAGE = _l("Many answers were sent from this device or network in a short time. Your answers are "
                   "still here: please wait a few minutes and send them again.")
 # Session key: counter id -> the nonce of the last form this browser sent there. While that nonce is
@@ -76,6 +83,8 @@ ANSWERED_KEPT = 3  # counters remembered; the session cookie must stay small
 # Session key: the token of the registered tablet this browser was opened as (`/k/<token>`); its next
 # forms go through that URL again, so that revoking the tablet takes effect at the next citizen.
 KIOSK_DEVICE = "kiosk_device"
+# Session key: the per-dossier survey link (`/r/<token>`) this browser was opened with, until spent.
+RECEIPT_LINK = "receipt_link"
 
 
 @bp.get("/k/<device_token>")
@@ -86,6 +95,23 @@ def kiosk(device_token: str) -> Any:
     session[KIOSK_DEVICE] = device_token
     return redirect(url_for("public.start", token=issue_token(device.counter, secret), mode="kiosk",
                             lang="vi", new=1), 303)
+
+
+@bp.get("/r/<link_token>")
+def receipt_link(link_token: str) -> Any:
+    """A per-dossier survey link from the handover slip: its counter's fresh form, the link kept in the
+    session until the answer is stored (404 forged, 410 expired, 409 already used)."""
+    config = current_app.config
+    link = read_link(link_token, config=config, now=current_time())
+    if link_spent(db.session(), link, config):
+        raise SurveyError(409, "E-RECEIPT-USED", RECEIPT_MESSAGES["E-RECEIPT-USED"])
+    counter = db.session.get(Counter, link.counter_id)
+    if counter is None:
+        raise SurveyError(404, "E-RECEIPT-LINK", _l("This survey link is not valid. Please scan the code on "
+                                                     "your slip again."))
+    session[RECEIPT_LINK] = link_token
+    return redirect(url_for("public.start", token=issue_token(counter, token_secret(config)),
+                            lang=request.args.get("lang", "vi"), new=1), 303)
 
 
 @bp.get("/s/", defaults={"token": ""})  # an empty token is a malformed QR code, not an unknown page
@@ -118,10 +144,11 @@ def submit(token: str) -> Any:
         return _form_back(survey, token, result.errors, result.code), result.status
     if result.outcome is Outcome.ACCEPTED:
         session_ = db.session()
-        intake = take_submission(session_, result, survey=survey, client=_client(),
+        intake = take_submission(session_, result, survey=survey, client=_client(survey.counter.id),
                                  store=store_for(current_app.config["SUBMISSION_LIMIT_STORAGE"], session_),
                                  config=current_app.config, channel=_channel(), language=current_locale(),
-                                 now=now, local_day=_local_today(), receipt=request.form.get(RECEIPT_FIELD))
+                                 now=now, local_day=_local_today(), receipt=request.form.get(RECEIPT_FIELD),
+                                 link=_receipt_link(survey.counter.id))
         if intake.receipt_problem is not None:  # nothing to keep: the limits' hits roll back with it
             db.session.rollback()
             code = intake.receipt_problem
@@ -134,6 +161,8 @@ def submit(token: str) -> Any:
             return page, 429, {"Retry-After": str(intake.retry_after)}
         # Stored now or before (a double tap, Back and resubmit): either way the thank-you page (PRG).
         _remember_answered(survey.counter.id, request.form.get("nonce", ""))
+        if _receipt_link(survey.counter.id) is not None:
+            session.pop(RECEIPT_LINK, None)  # spent: the browser's next form at the counter is ordinary
     return redirect(url_for("public.thanks", token=token, **_mode_args()), 303)
 
 
@@ -182,11 +211,34 @@ def _open(token: str) -> OpenSurvey:
     return open_survey(db.session(), token, current_app.config, _local_today())
 
 
-def _client() -> Client:
+def _client(counter_id: int) -> Client:
     """The submitting client as the limits see it: keyed hashes of its address and browser cookie."""
     secret = current_app.config["SECRET_KEY"]
     return Client.of(request.remote_addr, read_browser_id(request.cookies.get(COOKIE_NAME), secret),
-                     secret=secret, day=utc_day(), kiosk=_kiosk())
+                     secret=secret, day=utc_day(), kiosk_device_id=_registered_kiosk(counter_id))
+
+
+def _receipt_link(counter_id: int) -> ReceiptLink | None:
+    """The survey link this browser was opened with, if it is this counter's and still valid (a form
+    opened just before the link expired may still be sent with it)."""
+    token = session.get(RECEIPT_LINK)
+    if not token:
+        return None
+    grace = timedelta(seconds=current_app.config["FORM_NONCE_MAX_AGE"])
+    try:
+        link = read_link(token, config=current_app.config, now=current_time(), grace=grace)
+    except SurveyError:
+        return None
+    return link if link.counter_id == counter_id else None
+
+
+def _registered_kiosk(counter_id: int) -> int | None:
+    """The registered tablet this browser was opened as (`/k/<token>`), checked again at each form:
+    `?mode=kiosk` alone, a revoked tablet or another counter's claims no tablet allowance."""
+    if not _kiosk():
+        return None
+    return registered_kiosk_id(db.session(), session.get(KIOSK_DEVICE), token_secret(current_app.config),
+                               counter_id)
 
 
 def _with_browser_cookie(response: Response) -> Response:
@@ -252,7 +304,9 @@ def _render_form(survey: OpenSurvey, form: Any, token: str, errors: tuple[FieldE
                  for code in current_app.config["LANGUAGES"]}
     return render_template("survey/form.html", **_page(survey, token), form=form, errors=errors,
                            errors_by_item=by_item, error_code=code, language_actions=languages,
-                           receipt_required=receipts_required(survey.counter, current_app.config),
+                           error_heading=ERROR_HEADINGS.get(code or ""),
+                           receipt_required=(receipts_required(survey.counter, current_app.config)
+                                             and _receipt_link(survey.counter.id) is None),
                            receipt_value=request.form.get(RECEIPT_FIELD, "")[:160],
                            action=url_for("public.submit", token=token, **_mode_args()))
 

@@ -48,6 +48,9 @@ class Response(Base):
     status_reason: Mapped[str | None] = mapped_column(sa.String(200))
     # The random part of the signed single-use form nonce: double taps and retries hit this constraint.
     idempotency_key: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # Sent through a per-dossier survey link minted by the one-stop system (one link per dossier,
+    # single use): the answer is known to come after a real dossier. Nothing names the dossier.
+    receipt_verified: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     unit: Mapped[Unit] = relationship()
     counter: Mapped[Counter | None] = relationship()

@@ -47,6 +47,9 @@ class Unit(Base):
     valid_from: Mapped[date | None]
     valid_to: Mapped[date | None]
     successor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("units.id"))
+    # Weekly opening hours in Vietnam time, canonical text ("mon-fri 07:30-11:30 13:30-17:00; sat
+    # 07:30-11:30", survey.services.organisation.opening_hours); None: as the unit above.
+    opening_hours: Mapped[str | None] = mapped_column(sa.String(300))
 
     parent: Mapped[Unit | None] = relationship(
         remote_side=[id], foreign_keys=[parent_id], back_populates="children"
@@ -80,6 +83,7 @@ class Counter(Base):
     key_version: Mapped[int] = mapped_column(default=1)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    opening_hours: Mapped[str | None] = mapped_column(sa.String(300))  # None: the unit's hours
 
     unit: Mapped[Unit] = relationship(back_populates="counters")
 

@@ -100,6 +100,12 @@ def error_code_in(html: str) -> set[str]:
     return set(re.findall(r'data-error-code="([A-Z-]+)"', html))
 
 
+def summary_heading(html: str) -> str | None:
+    """The heading of the form's error summary, or None when the page has no summary."""
+    match = re.search(r'<div class="error-summary"[^>]*>\s*<h2>([^<]*)</h2>', html)
+    return match.group(1) if match else None
+
+
 def checked(html: str, name: str, value: str | None = None) -> bool:
     """Whether an input `name` (with `value`, if given) is rendered checked, whatever the attribute order."""
     for tag in re.findall(r"<input [^>]*>", html):

@@ -87,6 +87,7 @@ POST /manage/counters/<counter_id>/revoke          login      403        ok/404 
 GET  /manage/counters/<counter_id>/rotate          login      403        ok/404     ok
 POST /manage/counters/<counter_id>/rotate          login      403        ok/404     ok
 POST /manage/counters/<counter_id>/kiosks          login      403        ok/404     ok
+POST /manage/counters/<counter_id>/hours           login      403        ok/404     ok
 GET  /manage/flags                                 login      403        ok         ok
 POST /manage/flags/<response_id>                   login      403        ok/404     ok
 GET  /manage/dashboard.csv                          login      403        ok         ok
@@ -103,6 +104,7 @@ GET  /manage/units/<unit_id>                       login      403        ok/404 
 POST /manage/units/<unit_id>/assignments           login      403        ok/404     ok
 POST /manage/units/<unit_id>/assignments/close     login      403        ok/404     ok
 POST /manage/units/<unit_id>/close                 login      403        ok/404     ok
+POST /manage/units/<unit_id>/hours                 login      403        ok/404     ok
 GET  /manage/units/<unit_id>/counters/new          login      403        ok/404     ok
 POST /manage/units/<unit_id>/counters/new          login      403        ok/404     ok
 GET  /manage/units/<unit_id>/edit                  login      403        ok/404     ok

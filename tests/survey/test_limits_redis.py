@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
 from tests.survey.conftest import RELAXED_RULES
+from tests.survey.kiosk_allowance_helpers import SCENARIOS, served_with_store
 from tests.survey.survey_helpers import FRESH_FORM, VALID, Served, hidden_fields, serve_kitchen_sink
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
@@ -49,3 +50,11 @@ def test_two_servers_with_their_own_databases_share_the_limits_in_redis(migrated
     keys = [key.decode() for key in redis.Redis.from_url(redis_url).keys("*")]
     assert keys and all(key.startswith("LIMITS:hailong/") for key in keys)
     assert not any("203.0.113" in key for key in keys)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda scenario: scenario.__name__)
+def test_tablet_allowances_in_redis(scenario: Callable[[Served], None], migrated_db: Path, tmp_path: Path,
+                                    redis_url: str) -> None:
+    """The same tablet scenarios as on the database and memory stores (kiosk_allowance_helpers.py)."""
+    redis.Redis.from_url(redis_url).flushdb()  # the server is shared by the module's tests
+    scenario(served_with_store(migrated_db, tmp_path / "app", redis_url))

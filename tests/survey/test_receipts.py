@@ -24,6 +24,7 @@ from tests.survey.survey_helpers import (
     error_code_in,
     hidden_fields,
     serve_kitchen_sink,
+    summary_heading,
 )
 
 RECEIPT = "000.00.12.H12-241204-0001"
@@ -64,11 +65,24 @@ def test_a_reused_receipt_is_refused_with_409_and_the_answers_kept(migrated_db: 
     html = again.get_data(as_text=True)
     assert again.status_code == 409 and error_code_in(html) == {"E-RECEIPT-USED"}
     assert "Số biên nhận này đã được dùng để trả lời khảo sát" in html
+    assert summary_heading(html) == "Hồ sơ này đã được đánh giá"  # not "check your answers"
     assert checked(html, "q_access", "4") and "Lần hai" in html
     assert served.counts()[0] == 1
     assert _send(served, "000.00.12.H12-241204-0002").status_code == 303  # the next dossier
     with served.app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(SpentReceipt)) == 2
+
+
+def test_the_409_page_in_english_has_its_own_heading(migrated_db: Path, tmp_path: Path) -> None:
+    served = _served(migrated_db, tmp_path)
+    url = served.url() + "?lang=en"
+    first = served.client.post(url, data={**served.open_form(url), **VALID, "receipt": RECEIPT})
+    assert first.status_code == 303
+    again = served.client.post(url, data={**served.open_form(url), **VALID, "receipt": RECEIPT})
+    html = again.get_data(as_text=True)
+    assert again.status_code == 409 and summary_heading(html) == "This dossier has already been rated"
+    assert "each dossier can be rated once" in html and "Please check your answers" not in html
+    assert '<p class="error-code">Error code: <code>E-RECEIPT-USED</code></p>' in html
 
 
 def test_a_missing_or_malformed_receipt_is_a_form_error(migrated_db: Path, tmp_path: Path) -> None:

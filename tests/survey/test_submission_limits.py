@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,9 @@ from survey import create_app
 from survey.extensions import db
 from survey.models import Counter, SubmissionHit, SubmissionRefusal, Unit
 from survey.services.citizens.browser_cookie import COOKIE_NAME, issue_browser_id, read_browser_id
-from survey.services.citizens.limits import client_network, parse_rules, rules_for
+from survey.services.citizens.limits import _STORAGES, client_network, parse_rules, rules_for
 from tests.survey.conftest import RELAXED_RULES, TEST_SECRET, _config
+from tests.survey.kiosk_allowance_helpers import SCENARIOS, served_with_store
 from tests.survey.staff_helpers import Clock
 from tests.survey.survey_helpers import (
     FRESH_FORM,
@@ -30,6 +32,7 @@ from tests.survey.survey_helpers import (
     kitchen_sink_paths,
     serve_kitchen_sink,
     serve_kitchen_sink_on,
+    summary_heading,
 )
 
 
@@ -61,11 +64,27 @@ def test_one_browser_past_its_limit_is_refused_and_keeps_answers(migrated_db: Pa
     html = refused.get_data(as_text=True)
     assert refused.status_code == 429 and error_code_in(html) == {"E-RATE"}
     assert "Câu trả lời của Ông/Bà vẫn còn" in html  # Vietnamese by default, answers promised kept
+    # Its own heading, not the validation error's "check your answers": the citizen did nothing wrong.
+    assert summary_heading(html) == "Có quá nhiều phiếu được gửi trong thời gian ngắn"
     assert checked(html, "q_access", "4") and checked(html, "overall", "5")
     assert 1 <= int(refused.headers["Retry-After"]) <= 3600
     assert served.counts()[0] == 2 and _refusals(served) == {"browser": 1}
     # Another browser (a new cookie jar) on the same address is a different citizen.
     assert _post(served, served.app.test_client()).status_code == 303
+
+
+def test_the_429_page_in_english_has_its_own_heading_and_the_code_in_small_print(migrated_db: Path,
+                                                                                tmp_path: Path) -> None:
+    served = _served(migrated_db, tmp_path, browser_limit="1 per hour")
+    url = served.url() + "?lang=en"
+    for expected in (303, 429):
+        form = hidden_fields(served.client.get(url + "&new=1").get_data(as_text=True))
+        refused = served.client.post(url, data={**form, **VALID})
+        assert refused.status_code == expected
+    html = refused.get_data(as_text=True)
+    assert summary_heading(html) == "Too many answers in a short time"
+    assert "please wait a few minutes and send them again" in html and "Please check your answers" not in html
+    assert '<p class="error-code">Error code: <code>E-RATE</code></p>' in html
 
 
 def test_the_refused_citizen_can_send_the_same_answers_after_the_window(migrated_db: Path,
@@ -80,20 +99,21 @@ def test_the_refused_citizen_can_send_the_same_answers_after_the_window(migrated
     assert served.counts()[0] == 2
 
 
-def test_a_counter_tablet_in_kiosk_mode_has_its_own_allowance(migrated_db: Path, tmp_path: Path) -> None:
-    served = _served(migrated_db, tmp_path, browser_limit="1 per hour", kiosk_limit="3 per hour",
-                     browser_flag_from=2)
-    url = served.url() + "?mode=kiosk"
-    fresh = url + "&new=1"  # the kiosk thank-you page leads to a fresh form, as this URL does
+@pytest.fixture
+def fresh_memory_store() -> Iterator[None]:
+    """`memory://` lives as long as the process: each test starts with an empty one."""
+    _STORAGES.pop("memory://", None)
+    yield
+    _STORAGES.pop("memory://", None)
 
-    def citizen_at_the_tablet() -> int:
-        form = hidden_fields(served.client.get(fresh).get_data(as_text=True))
-        return int(served.client.post(url, data={**form, **VALID}).status_code)
 
-    assert [citizen_at_the_tablet() for _ in range(4)] == [303, 303, 303, 429]
-    assert {r.status.value for r in served.stored()} == {"valid"}  # no `device` flag on a tablet
-    assert _refusals(served) == {"kiosk": 1}
-    assert _post(served).status_code == 303  # out of kiosk mode the same browser has its own allowance
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda scenario: scenario.__name__)
+@pytest.mark.parametrize("storage", ["database", "memory://"])
+def test_tablet_allowances(scenario: Callable[[Served], None], storage: str, migrated_db: Path,
+                           tmp_path: Path, fresh_memory_store: None) -> None:
+    """A registered tablet has its own allowance; ?mode=kiosk alone, a revoked tablet or another
+    counter's is a phone (tests/survey/kiosk_allowance_helpers.py; Redis: test_limits_redis.py)."""
+    scenario(served_with_store(migrated_db, tmp_path / "app", storage))
 
 
 def test_a_client_without_the_cookie_has_a_tighter_allowance(migrated_db: Path, tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from survey.blueprints.manage import (  # noqa: E402, F401
     frames,
     kiosks,
     lockouts,
+    opening_hours,
     reports,
     research,
     targets,

@@ -19,9 +19,11 @@ from sqlalchemy.orm import Session
 from survey.models import Channel
 from survey.services.citizens.limits import Client, LimitStore, apply_limits, count_refusal, rules_for
 from survey.services.citizens.plausibility import FlagReason, min_fill_for, plausibility_flags
+from survey.services.citizens.receipt_links import ReceiptLink, spend_link
 from survey.services.citizens.receipts import canonical_receipt, receipts_required, spend_receipt
 from survey.services.citizens.submissions import Stored, Validation, already_stored, store_response
 from survey.services.citizens.surveys import OpenSurvey
+from survey.services.organisation.opening_hours import counter_hours
 
 
 @dataclass(frozen=True)
@@ -37,16 +39,19 @@ class Intake:
 
 def take_submission(session: Session, validation: Validation, *, survey: OpenSurvey, client: Client,
                     store: LimitStore, config: Mapping[str, Any], channel: Channel, language: str,
-                    now: datetime, local_day: date, receipt: str | None = None) -> Intake:
+                    now: datetime, local_day: date, receipt: str | None = None,
+                    link: ReceiptLink | None = None) -> Intake:
     """Count `validation` against the counter's limits, spend its receipt where the counter asks
-    for one (`receipt` as typed), flag it if implausible, and store it."""
+    for one (`receipt` as typed), flag it if implausible, and store it. With `link` (a per-dossier
+    survey link of this counter, already checked) the link is spent instead of a typed number, and
+    the response is stored as receipt-verified."""
     if validation.nonce is None:
         raise ValueError("only an accepted validation can be taken")
     if already_stored(session, validation):
         return Intake(Stored.ALREADY)
     counter = survey.counter
     canonical = None
-    if receipts_required(counter, config):
+    if link is None and receipts_required(counter, config):
         canonical = canonical_receipt(receipt or "")
         if canonical is None:
             return Intake(None, receipt_problem="E-RECEIPT-FORMAT")
@@ -57,10 +62,13 @@ def take_submission(session: Session, validation: Validation, *, survey: OpenSur
         return Intake(None, check.refused_by, check.retry_after)
     if canonical is not None and not spend_receipt(session, canonical, now, config):
         return Intake(None, receipt_problem="E-RECEIPT-USED")
+    if link is not None and not spend_link(session, link, now, config):
+        return Intake(None, receipt_problem="E-RECEIPT-USED")
     flags = plausibility_flags(session, counter_id=counter.id, answers=validation.answers,
                                rendered_at=validation.nonce.rendered_at, now=now,
                                min_fill=min_fill_for(survey.instrument.id, config), rules=rules,
-                               counts=check.counts)
+                               counts=check.counts, hours=counter_hours(counter).hours)
     stored = store_response(session, validation, counter=counter, registered=survey.registered,
-                            channel=channel, language=language, now=now, flags=flags)
+                            channel=channel, language=language, now=now, flags=flags,
+                            receipt_verified=link is not None)
     return Intake(stored, flags=flags if stored is Stored.STORED else ())

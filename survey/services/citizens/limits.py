@@ -3,7 +3,9 @@
 A submission is counted against up to four limits, each per counter and in fixed windows:
 
 - `browser`: one browser, known by the signed first-party cookie issued with the form;
-- `kiosk`: the same for a counter tablet in kiosk mode, which serves many citizens;
+- `kiosk`: a registered counter tablet (survey.services.organisation.kiosks), which serves many
+  citizens: its own allowance, keyed on the device, in place of `browser`. `?mode=kiosk` alone, or
+  the URL of a revoked tablet, claims nothing: such a browser is counted as a phone;
 - `cookieless`: one address sending without that cookie (a script, or a browser refusing cookies);
 - `address`: one address, cookie or not; generous, because a centre's Wi-Fi or a carrier's NAT puts
   many honest citizens behind one address;
@@ -43,9 +45,8 @@ DATABASE_STORE = "database"
 # SUBMISSION_RULES_BY_UNIT overrides those per unit code or "UNIT/COUNTER").
 DEFAULT_RULES: Mapping[str, Any] = {
     "browser_limit": "3 per hour",
-    # A counter tablet in kiosk mode is one browser for every citizen at the desk: its own allowance,
-    # and no `device` flag. Claiming kiosk mode gains a script nothing: one that renews its cookie
-    # with every form meets only the address and counter limits anyway.
+    # A registered counter tablet is one device for every citizen at the desk: its own allowance,
+    # keyed on the device (not on a cookie or a query argument anyone can send), and no `device` flag.
     "kiosk_limit": "60 per hour",
     "cookieless_limit": "6 per 10 minutes",
     "address_limit": "120 per 10 minutes",
@@ -59,6 +60,9 @@ DEFAULT_RULES: Mapping[str, Any] = {
     "burst_per_minute": 4,
     "repeat_run": 4,  # this many identical answer vectors in a row at one counter
     "repeat_min_answers": 5,  # ... each with at least this many coded answers (a 3-button rating repeats)
+    # A response sent later than this after the counter closes is flagged `after_hours`: a citizen
+    # served at closing time answers on the way out, or on the bus home.
+    "after_hours_grace_minutes": 30,
 }
 
 
@@ -76,17 +80,24 @@ class CounterRules:
 def rules_for(counter: Counter, config: Mapping[str, Any]) -> CounterRules:
     """Defaults, then SUBMISSION_RULES, then SUBMISSION_RULES_BY_UNIT from the root unit down to the
     counter's unit, then the "UNIT/COUNTER" entry: the nearest setting wins."""
+    return rules_at(counter.unit, config, counter.code)
+
+
+def rules_at(at: Unit, config: Mapping[str, Any], counter_code: str | None = None) -> CounterRules:
+    """The rules `rules_for` gives a counter of `at` (coded `counter_code`, or without an entry of its
+    own), e.g. to show a unit's managers the grace after closing that applies there."""
     merged = {**DEFAULT_RULES, **config.get("SUBMISSION_RULES", {})}
     by_unit: Mapping[str, Mapping[str, Any]] = config.get("SUBMISSION_RULES_BY_UNIT", {})
     if by_unit:  # walking up loads each ancestor: only worth it when some unit has its own rules
         chain: list[Unit] = []
-        unit: Unit | None = counter.unit
+        unit: Unit | None = at
         while unit is not None and len(chain) < 32:
             chain.append(unit)
             unit = unit.parent
         for unit in reversed(chain):
             merged.update(by_unit.get(unit.code, {}))
-        merged.update(by_unit.get(f"{counter.unit.code}/{counter.code}", {}))
+        if counter_code is not None:
+            merged.update(by_unit.get(f"{at.code}/{counter_code}", {}))
     return parse_rules(merged)
 
 
@@ -138,20 +149,24 @@ class Client:
 
     address_hash: str
     browser_hash: str | None  # None: no valid browser cookie came with the form
-    kiosk: bool = False  # the form was sent in kiosk mode (a counter tablet)
+    kiosk_hash: str | None = None  # a registered, unrevoked tablet of this counter sent the form
 
     @classmethod
     def of(cls, address: str | None, browser_id: str | None, *, secret: str, day: str,
-           kiosk: bool = False) -> Client:
+           kiosk_device_id: int | None = None) -> Client:
+        """`kiosk_device_id`: the registered tablet the form came through, only once the caller has
+        checked its signed token and that it is neither revoked nor another counter's."""
         browser = keyed("submit-browser", browser_id, secret=secret, day=day) if browser_id else None
+        kiosk = (keyed("submit-kiosk", str(kiosk_device_id), secret=secret, day=day)
+                 if kiosk_device_id is not None else None)
         return cls(keyed("submit-address", client_network(address), secret=secret, day=day), browser, kiosk)
 
 
 def limit_keys(client: Client, counter_id: int) -> dict[str, str]:
     """The bucket each limit counts this submission in, in `LIMIT_ORDER`."""
     keys = {}
-    if client.browser_hash is not None and client.kiosk:
-        keys["kiosk"] = f"k:{client.browser_hash}:{counter_id}"
+    if client.kiosk_hash is not None:  # the device, whatever cookie its browser holds
+        keys["kiosk"] = f"k:{client.kiosk_hash}:{counter_id}"
     elif client.browser_hash is not None:
         keys["browser"] = f"b:{client.browser_hash}:{counter_id}"
     else:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from survey.models import Answer, Response
 from survey.services.citizens.limits import CounterRules
+from survey.services.organisation.opening_hours import WeeklyHours
 
 BURST_WINDOW = timedelta(minutes=1)
 REPEAT_WINDOW = timedelta(minutes=30)  # identical answers "in a row" only count within this span
@@ -31,6 +32,7 @@ class FlagReason(StrEnum):
     DEVICE = "device"  # more than one response from the same browser at one counter
     TOO_FAST = "too_fast"  # sent sooner after the form was shown than the instrument's minimum
     REPEATED = "repeated"  # the same answers as the responses just before it at the counter
+    AFTER_HOURS = "after_hours"  # sent outside the counter's opening hours (plus the grace after closing)
 
 
 REASON_LABELS: Mapping[str, Any] = {
@@ -39,6 +41,7 @@ REASON_LABELS: Mapping[str, Any] = {
     FlagReason.DEVICE: _l("several responses from the same browser"),
     FlagReason.TOO_FAST: _l("sent faster than the questions can be read"),
     FlagReason.REPEATED: _l("identical answers several times in a row"),
+    FlagReason.AFTER_HOURS: _l("sent outside the opening hours"),
 }
 
 
@@ -61,8 +64,9 @@ def min_fill_for(instrument_id: str, config: Mapping[str, Any]) -> timedelta:
 
 def plausibility_flags(session: Session, *, counter_id: int, answers: Mapping[str, tuple[int, ...]],
                        rendered_at: datetime, now: datetime, min_fill: timedelta, rules: CounterRules,
-                       counts: Mapping[str, int]) -> tuple[FlagReason, ...]:
-    """The reasons to flag a submission about to be stored; `counts` come from the limits just hit."""
+                       counts: Mapping[str, int], hours: WeeklyHours | None = None) -> tuple[FlagReason, ...]:
+    """The reasons to flag a submission about to be stored; `counts` come from the limits just hit,
+    `hours` are the counter's opening hours in force (None: unknown, never flagged)."""
     reasons: list[FlagReason] = []
     recent = session.scalar(sa.select(sa.func.count()).select_from(Response).where(
         Response.counter_id == counter_id, Response.submitted_at > now - BURST_WINDOW))
@@ -77,6 +81,9 @@ def plausibility_flags(session: Session, *, counter_id: int, answers: Mapping[st
         reasons.append(FlagReason.TOO_FAST)
     if _repeats(session, counter_id, answers, now, rules):
         reasons.append(FlagReason.REPEATED)
+    grace = timedelta(minutes=rules.threshold("after_hours_grace_minutes"))
+    if hours is not None and not hours.is_open(now, grace):
+        reasons.append(FlagReason.AFTER_HOURS)
     return tuple(reasons)
 
 

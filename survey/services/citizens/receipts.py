@@ -71,17 +71,24 @@ def receipt_digest(canonical: str, period: str, config: Mapping[str, Any]) -> st
     return hmac.new(period_key(period, config), canonical.encode(), hashlib.sha256).hexdigest()
 
 
-def spend_receipt(session: Session, canonical: str, now: datetime, config: Mapping[str, Any]) -> bool:
-    """Record the receipt as used (flush, never commit); False when it was used before in the period.
+def receipt_spent(session: Session, canonical: str, period: str, config: Mapping[str, Any]) -> bool:
+    digest = receipt_digest(canonical, period, config)
+    return session.scalar(sa.select(SpentReceipt.digest).where(SpentReceipt.digest == digest)) is not None
+
+
+def spend_receipt(session: Session, canonical: str, now: datetime, config: Mapping[str, Any], *,
+                  period: str | None = None) -> bool:
+    """Record the receipt as used (flush, never commit); False when it was used before in the period
+    (`now`'s, unless given: a survey link is spent under the period it was minted in).
 
     The primary key is the guarantee; the look-up first spares the common case an exception. A
     concurrent twin that got in between (PostgreSQL runs them side by side; SQLite serialises them on
     its write lock) is caught in a savepoint, so the caller's transaction stays usable.
     """
-    period = period_of(now)
-    digest = receipt_digest(canonical, period, config)
-    if session.scalar(sa.select(SpentReceipt.digest).where(SpentReceipt.digest == digest)) is not None:
+    period = period or period_of(now)
+    if receipt_spent(session, canonical, period, config):
         return False
+    digest = receipt_digest(canonical, period, config)
     try:
         with session.begin_nested():
             session.add(SpentReceipt(digest=digest, period=period))

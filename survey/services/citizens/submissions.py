@@ -274,7 +274,7 @@ def already_stored(session: Session, validation: Validation) -> bool:
 
 def store_response(session: Session, validation: Validation, *, counter: Counter,
                    registered: RegisteredInstrument, channel: Channel, language: str,
-                   now: datetime, flags: Sequence[str] = ()) -> Stored:
+                   now: datetime, flags: Sequence[str] = (), receipt_verified: bool = False) -> Stored:
     """Add the Response and its answers, and flush; never commit (the view does, once). With `flags`
     (plausibility reason codes) it is stored as flagged, the codes as its reason.
 
@@ -292,7 +292,7 @@ def store_response(session: Session, validation: Validation, *, counter: Counter
         instrument_hash=registered.content_hash, unit_id=counter.unit_id, counter_id=counter.id,
         procedure_field=counter.procedure_field, channel=channel, language=language, submitted_at=now,
         status=ResponseStatus.FLAGGED if flags else ResponseStatus.VALID,
-        status_reason=join_reasons(tuple(flags)), idempotency_key=key,
+        status_reason=join_reasons(tuple(flags)), idempotency_key=key, receipt_verified=receipt_verified,
     )
     session.add(response)
     try:

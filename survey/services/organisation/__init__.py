@@ -4,6 +4,7 @@
 - `unit_import`: the all-or-nothing CSV import of a unit tree.
 - `unit_plans`: instrument assignments of a unit.
 - `targets`: yearly targets, who may set them, proposals by a unit's own manager and their approval.
+- `opening_hours`: weekly opening hours of units and counters (Vietnam time), who sets them.
 - `kiosks`: counter tablets (kiosk mode) registered and revoked by a manager, and their URLs.
 - `assignments`: the instrument in force on a day, inherited from the nearest ancestor.
 """

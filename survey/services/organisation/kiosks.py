@@ -98,3 +98,15 @@ def resolve_kiosk(session: Session, token: str, secret: str) -> KioskDevice:
         raise SurveyError(410, "E-KIOSK-REVOKED", _l("This tablet no longer takes answers. Please ask the "
                                                      "staff."))
     return device
+
+
+def registered_kiosk_id(session: Session, token: str | None, secret: str, counter_id: int) -> int | None:
+    """The id of the registered tablet `token` names if it may take answers at `counter_id` now; None
+    for no token, a forged one, a revoked tablet or another counter's (the browser is then a phone)."""
+    if not token:
+        return None
+    try:
+        device = resolve_kiosk(session, token, secret)
+    except SurveyError:
+        return None
+    return device.id if device.counter_id == counter_id else None
