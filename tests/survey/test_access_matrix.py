@@ -39,6 +39,8 @@ from survey.models import (
     Channel,
     Counter,
     KioskDevice,
+    ReportFrequency,
+    ReportSubscription,
     Response,
     ResponseStatus,
     Role,
@@ -94,6 +96,9 @@ GET  /manage/dashboard.xlsx                         login      403        ok    
 GET  /manage/frames/                               login      403        ok         ok
 POST /manage/frames/                               login      403        ok         ok
 POST /manage/kiosks/<device_id>/revoke             login      403        ok/404     ok
+GET  /manage/reports/subscriptions                  login      403        ok         ok
+POST /manage/reports/subscriptions                  login      403        ok         ok
+POST /manage/reports/subscriptions/<subscription_id>/cancel login 403     ok/404     ok
 GET  /manage/research/                              login      ok         ok         ok
 POST /manage/research/microdata                     login      ok         ok         ok
 POST /manage/target-proposals/<proposal_id>/approve login    403        ok/404     ok
@@ -134,6 +139,8 @@ ARGUMENTS: dict[str, dict[str, str]] = {
     "device_id": {IN: "kiosk:HL-AB-1", OUT: "kiosk:HL-HL-1"},
     "proposal_id": {IN: "proposal:HL-AB-1", OUT: "proposal:HL-HL-1"},
     "user_id": {ANY: "user:target"},
+    # A subscription is its owner's: the manager's own (in) and another manager's (out).
+    "subscription_id": {IN: "subscription:HL-AB-1", OUT: "subscription:HL-HL-1"},
 }
 
 
@@ -227,6 +234,9 @@ def world(migrated_db: Path) -> Iterator[World]:
                                     idempotency_key=f"matrix-{code}"))
             db.session.add(TargetProposal(unit_id=unit_id(code), instrument_id="sipas-counter", year=2026,
                                           target=0.7, reason="matrix"))
+        for owner, code in ((staff[Role.MANAGER.value], "HL-AB-1"), (staff["target"], "HL-HL-1")):
+            db.session.add(ReportSubscription(user_id=owner.id, unit_id=unit_id(code), email="m@hailong.test",
+                                              frequency=ReportFrequency.MONTHLY, language="vi"))
         for code in ("HL-AB-1/Q1", "HL-HL-1/Q1"):  # one counter tablet inside the scopes, one outside
             db.session.add(KioskDevice(counter_id=counter_id(code), label="tablet"))
         db.session.commit()
@@ -237,6 +247,8 @@ def world(migrated_db: Path) -> Iterator[World]:
         objects |= {f"counter:{c.unit.code}/{c.code}": c.id for c in db.session.scalars(sa.select(Counter))}
         objects |= {f"kiosk:{k.counter.unit.code}": k.id for k in db.session.scalars(sa.select(KioskDevice))}
         objects |= {f"user:{name}": s.id for name, s in staff.items()}
+        subscriptions = db.session.scalars(sa.select(ReportSubscription))
+        objects |= {f"subscription:{s.unit.code}": s.id for s in subscriptions}
     with app.app_context():
         db.engine.dispose()  # with every connection back: the WAL is checkpointed into the copied file
     yield World(db_file, objects, staff)

@@ -16,6 +16,7 @@ from flask import Flask
 from survey.blueprints.manage.audit_log import ACTION_LABELS
 from survey.extensions import db
 from survey.models import AuditEvent, Role
+from survey.services.staff.audit_log import PER_PAGE
 from tests.survey.conftest import audit_events, unit_id
 from tests.survey.staff_helpers import running, signed_in, staff_app
 
@@ -52,9 +53,11 @@ def test_every_recorded_action_has_a_label_and_appears_in_the_viewer(aapp: Flask
     assert set(actions) <= set(ACTION_LABELS), set(actions) - set(ACTION_LABELS)
     _add_events(aapp, "HL-AB-1", actions, start=datetime(2026, 3, 1, 2, 0, tzinfo=UTC))
     admin = signed_in(aapp, "root", Role.ADMIN, totp=True)
-    html = admin.get(f"/manage/audit/?unit={unit_id('HL-AB-1', aapp)}&lang=en").get_data(as_text=True)
-    shown = set(re.findall(r'<tr data-action="([^"]+)"', html))
+    pages = [admin.get(f"/manage/audit/?unit={unit_id('HL-AB-1', aapp)}&lang=en&page={page}")
+             .get_data(as_text=True) for page in range(1, len(actions) // PER_PAGE + 2)]  # more than a page
+    shown = {action for html in pages for action in re.findall(r'<tr data-action="([^"]+)"', html)}
     assert shown == set(actions)
+    html = "".join(pages)
     assert "target change proposed" in html and "reason: kiểm tra" in html
 
 

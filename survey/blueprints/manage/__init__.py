@@ -24,6 +24,7 @@ from survey.blueprints.manage import (  # noqa: E402, F401
     lockouts,
     reports,
     research,
+    subscriptions,
     targets,
     units,
 )
