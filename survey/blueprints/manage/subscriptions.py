@@ -37,7 +37,8 @@ class SubscriptionForm(FlaskForm):
                            validators=[InputRequired()])
     email = StringField(_l("E-mail address"),
                         validators=[InputRequired(), Length(max=subscriptions.MAX_EMAIL)],
-                        render_kw={"type": "email", "autocomplete": "email", "inputmode": "email"})
+                        render_kw={"autocomplete": "email", "inputmode": "email", "spellcheck": "false",
+                                   "autocapitalize": "none"})
     language = SelectField(_l("Language of the report"),
                            choices=[SelectChoice("vi", "Tiếng Việt"), SelectChoice("en", "English")],
                            validators=[InputRequired()])
