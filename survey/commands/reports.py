@@ -80,6 +80,7 @@ def send_command() -> None:
                 unavailable = error
                 break
             except Exception as error:  # one broken report must not hold back the others
+                db.session.rollback()
                 logger.exception("report %s failed", item.label)
                 failures.append(f"{item.label}: {error}")
                 click.echo(f"{item.label}: not sent, {error}", err=True)

@@ -76,8 +76,10 @@ def due_period(frequency: ReportFrequency, today: date) -> Period:
 
 def due_reports(session: Session, today: date) -> list[DueReport]:
     """Every live subscription's report for its latest ended period, unless already sent; by id."""
-    sent = {(row.subscription_id, row.period)
-            for row in session.execute(sa.select(ReportDelivery.subscription_id, ReportDelivery.period))}
+    labels = [due_period(frequency, today).label for frequency in ReportFrequency]
+    sent = {(row.subscription_id, row.period) for row in session.execute(
+        sa.select(ReportDelivery.subscription_id, ReportDelivery.period)
+        .where(ReportDelivery.period.in_(labels)))}
     live = session.scalars(sa.select(ReportSubscription).where(ReportSubscription.cancelled_at.is_(None))
                            .order_by(ReportSubscription.id))
     due = (DueReport(s, due_period(s.frequency, today)) for s in live)
