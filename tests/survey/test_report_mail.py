@@ -195,6 +195,7 @@ def test_a_researcher_may_not_subscribe(mapp: Flask) -> None:
                                      "bình@anbinh.gov.vn", "ab@localhost",
                                      "ab..c@anbinh.gov.vn", "a" * 65 + "@anbinh.gov.vn", "ab@-anbinh.gov.vn"])
 def test_anything_but_one_plain_address_is_a_422_in_vietnamese(mapp: Flask, address: str) -> None:
+    """docs/bad-input.md row 33: nothing but one plain address reaches the To header."""
     _staff, client = _manager(mapp)
     response = _subscribe(client, unit_id("HL-AB", mapp), email=address)
     assert response.status_code == 422
