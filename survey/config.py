@@ -102,3 +102,14 @@ class DefaultConfig:
     LOGIN_LIMIT_PER_ADDRESS = "30 per 15 minutes"  # generous: an office shares one NAT address
     LOGIN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"  # per username tried, known or not
     TWO_FACTOR_LIMIT_PER_ACCOUNT = "5 per 5 minutes"  # a 6-digit code must not be guessable
+
+    # Outgoing mail of `flask reports send` (scheduled reports, survey/mail.py). Empty host: the job
+    # refuses to run. MAIL_SMTP_SECURITY: "starttls" (port 587), "ssl" (implicit TLS, port 465) or
+    # "none" (a relay on this machine; a password is then only sent to a loopback address).
+    MAIL_SMTP_HOST = ""
+    MAIL_SMTP_PORT = 587
+    MAIL_SMTP_SECURITY = "starttls"
+    MAIL_SMTP_USER = ""
+    MAIL_SMTP_PASSWORD = ""  # set it in instance/config.py or FLASK_MAIL_SMTP_PASSWORD, never here
+    MAIL_SMTP_TIMEOUT = 30  # seconds per SMTP operation
+    MAIL_FROM = ""  # e.g. "Hài Lòng <baocao@hailong.example.gov.vn>"; required with MAIL_SMTP_HOST

@@ -7,6 +7,7 @@ from survey.models.frames import ALL, ApiClient, FrameUpload, ServedCount
 from survey.models.integrity import SpentReceipt, SubmissionHit, SubmissionRefusal
 from survey.models.kiosks import KioskDevice
 from survey.models.responses import Answer, Channel, Response, ResponseStatus, TextAnswer
+from survey.models.subscriptions import ReportDelivery, ReportFrequency, ReportSubscription
 from survey.models.units import (
     Counter,
     InstrumentAssignment,
@@ -19,7 +20,8 @@ from survey.models.units import (
 
 __all__ = [
     "ALL", "Alert", "AlertKind", "AlertNote", "Answer", "ApiClient", "AuditEvent", "Base", "Channel",
-    "Counter", "FrameUpload", "InstrumentAssignment", "KioskDevice", "ProposalStatus", "Response",
+    "Counter", "FrameUpload", "InstrumentAssignment", "KioskDevice", "ProposalStatus",
+    "ReportDelivery", "ReportFrequency", "ReportSubscription", "Response",
     "ResponseStatus", "Role", "ServedCount", "SpentReceipt", "StaffSession", "SubmissionHit",
     "SubmissionRefusal", "Target", "TargetProposal", "TextAnswer", "Unit", "UnitKind", "User", "UserScope",
     "utcnow",

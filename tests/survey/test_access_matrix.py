@@ -35,10 +35,13 @@ from survey.extensions import db
 from survey.models import (
     Alert,
     AlertKind,
+    ApiClient,
     AuditEvent,
     Channel,
     Counter,
     KioskDevice,
+    ReportFrequency,
+    ReportSubscription,
     Response,
     ResponseStatus,
     Role,
@@ -79,6 +82,10 @@ POST /manage/accounts/new                          login      403        403    
 GET  /manage/audit.csv                              login      403        ok         ok
 GET  /manage/audit/                                 login      403        ok         ok
 GET  /manage/alerts                                login      403        ok         ok
+GET  /manage/api-clients/                          login      403        403        ok
+POST /manage/api-clients/                          login      403        403        ok
+GET  /manage/api-clients/<client_id>/revoke        login      403        403        ok
+POST /manage/api-clients/<client_id>/revoke        login      403        403        ok
 POST /manage/alerts/<alert_id>/notes               login      403        ok/404     ok
 GET  /manage/counters/<counter_id>                 login      403        ok/404     ok
 POST /manage/counters/<counter_id>                 login      403        ok/404     ok
@@ -95,6 +102,9 @@ GET  /manage/dashboard.xlsx                         login      403        ok    
 GET  /manage/frames/                               login      403        ok         ok
 POST /manage/frames/                               login      403        ok         ok
 POST /manage/kiosks/<device_id>/revoke             login      403        ok/404     ok
+GET  /manage/reports/subscriptions                  login      403        ok         ok
+POST /manage/reports/subscriptions                  login      403        ok         ok
+POST /manage/reports/subscriptions/<subscription_id>/cancel login 403     ok/404     ok
 GET  /manage/research/                              login      ok         ok         ok
 POST /manage/research/microdata                     login      ok         ok         ok
 POST /manage/target-proposals/<proposal_id>/approve login    403        ok/404     ok
@@ -136,6 +146,9 @@ ARGUMENTS: dict[str, dict[str, str]] = {
     "device_id": {IN: "kiosk:HL-AB-1", OUT: "kiosk:HL-HL-1"},
     "proposal_id": {IN: "proposal:HL-AB-1", OUT: "proposal:HL-HL-1"},
     "user_id": {ANY: "user:target"},
+    "client_id": {ANY: "client:matrix"},
+    # A subscription is its owner's: the manager's own (in) and another manager's (out).
+    "subscription_id": {IN: "subscription:HL-AB-1", OUT: "subscription:HL-HL-1"},
 }
 
 
@@ -229,6 +242,10 @@ def world(migrated_db: Path) -> Iterator[World]:
                                     idempotency_key=f"matrix-{code}"))
             db.session.add(TargetProposal(unit_id=unit_id(code), instrument_id="sipas-counter", year=2026,
                                           target=0.7, reason="matrix"))
+        for owner, code in ((staff[Role.MANAGER.value], "HL-AB-1"), (staff["target"], "HL-HL-1")):
+            db.session.add(ReportSubscription(user_id=owner.id, unit_id=unit_id(code), email="m@hailong.test",
+                                              frequency=ReportFrequency.MONTHLY, language="vi"))
+        db.session.add(ApiClient(name="matrix", token_hash="0" * 64, unit_id=unit_id("HL-AB")))
         for code in ("HL-AB-1/Q1", "HL-HL-1/Q1"):  # one counter tablet inside the scopes, one outside
             db.session.add(KioskDevice(counter_id=counter_id(code), label="tablet"))
         db.session.commit()
@@ -239,6 +256,9 @@ def world(migrated_db: Path) -> Iterator[World]:
         objects |= {f"counter:{c.unit.code}/{c.code}": c.id for c in db.session.scalars(sa.select(Counter))}
         objects |= {f"kiosk:{k.counter.unit.code}": k.id for k in db.session.scalars(sa.select(KioskDevice))}
         objects |= {f"user:{name}": s.id for name, s in staff.items()}
+        objects |= {f"client:{c.name}": c.id for c in db.session.scalars(sa.select(ApiClient))}
+        subscriptions = db.session.scalars(sa.select(ReportSubscription))
+        objects |= {f"subscription:{s.unit.code}": s.id for s in subscriptions}
     with app.app_context():
         db.engine.dispose()  # with every connection back: the WAL is checkpointed into the copied file
     yield World(db_file, objects, staff)

@@ -15,6 +15,7 @@ bp.before_request(require_signed_in)
 from survey.blueprints.manage import (  # noqa: E402, F401
     accounts,
     alerts,
+    api_clients,
     audit_log,
     dashboard,
     dashboard_export,
@@ -25,6 +26,7 @@ from survey.blueprints.manage import (  # noqa: E402, F401
     opening_hours,
     reports,
     research,
+    subscriptions,
     targets,
     units,
 )

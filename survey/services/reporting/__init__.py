@@ -8,4 +8,6 @@
 - `small_cells`: which units' figures every table hides (small counts and their complements).
 - `report_content`: what a unit report says, assembled once for PDF, XLSX and CSV.
 - `pdf_report`: the unit report printed by WeasyPrint.
+- `subscriptions`: who receives which unit's report by e-mail (subscribe, cancel; scoped).
+- `report_mail`: which scheduled reports are due, the message carrying one, the record it was sent.
 """

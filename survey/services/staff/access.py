@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -83,6 +83,15 @@ def _visible_or_404(session: Session, user: User, found: Found | None, unit_id: 
               now=now)
         raise NotFound()
     return found
+
+
+def refuse_404(session: Session, user: User, *, object_type: str, object_id: int, unit_id: int | None,
+               action: str, now: datetime) -> NoReturn:
+    """Audit `access.denied` for an object `user` may not reach, and raise 404, as for a unit (for
+    objects whose rule is not the unit scope alone, e.g. another account's report subscription)."""
+    _deny(session, user, object_type=object_type, object_id=object_id, unit_id=unit_id, action=action,
+          now=now)
+    raise NotFound()
 
 
 def require_role(user: User, *roles: Role | str, now: datetime | None = None) -> None:
