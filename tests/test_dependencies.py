@@ -31,9 +31,7 @@ REQUIREMENT_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 NOT_IMPORTED: dict[str, set[str]] = {
     "core": set(),
     # qrcode writes PNGs through `qrcode.image.pil`, which needs Pillow, but declares it only in an extra
-    # pandas' to_parquet(engine="pyarrow") writes the researchers' Parquet files; pandas declares pyarrow
-    # only as an optional extra, so the web extra must
-    "web": {"pillow", "pyarrow"},
+    "web": {"pillow"},
 }
 
 

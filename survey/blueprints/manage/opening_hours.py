@@ -7,6 +7,7 @@ the text as typed and the reason.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, flash, g, redirect, render_template, url_for
@@ -36,10 +37,21 @@ class HoursForm(FlaskForm):
                                          "A day not named is closed. Leave empty to use the hours above."))
 
 
-def _refused(form: HoursForm, error: units.UnitRefused) -> None:
-    db.session.rollback()
-    form.form_errors.append(str(error.message))
+def _saved(form: HoursForm, save: Callable[[str], object], back: str) -> Any | None:
+    """Save the submitted hours and redirect to `back`; None, with the form kept for the page, when
+    the form or the service refuses them (nothing is written then)."""
+    if form.validate_on_submit():
+        try:
+            save(form.hours.data or "")
+        except units.UnitRefused as error:
+            db.session.rollback()
+            form.form_errors.append(str(error.message))
+        else:
+            db.session.commit()
+            flash(_("Opening hours saved."), "ok")
+            return redirect(back + "#hours")
     g.hours_form = form
+    return None
 
 
 @bp.post("/units/<int:unit_id>/hours")
@@ -47,18 +59,11 @@ def _refused(form: HoursForm, error: units.UnitRefused) -> None:
 def unit_hours(unit_id: int) -> Any:
     actor, now = current_staff(), current_time()
     unit = units.get_unit(db.session(), actor, unit_id, now=now)
-    form = HoursForm()
-    if form.validate_on_submit():
-        try:
-            opening_hours.set_unit_hours(db.session(), actor, unit.id, form.hours.data or "", now=now)
-        except units.UnitRefused as error:
-            _refused(form, error)
-        else:
-            db.session.commit()
-            flash(_("Opening hours saved."), "ok")
-            return redirect(url_for("manage.unit_edit", unit_id=unit.id) + "#hours")
-    g.hours_form = form
-    return render_unit_page(unit, unit_form_for(unit), status=422)
+    def save(hours: str) -> object:
+        return opening_hours.set_unit_hours(db.session(), actor, unit.id, hours, now=now)
+
+    saved = _saved(HoursForm(), save, url_for("manage.unit_edit", unit_id=unit.id))
+    return saved or render_unit_page(unit, unit_form_for(unit), status=422)
 
 
 @bp.post("/counters/<int:counter_id>/hours")
@@ -66,17 +71,12 @@ def unit_hours(unit_id: int) -> Any:
 def counter_hours(counter_id: int) -> Any:
     actor, now = current_staff(), current_time()
     counter = units.get_counter(db.session(), actor, counter_id, now=now)
-    form = HoursForm()
-    if form.validate_on_submit():
-        try:
-            opening_hours.set_counter_hours(db.session(), actor, counter.id, form.hours.data or "", now=now)
-        except units.UnitRefused as error:
-            _refused(form, error)
-        else:
-            db.session.commit()
-            flash(_("Opening hours saved."), "ok")
-            return redirect(url_for("manage.counter_edit", counter_id=counter.id) + "#hours")
-    g.hours_form = form
+    def save(hours: str) -> object:
+        return opening_hours.set_counter_hours(db.session(), actor, counter.id, hours, now=now)
+
+    saved = _saved(HoursForm(), save, url_for("manage.counter_edit", counter_id=counter.id))
+    if saved is not None:
+        return saved
     html = render_template("manage/units/counter_form.html", form=CounterForm(obj=counter), unit=counter.unit,
                            counter=counter, confirm_form=ConfirmForm())
     return html, 422
