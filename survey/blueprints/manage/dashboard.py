@@ -24,6 +24,7 @@ from survey.services.disclosure.scrubber import scrubbed_comments
 from survey.services.organisation.targets import effective_targets, pending_proposals, proposals_to_decide
 from survey.services.reporting import formats
 from survey.services.reporting.alerts import refresh_alerts
+from survey.services.reporting.breakdowns import unit_breakdowns
 from survey.services.reporting.index_cache import data_fingerprint
 from survey.services.reporting.indices import IndexReport, instrument_for, unit_indices
 from survey.services.reporting.labels import (
@@ -35,7 +36,7 @@ from survey.services.reporting.labels import (
     weighting_text,
 )
 from survey.services.reporting.periods import Period
-from survey.services.reporting.report_content import tree_order
+from survey.services.reporting.report_content import SMALL_CELL, tree_order
 from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE, utc_bounds
 from survey.services.staff.access import unit_or_404, visible_unit_ids
 from survey.services.weighting.frames import response_rates
@@ -336,6 +337,8 @@ def unit_page(unit_id: int) -> str:
         *utc_bounds(period.first, period.last),
     )
     rates = response_rates(db.session(), [unit.id], period.first, period.last, instrument_for(key).id)
+    breakdowns = unit_breakdowns(db.session(), unit, key, period, weighted=weighted, target=report.target,
+                                 lang=lang, min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
     db.session.commit()
     return render_template(
         "manage/dashboard/unit.html",
@@ -355,6 +358,8 @@ def unit_page(unit_id: int) -> str:
         comments=comments,
         rate=rates.get(unit.id),
         tree=tree_order(report, unit.code),
+        breakdowns=breakdowns,
+        small_cell=SMALL_CELL,
         formula_text=FORMULA_TEXT,
         interval_method=INTERVAL_LABEL,
         lang=lang,

@@ -4,6 +4,7 @@
 - `respondent_data`: respondents out of the database, shaped for `analysis`.
 - `indices`: the one place the web calls `analysis` (intervals, verdicts, trends, change).
 - `index_cache`: per-process caches of index results keyed by a fingerprint of their inputs.
+- `breakdowns`: a unit's index by field, channel and profile answers, and its respondent profile.
 - `alerts`: units below target and significant drops, with acknowledgements.
 - `report_content`: what a unit report says, assembled once for PDF, XLSX and CSV.
 - `pdf_report`: the unit report printed by WeasyPrint.
