@@ -106,3 +106,22 @@ def test_hidden_categories_by_hand(respondents: dict[str, int], index_n: dict[st
 def test_a_variable_whose_total_is_a_small_cell_is_hidden_whole() -> None:
     assert hidden_categories({"a": 2, "b": 2}, {"a": 2, "b": 2}) is None
     assert hidden_categories({"a": 3, "b": 3}, {"a": 3, "b": 1}) is None  # the index's n total is 4
+
+
+def _profile_rows(html: str, variable: str) -> dict[str, str]:
+    body = re.search(rf'data-profile="{variable}".*?</tbody>', html, re.S)
+    assert body is not None, variable
+    return dict(re.findall(r'data-group="[^:]+:([^"]+)">(.*?)</tr>', body.group(0), re.S))
+
+
+def test_respondent_profile_counts_and_shares_with_the_same_groups_hidden(bapp: Flask) -> None:
+    client = signed_in(bapp, "admin", Role.ADMIN, totp=True)
+    html = client.get(f"/manage/units/{unit_id('HL-AB', bapp)}?period={PERIOD}&weighted=0&lang=vi"
+                      ).get_data(as_text=True)
+    sex = _profile_rows(html, "sex")
+    assert re.search(r">20</td>\s*<td class=\"num\">51,3%<", sex["1"])  # 20 of 39
+    assert "ẩn" in sex["2"] and "ẩn" in sex[NOT_ANSWERED] and "16" not in sex["2"]
+    age = _profile_rows(html, "age_band")
+    assert re.search(r">24</td>\s*<td class=\"num\">61,5%<", age["3"])  # 24 of 39
+    assert "%" not in age["1"] and "%" not in age["2"]
+    assert "39 người trả lời" in html
