@@ -24,6 +24,7 @@ from survey.services.disclosure.scrubber import scrubbed_comments
 from survey.services.organisation.targets import effective_targets, pending_proposals, proposals_to_decide
 from survey.services.reporting import formats
 from survey.services.reporting.alerts import refresh_alerts
+from survey.services.reporting.benchmarks import unit_benchmarks
 from survey.services.reporting.breakdowns import unit_breakdowns
 from survey.services.reporting.index_cache import data_fingerprint
 from survey.services.reporting.indices import IndexReport, instrument_for, unit_indices
@@ -315,6 +316,9 @@ def unit_page(unit_id: int) -> str:
     )
     refresh_alerts(db.session(), report, instrument_for(key).id)
     lang = current_locale()
+    benchmarks = unit_benchmarks(db.session(), unit, report, key, period, weighted=weighted, visible=visible,
+                                 default_target=current_app.config["DEFAULT_TARGET"],
+                                 min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
     items, elements, element_labels = _definition_labels(key, lang)
     element_points = [
         Point(element_labels[e], *_triple(report.row(unit.code, "element", e))) for e, _ in elements
@@ -349,11 +353,19 @@ def unit_page(unit_id: int) -> str:
         elements=elements,
         element_labels=element_labels,
         criteria=criteria,
-        element_chart=interval_plot(element_points, target=report.target, title=_("Element indices")),
-        criterion_chart=interval_plot(criterion_points, target=report.target, title=_("Criterion indices")),
+        element_chart=interval_plot(
+            element_points, target=report.target, title=_("Element indices"),
+            benchmarks=[b.series([("element", e) for e, _ in elements], lang) for b in benchmarks]),
+        criterion_chart=interval_plot(
+            criterion_points, target=report.target, title=_("Criterion indices"),
+            benchmarks=[b.series([("criterion", c) for _, crits in elements for c in crits], lang)
+                        for b in benchmarks]),
+        benchmarks=benchmarks,
+        benchmark_trends=[b.trend() for b in benchmarks],
         fix_first=fix_first(report, unit.code, criteria),
         trend=trend,
-        trend_chart=trend_chart(trend, target=report.target, title=_("Overall index by period")),
+        trend_chart=trend_chart(trend, target=report.target, title=_("Overall index by period"),
+                                benchmarks=[b.trend_series(lang) for b in benchmarks]),
         separate=separate,
         comments=comments,
         rate=rates.get(unit.id),

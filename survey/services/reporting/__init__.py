@@ -5,6 +5,7 @@
 - `indices`: the one place the web calls `analysis` (intervals, verdicts, trends, change).
 - `index_cache`: per-process caches of index results keyed by a fingerprint of their inputs.
 - `breakdowns`: a unit's index by field, channel and profile answers, and its respondent profile.
+- `benchmarks`: the parent's and the province's figures beside a unit's.
 - `alerts`: units below target and significant drops, with acknowledgements.
 - `report_content`: what a unit report says, assembled once for PDF, XLSX and CSV.
 - `pdf_report`: the unit report printed by WeasyPrint.
