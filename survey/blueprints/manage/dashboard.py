@@ -252,6 +252,7 @@ def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> l
                 "code": code,
                 "info": report.names[code],
                 "overall": report.overall(code),
+                "change": report.change_of(code),
                 "rate": rates.get(report.names[code][0]),
                 "flagged": flagged.get(code, 0),
                 "target": in_force[code],
@@ -270,15 +271,15 @@ def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> l
 def dashboard() -> str:
     user = current_staff()
     period, key, weighted = dashboard_options()
-    sort, verdict = table_options()
+    sort, verdict, change = table_options()
     sections = dashboard_sections(user, period, key, weighted)
     for section in sections:
-        section["rows"] = arranged(section["rows"], sort, verdict)
+        section["rows"] = arranged(section["rows"], sort, verdict, change)
         section["ranked"] = _ranked_chart(section)
     db.session.commit()  # alerts upserted while building the sections
     return render_template(
         "manage/dashboard/index.html",
-        sections=sections, sort=sort, verdict=verdict,
+        sections=sections, sort=sort, verdict=verdict, change=change,
         to_decide=proposals_to_decide(db.session(), user),
         **_picker_context(period, key, weighted),
         formula_text=FORMULA_TEXT,

@@ -99,6 +99,13 @@ class IndexReport:
         """The overall index row of `domain` (default: the report's unit)."""
         return self.row(domain or self.unit_code, "overall_index", "overall")
 
+    def change_of(self, domain: str) -> pd.Series | None:
+        """`change` for any unit of the subtree: its overall index against the previous period (None
+        when either period has no row for it)."""
+        if domain == self.unit_code:
+            return self.change
+        return _change(self.trend, domain, self.period.label, self.previous.label, self.alpha)
+
     def trend_labels(self) -> list[str]:
         """Labels of the trend window, oldest first, ending with the report's period."""
         return [self.period.shifted(i).label for i in reversed(range(TREND_LENGTH[self.period.kind]))]
