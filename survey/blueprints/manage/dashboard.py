@@ -13,7 +13,12 @@ from markupsafe import Markup
 
 from survey.auth import current_staff, current_time, staff_required
 from survey.blueprints.manage import bp
-from survey.blueprints.manage.dashboard_table import arranged, table_options
+from survey.blueprints.manage.dashboard_table import (
+    arranged,
+    collapse_single_children,
+    table_options,
+    with_data,
+)
 from survey.charts import Point, common_axis, interval_plot, sparkline, trend_chart
 from survey.extensions import db
 from survey.i18n import current_locale
@@ -38,7 +43,11 @@ from survey.services.reporting.labels import (
 )
 from survey.services.reporting.periods import Period
 from survey.services.reporting.report_content import SMALL_CELL, tree_order
-from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE, utc_bounds
+from survey.services.reporting.respondent_data import (
+    DEFAULT_TIMEZONE,
+    units_with_other_instruments,
+    utc_bounds,
+)
 from survey.services.staff.access import unit_or_404, visible_unit_ids
 from survey.services.weighting.frames import response_rates
 
@@ -173,16 +182,6 @@ def _rates(ids: list[int], period: Period, key: str) -> dict[int, Any]:
     return rates
 
 
-def _collapse_single_children(report: IndexReport, tree: list[tuple[int, str]]) -> list[tuple[int, str]]:
-    """Drop a unit that is the only child of its parent (a commune's one service point): its row
-    would repeat the parent's figures. It stays one click away on the parent's unit page."""
-    children: dict[str | None, int] = {}
-    for parent in report.parents.values():
-        children[parent] = children.get(parent, 0) + 1
-    return [(depth, code) for depth, code in tree
-            if depth == 0 or children.get(report.parents.get(code)) != 1]
-
-
 def _flagged_by_code(report: IndexReport, period: Period) -> dict[str, int]:
     """Unit code -> responses awaiting review (`flagged`) in the unit and its descendants, in the period."""
     own = flagged_counts(db.session(), [info[0] for info in report.names.values()],
@@ -237,7 +236,12 @@ def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> l
                               default_target=default_target,
                               min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
         refresh_alerts(db.session(), report, instrument_for(key).id)
-        tree = _collapse_single_children(report, tree_order(report, root.code))
+        tree = collapse_single_children(report, tree_order(report, root.code))
+        window_first = period.shifted(len(report.trend_labels()) - 1).first
+        elsewhere = units_with_other_instruments(db.session(), [info[0] for info in report.names.values()],
+                                                 instrument_id, window_first, period.last)
+        tree, without_data = with_data(report, tree, {code for code, info in report.names.items()
+                                                      if info[0] in elsewhere})
         ids = [report.names[code][0] for _, code in tree]
         rates = _rates(ids, period, key)
         flagged = _flagged_by_code(report, period)
@@ -262,7 +266,7 @@ def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> l
             }
             for depth, code in tree
         ]
-        sections.append({"root": root, "report": report, "rows": rows})
+        sections.append({"root": root, "report": report, "rows": rows, "without_data": without_data})
     return sections
 
 

@@ -1,5 +1,6 @@
-"""The dashboard's unit table as the manager asked for it: filtered to one verdict and to one kind of
-change since the previous period, and sorted. The page and its CSV/XLSX download use the same rows in
+"""The dashboard's unit table as the manager asked for it: one row per commune, only the units where the
+chosen instrument is used, filtered to one verdict and to one kind of change since the previous period,
+and sorted. The page and its CSV/XLSX download use the same rows in
 the same order."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from markupsafe import Markup
 
 from survey.blueprints.manage import bp
 from survey.services.reporting import formats
+from survey.services.reporting.indices import IndexReport
 from survey.services.reporting.labels import CHANGES as CHANGE_WORDS
 
 # Verdicts in the order a manager acts on them: below target first.
@@ -25,6 +27,34 @@ def change_direction(row: dict[str, Any]) -> str:
     """The row's `analysis.change.Direction` value, "" when there is no previous estimate."""
     change = row.get("change")
     return "" if change is None else str(change["direction"])
+
+
+def collapse_single_children(report: IndexReport, tree: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Drop a unit that is the only child of its parent (a commune's one service point): its row
+    would repeat the parent's figures. It stays one click away on the parent's unit page."""
+    children: dict[str | None, int] = {}
+    for parent in report.parents.values():
+        children[parent] = children.get(parent, 0) + 1
+    return [(depth, code) for depth, code in tree
+            if depth == 0 or children.get(report.parents.get(code)) != 1]
+
+
+def with_data(report: IndexReport, tree: list[tuple[int, str]], elsewhere: set[str]
+              ) -> tuple[list[tuple[int, str]], list[str]]:
+    """The tree without the units where another instrument is used instead of the report's: units with
+    no valid response to it in the trend window and some to another (`elsewhere`: unit codes whose own
+    responses include another instrument's). Units with no response at all stay, with their targets.
+    Returns the kept tree and the codes left out. The scope's own row always stays."""
+    # every unit of the subtree is a domain of the analysis, with n = 0 where nobody answered
+    answered = set(report.trend.loc[report.trend["n"].astype(float) > 0, "domain"])
+    other: set[str] = set()
+    for code in elsewhere:  # a unit and its ancestors have responses to another instrument
+        node: str | None = code
+        while node is not None and node not in other:
+            other.add(node)
+            node = report.parents.get(node)
+    kept = [(depth, code) for depth, code in tree if depth == 0 or code in answered or code not in other]
+    return kept, [code for depth, code in tree if (depth, code) not in kept]
 
 
 def arranged(rows: list[dict[str, Any]], sort: str, verdict: str, change: str = "") -> list[dict[str, Any]]:
