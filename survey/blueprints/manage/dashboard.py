@@ -31,6 +31,7 @@ from survey.services.reporting import formats
 from survey.services.reporting.alerts import refresh_alerts
 from survey.services.reporting.benchmarks import unit_benchmarks
 from survey.services.reporting.breakdowns import unit_breakdowns
+from survey.services.reporting.fix_first import FixItem, fix_first
 from survey.services.reporting.index_cache import data_fingerprint
 from survey.services.reporting.indices import IndexReport, instrument_for, unit_indices
 from survey.services.reporting.labels import (
@@ -216,15 +217,6 @@ def _ranked_chart(section: dict[str, Any]) -> Markup | None:
                          title=_("Units ranked by overall index, with %(level)s intervals", level="95%"))
 
 
-def fix_first(report: IndexReport, code: str, criteria: list[tuple[str, list[tuple[str, Any]]]],
-              limit: int = 5) -> list[tuple[str, Any]]:
-    """The criteria whose index is furthest below the unit's target, worst first (at most `limit`)."""
-    below = [(c, row) for _, rows in criteria for c, row in rows
-             if row is not None and formats.finite_number(row["est"]) is not None
-             and float(row["est"]) < report.target]
-    return sorted(below, key=lambda item: float(item[1]["est"]))[:limit]
-
-
 def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> list[dict[str, Any]]:
     """One section per scope root: its report and the rows of the unit table (tree order). Alerts are
     refreshed on the way; the caller commits."""
@@ -367,7 +359,7 @@ def unit_page(unit_id: int) -> str:
                         for b in benchmarks]),
         benchmarks=benchmarks,
         benchmark_trends=[b.trend() for b in benchmarks],
-        fix_first=fix_first(report, unit.code, criteria),
+        fix_first=_fix_first(unit, report, key, period, weighted),
         trend=trend,
         trend_chart=trend_chart(trend, target=report.target, title=_("Overall index by period"),
                                 benchmarks=[b.trend_series(lang) for b in benchmarks]),
@@ -381,6 +373,19 @@ def unit_page(unit_id: int) -> str:
         interval_method=INTERVAL_LABEL,
         lang=lang,
     )
+
+
+def _fix_first(unit: Unit, report: IndexReport, key: str, period: Period, weighted: bool) -> list[FixItem]:
+    """What to fix first, with each criterion's change against the previous period's report and the
+    period's comments that mention it (the latest 500, more than the page lists)."""
+    instrument = instrument_for(key)
+    previous = unit_indices(db.session(), unit, key, period.shifted(1), weighted=weighted,
+                            default_target=current_app.config["DEFAULT_TARGET"],
+                            min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
+    comments = scrubbed_comments(db.session(), [info[0] for info in report.names.values()], instrument.id,
+                                 instrument.version, *utc_bounds(period.first, period.last), limit=500)
+    criteria = [c for e in instrument.index.elements for c in e.criteria]
+    return fix_first(report, previous, instrument.id, criteria, comments)
 
 
 def _triple(row: Any) -> tuple[float | None, float | None, float | None]:

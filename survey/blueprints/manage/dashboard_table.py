@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 from flask import request
 from markupsafe import Markup
 
@@ -93,9 +94,12 @@ def table_options() -> tuple[str, str, str]:
 def change_badge(change: Any) -> Markup:
     """The change since the previous period: a shape, the difference in points when there is one, and a
     word (never colour alone)."""
-    direction = "" if change is None else str(change["direction"])
+    def part(name: str) -> Any:  # a report's change is a Series, a criterion's a dataclass
+        return change[name] if isinstance(change, pd.Series) else getattr(change, name)
+
+    direction = "" if change is None else str(part("direction"))
     symbol, word = CHANGE_WORDS.get(direction, ("", direction))
-    points = formats.finite_number(change["diff"]) if change is not None else None
+    points = formats.finite_number(part("diff")) if change is not None else None
     figure = f" {formats.signed(points * 100, 1)}" if points is not None else ""
     html = '<span class="change change-{}"><span aria-hidden="true">{}</span>{} <small>{}</small></span>'
     return Markup(html).format(direction or "none", symbol, figure, word)

@@ -6,6 +6,8 @@
 - `index_cache`: per-process caches of index results keyed by a fingerprint of their inputs.
 - `breakdowns`: a unit's index by field, channel and profile answers, and its respondent profile.
 - `benchmarks`: the parent's and the province's figures beside a unit's.
+- `fix_first`: a unit's criteria furthest below target, with change and the comments that mention them.
+- `comment_topics`: which comments mention which criterion (keyword lists and the matching rule).
 - `alerts`: units below target and significant drops, with acknowledgements.
 - `report_content`: what a unit report says, assembled once for PDF, XLSX and CSV.
 - `pdf_report`: the unit report printed by WeasyPrint.
