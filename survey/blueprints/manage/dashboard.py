@@ -25,7 +25,7 @@ from survey.i18n import current_locale
 from survey.models import Role, Unit
 from survey.services.citizens.flag_review import flagged_counts
 from survey.services.citizens.plausibility import reason_labels
-from survey.services.disclosure.scrubber import scrubbed_comments
+from survey.services.disclosure.scrubber import Comment, scrubbed_comments
 from survey.services.organisation.targets import effective_targets, pending_proposals, proposals_to_decide
 from survey.services.reporting import formats
 from survey.services.reporting.alerts import refresh_alerts
@@ -330,12 +330,14 @@ def unit_page(unit_id: int) -> str:
     ]
     instrument = instrument_for(key)
     # Month only, like the reports: a day and time could tie a comment to one visit.
+    # The latest 500 are searched for what-to-fix-first's mentions; the page lists the latest 50.
     comments = scrubbed_comments(
         db.session(),
         [info[0] for info in report.names.values()],
         instrument.id,
         instrument.version,
         *utc_bounds(period.first, period.last),
+        limit=500,
     )
     rates = response_rates(db.session(), [unit.id], period.first, period.last, instrument_for(key).id)
     breakdowns = unit_breakdowns(db.session(), unit, key, period, weighted=weighted, target=report.target,
@@ -358,13 +360,13 @@ def unit_page(unit_id: int) -> str:
             benchmarks=[b.series([("criterion", c) for _, crits in elements for c in crits], lang)
                         for b in benchmarks]),
         benchmarks=benchmarks,
-        benchmark_trends=[b.trend() for b in benchmarks],
-        fix_first=_fix_first(unit, report, key, period, weighted),
+        benchmark_trends=[b.trend for b in benchmarks],
+        fix_first=_fix_first(unit, report, key, period, weighted, comments),
         trend=trend,
         trend_chart=trend_chart(trend, target=report.target, title=_("Overall index by period"),
                                 benchmarks=[b.trend_series(lang) for b in benchmarks]),
         separate=separate,
-        comments=comments,
+        comments=comments[:50],
         rate=rates.get(unit.id),
         tree=tree_order(report, unit.code),
         breakdowns=breakdowns,
@@ -375,15 +377,14 @@ def unit_page(unit_id: int) -> str:
     )
 
 
-def _fix_first(unit: Unit, report: IndexReport, key: str, period: Period, weighted: bool) -> list[FixItem]:
+def _fix_first(unit: Unit, report: IndexReport, key: str, period: Period, weighted: bool,
+               comments: list[Comment]) -> list[FixItem]:
     """What to fix first, with each criterion's change against the previous period's report and the
-    period's comments that mention it (the latest 500, more than the page lists)."""
+    `comments` that mention it."""
     instrument = instrument_for(key)
     previous = unit_indices(db.session(), unit, key, period.shifted(1), weighted=weighted,
                             default_target=current_app.config["DEFAULT_TARGET"],
                             min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
-    comments = scrubbed_comments(db.session(), [info[0] for info in report.names.values()], instrument.id,
-                                 instrument.version, *utc_bounds(period.first, period.last), limit=500)
     criteria = [c for e in instrument.index.elements for c in e.criteria]
     return fix_first(report, previous, instrument.id, criteria, comments)
 

@@ -10,6 +10,7 @@ benchmark's own page.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Unpack, cast
 
@@ -57,7 +58,7 @@ class Benchmark:
         return ChartBenchmark(f"{self.role_label} ({self.name(lang)})", values, self.shape)
 
     def trend_series(self, lang: str) -> ChartBenchmark:
-        return ChartBenchmark(f"{self.role_label} ({self.name(lang)})", self.trend(), self.shape)
+        return ChartBenchmark(f"{self.role_label} ({self.name(lang)})", self.trend, self.shape)
 
     def _shown(self, bench: dict[str, Any] | None, own_n: Any) -> bool:
         if bench is None or finite_number(bench["est"]) is None:
@@ -73,6 +74,7 @@ class Benchmark:
         own = self.own.row(self.own.unit_code, stat_type, stat)
         return bench if self._shown(bench, own["n"] if own is not None else 0) else None
 
+    @functools.cached_property
     def trend(self) -> list[float | None]:
         """The benchmark's overall index per period of the unit's trend window (None: not shown)."""
         def n_by_period(report: IndexReport, code: str) -> dict[str, dict[str, Any]]:

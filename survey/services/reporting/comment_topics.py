@@ -70,13 +70,18 @@ def _pattern(keywords: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in words) + r")(?!\w)")
 
 
+@cache
+def _plain_keywords(keywords: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(plain(k) for k in keywords if len(k.split()) > 1 or not _has_diacritics(k))
+
+
 def mentions(text: str, keywords: Sequence[str]) -> bool:
     """Whether `text` mentions one of `keywords` by the module's rule."""
     if not keywords:
         return False
     if _has_diacritics(text):
         return _pattern(tuple(keywords)).search(unicodedata.normalize("NFC", text.casefold())) is not None
-    phrases = tuple(plain(k) for k in keywords if len(k.split()) > 1 or not _has_diacritics(k))
+    phrases = _plain_keywords(tuple(keywords))
     return bool(phrases) and _pattern(phrases).search(plain(text)) is not None
 
 
