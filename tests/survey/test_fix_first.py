@@ -79,3 +79,23 @@ def test_fix_first_lists_changes_and_the_comments_that_mention_each_criterion(fa
     english = client.get(f"/manage/units/{unit_id('HL-AB', fapp)}?period={PERIOD}&weighted=0&lang=en"
                          ).get_data(as_text=True)
     assert "2 comments mention this criterion" in english and "1 comment mentions this criterion" in english
+
+
+def test_every_keyword_list_names_a_criterion_of_its_instrument() -> None:
+    """A typo in a criterion id would silently give that criterion no comment links."""
+    from instruments.registry import get_registered
+
+    for instrument_id, lists in KEYWORDS.items():
+        criteria = {c for e in get_registered(instrument_id, "2025.1").instrument.index.elements
+                    for c in e.criteria}
+        assert set(lists) <= criteria, instrument_id
+        assert all(lists.values()), instrument_id  # no empty list
+
+
+def test_outpatient_comments_are_matched_too() -> None:
+    outpatient = KEYWORDS["outpatient"]
+    assert mentions("Nhà vệ sinh bẩn quá", outpatient["c2_toilets"])
+    # no marks: "xét nghiệm" has two syllables, so it is compared without them; "chờ" alone is not
+    assert mentions("cho xet nghiem lau qua", outpatient["b6_wait_tests"])
+    assert mentions("cho lau qua", outpatient["b5_wait_registration"]) is False
+    assert mentions("Chờ kết quả xét nghiệm cả buổi", outpatient["b6_wait_tests"])

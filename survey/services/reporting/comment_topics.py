@@ -9,9 +9,10 @@ word or phrase, ignoring case:
   ("sai" does not match "sài");
 - in a comment written without any diacritics (English, or Vietnamese typed on a phone without them,
   "phai cho doi lau qua"), the keywords without diacritics (the English ones, "sai", "wifi") are
-  compared as they are, and those with diacritics only when they are phrases of two words or more,
-  without their marks ("chờ đợi" matches "cho doi"): a single word stripped of its marks is too often
-  another word ("cho" is "for" as well as "chờ", wait).
+  compared as they are, and those with diacritics only when they have two syllables or more
+  (Vietnamese writes syllables apart: "xét nghiệm", "chờ đợi"), without their marks ("chờ đợi"
+  matches "cho doi"): a single syllable stripped of its marks is too often another word ("cho" is
+  "for" as well as "chờ", wait).
 
 Keywords are Vietnamese first, then English (the survey offers both). The lists are data, kept here and
 not in the instrument files, because a published instrument is immutable (its content hash is
@@ -51,6 +52,33 @@ KEYWORDS: dict[str, dict[str, tuple[str, ...]]] = {
         "e5_channels": ("phản ánh", "kiến nghị", "góp ý", "hòm thư", "đường dây nóng", "complaint"),
         "e5_handled": ("xử lý phản ánh", "giải quyết phản ánh", "không ai xử lý", "handled"),
         "e5_notified": ("thông báo kết quả", "không được báo", "notified"),
+    },
+    "outpatient": {
+        "a1_signage": ("biển báo", "chỉ dẫn", "khó tìm", "signs"),
+        "a2_hours": ("giờ khám", "giờ làm việc", "opening hours"),
+        "a3_walkways": ("lối đi", "hành lang", "cầu thang", "thang máy", "corridor", "stairs"),
+        "a4_contact": ("gọi điện", "điện thoại", "không ai nghe", "phone"),
+        "a5_booking": ("đặt lịch", "hẹn khám", "đặt hẹn", "booking", "appointment"),
+        "b1_procedure_posted": ("niêm yết", "quy trình", "posted"),
+        "b2_procedure_simple": ("thủ tục", "giấy tờ", "rườm rà", "paperwork"),
+        "b3_prices_posted": ("bảng giá", "giá dịch vụ", "prices"),
+        "b4_explained": ("chi phí", "giải thích", "explained"),
+        "b5_wait_registration": ("chờ đăng ký", "xếp hàng", "lấy số", "chờ", "queue", "wait"),
+        "b6_wait_tests": ("xét nghiệm", "chụp", "siêu âm", "chờ kết quả", "test results", "x-ray"),
+        "c1_waiting_area": ("ghế", "chỗ ngồi", "nóng", "nước uống", "phòng chờ", "seats", "hot"),
+        "c2_toilets": ("nhà vệ sinh", "vệ sinh", "toilet", "toilets"),
+        "c3_grounds": ("khuôn viên", "sạch", "bẩn", "rác", "clean", "dirty"),
+        "c4_privacy": ("riêng tư", "privacy"),
+        "c5_parking": ("gửi xe", "bãi xe", "parking"),
+        "d1_clinicians_courteous": ("bác sĩ", "điều dưỡng", "thái độ", "quát", "doctor", "nurse", "rude"),
+        "d2_support_courteous": ("bảo vệ", "thu ngân", "nhân viên", "guard", "cashier", "staff"),
+        "d3_respect": ("tôn trọng", "công bằng", "quan tâm", "respect", "unfair"),
+        "d4_explained_illness": ("giải thích bệnh", "cách dùng thuốc", "tình trạng bệnh", "medicine"),
+        "d5_competence": ("chuyên môn", "chẩn đoán sai", "tay nghề", "competent", "misdiagnosis"),
+        "e1_needs_met": ("nguyện vọng", "không khỏi", "expectations"),
+        "e2_documents": ("hóa đơn", "đơn thuốc", "invoice", "prescription"),
+        "e3_costs": ("chi phí", "đắt", "tốn kém", "tiền", "expensive", "cost"),
+        "e4_trust": ("tin tưởng", "yên tâm", "trust"),
     },
 }
 
