@@ -31,6 +31,16 @@ class Point:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class Benchmark:
+    """Another unit's estimates drawn beside a chart's own: one value per point (None: not shown), drawn
+    as a `shape` ("diamond" or "square", so that two benchmarks differ without colour)."""
+
+    label: str
+    values: Sequence[float | None]
+    shape: str = "diamond"
+
+
 def _ok(value: float | None) -> TypeGuard[float]:
     return value is not None and math.isfinite(value)
 
@@ -63,6 +73,21 @@ def _interval_desc(points: Sequence[Point]) -> str:
         else f"{p.label}: {p.note or '–'}"
         for p in points
     )
+
+
+def _benchmark_desc(points: Sequence[Point], benchmarks: Sequence[Benchmark]) -> str:
+    """Text alternative of the benchmarks: "; Province: a 80%, b –"."""
+    return "".join(
+        f"; {b.label}: " + ", ".join(f"{p.label} {_pct(v) if _ok(v) else '–'}"
+                                      for p, v in zip(points, b.values, strict=False))
+        for b in benchmarks)
+
+
+def _marker(shape: str, x: float, y: float) -> str:
+    if shape == "square":
+        return f'<rect class="bench bench-square" x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" height="8"/>'
+    return (f'<path class="bench bench-diamond" d="M{x:.1f},{y - 5:.1f} L{x + 5:.1f},{y:.1f} '
+            f'L{x:.1f},{y + 5:.1f} L{x - 5:.1f},{y:.1f} Z"/>')
 
 
 def _open(width: int, height: int, title: str, desc: str, css: str) -> list[str]:
@@ -140,16 +165,19 @@ def interval_plot(
     width: int = 900,
     row_height: int = 26,
     label_width: int = 330,
+    benchmarks: Sequence[Benchmark] = (),
 ) -> Markup:
-    """Horizontal interval plot: one row per estimate (point and CI bar), a vertical target line."""
-    low, high = _axis(points, target)
+    """Horizontal interval plot: one row per estimate (point and CI bar), a vertical target line, and a
+    hollow marker per benchmark on each row."""
+    extra = [Point("", v) for b in benchmarks for v in b.values]
+    low, high = _axis([*points, *extra], target)
     plot = width - label_width - 16
     height = row_height * len(points) + 34
 
     def x(v: float) -> float:
         return label_width + (v - low) / (high - low) * plot
 
-    desc = _interval_desc(points)
+    desc = _interval_desc(points) + _benchmark_desc(points, benchmarks)
     parts = _open(width, height, title, desc, "chart intervals")
     for share, label in _percent_ticks(low, high):
         tx = x(share)
@@ -167,6 +195,10 @@ def interval_plot(
             parts.append(
                 f'<line class="ci" x1="{x(float(p.lo)):.1f}" x2="{x(float(p.hi)):.1f}" y1="{y}" y2="{y}"/>'
             )
+        for bench in benchmarks:
+            value = bench.values[i] if i < len(bench.values) else None
+            if _ok(value):
+                parts.append(_marker(bench.shape, x(value), y))
         if _ok(p.est):
             parts.append(f'<circle class="point" cx="{x(float(p.est)):.1f}" cy="{y}" r="4"/>')
     if _ok(target):
@@ -177,10 +209,12 @@ def interval_plot(
 
 
 def trend_chart(
-    points: Sequence[Point], *, target: float | None, title: str, width: int = 900, height: int = 240
+    points: Sequence[Point], *, target: float | None, title: str, width: int = 900, height: int = 240,
+    benchmarks: Sequence[Benchmark] = (),
 ) -> Markup:
-    """Line of estimates over periods with the confidence band and the target line."""
-    low, high = _axis(points, target)
+    """Line of estimates over periods with the confidence band and the target line; each benchmark a
+    thin dashed line with its markers (gaps where it is not shown)."""
+    low, high = _axis([*points, *(Point("", v) for b in benchmarks for v in b.values)], target)
     left, right, top, bottom = 44, 10, 10, 28
     n = max(len(points) - 1, 1)
 
@@ -190,7 +224,7 @@ def trend_chart(
     def y(v: float) -> float:
         return top + (high - v) / (high - low) * (height - top - bottom)
 
-    desc = _interval_desc(points)
+    desc = _interval_desc(points) + _benchmark_desc(points, benchmarks)
     parts = _open(width, height, title, desc, "chart trend")
     for share, label in _percent_ticks(low, high):
         ty = y(share)
@@ -209,6 +243,12 @@ def trend_chart(
             f'<circle class="point" cx="{x(i):.1f}" cy="{y(est):.1f}" r="3"/>'
             for i, est, _, _ in shown
         )
+    for bench in benchmarks:
+        marked = [(i, v) for i, v in enumerate(bench.values[:len(points)]) if _ok(v)]
+        if len(marked) > 1:
+            line = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in marked)
+            parts.append(f'<polyline class="bench-line bench-{bench.shape}" points="{line}"/>')
+        parts.extend(_marker(bench.shape, x(i), y(v)) for i, v in marked)
     if _ok(target):
         ty = y(float(target))
         parts.append(f'<line class="target" x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}"/>')

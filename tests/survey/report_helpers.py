@@ -21,11 +21,13 @@ HL_CODES = [2, 3, 4, 2, 1, 3, 2, 4, 3, 2, 5, 1] * 2
 
 
 def add_responses(app: Flask, unit_code: str, codes: list[int], comments: tuple[str, ...] = (), *,
-                  day: int | None = None, month: int = 10, harassment: bool = True) -> None:
+                  day: int | None = None, month: int = 10, harassment: bool = True,
+                  extra: dict[str, list[int | None]] | None = None) -> None:
     """One response per code, answering every criterion near that code, in `month` of 2026 (October).
 
     Responses fall on `day` of the month, or spread over days 1-28 when it is None; `harassment=False`
-    leaves that question unanswered.
+    leaves that question unanswered; `extra` gives further items' codes, one per response (None: not
+    answered), e.g. the profile's ``sex`` and ``age_band``.
     """
     registered = get_registered("sipas-counter", "2025.1")
     criteria = [c for e in registered.instrument.index.elements for c in e.criteria]
@@ -47,6 +49,9 @@ def add_responses(app: Flask, unit_code: str, codes: list[int], comments: tuple[
             db.session.add(Answer(response_id=response.id, item_id="overall", code=code))
             if harassment:
                 db.session.add(Answer(response_id=response.id, item_id="harassment", code=1 if i % 7 else 2))
+            for item, item_codes in (extra or {}).items():
+                if item_codes[i] is not None:
+                    db.session.add(Answer(response_id=response.id, item_id=item, code=item_codes[i]))
             if i < len(comments):
                 db.session.add(TextAnswer(response_id=response.id, item_id="comment", text=comments[i]))
         db.session.commit()

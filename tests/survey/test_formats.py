@@ -113,3 +113,13 @@ def test_units_come_in_one_order_on_the_dashboard_and_in_the_reports(fapp: Flask
     page = client.get(f"/manage/units/{hl}?{QUERY}&lang=en").get_data(as_text=True)
     on_page = [ids[int(i)] for i in re.findall(r'href="/manage/units/(\d+)\?', page) if int(i) in ids]
     assert [c for c in dict.fromkeys(on_page) if c != "HL"] == [c for c in expected if c != "HL"]
+
+
+def test_the_flags_page_prints_times_the_locales_way(fapp: Flask) -> None:
+    from survey.blueprints.manage.flags import local_minute
+
+    moment = datetime(2026, 3, 1, 2, 5, tzinfo=UTC)  # 09:05 in Vietnam (UTC+7)
+    with fapp.test_request_context("/?lang=vi"):
+        assert local_minute(moment) == "09:05 1/3/26"  # CLDR vi short form
+    with fapp.test_request_context("/?lang=en"):
+        assert local_minute(moment) in ("3/1/26, 9:05\u202fAM", "3/1/26, 9:05 AM")

@@ -14,17 +14,25 @@ from markupsafe import Markup
 
 from survey.auth import current_staff, current_time, staff_required
 from survey.blueprints.manage import bp
-from survey.blueprints.manage.dashboard_table import arranged, table_options
+from survey.blueprints.manage.dashboard_table import (
+    arranged,
+    collapse_single_children,
+    table_options,
+    with_data,
+)
 from survey.charts import Point, common_axis, interval_plot, sparkline, trend_chart
 from survey.extensions import db
 from survey.i18n import current_locale
 from survey.models import Role, Unit
 from survey.services.citizens.flag_review import flagged_counts
 from survey.services.citizens.plausibility import reason_labels
-from survey.services.disclosure.scrubber import scrubbed_comments
+from survey.services.disclosure.scrubber import Comment, scrubbed_comments
 from survey.services.organisation.targets import effective_targets, pending_proposals, proposals_to_decide
 from survey.services.reporting import formats
 from survey.services.reporting.alerts import refresh_alerts
+from survey.services.reporting.benchmarks import unit_benchmarks
+from survey.services.reporting.breakdowns import unit_breakdowns
+from survey.services.reporting.fix_first import FixItem, fix_first
 from survey.services.reporting.index_cache import data_fingerprint
 from survey.services.reporting.indices import IndexReport, instrument_for, unit_indices
 from survey.services.reporting.labels import (
@@ -39,8 +47,12 @@ from survey.services.reporting.labels import (
 )
 from survey.services.reporting.periods import Period
 from survey.services.reporting.report_content import tree_order
-from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE, utc_bounds
-from survey.services.reporting.small_cells import hidden_row, hidden_units, hidden_units_by_period
+from survey.services.reporting.respondent_data import (
+    DEFAULT_TIMEZONE,
+    units_with_other_instruments,
+    utc_bounds,
+)
+from survey.services.reporting.small_cells import SMALL_CELL, hidden_row, hidden_units, hidden_units_by_period
 from survey.services.staff.access import unit_or_404, visible_unit_ids
 from survey.services.weighting.frames import response_rates
 
@@ -190,16 +202,6 @@ def _rates(ids: list[int], period: Period, key: str) -> dict[int, Any]:
     return rates
 
 
-def _collapse_single_children(report: IndexReport, tree: list[tuple[int, str]]) -> list[tuple[int, str]]:
-    """Drop a unit that is the only child of its parent (a commune's one service point): its row
-    would repeat the parent's figures. It stays one click away on the parent's unit page."""
-    children: dict[str | None, int] = {}
-    for parent in report.parents.values():
-        children[parent] = children.get(parent, 0) + 1
-    return [(depth, code) for depth, code in tree
-            if depth == 0 or children.get(report.parents.get(code)) != 1]
-
-
 def _flagged_by_code(report: IndexReport, period: Period) -> dict[str, int]:
     """Unit code -> responses awaiting review (`flagged`) in the unit and its descendants, in the period."""
     own = flagged_counts(db.session(), [info[0] for info in report.names.values()],
@@ -242,15 +244,6 @@ def _ranked_chart(section: dict[str, Any]) -> Markup | None:
                          title=_("Units ranked by overall index, with %(level)s intervals", level="95%"))
 
 
-def fix_first(report: IndexReport, code: str, criteria: list[tuple[str, list[tuple[str, Any]]]],
-              limit: int = 5) -> list[tuple[str, Any]]:
-    """The criteria whose index is furthest below the unit's target, worst first (at most `limit`)."""
-    below = [(c, row) for _, rows in criteria for c, row in rows
-             if row is not None and formats.finite_number(row["est"]) is not None
-             and float(row["est"]) < report.target]
-    return sorted(below, key=lambda item: float(item[1]["est"]))[:limit]
-
-
 def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> list[dict[str, Any]]:
     """One section per scope root: its report and the rows of the unit table (tree order). Alerts are
     refreshed on the way; the caller commits."""
@@ -262,7 +255,12 @@ def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> l
                               default_target=default_target,
                               min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
         refresh_alerts(db.session(), report, instrument_for(key).id)
-        tree = _collapse_single_children(report, tree_order(report, root.code))
+        tree = collapse_single_children(report, tree_order(report, root.code))
+        window_first = period.shifted(len(report.trend_labels()) - 1).first
+        elsewhere = units_with_other_instruments(db.session(), [info[0] for info in report.names.values()],
+                                                 instrument_id, window_first, period.last)
+        tree, without_data = with_data(report, tree, {code for code, info in report.names.items()
+                                                      if info[0] in elsewhere})
         ids = [report.names[code][0] for _, code in tree]
         rates = _rates(ids, period, key)
         flagged = _flagged_by_code(report, period)
@@ -279,6 +277,7 @@ def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> l
                 "info": report.names[code],
                 # a hidden unit's count shows in its response rate too, so both go
                 "overall": hidden_row(report.overall(code)) if code in hidden else report.overall(code),
+                "change": None if code in hidden else report.change_of(code),
                 "rate": None if code in hidden else rates.get(report.names[code][0]),
                 "small_cell": code in hidden,
                 "flagged": flagged.get(code, 0),
@@ -291,7 +290,8 @@ def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> l
         ]
         shown = {code for _, code in tree}
         withheld = any(shown & codes for codes in hidden_in.values()) or bool(shown & hidden)
-        sections.append({"root": root, "report": report, "rows": rows, "hidden": withheld})
+        sections.append({"root": root, "report": report, "rows": rows, "hidden": withheld,
+                         "without_data": without_data})
     return sections
 
 
@@ -300,16 +300,16 @@ def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> l
 def dashboard() -> str:
     user = current_staff()
     period, key, weighted = dashboard_options()
-    sort, verdict = table_options()
+    sort, verdict, change = table_options()
     sections = dashboard_sections(user, period, key, weighted)
     for section in sections:
-        section["rows"] = arranged(section["rows"], sort, verdict)
+        section["rows"] = arranged(section["rows"], sort, verdict, change)
         section["ranked"] = _ranked_chart(section)
         section["ranked_hidden"] = _ranked_hidden(section)
     db.session.commit()  # alerts upserted while building the sections
     return render_template(
         "manage/dashboard/index.html",
-        sections=sections, sort=sort, verdict=verdict,
+        sections=sections, sort=sort, verdict=verdict, change=change,
         to_decide=proposals_to_decide(db.session(), user),
         **_picker_context(period, key, weighted),
         formula_text=FORMULA_TEXT,
@@ -347,6 +347,9 @@ def unit_page(unit_id: int) -> str:
     )
     refresh_alerts(db.session(), report, instrument_for(key).id)
     lang = current_locale()
+    benchmarks = unit_benchmarks(db.session(), unit, report, key, period, weighted=weighted, visible=visible,
+                                 default_target=current_app.config["DEFAULT_TARGET"],
+                                 min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
     items, elements, element_labels = _definition_labels(key, lang)
     element_points = [
         Point(element_labels[e], *_triple(report.row(unit.code, "element", e))) for e, _ in elements
@@ -361,14 +364,18 @@ def unit_page(unit_id: int) -> str:
     ]
     instrument = instrument_for(key)
     # Month only, like the reports: a day and time could tie a comment to one visit.
+    # The latest 500 are searched for what-to-fix-first's mentions; the page lists the latest 50.
     comments = scrubbed_comments(
         db.session(),
         [info[0] for info in report.names.values()],
         instrument.id,
         instrument.version,
         *utc_bounds(period.first, period.last),
+        limit=500,
     )
     rates = response_rates(db.session(), [unit.id], period.first, period.last, instrument_for(key).id)
+    breakdowns = unit_breakdowns(db.session(), unit, key, period, weighted=weighted, target=report.target,
+                                 lang=lang, min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
     db.session.commit()
     return render_template(
         "manage/dashboard/unit.html",
@@ -379,15 +386,25 @@ def unit_page(unit_id: int) -> str:
         elements=elements,
         element_labels=element_labels,
         criteria=criteria,
-        element_chart=interval_plot(element_points, target=report.target, title=_("Element indices")),
-        criterion_chart=interval_plot(criterion_points, target=report.target, title=_("Criterion indices")),
-        fix_first=fix_first(report, unit.code, criteria),
+        element_chart=interval_plot(
+            element_points, target=report.target, title=_("Element indices"),
+            benchmarks=[b.series([("element", e) for e, _ in elements], lang) for b in benchmarks]),
+        criterion_chart=interval_plot(
+            criterion_points, target=report.target, title=_("Criterion indices"),
+            benchmarks=[b.series([("criterion", c) for _, crits in elements for c in crits], lang)
+                        for b in benchmarks]),
+        benchmarks=benchmarks,
+        benchmark_trends=[b.trend for b in benchmarks],
+        fix_first=_fix_first(unit, report, key, period, weighted, comments),
         trend=trend,
-        trend_chart=trend_chart(trend, target=report.target, title=_("Overall index by period")),
+        trend_chart=trend_chart(trend, target=report.target, title=_("Overall index by period"),
+                                benchmarks=[b.trend_series(lang) for b in benchmarks]),
         separate=separate,
-        comments=comments,
+        comments=comments[:50],
         rate=rates.get(unit.id),
         below=_below(report, unit.code),
+        breakdowns=breakdowns,
+        small_cell=SMALL_CELL,
         formula_text=FORMULA_TEXT,
         interval_method=INTERVAL_LABEL,
         lang=lang,
@@ -400,6 +417,18 @@ def _below(report: IndexReport, code: str) -> list[tuple[int, str, dict[str, Any
     hidden = hidden_units(report)
     return [(depth, unit, hidden_row(report.overall(unit)) if unit in hidden else report.overall(unit))
             for depth, unit in tree_order(report, code)[1:]]
+
+
+def _fix_first(unit: Unit, report: IndexReport, key: str, period: Period, weighted: bool,
+               comments: list[Comment]) -> list[FixItem]:
+    """What to fix first, with each criterion's change against the previous period's report and the
+    `comments` that mention it."""
+    instrument = instrument_for(key)
+    previous = unit_indices(db.session(), unit, key, period.shifted(1), weighted=weighted,
+                            default_target=current_app.config["DEFAULT_TARGET"],
+                            min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
+    criteria = [c for e in instrument.index.elements for c in e.criteria]
+    return fix_first(report, previous, instrument.id, criteria, comments)
 
 
 def _triple(row: Any) -> tuple[float | None, float | None, float | None]:

@@ -22,6 +22,7 @@ from survey.services.citizens.flag_review import (
     flagged_responses,
     refusal_counts,
 )
+from survey.services.reporting import formats
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE, utc_bounds
 from survey.services.staff.access import owned_or_404, visible_unit_ids
@@ -39,8 +40,9 @@ def limit_label(name: str) -> str:
 
 @bp.app_template_filter("local_minute")
 def local_minute(moment: datetime) -> str:
-    """Local date and time to the minute: enough to see a burst, no finer."""
-    return moment.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).strftime("%Y-%m-%d %H:%M")
+    """Local date and time to the minute (Babel's short form in the page's language): enough to see
+    a burst, no finer."""
+    return formats.local_moment(moment)
 
 
 @bp.get("/flags")

@@ -4,6 +4,10 @@
 - `respondent_data`: respondents out of the database, shaped for `analysis`.
 - `indices`: the one place the web calls `analysis` (intervals, verdicts, trends, change).
 - `index_cache`: per-process caches of index results keyed by a fingerprint of their inputs.
+- `breakdowns`: a unit's index by field, channel and profile answers, and its respondent profile.
+- `benchmarks`: the parent's and the province's figures beside a unit's.
+- `fix_first`: a unit's criteria furthest below target, with change and the comments that mention them.
+- `comment_topics`: which comments mention which criterion (keyword lists and the matching rule).
 - `alerts`: units below target and significant drops, with acknowledgements.
 - `small_cells`: which units' figures every table hides (small counts and their complements).
 - `report_content`: what a unit report says, assembled once for PDF, XLSX and CSV.

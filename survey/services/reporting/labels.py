@@ -44,6 +44,15 @@ FLAG_TEXT = {
     "small_cell": _l("hidden so that a small count cannot be worked out"),
 }
 
+# analysis.change.Direction -> (shape, word): a significant change gets a direction, anything else none.
+CHANGES = {
+    "up": ("▲", _l("significant rise")),
+    "down": ("▼", _l("significant drop")),
+    "not_significant": ("≈", _l("no significant change")),
+    "not_comparable": ("–", _l("not comparable")),
+    "": ("", _l("no previous period")),
+}
+
 # The p-values printed beside a figure: the verdict's test against the target is one-sided (the side
 # the estimate is on: analysis.verdicts), the change between periods two-sided (analysis.change).
 P_ONE_SIDED = _l("one-sided p-value (vs target)")
@@ -61,6 +70,10 @@ def flags_text(flags: object) -> str:
     else:
         found = list(flags) if isinstance(flags, tuple | list) else []
     return "; ".join(flag_text(str(flag)) for flag in found if flag)
+
+
+def change_text(direction: str) -> str:
+    return str(CHANGES[direction][1]) if direction in CHANGES else direction
 
 
 def verdict_text(verdict: str) -> str:

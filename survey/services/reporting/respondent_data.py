@@ -258,3 +258,15 @@ def frame_table(session: Session, unit_ids: Collection[int], first: date, last: 
     table = pd.DataFrame(records, columns=["unit", "field", "month", "served"])
     # a DataFrame (as_index=False), which pandas-stubs types as a Series
     return cast(pd.DataFrame, table.groupby(["unit", "field", "month"], as_index=False)["served"].sum())
+
+
+def units_with_other_instruments(session: Session, unit_ids: Collection[int], instrument_id: str,
+                                 first: date, last: date, tz: str = DEFAULT_TIMEZONE) -> set[int]:
+    """Units among `unit_ids` with valid responses to an instrument other than `instrument_id` on local
+    days first..last (the dashboard leaves them out of that instrument's table when it has none)."""
+    start, end = utc_bounds(first, last, tz)
+    return set(session.scalars(
+        sa.select(Response.unit_id).distinct()
+        .where(Response.unit_id.in_(list(unit_ids)), Response.instrument_id != instrument_id,
+               Response.status == ResponseStatus.VALID,
+               Response.submitted_at >= start, Response.submitted_at < end)))
