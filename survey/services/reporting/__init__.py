@@ -3,6 +3,7 @@
 - `periods`: calendar periods (month, quarter, year) and trend windows.
 - `respondent_data`: respondents out of the database, shaped for `analysis`.
 - `indices`: the one place the web calls `analysis` (intervals, verdicts, trends, change).
+- `period_change`: the overall index's change against the previous period, one design over both.
 - `index_cache`: per-process caches of index results keyed by a fingerprint of their inputs.
 - `alerts`: units below target and significant drops, with acknowledgements.
 - `report_content`: what a unit report says, assembled once for PDF, XLSX and CSV.

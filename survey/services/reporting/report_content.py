@@ -9,6 +9,7 @@ subtree the reader was given.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -27,7 +28,7 @@ from survey.services.reporting.indices import (
     MIN_N,
     IndexReport,
 )
-from survey.services.reporting.labels import FORMULA_TEXT, INTERVAL_LABEL, weighting_text
+from survey.services.reporting.labels import CHANGE_LABEL, FORMULA_TEXT, INTERVAL_LABEL, weighting_text
 from survey.services.reporting.periods import Period, PeriodKind
 from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE, utc_bounds
 
@@ -81,6 +82,9 @@ class Comment:
 
 @dataclass(frozen=True)
 class Change:
+    """The overall index's change against the previous period (`period_change`): NaN figures when not
+    comparable. The p-value is two-sided (a t test on `df` design degrees of freedom)."""
+
     previous_period: str
     previous_est: float
     diff: float
@@ -89,6 +93,9 @@ class Change:
     p_value: float
     significant: bool
     comparable: bool = True  # False: one of the two periods is suppressed (too few responses)
+    current_est: float = math.nan
+    se: float = math.nan
+    df: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -309,7 +316,8 @@ def _change(report: IndexReport) -> Change | None:
     return Change(previous_period=period_label(report.previous), previous_est=float(change["previous_est"]),
                   diff=float(change["diff"]), lo=float(change["lo"]), hi=float(change["hi"]),
                   p_value=float(change["p_value"]), significant=bool(change["significant"]),
-                  comparable=change["direction"] != "not_comparable")
+                  comparable=change["direction"] != "not_comparable", current_est=float(change["est1"]),
+                  se=float(change["se"]), df=float(change["df"]))
 
 
 def load_comments(session: Session, report: IndexReport, instrument: Instrument, *, limit: int
@@ -346,6 +354,7 @@ def method_pairs(content: ReportContent) -> list[tuple[str, str | int | float | 
         (_("Formula"), content.formula_text),
         (_("Confidence level"), content.confidence),
         (_("Interval method"), str(INTERVAL_LABEL)),
+        (_("Change against the previous period"), str(CHANGE_LABEL)),
         (_("Verdict rule"), _("met when the interval's lower bound reaches the target; below target when "
                               "its upper bound is under it; otherwise inconclusive")),
         (_("Target"), content.target),
