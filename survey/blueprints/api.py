@@ -14,7 +14,7 @@ import json
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -24,6 +24,7 @@ from survey.models import ApiClient
 from survey.services.staff import api_clients
 from survey.services.weighting import frames
 from survey.services.weighting.frame_rows import parse_period
+from survey.services.weighting.frame_warnings import upload_warnings
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -62,9 +63,13 @@ def post_frames() -> tuple[WerkzeugResponse, int]:
         rows = [{"row": e.line, "code": e.code, "message": e.message} for e in refused.errors]
         raise ApiError(422, "E-VALUE", _("%(n)d counts were refused; nothing was changed.", n=len(rows)),
                        errors=rows) from None
+    warnings = upload_warnings(db.session(), result.upload_id,
+                               min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
     db.session.commit()
-    return jsonify(upload_id=result.upload_id, rows=result.rows, units=result.units,
-                   replaced=result.replaced), 201
+    return jsonify(upload_id=result.upload_id, rows=result.rows, units=result.units, replaced=result.replaced,
+                   warnings=[{"unit_code": w.unit_code, "period_start": w.period_start.isoformat(),
+                              "period_end": w.period_end.isoformat(), "code": w.code, "message": w.message}
+                             for w in warnings]), 201
 
 
 def _client(now: Any) -> ApiClient:
