@@ -37,6 +37,7 @@ from survey.services.reporting.labels import (
 from survey.services.reporting.periods import Period
 from survey.services.reporting.report_content import tree_order
 from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE, utc_bounds
+from survey.services.reporting.weighting_cells import merged_cells
 from survey.services.staff.access import unit_or_404, visible_unit_ids
 from survey.services.weighting.frames import response_rates
 
@@ -358,6 +359,7 @@ def unit_page(unit_id: int) -> str:
         formula_text=FORMULA_TEXT,
         interval_method=INTERVAL_LABEL,
         lang=lang,
+        merged=merged_cells(report, lang),
     )
 
 

@@ -249,8 +249,9 @@ def _stat_cells(figure: Figure) -> tuple[Cell, ...]:
 
 
 def report_tables(content: ReportContent, *, include_comments: bool) -> list[Table]:
-    """The sheets of the XLSX, in order: overall, elements, criteria, units, trend, change, integrity,
-    comments, method. Researchers get the aggregate tables only (`include_comments=False`)."""
+    """The sheets of the XLSX, in order: overall, elements, criteria, units, trend, change, merged
+    weighting cells, integrity, comments, method. Researchers get the aggregate tables only
+    (`include_comments=False`)."""
     stats = _stat_headers()
     tables = [
         Table("Overall", _("Overall"), (_("Measure"), *stats),
@@ -268,6 +269,12 @@ def report_tables(content: ReportContent, *, include_comments: bool) -> list[Tab
               tuple((t.period, t.unit_code, *_stat_cells(t.figure)) for t in content.trend),
               (ColumnKind.TEXT,) * 2 + _STAT_KINDS),
         change_table(content),
+        Table("Weighting cells", _("Weighting cells merged"),
+              (_("Unit code"), _("Unit"), _("Month"), _("Procedure field"), _("Dossiers served"),
+               _("Merged into"), _("Reason")),
+              tuple((m.unit_code, m.unit_name, m.month, m.field, m.served, m.merged_into, m.reason)
+                    for m in content.merged),
+              (*(ColumnKind.TEXT,) * 4, ColumnKind.COUNT, ColumnKind.TEXT, ColumnKind.TEXT)),
         Table("Integrity", _("Integrity"), (_("Code"), _("Question"), _("Responses (n)"),
                                             _("Share with the good answer"), _("Lower bound (95%)"),
                                             _("Upper bound (95%)")),

@@ -78,6 +78,8 @@ class IndexReport:
     league_scope_name: tuple[str, str]  # its names (vi, en)
     change: pd.Series | None
     changes: pd.DataFrame  # period_change.overall_changes: every domain's overall change (the alerts')
+    collapsed: pd.DataFrame  # weighting cells merged this period (analysis PoststratResult.collapsed)
+    min_cell: int  # the post-stratification's smallest cell
     excluded: pd.DataFrame
     served: int | None
     responses: int
@@ -227,6 +229,7 @@ class _PeriodTable:
     weighting: str
     responses: int
     excluded: pd.DataFrame
+    collapsed: pd.DataFrame  # the post-stratification's merged cells (PoststratResult.collapsed)
 
 
 _PERIOD_TABLES: FingerprintCache[_PeriodTable] = FingerprintCache(512)
@@ -267,7 +270,9 @@ def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str
                                 lonely_psu="adjust")
         table.insert(0, "period", period.label)
         table = table[table["domain"] != "total"].reset_index(drop=True)
-    result = _PeriodTable(table, weighting_result is not None, weighting, len(data), loaded.excluded)
+    collapsed = pd.DataFrame() if weighting_result is None else weighting_result.collapsed
+    result = _PeriodTable(table, weighting_result is not None, weighting, len(data), loaded.excluded,
+                          collapsed)
     _PERIOD_TABLES.put(key, fingerprint, result)
     return result
 
@@ -314,7 +319,8 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
         unit_code=unit.code, root_code=unit.code, instrument_key=instrument.key,
         formula=definition.formula, period=period, previous=previous, weighted=this.weighted,
         weighting=this.weighting, alpha=alpha, target=report_target, estimates=current, trend=trend,
-        league=league, league_scope=scope, change=change, changes=changes,
+        league=league, league_scope=scope, change=change, changes=changes, collapsed=this.collapsed,
+        min_cell=min_cell,
         league_scope_name=(league_root.name_vi, league_root.name_en or league_root.name_vi) if league_root
         else ("", ""), excluded=this.excluded,
         served=served, responses=this.responses, needed=needed, needed_half_width=half_width, names=names,

@@ -31,6 +31,7 @@ from survey.services.reporting.indices import (
 from survey.services.reporting.labels import CHANGE_LABEL, FORMULA_TEXT, INTERVAL_LABEL, weighting_text
 from survey.services.reporting.periods import Period, PeriodKind
 from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE, utc_bounds
+from survey.services.reporting.weighting_cells import MergedCell, merged_cells
 
 SMALL_CELL = 5  # counts 0 < n < 5 are never published (docs/bad-input.md, "Export anonymity")
 DEFAULT_COMMENT_LIMIT = 30
@@ -131,6 +132,7 @@ class ReportContent:
     comments: tuple[Comment, ...]
     comment_limit: int
     change: Change | None
+    merged: tuple[MergedCell, ...] = ()  # weighting cells merged (weighting_cells), empty when unweighted
 
     @property
     def period_label(self) -> str:
@@ -301,7 +303,7 @@ def build_content(session: Session, report: IndexReport, instrument: Instrument,
         needed_half_width=report.needed_half_width, overall=overall, headline=tuple(headline),
         elements=tuple(element_figures), criteria=tuple(criterion_figures), units=tuple(units),
         trend=trend, integrity=tuple(integrity), comments=comments, comment_limit=comment_limit,
-        change=_change(report),
+        change=_change(report), merged=merged_cells(report, lang),
     )
 
 
@@ -359,6 +361,7 @@ def method_pairs(content: ReportContent) -> list[tuple[str, str | int | float | 
                               "its upper bound is under it; otherwise inconclusive")),
         (_("Target"), content.target),
         (_("Weighting"), weighting_text(content.weighting)),
+        (_("Weighting cells merged"), len(content.merged) if content.weighted else None),
         (_("Design assumptions"), _("responses from QR codes and tablets are a non-probability sample of "
                                     "the people served; each unit is a stratum and each response its own "
                                     "primary unit; weights correct only for the mix of procedure fields "

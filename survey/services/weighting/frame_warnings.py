@@ -114,16 +114,22 @@ def _collapse_warnings(session: Session, unit_id: int, code: str, start: date, e
         field, kept = str(row["field"]), int(row["kept"])
         out.append(("cell_collapsed", _(
             "procedure field %(field)s (%(n)d responses, %(served)d dossiers) is merged into %(into)s: "
-            "%(reason)s.", field=_field_name(field), n=int(row["respondents"]), served=int(row["served"]),
-            into=_merged_into(str(row["merged_into"]), kept), reason=_reason(str(row["reason"]), min_cell))))
+            "%(reason)s.", field=field_label(field), n=int(row["respondents"]), served=int(row["served"]),
+            into=merged_into_label(str(row["merged_into"]), kept),
+            reason=collapse_reason_label(str(row["reason"]), min_cell))))
     return out
 
 
-def _field_name(field: str) -> str:
+# The words for the post-stratification's collapse report, once: here, the reports and the unit page.
+
+
+def field_label(field: str) -> str:
+    """A weighting cell's procedure field as people read it."""
     return str(_("(not known)")) if field in (ALL, "*") else f"'{field}'"
 
 
-def _merged_into(merged_into: str, kept: int) -> str:
+def merged_into_label(merged_into: str, kept: int) -> str:
+    """Where a merged cell went (`PoststratResult.collapsed`'s ``merged_into`` and ``kept``)."""
     if kept == -1:
         return str(_("nothing (no responses to represent them)"))
     if kept == 0:
@@ -131,7 +137,8 @@ def _merged_into(merged_into: str, kept: int) -> str:
     return merged_into
 
 
-def _reason(reason: str, min_cell: int) -> str:
+def collapse_reason_label(reason: str, min_cell: int) -> str:
+    """Why a cell could not stand alone (`analysis.poststratification.CollapseReason`)."""
     texts = {
         "too_few_respondents": _("fewer than %(n)d responses", n=min_cell),
         "none_served": _("no dossiers served in the counts"),
