@@ -28,13 +28,11 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from coverage_calibrated import DEFINITION, PS, SERVED_PER_UNIT, SHARES, _sample
 
 from analysis.intervals import beta_interval, wilson_conservative_interval
 from analysis.tables import compute_indices
 from analysis.weights import poststratify
+from bench.coverage_calibrated import DEFINITION, PS, SERVED_PER_UNIT, SHARES, _sample
 
 
 def run(p: float, n: int, min_cell: int, reps: int, rng: np.random.Generator) -> dict[str, float]:

@@ -4,6 +4,7 @@
 - `respondent_data`: respondents out of the database, shaped for `analysis`.
 - `indices`: the one place the web calls `analysis` (intervals, verdicts, trends, change).
 - `period_change`: the overall index's change against the previous period, one design over both.
+- `weighting_cells`: which post-stratification cells were merged into which, and why, in words.
 - `index_cache`: per-process caches of index results keyed by a fingerprint of their inputs.
 - `alerts`: units below target and significant drops, with acknowledgements.
 - `report_content`: what a unit report says, assembled once for PDF, XLSX and CSV.
