@@ -18,7 +18,13 @@ from analysis.cli_league import add_parser as add_league_parser
 from analysis.cli_league import run_league
 from analysis.data import AnalysisInputError
 from analysis.design import LonelyPSU
-from analysis.inputs import check_declared_codes, check_some_valid_answer, check_weights, read_table
+from analysis.inputs import (
+    CSV_ENGINES,
+    check_declared_codes,
+    check_some_valid_answer,
+    check_weights,
+    read_table,
+)
 from analysis.intervals import DEFAULT_INTERVAL_METHOD, INTERVAL_METHODS, IntervalMethod
 from analysis.poststratification import DEFAULT_MIN_CELL, PoststratResult
 from analysis.raking import RakeResult
@@ -59,7 +65,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m analysis", description="Hài Lòng statistics")
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("indices", help="weighted SIPAS indices with intervals and verdicts")
-    p.add_argument("--responses", required=True, type=Path, help="CSV, one row per respondent")
+    p.add_argument("--responses", required=True, type=Path,
+                   help="CSV or Parquet (.parquet), one row per respondent")
+    p.add_argument("--csv-engine", choices=CSV_ENGINES, default="arrow",
+                   help="CSV parser: Arrow's fast reader (default) or pandas' C parser; same table")
     p.add_argument("--definition", required=True,
                    help="instrument id@version, or a CSV with columns criterion,element[,weight]")
     p.add_argument("--by", required=True,
@@ -207,7 +216,8 @@ def run_indices(args: argparse.Namespace) -> pd.DataFrame:
     ----------
     See `analysis.tables.compute_indices`.
     """
-    data = read_table(args.responses, "responses", dtype={args.by.split(",")[0]: str})
+    data = read_table(args.responses, "responses", dtype={args.by.split(",")[0]: str},
+                      engine=args.csv_engine)
     by = [c.strip() for c in args.by.split(",") if c.strip()]
     unit_col, groupings = by[0], by[1:]
     if unit_col not in data.columns:
@@ -225,7 +235,7 @@ def run_indices(args: argparse.Namespace) -> pd.DataFrame:
         from analysis.weights import WeightingError, poststratify
 
         cells = [c.strip() for c in args.cells.split(",") if c.strip()]
-        frame = read_table(args.frame, "frame", dtype={unit_col: str})
+        frame = read_table(args.frame, "frame", dtype={unit_col: str}, engine=args.csv_engine)
         try:
             weighting = poststratify(data, frame, cells, unit_col=unit_col, count_col="served",
                                      min_cell=args.min_cell)

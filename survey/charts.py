@@ -18,12 +18,17 @@ from markupsafe import Markup
 
 @dataclass(frozen=True)
 class Point:
-    """One estimate: a label, the estimate and its interval (NaN/None when suppressed)."""
+    """One estimate: a label, the estimate and its interval (NaN/None when suppressed).
+
+    `note` is said (and marked ⊘ on the chart) instead of the figure when the figure is withheld on
+    purpose, e.g. "suppressed" by the small-cell rule, so that a gap is not read as "no responses".
+    """
 
     label: str
     est: float | None
     lo: float | None = None
     hi: float | None = None
+    note: str = ""
 
 
 def _ok(value: float | None) -> TypeGuard[float]:
@@ -55,7 +60,7 @@ def _interval_desc(points: Sequence[Point]) -> str:
     return "; ".join(
         f"{p.label}: {_pct(p.est)} ({_pct(p.lo)}–{_pct(p.hi)})"
         if _ok(p.est) and _ok(p.lo) and _ok(p.hi)
-        else f"{p.label}: –"
+        else f"{p.label}: {p.note or '–'}"
         for p in points
     )
 
@@ -67,6 +72,13 @@ def _open(width: int, height: int, title: str, desc: str, css: str) -> list[str]
         f"<title>{escape(title)}</title>",
         f"<desc>{escape(desc)}</desc>",
     ]
+
+
+def _noted(x: str, y: float, size: int, last: bool) -> str:
+    """The ⊘ drawn where a figure is withheld on purpose (its words are in the chart's <desc>); the
+    last period's mark ends at the right edge instead of being cut in half by it."""
+    anchor = "end" if last else "middle"
+    return f'<text class="noted" x="{x}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}">⊘</text>'
 
 
 def sparkline(
@@ -88,7 +100,7 @@ def sparkline(
     def xy(i: int, v: float) -> str:
         return f"{2 + i * (width - 4) / n:.1f},{height - 2 - (v - low) / (high - low) * (height - 4):.1f}"
 
-    desc = "; ".join(f"{p.label}: {_pct(p.est) if _ok(p.est) else '–'}" for p in points)
+    desc = "; ".join(f"{p.label}: {_pct(p.est) if _ok(p.est) else (p.note or '–')}" for p in points)
     parts = _open(width, height, title, desc, "chart sparkline")
     if _ok(target):
         y = xy(0, float(target)).split(",")[1]
@@ -99,6 +111,9 @@ def sparkline(
             segment.append(xy(i, float(p.est)))
         elif segment:
             parts.append(f'<polyline class="line" points="{" ".join(segment)}"/>')
+            if len(segment) == 1:  # a lone period between gaps: a line of one point draws nothing
+                x, y = segment[0].split(",")
+                parts.append(f'<circle class="point" cx="{x}" cy="{y}" r="2"/>')
             segment = []
     if segment:
         parts.append(f'<polyline class="line" points="{" ".join(segment)}"/>')
@@ -106,6 +121,8 @@ def sparkline(
             f'<circle class="last" cx="{segment[-1].split(",")[0]}" cy="{segment[-1].split(",")[1]}" '
             'r="2.5"/>'
         )
+    parts.extend(_noted(xy(i, low).split(",")[0], height / 2 + 4, 11, i == len(points) - 1)
+                 for i, p in enumerate(points) if p.note)
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -195,6 +212,8 @@ def trend_chart(
     if _ok(target):
         ty = y(float(target))
         parts.append(f'<line class="target" x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}"/>')
+    parts.extend(_noted(f"{x(i):.1f}", height - bottom - 4, 12, i == len(points) - 1 and i > 0)
+                 for i, p in enumerate(points) if p.note)
     step = max(1, len(points) // 6)
     for i, p in enumerate(points):
         if i % step == 0 or i == len(points) - 1:

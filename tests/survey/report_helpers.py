@@ -78,3 +78,13 @@ AB_ELEMENTS = {"access": 0.575, "procedure": 0.6375, "civil_servant": 0.60, "res
 AB_CRITERION_LOW, AB_CRITERION_HIGH = 0.45, 0.70  # j % 3 == 0, otherwise
 AB_INTERVAL_LOW = (0.3013806945377433, 0.6081137523547816)
 AB_INTERVAL_HIGH = (0.5385368399017597, 0.8234853725281411)
+
+# The same hand working for the centre's desk HL-TTHCC-1 holding `HL_CODES` (24 responses, 12 codes
+# twice, so a response's parity is its position's): j % 3 != 0: codes >= 4 are 4, 4, 5 -> 6/24 = 1/4;
+# j % 3 == 0: even positions keep their code (2, 4, 1, 2, 3, 5: two satisfied), odd ones answer one lower
+# (3, 2, 3, 4, 2, 1 -> 2, 1, 2, 3, 1, 1: none) -> 4/24 = 1/6. Elements: access (1/6, 1/4, 1/4, 1/6) = 5/24;
+# procedure (1/4, 1/4, 1/6, 1/4) = 11/48; civil_servant (1/4, 1/6, 1/4, 1/4, 1/6) = 13/60; result and
+# feedback (1/4, 1/4, 1/6) = 2/9. Index = (5/24 + 11/48 + 13/60 + 2/9 + 2/9) / 5 = 791/3600.
+TT_ELEMENTS = {"access": 5 / 24, "procedure": 11 / 48, "civil_servant": 13 / 60, "result": 2 / 9,
+               "feedback": 2 / 9}
+TT_INDEX = 791 / 3600

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date
 from pathlib import Path
@@ -10,15 +11,10 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from analysis.planning import responses_needed
-from analysis.tables import compute_indices
-from instruments.index import IndexDefinition
-from instruments.registry import get_registered
 from survey.extensions import db
 from survey.models import Response, ResponseStatus, Role, Unit
 from survey.services.reporting.indices import unit_indices
 from survey.services.reporting.periods import Period
-from survey.services.reporting.respondent_data import load_respondents, unit_parent_map
 from tests.survey.conftest import audit_events, unit_id
 from tests.survey.report_helpers import (
     AB_CODES,
@@ -30,6 +26,8 @@ from tests.survey.report_helpers import (
     PERIOD,
     PHONE_COMMENT,
     RAW_PHONE,
+    TT_ELEMENTS,
+    TT_INDEX,
     add_responses,
 )
 from tests.survey.staff_helpers import signed_in, staff_app
@@ -114,10 +112,12 @@ def test_left_out_responses_are_counted_with_their_reason_in_the_readers_languag
     assert "many responses from one counter within a minute" in english
 
 
-def test_weighted_unit_page_equals_poststratified_analysis(dapp: Flask) -> None:
-    from analysis.weights import poststratify
+def test_weighted_unit_page_equals_the_hand_poststratified_figures(dapp: Flask) -> None:
+    # Post-stratified to one cell per unit (no field or channel in the frame): every An Bình response
+    # weighs 400/40 = 10, every Trung tâm response 90/24 = 3.75, and with no N/A answers each criterion's
+    # weighted share is (400 p_AB + 90 p_TT) / 490. Elements and the index are means, so the same mixture
+    # holds for them. The unweighted root mixes by responses instead: (40 p_AB + 24 p_TT) / 64.
     from survey.models import FrameUpload, ServedCount
-    from survey.services.reporting.respondent_data import frame_table
 
     with dapp.app_context():
         upload = FrameUpload(source="csv", rows=2)
@@ -140,48 +140,19 @@ def test_weighted_unit_page_equals_poststratified_analysis(dapp: Flask) -> None:
     root = unit_id("HL", dapp)
     html = client.get(f"/manage/units/{root}?period={PERIOD}&weighted=1&lang=vi").get_data(as_text=True)
     assert "hậu phân tầng" in html or "post-stratified" in html
-    registered = get_registered("sipas-counter", "2025.1")
-    with dapp.app_context():
-        ids = list(db.session.scalars(sa.select(Unit.id)))
-        first, last = date(2026, 10, 1), date(2026, 10, 31)
-        data = load_respondents(db.session, ids, first, last, registered.instrument).frame
-        frame = frame_table(db.session, ids, first, last)
-        parents = unit_parent_map(db.session, root)
-    weights = poststratify(
-        data[["unit", "field", "month"]].fillna({"field": ""}),
-        frame,
-        ["field"],
-        unit_col="unit",
-        count_col="served",
-        period_col="month",
-    ).weights
-    expected = compute_indices(
-        data,
-        IndexDefinition.from_instrument(registered.instrument),
-        unit_col="unit",
-        parents=parents,
-        weights=weights,
-        targets=0.8,
-        lonely_psu="adjust",
-    )
-    mine = expected[expected["domain"] == "HL"].set_index(["stat_type", "stat"])
-    unweighted = compute_indices(
-        data,
-        IndexDefinition.from_instrument(registered.instrument),
-        unit_col="unit",
-        parents=parents,
-        lonely_psu="adjust",
-    )
-    plain = unweighted[unweighted["domain"] == "HL"].set_index(["stat_type", "stat"])
-    weighted_est = mine.loc[("overall_index", "overall"), "est"]
-    assert abs(weighted_est - plain.loc[("overall_index", "overall"), "est"]) > 0.01  # weights matter here
+
+    def weighted(ab: float, tt: float) -> float:
+        return (400 * ab + 90 * tt) / 490
+
     headline = re.search(r'data-stat="overall">([\d,]+)%', html)
     assert headline is not None
-    assert float(headline.group(1).replace(",", ".")) / 100 == pytest.approx(weighted_est, abs=SHOWN)
-    for element in ("access", "procedure", "civil_servant", "result", "feedback"):
-        assert _figure(html, f"element:{element}") == pytest.approx(
-            mine.loc[("element", element), "est"], abs=SHOWN
-        )
+    shown_index = float(headline.group(1).replace(",", ".")) / 100
+    assert shown_index == pytest.approx(weighted(AB_INDEX, TT_INDEX), abs=SHOWN)
+    unweighted_index = (40 * AB_INDEX + 24 * TT_INDEX) / 64
+    assert abs(shown_index - unweighted_index) > 0.05  # the weights really moved the figure
+    for element, ab in AB_ELEMENTS.items():
+        expected = weighted(ab, TT_ELEMENTS[element])
+        assert _figure(html, f"element:{element}") == pytest.approx(expected, abs=SHOWN), element
 
 
 def test_responses_needed_plan_with_the_precision_the_shown_interval_has(dapp: Flask) -> None:
@@ -199,7 +170,10 @@ def test_responses_needed_plan_with_the_precision_the_shown_interval_has(dapp: F
     p, se, n = float(row["est"]), float(row["se"]), int(row["n"])
     deff = n * se**2 / (p * (1 - p))
     assert 0 < deff < 1
-    expected = max(0, responses_needed(0.05, p=p, confidence=0.95, deff=deff).responses - report.responses)
+    # Cochran's n0 with p(1 - p) deff = n se^2; z = 1.959963984540054, the normal 0.975 quantile
+    # (Abramowitz and Stegun 1964, table 26.1: 1.959963985).
+    z = 1.959963984540054
+    expected = max(0, math.ceil(z**2 * n * se**2 / 0.05**2 - 1e-9) - report.responses)
     assert report.needed == expected
-    kish_plan = max(0, responses_needed(0.05, p=p, confidence=0.95, deff=1.0).responses - report.responses)
+    kish_plan = max(0, math.ceil(z**2 * p * (1 - p) / 0.05**2 - 1e-9) - report.responses)
     assert report.needed < kish_plan

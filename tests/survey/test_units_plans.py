@@ -36,6 +36,14 @@ def test_assignments_check_the_instrument_and_refuse_overlaps(app: Flask, ids: d
         current = plans.current_assignment(db.session, point, date(2026, 3, 1))
         assert current is not None and (current.instrument_id, current.unit_id) == ("quick-rating",
                                                                                     unit_id("HL-AB"))
+        later = plans.current_assignment(db.session, point, date(2026, 7, 1))
+        assert later is not None
+        assert (later.instrument_id, later.unit_id) == ("sipas-counter", unit_id("HL-AB"))
+        own = plans.add_assignment(db.session, manager, unit_id("HL-AB-1"), "quick-rating@2025.1",
+                                   opens_on=date(2026, 7, 1), closes_on=None, now=NOW)
+        assert plans.current_assignment(db.session, point, date(2026, 7, 1)) == own  # the nearest unit wins
+        before = plans.current_assignment(db.session, point, date(2026, 6, 30))  # ... only once it opens
+        assert before is not None and before.unit_id == unit_id("HL-AB")
         db.session.commit()
         assert [a for a, _, _ in audit_actions("assignment.")] == [
-            "assignment.create", "assignment.close", "assignment.create"]
+            "assignment.create", "assignment.close", "assignment.create", "assignment.create"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,6 +30,8 @@ from survey.services.reporting.indices import IndexReport, instrument_for, unit_
 from survey.services.reporting.labels import (
     FORMULA_TEXT,
     INTERVAL_LABEL,
+    SUPPRESSED,
+    SUPPRESSED_NOTE,
     VERDICTS,
     flags_text,
     verdict_text,
@@ -37,6 +40,7 @@ from survey.services.reporting.labels import (
 from survey.services.reporting.periods import Period
 from survey.services.reporting.report_content import tree_order
 from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE, utc_bounds
+from survey.services.reporting.small_cells import hidden_row, hidden_units, hidden_units_by_period
 from survey.services.reporting.weighting_cells import merged_cells
 from survey.services.staff.access import unit_or_404, visible_unit_ids
 from survey.services.weighting.frames import response_rates
@@ -111,6 +115,18 @@ def status_reason_label(reason: str) -> str:
     return "; ".join(reason_labels(reason))
 
 
+@bp.app_template_global("suppressed_text")
+def suppressed_text() -> str:
+    """The mark of a figure the small-cell rule withholds."""
+    return str(SUPPRESSED)
+
+
+@bp.app_template_global("suppressed_note")
+def suppressed_note() -> str:
+    """Why figures are withheld (said once under a table that withholds any)."""
+    return str(SUPPRESSED_NOTE)
+
+
 @bp.app_template_global("verdict_word")
 def verdict_word(verdict: str) -> str:
     return verdict_text(verdict)
@@ -151,8 +167,11 @@ def _period_choices(period: Period) -> list[Period]:
     return choices if period in choices else [period, *choices]
 
 
-def _trend_points(report: IndexReport, code: str) -> list[Point]:
-    return [Point(*values) for values in report.trend_of(code)]
+def _trend_points(report: IndexReport, code: str, hidden_in: Mapping[str, frozenset[str]]) -> list[Point]:
+    """The unit's overall index per period of the window; a period where the small-cell rule hides the
+    unit (`hidden_in`: period label -> hidden units) has no figure and says so."""
+    return [Point(label, None, note=str(SUPPRESSED)) if code in hidden_in.get(label, ())
+            else Point(label, est, lo, hi) for label, est, lo, hi in report.trend_of(code)]
 
 
 _RATES: dict[tuple[object, ...], tuple[tuple[object, ...], dict[int, Any]]] = {}
@@ -201,9 +220,17 @@ def _roots(visible: set[int]) -> list[Unit]:
     return sorted((u for u in units if u.parent_id not in visible), key=lambda u: u.code)
 
 
+def _ranked_hidden(section: dict[str, Any]) -> list[str]:
+    """Names of the units below the scope that the small-cell rule leaves out of the ranked chart."""
+    lang = current_locale()
+    return [info[2] if lang == "en" and info[2] else info[1]
+            for row in section["rows"][1:] if row["small_cell"] and (info := row["info"])]
+
+
 def _ranked_chart(section: dict[str, Any]) -> Markup | None:
     """The units below the scope, highest index first, each with its interval and the target line
-    (server-rendered SVG: readable without JavaScript, and every figure is in the table too)."""
+    (server-rendered SVG: readable without JavaScript, and every figure is in the table too). A unit
+    the small-cell rule hides has no figure in its row, so it is left out (and named under the chart)."""
     lang = current_locale()
     points = sorted(
         (Point(info[2] if lang == "en" and info[2] else info[1], *_triple(row["overall"]))
@@ -240,7 +267,8 @@ def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> l
         ids = [report.names[code][0] for _, code in tree]
         rates = _rates(ids, period, key)
         flagged = _flagged_by_code(report, period)
-        trends = {code: _trend_points(report, code) for _, code in tree}
+        hidden, hidden_in = hidden_units(report), hidden_units_by_period(report)
+        trends = {code: _trend_points(report, code, hidden_in) for _, code in tree}
         axis = common_axis(list(trends.values()), report.target)
         in_force = effective_targets(db.session(), root, report.parents, instrument_id, period.first.year,
                                      default_target)
@@ -250,8 +278,10 @@ def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> l
                 "depth": depth,
                 "code": code,
                 "info": report.names[code],
-                "overall": report.overall(code),
-                "rate": rates.get(report.names[code][0]),
+                # a hidden unit's count shows in its response rate too, so both go
+                "overall": hidden_row(report.overall(code)) if code in hidden else report.overall(code),
+                "rate": None if code in hidden else rates.get(report.names[code][0]),
+                "small_cell": code in hidden,
                 "flagged": flagged.get(code, 0),
                 "target": in_force[code],
                 "proposal": proposed.get((report.names[code][0], instrument_id, period.first.year)),
@@ -260,7 +290,9 @@ def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> l
             }
             for depth, code in tree
         ]
-        sections.append({"root": root, "report": report, "rows": rows})
+        shown = {code for _, code in tree}
+        withheld = any(shown & codes for codes in hidden_in.values()) or bool(shown & hidden)
+        sections.append({"root": root, "report": report, "rows": rows, "hidden": withheld})
     return sections
 
 
@@ -274,6 +306,7 @@ def dashboard() -> str:
     for section in sections:
         section["rows"] = arranged(section["rows"], sort, verdict)
         section["ranked"] = _ranked_chart(section)
+        section["ranked_hidden"] = _ranked_hidden(section)
     db.session.commit()  # alerts upserted while building the sections
     return render_template(
         "manage/dashboard/index.html",
@@ -321,7 +354,7 @@ def unit_page(unit_id: int) -> str:
     ]
     criteria = [(e, [(c, report.row(unit.code, "criterion", c)) for c in crits]) for e, crits in elements]
     criterion_points = [Point(items[c][:60], *_triple(row)) for _, rows in criteria for c, row in rows]
-    trend = _trend_points(report, unit.code)
+    trend = _trend_points(report, unit.code, hidden_units_by_period(report))
     separate = [
         (s.item, s.group, report.row(unit.code, "separate", s.item))
         for s in instrument_for(key).index.separate
@@ -355,12 +388,20 @@ def unit_page(unit_id: int) -> str:
         separate=separate,
         comments=comments,
         rate=rates.get(unit.id),
-        tree=tree_order(report, unit.code),
+        below=_below(report, unit.code),
         formula_text=FORMULA_TEXT,
         interval_method=INTERVAL_LABEL,
         lang=lang,
         merged=merged_cells(report, lang),
     )
+
+
+def _below(report: IndexReport, code: str) -> list[tuple[int, str, dict[str, Any] | None]]:
+    """(depth, code, overall row) of the units under `code`, tree order; the small-cell rule's hidden
+    units get a row without figures (`small_cells.hidden_row`)."""
+    hidden = hidden_units(report)
+    return [(depth, unit, hidden_row(report.overall(unit)) if unit in hidden else report.overall(unit))
+            for depth, unit in tree_order(report, code)[1:]]
 
 
 def _triple(row: Any) -> tuple[float | None, float | None, float | None]:

@@ -23,13 +23,12 @@ def ancestors_and_self(unit: Unit) -> Iterator[Unit]:
 
 def assignment_for(session: Session, unit: Unit, day: date) -> InstrumentAssignment | None:
     """The assignment open on `day` for `unit`, or for its nearest ancestor that has one."""
-    for node in ancestors_and_self(unit):
-        found = session.scalars(
-            sa.select(InstrumentAssignment)
-            .where(InstrumentAssignment.unit_id == node.id, InstrumentAssignment.opens_on <= day,
-                   sa.or_(InstrumentAssignment.closes_on.is_(None), InstrumentAssignment.closes_on >= day))
-            .order_by(InstrumentAssignment.opens_on.desc(), InstrumentAssignment.id.desc())
-        ).first()
-        if found is not None:
-            return found
-    return None
+    # One query for the whole line of ancestors (it runs on every citizen's GET and POST), then the
+    # nearest unit wins; within a unit the latest opening, then the latest row.
+    depth = {node.id: level for level, node in enumerate(ancestors_and_self(unit))}
+    candidates = session.scalars(
+        sa.select(InstrumentAssignment)
+        .where(InstrumentAssignment.unit_id.in_(depth), InstrumentAssignment.opens_on <= day,
+               sa.or_(InstrumentAssignment.closes_on.is_(None), InstrumentAssignment.closes_on >= day))
+    ).all()
+    return min(candidates, key=lambda a: (depth[a.unit_id], -a.opens_on.toordinal(), -a.id), default=None)

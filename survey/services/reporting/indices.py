@@ -36,6 +36,7 @@ from survey.services.reporting.respondent_data import (
     load_respondents_cached,
     unit_parent_map,
 )
+from survey.services.reporting.small_cells import protected_codes, row_count
 from survey.services.staff.access import subtree_ids
 
 WEIGHTED_METHOD = "post-stratified to served dossiers (unit × procedure field × month)"
@@ -56,7 +57,8 @@ class IndexReport:
 
     `estimates` holds `analysis.tables.compute_indices` rows of the current period for the unit and
     every descendant (column ``domain`` = unit code); `trend` the overall index per period of the
-    window for the same domains; `league` the shrunk league table of the comparison units (or None);
+    window for the same domains; `league` the shrunk league table of the comparison units (or None),
+    the units the small-cell rule hides listed last with ``small_cell`` True and no figures;
     `change` the overall index change against the previous period for the unit (or None), from
     `changes` (every domain's, with the two periods' covariance: `period_change`).
     """
@@ -372,13 +374,22 @@ def _league(session: Session, root: Unit, instrument: Instrument, definition: In
     table = _period_table(session, root, ids, parents, period, instrument, definition, weighted, None,
                           alpha, min_cell).table
     children = {code for code, parent in parents.items() if parent == root.code}
-    rows = table[(table["stat_type"] == "overall_index") & table["domain"].isin(children)]
+    overall = table[table["stat_type"] == "overall_index"]
+    counts = {str(d): row_count({"n": n}) for d, n in zip(overall["domain"], overall["n"], strict=True)}
+    # The league's counts and the root's total are published: the small-cell rule's hidden children
+    # are left out of the shrinkage (nothing shown depends on them) and listed with a mark instead.
+    hidden = {c for c in protected_codes(counts, parents) & children if counts[c] > 0}
+    rows = overall[overall["domain"].isin(children - hidden)]
     rows = rows[np.isfinite(rows["est"].astype(float)) & (rows["n_eff"].astype(float) > 0)]
     if len(rows) < MIN_UNITS:
         return None, root.code
     league = league_table(rows["domain"].to_numpy(), rows["est"].to_numpy(float), rows["n"].to_numpy(float),
                           rows["n_eff"].to_numpy(float), level=1 - alpha)
     names = _names(session, ids)
-    table = league.table.assign(name_vi=[names[c][1] for c in league.table["unit"]],
-                                name_en=[names[c][2] or names[c][1] for c in league.table["unit"]])
+    withheld = sorted(hidden, key=lambda c: (names[c][1].casefold(), c))
+    table = league.table.assign(small_cell=False)
+    if withheld:
+        table = pd.concat([table, pd.DataFrame({"unit": withheld, "small_cell": True})], ignore_index=True)
+    table = table.assign(name_vi=[names[c][1] for c in table["unit"]],
+                         name_en=[names[c][2] or names[c][1] for c in table["unit"]])
     return table, root.code

@@ -29,6 +29,12 @@ VERDICTS = {
     "": ("·", _l("no target"), "none"),
 }
 
+# The mark of a figure the small-cell rule withholds (services/reporting/small_cells), and why.
+SUPPRESSED = _l("suppressed")
+SUPPRESSED_NOTE = _l("figures of a unit with 1 to 4 responses are not shown, nor those of another unit "
+                     "that would let a reader work them out by subtracting from the total above it "
+                     "(small-cell rule)")
+
 FLAG_TEXT = {
     "suppressed": _l("too few responses"),
     "low_n_eff": _l("small effective sample"),

@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from analysis.small_cells import Relation, suppress_small_cells
 from instruments.model import Instrument
 from survey.services.disclosure.scrubber import scrubbed_comments
 from survey.services.reporting.formats import day, finite_number, utc_moment
@@ -31,9 +30,14 @@ from survey.services.reporting.indices import (
 from survey.services.reporting.labels import CHANGE_LABEL, FORMULA_TEXT, INTERVAL_LABEL, weighting_text
 from survey.services.reporting.periods import Period, PeriodKind
 from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE, utc_bounds
+from survey.services.reporting.small_cells import (
+    SMALL_CELL,
+    SMALL_CELL_FLAG,
+    hidden_units,
+    hidden_units_by_period,
+)
 from survey.services.reporting.weighting_cells import MergedCell, merged_cells
 
-SMALL_CELL = 5  # counts 0 < n < 5 are never published (docs/bad-input.md, "Export anonymity")
 DEFAULT_COMMENT_LIMIT = 30
 
 
@@ -188,35 +192,9 @@ def tree_order(report: IndexReport, root: str) -> list[tuple[int, str]]:
     return out
 
 
-def protected_codes(counts: Mapping[str, int], parents: Mapping[str, str | None]) -> frozenset[str]:
-    """Units whose figures a table must hide: counts 0 < n < SMALL_CELL, and the complements that stop
-    one being worked out from its parent's total (`analysis.small_cells`). A parent's own responses
-    (its total minus its children's) are a hidden term of each sum."""
-    values = dict(counts)
-    children: dict[str, list[str]] = {}
-    for code in counts:
-        parent = parents.get(code)
-        if parent is not None and parent in counts:
-            children.setdefault(parent, []).append(code)
-    relations, hidden = [], set()
-    for parent, kids in children.items():
-        own = f"{parent}\x00own"
-        values[own] = counts[parent] - sum(counts[k] for k in kids)
-        if values[own] < 0:  # not additive (should not happen): leave the sum out rather than guess
-            del values[own]
-            continue
-        hidden.add(own)
-        relations.append(Relation(parent, (*kids, own)))
-    return suppress_small_cells(values, relations, threshold=SMALL_CELL, hidden=hidden).suppressed
-
-
-def _row_n(row: Mapping[str, Any] | None) -> int:
-    return int(row["n"]) if row is not None and finite_number(row["n"]) is not None else 0
-
-
 def _hidden(figure: Figure) -> Figure:
     return replace(figure, n=None, est=None, ci_lo=None, ci_hi=None, verdict="suppressed", p_value=None,
-                   n_eff=None, deff=None, flags=(*figure.flags, "small_cell"))
+                   n_eff=None, deff=None, flags=(*figure.flags, SMALL_CELL_FLAG))
 
 
 def _same(figure: Figure) -> Figure:
@@ -269,7 +247,7 @@ def build_content(session: Session, report: IndexReport, instrument: Instrument,
             integrity.append(figure_from_row(found, entry.item, instrument.item(entry.item).text.get(lang)))
     units = []
     tree = tree_order(report, unit)
-    hide = protected_codes({code: _row_n(report.overall(code)) for _, code in tree}, report.parents)
+    hide = hidden_units(report)
     for depth, code in tree:
         name = names.get(code, (code, ""))
         found = report.overall(code)
@@ -281,13 +259,10 @@ def build_content(session: Session, report: IndexReport, instrument: Instrument,
     trend_rows: list[dict[str, Any]] = [
         {str(k): v for k, v in r.items()}
         for r in report.trend.sort_values(["domain", "period"]).to_dict("records")]
-    by_period: dict[str, dict[str, int]] = {}
-    for r in trend_rows:
-        by_period.setdefault(r["period"], {})[str(r["domain"])] = _row_n(r)
-    hide_in = {period: protected_codes(counts, report.parents) for period, counts in by_period.items()}
+    hide_in = hidden_units_by_period(report)
     trend = tuple(
         TrendPoint(period=_analysis_period_label(str(r["period"])), unit_code=str(r["domain"]),
-                   figure=(_hidden if str(r["domain"]) in hide_in[r["period"]] else _same)(
+                   figure=(_hidden if str(r["domain"]) in hide_in[str(r["period"])] else _same)(
                        figure_from_row(r, str(r["domain"]), names.get(str(r["domain"]), ("", ""))[0])))
         for r in trend_rows
     )

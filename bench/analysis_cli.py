@@ -1,0 +1,99 @@
+"""The analysis command line end to end on a large file: reading, checking, computing, writing.
+
+The synthetic year of `bench/indices.py` (seeded) is written once as CSV and as Parquet; each run is a
+fresh `python -m analysis` process, so its wall time includes start-up and parsing, and its peak
+resident memory (ru_maxrss of that child alone, from os.wait4) is its own. The CSV runs read the file
+twice: with the default reader (Arrow) and with ``--csv-engine c`` (pandas' C parser, the reader before
+the Arrow fast path), so the ratio between them is measured in the same run on the same machine.
+
+Usage: python bench/analysis_cli.py [--rows 1000000] [--repeat 3] [--dir /tmp/hailong-bench]
+Prints a table; asserts nothing about timing. On a busy machine read the CPU column (user + system time
+of all the process's threads) rather than the wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.indices import N_CRITERIA, N_ELEMENTS, synthetic_year
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_inputs(rows: int, directory: Path) -> dict[str, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {"csv": directory / f"responses-{rows}.csv", "parquet": directory / f"responses-{rows}.parquet",
+             "definition": directory / "definition.csv", "parents": directory / "parents.csv"}
+    if not (paths["csv"].exists() and paths["parquet"].exists()):
+        data, parents = synthetic_year(rows)
+        data["parent"] = data["unit"].map(parents)
+        data.to_csv(paths["csv"], index=False)
+        data.to_parquet(paths["parquet"], index=False)
+    per_element = N_CRITERIA // N_ELEMENTS
+    paths["definition"].write_text("criterion,element\n" + "".join(
+        f"c{k:02d},e{k // per_element + 1}\n" for k in range(N_CRITERIA)), encoding="utf-8")
+    return paths
+
+
+def run_cli(source: Path, definition: Path, out: Path, engine: str | None) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system, all threads) and peak MiB of one CLI process."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    command = [sys.executable, "-m", "analysis", "indices", "--responses", str(source), "--definition",
+               str(definition), "--by", "unit", "--parent-col", "parent", "--weight-col", "w",
+               "--target", "0.8", "--lonely-psu", "adjust", "--out", str(out)]
+    if engine:
+        command += ["--csv-engine", engine]
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    if status != 0:
+        error = process.stderr.read().decode() if process.stderr else ""
+        raise SystemExit(f"the CLI failed on {source}: {error}")
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/hailong-bench"))
+    args = parser.parse_args(argv)
+    paths = write_inputs(args.rows, args.dir)
+    mib = {kind: paths[kind].stat().st_size / 2**20 for kind in ("csv", "parquet")}
+    print(f"{args.rows:,} respondents x {N_CRITERIA} criteria; CSV {mib['csv']:.0f} MiB, "
+          f"Parquet {mib['parquet']:.0f} MiB; best/median of {args.repeat} "
+          f"fresh processes; load {os.getloadavg()[0]:.1f}")
+    runs = {"csv, pandas C parser": (paths["csv"], "c"), "csv, default (Arrow)": (paths["csv"], None),
+            "parquet": (paths["parquet"], None)}
+    outputs: dict[str, Path] = {}
+    best: dict[str, float] = {}
+    print(f"{'input':<24} {'best s':>7} {'median s':>9} {'CPU s':>6} {'peak MiB':>9}")
+    for name, (source, engine) in runs.items():
+        out = args.dir / f"out-{name.split(',')[0]}-{engine or 'default'}.csv"
+        results = [run_cli(source, paths["definition"], out, engine) for _ in range(args.repeat)]
+        times = [t for t, _, _ in results]
+        best[name] = min(times)
+        outputs[name] = out
+        print(f"{name:<24} {min(times):>7.2f} {float(np.median(times)):>9.2f} "
+              f"{min(c for _, c, _ in results):>6.2f} {max(m for _, _, m in results):>9.0f}")
+    baseline = best["csv, pandas C parser"]
+    print("speed-up against the C parser: " + ", ".join(
+        f"{name} {baseline / t:.2f}x" for name, t in best.items() if name != "csv, pandas C parser"))
+    first = outputs["csv, pandas C parser"].read_bytes()
+    same = all(path.read_bytes() == first for path in outputs.values())
+    print("outputs byte-identical: " + ("yes" if same else "NO"))
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""The small-cell rule on every published table of units, decided once for reports and the web.
+
+A unit's row of a table (its count, estimate and interval) is hidden when the unit has 1 to
+``SMALL_CELL - 1`` responses, and so is whatever would let a reader work such a count out by
+subtracting the other units from their parent's total (complementary suppression,
+`analysis.small_cells`). The PDF/XLSX/CSV reports, the dashboard's unit table, its sparklines, ranked
+chart and CSV/XLSX download, and the unit page's tables and league table all ask this module which
+units to hide, per period for trends: the same counts give the same hidden cells everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from analysis.small_cells import Relation, suppress_small_cells
+from survey.services.reporting.formats import finite_number
+
+if TYPE_CHECKING:  # indices imports this module for its league table
+    from survey.services.reporting.indices import IndexReport
+
+SMALL_CELL = 5  # counts 0 < n < 5 are never published (docs/bad-input.md, "Export anonymity")
+SMALL_CELL_FLAG = "small_cell"  # the precision flag a hidden figure carries (labels.FLAG_TEXT)
+
+
+def protected_codes(counts: Mapping[str, int], parents: Mapping[str, str | None]) -> frozenset[str]:
+    """Units whose figures a table must hide: counts 0 < n < SMALL_CELL, and the complements that stop
+    one being worked out from its parent's total (`analysis.small_cells`). A parent's own responses
+    (its total minus its children's) are a hidden term of each sum."""
+    values = dict(counts)
+    children: dict[str, list[str]] = {}
+    for code in counts:
+        parent = parents.get(code)
+        if parent is not None and parent in counts:
+            children.setdefault(parent, []).append(code)
+    relations, hidden = [], set()
+    for parent, kids in children.items():
+        own = f"{parent}\x00own"
+        values[own] = counts[parent] - sum(counts[k] for k in kids)
+        if values[own] < 0:  # not additive (should not happen): leave the sum out rather than guess
+            del values[own]
+            continue
+        hidden.add(own)
+        relations.append(Relation(parent, (*kids, own)))
+    return suppress_small_cells(values, relations, threshold=SMALL_CELL, hidden=hidden).suppressed
+
+
+def row_count(row: Mapping[str, Any] | None) -> int:
+    """The response count of a `compute_indices` row (0 for a missing row or count)."""
+    return int(row["n"]) if row is not None and finite_number(row["n"]) is not None else 0
+
+
+def protected_by_period(rows: Iterable[Mapping[str, Any]], parents: Mapping[str, str | None]
+                        ) -> dict[str, frozenset[str]]:
+    """period label -> units to hide in that period, from overall-index rows (``period``, ``domain``,
+    ``n``) of a unit tree over several periods: each period's table is protected on its own counts."""
+    by_period: dict[str, dict[str, int]] = {}
+    for row in rows:
+        by_period.setdefault(str(row["period"]), {})[str(row["domain"])] = row_count(row)
+    return {period: protected_codes(counts, parents) for period, counts in by_period.items()}
+
+
+def hidden_row(row: Mapping[str, Any] | None) -> dict[str, Any]:
+    """An estimate row with every figure taken out (count, estimate, interval, test, design effect) and
+    marked ``small_cell``: what a web table or download shows for a unit the rule hides."""
+    kept = {"period", "level", "domain", "parent", "stat_type", "stat", "target"}
+    out: dict[str, Any] = {k: v for k, v in (row or {}).items() if k in kept}
+    out.update(n=None, df=math.nan, est=math.nan, se=math.nan, ci_lo=math.nan, ci_hi=math.nan,
+               deff_kish=math.nan, n_eff=math.nan, n_eff_floor=math.nan, p_value=math.nan,
+               verdict="suppressed", flags=SMALL_CELL_FLAG, small_cell=True)
+    return out
+
+
+def hidden_units(report: IndexReport) -> frozenset[str]:
+    """Units of `report`'s tree whose overall figures are hidden in its period."""
+    counts = {code: row_count(report.overall(code)) for code in report.parents}
+    return protected_codes(counts, report.parents)
+
+
+def hidden_units_by_period(report: IndexReport) -> dict[str, frozenset[str]]:
+    """period label (as in `IndexReport.trend_labels`) -> units of the tree hidden in that period's trend."""
+    trend = report.trend
+    rows = ({"period": p, "domain": d, "n": n}
+            for p, d, n in zip(trend["period"], trend["domain"], trend["n"], strict=True))
+    return protected_by_period(rows, report.parents)

@@ -1,0 +1,200 @@
+"""The dashboard keeps the reports' small-cell rule on every output: a unit with 1-4 responses is hidden,
+and so is the sibling that would let a reader subtract it back out of the parent's published total.
+
+The fixture gives commune Hòa Lạc (HL-HL) five desks. In October 2026: desk 1 has 3 responses, desks
+2-5 have 40, 50, 60 and 70; no other unit has any. Worked out by hand (docs/research.md, "Report
+tables"): desk 1 is a primary cell (0 < 3 < 5). HL-HL = desk 1 + ... + desk 5 + its own responses (0)
+then has one unknown term, so the smallest other positive desk, desk 2 (40), is hidden too: now
+223 - (50 + 60 + 70) = 43 is all a reader learns. The province's sum HL = HL-TTHCC (0) + HL-AB (0) +
+HL-HL (223) contains no hidden cell, so nothing else goes. In September desks 1 and 2 have 40 each:
+nothing is hidden that month.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from openpyxl import load_workbook
+
+from survey.extensions import db
+from survey.models import Role, Unit, UnitKind
+from tests.survey.conftest import unit_id
+from tests.survey.report_helpers import AB_CODES, PERIOD, add_responses
+from tests.survey.staff_helpers import running, signed_in, staff_app
+
+QUERY = f"period={PERIOD}&instrument=sipas-counter@2025.1&weighted=0"
+DESKS = {"HL-HL-1": "Hoa Lac one-stop desk", **{f"HL-HL-{i}": f"Hoa Lac desk {i}" for i in range(2, 6)}}
+SMALL = {"HL-HL-1": 3, "HL-HL-2": 40, "HL-HL-3": 50, "HL-HL-4": 60, "HL-HL-5": 70}
+HIDDEN = {"HL-HL-1", "HL-HL-2"}  # decided by hand above
+LARGE = {"HL-HL-1": 40, "HL-HL-2": 40, "HL-HL-3": 50}  # every count >= 5: nothing may be hidden
+MARK = "data-small-cell"
+NOTE_EN = "nor those of another unit that would let a reader work them out by subtracting"
+NOTE_VI = "quy tắc ô nhỏ"
+
+
+def _codes(n: int) -> list[int]:
+    return (AB_CODES * 2)[:n]
+
+
+def _desks(app: Flask, counts: dict[str, int], month: int = 10) -> None:
+    """Desks 2-5 under HL-HL (desk 1 is the demo's), then `counts` responses at each desk in `month`."""
+    with app.app_context():
+        parent = db.session.scalar(sa.select(Unit).where(Unit.code == "HL-HL"))
+        for code, name in DESKS.items():
+            if db.session.scalar(sa.select(Unit).where(Unit.code == code)) is None:
+                db.session.add(Unit(code=code, kind=UnitKind.SERVICE_POINT, name_vi=f"Bàn {code[-1]}",
+                                    name_en=name, parent=parent, valid_from=date(2025, 7, 1)))
+        db.session.commit()
+    for code, n in counts.items():
+        add_responses(app, code, _codes(n), day=10, month=month, harassment=False)
+
+
+@pytest.fixture
+def small(migrated_db: Path, tmp_path: Path) -> Iterator[Flask]:
+    app = staff_app(migrated_db, tmp_path)
+    _desks(app, SMALL)
+    _desks(app, {"HL-HL-1": 40, "HL-HL-2": 40}, month=9)
+    yield from running(app)
+
+
+@pytest.fixture
+def large(migrated_db: Path, tmp_path: Path) -> Iterator[Flask]:
+    app = staff_app(migrated_db, tmp_path)
+    _desks(app, LARGE)
+    yield from running(app)
+
+
+def _province(app: Flask) -> FlaskClient:
+    return signed_in(app, "tinh", Role.MANAGER, ("HL",))
+
+
+def _table_rows(html: str, app: Flask, codes: list[str]) -> dict[str, str]:
+    """The dashboard table row (HTML) of each unit."""
+    out = {}
+    for code in codes:
+        found = re.search(rf'<tr class="depth-\d">\s*<th scope="row"[^>]*><a href="/manage/units/'
+                          rf'{unit_id(code, app)}\?.*?</tr>', html, re.S)
+        assert found is not None, code
+        out[code] = found.group(0)
+    return out
+
+
+def _n_cell(row: str) -> str | None:
+    """The n column of a published dashboard row (the 4th of the estimate cells), or None."""
+    cells = re.findall(r'<td class="num">([^<]*)</td>', row)
+    return cells[2] if len(cells) >= 3 else None
+
+
+def test_html_table_hides_the_small_desk_and_its_complement_and_keeps_the_total(small: Flask) -> None:
+    client = _province(small)
+    html = client.get(f"/manage/?{QUERY}&lang=en").get_data(as_text=True)
+    rows = _table_rows(html, small, ["HL", "HL-HL", *DESKS])
+    for code in HIDDEN:
+        assert MARK in rows[code] and "suppressed" in rows[code], code
+        assert _n_cell(rows[code]) is None  # no count at all, not 0 and not blank
+    assert ">40<" not in rows["HL-HL-2"]
+    for code in ("HL-HL-3", "HL-HL-4", "HL-HL-5"):
+        assert MARK not in rows[code] and _n_cell(rows[code]) == str(SMALL[code])
+    assert _n_cell(rows["HL-HL"]) == "223" and _n_cell(rows["HL"]) == "223"
+    assert NOTE_EN in html
+    vi = client.get(f"/manage/?{QUERY}&lang=vi").get_data(as_text=True)
+    assert "đã ẩn" in vi and NOTE_VI in vi
+
+
+def test_sparklines_hide_a_unit_in_the_periods_it_is_small_only(small: Flask) -> None:
+    html = _province(small).get(f"/manage/?{QUERY}&lang=en").get_data(as_text=True)
+    rows = _table_rows(html, small, ["HL-HL", *DESKS])
+    # September: 40 AB_CODES responses each, index 731/1200 = 60.9 % (report_helpers), drawn as 61 %.
+    for code in HIDDEN:
+        desc = re.search(r"<desc>([^<]*)</desc>", rows[code])
+        assert desc is not None
+        assert desc.group(1).endswith("2026-09: 61%; 2026-10: suppressed"), desc.group(1)
+        assert 'class="noted"' in rows[code]
+    for code in ("HL-HL", "HL-HL-3"):
+        assert "suppressed" not in rows[code] and 'class="noted"' not in rows[code]
+
+
+def test_unit_page_trend_and_units_below_use_the_same_rule(small: Flask) -> None:
+    client = _province(small)
+    desk = client.get(f"/manage/units/{unit_id('HL-HL-1', small)}?{QUERY}&lang=en").get_data(as_text=True)
+    trend = desk[desk.index('<table class="trend">'):]
+    trend = trend[:trend.index("</table>")]
+    assert re.search(r"2026-10</th><td[^>]*colspan=\"2\">.*?suppressed", trend)  # its own 3 responses
+    commune = client.get(f"/manage/units/{unit_id('HL-HL', small)}?{QUERY}&lang=en").get_data(as_text=True)
+    below = commune[commune.index('id="below-h"'):]
+    below = below[:below.index("</table>")]
+    for code, name in DESKS.items():
+        row = re.search(rf"{name}</a></th>(.*?)</tr>", below, re.S)
+        assert row is not None, below
+        assert (MARK in row.group(1)) == (code in HIDDEN), code
+    assert ">40<" not in below and ">50<" in below
+
+
+def test_ranked_chart_leaves_the_hidden_desks_out_and_names_them(small: Flask) -> None:
+    html = _province(small).get(f"/manage/?{QUERY}&lang=en").get_data(as_text=True)
+    figure = html[html.index('<figure class="ranked"'):]
+    figure = figure[:figure.index("</figure>")]
+    labels = set(re.findall(r'<text class="label"[^>]*>([^<]+)</text>', figure))
+    assert labels == {"Hoa Lac Commune", DESKS["HL-HL-3"], DESKS["HL-HL-4"], DESKS["HL-HL-5"]}
+    note = re.search(r'<p class="legend small-cell-note">([^<]*)</p>', figure)
+    assert note is not None and DESKS["HL-HL-1"] in note.group(1) and DESKS["HL-HL-2"] in note.group(1)
+
+
+def test_league_table_marks_the_hidden_desks_and_shows_no_count_for_them(small: Flask) -> None:
+    client = _province(small)
+    page = client.get(f"/manage/units/{unit_id('HL-HL-3', small)}?{QUERY}&lang=en").get_data(as_text=True)
+    league = page[page.index('<table class="league">'):]
+    league = league[:league.index("</table>")]
+    rows = dict(re.findall(r'<th scope="row">([^<]+)</th>(.*?)</tr>', league))
+    assert set(rows) == set(DESKS.values())
+    for code, name in DESKS.items():
+        if code in HIDDEN:
+            assert MARK in rows[name] and 'class="num"' not in rows[name], code
+        else:  # n is the last column
+            assert re.findall(r'<td class="num">([^<]*)</td>', rows[name])[-1] == str(SMALL[code])
+    assert NOTE_EN in page[page.index('id="league-h"'):]
+
+
+def test_csv_and_xlsx_carry_the_mark_instead_of_the_figures(small: Flask) -> None:
+    client = _province(small)
+    rows = list(csv.reader(io.StringIO(
+        client.get(f"/manage/dashboard.csv?{QUERY}&lang=en").data.decode("utf-8-sig"))))
+    assert rows[0][5:] == ["Index", "Lower bound (95%)", "Upper bound (95%)", "Verdict", "Responses (n)",
+                           "Response rate", "Notes"]
+    by_code = {r[0]: r for r in rows[1:]}
+    for code in HIDDEN:
+        assert by_code[code][5:11] == ["suppressed"] * 6 and NOTE_EN in by_code[code][11], code
+    for code in ("HL-HL-3", "HL-HL-4", "HL-HL-5"):
+        assert int(by_code[code][9]) == SMALL[code] and by_code[code][11] == ""
+    assert int(by_code["HL-HL"][9]) == 223
+    sheet = load_workbook(io.BytesIO(client.get(f"/manage/dashboard.xlsx?{QUERY}&lang=vi").data))["Units"]
+    values = {r[0]: r for r in ([c.value for c in row] for row in sheet.iter_rows(min_row=2))}
+    for code in HIDDEN:
+        assert values[code][5:11] == ["đã ẩn"] * 6 and NOTE_VI in values[code][11], code
+    assert values["HL-HL-3"][9] == 50 and values["HL-HL"][9] == 223
+
+
+def test_an_all_large_tree_hides_nothing_anywhere(large: Flask) -> None:
+    client = _province(large)
+    html = client.get(f"/manage/?{QUERY}&lang=en").get_data(as_text=True)
+    rows = _table_rows(html, large, ["HL-HL", "HL-HL-1", "HL-HL-2", "HL-HL-3"])
+    assert {code: _n_cell(row) for code, row in rows.items()} == {
+        "HL-HL": "130", "HL-HL-1": "40", "HL-HL-2": "40", "HL-HL-3": "50"}
+    assert MARK not in html and "⊘" not in html and 'class="noted"' not in html
+    assert NOTE_EN not in html
+    page = client.get(f"/manage/units/{unit_id('HL-HL-1', large)}?{QUERY}&lang=en").get_data(as_text=True)
+    league = page[page.index('<table class="league">'):page.index("</table>", page.index('class="league"'))]
+    assert MARK not in page and league.count('<th scope="row">') == 3
+    data = client.get(f"/manage/dashboard.csv?{QUERY}&lang=en").data.decode("utf-8-sig")
+    assert "suppressed" not in data
+    by_code = {r[0]: r for r in list(csv.reader(io.StringIO(data)))[1:]}
+    assert [int(by_code[c][9]) for c in ("HL-HL-1", "HL-HL-2", "HL-HL-3")] == [40, 40, 50]
