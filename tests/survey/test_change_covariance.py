@@ -20,15 +20,20 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 from scipy import stats
 
+from analysis.period_contrast import change_with_covariance
+from analysis.weights import poststratify
+from instruments.index import IndexDefinition
 from instruments.registry import get_registered
 from survey.extensions import db
 from survey.models import FrameUpload, Role, ServedCount, Unit
 from survey.services.reporting.indices import compute_unit_indices
+from survey.services.reporting.period_change import _joint_weights
 from survey.services.reporting.periods import Period
 from survey.services.reporting.report_content import _change
 from tests.survey.conftest import unit_id
@@ -167,3 +172,38 @@ def test_two_units_poststratified_change_has_the_calibrated_covariance(migrated_
     assert change["p_value"] == pytest.approx(p_value, rel=1e-8)
     # The alerts read the same table.
     assert report.changes.loc["HL", "se"] == change["se"]
+
+
+def test_a_period_without_frame_keeps_its_linearized_values_in_the_joint_design() -> None:
+    """One period post-stratified (cells unit x field), the other unweighted (no frame that month):
+    `_joint_weights` stacks a calibration block for the first and none for the second. By hand for unit
+    a (its own stratum over both periods): u = w (z - cell mean of z) in the weighted period, u = z in
+    the other, with z = +-(y - p_t) / W_t, and V = n/(n-1) sum (u - mean u)^2."""
+    rng = np.random.default_rng(1)
+    now = pd.DataFrame({"unit": ["a"] * 30 + ["b"] * 30, "field": rng.choice(["x", "y"], 60),
+                        "month": "m1", "q1": rng.integers(1, 6, 60), "q2": rng.integers(1, 6, 60)})
+    before = pd.DataFrame({"unit": ["a"] * 25 + ["b"] * 25, "field": rng.choice(["x", "y"], 50),
+                           "month": "m0", "q1": rng.integers(1, 6, 50), "q2": rng.integers(1, 6, 50)})
+    frame = pd.DataFrame([(u, f, "m1", served) for u in "ab" for f, served in (("x", 100), ("y", 300))],
+                         columns=["unit", "field", "month", "served"])
+    weighted = poststratify(now, frame, ["field"], unit_col="unit", count_col="served", period_col="month")
+    data = pd.concat([now.assign(t="1"), before.assign(t="0")], ignore_index=True)
+    weights, calibration = _joint_weights(data.index, [60, 50], [weighted, None])
+    definition = IndexDefinition.from_mapping([("q1", "e1"), ("q2", "e1")])
+    table = change_with_covariance(data, definition, unit_col="unit", period_col="t", current="1",
+                                   previous="0", weights=weights, calibration=calibration)
+    row = table[(table["domain"] == "a") & (table["stat_type"] == "overall_index")].iloc[0]
+
+    a1, a0 = now[now["unit"] == "a"], before[before["unit"] == "a"]
+    w1 = weighted.weights[a1.index].to_numpy()
+    y1 = ((a1["q1"] >= 4).astype(float) + (a1["q2"] >= 4)).to_numpy() / 2
+    y0 = ((a0["q1"] >= 4).astype(float) + (a0["q2"] >= 4)).to_numpy() / 2
+    p1, p0 = float((w1 * y1).sum() / w1.sum()), float(y0.mean())
+    z1 = (y1 - p1) / w1.sum()
+    cell_mean = pd.Series(z1).groupby(a1["field"].to_numpy()).transform("mean").to_numpy()
+    u = np.concatenate([w1 * (z1 - cell_mean), -(y0 - p0) / len(y0)])
+    n = len(u)
+    se = math.sqrt(n / (n - 1) * float(((u - u.mean()) ** 2).sum()))
+    assert row["diff"] == pytest.approx(p1 - p0, abs=1e-12)
+    assert row["se"] == pytest.approx(se, rel=1e-10)
+    assert row["df"] == 24  # 25 respondents of the smaller period, one stratum
