@@ -307,7 +307,7 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
         return respondent_weights(session, data, ids, p.first, p.last, weighted, min_cell)[0]
 
     changes = overall_changes(session, ids, parents, period, previous, instrument, definition, trend, weigh,
-                              alpha=alpha)
+                              alpha=alpha, cache_key=(unit.id, weighted, min_cell))
     change = _change(changes, unit.code)
     frame = frame_table(session, ids, period.first, period.last)
     served = int(frame["served"].sum()) if not frame.empty else None

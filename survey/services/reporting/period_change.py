@@ -27,6 +27,7 @@ from analysis.period_contrast import change_with_covariance
 from analysis.weights import PoststratResult
 from instruments.index import IndexDefinition
 from instruments.model import Instrument
+from survey.services.reporting.index_cache import FingerprintCache, data_fingerprint
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import load_respondents_cached
 
@@ -39,13 +40,36 @@ Weigh = Callable[[pd.DataFrame, Period], PoststratResult | None]
 
 def overall_changes(session: Session, ids: set[int], parents: dict[str, str | None], period: Period,
                     previous: Period, instrument: Instrument, definition: IndexDefinition,
-                    trend: pd.DataFrame, weigh: Weigh, *, alpha: float) -> pd.DataFrame:
+                    trend: pd.DataFrame, weigh: Weigh, *, alpha: float,
+                    cache_key: tuple[object, ...] | None = None) -> pd.DataFrame:
     """Overall-index change ``period - previous`` per domain (unit code) shown in both periods' trend.
 
     A domain whose row is suppressed in either period (too few responses: NaN estimate) or has no
     design degrees of freedom gets direction ``not_comparable`` and NaN figures; a domain absent from
     either period's trend has no row. Columns: `CHANGE_COLUMNS`, indexed by domain.
+
+    `cache_key` names everything else the result depends on (the subtree's root, the weighting
+    settings behind `weigh`); with it the table is reused, per process, while the two periods'
+    responses and frames are unchanged: the dashboard, the unit page, the reports and the alerts job
+    ask for the same change under different report keys, and it costs about two period tables.
     """
+    key = None if cache_key is None else (str(session.get_bind().engine.url), *cache_key, period.label,
+                                          previous.label, instrument.key, alpha)
+    fingerprint = data_fingerprint(session, ids, previous.first, period.last) if key is not None else ()
+    if key is not None and (hit := _CHANGES.get(key, fingerprint)) is not None:
+        return hit
+    table = _changes(session, ids, parents, period, previous, instrument, definition, trend, weigh, alpha)
+    if key is not None:
+        _CHANGES.put(key, fingerprint, table)
+    return table
+
+
+_CHANGES: FingerprintCache[pd.DataFrame] = FingerprintCache(128)
+
+
+def _changes(session: Session, ids: set[int], parents: dict[str, str | None], period: Period,
+             previous: Period, instrument: Instrument, definition: IndexDefinition, trend: pd.DataFrame,
+             weigh: Weigh, alpha: float) -> pd.DataFrame:
     now = trend[trend["period"] == period.label].set_index("domain")
     before = trend[trend["period"] == previous.label].set_index("domain")
     both = now.add_suffix("1").join(before.add_suffix("0"), how="inner")
