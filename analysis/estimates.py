@@ -353,6 +353,7 @@ def domain_estimates(
                     "deff_kish": deff_kish.ravel(),
                     "n_eff": n_eff.ravel(),
                     "n_eff_floor": n_eff_floor.ravel(),
+                    "fpc_share": _fpc_share(sums.sum_w_fpc[:, q], sw).ravel(),
                     "proportion": block.proportion,
                 }
             )

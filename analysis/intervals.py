@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from scipy import special
+import numpy.typing as npt
+from scipy import optimize, special
 
 from analysis.data import FloatArray
 
@@ -186,6 +187,77 @@ def clopper_pearson_interval(est: FloatArray, n_eff: FloatArray, alpha: float = 
     return np.where(bad, np.nan, lower), np.where(bad, np.nan, upper)
 
 
+def finite_population_zero_probability(m: npt.ArrayLike, n: npt.ArrayLike, population: npt.ArrayLike
+                                       ) -> FloatArray:
+    """``P(X = 0)`` when `n` units are drawn without replacement from `population` units of which `m` are
+    satisfied (hypergeometric), continuous in all three.
+
+    ``prod_{i<n} (N - m - i) / (N - i) = Gamma(N-m+1) Gamma(N-n+1) / (Gamma(N-m-n+1) Gamma(N+1))``,
+    0 where ``m > N - n`` leaves no unsatisfied sample to draw (the gamma form's pole for real sizes).
+    """
+    m, n, big_n = (np.asarray(a, dtype=np.float64) for a in (m, n, population))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rest = big_n - m - n + 1
+        log_p = (special.gammaln(big_n - m + 1) + special.gammaln(big_n - n + 1)
+                 - special.gammaln(np.where(rest > 0, rest, 1.0)) - special.gammaln(big_n + 1))
+        out = np.where(rest > 0, np.exp(log_p), 0.0)
+    return np.asarray(np.where(m <= 0, 1.0, out), dtype=np.float64)
+
+
+# Below this sampling fraction the hypergeometric bound is the binomial one to ~f (and its log-gamma
+# differences would lose precision): Clopper-Pearson is used as it is.
+FINITE_MIN_FRACTION = 1e-6
+
+
+def finite_population_boundary_interval(est: FloatArray, n_eff: FloatArray, fpc_share: FloatArray,
+                                        alpha: float = 0.05) -> tuple[FloatArray, FloatArray]:
+    """Exact interval at est = 0 or 1 for a sample of `n_eff` drawn without replacement (fraction f).
+
+    The sample of ``n = n_eff`` is taken as a simple random sample without replacement from a
+    population of ``N = n / f`` (``f = 1 - fpc_share``, the domain's weight-share average sampling
+    fraction, as for the default interval's floor). At est = 0 the upper bound is ``M / N`` with M the
+    number satisfied in the population at which seeing none has probability alpha/2, ``P(X = 0 | M) =
+    alpha/2`` (`finite_population_zero_probability`, solved for a real M); est = 1 mirrors it. This is
+    the Clopper-Pearson construction with the hypergeometric distribution in place of the binomial
+    (Buonaccorsi 1987; Wright 1991); as f -> 0 it becomes Clopper-Pearson, which is used as is below
+    f = 1e-6. A census (f = 1) has no sampling error: the interval is the estimate itself, as the
+    design variance and the floor say. NaN estimate, size or share gives NaN bounds.
+
+    References
+    ----------
+    Buonaccorsi JP (1987). A note on confidence intervals for proportions in finite populations.
+    *The American Statistician* 41(3):215-218.
+    Wright T (1991). *Exact Confidence Bounds when Sampling from Small Finite Universes*. Lecture Notes
+    in Statistics 66, Springer.
+    Clopper CJ, Pearson ES (1934). *Biometrika* 26(4):404-413.
+    """
+    p = np.atleast_1d(np.asarray(est, dtype=np.float64))
+    n = np.broadcast_to(np.asarray(n_eff, dtype=np.float64), p.shape)
+    f = 1 - np.broadcast_to(np.asarray(fpc_share, dtype=np.float64), p.shape)
+    lower, upper = (np.array(a, dtype=np.float64) for a in clopper_pearson_interval(p, n, alpha))
+    finite = np.isfinite(p) & (n > 0) & (f >= FINITE_MIN_FRACTION) & ((p == 0) | (p == 1))
+    census = finite & (f >= 1)
+    for i in np.flatnonzero(finite & ~census):
+        bound = _zero_upper_bound(float(n[i]), float(n[i] / f[i]), alpha)
+        if p[i] == 0:
+            lower[i], upper[i] = 0.0, bound
+        else:
+            lower[i], upper[i] = 1.0 - bound, 1.0
+    lower[census], upper[census] = p[census], p[census]
+    return lower, upper
+
+
+def _zero_upper_bound(n: float, big_n: float, alpha: float) -> float:
+    """M / N with P(X = 0 | M) = alpha / 2, the upper bound at est = 0 (hypergeometric, real M)."""
+
+    def excess(m: float) -> float:
+        return float(finite_population_zero_probability(m, n, big_n)[()]) - alpha / 2
+
+    top = big_n - n + 1  # the zero probability reaches 0 here
+    m = optimize.brentq(excess, 0.0, top, xtol=1e-12 * max(big_n, 1.0), rtol=4 * np.finfo(float).eps)
+    return min(float(m) / big_n, 1.0)
+
+
 def proportion_interval(
     method: IntervalMethod,
     est: FloatArray,
@@ -195,11 +267,14 @@ def proportion_interval(
     kish_n_eff: FloatArray,
     alpha: float = 0.05,
     floor_n_eff: FloatArray | None = None,
+    fpc_share: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray, np.ndarray]:
-    """Interval by `method`, falling back to Clopper-Pearson on Kish's n_eff at est = 0 or 1.
+    """Interval by `method`, falling back to an exact interval on Kish's n_eff at est = 0 or 1.
 
     `floor_n_eff` is wilson_conservative's precision floor (default: `kish_n_eff`, right for single
-    shares; composites pass the ``n_eff_floor`` of `analysis.estimates`).
+    shares; composites pass the ``n_eff_floor`` of `analysis.estimates`). `fpc_share` is the domain's
+    ``1 - f`` (column ``fpc_share`` of `analysis.estimates`; default 1, no fpc): with an fpc the
+    boundary interval is `finite_population_boundary_interval` (hypergeometric), else Clopper-Pearson.
 
     Returns
     -------
@@ -225,8 +300,10 @@ def proportion_interval(
     p = np.asarray(est, dtype=np.float64)
     boundary = (p == 0) | (p == 1)
     lower, upper = np.array(lower, dtype=np.float64), np.array(upper, dtype=np.float64)
-    lower[boundary], upper[boundary] = clopper_pearson_interval(
-        p[boundary], np.asarray(kish_n_eff, dtype=np.float64)[boundary], alpha
+    share = (np.ones_like(p) if fpc_share is None
+             else np.broadcast_to(np.asarray(fpc_share, dtype=np.float64), p.shape))
+    lower[boundary], upper[boundary] = finite_population_boundary_interval(
+        p[boundary], np.asarray(kish_n_eff, dtype=np.float64)[boundary], share[boundary], alpha
     )
     used = np.where(boundary, BOUNDARY_METHOD, method)
     return lower, upper, used

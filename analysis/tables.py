@@ -18,7 +18,7 @@ from analysis.intervals import (
     DEFAULT_INTERVAL_METHOD,
     IntervalMethod,
     beta_interval,
-    clopper_pearson_interval,
+    finite_population_boundary_interval,
     logit_interval,
     proportion_interval,
     wald_interval,
@@ -129,7 +129,10 @@ def add_inference(
     # of a single share.
     floor = out["n_eff_floor"].to_numpy(np.float64) if "n_eff_floor" in out.columns else n_eff
     proportion = out["proportion"].to_numpy(dtype=bool)
-    lower, upper, used = proportion_interval(ci_method, est, se, df, n_rows, n_eff, alpha, floor_n_eff=floor)
+    # 1 - f of each row (the fpc of the boundary interval); tables summed elsewhere have no fpc.
+    share = out["fpc_share"].to_numpy(np.float64) if "fpc_share" in out.columns else np.ones_like(est)
+    lower, upper, used = proportion_interval(ci_method, est, se, df, n_rows, n_eff, alpha, floor_n_eff=floor,
+                                             fpc_share=share)
     wald_lo, wald_hi = wald_interval(est, se, df, alpha)
     lower, upper = np.where(proportion, lower, wald_lo), np.where(proportion, upper, wald_hi)
     used = np.where(proportion, used, "wald")
@@ -137,7 +140,7 @@ def add_inference(
     target = _target_column(out, targets)
     verdict = verdicts(lower, upper, target)
     verdict[suppressed] = Verdict.SUPPRESSED.value
-    p_value = p_values(used, est, se, df, n_rows, n_eff, target, alpha, floor_n_eff=floor)
+    p_value = p_values(used, est, se, df, n_rows, n_eff, target, alpha, floor_n_eff=floor, fpc_share=share)
     half = np.where(proportion, (upper - lower) / 2, np.nan)
     out["flags"] = precision_flags(out["n"].to_numpy(), n_eff, df, half, used == BOUNDARY_METHOD, min_n=min_n)
     out["ci_lo"], out["ci_hi"], out["method"] = lower, upper, used
@@ -151,7 +154,7 @@ def add_inference(
             "beta": beta_interval(est, se, df, n_rows, alpha),
             "logit": logit_interval(est, se, df, alpha),
             "wald": wald_interval(est, se, df, alpha),
-            BOUNDARY_METHOD: clopper_pearson_interval(est, n_eff, alpha),
+            BOUNDARY_METHOD: finite_population_boundary_interval(est, n_eff, share, alpha),
         }
         for method, (lo, hi) in raw.items():
             shown = proportion | (method == "wald")  # mean scores get the t interval only

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import special, stats
 
 from analysis.data import FloatArray
-from analysis.intervals import t_quantile
+from analysis.intervals import FINITE_MIN_FRACTION, finite_population_zero_probability, t_quantile
 
 
 class Verdict(StrEnum):
@@ -74,6 +74,7 @@ def p_values(
     target: FloatArray,
     alpha: float = 0.05,
     floor_n_eff: FloatArray | None = None,
+    fpc_share: FloatArray | None = None,
 ) -> FloatArray:
     """One-sided p-value on the side of the estimate, by the test each interval method inverts.
 
@@ -82,7 +83,8 @@ def p_values(
     ``n_eff = p (1 - p) / se^2`` (wilson_conservative: the smaller of that and `floor_n_eff`,
     which defaults to Kish's n_eff); beta
     and boundary_cp: exact binomial tail at ``x = p n_eff`` (the Korn-Graubard or Kish effective
-    sample size).
+    sample size); boundary_cp with an fpc (`fpc_share` = 1 - f < 1): the hypergeometric probability
+    of the boundary, the test `analysis.intervals.finite_population_boundary_interval` inverts.
 
     References
     ----------
@@ -111,7 +113,25 @@ def p_values(
             exact_n = np.where(method[exact] == "beta", n_kg, n_kish[exact])
             upper_tail, lower_tail = _binomial_tails(p[exact] * exact_n, exact_n, p0[exact])
             out[exact] = np.where(p[exact] >= p0[exact], upper_tail, lower_tail)
+        if fpc_share is not None:
+            out = _finite_population_p(out, method, p, n_kish, p0, np.asarray(fpc_share, dtype=np.float64))
     return np.where(np.isnan(p0) | np.isnan(p), np.nan, out)
+
+
+def _finite_population_p(out: FloatArray, method: np.ndarray, p: FloatArray, n: FloatArray, p0: FloatArray,
+                         share: FloatArray) -> FloatArray:
+    """Boundary rows with an fpc: P(X = 0) at est = 0 (or P(X = n) at est = 1) when ``p0 N`` of
+    ``N = n / f`` are satisfied, drawing n without replacement."""
+    f = 1 - np.broadcast_to(share, p.shape)
+    rows = (method == "boundary_cp") & (f >= FINITE_MIN_FRACTION) & (n > 0) & np.isfinite(p0)
+    if not rows.any():
+        return out
+    with np.errstate(divide="ignore", invalid="ignore"):
+        big_n = np.where(rows, n / np.where(f > 0, f, 1.0), np.nan)
+    satisfied = np.where(p == 0, p0, 1 - p0) * big_n  # the population count of the side not seen
+    result = np.array(out, dtype=np.float64)
+    result[rows] = finite_population_zero_probability(satisfied[rows], n[rows], big_n[rows])
+    return result
 
 
 def precision_flags(

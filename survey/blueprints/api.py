@@ -29,6 +29,7 @@ from survey.services.qr.qr_images import public_base_url, qr_png, qr_svg
 from survey.services.staff import access, api_clients
 from survey.services.weighting import frames
 from survey.services.weighting.frame_rows import parse_period
+from survey.services.weighting.frame_warnings import upload_warnings
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -67,9 +68,13 @@ def post_frames() -> tuple[WerkzeugResponse, int]:
         rows = [{"row": e.line, "code": e.code, "message": e.message} for e in refused.errors]
         raise ApiError(422, "E-VALUE", _("%(n)d counts were refused; nothing was changed.", n=len(rows)),
                        errors=rows) from None
+    warnings = upload_warnings(db.session(), result.upload_id,
+                               min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
     db.session.commit()
-    return jsonify(upload_id=result.upload_id, rows=result.rows, units=result.units,
-                   replaced=result.replaced), 201
+    return jsonify(upload_id=result.upload_id, rows=result.rows, units=result.units, replaced=result.replaced,
+                   warnings=[{"unit_code": w.unit_code, "period_start": w.period_start.isoformat(),
+                              "period_end": w.period_end.isoformat(), "code": w.code, "message": w.message}
+                             for w in warnings]), 201
 
 
 LINK_KEYS = {"counter", "receipt"}

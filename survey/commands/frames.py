@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from survey.auth import current_time
@@ -15,6 +16,7 @@ from survey.commands.csv_import import all_or_nothing
 from survey.extensions import db
 from survey.services.staff import api_clients
 from survey.services.weighting import frames
+from survey.services.weighting.frame_warnings import upload_warnings
 
 group = AppGroup("frames", help="Served-dossier frames: API clients and CSV import.")
 
@@ -52,6 +54,10 @@ def import_command(path: Path) -> None:
     """Import a frames CSV for any unit (a system action); all or nothing, every error listed."""
     with all_or_nothing(frames.FramesRefused):
         result = frames.import_csv(db.session(), path.read_bytes(), actor=None, now=current_time())
+    warnings = upload_warnings(db.session(), result.upload_id,
+                               min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
     db.session.commit()
     click.echo(f"upload {result.upload_id}: {result.rows} counts for {result.units} units "
                f"({result.replaced} earlier counts replaced)")
+    for warning in warnings:
+        click.echo(f"warning: {warning.describe()}", err=True)

@@ -48,7 +48,11 @@ def stored(app: Flask) -> list[tuple[str, str, int]]:
 
 def test_a_client_replaces_its_period(app: Flask, client: FlaskClient, token: str) -> None:
     status, body = post(client, BODY, token)
+    warnings = body.pop("warnings")
     assert status == 201 and body == {"upload_id": 1, "rows": 2, "units": 1, "replaced": 0}
+    # the field row covers 70 of the 120: a partial breakdown, said in the answer (frame_warnings)
+    assert [(w["unit_code"], w["period_start"], w["code"]) for w in warnings] == [
+        ("HL-AB-1", "2026-03-01", "partial_breakdown")]
     assert stored(app) == [("", "", 120), ("tu-phap", "direct", 70)]
     again = {"period": "2026-03", "counts": [{"unit_code": "HL-AB-1", "served": 130}]}
     status, body = post(client, again, token)

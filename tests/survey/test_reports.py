@@ -62,8 +62,8 @@ def test_xlsx_figures_equal_the_hand_computed_ones_and_are_typed_numbers(rapp: F
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     book = load_workbook(io.BytesIO(response.data))
-    assert book.sheetnames == ["Overall", "Elements", "Criteria", "Units", "Trend", "Integrity", "Comments",
-                               "Method"]
+    assert book.sheetnames == ["Overall", "Elements", "Criteria", "Units", "Trend", "Change",
+                               "Weighting cells", "Integrity", "Comments", "Method"]
 
     overall = _sheet_rows(book["Overall"])[0]
     assert overall["Measure"] == "SIPAS index"

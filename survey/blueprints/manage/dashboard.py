@@ -53,6 +53,7 @@ from survey.services.reporting.respondent_data import (
     utc_bounds,
 )
 from survey.services.reporting.small_cells import SMALL_CELL, hidden_row, hidden_units, hidden_units_by_period
+from survey.services.reporting.weighting_cells import merged_cells
 from survey.services.staff.access import unit_or_404, visible_unit_ids
 from survey.services.weighting.frames import response_rates
 
@@ -408,6 +409,7 @@ def unit_page(unit_id: int) -> str:
         formula_text=FORMULA_TEXT,
         interval_method=INTERVAL_LABEL,
         lang=lang,
+        merged=merged_cells(report, lang),
     )
 
 

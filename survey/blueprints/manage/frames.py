@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from survey.auth import current_staff, current_time, staff_required
@@ -12,8 +12,10 @@ from survey.blueprints.manage import bp
 from survey.blueprints.manage.unit_forms import UploadForm
 from survey.extensions import db
 from survey.models import Role
+from survey.services.staff import access
 from survey.services.weighting import frames
 from survey.services.weighting.frame_rows import FrameChannel, RowError
+from survey.services.weighting.frame_warnings import MAX_SHOWN, upload_warnings
 
 UPLOAD_LIMIT = 4 * 1024 * 1024  # files for a whole province; the app-wide limit (64 KiB) suits forms
 UPLOAD_ENDPOINTS = frozenset({"manage.frames", "manage.units_import"})
@@ -50,10 +52,17 @@ def frames_page() -> Any:
         else:
             db.session.commit()
             flash(_imported(result), "ok")
-            return redirect(url_for("manage.frames"))
+            # The result page names what the upload will not weight as expected (partial breakdowns,
+            # merged cells): the warnings are worked out again from the stored upload on the GET.
+            return redirect(url_for("manage.frames", upload=result.upload_id))
     periods = frames.stored_periods(db.session(), actor, limit=RECENT)
+    upload = request.args.get("upload", type=int)
+    warnings = [] if upload is None else upload_warnings(
+        db.session(), upload, min_cell=current_app.config["POSTSTRAT_MIN_CELL"],
+        unit_ids=None if access.is_admin(actor) else access.visible_unit_ids(db.session(), actor))
     html = render_template("manage/frames/index.html", form=form, errors=errors, periods=periods,
-                           channels=[c.value for c in FrameChannel])
+                           channels=[c.value for c in FrameChannel], upload=upload, warnings=warnings,
+                           max_shown=MAX_SHOWN)
     return html, 422 if errors or form.errors else 200
 
 

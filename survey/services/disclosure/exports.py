@@ -38,7 +38,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from survey.services.reporting.labels import P_ONE_SIDED, flag_text, verdict_text
+from survey.services.reporting.labels import P_ONE_SIDED, P_TWO_SIDED, flag_text, verdict_text
 from survey.services.reporting.report_content import Figure, ReportContent, method_pairs
 
 Cell = str | int | float | Decimal | date | datetime | None
@@ -249,8 +249,9 @@ def _stat_cells(figure: Figure) -> tuple[Cell, ...]:
 
 
 def report_tables(content: ReportContent, *, include_comments: bool) -> list[Table]:
-    """The sheets of the XLSX, in order: overall, elements, criteria, units, trend, integrity, comments,
-    method. Researchers get the aggregate tables only (`include_comments=False`)."""
+    """The sheets of the XLSX, in order: overall, elements, criteria, units, trend, change, merged
+    weighting cells, integrity, comments, method. Researchers get the aggregate tables only
+    (`include_comments=False`)."""
     stats = _stat_headers()
     tables = [
         Table("Overall", _("Overall"), (_("Measure"), *stats),
@@ -267,6 +268,13 @@ def report_tables(content: ReportContent, *, include_comments: bool) -> list[Tab
         Table("Trend", _("Trend"), (_("Period"), _("Unit code"), *stats),
               tuple((t.period, t.unit_code, *_stat_cells(t.figure)) for t in content.trend),
               (ColumnKind.TEXT,) * 2 + _STAT_KINDS),
+        change_table(content),
+        Table("Weighting cells", _("Weighting cells merged"),
+              (_("Unit code"), _("Unit"), _("Month"), _("Procedure field"), _("Dossiers served"),
+               _("Merged into"), _("Reason")),
+              tuple((m.unit_code, m.unit_name, m.month, m.field, m.served, m.merged_into, m.reason)
+                    for m in content.merged),
+              (*(ColumnKind.TEXT,) * 4, ColumnKind.COUNT, ColumnKind.TEXT, ColumnKind.TEXT)),
         Table("Integrity", _("Integrity"), (_("Code"), _("Question"), _("Responses (n)"),
                                             _("Share with the good answer"), _("Lower bound (95%)"),
                                             _("Upper bound (95%)")),
@@ -282,6 +290,33 @@ def report_tables(content: ReportContent, *, include_comments: bool) -> list[Tab
         ))
     tables.append(method_table(content))
     return tables
+
+
+def change_table(content: ReportContent) -> Table:
+    """The overall index's change against the previous period, as the unit page and the PDF say it
+    (two-sided test; `survey.services.reporting.period_change`). No row when there is no previous period."""
+    headers = (_("Previous period"), _("Previous estimate"), _("Estimate"), _("Change"),
+               _("Lower bound (95%)"), _("Upper bound (95%)"), str(P_TWO_SIDED), _("Degrees of freedom"),
+               _("Result"))
+    kinds = (ColumnKind.TEXT, *(ColumnKind.PERCENT,) * 5, ColumnKind.P_VALUE, ColumnKind.DECIMAL,
+             ColumnKind.TEXT)
+    change = content.change
+    if change is None:
+        return Table("Change", _("Change"), headers, (), kinds)
+    if not change.comparable:
+        row: tuple[Cell, ...] = (change.previous_period, _finite(change.previous_est),
+                                 _finite(change.current_est), None, None, None, None, None,
+                                 _("not comparable (too few responses in one of the two periods)"))
+    else:
+        result = (_("no significant change") if not change.significant
+                  else _("significant drop") if change.diff < 0 else _("significant rise"))
+        row = (change.previous_period, change.previous_est, change.current_est, change.diff, change.lo,
+               change.hi, change.p_value, change.df, result)
+    return Table("Change", _("Change"), headers, (row,), kinds)
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def method_table(content: ReportContent) -> Table:

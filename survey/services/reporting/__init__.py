@@ -3,6 +3,8 @@
 - `periods`: calendar periods (month, quarter, year) and trend windows.
 - `respondent_data`: respondents out of the database, shaped for `analysis`.
 - `indices`: the one place the web calls `analysis` (intervals, verdicts, trends, change).
+- `period_change`: the overall index's change against the previous period, one design over both.
+- `weighting_cells`: which post-stratification cells were merged into which, and why, in words.
 - `index_cache`: per-process caches of index results keyed by a fingerprint of their inputs.
 - `breakdowns`: a unit's index by field, channel and profile answers, and its respondent profile.
 - `benchmarks`: the parent's and the province's figures beside a unit's.

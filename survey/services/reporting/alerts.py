@@ -17,7 +17,6 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from analysis.change import period_change
 from analysis.verdicts import Verdict
 from survey.models import Alert, AlertKind, AlertNote, Response, Unit, User
 from survey.services.reporting.indices import IndexReport, unit_indices
@@ -53,19 +52,9 @@ def _upsert(session: Session, unit_id: int, instrument_id: str, kind: AlertKind,
 
 
 def _drops(report: IndexReport) -> pd.DataFrame:
-    """Overall-index change per domain between the previous and the current period."""
-    trend = report.trend
-    now = trend[trend["period"] == report.period.label].set_index("domain")
-    before = trend[trend["period"] == report.previous.label].set_index("domain")
-    both = now.add_suffix("1").join(before.add_suffix("0"), how="inner")
-    usable = both[["est1", "se1", "df1", "est0", "se0", "df0", "ci_lo1", "ci_hi1"]].apply(
-        pd.to_numeric, errors="coerce")
-    usable = usable[usable.notna().all(axis=1) & (usable["df1"] > 0) & (usable["df0"] > 0)]
-    if usable.empty:
-        return pd.DataFrame(columns=["diff", "direction", "est1", "est0", "ci_lo1", "ci_hi1"])
-    change = period_change(usable["est1"], usable["se1"], usable["df1"], usable["est0"], usable["se0"],
-                           usable["df0"], alpha=report.alpha)
-    return change.join(usable[["est1", "est0", "ci_lo1", "ci_hi1"]])
+    """Overall-index change per domain between the previous and the current period: the unit page's
+    (`report.changes`, with the two periods' covariance), so an alert and the page never disagree."""
+    return report.changes
 
 
 def refresh_alerts(session: Session, report: IndexReport, instrument_id: str) -> list[Alert]:

@@ -19,7 +19,6 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from analysis.change import Direction, period_change
 from analysis.planning import DEFAULT_PLANNING_P, responses_needed
 from analysis.shrinkage import MIN_UNITS, league_table
 from analysis.tables import compute_indices
@@ -30,6 +29,7 @@ from instruments.registry import get_instrument, parse_spec
 from survey.models import ALL, Unit
 from survey.services.organisation.targets import effective_targets
 from survey.services.reporting.index_cache import FingerprintCache, data_fingerprint
+from survey.services.reporting.period_change import overall_changes
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import (
     frame_table,
@@ -59,7 +59,8 @@ class IndexReport:
     every descendant (column ``domain`` = unit code); `trend` the overall index per period of the
     window for the same domains; `league` the shrunk league table of the comparison units (or None),
     the units the small-cell rule hides listed last with ``small_cell`` True and no figures;
-    `change` the overall index change against the previous period for the unit (or None).
+    `change` the overall index change against the previous period for the unit (or None), from
+    `changes` (every domain's, with the two periods' covariance: `period_change`).
     """
 
     unit_code: str
@@ -78,6 +79,9 @@ class IndexReport:
     league_scope: str  # code of the unit whose children the league compares
     league_scope_name: tuple[str, str]  # its names (vi, en)
     change: pd.Series | None
+    changes: pd.DataFrame  # period_change.overall_changes: every domain's overall change (the alerts')
+    collapsed: pd.DataFrame  # weighting cells merged this period (analysis PoststratResult.collapsed)
+    min_cell: int  # the post-stratification's smallest cell
     excluded: pd.DataFrame
     served: int | None
     responses: int
@@ -240,6 +244,7 @@ class _PeriodTable:
     weighting: str
     responses: int
     excluded: pd.DataFrame
+    collapsed: pd.DataFrame  # the post-stratification's merged cells (PoststratResult.collapsed)
 
 
 _PERIOD_TABLES: FingerprintCache[_PeriodTable] = FingerprintCache(512)
@@ -280,7 +285,9 @@ def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str
                                 lonely_psu="adjust")
         table.insert(0, "period", period.label)
         table = table[table["domain"] != "total"].reset_index(drop=True)
-    result = _PeriodTable(table, weighting_result is not None, weighting, len(data), loaded.excluded)
+    collapsed = pd.DataFrame() if weighting_result is None else weighting_result.collapsed
+    result = _PeriodTable(table, weighting_result is not None, weighting, len(data), loaded.excluded,
+                          collapsed)
     _PERIOD_TABLES.put(key, fingerprint, result)
     return result
 
@@ -308,7 +315,13 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
     trend = pd.concat([t.table[t.table["stat_type"] == "overall_index"] for t in tables if len(t.table)]
                       or [pd.DataFrame(columns=EMPTY_COLUMNS)], ignore_index=True)
     previous = period.shifted(1)
-    change = _change(trend, unit.code, period.label, previous.label, alpha)
+
+    def weigh(data: pd.DataFrame, p: Period) -> PoststratResult | None:
+        return respondent_weights(session, data, ids, p.first, p.last, weighted, min_cell)[0]
+
+    changes = overall_changes(session, ids, parents, period, previous, instrument, definition, trend, weigh,
+                              alpha=alpha, cache_key=(unit.id, weighted, min_cell))
+    change = _change(changes, unit.code)
     frame = frame_table(session, ids, period.first, period.last)
     served = int(frame["served"].sum()) if not frame.empty else None
     overall = current[(current["domain"] == unit.code) & (current["stat_type"] == "overall_index")]
@@ -321,7 +334,8 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
         unit_code=unit.code, root_code=unit.code, instrument_key=instrument.key,
         formula=definition.formula, period=period, previous=previous, weighted=this.weighted,
         weighting=this.weighting, alpha=alpha, target=report_target, estimates=current, trend=trend,
-        league=league, league_scope=scope, change=change,
+        league=league, league_scope=scope, change=change, changes=changes, collapsed=this.collapsed,
+        min_cell=min_cell,
         league_scope_name=(league_root.name_vi, league_root.name_en or league_root.name_vi) if league_root
         else ("", ""), excluded=this.excluded,
         served=served, responses=this.responses, needed=needed, needed_half_width=half_width, names=names,
@@ -329,21 +343,13 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
     )
 
 
-def _change(trend: pd.DataFrame, code: str, label: str, previous: str, alpha: float) -> pd.Series | None:
-    rows = trend[trend["domain"] == code].set_index("period")
-    if label not in rows.index or previous not in rows.index:
+def _change(changes: pd.DataFrame, code: str) -> pd.Series | None:
+    """The unit's row of `changes` (None when either period has no row for it), as the page reads it."""
+    if code not in changes.index:
         return None
-    # a period occurs once per domain, so each look-up is one row (a Series; pandas-stubs can't know)
-    now, before = cast(pd.Series, rows.loc[label]), cast(pd.Series, rows.loc[previous])
-    values = [now["est"], now["se"], now["df"], before["est"], before["se"], before["df"]]
-    if any(not math.isfinite(float(v)) for v in values) or now["df"] <= 0 or before["df"] <= 0:
-        # Both periods have a row but one is suppressed (too few responses): say so, do not hide it.
-        return pd.Series({"diff": math.nan, "lo": math.nan, "hi": math.nan, "p_value": math.nan,
-                          "significant": False, "direction": Direction.NOT_COMPARABLE.value,
-                          "previous_est": before["est"]})
-    result = period_change(*values, alpha=alpha).iloc[0]
-    result["previous_est"] = before["est"]
-    return result
+    # a domain occurs once (a Series; pandas-stubs can't know)
+    row = cast(pd.Series, changes.loc[code])
+    return row.rename({"est0": "previous_est"})
 
 
 def _needed(overall: pd.DataFrame, n: int, served: int | None, half_width: float, alpha: float) -> int | None:

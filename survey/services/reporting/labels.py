@@ -57,6 +57,10 @@ CHANGES = {
 # the estimate is on: analysis.verdicts), the change between periods two-sided (analysis.change).
 P_ONE_SIDED = _l("one-sided p-value (vs target)")
 P_TWO_SIDED = _l("two-sided p")
+# How the change against the previous period is tested (survey.services.reporting.period_change).
+CHANGE_LABEL = _l("difference of the two periods' overall indices with its standard error under one design "
+                  "over both periods (their covariance included); two-sided t test and interval on the "
+                  "smaller of the two periods' degrees of freedom")
 
 
 def flag_text(flag: str) -> str:

@@ -9,6 +9,7 @@ subtree the reader was given.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -26,7 +27,7 @@ from survey.services.reporting.indices import (
     MIN_N,
     IndexReport,
 )
-from survey.services.reporting.labels import FORMULA_TEXT, INTERVAL_LABEL, weighting_text
+from survey.services.reporting.labels import CHANGE_LABEL, FORMULA_TEXT, INTERVAL_LABEL, weighting_text
 from survey.services.reporting.periods import Period, PeriodKind
 from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE, utc_bounds
 from survey.services.reporting.small_cells import (
@@ -35,6 +36,7 @@ from survey.services.reporting.small_cells import (
     hidden_units,
     hidden_units_by_period,
 )
+from survey.services.reporting.weighting_cells import MergedCell, merged_cells
 
 DEFAULT_COMMENT_LIMIT = 30
 
@@ -85,6 +87,9 @@ class Comment:
 
 @dataclass(frozen=True)
 class Change:
+    """The overall index's change against the previous period (`period_change`): NaN figures when not
+    comparable. The p-value is two-sided (a t test on `df` design degrees of freedom)."""
+
     previous_period: str
     previous_est: float
     diff: float
@@ -93,6 +98,9 @@ class Change:
     p_value: float
     significant: bool
     comparable: bool = True  # False: one of the two periods is suppressed (too few responses)
+    current_est: float = math.nan
+    se: float = math.nan
+    df: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,7 @@ class ReportContent:
     comments: tuple[Comment, ...]
     comment_limit: int
     change: Change | None
+    merged: tuple[MergedCell, ...] = ()  # weighting cells merged (weighting_cells), empty when unweighted
 
     @property
     def period_label(self) -> str:
@@ -269,7 +278,7 @@ def build_content(session: Session, report: IndexReport, instrument: Instrument,
         needed_half_width=report.needed_half_width, overall=overall, headline=tuple(headline),
         elements=tuple(element_figures), criteria=tuple(criterion_figures), units=tuple(units),
         trend=trend, integrity=tuple(integrity), comments=comments, comment_limit=comment_limit,
-        change=_change(report),
+        change=_change(report), merged=merged_cells(report, lang),
     )
 
 
@@ -284,7 +293,8 @@ def _change(report: IndexReport) -> Change | None:
     return Change(previous_period=period_label(report.previous), previous_est=float(change["previous_est"]),
                   diff=float(change["diff"]), lo=float(change["lo"]), hi=float(change["hi"]),
                   p_value=float(change["p_value"]), significant=bool(change["significant"]),
-                  comparable=change["direction"] != "not_comparable")
+                  comparable=change["direction"] != "not_comparable", current_est=float(change["est1"]),
+                  se=float(change["se"]), df=float(change["df"]))
 
 
 def load_comments(session: Session, report: IndexReport, instrument: Instrument, *, limit: int
@@ -321,10 +331,12 @@ def method_pairs(content: ReportContent) -> list[tuple[str, str | int | float | 
         (_("Formula"), content.formula_text),
         (_("Confidence level"), content.confidence),
         (_("Interval method"), str(INTERVAL_LABEL)),
+        (_("Change against the previous period"), str(CHANGE_LABEL)),
         (_("Verdict rule"), _("met when the interval's lower bound reaches the target; below target when "
                               "its upper bound is under it; otherwise inconclusive")),
         (_("Target"), content.target),
         (_("Weighting"), weighting_text(content.weighting)),
+        (_("Weighting cells merged"), len(content.merged) if content.weighted else None),
         (_("Design assumptions"), _("responses from QR codes and tablets are a non-probability sample of "
                                     "the people served; each unit is a stratum and each response its own "
                                     "primary unit; weights correct only for the mix of procedure fields "

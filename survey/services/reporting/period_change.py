@@ -1,0 +1,139 @@
+"""The overall index's change against the previous period, with the covariance of the two periods.
+
+The unit page, the PDF, the XLSX and the significant-drop alerts all read this one table, so they say
+the same change, interval and test. Both periods' respondents go into one design (each unit a stratum
+over both periods, each response its own primary unit), weighted as each period's own table is: the
+post-stratification cells are per unit x field x month, so the two periods' calibration models are
+disjoint blocks of one model. `analysis.period_contrast.change_with_covariance` then gives the
+difference with ``V(d) = V1 + V0 - 2 C``: the covariance the two periods' estimates get from sharing
+each unit's stratum (R's ``svycontrast`` on one design; tests/analysis/test_period_contrast.py).
+
+The test is two-sided (a change may go either way), a t test on the smaller of the two periods'
+design degrees of freedom; the verdict against a target is the one-sided test (`analysis.verdicts`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sqlalchemy.orm import Session
+
+from analysis.calibration import Calibration
+from analysis.change import Direction
+from analysis.period_contrast import change_with_covariance
+from analysis.weights import PoststratResult
+from instruments.index import IndexDefinition
+from instruments.model import Instrument
+from survey.services.reporting.index_cache import FingerprintCache, data_fingerprint
+from survey.services.reporting.periods import Period
+from survey.services.reporting.respondent_data import load_respondents_cached
+
+CHANGE_COLUMNS = ["est1", "est0", "ci_lo1", "ci_hi1", "diff", "se", "df", "lo", "hi", "p_value",
+                  "significant", "direction"]
+PERIOD_COLUMN = "_period"
+# The weights of one period's respondents, as that period's own table has them (None: unweighted).
+Weigh = Callable[[pd.DataFrame, Period], PoststratResult | None]
+
+
+def overall_changes(session: Session, ids: set[int], parents: dict[str, str | None], period: Period,
+                    previous: Period, instrument: Instrument, definition: IndexDefinition,
+                    trend: pd.DataFrame, weigh: Weigh, *, alpha: float,
+                    cache_key: tuple[object, ...] | None = None) -> pd.DataFrame:
+    """Overall-index change ``period - previous`` per domain (unit code) shown in both periods' trend.
+
+    A domain whose row is suppressed in either period (too few responses: NaN estimate) or has no
+    design degrees of freedom gets direction ``not_comparable`` and NaN figures; a domain absent from
+    either period's trend has no row. Columns: `CHANGE_COLUMNS`, indexed by domain.
+
+    `cache_key` names everything else the result depends on (the subtree's root, the weighting
+    settings behind `weigh`); with it the table is reused, per process, while the two periods'
+    responses and frames are unchanged: the dashboard, the unit page, the reports and the alerts job
+    ask for the same change under different report keys, and it costs about two period tables.
+    """
+    key = None if cache_key is None else (str(session.get_bind().engine.url), *cache_key, period.label,
+                                          previous.label, instrument.key, alpha)
+    fingerprint = data_fingerprint(session, ids, previous.first, period.last) if key is not None else ()
+    if key is not None and (hit := _CHANGES.get(key, fingerprint)) is not None:
+        return hit
+    table = _changes(session, ids, parents, period, previous, instrument, definition, trend, weigh, alpha)
+    if key is not None:
+        _CHANGES.put(key, fingerprint, table)
+    return table
+
+
+_CHANGES: FingerprintCache[pd.DataFrame] = FingerprintCache(128)
+
+
+def _changes(session: Session, ids: set[int], parents: dict[str, str | None], period: Period,
+             previous: Period, instrument: Instrument, definition: IndexDefinition, trend: pd.DataFrame,
+             weigh: Weigh, alpha: float) -> pd.DataFrame:
+    now = trend[trend["period"] == period.label].set_index("domain")
+    before = trend[trend["period"] == previous.label].set_index("domain")
+    both = now.add_suffix("1").join(before.add_suffix("0"), how="inner")
+    if both.empty:
+        return pd.DataFrame(columns=CHANGE_COLUMNS)
+    shown = both[["est1", "se1", "df1", "est0", "se0", "df0"]].apply(pd.to_numeric, errors="coerce")
+    usable = shown.notna().all(axis=1) & (shown["df1"] > 0) & (shown["df0"] > 0)
+    table = pd.DataFrame(index=both.index, columns=CHANGE_COLUMNS, dtype=object)
+    table["est1"], table["est0"] = shown["est1"], shown["est0"]
+    table["ci_lo1"] = pd.to_numeric(both["ci_lo1"], errors="coerce")
+    table["ci_hi1"] = pd.to_numeric(both["ci_hi1"], errors="coerce")
+    for column in ("diff", "se", "df", "lo", "hi", "p_value"):
+        table[column] = np.nan
+    table["significant"] = False
+    table["direction"] = Direction.NOT_COMPARABLE.value
+    if usable.any():
+        joint = _joint_change(session, ids, parents, period, previous, instrument, definition, weigh, alpha)
+        rows = joint[joint["stat_type"] == "overall_index"].set_index("domain")
+        found = usable & both.index.isin(rows.index)
+        keys = both.index[found]
+        for column in ("diff", "se", "df", "lo", "hi", "p_value", "direction"):
+            table.loc[keys, column] = rows.loc[keys, column].to_numpy()
+        table.loc[keys, "significant"] = rows.loc[keys, "direction"].isin(
+            [Direction.UP.value, Direction.DOWN.value]).to_numpy()
+    return table
+
+
+def _joint_change(session: Session, ids: set[int], parents: dict[str, str | None], period: Period,
+                  previous: Period, instrument: Instrument, definition: IndexDefinition, weigh: Weigh,
+                  alpha: float) -> pd.DataFrame:
+    """`change_with_covariance` over both periods' respondents, weighted as each period's own table."""
+    parts, results = [], []
+    for p in (period, previous):
+        data = load_respondents_cached(session, ids, p.first, p.last, instrument).frame
+        parts.append(data.assign(**{PERIOD_COLUMN: p.label}))
+        results.append(weigh(data, p))
+    data = pd.concat(parts, ignore_index=True)
+    weights, calibration = _joint_weights(data.index, [len(part) for part in parts], results)
+    return change_with_covariance(data, definition, unit_col="unit", period_col=PERIOD_COLUMN,
+                                  current=period.label, previous=previous.label, parents=parents,
+                                  weights=weights, calibration=calibration, lonely_psu="adjust", alpha=alpha)
+
+
+def _joint_weights(index: pd.Index, sizes: list[int], results: list[PoststratResult | None]
+                   ) -> tuple[pd.Series | None, Calibration | None]:
+    """Both periods' weights and calibration models stacked (the cells are disjoint blocks).
+
+    A period without weights (no frame for it) keeps weight 1 and no calibration variable, so its
+    linearized values are left as they are, as in its own unweighted table.
+    """
+    if all(result is None for result in results):
+        return None, None
+    weights, models, base = [], [], []
+    for size, result in zip(sizes, results, strict=True):
+        if result is None:
+            weights.append(np.ones(size))
+            models.append(sparse.csr_matrix((size, 0)))
+            base.append(np.ones(size))
+        else:
+            calibration = result.calibration.aligned(result.weights.index)
+            weights.append(result.weights.to_numpy(dtype=np.float64))
+            models.append(calibration.model)
+            base.append(calibration.base_weight)
+    model = sparse.csr_matrix(sparse.block_diag(models, format="csr"))
+    method = next(r.calibration.method for r in results if r is not None)
+    return (pd.Series(np.concatenate(weights), index=index),
+            Calibration(index=index, model=model, base_weight=np.concatenate(base), method=method))
