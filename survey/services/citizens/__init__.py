@@ -10,4 +10,5 @@
 - `plausibility`: the flags raised in the submit path, their reason codes and wording.
 - `flag_review`: managers' list of flagged responses, and their reinstate/confirm decisions.
 - `receipts`: one response per dossier: the receipt number, canonicalised, kept only as an HMAC.
+- `kiosk_queue`: answers a registered tablet queued offline: its nonce stock and the queue's window.
 """
