@@ -93,6 +93,7 @@ GET  /manage/dashboard.csv                          login      403        ok    
 GET  /manage/dashboard.xlsx                         login      403        ok         ok
 GET  /manage/frames/                               login      403        ok         ok
 POST /manage/frames/                               login      403        ok         ok
+GET  /manage/kiosks/<device_id>/revoke             login      403        ok/404     ok
 POST /manage/kiosks/<device_id>/revoke             login      403        ok/404     ok
 GET  /manage/research/                              login      ok         ok         ok
 POST /manage/research/microdata                     login      ok         ok         ok
