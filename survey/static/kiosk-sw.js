@@ -66,7 +66,10 @@ function prepare(message) {
   return setMeta("urls", {queue: message.queue, nonces: message.nonces, form: message.form})
     .then(function () { return caches.open(CACHE); })
     .then(function (cache) {
-      var steps = [cache.addAll(message.assets || [])];
+      // Static files have content-hashed names: one already kept never changes.
+      var steps = (message.assets || []).map(function (asset) {
+        return cache.match(asset).then(function (hit) { return hit || cache.add(asset); });
+      });
       steps.push(cache.match(THANKS_KEY).then(function (hit) {
         return hit || fetch(message.thanks, {credentials: "same-origin"}).then(function (response) {
           if (response.ok) { return cache.put(THANKS_KEY, response); }

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, Playwright, expect
 
-from tests.survey.browser.conftest import TABLET, TIMEOUT_MS, chromium_path, screenshot
+from tests.survey.browser.conftest import TABLET, TIMEOUT_MS, PageFactory, chromium_path, screenshot
 from tests.survey.browser.fill import Answers, Mood, fill_form, submit
 from tests.survey.browser.live import Live, StoredResponse
 
@@ -97,3 +97,14 @@ def test_three_answers_taken_offline_are_stored_once_after_a_restart(live: Live,
     time.sleep(1)
     assert [r.id for r in live.responses()] == [r.id for r in rows]
     context.close()
+
+
+def test_without_service_workers_the_tablet_works_as_before(live: Live, open_page: PageFactory) -> None:
+    page = open_page(js=True, viewport=TABLET, service_workers="block")
+    page.goto(tablet_url(live))
+    answers, _ = fill_form(page, Mood.SATISFIED)
+    submit(page)
+    expect(page.locator("[data-page=thanks]")).to_be_visible()
+    expect(page.locator("#kiosk-queue")).to_be_hidden()
+    assert page.evaluate("navigator.serviceWorker.controller") is None
+    assert [(r.answers, r.channel) for r in live.responses()] == [(answers, "kiosk")]
