@@ -57,8 +57,9 @@ self.addEventListener("message", function (event) {
   var message = event.data || {};
   if (message.type === "prepare") {
     event.waitUntil(prepare(message).catch(function () {}).then(sync).then(broadcast));
-  } else if (message.type === "sync") {
-    event.waitUntil(sync().then(broadcast));
+  } else if (message.type === "sync") {  // also renews a stale nonce stock of a tablet left idle
+    event.waitUntil(sync().then(function () { return refreshStock(message.nonces); })
+      .catch(function () {}).then(broadcast));
   }
 });
 
