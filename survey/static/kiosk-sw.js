@@ -151,7 +151,7 @@ function sendOne(item) {
 // ---------------------------------------------------------------- requests
 function isKioskPage(url) {
   return url.origin === self.location.origin &&
-    (/^\/k\/[^/]+$/.test(url.pathname) || (/^\/s\/[^/]+(\/thanks)?$/.test(url.pathname) &&
+    (/^\/k\/[^/]+$/.test(url.pathname) || (/^\/s\/[^/]+(\/thanks|\/language)?$/.test(url.pathname) &&
                                           url.searchParams.get("mode") === "kiosk"));
 }
 
@@ -160,6 +160,7 @@ self.addEventListener("fetch", function (event) {
   var url = new URL(request.url);
   if (request.mode === "navigate" && isKioskPage(url)) {
     if (request.method === "GET") { event.respondWith(page(request, url)); }
+    else if (request.method === "POST" && /\/language$/.test(url.pathname)) { event.respondWith(language(request)); }
     else if (request.method === "POST" && !/\/thanks$/.test(url.pathname)) { event.respondWith(answer(request, url)); }
   } else if (request.method === "GET" && url.origin === self.location.origin && url.pathname.indexOf("/static/") === 0) {
     event.respondWith(fetch(request).catch(function () {
@@ -195,10 +196,21 @@ function offlineForm() {
   });
 }
 
-// A sent form: to the network; without one, into the queue, and the thank-you page.
+// The language switch needs the server; offline, 204 No Content leaves the page and its answers as
+// they are instead of the browser's offline page.
+function language(request) {
+  return fetch(request).catch(function () { return new Response(null, {status: 204}); });
+}
+
+// A sent form: to the network; without one (or with a proxy that cannot reach the app: 502-504),
+// into the queue, and the thank-you page. A form the app did take is stored once all the same.
 function answer(request, url) {
   var body = request.clone().text();
-  return fetch(request).catch(function () {
+  return fetch(request).then(function (response) {
+    return response.status >= 502 && response.status <= 504 ? queue() : response;
+  }, queue);
+
+  function queue() {
     return Promise.all([body, getMeta("urls")]).then(function (found) {
       var urls = found[1];
       if (!urls) { return Response.error(); }
@@ -208,7 +220,7 @@ function answer(request, url) {
         return Response.redirect(url.pathname + "/thanks" + url.search, 303);
       });
     });
-  });
+  }
 }
 
 function orError(hit) { return hit || Response.error(); }
