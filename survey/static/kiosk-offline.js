@@ -39,7 +39,11 @@
   });
   navigator.serviceWorker.register(data("worker"), {scope: "/"}).then(function () { tell("prepare"); },
                                                                          function () {});
-  window.addEventListener("online", function () { tell("sync"); });
+  // `online` may come a moment before the connection carries anything (here, before the worker's own
+  // requests can go out): try again shortly after.
+  window.addEventListener("online", function () {
+    [0, 2000, 6000].forEach(function (delay) { setTimeout(function () { tell("sync"); }, delay); });
+  });
   setInterval(function () { tell("sync"); }, 30000);
 
   // Offline nobody can check the form but the tablet: a required question left empty is pointed at

@@ -113,3 +113,27 @@ def test_without_service_workers_the_tablet_works_as_before(live: Live, open_pag
     expect(page.locator("#kiosk-queue")).to_be_hidden()
     assert page.evaluate("navigator.serviceWorker.controller") is None
     assert [(r.answers, r.channel) for r in live.responses()] == [(answers, "kiosk")]
+
+
+def test_offline_the_tablet_points_at_a_required_question_before_queueing(live: Live, playwright: Playwright,
+                                                                          tmp_path: Path) -> None:
+    url = tablet_url(live)
+    context = launch(playwright, tmp_path / "tablet-profile")
+    page = open_tablet(context, url)
+    context.set_offline(True)
+    answers, _ = fill_form(page, Mood.SATISFIED, skip=frozenset({"overall"}))
+    submit(page)
+    # Nobody could tell the citizen later that the server refused it: the tablet says so now.
+    expect(page.locator("#kiosk-offline-required")).to_be_visible()
+    expect(page.locator("#kiosk-offline-required")).to_have_text(
+        "Xin Ông/Bà trả lời các câu hỏi có ghi “bắt buộc”.")
+    expect(page.locator("[data-page=thanks]")).to_have_count(0)
+    expect(page.locator("#survey-form input:checked")).to_have_count(sum(map(len, answers.values())))
+    page.locator("label[for='q-overall-4']").click()
+    submit(page)
+    expect(page.locator("[data-page=thanks]")).to_be_visible()
+    expect(page.locator("#kiosk-queue")).to_have_attribute("data-waiting-count", "1", timeout=10000)
+    context.set_offline(False)  # the `online` event sends the queue (not the 30 s round)
+    rows = wait_for_rows(live, 1, seconds=15)
+    assert [(r.answers, r.channel) for r in rows] == [({**answers, "overall": (5,)}, "kiosk")]
+    context.close()
