@@ -4,21 +4,25 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from flask.testing import FlaskClient
 
+from survey import create_app
 from survey.demo.tree import seed_demo_kiosk
 from survey.extensions import db
 from survey.models import Counter, KioskDevice, Response
 from survey.services.citizens.form_nonce import issue_nonce, read_nonce
 from survey.services.citizens.kiosk_queue import answered_at
 from survey.services.organisation.kiosks import device_token
-from tests.survey.conftest import TEST_SECRET, counter_id
+from tests.survey.conftest import TEST_SECRET, _config, counter_id
 from tests.survey.staff_helpers import clock_of, running, staff_app
 from tests.survey.survey_helpers import hidden_fields
 
@@ -189,3 +193,27 @@ def test_only_a_registered_tablets_pages_load_the_offline_script(kapp: Flask) ->
     plain = kapp.test_client().get(form_url.split("?")[0] + "?mode=kiosk&new=1").get_data(as_text=True)
     assert "kiosk-offline" not in phone and "kiosk-offline" not in plain
     assert re.search(r"/static/kiosk\.[0-9a-f]{12}\.js", plain)
+
+
+def test_ten_concurrent_syncs_of_one_queued_answer_store_exactly_one(kapp: Flask) -> None:
+    """A tablet restarted mid-sync, or two tabs: the same item sent ten times at one instant, through
+    two app instances on one database file."""
+    path = tablet_path(kapp)
+    nonce = stock(kapp, path)[0]
+    same_file = Path(kapp.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
+    twin = create_app(_config(same_file))
+    clients = [(kapp if i % 2 else twin).test_client() for i in range(10)]
+    barrier = threading.Barrier(len(clients))
+
+    def sync(client: FlaskClient) -> str:
+        barrier.wait()
+        response = client.post(f"/s{path}/queued", data={"nonce": nonce, "overall": "3"}, headers=JSON)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return str(response.get_json()["status"])
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        statuses = sorted(pool.map(sync, clients))
+    with twin.app_context():
+        db.engine.dispose()
+    assert statuses == ["already"] * 9 + ["stored"]
+    assert [[(a.item_id, a.code) for a in r.answers] for r in rows(kapp)] == [[("overall", 3)]]
