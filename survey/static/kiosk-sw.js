@@ -17,7 +17,12 @@ var THANKS_KEY = "/__kiosk/thanks";
 var STOCK_REFRESH_MS = 60 * 60 * 1000;
 
 self.addEventListener("install", function () { self.skipWaiting(); });
-self.addEventListener("activate", function (event) { event.waitUntil(self.clients.claim()); });
+self.addEventListener("activate", function (event) {  // a new version drops the caches of older ones
+  event.waitUntil(caches.keys().then(function (names) {
+    return Promise.all(names.filter(function (name) { return name.indexOf("hailong-kiosk") === 0 && name !== CACHE; })
+                            .map(function (name) { return caches.delete(name); }));
+  }).then(function () { return self.clients.claim(); }));
+});
 
 // ---------------------------------------------------------------- IndexedDB: queue and meta
 function openDb() {
@@ -96,12 +101,19 @@ function refreshStock(url) {
   });
 }
 
+// Read and shorten the stock in one transaction: two forms can never get the same nonce.
 function takeNonce() {
-  return getMeta("stock").then(function (stock) {
-    if (!stock || !stock.nonces.length) { return null; }
-    var nonce = stock.nonces.shift();
-    return setMeta("stock", stock).then(function () { return nonce; });
-  });
+  var taken = null;
+  return run("meta", "readwrite", function (store) {
+    var request = store.get("stock");
+    request.onsuccess = function () {
+      var row = request.result;
+      if (row && row.value.nonces.length) {
+        taken = row.value.nonces.shift();
+        store.put(row);
+      }
+    };
+  }).then(function () { return taken; });
 }
 
 function broadcast() {
@@ -190,7 +202,10 @@ function offlineForm() {
     var nonce = found[1];
     if (!cached || !nonce) { return Response.error(); }
     return cached.text().then(function (html) {
-      html = html.replace(/(name="nonce" type="hidden" value=")[^"]*(")/, "$1" + nonce + "$2");
+      var field = /(name="nonce" type="hidden" value=")[^"]*(")/;
+      // Never the cached page's own nonce: every form shown offline must store a response of its own.
+      if (!field.test(html)) { return Response.error(); }
+      html = html.replace(field, "$1" + nonce + "$2");
       return new Response(html, {headers: {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}});
     });
   });
