@@ -50,11 +50,11 @@ def open_tablet(context: BrowserContext, url: str) -> Page:
     page = context.pages[0] if context.pages else context.new_page()
     page.goto(url)
     # The worker answers the page once it has cached the form and its nonce stock and tried the queue.
-    expect(page.locator("#kiosk-queue[data-ready]")).to_have_count(1, timeout=15000)
+    expect(page.locator("#kiosk-queue[data-ready]")).to_have_count(1, timeout=30000)
     return page
 
 
-def wait_for_rows(live: Live, count: int, seconds: float = 15) -> list[StoredResponse]:
+def wait_for_rows(live: Live, count: int, seconds: float = 30) -> list[StoredResponse]:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         rows = live.responses()
@@ -107,7 +107,7 @@ def test_three_answers_taken_offline_are_stored_once_after_a_restart(live: Live,
         context.set_offline(True)
         context.set_offline(False)
     page.reload()
-    expect(page.locator("#kiosk-queue[data-ready]")).to_have_count(1, timeout=15000)
+    expect(page.locator("#kiosk-queue[data-ready]")).to_have_count(1, timeout=30000)
     time.sleep(1)
     assert [r.id for r in live.responses()] == [r.id for r in rows]
     context.close()
@@ -143,6 +143,6 @@ def test_offline_the_tablet_points_at_a_required_question_before_queueing(live: 
     expect(page.locator("[data-page=thanks]")).to_be_visible()
     expect(page.locator("#kiosk-queue")).to_have_attribute("data-waiting-count", "1", timeout=10000)
     context.set_offline(False)  # the `online` event sends the queue (not the 30 s round)
-    rows = wait_for_rows(live, 1, seconds=15)
+    rows = wait_for_rows(live, 1, seconds=20)
     assert [(r.answers, r.channel) for r in rows] == [({**answers, "overall": (5,)}, "kiosk")]
     context.close()
