@@ -202,10 +202,13 @@ function offlineForm() {
     var nonce = found[1];
     if (!cached || !nonce) { return Response.error(); }
     return cached.text().then(function (html) {
-      var field = /(name="nonce" type="hidden" value=")[^"]*(")/;
+      var field = /<input\b[^>]*\bname="nonce"[^>]*>/;
+      var tag = html.match(field);
       // Never the cached page's own nonce: every form shown offline must store a response of its own.
-      if (!field.test(html)) { return Response.error(); }
-      html = html.replace(field, "$1" + nonce + "$2");
+      if (!tag || !/\bvalue="[^"]*"/.test(tag[0])) { return Response.error(); }
+      html = html.replace(field, function (input) {
+        return input.replace(/\bvalue="[^"]*"/, function () { return 'value="' + nonce + '"'; });
+      });
       return new Response(html, {headers: {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}});
     });
   });
