@@ -53,6 +53,11 @@ class DefaultConfig:
     # taps Continue within the warning, clears itself for the next citizen (docs/kiosk.md).
     KIOSK_IDLE_SECONDS = 60
     KIOSK_IDLE_WARNING_SECONDS = 15
+    # Offline kiosk (docs/kiosk.md, "Offline"): a registered tablet that loses the network queues its
+    # answers; a queued answer's form key is accepted this long after it was issued (instead of
+    # FORM_NONCE_MAX_AGE), and the tablet keeps this many unused form keys for the forms it shows offline.
+    KIOSK_QUEUE_MAX_AGE = 7 * 24 * 3600
+    KIOSK_NONCE_STOCK = 60
     # Extra directories of instrument YAML files, searched after the shipped ones (instruments/data)
     # when a unit's assignment names an instrument: local questionnaires, test fixtures.
     INSTRUMENT_PATHS: tuple[str, ...] = ()

@@ -289,6 +289,12 @@ def _page(survey: OpenSurvey, token: str) -> dict[str, Any]:
         device = session.get(KIOSK_DEVICE)
         page["kiosk_fresh_url"] = (url_for("public.kiosk", device_token=device) if device else
                                    url_for("public.start", token=token, mode="kiosk", lang="vi", new=1))
+        if device:  # a registered tablet works offline too (survey.blueprints.kiosk_offline)
+            page["kiosk_offline"] = {
+                "worker": url_for("kiosk_offline.service_worker"),
+                "queue": url_for("kiosk_offline.queued", device_token=device),
+                "nonces": url_for("kiosk_offline.nonces", device_token=device),
+                "thanks": url_for("public.thanks", token=token, mode="kiosk", lang="vi")}
         page["kiosk_idle"] = {"idle": config["KIOSK_IDLE_SECONDS"],
                               "warn": config["KIOSK_IDLE_WARNING_SECONDS"],
                               # an untouched form renews its nonce well before it expires

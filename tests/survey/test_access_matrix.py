@@ -101,6 +101,7 @@ GET  /manage/dashboard.csv                          login      403        ok    
 GET  /manage/dashboard.xlsx                         login      403        ok         ok
 GET  /manage/frames/                               login      403        ok         ok
 POST /manage/frames/                               login      403        ok         ok
+GET  /manage/kiosks/<device_id>/revoke             login      403        ok/404     ok
 POST /manage/kiosks/<device_id>/revoke             login      403        ok/404     ok
 GET  /manage/reports/subscriptions                  login      403        ok         ok
 POST /manage/reports/subscriptions                  login      403        ok         ok

@@ -67,3 +67,29 @@ def test_forged_or_foreign_tablets_are_refused(sapp: Flask) -> None:
         assert db.session.scalar(sa.select(sa.func.count()).select_from(KioskDevice)) == 0
     researcher = signed_in(sapp, "rita", Role.RESEARCHER, ("HL",))
     assert researcher.post(f"/manage/counters/{counter}/kiosks", data={"label": "x"}).status_code == 403
+
+
+def test_revoking_asks_first_on_a_page_that_needs_no_javascript(sapp: Flask) -> None:
+    manager = signed_in(sapp, "mai", Role.MANAGER, ("HL-AB",))
+    counter = counter_id("HL-AB-1/KIOSK", sapp)
+    manager.post(f"/manage/counters/{counter}/kiosks", data={"label": "Máy quầy 1"})
+    with sapp.app_context():
+        device_id = db.session.scalar(sa.select(KioskDevice.id))
+    counter_page = manager.get(f"/manage/counters/{counter}").get_data(as_text=True)
+    # The counter page offers a link to the confirmation, no button that revokes at once.
+    assert f'href="/manage/kiosks/{device_id}/revoke"' in counter_page
+    assert f'action="/manage/kiosks/{device_id}/revoke"' not in counter_page
+    asked = manager.get(f"/manage/kiosks/{device_id}/revoke")
+    page = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "Thu hồi máy tính bảng" in page and "Máy quầy 1" in page
+    assert "chưa gửi sẽ không gửi được nữa" in page and "<script" not in page
+    assert re.search(r'<form method="post">.*Đồng ý, thu hồi', page, re.S)
+    with sapp.app_context():
+        assert db.session.get(KioskDevice, device_id).revoked_at is None  # type: ignore[union-attr]
+    assert audit_events("kiosk.revoke", sapp) == []
+    done = manager.post(f"/manage/kiosks/{device_id}/revoke")
+    assert done.status_code == 302 and done.headers["Location"].endswith("#kiosks")
+    assert [e.object_id for e in audit_events("kiosk.revoke", sapp)] == [str(device_id)]
+    # Asking again for a revoked tablet leads back to the counter page; nothing is audited twice.
+    assert manager.get(f"/manage/kiosks/{device_id}/revoke").status_code == 302
+    assert len(audit_events("kiosk.revoke", sapp)) == 1

@@ -1,10 +1,10 @@
-"""Manager pages: register a counter tablet (kiosk mode) and get its URL; revoke it."""
+"""Manager pages: register a counter tablet (kiosk mode) and get its URL; revoke it, after a confirmation."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, flash, redirect, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -55,25 +55,33 @@ def kiosk_register(counter_id: int) -> Any:
     return redirect(url_for("manage.counter_edit", counter_id=counter_id) + "#kiosks")
 
 
-@bp.post("/kiosks/<int:device_id>/revoke")
+@bp.route("/kiosks/<int:device_id>/revoke", methods=["GET", "POST"])
 @staff_required(*MANAGERS)
 def kiosk_revoke(device_id: int) -> Any:
+    """GET asks for confirmation (a page, so it works without JavaScript); POST revokes for good."""
     actor, now = current_staff(), current_time()
     device = kiosks.kiosk_in_scope(db.session(), actor, device_id, now=now)
-    if not ConfirmForm().validate_on_submit():
+    back = url_for("manage.counter_edit", counter_id=device.counter_id) + "#kiosks"
+    if device.revoked_at is not None:
+        return redirect(back)
+    form = ConfirmForm()
+    if request.method == "GET":
+        return render_template("manage/units/kiosk_revoke.html", device=device, form=form, back=back,
+                               url=kiosk_url(device))
+    if not form.validate_on_submit():
         flash(_("The form has expired. Please try again."), "error")
-        return redirect(url_for("manage.counter_edit", counter_id=device.counter_id) + "#kiosks")
-    device = kiosks.revoke_kiosk(db.session(), actor, device_id, now=now)
+        return redirect(url_for("manage.kiosk_revoke", device_id=device.id))
+    kiosks.revoke_kiosk(db.session(), actor, device_id, now=now)
     db.session.commit()
     flash(_("Tablet revoked: its address no longer opens the survey."), "ok")
-    return redirect(url_for("manage.counter_edit", counter_id=device.counter_id) + "#kiosks")
+    return redirect(back)
 
 
 @bp.context_processor
 def _kiosk_panel() -> dict[str, Any]:
-    """`kiosk_panel(counter)` for the counter page: its tablets with their URLs, and the forms."""
+    """`kiosk_panel(counter)` for the counter page: its tablets with their URLs, and the form."""
     def kiosk_panel(counter: Any) -> dict[str, Any]:
         devices = kiosks.counter_kiosks(db.session(), counter)
         return {"devices": [(device, kiosk_url(device)) for device in devices],
-                "form": KioskForm(formdata=None), "confirm": ConfirmForm(formdata=None)}
+                "form": KioskForm(formdata=None)}
     return {"kiosk_panel": kiosk_panel}

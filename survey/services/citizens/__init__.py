@@ -11,4 +11,5 @@
 - `flag_review`: managers' list of flagged responses, and their reinstate/confirm decisions.
 - `receipts`: one response per dossier: the receipt number, canonicalised, kept only as an HMAC.
 - `receipt_links`: the single-use per-dossier survey link (QR on the slip) minted through the API.
+- `kiosk_queue`: answers a registered tablet queued offline: its nonce stock and the queue's window.
 """

@@ -40,11 +40,14 @@ class Intake:
 def take_submission(session: Session, validation: Validation, *, survey: OpenSurvey, client: Client,
                     store: LimitStore, config: Mapping[str, Any], channel: Channel, language: str,
                     now: datetime, local_day: date, receipt: str | None = None,
-                    link: ReceiptLink | None = None) -> Intake:
+                    link: ReceiptLink | None = None, answered_at: datetime | None = None) -> Intake:
     """Count `validation` against the counter's limits, spend its receipt where the counter asks
     for one (`receipt` as typed), flag it if implausible, and store it. With `link` (a per-dossier
     survey link of this counter, already checked) the link is spent instead of a typed number, and
-    the response is stored as receipt-verified."""
+    the response is stored as receipt-verified. `answered_at` (an answer a kiosk queued offline,
+    survey.services.citizens.kiosk_queue) is when the citizen answered: the flags look at the counter
+    around then and the response is stored with it; the limits count now."""
+    when = now if answered_at is None else answered_at
     if validation.nonce is None:
         raise ValueError("only an accepted validation can be taken")
     if already_stored(session, validation):
@@ -65,10 +68,10 @@ def take_submission(session: Session, validation: Validation, *, survey: OpenSur
     if link is not None and not spend_link(session, link, now, config):
         return Intake(None, receipt_problem="E-RECEIPT-USED")
     flags = plausibility_flags(session, counter_id=counter.id, answers=validation.answers,
-                               rendered_at=validation.nonce.rendered_at, now=now,
+                               rendered_at=validation.nonce.rendered_at, now=when,
                                min_fill=min_fill_for(survey.instrument.id, config), rules=rules,
                                counts=check.counts, hours=counter_hours(counter).hours)
     stored = store_response(session, validation, counter=counter, registered=survey.registered,
-                            channel=channel, language=language, now=now, flags=flags,
+                            channel=channel, language=language, now=when, flags=flags,
                             receipt_verified=link is not None)
     return Intake(stored, flags=flags if stored is Stored.STORED else ())

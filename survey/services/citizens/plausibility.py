@@ -69,7 +69,8 @@ def plausibility_flags(session: Session, *, counter_id: int, answers: Mapping[st
     `hours` are the counter's opening hours in force (None: unknown, never flagged)."""
     reasons: list[FlagReason] = []
     recent = session.scalar(sa.select(sa.func.count()).select_from(Response).where(
-        Response.counter_id == counter_id, Response.submitted_at > now - BURST_WINDOW))
+        Response.counter_id == counter_id, Response.submitted_at > now - BURST_WINDOW,
+        Response.submitted_at <= now))  # `now` is in the past for an answer a kiosk queued offline
     if (recent or 0) >= rules.threshold("burst_per_minute"):
         reasons.append(FlagReason.BURST)
     if (counts.get("address", 0) >= rules.threshold("address_flag_from")
@@ -99,7 +100,8 @@ def _repeats(session: Session, counter_id: int, answers: Mapping[str, tuple[int,
     if len(answers) < rules.threshold("repeat_min_answers") or before < 1:
         return False
     ids = session.scalars(sa.select(Response.id).where(
-        Response.counter_id == counter_id, Response.submitted_at > now - REPEAT_WINDOW)
+        Response.counter_id == counter_id, Response.submitted_at > now - REPEAT_WINDOW,
+        Response.submitted_at <= now)
         .order_by(Response.id.desc()).limit(before)).all()
     if len(ids) < before:
         return False

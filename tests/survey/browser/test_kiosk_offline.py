@@ -1,0 +1,148 @@
+"""The offline kiosk in a real browser: answers taken without a network survive a browser restart and
+are stored exactly once when the network returns (docs/kiosk.md, "Offline")."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, Playwright, expect
+
+from tests.survey.browser.conftest import (
+    TABLET,
+    TIMEOUT_MS,
+    PageFactory,
+    axe_violations,
+    chromium_path,
+    screenshot,
+)
+from tests.survey.browser.fill import Answers, Mood, fill_form, submit
+from tests.survey.browser.live import Live, StoredResponse
+
+pytestmark = pytest.mark.browser
+
+KIOSK = "HL-AB-1/KIOSK"  # serves the province's SIPAS questionnaire
+
+
+def tablet_url(live: Live) -> str:
+    from survey.demo.tree import seed_demo_kiosk
+    from survey.extensions import db
+    from survey.models import Counter
+    from survey.services.organisation.kiosks import device_token
+
+    with live.app.app_context():
+        device = seed_demo_kiosk(db.session, [db.session.get(Counter, live.counters[KIOSK])])  # type: ignore[list-item]
+        db.session.commit()
+        return f"{live.base}/k/{device_token(device, live.app.config['SECRET_KEY'])}"
+
+
+def launch(playwright: Playwright, profile: Path) -> BrowserContext:
+    """Chromium on a profile kept on disk: closing and launching again is a real browser restart."""
+    context = playwright.chromium.launch_persistent_context(
+        str(profile), executable_path=chromium_path(), headless=True, viewport=TABLET, locale="vi-VN",
+        bypass_csp=True)  # for axe's injected script
+    context.set_default_timeout(TIMEOUT_MS)
+    return context
+
+
+def open_tablet(context: BrowserContext, url: str) -> Page:
+    page = context.pages[0] if context.pages else context.new_page()
+    page.goto(url)
+    # The worker answers the page once it has cached the form and its nonce stock and tried the queue.
+    expect(page.locator("#kiosk-queue[data-ready]")).to_have_count(1, timeout=30000)
+    return page
+
+
+def wait_for_rows(live: Live, count: int, seconds: float = 30) -> list[StoredResponse]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        rows = live.responses()
+        if len(rows) >= count:
+            return rows
+        time.sleep(0.2)
+    return live.responses()
+
+
+def test_three_answers_taken_offline_are_stored_once_after_a_restart(live: Live, playwright: Playwright,
+                                                                      tmp_path: Path) -> None:
+    url, profile = tablet_url(live), tmp_path / "tablet-profile"
+    context = launch(playwright, profile)
+    page = open_tablet(context, url)
+    context.set_offline(True)
+    given: list[Answers] = []
+    for n, (mood, skip) in enumerate([(Mood.SATISFIED, frozenset()), (Mood.DISSATISFIED, frozenset()),
+                                      (Mood.SATISFIED, frozenset({"comment"}))]):
+        answers, _ = fill_form(page, mood, skip)
+        given.append(answers)
+        if n == 0:  # the language switch needs the server: offline it leaves the page as it is
+            page.locator(".lang-switch button[lang=en]").click()
+            expect(page.locator("html")).to_have_attribute("lang", "vi")
+            expect(page.locator("#survey-form input:checked")).to_have_count(sum(map(len, answers.values())))
+        submit(page)
+        expect(page.locator("[data-page=thanks]")).to_be_visible()  # the normal thank-you, in Vietnamese
+        expect(page.locator("html")).to_have_attribute("lang", "vi")
+        expect(page.locator("#kiosk-queue")).to_have_attribute("data-waiting-count", str(n + 1),
+                                                                            timeout=10000)
+        page.locator(".button-link").click()  # "start a new form now": the cached form, empty
+        expect(page.locator("#survey-form input:checked")).to_have_count(0)
+    queue = page.locator("#kiosk-queue")
+    expect(queue).to_have_text("3 câu trả lời đang chờ gửi")
+    screenshot(page, "kiosk-offline-3-waiting", full_page=False)
+    assert axe_violations(page) == []  # the cached form with the staff's line, served by the worker
+    assert live.responses() == []  # nothing reached the server
+    context.close()
+
+    context = launch(playwright, profile)  # the same tablet, the next morning, online again
+    page = open_tablet(context, url)
+    rows = wait_for_rows(live, 3)
+    assert len(rows) == 3
+    assert sorted((r.answers for r in rows), key=str) == sorted(given, key=str)
+    assert {r.channel for r in rows} == {"kiosk"}
+    expect(queue := page.locator("#kiosk-queue")).to_be_hidden()
+    assert queue.get_attribute("data-waiting-count") == "0"
+
+    # Reconnecting twice and reloading sends nothing again.
+    for _ in range(2):
+        context.set_offline(True)
+        context.set_offline(False)
+    page.reload()
+    expect(page.locator("#kiosk-queue[data-ready]")).to_have_count(1, timeout=30000)
+    time.sleep(1)
+    assert [r.id for r in live.responses()] == [r.id for r in rows]
+    context.close()
+
+
+def test_without_service_workers_the_tablet_works_as_before(live: Live, open_page: PageFactory) -> None:
+    page = open_page(js=True, viewport=TABLET, service_workers="block")
+    page.goto(tablet_url(live))
+    answers, _ = fill_form(page, Mood.SATISFIED)
+    submit(page)
+    expect(page.locator("[data-page=thanks]")).to_be_visible()
+    expect(page.locator("#kiosk-queue")).to_be_hidden()
+    assert page.evaluate("navigator.serviceWorker.controller") is None
+    assert [(r.answers, r.channel) for r in live.responses()] == [(answers, "kiosk")]
+
+
+def test_offline_the_tablet_points_at_a_required_question_before_queueing(live: Live, playwright: Playwright,
+                                                                          tmp_path: Path) -> None:
+    url = tablet_url(live)
+    context = launch(playwright, tmp_path / "tablet-profile")
+    page = open_tablet(context, url)
+    context.set_offline(True)
+    answers, _ = fill_form(page, Mood.SATISFIED, skip=frozenset({"overall"}))
+    submit(page)
+    # Nobody could tell the citizen later that the server refused it: the tablet says so now.
+    expect(page.locator("#kiosk-offline-required")).to_be_visible()
+    expect(page.locator("#kiosk-offline-required")).to_have_text(
+        "Xin Ông/Bà trả lời các câu hỏi có ghi “bắt buộc”.")
+    expect(page.locator("[data-page=thanks]")).to_have_count(0)
+    expect(page.locator("#survey-form input:checked")).to_have_count(sum(map(len, answers.values())))
+    page.locator("label[for='q-overall-4']").click()
+    submit(page)
+    expect(page.locator("[data-page=thanks]")).to_be_visible()
+    expect(page.locator("#kiosk-queue")).to_have_attribute("data-waiting-count", "1", timeout=10000)
+    context.set_offline(False)  # the `online` event sends the queue (not the 30 s round)
+    rows = wait_for_rows(live, 1, seconds=20)
+    assert [(r.answers, r.channel) for r in rows] == [({**answers, "overall": (5,)}, "kiosk")]
+    context.close()
