@@ -45,7 +45,7 @@ def service_worker() -> Response:
 @bp.get(f"{QUEUE_PREFIX}/<device_token>/nonces")
 def nonces(device_token: str) -> Any:
     """Unused form nonces for the forms the tablet shows while offline (404/410 as the tablet's URL)."""
-    survey = _tablet_survey(device_token)
+    survey, _device_id = _tablet_survey(device_token)
     config = current_app.config
     stock = nonce_stock(config["SECRET_KEY"], survey.counter.id, survey.instrument.key, current_time(),
                         config["KIOSK_NONCE_STOCK"])
@@ -57,7 +57,7 @@ def nonces(device_token: str) -> Any:
 def queued(device_token: str) -> Any:
     """One answer the tablet queued offline: 200 once stored (or stored before: a repeated sync),
     429 to retry later, any other 4xx never to be retried."""
-    survey = _tablet_survey(device_token)
+    survey, device_id = _tablet_survey(device_token)
     _require_form_body()
     config, now = current_app.config, current_time()
     result = validate_submission(request.form, survey.instrument, counter_id=survey.counter.id, now=now,
@@ -70,7 +70,7 @@ def queued(device_token: str) -> Any:
     language = request.args.get("lang") if request.args.get("lang") in config["LANGUAGES"] else "vi"
     secret = config["SECRET_KEY"]
     client = Client.of(request.remote_addr, read_browser_id(request.cookies.get(COOKIE_NAME), secret),
-                       secret=secret, day=utc_day(), kiosk=True)
+                       secret=secret, day=utc_day(), kiosk_device_id=device_id)
     intake = take_submission(session_, result, survey=survey, client=client,
                              store=store_for(config["SUBMISSION_LIMIT_STORAGE"], session_), config=config,
                              channel=Channel.KIOSK, language=str(language), now=now,
@@ -88,10 +88,12 @@ def queued(device_token: str) -> Any:
     return _no_store(jsonify(status=intake.stored.value))
 
 
-def _tablet_survey(device_token: str) -> OpenSurvey:
+def _tablet_survey(device_token: str) -> tuple[OpenSurvey, int]:
+    """The survey of the registered tablet's counter, and the tablet's id (its own allowance)."""
     secret = token_secret(current_app.config)
     device = resolve_kiosk(db.session(), device_token, secret)
-    return open_survey(db.session(), issue_token(device.counter, secret), current_app.config, _local_today())
+    token = issue_token(device.counter, secret)
+    return open_survey(db.session(), token, current_app.config, _local_today()), device.id
 
 
 def _refused(status: int, code: str) -> tuple[Response, int]:

@@ -105,18 +105,10 @@ class IndexReport:
         """The overall index row of `domain` (default: the report's unit)."""
         return self.row(domain or self.unit_code, "overall_index", "overall")
 
-    @functools.cached_property
-    def _changes(self) -> dict[str, pd.Series | None]:
-        # once per cached report: a dashboard asks for every unit of the subtree on every view
-        return {str(domain): _change(self.trend, str(domain), self.period.label, self.previous.label,
-                                     self.alpha) for domain in set(self.trend["domain"])}
-
     def change_of(self, domain: str) -> pd.Series | None:
-        """`change` for any unit of the subtree: its overall index against the previous period (None
-        when either period has no row for it)."""
-        if domain == self.unit_code:
-            return self.change
-        return self._changes.get(domain)
+        """`change` for any unit of the subtree: its overall index against the previous period, with
+        the two periods' covariance (None when either period has no row for it)."""
+        return _change(self.changes, domain)
 
     def trend_labels(self) -> list[str]:
         """Labels of the trend window, oldest first, ending with the report's period."""
