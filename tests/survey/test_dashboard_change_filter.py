@@ -64,7 +64,7 @@ def test_the_export_keeps_the_change_filter_and_has_the_change_as_a_number(capp:
     client = signed_in(capp, "tinh", Role.MANAGER, ("HL",))
     response = client.get(f"/manage/dashboard.csv?{QUERY}&change=improved&lang=en")
     rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
-    assert rows[0][-2:] == ["Change since the previous period", "Change"]
+    assert rows[0][-3:] == ["Change since the previous period", "Change", "Notes"]
     assert [r[0] for r in rows[1:]] == ["HL", "HL-AB"]
     ab = rows[2]
-    assert float(ab[-2]) == pytest.approx(AB_INDEX - 0.125, rel=1e-9) and ab[-1] == "significant rise"
+    assert float(ab[-3]) == pytest.approx(AB_INDEX - 0.125, rel=1e-9) and ab[-2] == "significant rise"

@@ -169,17 +169,17 @@ def test_csv_and_xlsx_carry_the_mark_instead_of_the_figures(small: Flask) -> Non
     rows = list(csv.reader(io.StringIO(
         client.get(f"/manage/dashboard.csv?{QUERY}&lang=en").data.decode("utf-8-sig"))))
     assert rows[0][5:] == ["Index", "Lower bound (95%)", "Upper bound (95%)", "Verdict", "Responses (n)",
-                           "Response rate", "Notes"]
+                           "Response rate", "Change since the previous period", "Change", "Notes"]
     by_code = {r[0]: r for r in rows[1:]}
     for code in HIDDEN:
-        assert by_code[code][5:11] == ["suppressed"] * 6 and NOTE_EN in by_code[code][11], code
+        assert by_code[code][5:13] == ["suppressed"] * 8 and NOTE_EN in by_code[code][13], code
     for code in ("HL-HL-3", "HL-HL-4", "HL-HL-5"):
-        assert int(by_code[code][9]) == SMALL[code] and by_code[code][11] == ""
+        assert int(by_code[code][9]) == SMALL[code] and by_code[code][13] == ""
     assert int(by_code["HL-HL"][9]) == 223
     sheet = load_workbook(io.BytesIO(client.get(f"/manage/dashboard.xlsx?{QUERY}&lang=vi").data))["Units"]
     values = {r[0]: r for r in ([c.value for c in row] for row in sheet.iter_rows(min_row=2))}
     for code in HIDDEN:
-        assert values[code][5:11] == ["đã ẩn"] * 6 and NOTE_VI in values[code][11], code
+        assert values[code][5:13] == ["đã ẩn"] * 8 and NOTE_VI in values[code][13], code
     assert values["HL-HL-3"][9] == 50 and values["HL-HL"][9] == 223
 
 
