@@ -8,7 +8,7 @@ data's range (with the target inside), so narrow intervals stay readable; the ax
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import TypeGuard
@@ -157,6 +157,16 @@ def _percent_ticks(low: float, high: float) -> list[tuple[float, str]]:
     return [(tick / 10, f"{tick * 10}%") for tick in range(round(low * 10), round(high * 10) + 1)]
 
 
+def _opened(points: Sequence[Point], benchmarks: Sequence[Benchmark], frame: tuple[int, int, str, str],
+            axis: tuple[float, float], gridline: Callable[[float, str], str]) -> list[str]:
+    """An <svg> (`frame`: width, height, title, CSS class) described in words for screen readers, with
+    one grid line and label per percent tick of `axis` drawn by `gridline(share, label)`."""
+    width, height, title, css = frame
+    parts = _open(width, height, title, _interval_desc(points) + _benchmark_desc(points, benchmarks), css)
+    parts.extend(gridline(share, label) for share, label in _percent_ticks(*axis))
+    return parts
+
+
 def interval_plot(
     points: Sequence[Point],
     *,
@@ -177,14 +187,12 @@ def interval_plot(
     def x(v: float) -> float:
         return label_width + (v - low) / (high - low) * plot
 
-    desc = _interval_desc(points) + _benchmark_desc(points, benchmarks)
-    parts = _open(width, height, title, desc, "chart intervals")
-    for share, label in _percent_ticks(low, high):
+    def gridline(share: float, label: str) -> str:
         tx = x(share)
-        parts.append(
-            f'<line class="grid" x1="{tx:.1f}" x2="{tx:.1f}" y1="4" y2="{height - 22}"/>'
-            f'<text class="tick" x="{tx:.1f}" y="{height - 6}" text-anchor="middle">{label}</text>'
-        )
+        return (f'<line class="grid" x1="{tx:.1f}" x2="{tx:.1f}" y1="4" y2="{height - 22}"/>'
+                f'<text class="tick" x="{tx:.1f}" y="{height - 6}" text-anchor="middle">{label}</text>')
+
+    parts = _opened(points, benchmarks, (width, height, title, "chart intervals"), (low, high), gridline)
     for i, p in enumerate(points):
         y = 14 + i * row_height
         label = p.label if len(p.label) <= 52 else p.label[:51] + "…"
@@ -224,14 +232,12 @@ def trend_chart(
     def y(v: float) -> float:
         return top + (high - v) / (high - low) * (height - top - bottom)
 
-    desc = _interval_desc(points) + _benchmark_desc(points, benchmarks)
-    parts = _open(width, height, title, desc, "chart trend")
-    for share, label in _percent_ticks(low, high):
+    def gridline(share: float, label: str) -> str:
         ty = y(share)
-        parts.append(
-            f'<line class="grid" x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}"/>'
-            f'<text class="tick" x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end">{label}</text>'
-        )
+        return (f'<line class="grid" x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}"/>'
+                f'<text class="tick" x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end">{label}</text>')
+
+    parts = _opened(points, benchmarks, (width, height, title, "chart trend"), (low, high), gridline)
     shown = [(i, p.est, p.lo, p.hi) for i, p in enumerate(points) if _ok(p.est) and _ok(p.lo) and _ok(p.hi)]
     if shown:
         upper = " ".join(f"{x(i):.1f},{y(hi):.1f}" for i, _, _, hi in shown)

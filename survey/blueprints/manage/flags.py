@@ -62,8 +62,7 @@ def flags() -> str:
 @bp.post("/flags/<int:response_id>")
 @staff_required(Role.ADMIN, Role.MANAGER)
 def flag_decision(response_id: int) -> WerkzeugResponse:
-    user = current_staff()
-    now = current_time()
+    user, now = current_staff(), current_time()
     response = owned_or_404(db.session(), user, Response, response_id, object_type="response", now=now,
                             action="response.review")
     try:

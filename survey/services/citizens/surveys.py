@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class OpenSurvey:
+    """A counter's survey as a citizen opens it: the counter, and the instrument version in force there."""
+
     counter: Counter
     registered: RegisteredInstrument
 

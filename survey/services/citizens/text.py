@@ -24,6 +24,8 @@ _ALLOWED_CONTROLS = frozenset("\t\n")
 
 
 class TextProblem(StrEnum):
+    """Why a typed text is refused, as the stable error code the citizen's page and the API show."""
+
     CONTROL_CHAR = "E-CONTROL-CHAR"
     TOO_LONG = "E-TOO-LONG"
 

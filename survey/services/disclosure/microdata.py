@@ -50,15 +50,7 @@ from analysis.disclosure import (
 )
 from analysis.poststratification import DEFAULT_MIN_CELL
 from instruments.index import IndexDefinition
-from instruments.model import (
-    Instrument,
-    LongTextItem,
-    MultipleChoiceItem,
-    NumberItem,
-    ScaleItem,
-    ShortTextItem,
-    SingleChoiceItem,
-)
+from instruments.model import Instrument, MultipleChoiceItem
 from survey.models import Channel, Unit, UnitKind
 from survey.services.disclosure.scrubber import scrubbed_texts
 from survey.services.reporting.indices import respondent_weights
@@ -140,11 +132,16 @@ def quasi_identifiers_for(instrument: Instrument) -> tuple[tuple[QuasiIdentifier
     return quasi, sensitive
 
 
+# Item types by what an export makes of them: one coded column, or free text (scrubbed, on request).
+ONE_CODE_TYPES = frozenset({"scale", "single", "number"})
+TEXT_TYPES = frozenset({"short_text", "long_text"})
+
+
 def coded_items(instrument: Instrument) -> list[str]:
     """Exported item columns: scale, single-choice and number items, then multiple-choice options."""
     out: list[str] = []
     for item in instrument.items():
-        if isinstance(item, ScaleItem | SingleChoiceItem | NumberItem):
+        if item.type in ONE_CODE_TYPES:
             out.append(item.id)
         elif isinstance(item, MultipleChoiceItem):
             out.extend(f"{item.id}__{option.code}" for option in item.options)
@@ -152,7 +149,7 @@ def coded_items(instrument: Instrument) -> list[str]:
 
 
 def _text_items(instrument: Instrument) -> list[str]:
-    return [item.id for item in instrument.items() if isinstance(item, ShortTextItem | LongTextItem)]
+    return [item.id for item in instrument.items() if item.type in TEXT_TYPES]
 
 
 def _month_span(first: date, last: date) -> tuple[date, date]:

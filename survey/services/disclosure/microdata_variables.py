@@ -6,16 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from instruments.model import (
-    Instrument,
-    LongTextItem,
-    MultipleChoiceItem,
-    NumberItem,
-    ScaleItem,
-    ShortTextItem,
-    SingleChoiceItem,
-    Text,
-)
+from instruments import model
+from instruments.model import Instrument, Text
 from survey.models import Channel
 from survey.services.disclosure.microdata import (
     AGE_BANDS_MERGED,
@@ -73,7 +65,7 @@ def _item_variables(instrument: Instrument, columns: tuple[str, ...], merged_age
                     suppressible: set[str]) -> list[Variable]:
     out: list[Variable] = []
     for item in instrument.items():
-        if isinstance(item, ScaleItem):
+        if isinstance(item, model.ScaleItem):
             scale = instrument.scales[item.scale]
             values = {level.code: level.label for level in scale.levels}
             na = scale.not_applicable if item.allow_na else None
@@ -81,16 +73,16 @@ def _item_variables(instrument: Instrument, columns: tuple[str, ...], merged_age
                 values[na.code] = na.label
             out.append(Variable(item.id, item.text, "code", values, na.code if na else None,
                                 item.id in suppressible))
-        elif isinstance(item, SingleChoiceItem):
+        elif isinstance(item, model.SingleChoiceItem):
             values = {option.code: option.label for option in item.options}
             if merged_age and item.id == "age_band":
                 values = {band: Text(vi=vi, en=en) for band, (_, (vi, en)) in AGE_BANDS_MERGED.items()}
             out.append(Variable(item.id, item.text, "code", values, None, item.id in suppressible))
-        elif isinstance(item, ShortTextItem | LongTextItem):
+        elif isinstance(item, model.ShortTextItem | model.LongTextItem):
             out.append(Variable(item.id, item.text, "string"))
-        elif isinstance(item, NumberItem):
+        elif isinstance(item, model.NumberItem):
             out.append(Variable(item.id, item.text, "number", {}, None, item.id in suppressible))
-        elif isinstance(item, MultipleChoiceItem):
+        elif isinstance(item, model.MultipleChoiceItem):
             for option in item.options:
                 label = Text(vi=f"{item.text.vi}: {option.label.vi}", en=f"{item.text.en}: {option.label.en}")
                 out.append(Variable(f"{item.id}__{option.code}", label, "code",

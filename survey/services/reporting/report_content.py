@@ -62,6 +62,8 @@ class Figure:
 
 @dataclass(frozen=True)
 class UnitFigure:
+    """A unit's overall index in the report's period, placed in the tree (`depth` below the report's unit)."""
+
     code: str
     name: str
     kind: str
@@ -72,6 +74,8 @@ class UnitFigure:
 
 @dataclass(frozen=True)
 class TrendPoint:
+    """One unit's overall index in one period of the report's trend."""
+
     period: str
     unit_code: str
     figure: Figure
