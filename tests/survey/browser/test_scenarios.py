@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.survey.browser.conftest import PageFactory, screenshot
-from tests.survey.browser.fill import COMMENT, Mood, fill_form, submit
+from tests.survey.browser.fill import COMMENT, Mood, fill_form, option_label, submit
 from tests.survey.browser.live import Live
 
 pytestmark = pytest.mark.browser
@@ -57,7 +57,7 @@ def test_validation_error_keeps_answers_and_focuses_the_summary(live: Live, open
         for code in codes:
             expect(page.locator(f"input[name='{item_id}'][value='{code}']")).to_be_checked()
     expect(page.locator("#q-comment")).to_have_value(COMMENT)
-    page.locator("label[for='q-overall-0']").click()
+    option_label(page, "overall", 0).click()
     submit(page)
     thanks_shown(page)
     [stored] = live.responses()
