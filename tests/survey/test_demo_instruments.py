@@ -3,6 +3,7 @@ nothing is stored; a form with its required answer is stored under the served ve
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +69,19 @@ def test_the_required_answer_alone_is_stored_under_the_served_version(served: Se
     [(instrument_id, version, answers)] = _stored(served.app)
     assert f"{instrument_id}@{version}" == key
     assert answers == {item: [int(code)] for item, code in answer.items()}
+
+
+def test_a_long_option_list_is_a_drop_down_whose_empty_entry_is_no_answer(served: Served) -> None:
+    url = served.url("HL-TTHCC-1/Q1")  # sipas-counter: 17 procedure fields
+    html = served.client.get(url + "?new=1").get_data(as_text=True)
+    assert re.search(r'<label class="item-label" for="q-procedure_field">[^<]+</label>'
+                     r'<select id=q-procedure_field name=procedure_field class="text-input">'
+                     r'<option value="">—</option>'
+                     r'<option value=1>Đất đai</option>', html)
+    assert html.count("<option ") == 18  # the empty entry and the 17 fields
+    response = served.client.post(url, data={**served.open_form(url), "overall": "4", "procedure_field": ""})
+    assert response.status_code == 303, response.get_data(as_text=True)[:600]
+    [(_, _, answers)] = _stored(served.app)
+    assert answers == {"overall": [4]}
+    response = served.client.post(url, data={**served.open_form(url), "overall": "4", "procedure_field": "0"})
+    assert response.status_code == 422 and error_code_in(response.get_data(as_text=True)) == {"E-VALUE"}

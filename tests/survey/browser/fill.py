@@ -53,6 +53,9 @@ def fill_form(page: Page, mood: Mood, skip: frozenset[str] = frozenset()) -> tup
             levels = item.locator("label:not(.na) input").count()  # .na: "not applicable", last
             index = levels - 1 if mood is Mood.SATISFIED else 0
             chosen[item_id] = (_tap(page, item_id, index),)
+        elif "item-single" in kind and item.locator("select").count():  # a long list: a drop-down
+            item.locator("select").select_option(index=1)
+            chosen[item_id] = (int(item.locator("select").input_value()),)
         elif "item-single" in kind:
             chosen[item_id] = (_tap(page, item_id, 0),)
         elif "item-multiple" in kind:
@@ -66,6 +69,17 @@ def fill_form(page: Page, mood: Mood, skip: frozenset[str] = frozenset()) -> tup
             page.locator(f"#q-{item_id}").fill(COMMENT)
             texts[item_id] = COMMENT
     return chosen, texts
+
+
+def expect_kept(page: Page, answers: Answers) -> None:
+    """Every answer in `answers` is still chosen on the page (ticked, or selected in a drop-down)."""
+    for item_id, codes in answers.items():
+        select = page.locator(f"select[name='{item_id}']")
+        if select.count():
+            expect(select).to_have_value(str(codes[0]))
+            continue
+        for code in codes:
+            expect(page.locator(f"input[name='{item_id}'][value='{code}']")).to_be_checked()
 
 
 def submit(page: Page) -> None:

@@ -76,9 +76,9 @@ def test_idle_form_asks_then_clears_itself(quick_kiosk: Live, open_page: PageFac
     assert axe_violations(page) == []
     dialog.locator("[data-continue]").click()  # the citizen is still there: the answer stays
     expect(dialog).to_be_hidden()
-    expect(page.locator("#q-e1_info-0")).to_be_checked()
+    expect(option_label(page, "e1_info", 0).locator("input")).to_be_checked()
     expect(dialog).to_be_visible(timeout=4000)  # idle again, and this time nobody answers
-    expect(page.locator("#q-e1_info-0")).not_to_be_checked(timeout=10000)
+    expect(option_label(page, "e1_info", 0).locator("input")).not_to_be_checked(timeout=10000)
     nothing_answered(page)
     page.go_back()
     expect(page.locator("#survey-form input:checked")).to_have_count(0)

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.survey.browser.conftest import PageFactory, screenshot
-from tests.survey.browser.fill import COMMENT, Mood, fill_form, option_label, submit
+from tests.survey.browser.fill import COMMENT, Mood, expect_kept, fill_form, option_label, submit
 from tests.survey.browser.live import Live
 
 pytestmark = pytest.mark.browser
@@ -53,9 +53,7 @@ def test_validation_error_keeps_answers_and_focuses_the_summary(live: Live, open
     assert page.locator("#survey-form").get_attribute("novalidate") is not None
     screenshot(page, f"validation-error-{'js' if js else 'nojs'}")
     assert live.responses() == []
-    for item_id, codes in answers.items():  # everything answered is still ticked
-        for code in codes:
-            expect(page.locator(f"input[name='{item_id}'][value='{code}']")).to_be_checked()
+    expect_kept(page, answers)  # everything answered is still ticked
     expect(page.locator("#q-comment")).to_have_value(COMMENT)
     option_label(page, "overall", 0).click()
     submit(page)
@@ -72,9 +70,7 @@ def test_language_switch_mid_survey_keeps_the_answers(live: Live, open_page: Pag
     page.locator(".lang-switch [lang=en]").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.locator(".submit-button")).to_have_text("Send my answers")
-    for item_id, codes in answers.items():
-        for code in codes:
-            expect(page.locator(f"input[name='{item_id}'][value='{code}']")).to_be_checked()
+    expect_kept(page, answers)
     assert live.responses() == []
     submit(page)
     thanks_shown(page)
