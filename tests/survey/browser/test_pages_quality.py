@@ -25,8 +25,11 @@ def _quick(live: Live, page: Page) -> None:
 
 
 def _outpatient(live: Live, page: Page) -> None:
-    live.assign("HL-AB", "outpatient")
-    page.goto(live.url("HL-AB-1/Q1"))
+    page.goto(live.url("HL-BV-1/KKB"))
+
+
+def _school(live: Live, page: Page) -> None:
+    page.goto(live.url("HL-HL-THCS/PH"))
 
 
 def _errors(live: Live, page: Page) -> None:
@@ -53,7 +56,8 @@ def _kiosk_thanks(live: Live, page: Page) -> None:
     expect(page.locator("[data-page=thanks]")).to_be_visible()
 
 
-PAGES = {"survey": _survey, "quick-rating": _quick, "outpatient": _outpatient, "errors": _errors,
+PAGES = {"survey": _survey, "quick-rating": _quick, "outpatient": _outpatient, "school": _school,
+         "errors": _errors,
          "error-page": _error_page, "thanks": _thanks, "kiosk-thanks": _kiosk_thanks}
 
 
@@ -124,13 +128,10 @@ def test_focus_outline_contrasts_3_to_1_with_what_surrounds_it(live: Live, open_
     assert min(_contrast(outline, bg) for bg in backgrounds) >= 3, (outline, backgrounds)
 
 
-@pytest.mark.parametrize("counter", [SIPAS, "outpatient"])
+@pytest.mark.parametrize("counter", [SIPAS, "HL-BV-1/KKB", "HL-HL-THCS/PH"])  # SIPAS, outpatient, school
 def test_five_point_labels_fit_in_two_lines(live: Live, open_page: PageFactory, counter: str) -> None:
     page = open_page(js=True)
-    if counter == "outpatient":
-        _outpatient(live, page)
-    else:
-        page.goto(live.url(counter))
+    page.goto(live.url(counter))
     # the lines of each label's text (after its radio button): distinct tops of the text's line boxes
     lines = page.evaluate("""() => [...document.querySelectorAll('.n5 label:not(.na)')].map(el => {
         const text = document.createRange();

@@ -13,8 +13,9 @@ pytestmark = pytest.mark.browser
 
 JS = pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
 SIPAS = "HL-TTHCC-1/Q1"  # the province's SIPAS questionnaire
-# instrument -> the demo counter that serves it (outpatient is given to the ward HL-AB by the test)
-COUNTERS = {"sipas-counter": SIPAS, "quick-rating": "HL-HL-1/Q1", "outpatient": "HL-AB-1/Q1"}
+# instrument -> the demo counter that serves it (`flask seed demo`: the hospital's and school's too)
+COUNTERS = {"sipas-counter": SIPAS, "quick-rating": "HL-HL-1/Q1", "outpatient": "HL-BV-1/KKB",
+            "school-parents": "HL-HL-THCS/PH"}
 
 
 def thanks_shown(page) -> None:  # type: ignore[no-untyped-def]
@@ -26,8 +27,6 @@ def thanks_shown(page) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("instrument", list(COUNTERS))
 def test_every_instrument_completed(live: Live, open_page: PageFactory, instrument: str, mood: Mood,
                                     js: bool) -> None:
-    if instrument == "outpatient":
-        live.assign("HL-AB", "outpatient")
     page = open_page(js=js)
     page.goto(live.url(COUNTERS[instrument]))
     answers, texts = fill_form(page, mood)
