@@ -33,7 +33,7 @@ class DefaultConfig:
     MIN_FILL_SECONDS = 3
     # Minimum plausible fill time per instrument id; a faster response is flagged, never refused.
     MIN_FILL_SECONDS_BY_INSTRUMENT: Mapping[str, int] = MappingProxyType(
-        {"sipas-counter": 20, "outpatient": 15})
+        {"sipas-counter": 20, "outpatient": 15, "school-parents": 15})
     # Submission limits and plausibility flags (survey/services/citizens/limits.py, docs/integrity.md).
     # "database" keeps the limit counters in the database (shared by every worker and process);
     # a `limits` storage URI such as "redis://localhost:6379/1" keeps them in Redis.

@@ -27,8 +27,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 # distutils' own notes when pip disables byte-compiling; anything else that says warning is a failure
 HARMLESS = re.compile(r"warning: \w+: byte-compiling is disabled, skipping\.")
-# `flask seed demo` prints each counter ("  CODE/COUNTER  name") with its survey URL on the next line.
-SURVEY_URL = re.compile(r"^  \S+  (.+)\n    survey: http://127\.0\.0\.1:5000(/s/\S+)", re.M)
+# `flask seed demo` prints each counter ("  CODE/COUNTER  name  — instrument@version") with its survey URL
+# on the next line.
+SURVEY_URL = re.compile(r"^  \S+  (.+?)  — \S+\n    survey: http://127\.0\.0\.1:5000(/s/\S+)", re.M)
 
 
 @pytest.fixture(scope="module")

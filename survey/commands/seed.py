@@ -6,9 +6,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from survey.demo.tree import seed_demo, seed_demo_accounts, seed_demo_kiosk
+from survey.demo.tree import seed_demo, seed_demo_accounts, seed_demo_kiosk, seed_demo_sectors
 from survey.extensions import db
 from survey.models import utcnow
+from survey.services.organisation.assignments import assignment_for
 from survey.services.organisation.kiosks import device_token
 from survey.services.qr.counters import live_counters_under
 from survey.services.qr.qr_images import is_loopback
@@ -24,7 +25,7 @@ group = AppGroup("seed", help="Load demonstration data.")
               "responses and served-dossier frames (skipped if already there).")
 def demo_command(base_url: str | None, responses: bool) -> None:
     """Create the demo units and counters (safe to run again) and print their URLs."""
-    counters = seed_demo(db.session())
+    counters = seed_demo(db.session()) + seed_demo_sectors(db.session())
     if responses:
         from survey.demo.province import generate_demo_responses
 
@@ -41,10 +42,13 @@ def demo_command(base_url: str | None, responses: bool) -> None:
     # Every live counter of the demo province: with --responses the province has far more than the five
     # base ones, and each must be reachable from this listing.
     everything = live_counters_under(db.session(), root)
-    click.echo(f"Demo counters ({len(everything)}) — survey URL, then printable QR poster (sign in first: "
-               "demo accounts below):")
+    click.echo(f"Demo counters ({len(everything)}) — the questionnaire each serves, its survey URL, then "
+               "its printable QR poster (sign in first: demo accounts below):")
+    today = utcnow().date()
     for counter in everything:
-        click.echo(f"  {counter.unit.code}/{counter.code}  {counter.name_vi}")
+        assignment = assignment_for(db.session(), counter.unit, today)
+        serves = f"{assignment.instrument_id}@{assignment.instrument_version}" if assignment else "no survey"
+        click.echo(f"  {counter.unit.code}/{counter.code}  {counter.name_vi}  — {serves}")
         click.echo(f"    survey: {base}/s/{issue_token(counter, secret)}")
         click.echo(f"    poster: {base}/posters/counter/{counter.id}")
         if counter.id == kiosk.counter_id:

@@ -21,8 +21,8 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from instruments.registry import get_registered
-from survey.demo.tree import REFORM_DAY, seed_demo
+from instruments.registry import RegisteredInstrument, get_registered
+from survey.demo.tree import REFORM_DAY, seed_demo, seed_demo_sectors
 from survey.models import (
     ALL,
     Answer,
@@ -89,6 +89,9 @@ COMMUNES = (
 )
 # Units of the small demo tree (survey.demo.tree): their simulated share and volume.
 EXISTING = {"HL-TTHCC-1": (0.88, 260), "HL-AB-1": (0.83, 130), "HL-HL-1": (0.86, 60)}
+# The demo hospital's outpatient desk and school (`seed_demo_sectors`): share, volume, and the item every
+# response answers (the instrument's always-required question; its codes 1-5 rise with satisfaction).
+SECTORS = {"HL-BV-1": (0.84, 150, "return_intention"), "HL-HL-THCS": (0.89, 40, "overall")}
 FIELD_NAMES = {
     "ly-lich-tu-phap": "Lý lịch tư pháp", "tu-phap": "Tư pháp, hộ tịch", "dat-dai": "Đất đai",
     "moi-truong": "Môi trường", "xay-dung": "Xây dựng", "giao-thong": "Giao thông",
@@ -139,7 +142,7 @@ def _ensure_places(session: Session) -> dict[str, tuple[Unit, list[Counter]]]:
                                     name_en=f"Counter {i}", procedure_field=field))
         points[code] = (point, [])
     session.flush()
-    for code in [*points, *EXISTING]:
+    for code in [*points, *EXISTING, *SECTORS]:
         point = session.scalar(sa.select(Unit).where(Unit.code == code))
         assert point is not None
         points[code] = (point, list(point.counters))
@@ -149,6 +152,8 @@ def _ensure_places(session: Session) -> dict[str, tuple[Unit, list[Counter]]]:
 def _profile(code: str) -> tuple[float, int]:
     if code in EXISTING:
         return EXISTING[code]
+    if code in SECTORS:
+        return SECTORS[code][:2]
     place = next(p for p in (*AGENCIES, *COMMUNES) if f"{p.code}-1" == code)
     return place.true_share, place.monthly
 
@@ -189,13 +194,19 @@ def generate_demo_responses(session: Session, *, today: date | None = None) -> i
     if session.scalar(sa.select(Response.id).where(Response.idempotency_key == f"{KEY_PREFIX}0")):
         return 0
     seed_demo(session)
+    seed_demo_sectors(session)
     points = _ensure_places(session)
     sipas = get_registered("sipas-counter", "2025.1")
     quick = get_registered("quick-rating", "2025.1")
+    sectors = {"HL-BV-1": get_registered("outpatient", "2026.1"),
+               "HL-HL-THCS": get_registered("school-parents", "2026.1")}
     criteria = [c for e in sipas.instrument.index.elements for c in e.criteria]
     offsets = np.random.default_rng(SEED + 1).normal(0, CRITERION_SD, len(criteria))
     offsets -= offsets.mean()
-    rng = np.random.default_rng(SEED)
+    main_rng = np.random.default_rng(SEED)
+    # The hospital and school draw from their own stream, so that adding them left every other unit's
+    # simulated year as it was.
+    sector_rng = np.random.default_rng(SEED + 2)
     last_day = today or date(2026, 11, 22)
     responses: list[dict[str, object]] = []
     answers: list[dict[str, object]] = []
@@ -204,7 +215,8 @@ def generate_demo_responses(session: Session, *, today: date | None = None) -> i
     months = _month_starts()
     for code, (point, counters) in sorted(points.items()):
         share, monthly = _profile(code)
-        registered = quick if code == "HL-HL-1" else sipas
+        registered = sectors.get(code) or (quick if code == "HL-HL-1" else sipas)
+        rng = sector_rng if code in SECTORS else main_rng
         for m, month in enumerate(months):
             true = share - 0.2 if code == f"{DROP_UNIT}-1" and m >= MONTHS - DROP_MONTHS else share
             size = int(rng.poisson(monthly))
@@ -230,9 +242,11 @@ def generate_demo_responses(session: Session, *, today: date | None = None) -> i
                 latent = _calibrated_logit(true) + float(rng.normal(0, RESPONDENT_SD))
                 if registered is quick:
                     _quick_answers(rng, index, latent, answers)
+                elif code in SECTORS:
+                    _sector_answers(rng, index, latent, registered, SECTORS[code][2], answers)
                 else:
                     _sipas_answers(rng, index, latent, criteria, offsets, counter.procedure_field, answers)
-                if rng.random() < 0.08:
+                if code not in SECTORS and rng.random() < 0.08:  # the demo comments are about counters
                     pool = PLANTED if rng.random() < 0.05 else COMMENTS
                     texts.append({"response_id": index, "item_id": "comment",
                                   "text": pool[int(rng.integers(len(pool)))]})
@@ -323,3 +337,20 @@ def _quick_answers(rng: np.random.Generator, response_id: int, latent: float,
     courtesy = rng.random() < 1 / (1 + np.exp(-latent - 0.3))
     out.append({"response_id": response_id, "item_id": "courtesy",
                 "code": (3 if rng.random() < 0.5 else 2) if courtesy else 1})
+
+
+def _sector_answers(rng: np.random.Generator, response_id: int, latent: float,
+                    registered: RegisteredInstrument, required_item: str,
+                    out: list[dict[str, object]]) -> None:
+    """A hospital or school response: every index criterion (3 % not applicable, 2 % skipped) and the
+    instrument's required question, all driven by the respondent's latent satisfaction."""
+    criteria = [c for e in registered.instrument.index.elements for c in e.criteria]
+    probabilities = 1 / (1 + np.exp(-(latent + rng.normal(0, ANSWER_SD, len(criteria)))))
+    for item, p, u, miss in zip(criteria, probabilities, rng.random(len(criteria)), rng.random(len(criteria)),
+                                strict=True):
+        if miss < 0.03:
+            out.append({"response_id": response_id, "item_id": item, "code": 0})  # not applicable
+        elif miss >= 0.05:
+            out.append({"response_id": response_id, "item_id": item, "code": _scale_code(rng, u < p)})
+    satisfied = rng.random() < 1 / (1 + np.exp(-latent))
+    out.append({"response_id": response_id, "item_id": required_item, "code": _scale_code(rng, satisfied)})

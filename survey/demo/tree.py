@@ -56,21 +56,65 @@ COUNTERS = (
     DemoCounter("HL-AB-1", "KIOSK", "Máy tính bảng tại quầy", "Counter tablet", None),
     DemoCounter("HL-HL-1", "Q1", "Quầy Một cửa", "One-stop counter", None),
 )
+# (unit code, instrument id, version): the unit and the units below it are measured with it.
+ASSIGNMENTS = (("HL", "sipas-counter", "2025.1"), ("HL-HL", "quick-rating", "2025.1"))
+TARGETS = (("HL", "sipas-counter"),)  # (unit code, instrument id) with the demo's 2026 target
+
+# Public health and education units are measured too: a hospital's outpatient desk and a school, each
+# with its sector's instrument, so that every shipped instrument is reachable from a demo counter
+# (`flask seed demo` adds them; tests/survey/test_seed.py checks the coverage). Kept apart from the base
+# tree above, whose shape many tests rely on.
+SECTOR_UNITS = (
+    DemoUnit("HL-BV", UnitKind.AGENCY, "Bệnh viện Đa khoa tỉnh Mẫu", "Demo Provincial General Hospital",
+             "HL"),
+    DemoUnit("HL-BV-1", UnitKind.SERVICE_POINT, "Khoa Khám bệnh – Bệnh viện Đa khoa tỉnh",
+             "Outpatient department – Provincial General Hospital", "HL-BV"),
+    # Lower secondary schools are run by the commune since the 2025 reform.
+    DemoUnit("HL-HL-THCS", UnitKind.SERVICE_POINT, "Trường Trung học cơ sở Hòa Lạc",
+             "Hoa Lac Lower Secondary School", "HL-HL"),
+)
+SECTOR_COUNTERS = (
+    DemoCounter("HL-BV-1", "KKB", "Quầy đón tiếp người bệnh ngoại trú", "Outpatient reception desk", None),
+    DemoCounter("HL-HL-THCS", "PH", "Phòng tiếp phụ huynh", "Parents' reception room", None),
+)
+SECTOR_ASSIGNMENTS = (("HL-BV", "outpatient", "2026.1"), ("HL-HL-THCS", "school-parents", "2026.1"))
+SECTOR_TARGETS = (("HL-BV", "outpatient"), ("HL-HL-THCS", "school-parents"))
+TARGET = 0.90  # the demo province's 2026 target (> 90 % satisfied), for every sector
 
 
 def seed_demo(session: Session) -> list[Counter]:
     """Create the demo tree, counters, instrument assignments and a target if missing; return counters."""
+    return _ensure(session, UNITS, COUNTERS, ASSIGNMENTS, TARGETS)
+
+
+def seed_demo_sectors(session: Session) -> list[Counter]:
+    """Add the demo hospital and school (after `seed_demo`) with their instruments; return their counters."""
+    return _ensure(session, SECTOR_UNITS, SECTOR_COUNTERS, SECTOR_ASSIGNMENTS, SECTOR_TARGETS)
+
+
+def _ensure(session: Session, unit_specs: tuple[DemoUnit, ...], counter_specs: tuple[DemoCounter, ...],
+            assignments: tuple[tuple[str, str, str], ...], targets: tuple[tuple[str, str], ...]
+            ) -> list[Counter]:
     units: dict[str, Unit] = {}
-    for spec in UNITS:
+
+    def unit_by_code(code: str) -> Unit:
+        if code not in units:
+            found = session.scalar(sa.select(Unit).where(Unit.code == code))
+            if found is None:
+                raise LookupError(f"demo unit {code} missing: run seed_demo first")
+            units[code] = found
+        return units[code]
+
+    for spec in unit_specs:
         unit = session.scalar(sa.select(Unit).where(Unit.code == spec.code))
         if unit is None:
             unit = Unit(code=spec.code, kind=spec.kind, name_vi=spec.name_vi, name_en=spec.name_en,
-                        parent=units.get(spec.parent) if spec.parent else None, valid_from=REFORM_DAY)
+                        parent=unit_by_code(spec.parent) if spec.parent else None, valid_from=REFORM_DAY)
             session.add(unit)
         units[spec.code] = unit
     session.flush()
     counters = []
-    for c in COUNTERS:
+    for c in counter_specs:
         unit = units[c.unit]
         counter = session.scalar(sa.select(Counter).where(Counter.unit_id == unit.id, Counter.code == c.code))
         if counter is None:
@@ -78,10 +122,12 @@ def seed_demo(session: Session) -> list[Counter]:
                               procedure_field=c.procedure_field)
             session.add(counter)
         counters.append(counter)
-    _ensure_assignment(session, units["HL"], "sipas-counter", "2025.1")
-    _ensure_assignment(session, units["HL-HL"], "quick-rating", "2025.1")
-    if session.scalar(sa.select(Target).where(Target.unit_id == units["HL"].id)) is None:
-        session.add(Target(unit_id=units["HL"].id, instrument_id="sipas-counter", year=2026, target=0.90))
+    for unit_code, instrument_id, version in assignments:
+        _ensure_assignment(session, unit_by_code(unit_code), instrument_id, version)
+    for unit_code, instrument_id in targets:
+        unit = unit_by_code(unit_code)
+        if session.scalar(sa.select(Target.id).where(Target.unit_id == unit.id)) is None:
+            session.add(Target(unit_id=unit.id, instrument_id=instrument_id, year=2026, target=TARGET))
     session.flush()
     return counters
 

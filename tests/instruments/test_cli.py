@@ -25,7 +25,9 @@ def test_list() -> None:
     assert result.ok
     assert [line.split("\t")[0] for line in result.lines] == [
         "outpatient@2025.1",
+        "outpatient@2026.1",
         "quick-rating@2025.1",
+        "school-parents@2026.1",
         "sipas-counter@2025.1",
     ]
 
@@ -62,7 +64,7 @@ def test_describe_marks_required_and_conditional_items() -> None:
 
 def test_validate_shipped_and_lock() -> None:
     result = validate_command()
-    assert result.ok and result.lines == ("3 instrument files valid; published.json matches",)
+    assert result.ok and result.lines == ("5 instrument files valid; published.json matches",)
 
 
 def test_validate_files_prints_every_error_with_the_file() -> None:
@@ -91,7 +93,7 @@ def test_lock_through_the_command(tmp_path: Path) -> None:
     shutil.copytree(DATA_DIR, data)
     lock = tmp_path / "published.json"
     result = run(["--data-dir", str(data), "--lock", str(lock), "lock"])
-    assert result.ok and len(result.lines) == 3
+    assert result.ok and len(result.lines) == 5
     assert json.loads(lock.read_text(encoding="utf-8")) == json.loads(LOCK_PATH.read_text(encoding="utf-8"))
     assert lock_command(data, lock).lines == ("published.json already up to date",)
     path = data / "quick-rating.yaml"

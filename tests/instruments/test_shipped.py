@@ -9,7 +9,7 @@ import pytest
 from instruments.index import IndexDefinition
 from instruments.loader import validate_file
 from instruments.model import Instrument, MultipleChoiceItem, ScaleItem, SingleChoiceItem
-from instruments.registry import DATA_DIR, check_published, get_instrument, list_instruments
+from instruments.registry import DATA_DIR, check_published, get_instrument, list_instruments, parse_spec
 
 SHIPPED = sorted(DATA_DIR.glob("*.yaml"))
 
@@ -19,10 +19,12 @@ def test_shipped_file_validates(path: object) -> None:
     assert validate_file(str(path)) == []
 
 
-def test_the_three_instruments_are_shipped_and_published() -> None:
+def test_the_instruments_are_shipped_and_published() -> None:
     assert [entry.key for entry in list_instruments()] == [
         "outpatient@2025.1",
+        "outpatient@2026.1",
         "quick-rating@2025.1",
+        "school-parents@2026.1",
         "sipas-counter@2025.1",
     ]
     assert {entry.instrument.status for entry in list_instruments()} == {"published"}
@@ -38,10 +40,12 @@ def test_published_lock_matches_shipped_files() -> None:
         ("sipas-counter", [4, 4, 5, 3, 3]),  # SIPAS items 15-33 (docs/sipas-method.md §2)
         ("quick-rating", [1]),
         ("outpatient", [5, 6, 5, 5, 4]),  # sections A-E
+        ("outpatient@2025.1", [5, 6, 5, 5, 4]),
+        ("school-parents", [5, 5, 5, 4, 4]),  # MoET toolkit's five contents (docs/instruments.md)
     ],
 )
 def test_index_definition_criteria_counts(instrument_id: str, per_element: list[int]) -> None:
-    definition = IndexDefinition.from_instrument(get_instrument(instrument_id))
+    definition = IndexDefinition.from_instrument(get_instrument(*parse_spec(instrument_id)))
     assert [len(element.criteria) for element in definition.elements] == per_element
     assert len(definition.criteria) == sum(per_element)
 
@@ -53,7 +57,7 @@ def _all_text(instrument: Instrument) -> list[str]:
     return texts
 
 
-@pytest.mark.parametrize("instrument_id", ["sipas-counter", "quick-rating", "outpatient"])
+@pytest.mark.parametrize("instrument_id", ["sipas-counter", "quick-rating", "outpatient", "school-parents"])
 def test_wording_is_nfc_vietnamese_with_english(instrument_id: str) -> None:
     instrument = get_instrument(instrument_id)
     for text in _all_text(instrument):
@@ -103,6 +107,42 @@ def test_quick_rating_three_buttons_and_conditional_reasons() -> None:
     criterion = IndexDefinition.from_instrument(instrument).criterion("rating")
     assert criterion.satisfied_codes == {2, 3} and criterion.not_applicable_code is None
     assert len(instrument.items()) <= 5  # under 30 seconds
+
+
+@pytest.mark.parametrize("instrument_id", sorted({entry.instrument.id for entry in list_instruments()}))
+def test_every_served_instrument_has_a_question_that_is_always_required(instrument_id: str) -> None:
+    # Without one, a form sent empty would be stored as a response with no answer at all.
+    instrument = get_instrument(instrument_id)
+    assert [item.id for item in instrument.items() if item.required and item.show_if is None]
+
+
+def test_outpatient_2026_differs_from_2025_only_by_the_required_return_question() -> None:
+    old, new = get_instrument("outpatient", "2025.1"), get_instrument("outpatient")
+    assert new.version == "2026.1"
+    assert [i.id for i in old.items() if i.required] == []
+    assert [i.id for i in new.items() if i.required] == ["return_intention"]
+    new_dump, old_dump = new.model_dump(), old.model_dump()
+    for section in new_dump["sections"]:
+        for item in section["items"]:
+            item["required"] = False
+    new_dump["version"] = old_dump["version"]
+    assert new_dump == old_dump  # nothing else moved: same items, codes, index, wording
+
+
+def test_school_parents_is_education_sector_with_moet_contents() -> None:
+    instrument = get_instrument("school-parents")
+    assert instrument.sector == "education" and instrument.status == "published"
+    assert [element.label.vi for element in instrument.index.elements] == [
+        "Tiếp cận dịch vụ giáo dục", "Cơ sở vật chất, trang thiết bị", "Môi trường giáo dục",
+        "Hoạt động giáo dục", "Kết quả giáo dục"]
+    scale = instrument.scales["edu5"]
+    assert [level.label.vi for level in scale.levels] == [
+        "Rất không hài lòng", "Không hài lòng", "Bình thường", "Hài lòng", "Rất hài lòng"]
+    assert scale.satisfied == (4, 5)
+    overall = instrument.item("overall")
+    assert isinstance(overall, ScaleItem) and overall.required and not overall.allow_na
+    separate = {entry.item: entry for entry in instrument.index.separate}
+    assert separate["overall"].group == "overall" and separate["overall"].favourable == (4, 5)
 
 
 def test_outpatient_is_health_sector_with_not_used_code() -> None:

@@ -107,9 +107,12 @@ def summary_heading(html: str) -> str | None:
 
 
 def checked(html: str, name: str, value: str | None = None) -> bool:
-    """Whether an input `name` (with `value`, if given) is rendered checked, whatever the attribute order."""
+    """Whether an input `name` (with `value`, if given) is rendered checked, whatever the attribute order
+    and quoting (options are written with unquoted values: `name=q_access value=4`)."""
     for tag in re.findall(r"<input [^>]*>", html):
-        if (f'name="{name}"' in tag and re.search(r"\schecked[\s>]", tag)
-                and (value is None or f'value="{value}"' in tag)):
+        attributes = {key: quoted or bare
+                      for key, quoted, bare in re.findall(r'\s([a-z-]+)=(?:"([^"]*)"|([^\s>]*))', tag)}
+        if (attributes.get("name") == name and re.search(r"\schecked[\s>]", tag)
+                and (value is None or attributes.get("value") == value)):
             return True
     return False

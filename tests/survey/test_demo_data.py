@@ -60,3 +60,17 @@ def test_demo_year_is_plausible_and_idempotent(app: Flask) -> None:
         assert any(scrub(t).redactions for t in texts) and any(not scrub(t).redactions for t in texts)
         frames = db.session.scalar(sa.select(sa.func.count()).select_from(ServedCount))
         assert frames and frames >= 12 * 24
+
+        # The demo hospital and school answer their own instruments, each response with the required
+        # question answered (as the web form demands), and they get served-dossier frames too.
+        by_unit = dict(db.session.execute(
+            sa.select(Unit.code, Response.instrument_id).join(Response, Response.unit_id == Unit.id)
+            .where(Unit.code.in_(["HL-BV-1", "HL-HL-THCS"])).distinct()).all())
+        assert by_unit == {"HL-BV-1": "outpatient", "HL-HL-THCS": "school-parents"}
+        sector = Response.instrument_id.in_(["outpatient", "school-parents"])
+        counted = db.session.scalar(sa.select(sa.func.count()).select_from(Response).where(sector))
+        assert counted and counted > 1000
+        without_required = db.session.scalar(sa.select(sa.func.count()).select_from(Response).where(
+            sector, ~sa.exists().where(Answer.response_id == Response.id,
+                                       Answer.item_id.in_(["return_intention", "overall"]))))
+        assert without_required == 0

@@ -10,7 +10,8 @@ from flask.testing import FlaskCliRunner
 def test_list_shows_every_shipped_instrument(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["instruments", "list"])
     assert result.exit_code == 0, result.output
-    for key in ("sipas-counter@2025.1", "quick-rating@2025.1", "outpatient@2025.1"):
+    for key in ("sipas-counter@2025.1", "quick-rating@2025.1", "outpatient@2025.1", "outpatient@2026.1",
+                "school-parents@2026.1"):
         assert key in result.output
 
 

@@ -143,7 +143,7 @@ def test_bad_scale_values_re_render_with_answers_kept(served: Served, value: str
     # q_staff does not allow N/A, so its "0" is a bad value too.
     data = {**served.open_form(url), **VALID, "q_staff": value}
     html = assert_refused(served.client.post(url, data=data), 422, "E-VALUE", served)
-    assert 'id="error-summary"' in html and 'href="#q-q_staff-0"' in html
+    assert 'id="error-summary"' in html and 'href="#item-q_staff"' in html
     assert checked(html, "q_access", "4")  # answers kept
     assert "Cán bộ nhiệt tình." in html and 'value="2"' in html
     assert 'id="err-q_staff"' in html and "has-error" in html
@@ -170,7 +170,7 @@ def test_required_missing(served: Served) -> None:
     data = {**served.open_form(url), **VALID}
     del data["overall"]
     html = assert_refused(served.client.post(url, data=data), 422, "E-REQUIRED", served)
-    assert 'href="#q-overall-0"' in html
+    assert 'href="#item-overall"' in html
     # A required conditional question is required only when shown.
     data = {**served.open_form(url), **VALID, "overall": "1"}
     html = assert_refused(served.client.post(url, data=data), 422, "E-REQUIRED", served)

@@ -38,11 +38,11 @@ def served(migrated_db: Path, tmp_path: Path) -> Served:
 def test_form_renders_every_item_type_from_the_instrument(served: Served) -> None:
     html = served.client.get(served.url()).get_data(as_text=True)
     assert "Phiếu thử nghiệm đủ loại câu hỏi" in html and "Xin Ông/Bà cho biết ý kiến." in html  # title, note
-    assert '<legend><span class="item-text">Dễ tìm nơi nộp hồ sơ</span>' in html  # scale in a fieldset
-    assert len(re.findall(r'<input [^>]*name="q_access"[^>]*type="radio"', html)) == 6  # 5 levels + N/A
-    assert len(re.findall(r'<input [^>]*name="q_staff"[^>]*type="radio"', html)) == 5  # allow_na: false
-    assert 'class="option option-na" for="q-q_access-5"' in html
-    assert html.count('type="checkbox"') == 3 and 'data-max-choices="2"' in html
+    assert '<legend>Dễ tìm nơi nộp hồ sơ <span class="required">(bắt buộc)</span></legend>' in html
+    assert len(re.findall(r'<label><input [^>]*type=radio name=q_access ', html)) == 5  # 5 levels
+    assert len(re.findall(r'<label class=na><input type=radio name=q_access value=0[ >]', html)) == 1  # + N/A
+    assert len(re.findall(r'<input [^>]*type=radio name=q_staff ', html)) == 5  # allow_na: false
+    assert html.count('type=checkbox') == 3 and 'data-max-choices="2"' in html
     assert 'maxlength="100"' in html and 'maxlength="500"' in html and "<textarea" in html
     assert 'type="number"' in html and 'min="1"' in html and 'max="20"' in html
     assert 'data-show-if-item="overall" data-show-if-in="1 2"' in html

@@ -28,6 +28,7 @@ from survey.services.citizens.flag_review import flagged_counts
 from survey.services.citizens.plausibility import reason_labels
 from survey.services.disclosure.scrubber import Comment, scrubbed_comments
 from survey.services.organisation.targets import effective_targets, pending_proposals, proposals_to_decide
+from survey.services.organisation.unit_plans import instrument_keys
 from survey.services.reporting import formats
 from survey.services.reporting.alerts import refresh_alerts
 from survey.services.reporting.benchmarks import unit_benchmarks
@@ -58,7 +59,8 @@ from survey.services.staff.access import unit_or_404, visible_unit_ids
 from survey.services.weighting.frames import response_rates
 
 STATUS_LABELS = {"flagged": _l("flagged"), "excluded": _l("excluded")}
-INSTRUMENTS = ("sipas-counter@2025.1", "quick-rating@2025.1", "outpatient@2025.1")
+# The instrument picker: every shipped version, the SIPAS counter survey (the default) first.
+INSTRUMENTS = tuple(sorted(instrument_keys(), key=lambda key: key != "sipas-counter@2025.1"))
 
 
 @bp.app_template_filter("pct")

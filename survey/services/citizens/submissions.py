@@ -186,6 +186,8 @@ def _parse_item(item: Item, values: Sequence[str], instrument: Instrument, parse
             parsed.answers[item.id] = (int(values[0]),)
         else:
             parsed.fail(item.id, "E-VALUE")
+    elif isinstance(item, SingleChoiceItem) and values == [""]:
+        return  # a long option list is a drop-down, whose empty first entry means "not answered"
     elif values:
         codes = _choice_codes(item, instrument)
         if not all(value in codes for value in values) or len(set(values)) != len(values):

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import Flask
 from werkzeug.serving import make_server
 
-from survey.demo.tree import REFORM_DAY, seed_demo
+from survey.demo.tree import REFORM_DAY, seed_demo, seed_demo_sectors
 from survey.extensions import db
 from survey.models import Counter, InstrumentAssignment, Response, Unit
 from survey.services.qr.qr_tokens import issue_token, token_secret
@@ -75,7 +75,9 @@ def serve(migrated_db: Path, tmp_path: Path, **overrides: Any) -> Iterator[Live]
     config = {"WTF_CSRF_ENABLED": True, "MIN_FILL_SECONDS": 0, "KIOSK_RETURN_SECONDS": 600, **overrides}
     app = make_app(migrated_db, tmp_path, **config)
     with app.app_context():
-        counters = {f"{c.unit.code}/{c.code}": c.id for c in seed_demo(db.session)}
+        # the demo province with its hospital and school: every shipped instrument at a demo counter
+        seeded = seed_demo(db.session) + seed_demo_sectors(db.session)
+        counters = {f"{c.unit.code}/{c.code}": c.id for c in seeded}
         db.session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.survey.browser.conftest import TABLET, PageFactory, axe_violations, screenshot
-from tests.survey.browser.fill import Mood, fill_form, submit
+from tests.survey.browser.fill import Mood, fill_form, option_label, submit
 from tests.survey.browser.live import Live, serve
 
 pytestmark = pytest.mark.browser
@@ -68,7 +68,7 @@ def test_thanks_returns_to_a_fresh_form_out_of_the_history(quick_kiosk: Live, op
 def test_idle_form_asks_then_clears_itself(quick_kiosk: Live, open_page: PageFactory) -> None:
     page = open_page(js=True, viewport=TABLET, bypass_csp=True)  # for axe's injected script
     page.goto(quick_kiosk.url(KIOSK, mode="kiosk"))
-    page.locator("label[for='q-e1_info-0']").click()
+    option_label(page, "e1_info", 0).click()
     dialog = page.locator("#kiosk-idle")
     expect(dialog).to_be_visible(timeout=4000)
     expect(dialog.locator("[data-countdown]")).to_be_visible()
@@ -76,9 +76,9 @@ def test_idle_form_asks_then_clears_itself(quick_kiosk: Live, open_page: PageFac
     assert axe_violations(page) == []
     dialog.locator("[data-continue]").click()  # the citizen is still there: the answer stays
     expect(dialog).to_be_hidden()
-    expect(page.locator("#q-e1_info-0")).to_be_checked()
+    expect(option_label(page, "e1_info", 0).locator("input")).to_be_checked()
     expect(dialog).to_be_visible(timeout=4000)  # idle again, and this time nobody answers
-    expect(page.locator("#q-e1_info-0")).not_to_be_checked(timeout=10000)
+    expect(option_label(page, "e1_info", 0).locator("input")).not_to_be_checked(timeout=10000)
     nothing_answered(page)
     page.go_back()
     expect(page.locator("#survey-form input:checked")).to_have_count(0)

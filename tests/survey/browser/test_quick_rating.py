@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.survey.browser.conftest import PHONE, PageFactory, screenshot
+from tests.survey.browser.fill import option_label
 from tests.survey.browser.live import Live
 
 pytestmark = pytest.mark.browser
@@ -21,9 +22,9 @@ NOT_SATISFIED, SATISFIED, VERY_SATISFIED = 1, 2, 3
 
 def tap_option(page: Page, item: str, index: int) -> None:
     """Tap an option's label as a finger would (Playwright refuses a covered or off-screen target)."""
-    label = page.locator(f"label[for='q-{item}-{index}']")
+    label = option_label(page, item, index)
     label.click()
-    expect(page.locator(f"#q-{item}-{index}")).to_be_checked()
+    expect(label.locator("input")).to_be_checked()
 
 
 @pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
@@ -56,7 +57,7 @@ def test_reason_options_span_the_phone_width(live: Live, open_page: PageFactory,
     question = page.locator("#item-reasons").bounding_box()
     assert question is not None
     for index in range(6):
-        box = page.locator(f"label[for='q-reasons-{index}']").bounding_box()
+        box = option_label(page, "reasons", index).bounding_box()
         assert box is not None
         # Under the question, as wide as it (less its padding), inside the screen, tall enough to tap.
         assert box["x"] < question["x"] + 30, box

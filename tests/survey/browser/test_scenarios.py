@@ -6,15 +6,16 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.survey.browser.conftest import PageFactory, screenshot
-from tests.survey.browser.fill import COMMENT, Mood, fill_form, submit
+from tests.survey.browser.fill import COMMENT, Mood, expect_kept, fill_form, option_label, submit
 from tests.survey.browser.live import Live
 
 pytestmark = pytest.mark.browser
 
 JS = pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
 SIPAS = "HL-TTHCC-1/Q1"  # the province's SIPAS questionnaire
-# instrument -> the demo counter that serves it (outpatient is given to the ward HL-AB by the test)
-COUNTERS = {"sipas-counter": SIPAS, "quick-rating": "HL-HL-1/Q1", "outpatient": "HL-AB-1/Q1"}
+# instrument -> the demo counter that serves it (`flask seed demo`: the hospital's and school's too)
+COUNTERS = {"sipas-counter": SIPAS, "quick-rating": "HL-HL-1/Q1", "outpatient": "HL-BV-1/KKB",
+            "school-parents": "HL-HL-THCS/PH"}
 
 
 def thanks_shown(page) -> None:  # type: ignore[no-untyped-def]
@@ -26,8 +27,6 @@ def thanks_shown(page) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("instrument", list(COUNTERS))
 def test_every_instrument_completed(live: Live, open_page: PageFactory, instrument: str, mood: Mood,
                                     js: bool) -> None:
-    if instrument == "outpatient":
-        live.assign("HL-AB", "outpatient")
     page = open_page(js=js)
     page.goto(live.url(COUNTERS[instrument]))
     answers, texts = fill_form(page, mood)
@@ -53,11 +52,9 @@ def test_validation_error_keeps_answers_and_focuses_the_summary(live: Live, open
     assert page.locator("#survey-form").get_attribute("novalidate") is not None
     screenshot(page, f"validation-error-{'js' if js else 'nojs'}")
     assert live.responses() == []
-    for item_id, codes in answers.items():  # everything answered is still ticked
-        for code in codes:
-            expect(page.locator(f"input[name='{item_id}'][value='{code}']")).to_be_checked()
+    expect_kept(page, answers)  # everything answered is still ticked
     expect(page.locator("#q-comment")).to_have_value(COMMENT)
-    page.locator("label[for='q-overall-0']").click()
+    option_label(page, "overall", 0).click()
     submit(page)
     thanks_shown(page)
     [stored] = live.responses()
@@ -72,9 +69,7 @@ def test_language_switch_mid_survey_keeps_the_answers(live: Live, open_page: Pag
     page.locator(".lang-switch [lang=en]").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.locator(".submit-button")).to_have_text("Send my answers")
-    for item_id, codes in answers.items():
-        for code in codes:
-            expect(page.locator(f"input[name='{item_id}'][value='{code}']")).to_be_checked()
+    expect_kept(page, answers)
     assert live.responses() == []
     submit(page)
     thanks_shown(page)
