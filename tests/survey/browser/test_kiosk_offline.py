@@ -17,7 +17,7 @@ from tests.survey.browser.conftest import (
     chromium_path,
     screenshot,
 )
-from tests.survey.browser.fill import Answers, Mood, fill_form, submit
+from tests.survey.browser.fill import Answers, Mood, expect_kept, fill_form, option_label, submit
 from tests.survey.browser.live import Live, StoredResponse
 
 pytestmark = pytest.mark.browser
@@ -78,7 +78,7 @@ def test_three_answers_taken_offline_are_stored_once_after_a_restart(live: Live,
         if n == 0:  # the language switch needs the server: offline it leaves the page as it is
             page.locator(".lang-switch button[lang=en]").click()
             expect(page.locator("html")).to_have_attribute("lang", "vi")
-            expect(page.locator("#survey-form input:checked")).to_have_count(sum(map(len, answers.values())))
+            expect_kept(page, answers)
         submit(page)
         expect(page.locator("[data-page=thanks]")).to_be_visible()  # the normal thank-you, in Vietnamese
         expect(page.locator("html")).to_have_attribute("lang", "vi")
@@ -137,8 +137,8 @@ def test_offline_the_tablet_points_at_a_required_question_before_queueing(live: 
     expect(page.locator("#kiosk-offline-required")).to_have_text(
         "Xin Ông/Bà trả lời các câu hỏi có ghi “bắt buộc”.")
     expect(page.locator("[data-page=thanks]")).to_have_count(0)
-    expect(page.locator("#survey-form input:checked")).to_have_count(sum(map(len, answers.values())))
-    page.locator("label[for='q-overall-4']").click()
+    expect_kept(page, answers)
+    option_label(page, "overall", 4).click()
     submit(page)
     expect(page.locator("[data-page=thanks]")).to_be_visible()
     expect(page.locator("#kiosk-queue")).to_have_attribute("data-waiting-count", "1", timeout=10000)
