@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
+from scipy import sparse
 
 from analysis.data import FloatArray, ItemMatrices
 from analysis.design import Design, IntArray, LonelyPSU
@@ -162,6 +163,14 @@ def _pair_products(layout: SumsLayout, totals: FloatArray) -> FloatArray:
     return totals[:, columns]
 
 
+def _group_sum(group: IntArray, n_groups: int, array: np.ndarray) -> FloatArray:
+    """Sum the rows of `array` (any trailing shape) by `group`: one sparse product, not a Python loop."""
+    summing = sparse.csr_matrix((np.ones(len(group)), (group, np.arange(len(group)))),
+                                shape=(n_groups, len(group)))
+    flat = np.asarray(array, dtype=np.float64).reshape(len(group), -1)
+    return np.asarray(summing @ flat).reshape((n_groups, *array.shape[1:]))
+
+
 @dataclass(frozen=True)
 class SummedCells:
     """Cell sums with their unit and weighting, ready for `sums_cell_statistics`.
@@ -227,8 +236,7 @@ def sums_cell_statistics(layout: SumsLayout, cells: SummedCells, stratum: IntArr
     if cells.calibration_cell is not None:
         # Residuals about each calibration cell's mean: S - X X' / n, summed over the merged cell.
         code, at = np.unique(cells.calibration_cell, return_inverse=True)
-        merged = np.zeros((len(code), sums.shape[1]))
-        np.add.at(merged, at, sums)
+        merged = _group_sum(at, len(code), sums)
         m_n = merged[:, 0]
         m_u = merged[:, layout.totals][:, : 2 * k]
         m_cross = _full_cross(layout, merged.astype(np.int64))
@@ -251,9 +259,7 @@ def sums_cell_statistics(layout: SumsLayout, cells: SummedCells, stratum: IntArr
     base, at_base = np.unique(base_key, return_inverse=True)
 
     def per_base(array: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(base), *array.shape[1:]))
-        np.add.at(out, at_base, array)
-        return out
+        return _group_sum(at_base, len(base), array)
 
     rows_positive = per_base(counts * positive[:, None])
     statistics = aggregate_to_domains(
