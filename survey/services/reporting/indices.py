@@ -80,15 +80,27 @@ class IndexReport:
     parents: dict[str, str | None]  # code -> parent code within the subtree (None at its root)
 
     @functools.cached_property
-    def _rows(self) -> dict[tuple[str, str, str], dict[str, Any]]:
-        # One pass instead of a boolean mask per look-up: a province page looks up hundreds of rows.
-        # the estimates' column labels are strings; pandas-stubs types a record's keys as Hashable
-        records = cast(list[dict[str, Any]], self.estimates.to_dict("records"))
-        return {(r["domain"], r["stat_type"], r["stat"]): r for r in records}
+    def _positions(self) -> dict[tuple[str, str, str], int]:
+        # One pass instead of a boolean mask per look-up: a province page looks up hundreds of rows of a
+        # table of a hundred thousand, so rows become dicts only when looked up (to_dict of the whole
+        # table took seconds).
+        table = self.estimates
+        keys = zip(table["domain"], table["stat_type"], table["stat"], strict=True)
+        return {key: i for i, key in enumerate(keys)}
+
+    @functools.cached_property
+    def _looked_up(self) -> dict[int, dict[str, Any]]:
+        return {}
 
     def row(self, domain: str, stat_type: str, stat: str) -> dict[str, Any] | None:
         """The estimate row for `domain` and statistic, or None."""
-        return self._rows.get((domain, stat_type, stat))
+        position = self._positions.get((domain, stat_type, stat))
+        if position is None:
+            return None
+        if position not in self._looked_up:
+            # the estimates' column labels are strings; pandas-stubs types a row's keys as Hashable
+            self._looked_up[position] = cast(dict[str, Any], self.estimates.iloc[position].to_dict())
+        return self._looked_up[position]
 
     def overall(self, domain: str | None = None) -> dict[str, Any] | None:
         """The overall index row of `domain` (default: the report's unit)."""
