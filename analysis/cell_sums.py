@@ -142,13 +142,16 @@ def cell_sums(items: ItemMatrices, cell: IntArray, n_cells: int) -> Int64Array:
     return out
 
 
-def _full_cross(layout: SumsLayout, sums: Int64Array) -> FloatArray:
-    """``S`` of each cell as a full symmetric matrix, shape (C, 2K, 2K)."""
+def _full_cross(layout: SumsLayout, upper: FloatArray) -> FloatArray:
+    """Full symmetric matrices, shape (C, 2K, 2K), from their upper triangles (`SumsLayout.cross`).
+
+    Called on unit totals only: expanding every cell of a province-year would cost seconds.
+    """
     k2 = 2 * len(layout.criteria)
-    upper = np.triu_indices(k2)
-    full = np.zeros((len(sums), k2, k2))
-    full[:, upper[0], upper[1]] = sums[:, layout.cross]
-    full[:, upper[1], upper[0]] = sums[:, layout.cross]
+    rows, columns = np.triu_indices(k2)
+    full = np.zeros((len(upper), k2, k2))
+    full[:, rows, columns] = upper
+    full[:, columns, rows] = upper
     return full
 
 
@@ -231,7 +234,7 @@ def sums_cell_statistics(layout: SumsLayout, cells: SummedCells, stratum: IntArr
     # the denominators q of `Layout`: valid per criterion, element valid, any valid, listed
     counts = np.concatenate([totals[:, k : 2 * k], sums[:, layout.element_valid],
                              totals[:, 4 * k + 1 : 4 * k + 2], totals[:, 4 * k + 2 + lay.j :]], axis=1)
-    cross = _full_cross(layout, cells.sums)
+    cross = sums[:, layout.cross]  # upper triangles; full matrices once per unit, below
     pairs = _pair_products(layout, totals)
     if cells.calibration_cell is not None:
         # Residuals about each calibration cell's mean: S - X X' / n, summed over the merged cell.
@@ -239,13 +242,13 @@ def sums_cell_statistics(layout: SumsLayout, cells: SummedCells, stratum: IntArr
         merged = _group_sum(at, len(code), sums)
         m_n = merged[:, 0]
         m_u = merged[:, layout.totals][:, : 2 * k]
-        m_cross = _full_cross(layout, merged.astype(np.int64))
+        rows, columns = np.triu_indices(2 * k)
+        m_cross = merged[:, layout.cross] - m_u[:, rows] * m_u[:, columns] / m_n[:, None]
         m_pairs = _pair_products(layout, merged[:, layout.totals])
         pair_columns = np.array(lay.pair_columns(), dtype=np.intp)
         m_num = merged[:, layout.totals][:, pair_columns[:, 0]]
         m_den = merged[:, layout.totals][:, pair_columns[:, 1]]
         m_pairs -= np.stack([m_num * m_num, m_num * m_den, m_den * m_den], axis=2) / m_n[:, None, None]
-        m_cross = m_cross - m_u[:, :, None] * m_u[:, None, :] / m_n[:, None, None]
         # Each calibration cell lies in one unit and has one weight: count it once, at its first row.
         first = np.unique(at, return_index=True)[1]
         cross = np.zeros_like(cross)
@@ -264,7 +267,7 @@ def sums_cell_statistics(layout: SumsLayout, cells: SummedCells, stratum: IntArr
     rows_positive = per_base(counts * positive[:, None])
     statistics = aggregate_to_domains(
         lay, (base // n_units).astype(np.intp), (base % n_units).astype(np.intp), membership,
-        per_base(totals * w[:, None]), per_base(cross * w2[:, None, None]),
+        per_base(totals * w[:, None]), _full_cross(layout, per_base(cross * w2[:, None])),
         per_base(pairs * w2[:, None, None]),
         rows_positive, per_base(counts), rows_positive, per_base(counts * w[:, None]),
         per_base(counts * w2[:, None]),

@@ -55,7 +55,7 @@ def encode(sums: Int64Array) -> bytes:
 
 def decode(blob: bytes) -> Int64Array:
     """A sums vector from its stored form."""
-    return np.frombuffer(blob, dtype=_ENCODING).astype(np.int64)
+    return np.asarray(np.frombuffer(blob, dtype=_ENCODING), dtype=np.int64)  # read-only, no copy
 
 
 @functools.cache
