@@ -8,7 +8,7 @@ drop out of every denominator instead of counting as zeros.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -151,14 +151,26 @@ def item_matrices(data: pd.DataFrame, definition: IndexDefinition) -> ItemMatric
     missing = [name for name in needed if name not in data.columns]
     if missing:
         raise AnalysisInputError(f"missing item column(s): {', '.join(missing)}")
-    n, k = len(data), len(definition.criteria)
+    return code_matrices(lambda name: numeric_codes(data[name], name), len(data), definition)
+
+
+_THREADED_ROWS = 10_000  # below this, starting threads costs more than it saves
+
+
+def code_matrices(read: Callable[[str], FloatArray], n: int, definition: IndexDefinition) -> ItemMatrices:
+    """`item_matrices` from a reader of each item's codes as floats (NaN = missing), one per respondent.
+
+    The one reading of validity and satisfaction, for a table (`item_matrices`) or a single
+    respondent's answers (a web submission, without building a table).
+    """
+    k = len(definition.criteria)
     valid = np.zeros((n, k), dtype=bool)
     satisfied = np.zeros((n, k), dtype=bool)
     score = np.zeros((n, k), dtype=np.int16)
 
     def read_criterion(j: int) -> None:
         criterion = definition.criteria[j]
-        codes = numeric_codes(data[criterion.item_id], criterion.item_id)
+        codes = read(criterion.item_id)
         cls = _code_classes(
             codes, {c: 1 + (c in criterion.satisfied_codes) for c in criterion.valid_codes}
         )
@@ -166,16 +178,19 @@ def item_matrices(data: pd.DataFrame, definition: IndexDefinition) -> ItemMatric
         satisfied[:, j] = cls == 2
         score[:, j] = np.where(valid[:, j], codes, 0.0)
 
-    # Columns are independent and numpy releases the GIL: two threads use both cores.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(read_criterion, range(k)))
+    if n < _THREADED_ROWS:
+        for j in range(k):
+            read_criterion(j)
+    else:  # columns are independent and numpy releases the GIL: two threads use both cores
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(read_criterion, range(k)))
     elements = tuple(e.element_id for e in definition.elements)
     element_of = np.array([elements.index(c.element_id) for c in definition.criteria], dtype=np.intp)
     separate = tuple(s.item_id for s in definition.separate)
     listed = np.zeros((n, len(separate)), dtype=bool)
     favourable = np.zeros((n, len(separate)), dtype=bool)
     for j, item in enumerate(definition.separate):
-        codes = numeric_codes(data[item.item_id], item.item_id)
+        codes = read(item.item_id)
         cls = _code_classes(codes, {c: 1 + (c in item.favourable) for c in item.codes})
         listed[:, j] = cls > 0
         favourable[:, j] = cls == 2

@@ -28,7 +28,7 @@ import pandas as pd
 from analysis.calibration import Calibration, cell_calibration
 from analysis.weighting import WEIGHT_NAME, WeightingError, WeightingMethod, WeightingResult
 
-__all__ = ["DEFAULT_MIN_CELL", "PoststratResult", "poststratify"]
+__all__ = ["DEFAULT_MIN_CELL", "CellWeights", "PoststratResult", "poststratify", "poststratify_counts"]
 
 # Large surveys often require 20-30 respondents per cell (Kalton & Flores-Cervantes 2003), but a commune
 # counter gets ~20 responses a month. bench/coverage.py shows the cost of collapsing when cells answer
@@ -117,20 +117,103 @@ def poststratify(
     Kalton, G. and Flores-Cervantes, I. (2003). Weighting methods. *Journal of Official
     Statistics* 19(2), 81-97 (cell collapsing, section 2).
     """
-    cell_cols = list(cells)
-    group_cols = [unit_col] if period_col is None else [unit_col, period_col]
-    keys = group_cols + cell_cols
+    keys = _keys(cells, unit_col, period_col, count_col, min_cell)
+    _require_columns(data, keys, "data")
+    _reject_nan(data, keys, "data")
+    respondents = data.groupby(keys, sort=False, observed=True).size()
+    leaves = _weighting_cells(respondents, frame, cells, unit_col=unit_col, count_col=count_col,
+                              min_cell=min_cell, period_col=period_col)
+    leaf_index = pd.MultiIndex.from_frame(data[keys])
+    weights = leaves.weight.reindex(leaf_index).to_numpy()
+    cell_codes = leaves.cell.reindex(leaf_index).to_numpy().astype(np.intp)
+    return PoststratResult(
+        weights=pd.Series(weights, index=data.index, name=WEIGHT_NAME),
+        method=WeightingMethod.POSTSTRATIFIED,
+        collapsed=leaves.collapsed,
+        calibration=cell_calibration(data.index, cell_codes, WeightingMethod.POSTSTRATIFIED.value),
+    )
+
+
+@dataclass(frozen=True)
+class CellWeights:
+    """Post-stratification of counted respondents (`poststratify_counts`).
+
+    Attributes
+    ----------
+    weight, cell : pandas.Series
+        Indexed by the respondent cells' keys (group columns, then cell columns): the weight of each
+        respondent of the cell and its final weighting cell (0..C-1, after collapsing).
+    collapsed : pandas.DataFrame
+        As `PoststratResult.collapsed`.
+    """
+
+    weight: pd.Series
+    cell: pd.Series
+    collapsed: pd.DataFrame
+
+
+def poststratify_counts(
+    counts: pd.DataFrame,
+    frame: pd.DataFrame,
+    cells: Sequence[str],
+    *,
+    unit_col: str = "unit",
+    count_col: str = "served",
+    respondents_col: str = "respondents",
+    min_cell: int = DEFAULT_MIN_CELL,
+    period_col: str | None = None,
+) -> CellWeights:
+    """`poststratify` from the number of respondents per cell instead of one row per respondent.
+
+    Parameters
+    ----------
+    counts : pandas.DataFrame
+        One row per unit (× period) × cell with the respondents in `respondents_col` (rows sharing a
+        key are added up).
+    frame, cells, unit_col, count_col, min_cell, period_col
+        As in `poststratify`.
+
+    Returns
+    -------
+    CellWeights
+
+    Raises
+    ------
+    WeightingError
+        As `poststratify`, and on negative or fractional respondent counts.
+    """
+    keys = _keys(cells, unit_col, period_col, count_col, min_cell)
+    _require_columns(counts, [*keys, respondents_col], "counts")
+    _reject_nan(counts, keys, "counts")
+    n = _checked_counts(counts, respondents_col)
+    if (n != np.round(n)).any():
+        raise WeightingError(f"counts[{respondents_col!r}] must be whole numbers of respondents")
+    respondents = n.groupby([counts[key] for key in keys], sort=False, observed=True).sum()
+    return _weighting_cells(respondents[respondents > 0], frame, cells, unit_col=unit_col,
+                            count_col=count_col, min_cell=min_cell, period_col=period_col)
+
+
+def _keys(cells: Sequence[str], unit_col: str, period_col: str | None, count_col: str,
+          min_cell: int) -> list[str]:
+    """Group then cell columns, after checking the arguments every entry point shares."""
+    keys = [unit_col, *([period_col] if period_col is not None else []), *cells]
     if min_cell < 1:
         raise WeightingError(f"min_cell must be at least 1, got {min_cell}")
     if len(set(keys)) != len(keys) or count_col in keys:
         raise WeightingError(f"column names must be distinct, got {[*keys, count_col]}")
-    _require_columns(data, keys, "data")
+    return keys
+
+
+def _weighting_cells(respondents: pd.Series, frame: pd.DataFrame, cells: Sequence[str], *, unit_col: str,
+                     count_col: str, min_cell: int, period_col: str | None) -> CellWeights:
+    """The collapse rule and ``N_c / n_c`` on respondent counts indexed by group + cell columns."""
+    cell_cols = list(cells)
+    group_cols = [unit_col] if period_col is None else [unit_col, period_col]
+    keys = group_cols + cell_cols
     _require_columns(frame, [*keys, count_col], "frame")
     served = _checked_counts(frame, count_col)
-    _reject_nan(data, keys, "data")
     _reject_nan(frame, keys, "frame")
 
-    respondents = data.groupby(keys, sort=False, observed=True).size()
     # Rows sharing a key are added, so a frame finer than `cells` (e.g. per counter) can be used as is.
     served_by_leaf = served.groupby([frame[key] for key in keys], sort=False, observed=True).sum()
     factors: dict[Leaf, float] = {}
@@ -161,19 +244,9 @@ def poststratify(
     for group, served_leaves in served_by_group.items():
         if group not in resp_by_group:
             report_rows.append(_unrepresented_row(group_cols, group, served_leaves, cell_cols))
-
-    leaf_index = pd.MultiIndex.from_frame(data[keys])
-    lookup = pd.Series(factors, dtype=np.float64)
-    weights = lookup.reindex(leaf_index).to_numpy()
-    cell_codes = pd.Series(cell_of, dtype=np.int64).reindex(leaf_index).to_numpy().astype(np.intp)
     columns = [*group_cols, *cell_cols, "respondents", "served", "reason", "kept", "merged_into"]
-    collapsed = pd.DataFrame(report_rows, columns=columns)
-    return PoststratResult(
-        weights=pd.Series(weights, index=data.index, name=WEIGHT_NAME),
-        method=WeightingMethod.POSTSTRATIFIED,
-        collapsed=collapsed,
-        calibration=cell_calibration(data.index, cell_codes, WeightingMethod.POSTSTRATIFIED.value),
-    )
+    return CellWeights(weight=pd.Series(factors, dtype=np.float64), cell=pd.Series(cell_of, dtype=np.int64),
+                       collapsed=pd.DataFrame(report_rows, columns=columns))
 
 
 def _require_columns(table: pd.DataFrame, columns: Sequence[str], name: str) -> None:

@@ -243,7 +243,7 @@ def cell_statistics(
     else:
         for c0, c1 in batches:
             process(c0, c1)
-    return _aggregate_to_domains(
+    return aggregate_to_domains(
         layout, base_stratum, base_unit, membership, totals, cross, pair_cross,
         psu_present, rows_all, rows_pos, sum_w, sum_w2,
     )
@@ -280,7 +280,7 @@ def _group_cross(matrix: FloatArray, starts: IntArray) -> FloatArray:
     return out
 
 
-def _aggregate_to_domains(
+def aggregate_to_domains(
     layout: Layout,
     base_stratum: IntArray,
     base_unit: IntArray,

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.calibration import Calibration, calibrated_cells
+from analysis.cell_sums import Int64Array, SummedCells, SumsLayout, sums_cell_statistics, sums_design
 from analysis.data import AnalysisInputError, item_matrices
 from analysis.design import LonelyPSU, build_design
-from analysis.domains import PeriodSpec, build_domains, cuts
+from analysis.domains import Domains, PeriodSpec, build_domains, cuts
 from analysis.estimates import domain_estimates
 from analysis.intervals import (
     BOUNDARY_METHOD,
@@ -274,7 +275,13 @@ def compute_indices(
         for name, value in labels.items():
             table[name] = value
         frames.append(table)
-    table = pd.concat(frames, ignore_index=True)
+    return _labelled(pd.concat(frames, ignore_index=True), domains, by, targets=targets, alpha=alpha,
+                     ci_method=ci_method, all_intervals=all_intervals, min_n=min_n)
+
+
+def _labelled(table: pd.DataFrame, domains: Domains, by: Sequence[str], *, targets: Targets, alpha: float,
+              ci_method: IntervalMethod, all_intervals: bool, min_n: int) -> pd.DataFrame:
+    """Domain labels and inference on `domain_estimates` rows, columns in the published order."""
     code = table.pop("domain").to_numpy()
     table.insert(0, "level", np.asarray(domains.levels, dtype=object)[code])
     table.insert(1, "domain", np.asarray(domains.labels, dtype=object)[code])
@@ -285,3 +292,66 @@ def compute_indices(
     extra = [c for c in table.columns if c.startswith("ci_") and c not in ("ci_lo", "ci_hi")]
     columns = [*OUTPUT_COLUMNS[:3], *cut_columns, *OUTPUT_COLUMNS[3:], *extra]
     return table[columns]
+
+
+def indices_from_sums(
+    cells: pd.DataFrame,
+    sums: Int64Array,
+    definition: IndexDefinition,
+    *,
+    parents: Mapping[str, str | None] | None = None,
+    weighted: bool = False,
+    targets: Targets = None,
+    alpha: float = 0.05,
+    ci_method: IntervalMethod = DEFAULT_INTERVAL_METHOD,
+    min_n: int = 10,
+    lonely_psu: LonelyPSU = "fail",
+) -> pd.DataFrame:
+    """`compute_indices` of the default design from integer sums per weighting cell (`analysis.cell_sums`).
+
+    The same rows, columns and figures as `compute_indices` on the respondents of the cells, with
+    ``strata`` = units, each respondent a PSU, and either no weights or post-stratified weights with
+    their calibration (``weights`` and ``calibration`` of `analysis.weights.poststratify`).
+
+    Parameters
+    ----------
+    cells : pandas.DataFrame
+        One row per cell: ``unit`` and, when `weighted`, ``weight`` (each respondent's) and
+        ``calibration_cell`` (the post-stratification cell, after collapsing; within one unit).
+    sums : numpy.ndarray of int64, shape (len(cells), SumsLayout.length)
+        The cells' sums (`analysis.cell_sums.cell_sums`), in the layout of `definition`.
+    definition, parents, targets, alpha, ci_method, min_n, lonely_psu
+        As in `compute_indices`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As `compute_indices` without `by` and periods.
+
+    References
+    ----------
+    Deville JC, Särndal CE (1992), *JASA* 87:376-382; Lumley T (2010), *Complex Surveys*, Wiley.
+    """
+    for name in ["unit", *(["weight", "calibration_cell"] if weighted else [])]:
+        if name not in cells.columns:
+            raise AnalysisInputError(f"missing cell column: {name}")
+    empty = pd.DataFrame(columns=[c.item_id for c in definition.criteria]
+                         + [s.item_id for s in definition.separate], dtype=np.float64)
+    items = item_matrices(empty, definition)
+    layout = SumsLayout.of(items)
+    if sums.shape != (len(cells), layout.length):
+        raise AnalysisInputError(f"sums have shape {sums.shape}, expected ({len(cells)}, {layout.length})")
+    keep = sums[:, 0] > 0
+    cells, sums = cells.loc[keep].reset_index(drop=True), sums[keep]
+    domains = build_domains(cells["unit"], parents)
+    stratum, unit_labels = pd.factorize(cells["unit"].astype("string"), sort=True)
+    respondents = np.bincount(stratum, weights=sums[:, 0], minlength=len(unit_labels))
+    design = sums_design([str(u) for u in unit_labels], respondents, lonely_psu)
+    summed = SummedCells(
+        sums=sums, unit=domains.unit_codes,
+        weight=cells["weight"].to_numpy(np.float64) if weighted else np.ones(len(cells)),
+        calibration_cell=cells["calibration_cell"].to_numpy(np.intp) if weighted else None)
+    statistics = sums_cell_statistics(layout, summed, stratum.astype(np.intp), domains.membership)
+    table = domain_estimates(statistics, design, items, len(domains.labels))
+    return _labelled(table, domains, (), targets=targets, alpha=alpha, ci_method=ci_method,
+                     all_intervals=False, min_n=min_n)

@@ -134,6 +134,9 @@ def _finite_population_p(out: FloatArray, method: np.ndarray, p: FloatArray, n: 
     return result
 
 
+_RELATIVE_ROUNDING = 1e-12
+
+
 def precision_flags(
     n: FloatArray,
     n_eff: FloatArray,
@@ -158,7 +161,9 @@ def precision_flags(
     n, n_eff, df, half_width = (np.asarray(a, dtype=np.float64) for a in (n, n_eff, df, half_width))
     conditions = [
         (Flag.SUPPRESSED, n < min_n),
-        (Flag.LOW_N_EFF, ~(n_eff >= min_n_eff)),
+        # Kish's n_eff is a ratio of weight sums: n equal weights give n only up to rounding (30 copies
+        # of w summed make 29.999999999999996), and the flag must not depend on the order of a sum.
+        (Flag.LOW_N_EFF, ~(n_eff >= min_n_eff * (1 - _RELATIVE_ROUNDING))),
         (Flag.LOW_DF, ~(df >= min_df)),
         (Flag.WIDE, half_width > max_half_width),
         (Flag.BOUNDARY_CP, np.asarray(boundary, dtype=bool)),

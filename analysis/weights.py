@@ -5,7 +5,13 @@ The public face of the weighting code; the methods live in `analysis.poststratif
 Formulas, the cell-collapse rule and references: docs/weights.md.
 """
 
-from analysis.poststratification import DEFAULT_MIN_CELL, PoststratResult, poststratify
+from analysis.poststratification import (
+    DEFAULT_MIN_CELL,
+    CellWeights,
+    PoststratResult,
+    poststratify,
+    poststratify_counts,
+)
 from analysis.raking import RakeResult, TrimRedistribution, rake, trim_weights
 from analysis.weighting import (
     RakingDidNotConverge,
@@ -22,6 +28,7 @@ from analysis.weighting import (
 
 __all__ = [
     "DEFAULT_MIN_CELL",
+    "CellWeights",
     "PoststratResult",
     "RakeResult",
     "RakingDidNotConverge",
@@ -34,6 +41,7 @@ __all__ = [
     "kish_deff",
     "kish_n_eff",
     "poststratify",
+    "poststratify_counts",
     "rake",
     "trim_weights",
     "unit_weights",

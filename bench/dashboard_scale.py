@@ -35,7 +35,8 @@ def _add_response(app: object, point_code: str, when: datetime) -> None:
 
     from instruments.registry import get_registered
     from survey.extensions import db
-    from survey.models import Answer, Response, Unit
+    from survey.models import Answer, Response, ResponseStatus, Unit
+    from survey.services.reporting.aggregates import count_response
 
     registered = get_registered("sipas-counter", "2025.1")
     with app.app_context():  # type: ignore[attr-defined]
@@ -43,10 +44,11 @@ def _add_response(app: object, point_code: str, when: datetime) -> None:
         assert unit is not None, point_code
         response = Response(instrument_id="sipas-counter", instrument_version="2025.1",
                             instrument_hash=registered.content_hash, unit_id=unit.id, channel="qr",
-                            language="vi", submitted_at=when, idempotency_key=f"bench-{time.time_ns()}")
+                            language="vi", submitted_at=when, idempotency_key=f"bench-{time.time_ns()}",
+                            status=ResponseStatus.VALID, answers=[Answer(item_id="e1_info", code=5)])
         db.session.add(response)
         db.session.flush()
-        db.session.add(Answer(response_id=response.id, item_id="e1_info", code=5))
+        count_response(db.session(), response)  # as the submission service does, in the same transaction
         db.session.commit()
 
 

@@ -6,7 +6,18 @@ from flask import Flask
 
 
 def register_commands(app: Flask) -> None:
-    from survey.commands import alerts, export, frames, instruments, qr, reports, seed, units, users
+    from survey.commands import (
+        aggregates,
+        alerts,
+        export,
+        frames,
+        instruments,
+        qr,
+        reports,
+        seed,
+        units,
+        users,
+    )
 
-    for module in (alerts, export, frames, instruments, qr, reports, seed, units, users):
+    for module in (aggregates, alerts, export, frames, instruments, qr, reports, seed, units, users):
         app.cli.add_command(module.group)

@@ -1,6 +1,7 @@
 """Typed SQLAlchemy 2 models. Import from here so Alembic sees every table."""
 
 from survey.models.accounts import AuditEvent, Role, StaffSession, User, UserScope
+from survey.models.aggregates import IndexAggregate
 from survey.models.alerts import Alert, AlertKind, AlertNote
 from survey.models.base import Base, utcnow
 from survey.models.frames import ALL, ApiClient, FrameUpload, ServedCount
@@ -20,7 +21,7 @@ from survey.models.units import (
 
 __all__ = [
     "ALL", "Alert", "AlertKind", "AlertNote", "Answer", "ApiClient", "AuditEvent", "Base", "Channel",
-    "Counter", "FrameUpload", "InstrumentAssignment", "KioskDevice", "ProposalStatus",
+    "Counter", "FrameUpload", "IndexAggregate", "InstrumentAssignment", "KioskDevice", "ProposalStatus",
     "ReportDelivery", "ReportFrequency", "ReportSubscription", "Response",
     "ResponseStatus", "Role", "ServedCount", "SpentReceipt", "StaffSession", "SubmissionHit",
     "SubmissionRefusal", "Target", "TargetProposal", "TextAnswer", "Unit", "UnitKind", "User", "UserScope",

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from survey.models import Counter, Response, ResponseStatus, SubmissionRefusal, Unit, User
+from survey.services.reporting.aggregates import count_response
 from survey.services.staff.audit import record
 
 MAX_LISTED = 500
@@ -93,6 +94,7 @@ def decide(session: Session, response: Response, decision: Decision, *, actor: U
     if response.status is not ResponseStatus.FLAGGED:
         raise AlreadyDecided(response.id)
     response.status = DECIDED_STATUS[decision]
+    count_response(session, response)  # a reinstated response enters the dashboard's sums
     record(session, actor=actor, action=f"response.{decision.value}", object_type="response",
            object_id=response.id, unit_id=response.unit_id,
            detail={"reason": response.status_reason or "", "note": note}, now=now)

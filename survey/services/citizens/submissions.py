@@ -38,6 +38,7 @@ from survey.services.citizens.form_nonce import FormNonce, read_nonce
 from survey.services.citizens.plausibility import join_reasons
 from survey.services.citizens.receipts import RECEIPT_FIELD
 from survey.services.citizens.text import TextProblem, clean_text
+from survey.services.reporting.aggregates import count_response
 
 CSRF_FIELD = "csrf_token"
 NONCE_FIELD = "nonce"
@@ -314,6 +315,7 @@ def store_response(session: Session, validation: Validation, *, counter: Counter
              for item_id, text in validation.texts.items()]
     if texts:
         session.execute(sa.insert(TextAnswer), texts)
+    count_response(session, response, validation.answers)  # the dashboard's sums, in this transaction
     return Stored.STORED
 
 

@@ -18,9 +18,9 @@ instrument's *profile* items, the channel, the unit, the period, the procedure f
 cell) and the instrument's *integrity* items as sensitive; a request that would need more suppression
 than the budget allows is refused (`MicrodataRefused`) with what to coarsen.
 
-Weights are the dashboard's (`survey.services.reporting.indices.respondent_weights`: post-stratified
-to served dossiers per unit × procedure field × month), computed on whole calendar months and then
-restricted to the requested days, so the exported weights reproduce the published indices.
+Weights are the dashboard's (`survey.services.reporting.period_weights.respondent_weights`:
+post-stratified to served dossiers per unit × procedure field × month), computed on whole calendar
+months and then restricted to the requested days, so the exported weights reproduce the published indices.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from instruments.index import IndexDefinition
 from instruments.model import Instrument, MultipleChoiceItem
 from survey.models import Channel, Unit, UnitKind
 from survey.services.disclosure.scrubber import scrubbed_texts
-from survey.services.reporting.indices import respondent_weights
+from survey.services.reporting.period_weights import respondent_weights
 from survey.services.reporting.respondent_data import load_respondents
 from survey.services.staff.access import subtree_ids
 

@@ -10,6 +10,10 @@
 - `benchmarks`: the parent's and the province's figures beside a unit's.
 - `fix_first`: a unit's criteria furthest below target, with change and the comments that mention them.
 - `comment_topics`: which comments mention which criterion (keyword lists and the matching rule).
+- `aggregates`: the index aggregates (integer sums per unit, field, month), kept by each submission.
+- `aggregate_rebuild`: the aggregates recomputed from the responses (`flask aggregates rebuild`, `check`).
+- `index_source`: the one choice of a period's source, the aggregates when complete or the responses.
+- `period_weights`: a period's post-stratification weights, from respondents or from their counts.
 - `alerts`: units below target and significant drops, with acknowledgements.
 - `small_cells`: which units' figures every table hides (small counts and their complements).
 - `report_content`: what a unit report says, assembled once for PDF, XLSX and CSV.

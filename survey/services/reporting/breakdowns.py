@@ -38,7 +38,8 @@ from instruments.index import IndexDefinition
 from instruments.model import Instrument, SingleChoiceItem
 from survey.models import Channel, Unit
 from survey.services.reporting.index_cache import FingerprintCache, data_fingerprint
-from survey.services.reporting.indices import MIN_N, instrument_for, respondent_weights
+from survey.services.reporting.indices import MIN_N, instrument_for
+from survey.services.reporting.period_weights import respondent_weights
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import load_respondents_cached
 from survey.services.reporting.small_cells import SMALL_CELL

@@ -24,7 +24,9 @@ def data_fingerprint(session: Session, ids: set[int], first: date, last: date) -
     start, end = utc_bounds(first, last)
     responses = session.execute(
         sa.select(sa.func.count(), sa.func.max(Response.id),
-                  sa.func.sum(sa.case((Response.status == ResponseStatus.VALID, 1), else_=0)))
+                  sa.func.sum(sa.case((Response.status == ResponseStatus.VALID, 1), else_=0)),
+                  # a flagged response confirmed as excluded moves neither count: the excluded list must
+                  sa.func.sum(sa.case((Response.status == ResponseStatus.EXCLUDED, 1), else_=0)))
         .where(Response.unit_id.in_(ids), Response.submitted_at >= start, Response.submitted_at < end)).one()
     frames = session.execute(sa.select(sa.func.count(), sa.func.max(ServedCount.id),
                                        sa.func.sum(ServedCount.served))).one()

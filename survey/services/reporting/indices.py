@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, TypedDict, Unpack, cast
 
 import numpy as np
@@ -21,26 +20,23 @@ from sqlalchemy.orm import Session
 
 from analysis.planning import DEFAULT_PLANNING_P, responses_needed
 from analysis.shrinkage import MIN_UNITS, league_table
-from analysis.tables import compute_indices
-from analysis.weights import DEFAULT_MIN_CELL, PoststratResult, WeightingError, poststratify
+from analysis.weights import DEFAULT_MIN_CELL, PoststratResult
 from instruments.index import IndexDefinition
 from instruments.model import Instrument
 from instruments.registry import get_instrument, parse_spec
-from survey.models import ALL, Unit
+from survey.models import Unit
 from survey.services.organisation.targets import effective_targets
 from survey.services.reporting.index_cache import FingerprintCache, data_fingerprint
+from survey.services.reporting.index_source import EMPTY_COLUMNS, PeriodEstimates, period_estimates
 from survey.services.reporting.period_change import overall_changes
+from survey.services.reporting.period_weights import UNWEIGHTED_METHOD as UNWEIGHTED_METHOD
+from survey.services.reporting.period_weights import WEIGHTED_METHOD as WEIGHTED_METHOD
+from survey.services.reporting.period_weights import respondent_weights
 from survey.services.reporting.periods import Period
-from survey.services.reporting.respondent_data import (
-    frame_table,
-    load_respondents_cached,
-    unit_parent_map,
-)
+from survey.services.reporting.respondent_data import frame_table, unit_parent_map
 from survey.services.reporting.small_cells import protected_codes, row_count
 from survey.services.staff.access import subtree_ids
 
-WEIGHTED_METHOD = "post-stratified to served dossiers (unit × procedure field × month)"
-UNWEIGHTED_METHOD = "unweighted: no frame"
 # The method of analysis.intervals.DEFAULT_INTERVAL_METHOD ("wilson_conservative").
 INTERVAL_METHOD = ("Wilson score interval on the smaller of the design and Kish effective sample sizes, "
                    "Kish's bound taken per criterion for element and overall indices (Clopper–Pearson "
@@ -91,15 +87,27 @@ class IndexReport:
     parents: dict[str, str | None]  # code -> parent code within the subtree (None at its root)
 
     @functools.cached_property
-    def _rows(self) -> dict[tuple[str, str, str], dict[str, Any]]:
-        # One pass instead of a boolean mask per look-up: a province page looks up hundreds of rows.
-        # the estimates' column labels are strings; pandas-stubs types a record's keys as Hashable
-        records = cast(list[dict[str, Any]], self.estimates.to_dict("records"))
-        return {(r["domain"], r["stat_type"], r["stat"]): r for r in records}
+    def _positions(self) -> dict[tuple[str, str, str], int]:
+        # One pass instead of a boolean mask per look-up: a province page looks up hundreds of rows of a
+        # table of a hundred thousand, so rows become dicts only when looked up (to_dict of the whole
+        # table took seconds).
+        table = self.estimates
+        keys = zip(table["domain"], table["stat_type"], table["stat"], strict=True)
+        return {key: i for i, key in enumerate(keys)}
+
+    @functools.cached_property
+    def _looked_up(self) -> dict[int, dict[str, Any]]:
+        return {}
 
     def row(self, domain: str, stat_type: str, stat: str) -> dict[str, Any] | None:
         """The estimate row for `domain` and statistic, or None."""
-        return self._rows.get((domain, stat_type, stat))
+        position = self._positions.get((domain, stat_type, stat))
+        if position is None:
+            return None
+        if position not in self._looked_up:
+            # the estimates' column labels are strings; pandas-stubs types a row's keys as Hashable
+            self._looked_up[position] = cast(dict[str, Any], self.estimates.iloc[position].to_dict())
+        return self._looked_up[position]
 
     def overall(self, domain: str | None = None) -> dict[str, Any] | None:
         """The overall index row of `domain` (default: the report's unit)."""
@@ -147,29 +155,6 @@ def _targets(session: Session, unit: Unit, parents: dict[str, str | None], instr
 
 
 _REPORTS: FingerprintCache[IndexReport] = FingerprintCache(64)
-
-
-def respondent_weights(session: Session, data: pd.DataFrame, ids: set[int], first: date, last: date,
-                       weighted: bool,
-                       min_cell: int = DEFAULT_MIN_CELL) -> tuple[PoststratResult | None, str]:
-    """The weights of `data` (respondents of units `ids` on days first..last) with their weighting cells
-    (for the calibrated variance), and how they were made: post-stratified to served dossiers per unit
-    x procedure field x month, or None and why not. The dashboard and the microdata export both weight
-    with this, so their figures agree."""
-    if not weighted:
-        return None, "unweighted (chosen)"
-    if data.empty:
-        return None, "no responses in this period"
-    frame = frame_table(session, ids, first, last)
-    if frame.empty:
-        return None, UNWEIGHTED_METHOD
-    cells = data[["unit", "field", "month"]].fillna({"field": ALL})
-    try:
-        result = poststratify(cells, frame, ["field"], unit_col="unit", count_col="served",
-                              period_col="month", min_cell=min_cell)
-    except WeightingError as error:
-        return None, f"{UNWEIGHTED_METHOD} ({error})"
-    return result, WEIGHTED_METHOD
 
 
 class IndexOptions(TypedDict, total=False):
@@ -227,29 +212,15 @@ def unit_indices(session: Session, unit: Unit, instrument_key: str, period: Peri
     return report
 
 
-@dataclass(frozen=True)
-class _PeriodTable:
-    """`compute_indices` rows of one subtree and one period (domain "total" dropped)."""
-
-    table: pd.DataFrame
-    weighted: bool
-    weighting: str
-    responses: int
-    excluded: pd.DataFrame
-    collapsed: pd.DataFrame  # the post-stratification's merged cells (PoststratResult.collapsed)
-
-
-_PERIOD_TABLES: FingerprintCache[_PeriodTable] = FingerprintCache(512)
-
-EMPTY_COLUMNS = ["period", "level", "domain", "parent", "stat_type", "stat", "n", "df", "est", "se", "ci_lo",
-                 "ci_hi", "deff_kish", "n_eff", "n_eff_floor", "target", "verdict", "p_value", "flags"]
+_PERIOD_TABLES: FingerprintCache[PeriodEstimates] = FingerprintCache(512)
 
 
 def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str, str | None], period: Period,
                   instrument: Instrument, definition: IndexDefinition, weighted: bool,
                   targets: float | dict[str, float] | None, alpha: float,
-                  min_cell: int = DEFAULT_MIN_CELL) -> _PeriodTable:
-    """Indices of one period, cached until that period's responses, the frames or targets change.
+                  min_cell: int = DEFAULT_MIN_CELL) -> PeriodEstimates:
+    """Indices of one period (`index_source.period_estimates`), cached until that period's responses,
+    the frames or targets change.
 
     Periods are computed apart (not as cuts of one call) so that a new response recomputes only its
     own period: weights are per unit x month anyway, and the estimates of a period use its rows only.
@@ -261,25 +232,8 @@ def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str
     hit = _PERIOD_TABLES.get(key, fingerprint)
     if hit is not None:
         return hit
-    loaded = load_respondents_cached(session, ids, period.first, period.last, instrument)
-    data = loaded.frame
-    weighting_result, weighting = respondent_weights(session, data, ids, period.first, period.last, weighted,
-                                                     min_cell)
-    if data.empty:
-        table = pd.DataFrame(columns=EMPTY_COLUMNS)
-    else:
-        # The calibration (weighting cells) makes the SEs those of R's postStratify: the served
-        # totals are known, so they are not a source of sampling error.
-        weights = None if weighting_result is None else weighting_result.weights
-        calibration = None if weighting_result is None else weighting_result.calibration
-        table = compute_indices(data, definition, unit_col="unit", parents=parents, weights=weights,
-                                calibration=calibration, targets=targets, alpha=alpha, min_n=MIN_N,
-                                lonely_psu="adjust")
-        table.insert(0, "period", period.label)
-        table = table[table["domain"] != "total"].reset_index(drop=True)
-    collapsed = pd.DataFrame() if weighting_result is None else weighting_result.collapsed
-    result = _PeriodTable(table, weighting_result is not None, weighting, len(data), loaded.excluded,
-                          collapsed)
+    result = period_estimates(session, ids, parents, period, instrument, definition, weighted=weighted,
+                              targets=targets, alpha=alpha, min_cell=min_cell, min_n=MIN_N)
     _PERIOD_TABLES.put(key, fingerprint, result)
     return result
 

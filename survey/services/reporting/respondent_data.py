@@ -108,10 +108,13 @@ _CACHE_SIZE = 512  # month slices: a dozen subtrees x a year and a bit
 
 def _fingerprint(session: Session, unit_ids: Collection[int], start: datetime, end: datetime,
                  instrument: Instrument) -> tuple[object, ...]:
-    """Count, last id and valid count of the matching responses: any insert or status change moves it."""
+    """Count, last id, valid and excluded counts of the matching responses: any insert or status
+    change moves it."""
     row = session.execute(
         sa.select(sa.func.count(), sa.func.max(Response.id),
-                  sa.func.sum(sa.case((Response.status == ResponseStatus.VALID, 1), else_=0)))
+                  sa.func.sum(sa.case((Response.status == ResponseStatus.VALID, 1), else_=0)),
+                  # a flagged response confirmed as excluded moves neither count: the excluded list must
+                  sa.func.sum(sa.case((Response.status == ResponseStatus.EXCLUDED, 1), else_=0)))
         .where(Response.unit_id.in_(list(unit_ids)), Response.instrument_id == instrument.id,
                Response.instrument_version == instrument.version,
                Response.submitted_at >= start, Response.submitted_at < end)
@@ -119,7 +122,7 @@ def _fingerprint(session: Session, unit_ids: Collection[int], start: datetime, e
     return tuple(row)
 
 
-def _month_spans(first: date, last: date) -> list[tuple[date, date]]:
+def month_spans(first: date, last: date) -> list[tuple[date, date]]:
     """first..last cut at calendar-month ends."""
     spans = []
     start = first
@@ -143,7 +146,7 @@ def load_respondents_cached(
     """
     frames, excluded = [], []
     url = str(session.get_bind().engine.url)
-    for span_first, span_last in _month_spans(first, last):
+    for span_first, span_last in month_spans(first, last):
         start, end = utc_bounds(span_first, span_last, tz)
         key = (frozenset(unit_ids), span_first, span_last, instrument.key, tz, url)
         fingerprint = _fingerprint(session, unit_ids, start, end, instrument)

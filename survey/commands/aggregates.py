@@ -1,0 +1,79 @@
+"""`flask aggregates` commands: recompute the index aggregates from the responses, or check them.
+
+`rebuild` is needed once after the migration that creates the table (and after any bulk import that
+bypasses the submission service); the dashboard reads the responses wherever the aggregates are
+incomplete, so it is never wrong meanwhile, only slower. `check` exits 1 naming every unit, month,
+instrument, field and sum that differs from the responses. Each command commits once, at the end.
+"""
+
+from __future__ import annotations
+
+import click
+import sqlalchemy as sa
+from flask.cli import AppGroup
+
+from survey.extensions import db
+from survey.models import Unit
+from survey.services.reporting.aggregate_rebuild import check, rebuild
+from survey.services.reporting.periods import Period, PeriodError
+from survey.services.staff.access import subtree_ids
+
+group = AppGroup("aggregates", help="Index aggregates: rebuild them from the responses, or check them.")
+
+
+def _period(_context: click.Context, _parameter: click.Parameter, text: str | None) -> Period | None:
+    if text is None:
+        return None
+    try:
+        return Period.from_text(text)
+    except PeriodError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def _units(code: str | None) -> set[int] | None:
+    if code is None:
+        return None
+    unit_id = db.session.scalar(sa.select(Unit.id).where(Unit.code == code))
+    if unit_id is None:
+        raise click.BadParameter(f"no unit has the code {code!r}", param_hint="--unit")
+    return subtree_ids(db.session(), [unit_id])
+
+
+_UNIT = click.option("--unit", "unit_code", metavar="CODE",
+                     help="This unit and its descendants (default: all).")
+_PERIOD = click.option("--period", "period", callback=_period, metavar="PERIOD",
+                       help="2026-10, 2026Q3 or 2026: its months (default: every month).")
+
+
+@group.command("rebuild")
+@_UNIT
+@_PERIOD
+def rebuild_command(unit_code: str | None, period: Period | None) -> None:
+    """Replace the aggregates of the scope by sums computed from the valid responses."""
+    units = _units(unit_code)
+    first, last = (period.first, period.last) if period is not None else (None, None)
+    try:
+        written = rebuild(db.session(), units, first, last)
+        db.session.commit()
+    except Exception as error:
+        db.session.rollback()
+        raise click.ClickException(f"aggregates rebuild failed: {error}") from error
+    scope = f"unit {unit_code} and descendants" if unit_code else "all units"
+    click.echo(f"aggregates rebuilt: {written} cells ({scope}, {period.label if period else 'every month'})")
+
+
+@group.command("check")
+@_UNIT
+@_PERIOD
+def check_command(unit_code: str | None, period: Period | None) -> None:
+    """Compare the aggregates with the valid responses; exit 1 naming every difference."""
+    units = _units(unit_code)
+    first, last = (period.first, period.last) if period is not None else (None, None)
+    mismatches = check(db.session(), units, first, last)
+    db.session.rollback()  # read only
+    for mismatch in mismatches:
+        click.echo(mismatch.describe(), err=True)
+    if mismatches:
+        raise SystemExit(f"aggregates check: {len(mismatches)} cells differ from the responses; "
+                         "run `flask aggregates rebuild` (with the same --unit/--period)")
+    click.echo("aggregates check: every cell equals the responses")

@@ -1,0 +1,38 @@
+"""Index aggregates: integer sums of the valid responses per unit × procedure field × local month ×
+instrument version, from which the dashboard's indices are computed without reading the responses.
+
+`sums` is the vector of `analysis.cell_sums.SumsLayout` of the instrument's index definition, stored
+as little-endian 64-bit integers (`survey.services.reporting.aggregates` encodes and decodes it).
+Submissions and flag reviews keep it up to date in their own transaction; `flask aggregates rebuild`
+recomputes it from the responses and `flask aggregates check` compares the two (docs/dashboard.md,
+"Aggregates").
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from survey.models.base import Base
+from survey.models.frames import ALL
+
+
+class IndexAggregate(Base):
+    __tablename__ = "index_aggregates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"))
+    month: Mapped[str] = mapped_column(sa.String(7))  # "YYYY-MM" of the local submission date
+    procedure_field: Mapped[str] = mapped_column(sa.String(60), default=ALL)  # ALL: none on the response
+    instrument_id: Mapped[str] = mapped_column(sa.String(40))
+    instrument_version: Mapped[str] = mapped_column(sa.String(20))
+    # The same count as sums[0], kept as a column so that the validity check is one SQL sum.
+    respondents: Mapped[int]
+    sums: Mapped[bytes] = mapped_column(sa.LargeBinary)
+
+    __table_args__ = (
+        # Leading unit_id, month: the dashboard reads a subtree's months; a submission finds its row.
+        sa.UniqueConstraint("unit_id", "month", "instrument_id", "instrument_version", "procedure_field",
+                            name="uq_index_aggregates_cell"),
+        sa.CheckConstraint("respondents >= 0", name="respondents_non_negative"),
+    )

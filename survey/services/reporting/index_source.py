@@ -1,0 +1,187 @@
+"""Where a period's indices come from: the index aggregates when they hold every valid response of
+the subtree and period, otherwise the responses themselves. `period_estimates` is the one place
+that decides; both ways give the same table (`analysis.tables.indices_from_sums` equals
+`analysis.tables.compute_indices` on the same respondents).
+
+The aggregates are trusted for a subtree, period and instrument version when, unit by unit, their
+respondents add up to the valid responses stored there (one grouped count of the responses, which
+also gives the excluded responses' counts by status and reason). A response stored without going
+through the submission service (a bulk import, a migration before `flask aggregates rebuild`), or an
+aggregate update that failed, makes its unit disagree, and that period is then read from the
+responses: slower, never wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from analysis.poststratification import CellWeights, PoststratResult
+from analysis.tables import compute_indices, indices_from_sums
+from instruments.index import IndexDefinition
+from instruments.model import Instrument
+from survey.models import IndexAggregate, Response, ResponseStatus, Unit
+from survey.services.reporting.aggregates import decode, sums_layout
+from survey.services.reporting.period_weights import cell_weights, respondent_weights
+from survey.services.reporting.periods import Period
+from survey.services.reporting.respondent_data import load_respondents_cached, utc_bounds
+
+EMPTY_COLUMNS = ["period", "level", "domain", "parent", "stat_type", "stat", "n", "df", "est", "se", "ci_lo",
+                 "ci_hi", "deff_kish", "n_eff", "n_eff_floor", "target", "verdict", "p_value", "flags"]
+Targets = float | dict[str, float] | None
+
+
+class Source(StrEnum):
+    AGGREGATES = "aggregates"
+    RESPONSES = "responses"
+
+
+@dataclass(frozen=True)
+class PeriodEstimates:
+    """`compute_indices` rows of one subtree and period (domain "total" dropped), and how they were made."""
+
+    table: pd.DataFrame
+    weighted: bool
+    weighting: str
+    responses: int
+    excluded: pd.DataFrame
+    source: Source
+    collapsed: pd.DataFrame  # the post-stratification's merged cells (PoststratResult.collapsed)
+
+
+@dataclass(frozen=True)
+class _Counts:
+    valid: dict[int, int]  # unit id -> valid responses
+    excluded: pd.DataFrame  # status, status_reason, n
+
+
+def _response_counts(session: Session, ids: Collection[int], period: Period,
+                     instrument: Instrument) -> _Counts:
+    start, end = utc_bounds(period.first, period.last)
+    rows = session.execute(
+        sa.select(Response.unit_id, Response.status, Response.status_reason, sa.func.count())
+        .where(Response.unit_id.in_(list(ids)), Response.instrument_id == instrument.id,
+               Response.instrument_version == instrument.version,
+               Response.submitted_at >= start, Response.submitted_at < end)
+        .group_by(Response.unit_id, Response.status, Response.status_reason)).all()
+    valid: dict[int, int] = {}
+    left_out: dict[tuple[str, str], int] = {}
+    for unit_id, status, reason, n in rows:
+        if ResponseStatus(status) is ResponseStatus.VALID:
+            valid[unit_id] = valid.get(unit_id, 0) + int(n)
+        else:
+            key = (ResponseStatus(status).value, reason or "")
+            left_out[key] = left_out.get(key, 0) + int(n)
+    # As `respondent_data.load_respondents` reports them: by status and reason, in that order.
+    excluded = pd.DataFrame([(s, r, n) for (s, r), n in sorted(left_out.items())],
+                            columns=["status", "status_reason", "n"])
+    if excluded.empty:
+        excluded = pd.DataFrame({"status": [], "status_reason": [], "n": []})
+    return _Counts(valid, excluded)
+
+
+_AggregateRow = tuple[int, str, str, str, int, bytes]  # unit id, unit code, month, field, respondents, sums
+
+
+def _aggregate_rows(session: Session, ids: Collection[int], period: Period,
+                    instrument: Instrument) -> list[_AggregateRow]:
+    return list(session.execute(
+        sa.select(IndexAggregate.unit_id, Unit.code, IndexAggregate.month, IndexAggregate.procedure_field,
+                  IndexAggregate.respondents, IndexAggregate.sums)
+        .join(Unit, Unit.id == IndexAggregate.unit_id)
+        .where(IndexAggregate.unit_id.in_(list(ids)), IndexAggregate.instrument_id == instrument.id,
+               IndexAggregate.instrument_version == instrument.version,
+               IndexAggregate.month >= period.first.strftime("%Y-%m"),
+               IndexAggregate.month <= period.last.strftime("%Y-%m"),
+               IndexAggregate.respondents > 0)).all())
+
+
+def period_estimates(session: Session, ids: Collection[int], parents: Mapping[str, str | None],
+                     period: Period, instrument: Instrument, definition: IndexDefinition, *, weighted: bool,
+                     targets: Targets, alpha: float, min_cell: int, min_n: int) -> PeriodEstimates:
+    """The indices of units `ids` (a subtree, `parents` its hierarchy) in `period`: from the aggregates
+    when they hold exactly the valid responses of every unit, else from the responses."""
+    counts = _response_counts(session, ids, period, instrument)
+    rows = _aggregate_rows(session, ids, period, instrument)
+    summed: dict[int, int] = {}
+    for row in rows:
+        summed[row[0]] = summed.get(row[0], 0) + row[4]
+    if summed == counts.valid:
+        return _from_aggregates(session, rows, ids, parents, period, instrument, definition,
+                                weighted=weighted, targets=targets, alpha=alpha, min_cell=min_cell,
+                                min_n=min_n, excluded=counts.excluded)
+    return responses_estimates(session, ids, parents, period, instrument, definition, weighted=weighted,
+                               targets=targets, alpha=alpha, min_cell=min_cell, min_n=min_n)
+
+
+def aggregate_estimates(session: Session, ids: Collection[int], parents: Mapping[str, str | None],
+                        period: Period, instrument: Instrument, definition: IndexDefinition, *,
+                        weighted: bool, targets: Targets, alpha: float, min_cell: int,
+                        min_n: int) -> PeriodEstimates:
+    """`period_estimates` from the aggregates, whatever they hold (for tests and benchmarks)."""
+    counts = _response_counts(session, ids, period, instrument)
+    return _from_aggregates(session, _aggregate_rows(session, ids, period, instrument), ids, parents, period,
+                            instrument, definition, weighted=weighted, targets=targets, alpha=alpha,
+                            min_cell=min_cell, min_n=min_n, excluded=counts.excluded)
+
+
+def _finished(table: pd.DataFrame, period: Period) -> pd.DataFrame:
+    table.insert(0, "period", period.label)
+    return table[table["domain"] != "total"].reset_index(drop=True)
+
+
+def _from_aggregates(session: Session, rows: list[_AggregateRow],
+                     ids: Collection[int], parents: Mapping[str, str | None], period: Period,
+                     instrument: Instrument, definition: IndexDefinition, *, weighted: bool, targets: Targets,
+                     alpha: float, min_cell: int, min_n: int, excluded: pd.DataFrame) -> PeriodEstimates:
+    cells = pd.DataFrame([(code, month, field, n) for _, code, month, field, n, _ in rows],
+                         columns=["unit", "month", "field", "respondents"])
+    responses = int(cells["respondents"].sum()) if len(cells) else 0
+    weighting_result, weighting = cell_weights(session, cells[["unit", "field", "month", "respondents"]], ids,
+                                               period.first, period.last, weighted, min_cell)
+    if cells.empty:
+        return PeriodEstimates(pd.DataFrame(columns=EMPTY_COLUMNS), False, weighting, 0, excluded,
+                               Source.AGGREGATES, pd.DataFrame())
+    length = sums_layout(instrument.id, instrument.version).length
+    sums = np.stack([decode(row[5]) for row in rows]) if rows else np.zeros((0, length), dtype=np.int64)
+    if weighting_result is not None:
+        leaves = pd.MultiIndex.from_frame(cells[["unit", "month", "field"]])
+        cells["weight"] = weighting_result.weight.reindex(leaves).to_numpy()
+        cells["calibration_cell"] = weighting_result.cell.reindex(leaves).to_numpy()
+    table = indices_from_sums(cells, sums, definition, parents=parents, weighted=weighting_result is not None,
+                              targets=targets, alpha=alpha, min_n=min_n, lonely_psu="adjust")
+    return PeriodEstimates(_finished(table, period), weighting_result is not None, weighting, responses,
+                           excluded, Source.AGGREGATES, _collapsed(weighting_result))
+
+
+def responses_estimates(session: Session, ids: Collection[int], parents: Mapping[str, str | None],
+                        period: Period, instrument: Instrument, definition: IndexDefinition, *,
+                        weighted: bool, targets: Targets, alpha: float, min_cell: int,
+                        min_n: int) -> PeriodEstimates:
+    """`period_estimates` from the responses (one row each), whatever the aggregates hold."""
+    loaded = load_respondents_cached(session, ids, period.first, period.last, instrument)
+    data = loaded.frame
+    weighting_result, weighting = respondent_weights(session, data, ids, period.first, period.last, weighted,
+                                                     min_cell)
+    if data.empty:
+        return PeriodEstimates(pd.DataFrame(columns=EMPTY_COLUMNS), False, weighting, 0, loaded.excluded,
+                               Source.RESPONSES, pd.DataFrame())
+    # The calibration (weighting cells) makes the SEs those of R's postStratify: the served
+    # totals are known, so they are not a source of sampling error.
+    weights = None if weighting_result is None else weighting_result.weights
+    calibration = None if weighting_result is None else weighting_result.calibration
+    table = compute_indices(data, definition, unit_col="unit", parents=parents, weights=weights,
+                            calibration=calibration, targets=targets, alpha=alpha, min_n=min_n,
+                            lonely_psu="adjust")
+    return PeriodEstimates(_finished(table, period), weighting_result is not None, weighting, len(data),
+                           loaded.excluded, Source.RESPONSES, _collapsed(weighting_result))
+
+
+def _collapsed(weighting: PoststratResult | CellWeights | None) -> pd.DataFrame:
+    return pd.DataFrame() if weighting is None else weighting.collapsed

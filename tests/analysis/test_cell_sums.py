@@ -1,0 +1,154 @@
+"""Integer cell sums (`analysis.cell_sums`) give the respondent-level estimates of the default design.
+
+Three checks: the sums of a hand-made cell are counted by hand; `indices_from_sums` equals
+`compute_indices` on the same respondents to 1e-12 (unweighted, post-stratified with collapsed cells,
+random data with a unit hierarchy and lonely units); and on the simulated respondents of
+tests/analysis/r/calibration_reference.R it equals R's ``postStratify`` estimates and SEs
+(tests/analysis/r/calibration_reference.csv, datasets ps_unit_field and ps_unit, no cut) to 1e-10, the
+tolerance of tests/analysis/test_calibration_r.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.cell_sums import SumsLayout, cell_sums
+from analysis.data import AnalysisInputError, item_matrices
+from analysis.tables import compute_indices, indices_from_sums
+from analysis.weights import poststratify, poststratify_counts
+from instruments.index import IndexDefinition
+
+from .conftest import DATA, R_DIR
+
+PARENTS = {"u1": "p1", "u2": "p1", "u3": "p1", "u4": "p2", "u5": "p2", "u6": "p2"}
+FIGURES = ["est", "se", "ci_lo", "ci_hi", "p_value", "deff", "deff_kish"]
+SIZES = ["sum_w", "n_eff", "n_eff_floor"]
+
+
+def _cells(data: pd.DataFrame, keys: list[str],
+           definition: IndexDefinition) -> tuple[pd.DataFrame, np.ndarray]:
+    codes, table = pd.MultiIndex.from_frame(data[keys]).factorize()
+    cells = pd.DataFrame(list(table), columns=keys)
+    return cells, cell_sums(item_matrices(data, definition), codes.astype(np.intp), len(cells))
+
+
+def _assert_same(ours: pd.DataFrame, rows: pd.DataFrame) -> None:
+    assert list(ours.columns) == list(rows.columns)
+    assert len(ours) == len(rows) > 0
+    for column in ["level", "domain", "parent", "stat_type", "stat", "n", "df", "method", "verdict", "flags"]:
+        assert ours[column].tolist() == rows[column].tolist(), column
+    for column in FIGURES:
+        np.testing.assert_allclose(ours[column].astype(float), rows[column].astype(float), rtol=0, atol=1e-12,
+                                   err_msg=column)
+    for column in SIZES:  # sizes in the hundreds: the same 1e-12, relative
+        np.testing.assert_allclose(ours[column].astype(float), rows[column].astype(float), rtol=1e-12, atol=0,
+                                   err_msg=column)
+
+
+def test_the_sums_of_a_cell_count_what_its_respondents_answered(definition: IndexDefinition) -> None:
+    # q1..q2 in e1, q3..q5 in e2; satisfied = 4, 5; harass favourable = 1; overall favourable = 4, 5
+    data = pd.DataFrame({"q1": [5, 2, np.nan], "q2": [4, 4, 0], "q3": [1, np.nan, np.nan],
+                         "q4": [np.nan] * 3, "q5": [5, 5, np.nan], "harass": [1, 2, np.nan],
+                         "overall": [4, 3, 5]})
+    sums = cell_sums(item_matrices(data, definition), np.array([0, 0, 1]), 2)
+    named = dict(zip(SumsLayout.of(item_matrices(data, definition)).names(), sums[0].tolist(), strict=True))
+    assert named["respondents"] == 2
+    q1 = (named["satisfied q1"], named["valid q1"], named["code sum q1"], named["code² sum q1"])
+    assert q1 == (1, 2, 7, 29)
+    assert (named["satisfied q3"], named["valid q3"], named["valid q4"]) == (0, 1, 0)
+    assert (named["comprehensive"], named["any valid"]) == (0, 2)  # row 1: q3 = 1; row 2: q1 = 2
+    assert (named["favourable harass"], named["listed harass"], named["favourable overall"]) == (1, 2, 1)
+    assert (named["element valid e1"], named["element valid e2"]) == (2, 2)
+    assert named["satisfied q1 × satisfied q2"] == 1  # row 1 only
+    assert named["valid q1 × valid q5"] == 2
+    assert named["satisfied q2 × valid q5"] == 2
+    assert named["satisfied q5 × valid q1"] == 2
+    assert sums[1].tolist()[:3] == [1, 0, 0]  # the third respondent: no valid criterion (q2 = 0 is n/a)
+
+
+def _random(seed: int, n: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    units = ["u1", "u2", "u3", "u4", "u5", "u6", "solo"]
+    unit = rng.choice(units, size=n, p=[0.2, 0.2, 0.15, 0.15, 0.15, 0.149, 0.001])
+    unit[0] = "solo"  # one respondent alone in its unit: a lonely stratum
+    data = pd.DataFrame({"unit": unit, "field": rng.choice(["land", "justice", "business"], size=n,
+                                                            p=[0.6, 0.37, 0.03])})
+    for item in ("q1", "q2", "q3", "q4", "q5", "overall"):
+        codes = rng.integers(1, 6, size=n).astype(float)
+        codes[rng.random(n) < 0.1] = np.nan
+        codes[rng.random(n) < 0.05] = 0  # not applicable
+        data[item] = codes
+    data["harass"] = rng.integers(1, 4, size=n).astype(float)
+    return data
+
+
+def _frame(data: pd.DataFrame, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    counts = data.groupby(["unit", "field"]).size().reset_index(name="n")
+    counts["served"] = (counts["n"] * (2 + 6 * rng.random(len(counts)))).round() + 1
+    return counts[["unit", "field", "served"]]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_unweighted_sums_give_the_respondent_level_table(definition: IndexDefinition, seed: int) -> None:
+    data = _random(seed, 900)
+    rows = compute_indices(data, definition, unit_col="unit", parents=PARENTS, targets=0.7, min_n=5,
+                           lonely_psu="adjust")
+    cells, sums = _cells(data, ["unit", "field"], definition)
+    ours = indices_from_sums(cells, sums, definition, parents=PARENTS, targets=0.7, min_n=5,
+                             lonely_psu="adjust")
+    _assert_same(ours, rows)
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6])
+def test_post_stratified_sums_give_the_calibrated_respondent_level_table(definition: IndexDefinition,
+                                                                          seed: int) -> None:
+    data = _random(seed, 1200)
+    frame = _frame(data, seed)
+    # min_cell 40 collapses the small "business" cells with their siblings (merged calibration cells)
+    result = poststratify(data, frame, ["field"], unit_col="unit", count_col="served", min_cell=40)
+    assert len(result.collapsed) > 0
+    rows = compute_indices(data, definition, unit_col="unit", parents=PARENTS, weights=result.weights,
+                           calibration=result.calibration, targets={"u1": 0.6, "total": 0.8}, min_n=5,
+                           lonely_psu="adjust")
+    cells, sums = _cells(data, ["unit", "field"], definition)
+    weighting = poststratify_counts(cells.assign(respondents=sums[:, 0]), frame, ["field"], unit_col="unit",
+                                    count_col="served", min_cell=40)
+    index = pd.MultiIndex.from_frame(cells[["unit", "field"]])
+    cells["weight"] = weighting.weight.reindex(index).to_numpy()
+    cells["calibration_cell"] = weighting.cell.reindex(index).to_numpy()
+    ours = indices_from_sums(cells, sums, definition, parents=PARENTS, weighted=True,
+                             targets={"u1": 0.6, "total": 0.8}, min_n=5, lonely_psu="adjust")
+    _assert_same(ours, rows)
+    pd.testing.assert_frame_equal(weighting.collapsed.reset_index(drop=True),
+                                  result.collapsed.reset_index(drop=True), check_like=True)
+
+
+@pytest.mark.parametrize(("dataset", "cells"), [("ps_unit_field", ["field"]), ("ps_unit", [])])
+def test_post_stratified_sums_equal_r(definition: IndexDefinition, dataset: str, cells: list[str]) -> None:
+    data = pd.read_csv(DATA / "calibration_respondents.csv")
+    frame = pd.read_csv(DATA / "calibration_frame.csv")
+    keys = ["unit", "field"]
+    table, sums = _cells(data, keys, definition)
+    weighting = poststratify_counts(table.assign(respondents=sums[:, 0]), frame, cells, unit_col="unit",
+                                    count_col="served", min_cell=1)
+    index = pd.MultiIndex.from_frame(table[["unit", *cells]])
+    table["weight"] = weighting.weight.reindex(index).to_numpy()
+    table["calibration_cell"] = weighting.cell.reindex(index).to_numpy()
+    ours = indices_from_sums(table, sums, definition, parents=PARENTS, weighted=True, min_n=0,
+                             lonely_psu="adjust")
+    reference = pd.read_csv(R_DIR / "calibration_reference.csv")
+    reference = reference[(reference["dataset"] == dataset) & reference["cut"].isna()]
+    merged = reference.merge(ours, on=["domain", "stat_type", "stat"], suffixes=("_r", ""), validate="1:1")
+    assert len(merged) == len(reference) > 100
+    assert (merged["n"] == merged["n_r"]).all()
+    np.testing.assert_array_equal(merged["df"], merged["df_r"])
+    for column in ("est", "se"):
+        np.testing.assert_allclose(merged[column], merged[f"{column}_r"], rtol=0, atol=1e-10, err_msg=column)
+
+
+def test_sums_of_another_shape_are_refused(definition: IndexDefinition) -> None:
+    with pytest.raises(AnalysisInputError, match="shape"):
+        indices_from_sums(pd.DataFrame({"unit": ["u1"]}), np.zeros((1, 3), dtype=np.int64), definition)

@@ -1,0 +1,217 @@
+"""One scenario for the index aggregates, run on SQLite (test_aggregates.py) and on PostgreSQL
+(test_postgresql.py): submissions through the submission service, a flag review, a damaged row, the
+`flask aggregates` commands, and at every step the dashboard's figures from the aggregates compared
+with the analysis package's computation from the response rows (to 1e-12)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from instruments.index import IndexDefinition
+from instruments.registry import get_registered
+from survey.demo.tree import seed_demo
+from survey.extensions import db
+from survey.models import (
+    Counter,
+    FrameUpload,
+    IndexAggregate,
+    Response,
+    ResponseStatus,
+    Role,
+    ServedCount,
+    Unit,
+    User,
+)
+from survey.services.citizens.flag_review import Decision, decide
+from survey.services.citizens.form_nonce import FormNonce
+from survey.services.citizens.submissions import Outcome, Stored, Validation, store_response
+from survey.services.reporting.aggregate_rebuild import check
+from survey.services.reporting.index_source import (
+    PeriodEstimates,
+    Source,
+    period_estimates,
+    responses_estimates,
+)
+from survey.services.reporting.indices import MIN_N, instrument_for
+from survey.services.reporting.periods import Period
+from survey.services.reporting.respondent_data import unit_parent_map
+from survey.services.staff.access import subtree_ids
+
+KEY = "sipas-counter@2025.1"
+PERIODS = (Period.month(2026, 10), Period.month(2026, 11), Period.quarter(2026, 4))
+FIGURES = ["est", "se", "ci_lo", "ci_hi", "p_value", "deff_kish"]
+SIZES = ["n_eff", "n_eff_floor"]
+EXACT = ["period", "level", "domain", "parent", "stat_type", "stat", "n", "df", "verdict", "flags"]
+
+
+def submit(session: Session, counter: Counter, answers: dict[str, int], when: datetime,
+           flags: tuple[str, ...] = ()) -> Response:
+    """Store one response through the submission service, as the citizen form does."""
+    registered = get_registered("sipas-counter", "2025.1")
+    nonce = FormNonce(uuid.uuid4().hex, counter.id, registered.key, when)
+    validation = Validation(Outcome.ACCEPTED, 200, answers={k: (v,) for k, v in answers.items()}, nonce=nonce)
+    assert store_response(session, validation, counter=counter, registered=registered, channel="qr",  # type: ignore[arg-type]
+                          language="vi", now=when, flags=flags) is Stored.STORED
+    found = session.scalar(sa.select(Response).where(Response.idempotency_key == nonce.key))
+    assert found is not None
+    return found
+
+
+def _answers(rng: np.random.Generator, level: float) -> dict[str, int]:
+    registered = get_registered("sipas-counter", "2025.1")
+    out: dict[str, int] = {}
+    for element in registered.instrument.index.elements:
+        for item in element.criteria:
+            draw = rng.random()
+            if draw < 0.08:
+                continue  # not answered
+            out[item] = 0 if draw < 0.13 else int(np.clip(np.round(rng.normal(level, 1.1)), 1, 5))
+    if rng.random() < 0.9:
+        out["overall"] = int(rng.integers(1, 6))
+    if rng.random() < 0.8:
+        out["harassment"] = int(rng.integers(1, 3))
+    return out
+
+
+def submit_many(app: Flask, n: int, seed: int, flagged_every: int = 0) -> list[int]:
+    """`n` responses over the demo's counters in October and November 2026; returns the flagged ids."""
+    rng = np.random.default_rng(seed)
+    flagged = []
+    with app.app_context():
+        counters = list(db.session.scalars(sa.select(Counter).order_by(Counter.id)))
+        for i in range(n):
+            counter = counters[int(rng.integers(len(counters)))]
+            when = datetime(2026, 10 + int(rng.integers(2)), 1 + int(rng.integers(28)), int(rng.integers(24)),
+                            tzinfo=UTC)
+            flags = ("device",) if flagged_every and i % flagged_every == 0 else ()
+            response = submit(db.session(), counter, _answers(rng, 3.2 + counter.id % 3 * 0.5), when, flags)
+            if flags:
+                flagged.append(response.id)
+        db.session.commit()
+    return flagged
+
+
+def add_frames(app: Flask) -> None:
+    """Served dossiers for some desks and fields (others collapse or stay unweighted)."""
+    with app.app_context():
+        upload = FrameUpload(source="csv", rows=4)
+        db.session.add(upload)
+        db.session.flush()
+        counts = (("HL-TTHCC-1", "dat-dai", 10, 31, 400), ("HL-TTHCC-1", "", 10, 31, 900),
+                  ("HL-AB-1", "", 10, 31, 300), ("HL-HL-1", "", 10, 31, 120), ("HL-TTHCC-1", "", 11, 30, 800),
+                  ("HL-AB-1", "", 11, 30, 250), ("HL-HL-1", "", 11, 30, 90))
+        for code, field, month, last, served in counts:
+            unit = db.session.scalar(sa.select(Unit.id).where(Unit.code == code))
+            assert unit is not None
+            db.session.add(ServedCount(unit_id=unit, procedure_field=field, channel="",
+                                       period_start=date(2026, month, 1), period_end=date(2026, month, last),
+                                       served=served, upload_id=upload.id))
+        db.session.commit()
+
+
+def both_ways(session: Session, period: Period, weighted: bool) -> tuple[PeriodEstimates, PeriodEstimates]:
+    """The dashboard's period estimates (its choice of source) and the computation from the rows."""
+    root = session.scalar(sa.select(Unit).where(Unit.code == "HL"))
+    assert root is not None
+    ids = subtree_ids(session, [root.id])
+    parents = unit_parent_map(session, root.id)
+    instrument = instrument_for(KEY)
+    definition = IndexDefinition.from_instrument(instrument)
+    common = {"weighted": weighted, "targets": 0.8, "alpha": 0.05, "min_cell": 5, "min_n": MIN_N}
+    chosen = period_estimates(session, ids, parents, period, instrument, definition, **common)  # type: ignore[arg-type]
+    rows = responses_estimates(session, ids, parents, period, instrument, definition, **common)  # type: ignore[arg-type]
+    return chosen, rows
+
+
+def assert_equal_estimates(ours: PeriodEstimates, rows: PeriodEstimates) -> None:
+    assert ours.weighting == rows.weighting and ours.weighted == rows.weighted
+    assert ours.responses == rows.responses > 0
+    pd.testing.assert_frame_equal(ours.excluded.reset_index(drop=True), rows.excluded.reset_index(drop=True),
+                                  check_dtype=False)
+    a, b = ours.table, rows.table
+    assert list(a.columns) == list(b.columns) and len(a) == len(b) > 100
+    for column in EXACT:
+        assert a[column].tolist() == b[column].tolist(), column
+    for column in FIGURES:
+        np.testing.assert_allclose(a[column].astype(float), b[column].astype(float), rtol=0, atol=1e-12,
+                                   err_msg=column)
+    for column in SIZES:
+        np.testing.assert_allclose(a[column].astype(float), b[column].astype(float), rtol=1e-12, atol=0,
+                                   err_msg=column)
+    assert np.isfinite(a["se"].astype(float)).sum() > 50
+
+
+def assert_dashboard_reads_aggregates(app: Flask, *, weighted_too: bool = True) -> None:
+    with app.app_context():
+        assert check(db.session(), None) == []
+        for period in PERIODS:
+            for weighted in (False, True) if weighted_too else (False,):
+                chosen, rows = both_ways(db.session(), period, weighted)
+                assert chosen.source is Source.AGGREGATES and rows.source is Source.RESPONSES
+                assert_equal_estimates(chosen, rows)
+        db.session.rollback()
+
+
+def run_scenario(app: Flask) -> None:
+    """Submissions, flag review, damage, check, rebuild: figures equal the rows' at every step."""
+    with app.app_context():
+        seed_demo(db.session())
+        db.session.commit()
+    add_frames(app)
+    flagged = submit_many(app, 260, seed=1, flagged_every=9)
+    assert len(flagged) >= 4
+    assert_dashboard_reads_aggregates(app)
+    with app.app_context():  # one weighted month is weighted with collapsed cells, not unweighted
+        chosen, _ = both_ways(db.session(), Period.month(2026, 10), True)
+        assert chosen.weighted, chosen.weighting
+        db.session.rollback()
+
+    submit_many(app, 25, seed=2)  # new submissions after the first reading
+    assert_dashboard_reads_aggregates(app)
+
+    with app.app_context():  # the flag review: one reinstated (counted again), one confirmed (kept out)
+        actor = User(username="reviewer", password_hash="x", role=Role.MANAGER)
+        db.session.add(actor)
+        db.session.flush()
+        now = datetime(2026, 12, 1, tzinfo=UTC)
+        decisions = (Decision.REINSTATE, Decision.CONFIRM, Decision.REINSTATE)
+        for response_id, decision in zip(flagged[:3], decisions, strict=True):
+            response = db.session.get(Response, response_id)
+            assert response is not None
+            decide(db.session(), response, decision, actor=actor, note="", now=now)
+        db.session.commit()
+        statuses = [db.session.get(Response, i).status for i in flagged[:3]]  # type: ignore[union-attr]
+        assert statuses == [ResponseStatus.VALID, ResponseStatus.EXCLUDED, ResponseStatus.VALID]
+    assert_dashboard_reads_aggregates(app)
+
+
+def damage_one_row(app: Flask) -> tuple[str, str]:
+    """Take one from the satisfied count of the first criterion of a stored row; returns (unit, month)."""
+    from survey.services.reporting.aggregates import decode, encode
+
+    with app.app_context():
+        row = db.session.scalars(sa.select(IndexAggregate).where(IndexAggregate.respondents > 3)
+                                 .order_by(IndexAggregate.id)).first()
+        assert row is not None
+        sums = decode(row.sums).copy()
+        sums[1] -= 1  # position 1: "satisfied" of the first criterion (analysis.cell_sums.SumsLayout)
+        row.sums = encode(sums)
+        unit = db.session.get(Unit, row.unit_id)
+        assert unit is not None
+        found = (unit.code, row.month)
+        db.session.commit()
+    return found
+
+
+def delete_one_row(app: Flask) -> None:
+    with app.app_context():
+        first = db.session.scalars(sa.select(IndexAggregate.id).order_by(IndexAggregate.id)).first()
+        db.session.execute(sa.delete(IndexAggregate).where(IndexAggregate.id == first))
+        db.session.commit()
