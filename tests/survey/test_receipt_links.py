@@ -17,7 +17,14 @@ from survey.extensions import db
 from survey.models import Counter, Response, SpentReceipt
 from survey.services.staff.api_clients import create_client
 from tests.survey.staff_helpers import Clock, clock_of
-from tests.survey.survey_helpers import VALID, Served, error_code_in, hidden_fields, serve_kitchen_sink
+from tests.survey.survey_helpers import (
+    VALID,
+    Served,
+    checked,
+    error_code_in,
+    hidden_fields,
+    serve_kitchen_sink,
+)
 from tests.survey.test_qr import decode_png
 
 RECEIPT = "000.00.12.H12-241204-0001"
@@ -103,7 +110,7 @@ def test_the_link_is_single_use_across_browsers(migrated_db: Path, tmp_path: Pat
     refused = _answer(second, page_second, opened_second.headers["Location"])
     html = refused.get_data(as_text=True)
     assert refused.status_code == 409 and error_code_in(html) == {"E-RECEIPT-USED"}
-    assert 'value="4"' in html and "Cán bộ nhiệt tình." in html  # the answers stay on the page
+    assert checked(html, "q_access", "4") and "Cán bộ nhiệt tình." in html  # the answers stay on the page
     assert _verified(served) == [True]
 
 
