@@ -198,3 +198,72 @@ def test_an_all_large_tree_hides_nothing_anywhere(large: Flask) -> None:
     assert "suppressed" not in data
     by_code = {r[0]: r for r in list(csv.reader(io.StringIO(data)))[1:]}
     assert [int(by_code[c][9]) for c in ("HL-HL-1", "HL-HL-2", "HL-HL-3")] == [40, 40, 50]
+
+
+# --- One decision per viewer: a complement stays hidden on its own page ---------------------------------
+# The province manager's scope root is HL, so their decision is the one worked out at the top of this
+# file: desks 1 and 2 hidden. A manager whose only scope is desk 2 has desk 2 as their root: the tree
+# HL-HL-2 alone (40 responses, no children) has no small cell, so nothing is hidden for them, and they
+# can open no page that publishes HL-HL or another desk to subtract from.
+
+
+def _desk_manager(app: Flask) -> FlaskClient:
+    return signed_in(app, "ban2", Role.MANAGER, ("HL-HL-2",))
+
+
+def _page(client: FlaskClient, app: Flask, code: str) -> str:
+    response = client.get(f"/manage/units/{unit_id(code, app)}?{QUERY}&lang=en")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def _section(html: str, start: str) -> str:
+    part = html[html.index(start):]
+    return part[:part.index("</section>")]
+
+
+def test_the_complements_own_page_shows_the_mark_to_the_province_viewer(small: Flask) -> None:
+    page = _page(_province(small), small, "HL-HL-2")
+    headline = _section(page, '<section class="headline"')
+    assert MARK in headline and "n = 40" not in headline and "Response rate" not in headline
+    assert "Responses needed" not in headline and NOTE_EN in headline
+    elements = _section(page, 'id="elements-h"')
+    rows = re.findall(r'<tr class="(?:element|criterion)" data-stat="[^"]+">(.*?)</tr>', elements, re.S)
+    assert rows and all(MARK in row and 'class="num"' not in row for row in rows)
+    assert "<svg" not in elements  # no element or criterion chart
+    separate = _section(page, 'id="separate-h"')
+    assert separate.count(MARK) == separate.count("<tr data-stat=") > 0
+    assert 'class="num"' not in separate
+    trend = _section(page, 'id="trend-h"')
+    # September: 40 responses at desks 1 and 2 and nothing small: the figure stays (731/1200 = 60.9 %)
+    assert re.search(r"2026-09</th><td class=\"num\">60\.9%", trend)
+    assert re.search(r"2026-10</th><td[^>]*colspan=\"2\">.*?suppressed", trend)
+    assert 'class="fix-first"' not in page
+    assert "Left out (flagged or excluded" not in page
+
+
+def test_the_desk_manager_sees_their_own_desk(small: Flask) -> None:
+    page = _page(_desk_manager(small), small, "HL-HL-2")
+    assert MARK not in page
+    headline = _section(page, '<section class="headline"')
+    assert "n = 40" in headline and 'data-stat="overall">60.9%' in headline  # 40 AB_CODES: 731/1200
+    # and the parent stays out of their reach
+    assert _desk_manager_status(small, "HL-HL") == 404
+
+
+def _desk_manager_status(app: Flask, code: str) -> int:
+    client = signed_in(app, "ban2b", Role.MANAGER, ("HL-HL-2",))
+    return client.get(f"/manage/units/{unit_id(code, app)}?{QUERY}&lang=en").status_code
+
+
+def test_a_visible_desk_page_keeps_its_figures_and_the_league_follows_the_viewer(small: Flask) -> None:
+    page = _page(_province(small), small, "HL-HL-3")
+    headline = _section(page, '<section class="headline"')
+    assert MARK not in headline and "n = 50" in headline
+
+
+def test_an_all_large_tree_hides_nothing_on_unit_pages(large: Flask) -> None:
+    client = _province(large)
+    for code in ("HL-HL", "HL-HL-1", "HL-HL-2"):
+        page = _page(client, large, code)
+        assert MARK not in page and NOTE_EN not in page, code
