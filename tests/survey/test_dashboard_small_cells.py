@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import subprocess
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -267,3 +268,62 @@ def test_an_all_large_tree_hides_nothing_on_unit_pages(large: Flask) -> None:
     for code in ("HL-HL", "HL-HL-1", "HL-HL-2"):
         page = _page(client, large, code)
         assert MARK not in page and NOTE_EN not in page, code
+
+
+def _report(client: FlaskClient, app: Flask, code: str, fmt: str) -> bytes:
+    response = client.get(f"/manage/units/{unit_id(code, app)}/report.{fmt}?{QUERY}&lang=en")
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return response.data
+
+
+def _report_csv(client: FlaskClient, app: Flask, code: str) -> list[dict[str, str]]:
+    text = _report(client, app, code, "csv").decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_the_complements_own_csv_and_xlsx_report_withhold_its_figures(small: Flask) -> None:
+    client = _province(small)
+    rows = _report_csv(client, small, "HL-HL-2")
+    own = [r for r in rows if r["unit_code"] == "HL-HL-2"]
+    assert {r["level"] for r in own} >= {"headline", "element", "criterion"}
+    for row in own:
+        assert row["n"] == "" and row["est"] == "" and row["ci_lo"] == "", row
+        assert row["verdict"] == "suppressed" and "small_cell" in row["flags"].split("|"), row
+    book = load_workbook(io.BytesIO(_report(client, small, "HL-HL-2", "xlsx")))
+    for sheet in ("Overall", "Elements", "Criteria"):
+        body = [[c.value for c in row] for row in book[sheet].iter_rows(min_row=2)]
+        assert body, sheet
+        for values in body:
+            assert 40 not in values, (sheet, values)
+            assert "suppressed" in [str(v).lower() for v in values], (sheet, values)
+    method = {row[0].value: row[1].value for row in book["Method"].iter_rows(min_row=2)}
+    assert method["Valid responses"] == "suppressed" and method["Response rate"] == "suppressed"
+    units = {row[0].value: [c.value for c in row] for row in book["Units"].iter_rows(min_row=2)}
+    assert 40 not in units["HL-HL-2"]
+
+
+def test_the_complements_own_pdf_report_withholds_its_figures(small: Flask, tmp_path: Path) -> None:
+    pdf = tmp_path / "desk2.pdf"
+    pdf.write_bytes(_report(_province(small), small, "HL-HL-2", "pdf"))
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True,
+                          text=True, timeout=120).stdout
+    cover = " ".join(text[text.index("Valid responses"):text.index("Weighting")].split())
+    assert "suppressed" in cover and "40" not in cover
+    summary = " ".join(text[text.index("Summary"):text.index("Elements")].split())
+    assert "%" not in summary.split("Responses needed")[0].replace("95%", "")  # no index, no bound
+    assert "Responses needed this period" in summary and "more" not in summary
+
+
+def test_the_desk_manager_gets_their_own_desks_report(small: Flask) -> None:
+    rows = _report_csv(_desk_manager(small), small, "HL-HL-2")
+    headline = [r for r in rows if r["level"] == "headline" and r["label"] == "SIPAS index"]
+    assert len(headline) == 1 and headline[0]["n"] == "40" and headline[0]["verdict"] != "suppressed"
+    assert abs(float(headline[0]["est"]) - 731 / 1200) < 1e-12  # report_helpers' hand-computed index
+
+
+def test_an_all_large_tree_hides_nothing_in_unit_reports(large: Flask) -> None:
+    rows = _report_csv(_province(large), large, "HL-HL")
+    # (items nobody answered are "suppressed" by the analysis' minimum n, which is not this rule)
+    assert rows and not [r for r in rows if "small_cell" in r["flags"].split("|") or r["n"] == ""]
+    assert {r["unit_code"]: r["n"] for r in rows if r["level"] == "unit"} == {
+        "HL-HL-1": "40", "HL-HL-2": "40", "HL-HL-3": "50", "HL-HL-4": "0", "HL-HL-5": "0"}
