@@ -17,7 +17,7 @@ import io
 import re
 import subprocess
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -26,8 +26,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
 
+from instruments.registry import get_registered
 from survey.extensions import db
-from survey.models import Role, Unit, UnitKind
+from survey.models import Response, ResponseStatus, Role, Unit, UnitKind
+from survey.services.reporting.periods import Period
 from tests.survey.conftest import unit_id
 from tests.survey.report_helpers import AB_CODES, PERIOD, add_responses
 from tests.survey.staff_helpers import running, signed_in, staff_app
@@ -327,3 +329,66 @@ def test_an_all_large_tree_hides_nothing_in_unit_reports(large: Flask) -> None:
     assert rows and not [r for r in rows if "small_cell" in r["flags"].split("|") or r["n"] == ""]
     assert {r["unit_code"]: r["n"] for r in rows if r["level"] == "unit"} == {
         "HL-HL-1": "40", "HL-HL-2": "40", "HL-HL-3": "50", "HL-HL-4": "0", "HL-HL-5": "0"}
+
+
+FIGURE = r'<td class="num">\d+\.\d%</td>'  # an estimate as the alerts page prints it
+
+
+def _alert_rows(client: FlaskClient) -> dict[str, str]:
+    html = client.get(f"/manage/alerts?period={PERIOD}&lang=en").get_data(as_text=True)
+    table = html[html.index('<table class="alerts">'):html.index("</table>")]
+    return {name: row for name, row in re.findall(r'<th scope="row"><a [^>]*>([^<]+)</a></th>(.*?)</tr>',
+                                                  table, re.S)}
+
+
+def test_alerts_of_a_hidden_unit_show_the_mark_to_the_province_viewer(small: Flask) -> None:
+    # Desks 2-5 all answer like AB_CODES (unweighted index 731/1200 = 60.9 %; the alerts use the weighted
+    # one), whose interval lies below the default 80 % target: each has a below-target alert; desk 1's 3
+    # responses are too few for an estimate.
+    rows = _alert_rows(_province(small))
+    desk2, desk3 = rows[DESKS["HL-HL-2"]], rows[DESKS["HL-HL-3"]]
+    assert MARK in desk2 and "%" not in desk2.split("<details>")[0] and "below target" not in desk2
+    assert MARK not in desk3 and re.search(FIGURE, desk3) and "below target" in desk3
+    assert DESKS["HL-HL-1"] not in rows
+
+
+def test_the_desk_manager_sees_their_own_desks_alert(small: Flask) -> None:
+    rows = _alert_rows(_desk_manager(small))
+    assert set(rows) == {DESKS["HL-HL-2"]}
+    assert MARK not in rows[DESKS["HL-HL-2"]] and re.search(FIGURE, rows[DESKS["HL-HL-2"]])
+
+
+def _flag(app: Flask, counts: dict[str, int]) -> None:
+    """`counts` more responses per desk in October, flagged for review (so outside every index)."""
+    registered = get_registered("sipas-counter", "2025.1")
+    with app.app_context():
+        for code, n in counts.items():
+            for i in range(n):
+                db.session.add(Response(
+                    instrument_id="sipas-counter", instrument_version="2025.1",
+                    instrument_hash=registered.content_hash, unit_id=unit_id(code, app), channel="qr",
+                    language="vi", submitted_at=datetime(2026, 10, 12, 3, i, tzinfo=UTC),
+                    idempotency_key=f"flagged-{code}-{i}", status=ResponseStatus.FLAGGED))
+        db.session.commit()
+
+
+def test_a_hidden_row_shows_no_count_of_flagged_responses(small: Flask) -> None:
+    _flag(small, {"HL-HL-2": 2, "HL-HL-3": 3})
+    province = _province(small)
+    html = province.get(f"/manage/?{QUERY}&lang=en").get_data(as_text=True)
+    rows = _table_rows(html, small, ["HL-HL", "HL-HL-2", "HL-HL-3"])
+    assert MARK in rows["HL-HL-2"] and "flagged" not in rows["HL-HL-2"]
+    assert "3 flagged" in rows["HL-HL-3"]
+    desk = _page(province, small, "HL-HL-2")
+    assert "Left out (flagged or excluded" not in desk  # the unit page's count of them goes too
+    own = _page(_desk_manager(small), small, "HL-HL-2")
+    assert "Left out (flagged or excluded responses in the window):" in own and "2 flagged" in own
+
+
+def test_an_alerts_dates_name_its_period() -> None:
+    assert Period.spanning(date(2026, 10, 1), date(2026, 10, 31)) == Period.month(2026, 10)
+    assert Period.spanning(date(2026, 7, 1), date(2026, 9, 30)) == Period.quarter(2026, 3)
+    assert Period.spanning(date(2026, 1, 1), date(2026, 12, 31)) == Period.year(2026)
+    assert Period.spanning(date(2026, 1, 1), date(2026, 3, 31)) == Period.quarter(2026, 1)
+    assert Period.spanning(date(2026, 2, 1), date(2026, 4, 30)) is None  # not a calendar quarter
+    assert Period.spanning(date(2026, 10, 1), date(2026, 10, 30)) is None
