@@ -42,11 +42,6 @@ class ViewerCells:
         """Whether `code`'s figure of the trend period `label` is withheld."""
         return code in self.by_period.get(label, frozenset())
 
-    @property
-    def any(self) -> bool:
-        """Whether anything at all is withheld (in the period or its trend window)."""
-        return bool(self.current) or any(self.by_period.values())
-
 
 def cells_of(reports: Iterable[IndexReport]) -> ViewerCells:
     """The decision for the scope roots' reports (each on its root's whole subtree, same period)."""
