@@ -350,6 +350,8 @@ def test_alerts_of_a_hidden_unit_show_the_mark_to_the_province_viewer(small: Fla
     assert MARK in desk2 and "%" not in desk2.split("<details>")[0] and "below target" not in desk2
     assert MARK not in desk3 and re.search(FIGURE, desk3) and "below target" in desk3
     assert DESKS["HL-HL-1"] not in rows
+    # listed after the others (dict order is page order), not at the place its estimate would give it
+    assert list(rows)[-1] == DESKS["HL-HL-2"]
 
 
 def test_the_desk_manager_sees_their_own_desks_alert(small: Flask) -> None:

@@ -35,6 +35,11 @@ def alerts() -> str:
             refresh_alerts(db.session(), report, "sipas-counter")
     found = visible_alerts(db.session(), visible)
     withheld, reference_withheld = _withheld(found)
+    # The list is ordered by estimate within each period: a withheld alert's place would rank its
+    # estimate, so withheld ones go after the others of their group, by unit code.
+    found.sort(key=lambda a: (a.acknowledged_at is not None, -a.period_start.toordinal(), a.id in withheld,
+                              a.unit.code if a.id in withheld else "",
+                              0.0 if a.id in withheld else a.estimate, a.id))
     db.session.commit()
     return render_template("manage/alerts/list.html", alerts=found, period=period, withheld=withheld,
                            reference_withheld=reference_withheld)

@@ -181,8 +181,9 @@ def tree_order(report: IndexReport, root: str) -> list[tuple[int, str]]:
 
 
 def _hidden(figure: Figure) -> Figure:
+    # precision flags go too: a wide interval or a small effective n says something about the count
     return replace(figure, n=None, est=None, ci_lo=None, ci_hi=None, verdict="suppressed", p_value=None,
-                   n_eff=None, deff=None, flags=(*figure.flags, SMALL_CELL_FLAG))
+                   n_eff=None, deff=None, flags=(SMALL_CELL_FLAG,))
 
 
 def _same(figure: Figure) -> Figure:
