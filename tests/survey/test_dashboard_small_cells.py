@@ -28,7 +28,7 @@ from openpyxl import load_workbook
 
 from instruments.registry import get_registered
 from survey.extensions import db
-from survey.models import Response, ResponseStatus, Role, Unit, UnitKind
+from survey.models import Alert, AlertKind, Response, ResponseStatus, Role, Unit, UnitKind
 from survey.services.reporting.periods import Period
 from tests.survey.conftest import unit_id
 from tests.survey.report_helpers import AB_CODES, PERIOD, add_responses
@@ -394,3 +394,17 @@ def test_an_alerts_dates_name_its_period() -> None:
     assert Period.spanning(date(2026, 1, 1), date(2026, 3, 31)) == Period.quarter(2026, 1)
     assert Period.spanning(date(2026, 2, 1), date(2026, 4, 30)) is None  # not a calendar quarter
     assert Period.spanning(date(2026, 10, 1), date(2026, 10, 30)) is None
+
+
+def test_an_alert_with_no_decision_to_look_up_shows_the_mark(large: Flask) -> None:
+    """An alert of an instrument no longer registered, or over dates that are no period the pages offer,
+    has no decision to consult: its figures are withheld (fail closed), and the page still renders."""
+    with large.app_context():
+        for instrument, last in (("retired-form", date(2026, 10, 31)), ("sipas-counter", date(2026, 10, 30))):
+            db.session.add(Alert(unit_id=unit_id("HL-HL-3", large), instrument_id=instrument,
+                                 kind=AlertKind.BELOW_TARGET, period_start=date(2026, 10, 1), period_end=last,
+                                 estimate=0.5, ci_low=0.4, ci_high=0.6, reference=0.8))
+        db.session.commit()
+    html = _province(large).get(f"/manage/alerts?period={PERIOD}&lang=en").get_data(as_text=True)
+    assert html.count(MARK) == 2 * 2  # the kind and the figures of each of the two alerts
+    assert "50.0%" not in html and "40.0% – 60.0%" not in html

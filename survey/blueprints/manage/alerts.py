@@ -6,7 +6,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from instruments.registry import get_instrument
+from instruments.registry import UnknownInstrument, get_instrument
 from survey.auth import current_staff, current_time, staff_required
 from survey.blueprints.manage import bp
 from survey.blueprints.manage.small_cell_scope import viewer_hidden
@@ -53,10 +53,14 @@ def _withheld(found: list[Alert]) -> tuple[set[int], set[int]]:
     references: set[int] = set()
     for alert in found:
         period = Period.spanning(alert.period_start, alert.period_end)
-        if period is None:  # not a month, quarter or year: no decision to look up, so nothing shown
+        try:
+            key = get_instrument(alert.instrument_id).key
+        except UnknownInstrument:
+            key = None
+        if period is None or key is None:  # no decision to look up: fail closed, nothing shown
             figures.add(alert.id)
             continue
-        cells = viewer_hidden(get_instrument(alert.instrument_id).key, period, True)
+        cells = viewer_hidden(key, period, True)
         if cells.hides(alert.unit.code):
             figures.add(alert.id)
         elif alert.kind is AlertKind.SIGNIFICANT_DROP and cells.hides_in(period.shifted(1).label,
