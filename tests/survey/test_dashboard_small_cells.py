@@ -15,8 +15,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+import subprocess
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
 
+from instruments.registry import get_registered
 from survey.extensions import db
-from survey.models import Role, Unit, UnitKind
+from survey.models import Alert, AlertKind, Response, ResponseStatus, Role, Unit, UnitKind
+from survey.services.reporting.periods import Period
 from tests.survey.conftest import unit_id
 from tests.survey.report_helpers import AB_CODES, PERIOD, add_responses
 from tests.survey.staff_helpers import running, signed_in, staff_app
@@ -198,3 +201,210 @@ def test_an_all_large_tree_hides_nothing_anywhere(large: Flask) -> None:
     assert "suppressed" not in data
     by_code = {r[0]: r for r in list(csv.reader(io.StringIO(data)))[1:]}
     assert [int(by_code[c][9]) for c in ("HL-HL-1", "HL-HL-2", "HL-HL-3")] == [40, 40, 50]
+
+
+# --- One decision per viewer: a complement stays hidden on its own page ---------------------------------
+# The province manager's scope root is HL, so their decision is the one worked out at the top of this
+# file: desks 1 and 2 hidden. A manager whose only scope is desk 2 has desk 2 as their root: the tree
+# HL-HL-2 alone (40 responses, no children) has no small cell, so nothing is hidden for them, and they
+# can open no page that publishes HL-HL or another desk to subtract from.
+
+
+def _desk_manager(app: Flask) -> FlaskClient:
+    return signed_in(app, "ban2", Role.MANAGER, ("HL-HL-2",))
+
+
+def _page(client: FlaskClient, app: Flask, code: str) -> str:
+    response = client.get(f"/manage/units/{unit_id(code, app)}?{QUERY}&lang=en")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def _section(html: str, start: str) -> str:
+    part = html[html.index(start):]
+    return part[:part.index("</section>")]
+
+
+def test_the_complements_own_page_shows_the_mark_to_the_province_viewer(small: Flask) -> None:
+    page = _page(_province(small), small, "HL-HL-2")
+    headline = _section(page, '<section class="headline"')
+    assert MARK in headline and "n = 40" not in headline and "Response rate" not in headline
+    assert "Responses needed" not in headline and NOTE_EN in headline
+    elements = _section(page, 'id="elements-h"')
+    rows = re.findall(r'<tr class="(?:element|criterion)" data-stat="[^"]+">(.*?)</tr>', elements, re.S)
+    assert rows and all(MARK in row and 'class="num"' not in row for row in rows)
+    assert "<svg" not in elements  # no element or criterion chart
+    separate = _section(page, 'id="separate-h"')
+    assert separate.count(MARK) == separate.count("<tr data-stat=") > 0
+    assert 'class="num"' not in separate
+    trend = _section(page, 'id="trend-h"')
+    # September: 40 responses at desks 1 and 2 and nothing small: the figure stays (731/1200 = 60.9 %)
+    assert re.search(r"2026-09</th><td class=\"num\">60\.9%", trend)
+    assert re.search(r"2026-10</th><td[^>]*colspan=\"2\">.*?suppressed", trend)
+    assert 'class="fix-first"' not in page
+    assert "Left out (flagged or excluded" not in page
+
+
+def test_the_desk_manager_sees_their_own_desk(small: Flask) -> None:
+    page = _page(_desk_manager(small), small, "HL-HL-2")
+    assert MARK not in page
+    headline = _section(page, '<section class="headline"')
+    assert "n = 40" in headline and 'data-stat="overall">60.9%' in headline  # 40 AB_CODES: 731/1200
+    # and the parent stays out of their reach
+    assert _desk_manager_status(small, "HL-HL") == 404
+
+
+def _desk_manager_status(app: Flask, code: str) -> int:
+    client = signed_in(app, "ban2b", Role.MANAGER, ("HL-HL-2",))
+    return client.get(f"/manage/units/{unit_id(code, app)}?{QUERY}&lang=en").status_code
+
+
+def test_a_visible_desk_page_keeps_its_figures_and_the_league_follows_the_viewer(small: Flask) -> None:
+    page = _page(_province(small), small, "HL-HL-3")
+    headline = _section(page, '<section class="headline"')
+    assert MARK not in headline and "n = 50" in headline
+
+
+def test_an_all_large_tree_hides_nothing_on_unit_pages(large: Flask) -> None:
+    client = _province(large)
+    for code in ("HL-HL", "HL-HL-1", "HL-HL-2"):
+        page = _page(client, large, code)
+        assert MARK not in page and NOTE_EN not in page, code
+
+
+def _report(client: FlaskClient, app: Flask, code: str, fmt: str) -> bytes:
+    response = client.get(f"/manage/units/{unit_id(code, app)}/report.{fmt}?{QUERY}&lang=en")
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return response.data
+
+
+def _report_csv(client: FlaskClient, app: Flask, code: str) -> list[dict[str, str]]:
+    text = _report(client, app, code, "csv").decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_the_complements_own_csv_and_xlsx_report_withhold_its_figures(small: Flask) -> None:
+    client = _province(small)
+    rows = _report_csv(client, small, "HL-HL-2")
+    own = [r for r in rows if r["unit_code"] == "HL-HL-2"]
+    assert {r["level"] for r in own} >= {"headline", "element", "criterion"}
+    for row in own:
+        assert row["n"] == "" and row["est"] == "" and row["ci_lo"] == "", row
+        assert row["verdict"] == "suppressed" and "small_cell" in row["flags"].split("|"), row
+    book = load_workbook(io.BytesIO(_report(client, small, "HL-HL-2", "xlsx")))
+    for sheet in ("Overall", "Elements", "Criteria"):
+        body = [[c.value for c in row] for row in book[sheet].iter_rows(min_row=2)]
+        assert body, sheet
+        for values in body:
+            assert 40 not in values, (sheet, values)
+            assert "suppressed" in [str(v).lower() for v in values], (sheet, values)
+    method = {row[0].value: row[1].value for row in book["Method"].iter_rows(min_row=2)}
+    assert method["Valid responses"] == "suppressed" and method["Response rate"] == "suppressed"
+    units = {row[0].value: [c.value for c in row] for row in book["Units"].iter_rows(min_row=2)}
+    assert 40 not in units["HL-HL-2"]
+
+
+def test_the_complements_own_pdf_report_withholds_its_figures(small: Flask, tmp_path: Path) -> None:
+    pdf = tmp_path / "desk2.pdf"
+    pdf.write_bytes(_report(_province(small), small, "HL-HL-2", "pdf"))
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True,
+                          text=True, timeout=120).stdout
+    cover = " ".join(text[text.index("Valid responses"):text.index("Weighting")].split())
+    assert "suppressed" in cover and "40" not in cover
+    summary = " ".join(text[text.index("Summary"):text.index("Elements")].split())
+    assert "%" not in summary.split("Responses needed")[0].replace("95%", "")  # no index, no bound
+    assert "Responses needed this period" in summary and "more" not in summary
+
+
+def test_the_desk_manager_gets_their_own_desks_report(small: Flask) -> None:
+    rows = _report_csv(_desk_manager(small), small, "HL-HL-2")
+    headline = [r for r in rows if r["level"] == "headline" and r["label"] == "SIPAS index"]
+    assert len(headline) == 1 and headline[0]["n"] == "40" and headline[0]["verdict"] != "suppressed"
+    assert abs(float(headline[0]["est"]) - 731 / 1200) < 1e-12  # report_helpers' hand-computed index
+
+
+def test_an_all_large_tree_hides_nothing_in_unit_reports(large: Flask) -> None:
+    rows = _report_csv(_province(large), large, "HL-HL")
+    # (items nobody answered are "suppressed" by the analysis' minimum n, which is not this rule)
+    assert rows and not [r for r in rows if "small_cell" in r["flags"].split("|") or r["n"] == ""]
+    assert {r["unit_code"]: r["n"] for r in rows if r["level"] == "unit"} == {
+        "HL-HL-1": "40", "HL-HL-2": "40", "HL-HL-3": "50", "HL-HL-4": "0", "HL-HL-5": "0"}
+
+
+FIGURE = r'<td class="num">\d+\.\d%</td>'  # an estimate as the alerts page prints it
+
+
+def _alert_rows(client: FlaskClient) -> dict[str, str]:
+    html = client.get(f"/manage/alerts?period={PERIOD}&lang=en").get_data(as_text=True)
+    table = html[html.index('<table class="alerts">'):html.index("</table>")]
+    return {name: row for name, row in re.findall(r'<th scope="row"><a [^>]*>([^<]+)</a></th>(.*?)</tr>',
+                                                  table, re.S)}
+
+
+def test_alerts_of_a_hidden_unit_show_the_mark_to_the_province_viewer(small: Flask) -> None:
+    # Desks 2-5 all answer like AB_CODES (unweighted index 731/1200 = 60.9 %; the alerts use the weighted
+    # one), whose interval lies below the default 80 % target: each has a below-target alert; desk 1's 3
+    # responses are too few for an estimate.
+    rows = _alert_rows(_province(small))
+    desk2, desk3 = rows[DESKS["HL-HL-2"]], rows[DESKS["HL-HL-3"]]
+    assert MARK in desk2 and "%" not in desk2.split("<details>")[0] and "below target" not in desk2
+    assert MARK not in desk3 and re.search(FIGURE, desk3) and "below target" in desk3
+    assert DESKS["HL-HL-1"] not in rows
+    # listed after the others (dict order is page order), not at the place its estimate would give it
+    assert list(rows)[-1] == DESKS["HL-HL-2"]
+
+
+def test_the_desk_manager_sees_their_own_desks_alert(small: Flask) -> None:
+    rows = _alert_rows(_desk_manager(small))
+    assert set(rows) == {DESKS["HL-HL-2"]}
+    assert MARK not in rows[DESKS["HL-HL-2"]] and re.search(FIGURE, rows[DESKS["HL-HL-2"]])
+
+
+def _flag(app: Flask, counts: dict[str, int]) -> None:
+    """`counts` more responses per desk in October, flagged for review (so outside every index)."""
+    registered = get_registered("sipas-counter", "2025.1")
+    with app.app_context():
+        for code, n in counts.items():
+            for i in range(n):
+                db.session.add(Response(
+                    instrument_id="sipas-counter", instrument_version="2025.1",
+                    instrument_hash=registered.content_hash, unit_id=unit_id(code, app), channel="qr",
+                    language="vi", submitted_at=datetime(2026, 10, 12, 3, i, tzinfo=UTC),
+                    idempotency_key=f"flagged-{code}-{i}", status=ResponseStatus.FLAGGED))
+        db.session.commit()
+
+
+def test_a_hidden_row_shows_no_count_of_flagged_responses(small: Flask) -> None:
+    _flag(small, {"HL-HL-2": 2, "HL-HL-3": 3})
+    province = _province(small)
+    html = province.get(f"/manage/?{QUERY}&lang=en").get_data(as_text=True)
+    rows = _table_rows(html, small, ["HL-HL", "HL-HL-2", "HL-HL-3"])
+    assert MARK in rows["HL-HL-2"] and "flagged" not in rows["HL-HL-2"]
+    assert "3 flagged" in rows["HL-HL-3"]
+    desk = _page(province, small, "HL-HL-2")
+    assert "Left out (flagged or excluded" not in desk  # the unit page's count of them goes too
+    own = _page(_desk_manager(small), small, "HL-HL-2")
+    assert "Left out (flagged or excluded responses in the window):" in own and "2 flagged" in own
+
+
+def test_an_alerts_dates_name_its_period() -> None:
+    assert Period.spanning(date(2026, 10, 1), date(2026, 10, 31)) == Period.month(2026, 10)
+    assert Period.spanning(date(2026, 7, 1), date(2026, 9, 30)) == Period.quarter(2026, 3)
+    assert Period.spanning(date(2026, 1, 1), date(2026, 12, 31)) == Period.year(2026)
+    assert Period.spanning(date(2026, 1, 1), date(2026, 3, 31)) == Period.quarter(2026, 1)
+    assert Period.spanning(date(2026, 2, 1), date(2026, 4, 30)) is None  # not a calendar quarter
+    assert Period.spanning(date(2026, 10, 1), date(2026, 10, 30)) is None
+
+
+def test_an_alert_with_no_decision_to_look_up_shows_the_mark(large: Flask) -> None:
+    """An alert of an instrument no longer registered, or over dates that are no period the pages offer,
+    has no decision to consult: its figures are withheld (fail closed), and the page still renders."""
+    with large.app_context():
+        for instrument, last in (("retired-form", date(2026, 10, 31)), ("sipas-counter", date(2026, 10, 30))):
+            db.session.add(Alert(unit_id=unit_id("HL-HL-3", large), instrument_id=instrument,
+                                 kind=AlertKind.BELOW_TARGET, period_start=date(2026, 10, 1), period_end=last,
+                                 estimate=0.5, ci_low=0.4, ci_high=0.6, reference=0.8))
+        db.session.commit()
+    html = _province(large).get(f"/manage/alerts?period={PERIOD}&lang=en").get_data(as_text=True)
+    assert html.count(MARK) == 2 * 2  # the kind and the figures of each of the two alerts
+    assert "50.0%" not in html and "40.0% – 60.0%" not in html

@@ -20,6 +20,7 @@ from survey.blueprints.manage.dashboard_table import (
     table_options,
     with_data,
 )
+from survey.blueprints.manage.small_cell_scope import viewer_hidden
 from survey.charts import Point, common_axis, interval_plot, sparkline, trend_chart
 from survey.extensions import db
 from survey.i18n import current_locale
@@ -53,7 +54,8 @@ from survey.services.reporting.respondent_data import (
     units_with_other_instruments,
     utc_bounds,
 )
-from survey.services.reporting.small_cells import SMALL_CELL, hidden_row, hidden_units, hidden_units_by_period
+from survey.services.reporting.small_cells import SMALL_CELL, hidden_row
+from survey.services.reporting.viewer_cells import cells_of, scope_roots
 from survey.services.reporting.weighting_cells import merged_cells
 from survey.services.staff.access import unit_or_404, visible_unit_ids
 from survey.services.weighting.frames import response_rates
@@ -219,11 +221,6 @@ def _flagged_by_code(report: IndexReport, period: Period) -> dict[str, int]:
     return totals
 
 
-def _roots(visible: set[int]) -> list[Unit]:
-    units = db.session.query(Unit).filter(Unit.id.in_(visible)).all()
-    return sorted((u for u in units if u.parent_id not in visible), key=lambda u: u.code)
-
-
 def _ranked_hidden(section: dict[str, Any]) -> list[str]:
     """Names of the units below the scope that the small-cell rule leaves out of the ranked chart."""
     lang = current_locale()
@@ -253,7 +250,7 @@ def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> l
     default_target = current_app.config["DEFAULT_TARGET"]
     instrument_id = instrument_for(key).id
     sections = []
-    for root in _roots(visible_unit_ids(db.session(), user)):
+    for root in scope_roots(db.session(), user):
         report = unit_indices(db.session(), root, key, period, weighted=weighted,
                               default_target=default_target,
                               min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
@@ -267,7 +264,8 @@ def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> l
         ids = [report.names[code][0] for _, code in tree]
         rates = _rates(ids, period, key)
         flagged = _flagged_by_code(report, period)
-        hidden, hidden_in = hidden_units(report), hidden_units_by_period(report)
+        cells = cells_of([report])  # the viewer's decision on this root's tree (`viewer_cells`)
+        hidden, hidden_in = cells.current, cells.by_period
         trends = {code: _trend_points(report, code, hidden_in) for _, code in tree}
         axis = common_axis(list(trends.values()), report.target)
         in_force = effective_targets(db.session(), root, report.parents, instrument_id, period.first.year,
@@ -283,7 +281,8 @@ def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> l
                 "change": None if code in hidden else report.change_of(code),
                 "rate": None if code in hidden else rates.get(report.names[code][0]),
                 "small_cell": code in hidden,
-                "flagged": flagged.get(code, 0),
+                # a count of the unit's responses as well (awaiting review): not on a hidden row
+                "flagged": 0 if code in hidden else flagged.get(code, 0),
                 "target": in_force[code],
                 "proposal": proposed.get((report.names[code][0], instrument_id, period.first.year)),
                 "spark": sparkline(trends[code], target=report.target, axis=axis,
@@ -338,6 +337,9 @@ def unit_page(unit_id: int) -> str:
     period, key, weighted = dashboard_options()
     visible = visible_unit_ids(db.session(), user)
     league_root = unit.parent if unit.parent_id in visible else unit
+    # The viewer's one small-cell decision (on their scope roots' trees), not one on this unit's subtree:
+    # a complement hidden in the parent's table must not show its figures here.
+    cells = viewer_hidden(key, period, weighted)
     report = unit_indices(
         db.session(),
         unit,
@@ -347,21 +349,25 @@ def unit_page(unit_id: int) -> str:
         default_target=current_app.config["DEFAULT_TARGET"],
         league_root=league_root,
         min_cell=current_app.config["POSTSTRAT_MIN_CELL"],
+        league_hidden=cells.current,
     )
     refresh_alerts(db.session(), report, instrument_for(key).id)
+    withheld = cells.hides(unit.code)
+
+    def shown(row: dict[str, Any] | None) -> dict[str, Any] | None:
+        return hidden_row(row) if withheld and row is not None else row
+
     lang = current_locale()
     benchmarks = unit_benchmarks(db.session(), unit, report, key, period, weighted=weighted, visible=visible,
                                  default_target=current_app.config["DEFAULT_TARGET"],
                                  min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
     items, elements, element_labels = _definition_labels(key, lang)
-    element_points = [
-        Point(element_labels[e], *_triple(report.row(unit.code, "element", e))) for e, _ in elements
-    ]
-    criteria = [(e, [(c, report.row(unit.code, "criterion", c)) for c in crits]) for e, crits in elements]
-    criterion_points = [Point(items[c][:60], *_triple(row)) for _, rows in criteria for c, row in rows]
-    trend = _trend_points(report, unit.code, hidden_units_by_period(report))
+    element_rows = {e: shown(report.row(unit.code, "element", e)) for e, _ in elements}
+    criteria = [(e, [(c, shown(report.row(unit.code, "criterion", c))) for c in crits])
+                for e, crits in elements]
+    trend = _trend_points(report, unit.code, cells.by_period)
     separate = [
-        (s.item, s.group, report.row(unit.code, "separate", s.item))
+        (s.item, s.group, shown(report.row(unit.code, "separate", s.item)))
         for s in instrument_for(key).index.separate
         if s.group in ("integrity", "overall", "other")
     ]
@@ -380,6 +386,17 @@ def unit_page(unit_id: int) -> str:
     breakdowns = unit_breakdowns(db.session(), unit, key, period, weighted=weighted, target=report.target,
                                  lang=lang, min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
     db.session.commit()
+    charts = {} if withheld else {
+        "element_chart": interval_plot(
+            [Point(element_labels[e], *_triple(element_rows[e])) for e, _ in elements],
+            target=report.target, title=_("Element indices"),
+            benchmarks=[b.series([("element", e) for e, _ in elements], lang) for b in benchmarks]),
+        "criterion_chart": interval_plot(
+            [Point(items[c][:60], *_triple(row)) for _, rows in criteria for c, row in rows],
+            target=report.target, title=_("Criterion indices"),
+            benchmarks=[b.series([("criterion", c) for _, crits in elements for c in crits], lang)
+                        for b in benchmarks]),
+    }
     return render_template(
         "manage/dashboard/unit.html",
         unit=unit,
@@ -388,25 +405,25 @@ def unit_page(unit_id: int) -> str:
         items=items,
         elements=elements,
         element_labels=element_labels,
+        element_rows=element_rows,
         criteria=criteria,
-        element_chart=interval_plot(
-            element_points, target=report.target, title=_("Element indices"),
-            benchmarks=[b.series([("element", e) for e, _ in elements], lang) for b in benchmarks]),
-        criterion_chart=interval_plot(
-            criterion_points, target=report.target, title=_("Criterion indices"),
-            benchmarks=[b.series([("criterion", c) for _, crits in elements for c in crits], lang)
-                        for b in benchmarks]),
+        **charts,
         benchmarks=benchmarks,
         benchmark_trends=[b.trend for b in benchmarks],
-        fix_first=_fix_first(unit, report, key, period, weighted, comments),
+        fix_first=[] if withheld else _fix_first(unit, report, key, period, weighted, comments),
+        overall=shown(report.overall()),
+        withheld=withheld,
+        # a change needs both periods' figures: withheld when either is
+        change=None if withheld or cells.hides_in(report.previous.label, unit.code) else report.change,
+        change_withheld=not withheld and cells.hides_in(report.previous.label, unit.code),
         trend=trend,
         trend_chart=trend_chart(trend, target=report.target, title=_("Overall index by period"),
                                 benchmarks=[b.trend_series(lang) for b in benchmarks]),
         separate=separate,
         comments=comments[:50],
-        rate=rates.get(unit.id),
-        below=_below(report, unit.code),
-        breakdowns=breakdowns,
+        rate=None if withheld else rates.get(unit.id),
+        below=_below(report, unit.code, cells.current),
+        breakdowns=None if withheld else breakdowns,
         small_cell=SMALL_CELL,
         formula_text=FORMULA_TEXT,
         interval_method=INTERVAL_LABEL,
@@ -415,10 +432,10 @@ def unit_page(unit_id: int) -> str:
     )
 
 
-def _below(report: IndexReport, code: str) -> list[tuple[int, str, dict[str, Any] | None]]:
-    """(depth, code, overall row) of the units under `code`, tree order; the small-cell rule's hidden
-    units get a row without figures (`small_cells.hidden_row`)."""
-    hidden = hidden_units(report)
+def _below(report: IndexReport, code: str, hidden: frozenset[str]
+           ) -> list[tuple[int, str, dict[str, Any] | None]]:
+    """(depth, code, overall row) of the units under `code`, tree order; the units the viewer's
+    small-cell decision hides (`hidden`) get a row without figures (`small_cells.hidden_row`)."""
     return [(depth, unit, hidden_row(report.overall(unit)) if unit in hidden else report.overall(unit))
             for depth, unit in tree_order(report, code)[1:]]
 

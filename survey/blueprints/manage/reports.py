@@ -23,6 +23,7 @@ from instruments.model import Instrument
 from instruments.registry import UnknownInstrument, get_instrument
 from survey.auth import current_staff, current_time, staff_required
 from survey.blueprints.manage import bp
+from survey.blueprints.manage.small_cell_scope import viewer_hidden
 from survey.errors import SurveyError
 from survey.extensions import db
 from survey.i18n import current_locale
@@ -103,8 +104,11 @@ def _content(unit: Unit, options: ReportOptions, *, with_comments: bool) -> Repo
                           weighted=options.weighted,
                           default_target=current_app.config["DEFAULT_TARGET"],
                           min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
+    # The reader's one small-cell decision (their scope roots' trees), as on the unit page: a unit hidden
+    # in its parent's table must not show its figures in its own report.
+    hidden = viewer_hidden(options.instrument.key, options.period, options.weighted)
     return build_content(db.session(), report, options.instrument, lang=current_locale(), now=current_time(),
-                         with_comments=with_comments)
+                         with_comments=with_comments, hidden=hidden)
 
 
 def _download(user: User, unit_id: int, fmt: str) -> Response:

@@ -38,8 +38,9 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from survey.services.reporting.labels import P_ONE_SIDED, P_TWO_SIDED, flag_text, verdict_text
+from survey.services.reporting.labels import P_ONE_SIDED, P_TWO_SIDED, SUPPRESSED, flag_text, verdict_text
 from survey.services.reporting.report_content import Figure, ReportContent, method_pairs
+from survey.services.reporting.small_cells import SMALL_CELL_FLAG
 
 Cell = str | int | float | Decimal | date | datetime | None
 
@@ -243,6 +244,10 @@ def _stat_headers() -> tuple[str, ...]:
 
 
 def _stat_cells(figure: Figure) -> tuple[Cell, ...]:
+    if SMALL_CELL_FLAG in figure.flags:  # the mark, not a blank that reads as "no responses"
+        mark = str(SUPPRESSED)
+        return (mark, mark, mark, mark, figure.target, mark, None, None, None,
+                ", ".join(flag_text(f) for f in figure.flags))
     return (figure.n, figure.est, figure.ci_lo, figure.ci_hi, figure.target, verdict_text(figure.verdict),
             figure.p_value, None if figure.n_eff is None else round(figure.n_eff), figure.deff,
             ", ".join(flag_text(f) for f in figure.flags))
@@ -278,7 +283,7 @@ def report_tables(content: ReportContent, *, include_comments: bool) -> list[Tab
         Table("Integrity", _("Integrity"), (_("Code"), _("Question"), _("Responses (n)"),
                                             _("Share with the good answer"), _("Lower bound (95%)"),
                                             _("Upper bound (95%)")),
-              tuple((f.key, f.label, f.n, f.est, f.ci_lo, f.ci_hi) for f in content.integrity),
+              tuple((f.key, f.label, *_stat_cells(f)[:4]) for f in content.integrity),
               (ColumnKind.TEXT, ColumnKind.TEXT, ColumnKind.COUNT) + (ColumnKind.PERCENT,) * 3),
     ]
     if include_comments:

@@ -16,6 +16,7 @@
 - `period_weights`: a period's post-stratification weights, from respondents or from their counts.
 - `alerts`: units below target and significant drops, with acknowledgements.
 - `small_cells`: which units' figures every table hides (small counts and their complements).
+- `viewer_cells`: that decision made once per viewer, on the trees of their scope's roots.
 - `report_content`: what a unit report says, assembled once for PDF, XLSX and CSV.
 - `pdf_report`: the unit report printed by WeasyPrint.
 - `subscriptions`: who receives which unit's report by e-mail (subscribe, cancel; scoped).

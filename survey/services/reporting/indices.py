@@ -160,13 +160,16 @@ _REPORTS: FingerprintCache[IndexReport] = FingerprintCache(64)
 class IndexOptions(TypedDict, total=False):
     """What a unit report may be asked beyond unit, instrument, period and weighting (defaults in
     `_Settings`): the interval's alpha, the target where none is set, the half-width the "responses
-    needed" figure plans for, the unit whose children form the league table, the smallest weighting cell."""
+    needed" figure plans for, the unit whose children form the league table, the smallest weighting cell,
+    and the units the viewer's small-cell decision hides (`viewer_cells`; None: decide on the league's
+    own tree)."""
 
     alpha: float
     default_target: float
     half_width: float
     league_root: Unit | None
     min_cell: int
+    league_hidden: frozenset[str] | None
 
 
 @dataclass(frozen=True)
@@ -176,16 +179,19 @@ class _Settings:
     half_width: float
     league_root: Unit | None
     min_cell: int
+    league_hidden: frozenset[str] | None
 
     @classmethod
     def of(cls, options: IndexOptions) -> _Settings:
         return cls(alpha=options.get("alpha", 0.05), default_target=options.get("default_target", 0.80),
                    half_width=options.get("half_width", 0.05), league_root=options.get("league_root"),
-                   min_cell=options.get("min_cell", DEFAULT_MIN_CELL))
+                   min_cell=options.get("min_cell", DEFAULT_MIN_CELL),
+                   league_hidden=options.get("league_hidden"))
 
-    def cache_key(self) -> tuple[float, float, float, int | None, int]:
+    def cache_key(self) -> tuple[float, float, float, int | None, int, tuple[str, ...] | None]:
         return (self.alpha, self.default_target, self.half_width,
-                self.league_root.id if self.league_root is not None else None, self.min_cell)
+                self.league_root.id if self.league_root is not None else None, self.min_cell,
+                None if self.league_hidden is None else tuple(sorted(self.league_hidden)))
 
 
 def unit_indices(session: Session, unit: Unit, instrument_key: str, period: Period, *, weighted: bool,
@@ -243,7 +249,7 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
     """`unit_indices` without the report cache (each period's table is still cached)."""
     settings = _Settings.of(options)
     alpha, default_target, half_width = settings.alpha, settings.default_target, settings.half_width
-    league_root, min_cell = settings.league_root, settings.min_cell
+    league_root, min_cell, league_hidden = settings.league_root, settings.min_cell, settings.league_hidden
     instrument = instrument_for(instrument_key)
     definition = IndexDefinition.from_instrument(instrument)
     ids = subtree_ids(session, [unit.id])
@@ -275,7 +281,7 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
     league, scope = (None, "")
     if league_root is not None:
         league, scope = _league(session, league_root, instrument, definition, period, weighted, alpha,
-                                min_cell)
+                                min_cell, league_hidden)
     return IndexReport(
         unit_code=unit.code, root_code=unit.code, instrument_key=instrument.key,
         formula=definition.formula, period=period, previous=previous, weighted=this.weighted,
@@ -325,9 +331,11 @@ def _needed(overall: pd.DataFrame, n: int, served: int | None, half_width: float
 
 
 def _league(session: Session, root: Unit, instrument: Instrument, definition: IndexDefinition,
-            period: Period, weighted: bool, alpha: float,
-            min_cell: int = DEFAULT_MIN_CELL) -> tuple[pd.DataFrame | None, str]:
-    """Shrunk league table of `root`'s children on the overall index (no targets: ranks only)."""
+            period: Period, weighted: bool, alpha: float, min_cell: int = DEFAULT_MIN_CELL,
+            viewer_hidden: frozenset[str] | None = None) -> tuple[pd.DataFrame | None, str]:
+    """Shrunk league table of `root`'s children on the overall index (no targets: ranks only). The
+    children hidden are those of the viewer's decision (`viewer_hidden`) when given, else those of the
+    small-cell rule on `root`'s own subtree."""
     ids = subtree_ids(session, [root.id])
     parents = unit_parent_map(session, root.id)
     table = _period_table(session, root, ids, parents, period, instrument, definition, weighted, None,
@@ -337,7 +345,8 @@ def _league(session: Session, root: Unit, instrument: Instrument, definition: In
     counts = {str(d): row_count({"n": n}) for d, n in zip(overall["domain"], overall["n"], strict=True)}
     # The league's counts and the root's total are published: the small-cell rule's hidden children
     # are left out of the shrinkage (nothing shown depends on them) and listed with a mark instead.
-    hidden = {c for c in protected_codes(counts, parents) & children if counts[c] > 0}
+    decided = protected_codes(counts, parents) if viewer_hidden is None else viewer_hidden
+    hidden = {c for c in decided & children if counts.get(c, 0) > 0}
     rows = overall[overall["domain"].isin(children - hidden)]
     rows = rows[np.isfinite(rows["est"].astype(float)) & (rows["n_eff"].astype(float) > 0)]
     if len(rows) < MIN_UNITS:

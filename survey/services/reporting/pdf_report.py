@@ -81,8 +81,9 @@ def charts(content: ReportContent) -> dict[str, Markup]:
     trend = [Point(t.period, t.figure.est, t.figure.ci_lo, t.figure.ci_hi)
              for t in content.trend if t.unit_code == content.unit_code]
     return {
-        "elements": print_svg(interval_plot(elements, target=content.target, title=_("Element indices"),
-                                            width=680, label_width=250)),
+        # a unit whose figures are withheld has no element to plot: no empty axes
+        "elements": Markup("") if content.withheld else print_svg(interval_plot(
+            elements, target=content.target, title=_("Element indices"), width=680, label_width=250)),
         "trend": print_svg(trend_chart(trend, target=content.target, title=_("Overall index by period"),
                                        width=680, height=210), pad_right=30),
     }

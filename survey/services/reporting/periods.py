@@ -101,6 +101,14 @@ class Period:
     def year(cls, year: int) -> Period:
         return cls(PeriodKind.YEAR, date(year, 1, 1), date(year, 12, 31), str(year))
 
+    @classmethod
+    def spanning(cls, first: date, last: date) -> Period | None:
+        """The month, quarter or year that runs from `first` to `last` (as an alert stores it), or None."""
+        candidates = [cls.month(first.year, first.month), cls.year(first.year)]
+        if first.month % 3 == 1:
+            candidates.append(cls.quarter(first.year, (first.month - 1) // 3 + 1))
+        return next((p for p in candidates if (p.first, p.last) == (first, last)), None)
+
     def shifted(self, steps: int) -> Period:
         """The period `steps` periods earlier (negative: later)."""
         if self.kind is PeriodKind.YEAR:

@@ -27,15 +27,17 @@ from survey.services.reporting.indices import (
     MIN_N,
     IndexReport,
 )
-from survey.services.reporting.labels import CHANGE_LABEL, FORMULA_TEXT, INTERVAL_LABEL, weighting_text
+from survey.services.reporting.labels import (
+    CHANGE_LABEL,
+    FORMULA_TEXT,
+    INTERVAL_LABEL,
+    SUPPRESSED,
+    weighting_text,
+)
 from survey.services.reporting.periods import Period, PeriodKind
 from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE, utc_bounds
-from survey.services.reporting.small_cells import (
-    SMALL_CELL,
-    SMALL_CELL_FLAG,
-    hidden_units,
-    hidden_units_by_period,
-)
+from survey.services.reporting.small_cells import SMALL_CELL, SMALL_CELL_FLAG
+from survey.services.reporting.viewer_cells import ViewerCells, cells_of
 from survey.services.reporting.weighting_cells import MergedCell, merged_cells
 
 DEFAULT_COMMENT_LIMIT = 30
@@ -125,9 +127,9 @@ class ReportContent:
     confidence: float
     target: float
     generated_at: datetime
-    responses: int
+    responses: int | None  # None (like every figure of the unit) when the small-cell rule withholds it
     served: int | None
-    excluded: int
+    excluded: int | None
     needed: int | None
     needed_half_width: float
     overall: Figure | None
@@ -141,6 +143,7 @@ class ReportContent:
     comment_limit: int
     change: Change | None
     merged: tuple[MergedCell, ...] = ()  # weighting cells merged (weighting_cells), empty when unweighted
+    withheld: bool = False  # the small-cell rule hides the unit itself from this reader
 
     @property
     def period_label(self) -> str:
@@ -197,8 +200,9 @@ def tree_order(report: IndexReport, root: str) -> list[tuple[int, str]]:
 
 
 def _hidden(figure: Figure) -> Figure:
+    # precision flags go too: a wide interval or a small effective n says something about the count
     return replace(figure, n=None, est=None, ci_lo=None, ci_hi=None, verdict="suppressed", p_value=None,
-                   n_eff=None, deff=None, flags=(*figure.flags, SMALL_CELL_FLAG))
+                   n_eff=None, deff=None, flags=(SMALL_CELL_FLAG,))
 
 
 def _same(figure: Figure) -> Figure:
@@ -212,10 +216,15 @@ def _no_data(key: str, label: str) -> Figure:
 
 def build_content(session: Session, report: IndexReport, instrument: Instrument, *, lang: str,
                   now: datetime, comment_limit: int = DEFAULT_COMMENT_LIMIT,
-                  with_comments: bool = True) -> ReportContent:
-    """Select and label the figures of `report` for a report in `lang`."""
+                  with_comments: bool = True, hidden: ViewerCells | None = None) -> ReportContent:
+    """Select and label the figures of `report` for a report in `lang`. `hidden`: the reader's
+    small-cell decision (`viewer_cells`); without one, the rule is decided on the report's own tree.
+    A unit the decision hides has every figure of its own withheld too, not only its row."""
     names = _unit_names(report, lang)
     unit = report.unit_code
+    cells = hidden if hidden is not None else cells_of([report])
+    withheld = cells.hides(unit)
+    own = _hidden if withheld else _same
     elements = {e.id: e for e in instrument.index.elements}
     element_of = {c: e.id for e in instrument.index.elements for c in e.criteria}
 
@@ -223,7 +232,7 @@ def build_content(session: Session, report: IndexReport, instrument: Instrument,
         return report.row(domain, stat_type, stat)
 
     overall_row = report.overall()
-    overall = figure_from_row(overall_row, "index", _("SIPAS index")) if overall_row is not None else None
+    overall = None if overall_row is None else own(figure_from_row(overall_row, "index", _("SIPAS index")))
     headline = [overall] if overall else []
     extras = (("comprehensive", "comprehensive", "comprehensive",
                _("Satisfied with every criterion answered")),
@@ -231,12 +240,12 @@ def build_content(session: Session, report: IndexReport, instrument: Instrument,
     for stat_type, stat, key, label in extras:
         found = row(unit, stat_type, stat)
         if found is not None:
-            headline.append(figure_from_row(found, key, label))
+            headline.append(own(figure_from_row(found, key, label)))
     element_figures = []
     for element in instrument.index.elements:
         found = row(unit, "element", element.id)
         if found is not None:
-            element_figures.append(figure_from_row(found, element.id, element.label.get(lang)))
+            element_figures.append(own(figure_from_row(found, element.id, element.label.get(lang))))
     criterion_figures = []
     for element in instrument.index.elements:
         for item_id in element.criteria:
@@ -244,29 +253,28 @@ def build_content(session: Session, report: IndexReport, instrument: Instrument,
             if found is not None:
                 label = instrument.item(item_id).text.get(lang)
                 group = elements[element_of[item_id]].label.get(lang)
-                criterion_figures.append(figure_from_row(found, item_id, label, group=group))
+                criterion_figures.append(own(figure_from_row(found, item_id, label, group=group)))
     integrity = []
     for entry in instrument.index.separate:
         if entry.group == "integrity" and (found := row(unit, "separate", entry.item)) is not None:
-            integrity.append(figure_from_row(found, entry.item, instrument.item(entry.item).text.get(lang)))
+            label = instrument.item(entry.item).text.get(lang)
+            integrity.append(own(figure_from_row(found, entry.item, label)))
     units = []
     tree = tree_order(report, unit)
-    hide = hidden_units(report)
     for depth, code in tree:
         name = names.get(code, (code, ""))
         found = report.overall(code)
         units.append(UnitFigure(code=code, name=name[0], kind=name[1], parent=report.parents.get(code) or "",
                                 depth=depth, figure=figure_from_row(found, code, name[0]) if found is not None
                                 else _no_data(code, name[0])))
-        if code in hide:
+        if cells.hides(code):
             units[-1] = replace(units[-1], figure=_hidden(units[-1].figure))
     trend_rows: list[dict[str, Any]] = [
         {str(k): v for k, v in r.items()}
         for r in report.trend.sort_values(["domain", "period"]).to_dict("records")]
-    hide_in = hidden_units_by_period(report)
     trend = tuple(
         TrendPoint(period=_analysis_period_label(str(r["period"])), unit_code=str(r["domain"]),
-                   figure=(_hidden if str(r["domain"]) in hide_in[str(r["period"])] else _same)(
+                   figure=(_hidden if cells.hides_in(str(r["period"]), str(r["domain"])) else _same)(
                        figure_from_row(r, str(r["domain"]), names.get(str(r["domain"]), ("", ""))[0])))
         for r in trend_rows
     )
@@ -277,12 +285,16 @@ def build_content(session: Session, report: IndexReport, instrument: Instrument,
         instrument_key=report.instrument_key, instrument_title=instrument.title.get(lang),
         formula=report.formula, formula_text=str(FORMULA_TEXT), weighted=report.weighted,
         weighting=report.weighting, interval_method=INTERVAL_METHOD, confidence=1 - report.alpha,
-        target=report.target, generated_at=now, responses=report.responses, served=report.served,
-        excluded=int(report.excluded["n"].sum()) if len(report.excluded) else 0, needed=report.needed,
+        target=report.target, generated_at=now, responses=None if withheld else report.responses,
+        served=report.served,
+        excluded=None if withheld else int(report.excluded["n"].sum()) if len(report.excluded) else 0,
+        needed=None if withheld else report.needed,
         needed_half_width=report.needed_half_width, overall=overall, headline=tuple(headline),
         elements=tuple(element_figures), criteria=tuple(criterion_figures), units=tuple(units),
         trend=trend, integrity=tuple(integrity), comments=comments, comment_limit=comment_limit,
-        change=_change(report), merged=merged_cells(report, lang),
+        # a change needs both periods' figures: withheld when either is
+        change=None if withheld or cells.hides_in(report.previous.label, unit) else _change(report),
+        merged=merged_cells(report, lang), withheld=withheld,
     )
 
 
@@ -326,7 +338,8 @@ def minimum_n() -> int:
 def method_pairs(content: ReportContent) -> list[tuple[str, str | int | float | None]]:
     """The method note, as (label, value): on every report, in every format."""
     period = content.period
-    rate = (content.responses / content.served) if content.served else None
+    rate = (content.responses / content.served) if content.served and content.responses is not None else None
+    mark = str(SUPPRESSED)
     return [
         (_("Unit"), f"{content.unit_name} ({content.unit_code})"),
         (_("Period"), f"{content.period_label} ({day(period.first)} – {day(period.last)})"),
@@ -347,10 +360,10 @@ def method_pairs(content: ReportContent) -> list[tuple[str, str | int | float | 
                                     "and months")),
         (_("Suppression"), _("estimates from fewer than %(n)d responses are not published; counts "
                              "between 1 and %(k)d are not shown", n=minimum_n(), k=SMALL_CELL - 1)),
-        (_("Valid responses"), content.responses),
+        (_("Valid responses"), mark if content.withheld else content.responses),
         (_("Dossiers served"), content.served),
-        (_("Response rate"), rate),
-        (_("Responses left out (flagged or excluded)"), content.excluded),
+        (_("Response rate"), mark if content.withheld else rate),
+        (_("Responses left out (flagged or excluded)"), mark if content.withheld else content.excluded),
         (_("Comments"), _("personal data masked by the comment scrubber; at most the %(shown)d newest",
                           shown=content.comment_limit)),
         (_("Generated at (UTC)"), utc_moment(content.generated_at)),

@@ -31,6 +31,7 @@ from survey.services.reporting import pdf_report
 from survey.services.reporting.indices import unit_indices
 from survey.services.reporting.periods import Period
 from survey.services.reporting.report_content import build_content
+from survey.services.reporting.viewer_cells import viewer_cells
 from survey.services.staff import audit
 from survey.services.staff.access import MANAGING_ROLES, visible_unit_ids
 
@@ -105,7 +106,12 @@ def prepare(session: Session, due: DueReport, settings: ReportSettings, *, now: 
     with force_locale(lang):
         report = unit_indices(session, unit, instrument.key, period, weighted=True,
                               default_target=settings.default_target, min_cell=settings.min_cell)
-        content = build_content(session, report, instrument, lang=lang, now=now, with_comments=True)
+        # The subscriber's own small-cell decision, as on their pages: a unit hidden in a table they can
+        # read must not show its figures in its own report.
+        hidden = viewer_cells(session, user, instrument.key, period, weighted=True,
+                              default_target=settings.default_target, min_cell=settings.min_cell)
+        content = build_content(session, report, instrument, lang=lang, now=now, with_comments=True,
+                                hidden=hidden)
         pdf = pdf_report.render_pdf(content)
         message = EmailMessage()
         message["Subject"] = _("Satisfaction report: %(unit)s, %(period)s", unit=content.unit_name,

@@ -5,7 +5,8 @@ A unit's row of a table (its count, estimate and interval) is hidden when the un
 subtracting the other units from their parent's total (complementary suppression,
 `analysis.small_cells`). The PDF/XLSX/CSV reports, the dashboard's unit table, its sparklines, ranked
 chart and CSV/XLSX download, and the unit page's tables and league table all ask this module which
-units to hide, per period for trends: the same counts give the same hidden cells everywhere.
+units to hide, per period for trends: the same counts give the same hidden cells everywhere. Pages
+and reports ask through `viewer_cells`, which makes the decision once per viewer on their scope's trees.
 """
 
 from __future__ import annotations

@@ -1,0 +1,45 @@
+"""The viewer's decision never hides a root of their scope unless the root is itself a small cell: the
+rule picks a parent as a complement only when all its other terms are zeros, and then the parent equals
+its one small child. Checked on random trees (seeded) against the primary condition written out."""
+
+from __future__ import annotations
+
+import random
+
+from survey.services.reporting.small_cells import SMALL_CELL, protected_codes
+from survey.services.reporting.viewer_cells import ViewerCells
+
+
+def _tree(rng: random.Random) -> tuple[dict[str, int], dict[str, str | None]]:
+    """A random unit tree (root "r"), each unit with 0-60 own responses (often 0 or small); counts
+    are the subtree totals, as `compute_indices` reports them."""
+    parents: dict[str, str | None] = {"r": None}
+    for i in range(rng.randint(1, 12)):
+        parents[f"u{i}"] = rng.choice(list(parents))
+    own = {code: rng.choice([0, 0, 1, 2, 3, 4, rng.randint(5, 60)]) for code in parents}
+    counts = dict.fromkeys(parents, 0)
+    for code, n in own.items():
+        node: str | None = code
+        while node is not None:
+            counts[node] += n
+            node = parents[node]
+    return counts, parents
+
+
+def test_a_scope_root_is_hidden_only_when_it_is_itself_small() -> None:
+    rng = random.Random(20261204)
+    hidden_roots = 0
+    for _ in range(500):
+        counts, parents = _tree(rng)
+        root_hidden = "r" in protected_codes(counts, parents)
+        assert root_hidden == (0 < counts["r"] < SMALL_CELL), (counts, parents)
+        hidden_roots += root_hidden
+    assert hidden_roots > 0  # the draw did reach the small-root case
+
+
+def test_viewer_cells_looks_units_up_per_period() -> None:
+    cells = ViewerCells(frozenset({"a"}), {"2026-09": frozenset(), "2026-10": frozenset({"a"})})
+    assert cells.hides("a") and not cells.hides("b")
+    assert cells.hides_in("2026-10", "a") and not cells.hides_in("2026-09", "a")
+    assert not cells.hides_in("2025-01", "a")  # a period outside the window: no decision, nothing hidden
+    assert not ViewerCells().hides("a")
