@@ -38,7 +38,8 @@ sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).parent
 COUNTERS = ("HL-TTHCC-1/Q1", "HL-TTHCC-1/Q2", "HL-AB-1/Q1")
 _INPUT = re.compile(r"<input\b[^>]*>")
-_ATTRIBUTE = re.compile(r'(\w[\w-]*)="([^"]*)"')
+# Attribute values quoted or bare: the form writes option values without quotes (`value=4`).
+_ATTRIBUTE = re.compile(r'(\w[\w-]*)=(?:"([^"]*)"|([^\s">]+))')
 
 
 def free_port() -> int:
@@ -120,11 +121,16 @@ def wait_listening(port: int, timeout: float = 60) -> None:
     raise SystemExit(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
 
 
+def input_attributes(html: str) -> list[dict[str, str]]:
+    """The attributes of every <input> of the page, quoted or bare."""
+    return [{name: quoted or bare for name, quoted, bare in _ATTRIBUTE.findall(tag)}
+            for tag in _INPUT.findall(html)]
+
+
 def form_fields(html: str) -> dict[str, str]:
     """Hidden fields as given, and the first offered value of every radio question."""
     fields: dict[str, str] = {}
-    for tag in _INPUT.findall(html):
-        attributes = dict(_ATTRIBUTE.findall(tag))
+    for attributes in input_attributes(html):
         name, kind = attributes.get("name"), attributes.get("type")
         if name is None:
             continue

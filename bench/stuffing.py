@@ -30,7 +30,6 @@ import http.cookiejar
 import json
 import os
 import random
-import re
 import signal
 import sqlite3
 import subprocess
@@ -48,12 +47,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.load import input_attributes  # noqa: E402  (after the path: run as a script)
+
 BUSY_CENTRE = {"HL-TTHCC": {"counter_limit": "2400 per 10 minutes", "burst_per_minute": 20,
                             "address_limit": "300 per 10 minutes", "address_flag_from": 60}}
 NAT_ADDRESS = "198.51.100.77"
 MAX_REQUESTS = 20000  # a hard bound on every attacker loop, whatever the speed
-_RADIO = re.compile(r'<input[^>]*type="radio"[^>]*>')
-_HIDDEN = re.compile(r'name="(nonce|csrf_token)" type="hidden" value="([^"]*)"')
 
 
 @dataclass
@@ -88,13 +87,17 @@ class Browser:
         status, html = self._open(urllib.request.Request(self.base + path))
         if status != 200:
             raise RuntimeError(f"GET {path}: {status}")
+        hidden: dict[str, str] = {}
         choices: dict[str, list[str]] = {}
-        for tag in _RADIO.findall(html):
-            name = re.search(r'name="([^"]+)"', tag)
-            value = re.search(r'value="([^"]+)"', tag)
-            if name and value:
-                choices.setdefault(name.group(1), []).append(value.group(1))
-        return dict(_HIDDEN.findall(html)), choices
+        for attributes in input_attributes(html):
+            name, kind, value = attributes.get("name"), attributes.get("type"), attributes.get("value")
+            if name is None or value is None:
+                continue
+            if kind == "radio":
+                choices.setdefault(name, []).append(value)
+            elif kind == "hidden" and name in ("nonce", "csrf_token"):
+                hidden[name] = value
+        return hidden, choices
 
     def post(self, path: str, data: dict[str, str]) -> int:
         body = urllib.parse.urlencode(data).encode()
