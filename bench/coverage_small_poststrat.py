@@ -1,4 +1,4 @@
-"""Why the default interval covers less than 94 % at n = 20 after post-stratification, and what would help.
+"""Why the default interval covered < 94 % at n = 20 post-stratified with min_cell 5, and what helps.
 
 Run from the repository root:
 
