@@ -3,6 +3,7 @@
 Run from the repository root:
 
     .venv/bin/python bench/coverage.py [--reps 10000] [--seed 20261123]
+    .venv/bin/python bench/coverage.py --min-cells 2 3 4 5   # the default interval under each min_cell
 
 Prints Markdown tables (see docs/analysis-coverage.md for the design and the measured figures).
 
@@ -155,9 +156,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--reps", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=20261123)
+    parser.add_argument("--min-cells", type=int, nargs="+", default=None,
+                        help="only the default interval and R's wilson, once per smallest weighting cell")
     args = parser.parse_args()
     started = time.perf_counter()
     check_against_poststratify(args.seed)
+    if args.min_cells is not None:
+        print(f"Replicates per row: {args.reps:,}; seed {args.seed}. Half-widths in percentage points.\n")
+        for min_cell in args.min_cells:
+            for scenario in SCENARIOS:
+                print(f"### Scenario {scenario}, min_cell = {min_cell}\n")
+                methods = (DEFAULT_INTERVAL_METHOD, "wilson")
+                print(table(args.reps, args.seed, min_cell, methods, scenario) + "\n")
+        print(f"({time.perf_counter() - started:.1f} s)")
+        return
     mc_se = 100 * np.sqrt(0.95 * 0.05 / args.reps)
     print(f"Replicates per row: {args.reps:,} (Monte Carlo s.e. of a 95 % coverage: {mc_se:.2f} points); "
           f"seed {args.seed}. Half-widths in percentage points.\n")

@@ -1,4 +1,4 @@
-"""Why the default interval covers less than 94 % at n = 20 after post-stratification, and what would help.
+"""Why the default interval covered < 94 % at n = 20 post-stratified with min_cell 5, and what helps.
 
 Run from the repository root:
 
@@ -7,7 +7,7 @@ Run from the repository root:
 Same population, response model and product code as bench/coverage_calibrated.py (whose sampler it
 reuses): one unit of n respondents per replicate, post-stratified to its unit x field x channel frame
 by `analysis.poststratification.poststratify`, indices by `analysis.tables.compute_indices` with the
-calibrated SE. For each p, n and smallest weighting cell (`min_cell`; the product's default is 5) it
+calibrated SE. For each p, n and smallest weighting cell (`min_cell`; the product's default is 2) it
 prints: the share of replicates where the collapse rule merged cells (a group of fewer than 20
 replicates gets "nan"), the bias of the estimate, the
 default interval's coverage overall and apart for collapsed and uncollapsed replicates, and the

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from analysis.poststratification import DEFAULT_MIN_CELL
+
 INSECURE_DEFAULT_SECRET = "dev-insecure-secret-change-me"
 
 
@@ -78,8 +80,9 @@ class DefaultConfig:
 
     DEFAULT_TARGET = 0.80
     # Fewest respondents a unit x field x month cell needs to keep its own post-stratification weight
-    # (analysis.poststratification's collapse rule, docs/weights.md); the CLI's --min-cell.
-    POSTSTRAT_MIN_CELL = 5
+    # (analysis.poststratification's collapse rule, docs/weights.md); the CLI's --min-cell. One default
+    # for the library, the CLI and the app, chosen by the coverage simulation (docs/weights.md).
+    POSTSTRAT_MIN_CELL = DEFAULT_MIN_CELL
 
     # Signs counter QR tokens; empty = SECRET_KEY. Keep it separate in production so rotating the
     # session secret does not retire every printed poster.

@@ -167,6 +167,33 @@ def test_min_cell_changes_the_collapse_and_every_merge_is_reported(
     assert abs(one.loc[total, "est"].iloc[0] - twenty.loc[total, "est"].iloc[0]) > 1e-4
 
 
+def test_min_cell_defaults_to_the_library_constant(
+    tmp_path: Path, counters: pd.DataFrame, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from analysis.poststratification import DEFAULT_MIN_CELL
+
+    sizes = counters.groupby(["unit", "field"]).size()
+    unit, field = sizes[sizes > DEFAULT_MIN_CELL].index[0]
+    in_cell = counters.index[(counters["unit"] == unit) & (counters["field"] == field)]
+    data = counters.drop(in_cell[DEFAULT_MIN_CELL:])  # a cell of exactly DEFAULT_MIN_CELL respondents
+    frame, responses = _frame(tmp_path, data), _write(tmp_path, data)
+    common = ["--frame", str(frame), "--cells", "field"]
+
+    def merges(*extra: str) -> list[str]:
+        assert _run(tmp_path, responses, *common, *extra) == 0
+        return [line for line in capsys.readouterr().err.splitlines() if line.startswith("collapsed: ")]
+
+    default = merges()
+    assert default == merges("--min-cell", str(DEFAULT_MIN_CELL))
+    cell = f"collapsed: unit={unit}, field={field} ({DEFAULT_MIN_CELL} respondents"
+
+    def too_small(lines: list[str]) -> bool:
+        return any(line.startswith(cell) and "too_few_respondents" in line for line in lines)
+
+    assert not too_small(default)  # adequate alone (it may still merge with a smaller sibling)
+    assert too_small(merges("--min-cell", str(DEFAULT_MIN_CELL + 1)))
+
+
 @pytest.mark.parametrize("value", ["0", "-3", "x"])
 def test_min_cell_must_be_a_positive_integer(tmp_path: Path, value: str,
                                              capsys: pytest.CaptureFixture[str]) -> None:
