@@ -12,22 +12,16 @@ import click
 import sqlalchemy as sa
 from flask.cli import AppGroup
 
+from survey.commands.options import period_option
 from survey.extensions import db
 from survey.models import Unit
 from survey.services.reporting.aggregate_rebuild import check, rebuild
-from survey.services.reporting.periods import Period, PeriodError
+from survey.services.reporting.periods import Period
 from survey.services.staff.access import subtree_ids
 
 group = AppGroup("aggregates", help="Index aggregates: rebuild them from the responses, or check them.")
 
 
-def _period(_context: click.Context, _parameter: click.Parameter, text: str | None) -> Period | None:
-    if text is None:
-        return None
-    try:
-        return Period.from_text(text)
-    except PeriodError as error:
-        raise click.BadParameter(str(error)) from None
 
 
 def _units(code: str | None) -> set[int] | None:
@@ -41,7 +35,7 @@ def _units(code: str | None) -> set[int] | None:
 
 _UNIT = click.option("--unit", "unit_code", metavar="CODE",
                      help="This unit and its descendants (default: all).")
-_PERIOD = click.option("--period", "period", callback=_period, metavar="PERIOD",
+_PERIOD = click.option("--period", "period", callback=period_option, metavar="PERIOD",
                        help="2026-10, 2026Q3 or 2026: its months (default: every month).")
 
 

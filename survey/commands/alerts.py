@@ -12,25 +12,19 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from survey.auth import current_time
+from survey.commands.options import period_option
 from survey.extensions import db
 from survey.services.reporting.alerts import refresh_all_alerts
-from survey.services.reporting.periods import Period, PeriodError
+from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE
 
 group = AppGroup("alerts", help="Alerts: below-target units and significant drops.")
 
 
-def _period(_context: click.Context, _parameter: click.Parameter, text: str | None) -> Period | None:
-    if text is None:
-        return None
-    try:
-        return Period.from_text(text)
-    except PeriodError as error:
-        raise click.BadParameter(str(error)) from None
 
 
 @group.command("refresh")
-@click.option("--period", "period", callback=_period, metavar="PERIOD",
+@click.option("--period", "period", callback=period_option, metavar="PERIOD",
               help="2026-10, 2026Q3 or 2026; default: the last month that ended (local time).")
 def refresh(period: Period | None) -> None:
     """Recompute and upsert the alerts of every unit for one period; safe to run again."""
