@@ -22,7 +22,7 @@ RELAXED_RULES = {"browser_limit": "10000 per hour", "kiosk_limit": "10000 per ho
                  "cookieless_limit": "10000 per hour",
                  "address_limit": "10000 per hour", "counter_limit": "10000 per hour",
                  "browser_flag_from": 10000, "cookieless_flag_from": 10000, "address_flag_from": 10000,
-                 "burst_per_minute": 10000, "repeat_run": 10000}
+                 "counter_flag_from": 10000, "burst_per_minute": 10000, "repeat_run": 10000}
 
 
 def _config(db_path: Path, **overrides: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 
 from survey import create_app
 from survey.extensions import db
-from survey.models import Counter, SubmissionHit, SubmissionRefusal, Unit
+from survey.models import Counter, Response, SubmissionHit, SubmissionRefusal, Unit
 from survey.services.citizens.browser_cookie import COOKIE_NAME, issue_browser_id, read_browser_id
 from survey.services.citizens.limits import _STORAGES, client_network, parse_rules, rules_for
 from tests.survey.conftest import RELAXED_RULES, TEST_SECRET, _config
@@ -137,6 +137,20 @@ def test_the_counter_limit_binds_whatever_the_address(migrated_db: Path, tmp_pat
     served = _served(migrated_db, tmp_path, counter_limit="3 per hour")
     codes = [_post(served, served.app.test_client(), f"198.51.100.{i}").status_code for i in range(4)]
     assert codes == [303, 303, 303, 429] and _refusals(served) == {"counter": 1}
+
+
+def test_a_flooded_counter_flags_rather_than_refuses_below_its_hard_cap(migrated_db: Path,
+                                                                         tmp_path: Path) -> None:
+    # 64 addresses flooding one counter must not lock out the honest citizens there: from the
+    # counter_flag_from-th answer in the window on, answers are stored and flagged, not refused.
+    served = _served(migrated_db, tmp_path, counter_flag_from=3)
+    codes = [_post(served, served.app.test_client(), f"198.51.100.{i}").status_code for i in range(5)]
+    assert codes == [303] * 5 and _refusals(served) == {}
+    with served.app.app_context():
+        rows = db.session.execute(
+            sa.select(Response.status, Response.status_reason).order_by(Response.id)).all()
+    assert [(status.value, reason) for status, reason in rows] == (
+        [("valid", None)] * 2 + [("flagged", "burst")] * 3)
 
 
 def test_a_refused_client_does_not_use_up_the_counters_allowance(migrated_db: Path, tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ A submission is counted against up to four limits, each per counter and in fixed
 - `cookieless`: one address sending without that cookie (a script, or a browser refusing cookies);
 - `address`: one address, cookie or not; generous, because a centre's Wi-Fi or a carrier's NAT puts
   many honest citizens behind one address;
-- `counter`: the counter as a whole, a last resort far above what a desk can serve.
+- `counter`: the counter as a whole, a last resort far above what a desk can serve (a flood well below
+  it is flagged, not refused: `counter_flag_from`).
 
 Client keys are HMACs under a key derived from SECRET_KEY and the UTC day (`survey.ratelimit.keyed`):
 the store never holds an address or a cookie value, and yesterday's keys cannot be linked to today's.
@@ -50,13 +51,17 @@ DEFAULT_RULES: Mapping[str, Any] = {
     "kiosk_limit": "60 per hour",
     "cookieless_limit": "6 per 10 minutes",
     "address_limit": "120 per 10 minutes",
-    "counter_limit": "1200 per 10 minutes",  # protects the database; bursts are flagged, not refused
+    # The counter as a whole: a hard cap that only protects the database (20 a second for ten minutes).
+    # Refusing a counter refuses its honest citizens with the attacker, so well below the cap a flood is
+    # flagged instead (`counter_flag_from`): stored, left out of the index, reviewable.
+    "counter_limit": "12000 per 10 minutes",
     # Plausibility flags (survey.services.citizens.plausibility): the n-th submission in the limit's
     # window is flagged from these counts on, and so is one arriving when this many others came
     # to the counter in the last minute.
     "browser_flag_from": 2,
     "cookieless_flag_from": 3,
     "address_flag_from": 40,
+    "counter_flag_from": 1200,  # the n-th submission in the counter's window and later: flagged `burst`
     "burst_per_minute": 4,
     "repeat_run": 4,  # this many identical answer vectors in a row at one counter
     "repeat_min_answers": 5,  # ... each with at least this many coded answers (a 3-button rating repeats)

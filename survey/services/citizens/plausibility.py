@@ -27,7 +27,7 @@ REASON_SEPARATOR = ","
 
 
 class FlagReason(StrEnum):
-    BURST = "burst"  # many responses at one counter within a minute
+    BURST = "burst"  # many responses at one counter within a minute (or past counter_flag_from in its window)
     CLIENT_BURST = "client_burst"  # many responses from one address (or without the browser cookie)
     DEVICE = "device"  # more than one response from the same browser at one counter
     TOO_FAST = "too_fast"  # sent sooner after the form was shown than the instrument's minimum
@@ -71,7 +71,8 @@ def plausibility_flags(session: Session, *, counter_id: int, answers: Mapping[st
     recent = session.scalar(sa.select(sa.func.count()).select_from(Response).where(
         Response.counter_id == counter_id, Response.submitted_at > now - BURST_WINDOW,
         Response.submitted_at <= now))  # `now` is in the past for an answer a kiosk queued offline
-    if (recent or 0) >= rules.threshold("burst_per_minute"):
+    if ((recent or 0) >= rules.threshold("burst_per_minute")
+            or counts.get("counter", 0) >= rules.threshold("counter_flag_from")):
         reasons.append(FlagReason.BURST)
     if (counts.get("address", 0) >= rules.threshold("address_flag_from")
             or counts.get("cookieless", 0) >= rules.threshold("cookieless_flag_from")):
