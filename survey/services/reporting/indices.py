@@ -159,7 +159,7 @@ _REPORTS: FingerprintCache[IndexReport] = FingerprintCache(64)
 
 class IndexOptions(TypedDict, total=False):
     """What a unit report may be asked beyond unit, instrument, period and weighting (defaults in
-    `_Settings`): the interval's alpha, the target where none is set, the half-width the "responses
+    `_DEFAULTS`): the interval's alpha, the target where none is set, the half-width the "responses
     needed" figure plans for, the unit whose children form the league table, the smallest weighting cell,
     and the units the viewer's small-cell decision hides (`viewer_cells`; None: decide on the league's
     own tree)."""
@@ -172,26 +172,22 @@ class IndexOptions(TypedDict, total=False):
     league_hidden: frozenset[str] | None
 
 
-@dataclass(frozen=True)
-class _Settings:
-    alpha: float
-    default_target: float
-    half_width: float
-    league_root: Unit | None
-    min_cell: int
-    league_hidden: frozenset[str] | None
+# What `IndexOptions` means when a key is not given.
+_DEFAULTS: IndexOptions = {"alpha": 0.05, "default_target": 0.80, "half_width": 0.05, "league_root": None,
+                           "min_cell": DEFAULT_MIN_CELL, "league_hidden": None}
 
-    @classmethod
-    def of(cls, options: IndexOptions) -> _Settings:
-        return cls(alpha=options.get("alpha", 0.05), default_target=options.get("default_target", 0.80),
-                   half_width=options.get("half_width", 0.05), league_root=options.get("league_root"),
-                   min_cell=options.get("min_cell", DEFAULT_MIN_CELL),
-                   league_hidden=options.get("league_hidden"))
 
-    def cache_key(self) -> tuple[float, float, float, int | None, int, tuple[str, ...] | None]:
-        return (self.alpha, self.default_target, self.half_width,
-                self.league_root.id if self.league_root is not None else None, self.min_cell,
-                None if self.league_hidden is None else tuple(sorted(self.league_hidden)))
+def _settings(options: IndexOptions) -> IndexOptions:
+    """`options` with every key present: the defaults, then what the caller gave."""
+    return {**_DEFAULTS, **options}
+
+
+def _cache_key(settings: IndexOptions) -> tuple[object, ...]:
+    """The settings as a hashable key: the league's unit by id, the hidden units sorted."""
+    root, hidden = settings["league_root"], settings["league_hidden"]
+    return (settings["alpha"], settings["default_target"], settings["half_width"],
+            None if root is None else root.id, settings["min_cell"],
+            None if hidden is None else tuple(sorted(hidden)))
 
 
 def unit_indices(session: Session, unit: Unit, instrument_key: str, period: Period, *, weighted: bool,
@@ -203,12 +199,12 @@ def unit_indices(session: Session, unit: Unit, instrument_key: str, period: Peri
     smallest cell (the app's ``POSTSTRAT_MIN_CELL``). The cached report is reused only
     while the fingerprint of responses, frames and targets is unchanged.
     """
-    settings = _Settings.of(options)
-    scope = settings.league_root or unit
+    settings = _settings(options)
+    scope = settings["league_root"] or unit
     ids = subtree_ids(session, [scope.id, unit.id])
     window_first = period.shifted(TREND_LENGTH[period.kind] - 1).first
     key = (str(session.get_bind().engine.url), unit.id, instrument_key, period.label, weighted,
-           settings.cache_key())
+           _cache_key(settings))
     fingerprint = data_fingerprint(session, ids, window_first, period.last)
     hit = _REPORTS.get(key, fingerprint)
     if hit is not None:
@@ -247,9 +243,10 @@ def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str
 def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, period: Period, *,
                          weighted: bool, **options: Unpack[IndexOptions]) -> IndexReport:
     """`unit_indices` without the report cache (each period's table is still cached)."""
-    settings = _Settings.of(options)
-    alpha, default_target, half_width = settings.alpha, settings.default_target, settings.half_width
-    league_root, min_cell, league_hidden = settings.league_root, settings.min_cell, settings.league_hidden
+    settings = _settings(options)
+    alpha, default_target, half_width = settings["alpha"], settings["default_target"], settings["half_width"]
+    league_root, min_cell = settings["league_root"], settings["min_cell"]
+    league_hidden = settings["league_hidden"]
     instrument = instrument_for(instrument_key)
     definition = IndexDefinition.from_instrument(instrument)
     ids = subtree_ids(session, [unit.id])
