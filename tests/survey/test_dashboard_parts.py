@@ -84,7 +84,7 @@ def test_sparkline_leaves_gaps_and_shares_an_axis() -> None:
 def test_percentages_are_vietnamese_in_vi(app: Flask) -> None:
     """Expected strings are CLDR's Vietnamese and English conventions, written out by hand: decimal
     comma and dot between thousands in vi, the reverse in en; the percent sign without a space."""
-    from survey.blueprints.manage.dashboard import num, p_value, pct, signed
+    from survey.blueprints.manage.template_filters import num, p_value, pct, signed
 
     with app.test_request_context("/?lang=vi"):
         assert pct(0.8642) == "86,4%" and pct(float("nan")) == "–" and pct(None) == "–"

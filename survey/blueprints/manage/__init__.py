@@ -28,5 +28,6 @@ from survey.blueprints.manage import (  # noqa: E402, F401
     research,
     subscriptions,
     targets,
+    template_filters,
     units,
 )

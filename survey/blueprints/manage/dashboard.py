@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template, request
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from survey.auth import current_staff, current_time, staff_required
@@ -26,11 +23,9 @@ from survey.extensions import db
 from survey.i18n import current_locale
 from survey.models import Role, Unit
 from survey.services.citizens.flag_review import flagged_counts
-from survey.services.citizens.plausibility import reason_labels
 from survey.services.disclosure.scrubber import Comment, scrubbed_comments
 from survey.services.organisation.targets import effective_targets, pending_proposals, proposals_to_decide
 from survey.services.organisation.unit_plans import instrument_keys
-from survey.services.reporting import formats
 from survey.services.reporting.alerts import refresh_alerts
 from survey.services.reporting.benchmarks import unit_benchmarks
 from survey.services.reporting.breakdowns import unit_breakdowns
@@ -41,16 +36,10 @@ from survey.services.reporting.labels import (
     FORMULA_TEXT,
     INTERVAL_LABEL,
     SUPPRESSED,
-    SUPPRESSED_NOTE,
-    VERDICTS,
-    flags_text,
-    verdict_text,
-    weighting_text,
 )
 from survey.services.reporting.periods import Period
 from survey.services.reporting.report_content import tree_order
 from survey.services.reporting.respondent_data import (
-    DEFAULT_TIMEZONE,
     units_with_other_instruments,
     utc_bounds,
 )
@@ -60,103 +49,8 @@ from survey.services.reporting.weighting_cells import merged_cells
 from survey.services.staff.access import unit_or_404, visible_unit_ids
 from survey.services.weighting.frames import response_rates
 
-STATUS_LABELS = {"flagged": _l("flagged"), "excluded": _l("excluded")}
 # The instrument picker: every shipped version, the SIPAS counter survey (the default) first.
 INSTRUMENTS = tuple(sorted(instrument_keys(), key=lambda key: key != "sipas-counter@2025.1"))
-
-
-@bp.app_template_filter("pct")
-def pct(value: Any, digits: int = 1) -> str:
-    """86,4% in Vietnamese, 86.4% in English (Babel); an en dash when missing."""
-    return formats.percent(value, digits)
-
-
-@bp.app_template_filter("num")
-def num(value: Any, digits: int = 0) -> str:
-    return formats.number(value, digits)
-
-
-@bp.app_template_filter("signed")
-def signed(value: Any, digits: int = 1) -> str:
-    return formats.signed(value, digits)
-
-
-@bp.app_template_filter("p_value")
-def p_value(value: Any) -> str:
-    return formats.p_value(value)
-
-
-@bp.app_template_filter("day")
-def day(value: date) -> str:
-    return formats.day(value)
-
-
-@bp.app_template_filter("utc_moment")
-def utc_moment(value: datetime) -> str:
-    return formats.utc_moment(value)
-
-
-@bp.app_template_filter("local_month")
-def local_month(moment: datetime) -> str:
-    return moment.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).strftime("%Y-%m")
-
-
-@bp.app_template_filter("local_date")
-def local_date(moment: datetime) -> str:
-    return formats.local_day(moment)
-
-
-@bp.app_template_global("weighting_text")
-def weighting_label(weighting: str) -> str:
-    """The weighting statement in the page's language (the same words as the reports)."""
-    return weighting_text(weighting)
-
-
-@bp.app_template_filter("flag_labels")
-def flag_labels(flags: Any) -> str:
-    """analysis's `|`-joined precision flags, in words."""
-    if not isinstance(flags, str) or not flags:
-        return ""
-    return flags_text(flags)
-
-
-@bp.app_template_filter("status_label")
-def status_label(status: str) -> str:
-    return str(STATUS_LABELS.get(status, status))
-
-
-@bp.app_template_filter("status_reason_label")
-def status_reason_label(reason: str) -> str:
-    """Reason codes the application records, worded in the page's language (one source: plausibility)."""
-    return "; ".join(reason_labels(reason))
-
-
-@bp.app_template_global("suppressed_text")
-def suppressed_text() -> str:
-    """The mark of a figure the small-cell rule withholds."""
-    return str(SUPPRESSED)
-
-
-@bp.app_template_global("suppressed_note")
-def suppressed_note() -> str:
-    """Why figures are withheld (said once under a table that withholds any)."""
-    return str(SUPPRESSED_NOTE)
-
-
-@bp.app_template_global("verdict_word")
-def verdict_word(verdict: str) -> str:
-    return verdict_text(verdict)
-
-
-@bp.app_template_global("verdict_badge")
-def verdict_badge(verdict: Any) -> Markup:
-    """Shape + text, never colour alone."""
-    symbol, label, css = VERDICTS.get(str(verdict), ("", "", "none"))
-    if not verdict or not symbol:
-        return Markup('<span class="verdict verdict-none">–</span>')
-    return Markup('<span class="verdict verdict-{}"><span aria-hidden="true">{}</span> {}</span>').format(
-        css, symbol, label
-    )
 
 
 def dashboard_options() -> tuple[Period, str, bool]:
@@ -459,4 +353,4 @@ def _triple(row: Any) -> tuple[float | None, float | None, float | None]:
     return tuple(float(row[c]) for c in ("est", "ci_lo", "ci_hi"))  # type: ignore[return-value]
 
 
-__all__ = ["dashboard", "pct", "unit_page", "verdict_badge"]
+__all__ = ["dashboard", "unit_page"]
