@@ -1,0 +1,33 @@
+"""analysis.intervals at an estimate of 0 or 1 with a large sampling fraction: a mutant `make mutation`
+found alive (the root search for the hypergeometric bound starting at M = 1 instead of 0).
+
+When nearly the whole population is sampled, even one satisfied unit would almost surely have been
+seen, so the bound M / N lies below 1 / N: the real-valued M solving P(X = 0 | M) = alpha / 2 is
+between 0 and 1. The check evaluates P(X = 0 | M) independently with math.lgamma (Buonaccorsi 1987;
+Wright 1991: P(X = 0 | M) = Gamma(N-M+1) Gamma(N-n+1) / (Gamma(N-M-n+1) Gamma(N+1))).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from analysis.intervals import finite_population_boundary_interval
+
+
+def _zero_probability_lgamma(m: float, n: float, big_n: float) -> float:
+    return math.exp(math.lgamma(big_n - m + 1) + math.lgamma(big_n - n + 1)
+                    - math.lgamma(big_n - m - n + 1) - math.lgamma(big_n + 1))
+
+
+def test_bound_below_one_unit_when_all_but_one_unit_is_sampled() -> None:
+    # n = 199 of N = 200 (f = 0.995). By hand, P(X = 0 | M = 1) = (N - n) / N = 1 / 200 = 0.005 < 0.025,
+    # so M < 1 and the upper bound at est = 0 is below 1 / 200.
+    lower, upper = finite_population_boundary_interval(np.array([0.0, 1.0]), np.array([199.0, 199.0]),
+                                                       np.array([0.005, 0.005]))
+    assert lower[0] == 0.0 and upper[1] == 1.0
+    assert 0.0 < upper[0] < 1 / 200
+    m = upper[0] * 200
+    assert math.isclose(_zero_probability_lgamma(m, 199, 200), 0.025, rel_tol=1e-9)
+    assert math.isclose(lower[1], 1 - upper[0], rel_tol=0, abs_tol=1e-15)
