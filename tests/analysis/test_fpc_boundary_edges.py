@@ -31,3 +31,13 @@ def test_bound_below_one_unit_when_all_but_one_unit_is_sampled() -> None:
     m = upper[0] * 200
     assert math.isclose(_zero_probability_lgamma(m, 199, 200), 0.025, rel_tol=1e-9)
     assert math.isclose(lower[1], 1 - upper[0], rel_tol=0, abs_tol=1e-15)
+
+
+def test_bound_never_exceeds_one_for_a_fractional_sample() -> None:
+    # n_eff = 0.5 of N = 1 (f = 0.5). By hand, P(X = 0 | M = 1) = Gamma(1) Gamma(1.5) / (Gamma(0.5) Gamma(2))
+    # = 0.8862269 / 1.7724539 = 0.5 > 0.025, so the real root M exceeds N: the bound is clipped to 1.
+    assert math.isclose(_zero_probability_lgamma(1.0, 0.5, 1.0), 0.5, rel_tol=1e-12)
+    lower, upper = finite_population_boundary_interval(np.array([0.0, 1.0]), np.array([0.5, 0.5]),
+                                                       np.array([0.5, 0.5]))
+    assert (lower[0], upper[0]) == (0.0, 1.0)
+    assert (lower[1], upper[1]) == (0.0, 1.0)
