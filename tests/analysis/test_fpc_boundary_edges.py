@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from analysis.intervals import finite_population_boundary_interval
+from analysis.intervals import finite_population_boundary_interval, finite_population_zero_probability
 
 
 def _zero_probability_lgamma(m: float, n: float, big_n: float) -> float:
@@ -41,3 +41,11 @@ def test_bound_never_exceeds_one_for_a_fractional_sample() -> None:
                                                        np.array([0.5, 0.5]))
     assert (lower[0], upper[0]) == (0.0, 1.0)
     assert (lower[1], upper[1]) == (0.0, 1.0)
+
+
+def test_zero_probability_for_a_real_count_with_less_than_one_unsatisfied_unit_left() -> None:
+    # The root search evaluates real M; at M = 1.5, n = 199, N = 200, N - M - n + 1 = 0.5 lies in (0, 1),
+    # where Gamma(0.5) = sqrt(pi) enters the denominator (math.lgamma, not the code under test).
+    ours = float(finite_population_zero_probability(1.5, 199, 200)[()])
+    assert math.isclose(ours, _zero_probability_lgamma(1.5, 199, 200), rel_tol=1e-10)
+    assert math.isclose(math.exp(math.lgamma(0.5)), math.sqrt(math.pi), rel_tol=1e-15)
