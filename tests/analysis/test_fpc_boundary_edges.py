@@ -49,3 +49,14 @@ def test_zero_probability_for_a_real_count_with_less_than_one_unsatisfied_unit_l
     ours = float(finite_population_zero_probability(1.5, 199, 200)[()])
     assert math.isclose(ours, _zero_probability_lgamma(1.5, 199, 200), rel_tol=1e-10)
     assert math.isclose(math.exp(math.lgamma(0.5)), math.sqrt(math.pi), rel_tol=1e-15)
+
+
+def test_an_unknown_sampling_fraction_gives_nan_bounds() -> None:
+    # The documented contract: NaN estimate, size or share gives NaN bounds (a NaN share used to fall
+    # through to Clopper-Pearson, as if there were no fpc). A share of 1 (no fpc) is Clopper-Pearson:
+    # by hand, at x = 0 of n = 20 the upper bound is 1 - 0.025^(1/20) = 0.1684335.
+    lower, upper = finite_population_boundary_interval(np.array([0.0, 0.0, 1.0]), np.full(3, 20.0),
+                                                       np.array([np.nan, 1.0, np.nan]))
+    assert np.isnan(lower[0]) and np.isnan(upper[0]) and np.isnan(lower[2]) and np.isnan(upper[2])
+    assert lower[1] == 0.0 and math.isclose(upper[1], 1 - 0.025 ** (1 / 20), rel_tol=1e-12)
+    assert math.isclose(1 - 0.025 ** (1 / 20), 0.1684335, rel_tol=1e-6)
