@@ -60,3 +60,9 @@ def test_an_unknown_sampling_fraction_gives_nan_bounds() -> None:
     assert np.isnan(lower[0]) and np.isnan(upper[0]) and np.isnan(lower[2]) and np.isnan(upper[2])
     assert lower[1] == 0.0 and math.isclose(upper[1], 1 - 0.025 ** (1 / 20), rel_tol=1e-12)
     assert math.isclose(1 - 0.025 ** (1 / 20), 0.1684335, rel_tol=1e-6)
+
+
+def test_no_effective_sample_gives_nan_bounds_with_an_fpc() -> None:
+    # n_eff = 0 (no weight in the domain): nothing was seen, so no bound, with or without an fpc.
+    lower, upper = finite_population_boundary_interval(np.array([0.0, 1.0]), np.zeros(2), np.full(2, 0.5))
+    assert np.isnan(lower).all() and np.isnan(upper).all()
