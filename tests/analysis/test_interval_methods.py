@@ -86,3 +86,12 @@ def test_clopper_pearson_one_success_and_bad_inputs() -> None:
     assert (lo[1], hi[1]) == pytest.approx(proportion_confint(19, 20, alpha=ALPHA, method="beta"), abs=1e-12)
     lo, hi = clopper_pearson_interval(np.array([0.5, np.nan, 0.5]), np.array([0.0, 10.0, -1.0]))
     assert np.isnan(lo).all() and np.isnan(hi).all()
+
+
+def test_clopper_pearson_with_less_than_one_success() -> None:
+    # Kish's n_eff is real, so x = est * n_eff can lie in (0, 1): 0.05 of 10 is half a success. Expected
+    # value: statsmodels' Clopper-Pearson, Beta(alpha/2; x, n - x + 1) and Beta(1 - alpha/2; x + 1, n - x).
+    lo, hi = clopper_pearson_interval(np.array([0.05]), np.array([10.0]), ALPHA)
+    expected = proportion_confint(0.5, 10, alpha=ALPHA, method="beta")
+    assert (lo[0], hi[0]) == pytest.approx(expected, abs=1e-12)
+    assert expected[0] < 0.001  # far below the bound for one whole success (0.0051)
