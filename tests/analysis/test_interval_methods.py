@@ -95,3 +95,11 @@ def test_clopper_pearson_with_less_than_one_success() -> None:
     expected = proportion_confint(0.5, 10, alpha=ALPHA, method="beta")
     assert (lo[0], hi[0]) == pytest.approx(expected, abs=1e-12)
     assert expected[0] < 0.001  # far below the bound for one whole success (0.0051)
+
+
+def test_clopper_pearson_for_a_single_respondent() -> None:
+    # n_eff = 1 (one respondent): by hand, none satisfied gives [0, 1 - (alpha/2)^(1/1)] = [0, 0.95] at
+    # 90 %, all satisfied [0.05, 1] (Clopper and Pearson 1934, x = 0 and x = n closed forms).
+    lo, hi = clopper_pearson_interval(np.array([0.0, 1.0]), np.array([1.0, 1.0]), ALPHA)
+    assert (lo[0], hi[0]) == pytest.approx((0.0, 0.95), abs=1e-12)
+    assert (lo[1], hi[1]) == pytest.approx((0.05, 1.0), abs=1e-12)
