@@ -15,7 +15,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from analysis.intervals import clopper_pearson_interval, proportion_interval
+from analysis.intervals import clopper_pearson_interval, proportion_interval, t_quantile
 
 ALPHA = 0.10  # 90 %: a method that forgets alpha falls back to 95 % and fails
 EST, SE, N, KISH = 0.8, 0.05, 40.0, 64.0  # design n_eff = 0.16 / 0.0025 = 64
@@ -103,3 +103,14 @@ def test_clopper_pearson_for_a_single_respondent() -> None:
     lo, hi = clopper_pearson_interval(np.array([0.0, 1.0]), np.array([1.0, 1.0]), ALPHA)
     assert (lo[0], hi[0]) == pytest.approx((0.0, 0.95), abs=1e-12)
     assert (lo[1], hi[1]) == pytest.approx((0.05, 1.0), abs=1e-12)
+
+
+def test_t_quantile_keeps_the_shape_of_a_table_of_df() -> None:
+    # A (domains, statistics) table of df comes back in the same shape; scipy's t.ppf is the reference,
+    # NaN where df <= 0.
+    df = np.array([[1.0, 2.0, 10.0], [10.0, 0.0, 1.0]])
+    got = t_quantile(0.05, df)
+    assert got.shape == (2, 3)
+    expected = np.where(df > 0, stats.t.ppf(0.975, np.where(df > 0, df, 1.0)), np.nan)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert got[0, 0] == pytest.approx(12.7062047, abs=1e-7)  # qt(0.975, 1), the printed t table
