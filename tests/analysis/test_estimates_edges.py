@@ -16,6 +16,8 @@ def test_a_lonely_psu_error_names_the_stratum_that_has_one() -> None:
     data = pd.DataFrame({"unit": "u", "stratum": ["a", "a", "a", "b", "b"],
                          "cluster": ["a1", "a1", "a2", "b1", "b1"], "q1": [5, 4, 2, 5, 1]})
     definition = IndexDefinition.from_mapping([("q1", "e1")])
-    with pytest.raises(LonelyPSUError, match=r"stratum 'b' has only one PSU .*choose lonely_psu='adjust'"):
+    message = (r"^stratum 'b' has only one PSU \(lonely_psu='fail', R's default\); "
+               r"choose lonely_psu='adjust', 'average', 'certainty' or 'remove'$")
+    with pytest.raises(LonelyPSUError, match=message):
         compute_indices(data, definition, unit_col="unit", strata_col="stratum", cluster_col="cluster",
                         min_n=0)
