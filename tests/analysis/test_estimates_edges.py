@@ -1,6 +1,8 @@
-"""analysis.estimates: a mutant `make mutation` found alive (the lonely-PSU message)."""
+"""analysis.estimates: mutants `make mutation` found alive (lonely-PSU message, rounding threshold)."""
 
 from __future__ import annotations
+
+import math
 
 import pandas as pd
 import pytest
@@ -21,3 +23,17 @@ def test_a_lonely_psu_error_names_the_stratum_that_has_one() -> None:
     with pytest.raises(LonelyPSUError, match=message):
         compute_indices(data, definition, unit_col="unit", strata_col="stratum", cluster_col="cluster",
                         min_n=0)
+
+
+@pytest.mark.parametrize("weight", [1.0, 1e6])
+def test_the_rounding_threshold_does_not_zero_a_real_variance_under_large_weights(weight: float) -> None:
+    # 20 respondents, each its own PSU, equal weights, 15 satisfied: the linearized variance of a ratio
+    # with equal weights is n/(n-1) sum z_i^2 with z_i = (y_i - p)/n, i.e. p (1 - p) / (n - 1) by hand
+    # (Lumley 2010, sec. 2.3, with-replacement), whatever the common weight: se = sqrt(0.1875 / 19).
+    data = pd.DataFrame({"unit": "u", "w": weight, "q1": [5] * 15 + [1] * 5})
+    definition = IndexDefinition.from_mapping([("q1", "e1")])
+    table = compute_indices(data, definition, unit_col="unit", weight_col="w", min_n=0)
+    row = table[(table["domain"] == "u") & (table["stat_type"] == "criterion")].iloc[0]
+    assert row["est"] == pytest.approx(0.75, abs=1e-12)
+    assert row["se"] == pytest.approx(math.sqrt(0.75 * 0.25 / 19), rel=1e-9)
+    assert math.sqrt(0.75 * 0.25 / 19) == pytest.approx(0.0993399, abs=1e-7)
