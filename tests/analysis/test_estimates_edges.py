@@ -1,4 +1,4 @@
-"""analysis.estimates: mutants `make mutation` found alive (lonely-PSU message, rounding threshold)."""
+"""analysis.estimates: mutants `make mutation` found alive (lonely-PSU message, rounding threshold, floor)."""
 
 from __future__ import annotations
 
@@ -37,3 +37,17 @@ def test_the_rounding_threshold_does_not_zero_a_real_variance_under_large_weight
     assert row["est"] == pytest.approx(0.75, abs=1e-12)
     assert row["se"] == pytest.approx(math.sqrt(0.75 * 0.25 / 19), rel=1e-9)
     assert math.sqrt(0.75 * 0.25 / 19) == pytest.approx(0.0993399, abs=1e-7)
+
+
+def test_a_criterion_with_no_design_variance_sends_the_composite_floor_to_kish() -> None:
+    # 4 PSUs of 2 respondents, equal weights. q1: one satisfied and one not in every PSU, so p = 0.5 and
+    # every PSU total equals the mean: design variance 0 at 0 < p < 1, nothing to scale up to the Kish
+    # floor. The element's floor then falls back to its Kish n_eff, (sum w)^2 / sum w^2 = 8 by hand
+    # (docstring of _floored_composite_variance), not to "no floor" (inf).
+    data = pd.DataFrame({"unit": "u", "psu": [f"p{i // 2}" for i in range(8)],
+                         "q1": [5, 1] * 4, "q2": [5, 5, 5, 1, 5, 5, 1, 1]})
+    definition = IndexDefinition.from_mapping([("q1", "e1"), ("q2", "e1")])
+    table = compute_indices(data, definition, unit_col="unit", cluster_col="psu", min_n=0)
+    rows = table[table["domain"] == "u"].set_index(["stat_type", "stat"])
+    assert rows.loc[("criterion", "q1"), "se"] == 0.0
+    assert rows.loc[("element", "e1"), "n_eff_floor"] == pytest.approx(8.0, abs=1e-12)
