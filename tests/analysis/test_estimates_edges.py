@@ -51,3 +51,19 @@ def test_a_criterion_with_no_design_variance_sends_the_composite_floor_to_kish()
     rows = table[table["domain"] == "u"].set_index(["stat_type", "stat"])
     assert rows.loc[("criterion", "q1"), "se"] == 0.0
     assert rows.loc[("element", "e1"), "n_eff_floor"] == pytest.approx(8.0, abs=1e-12)
+
+
+def test_an_unscalable_criterion_only_touches_the_composites_it_belongs_to() -> None:
+    # As above, plus e2 = q3, clustered: two PSUs all satisfied, two none, p = 0.5. By hand, its PSU
+    # totals of z_i = (y_i - p) / 8 are +-0.125, so the design variance is 4/3 * 4 * 0.125^2 = 0.0833,
+    # above the Kish floor 0.25 / 8 = 0.03125: q3 is not floored, e2 has no floor (inf), whatever q1 in
+    # e1 does. The overall index contains q1, so it falls back to Kish's n_eff, 8.
+    data = pd.DataFrame({"unit": "u", "psu": [f"p{i // 2}" for i in range(8)],
+                         "q1": [5, 1] * 4, "q2": [5, 5, 5, 1, 5, 5, 1, 1], "q3": [5, 5, 5, 5, 1, 1, 1, 1]})
+    definition = IndexDefinition.from_mapping([("q1", "e1"), ("q2", "e1"), ("q3", "e2")])
+    table = compute_indices(data, definition, unit_col="unit", cluster_col="psu", min_n=0)
+    rows = table[table["domain"] == "u"].set_index(["stat_type", "stat"])
+    assert rows.loc[("criterion", "q3"), "se"] ** 2 == pytest.approx(4 / 3 * 4 * 0.125**2, rel=1e-12)
+    assert rows.loc[("element", "e2"), "n_eff_floor"] == float("inf")
+    assert rows.loc[("element", "e1"), "n_eff_floor"] == pytest.approx(8.0, abs=1e-12)
+    assert rows.loc[("overall_index", "overall"), "n_eff_floor"] == pytest.approx(8.0, abs=1e-12)
