@@ -67,3 +67,24 @@ def test_an_unscalable_criterion_only_touches_the_composites_it_belongs_to() -> 
     assert rows.loc[("element", "e2"), "n_eff_floor"] == float("inf")
     assert rows.loc[("element", "e1"), "n_eff_floor"] == pytest.approx(8.0, abs=1e-12)
     assert rows.loc[("overall_index", "overall"), "n_eff_floor"] == pytest.approx(8.0, abs=1e-12)
+
+
+def test_lonely_psu_average_scales_the_variance_by_strata_over_non_lonely_strata() -> None:
+    # Strata a (PSUs a1, a2), b (b1, b2), c (c1 alone), one respondent per PSU, weight 1; y = 1, 0, 1, 1, 0,
+    # so p = 3/5. By hand, z_i = (y_i - p) / 5 = 0.08, -0.12, 0.08, 0.08, -0.12; stratum a contributes
+    # 2 * ((0.08 + 0.02)^2 + (-0.12 + 0.02)^2) = 0.04, b 0, c (lonely) 0. R's survey.lonely.psu = "average"
+    # scales by H / (H - lonely) = 3 / 2 (svyrecvar's onestage): var = 0.06; "certainty" leaves 0.04.
+    data = pd.DataFrame({"unit": "u", "stratum": ["a", "a", "b", "b", "c"],
+                         "psu": ["a1", "a2", "b1", "b2", "c1"], "q1": [5, 1, 5, 5, 1]})
+    definition = IndexDefinition.from_mapping([("q1", "e1")])
+    # The element's floor: Kish n_eff 5, floor variance 0.24 / 5 = 0.048 > 0.04, so q1 is scaled up to
+    # 0.048 and the lonely adjustment applies to it as well: n_eff_floor = 0.24 / (0.048 * 3/2) = 10/3
+    # under "average", 0.24 / 0.048 = 5 under "certainty".
+    for lonely, var, floor in (("average", 0.06, 10 / 3), ("certainty", 0.04, 5.0)):
+        table = compute_indices(data, definition, unit_col="unit", strata_col="stratum", cluster_col="psu",
+                                lonely_psu=lonely, min_n=0)
+        rows = table[table["domain"] == "u"].set_index(["stat_type", "stat"])
+        assert rows.loc[("criterion", "q1"), "est"] == pytest.approx(0.6, abs=1e-12)
+        for stat in (("criterion", "q1"), ("element", "e1"), ("overall_index", "overall")):
+            assert rows.loc[stat, "se"] ** 2 == pytest.approx(var, rel=1e-12), (lonely, stat)
+        assert rows.loc[("element", "e1"), "n_eff_floor"] == pytest.approx(floor, rel=1e-12)
