@@ -88,3 +88,15 @@ def test_lonely_psu_average_scales_the_variance_by_strata_over_non_lonely_strata
         for stat in (("criterion", "q1"), ("element", "e1"), ("overall_index", "overall")):
             assert rows.loc[stat, "se"] ** 2 == pytest.approx(var, rel=1e-12), (lonely, stat)
         assert rows.loc[("element", "e1"), "n_eff_floor"] == pytest.approx(floor, rel=1e-12)
+
+
+def test_mean_score_design_effect_of_a_simple_random_sample_is_one() -> None:
+    # Scores 5, 1, 5, 5, 1, equal weights, no clusters. By hand: mean 3.4, population variance
+    # 77/5 - 3.4^2 = 3.84, variance of the mean s^2 / n = (5 * 3.84 / 4) / 5 = 0.96, and R's
+    # svymean(deff = "replace") SRS variance 3.84 / (n - 1) = 0.96: deff = 1 (Kish 1965).
+    data = pd.DataFrame({"unit": "u", "q1": [5, 1, 5, 5, 1]})
+    table = compute_indices(data, IndexDefinition.from_mapping([("q1", "e1")]), unit_col="unit", min_n=0)
+    row = table[(table["domain"] == "u") & (table["stat_type"] == "mean_score")].iloc[0]
+    assert row["est"] == pytest.approx(3.4, abs=1e-12)
+    assert row["se"] ** 2 == pytest.approx(0.96, rel=1e-12)
+    assert row["deff"] == pytest.approx(1.0, rel=1e-12)
