@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -100,3 +101,17 @@ def test_mean_score_design_effect_of_a_simple_random_sample_is_one() -> None:
     assert row["est"] == pytest.approx(3.4, abs=1e-12)
     assert row["se"] ** 2 == pytest.approx(0.96, rel=1e-12)
     assert row["deff"] == pytest.approx(1.0, rel=1e-12)
+
+
+def test_design_effects_that_have_no_srs_counterpart_are_missing() -> None:
+    # Element and overall indices average several criteria: no single yes/no variable has their SRS
+    # variance, so their deff is NaN. Everyone scoring 4 gives a mean score with no spread: deff is
+    # 0 / 0, NaN (R's svymean gives NaN too), not 0.
+    data = pd.DataFrame({"unit": "u", "q1": [5, 1, 5, 5, 1], "q2": 4})
+    definition = IndexDefinition.from_mapping([("q1", "e1"), ("q2", "e1")])
+    table = compute_indices(data, definition, unit_col="unit", min_n=0)
+    rows = table[table["domain"] == "u"].set_index(["stat_type", "stat"])
+    assert np.isnan(rows.loc[("element", "e1"), "deff"])
+    assert np.isnan(rows.loc[("overall_index", "overall"), "deff"])
+    assert rows.loc[("mean_score", "q2"), "se"] == 0.0 and np.isnan(rows.loc[("mean_score", "q2"), "deff"])
+    assert rows.loc[("criterion", "q1"), "deff"] == pytest.approx(1.0, rel=1e-12)  # an SRS: deff 1
