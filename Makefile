@@ -73,7 +73,7 @@ bench: $(STAMP)
 # Mutation testing of analysis/ with mutmut (configured in setup.cfg [mutmut]); slow, so not part of
 # `make test`. Incremental: delete mutants/ for a fresh run. Scores and how to read them: docs/testing.md.
 mutation: $(STAMP)
-	$(BIN)/mutmut run --max-children 2
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BIN)/mutmut run --max-children 2
 	$(BIN)/mutmut export-cicd-stats
 	cat mutants/mutmut-cicd-stats.json
 

@@ -244,6 +244,8 @@ def finite_population_boundary_interval(est: FloatArray, n_eff: FloatArray, fpc_
         else:
             lower[i], upper[i] = 1.0 - bound, 1.0
     lower[census], upper[census] = p[census], p[census]
+    unknown = np.isnan(f)  # an unknown sampling fraction: no bound can be claimed
+    lower[unknown], upper[unknown] = np.nan, np.nan
     return lower, upper
 
 

@@ -1,7 +1,10 @@
-"""analysis.estimates: a mutant `make mutation` found alive (the lonely-PSU message)."""
+"""analysis.estimates: mutants `make mutation` found alive (lonely-PSU message, rounding threshold, floor)."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -16,6 +19,99 @@ def test_a_lonely_psu_error_names_the_stratum_that_has_one() -> None:
     data = pd.DataFrame({"unit": "u", "stratum": ["a", "a", "a", "b", "b"],
                          "cluster": ["a1", "a1", "a2", "b1", "b1"], "q1": [5, 4, 2, 5, 1]})
     definition = IndexDefinition.from_mapping([("q1", "e1")])
-    with pytest.raises(LonelyPSUError, match=r"stratum 'b' has only one PSU .*choose lonely_psu='adjust'"):
+    message = (r"^stratum 'b' has only one PSU \(lonely_psu='fail', R's default\); "
+               r"choose lonely_psu='adjust', 'average', 'certainty' or 'remove'$")
+    with pytest.raises(LonelyPSUError, match=message):
         compute_indices(data, definition, unit_col="unit", strata_col="stratum", cluster_col="cluster",
                         min_n=0)
+
+
+@pytest.mark.parametrize("weight", [1.0, 1e6])
+def test_the_rounding_threshold_does_not_zero_a_real_variance_under_large_weights(weight: float) -> None:
+    # 20 respondents, each its own PSU, equal weights, 15 satisfied: the linearized variance of a ratio
+    # with equal weights is n/(n-1) sum z_i^2 with z_i = (y_i - p)/n, i.e. p (1 - p) / (n - 1) by hand
+    # (Lumley 2010, sec. 2.3, with-replacement), whatever the common weight: se = sqrt(0.1875 / 19).
+    data = pd.DataFrame({"unit": "u", "w": weight, "q1": [5] * 15 + [1] * 5})
+    definition = IndexDefinition.from_mapping([("q1", "e1")])
+    table = compute_indices(data, definition, unit_col="unit", weight_col="w", min_n=0)
+    row = table[(table["domain"] == "u") & (table["stat_type"] == "criterion")].iloc[0]
+    assert row["est"] == pytest.approx(0.75, abs=1e-12)
+    assert row["se"] == pytest.approx(math.sqrt(0.75 * 0.25 / 19), rel=1e-9)
+    assert math.sqrt(0.75 * 0.25 / 19) == pytest.approx(0.0993399, abs=1e-7)
+
+
+def test_a_criterion_with_no_design_variance_sends_the_composite_floor_to_kish() -> None:
+    # 4 PSUs of 2 respondents, equal weights. q1: one satisfied and one not in every PSU, so p = 0.5 and
+    # every PSU total equals the mean: design variance 0 at 0 < p < 1, nothing to scale up to the Kish
+    # floor. The element's floor then falls back to its Kish n_eff, (sum w)^2 / sum w^2 = 8 by hand
+    # (docstring of _floored_composite_variance), not to "no floor" (inf).
+    data = pd.DataFrame({"unit": "u", "psu": [f"p{i // 2}" for i in range(8)],
+                         "q1": [5, 1] * 4, "q2": [5, 5, 5, 1, 5, 5, 1, 1]})
+    definition = IndexDefinition.from_mapping([("q1", "e1"), ("q2", "e1")])
+    table = compute_indices(data, definition, unit_col="unit", cluster_col="psu", min_n=0)
+    rows = table[table["domain"] == "u"].set_index(["stat_type", "stat"])
+    assert rows.loc[("criterion", "q1"), "se"] == 0.0
+    assert rows.loc[("element", "e1"), "n_eff_floor"] == pytest.approx(8.0, abs=1e-12)
+
+
+def test_an_unscalable_criterion_only_touches_the_composites_it_belongs_to() -> None:
+    # As above, plus e2 = q3, clustered: two PSUs all satisfied, two none, p = 0.5. By hand, its PSU
+    # totals of z_i = (y_i - p) / 8 are +-0.125, so the design variance is 4/3 * 4 * 0.125^2 = 0.0833,
+    # above the Kish floor 0.25 / 8 = 0.03125: q3 is not floored, e2 has no floor (inf), whatever q1 in
+    # e1 does. The overall index contains q1, so it falls back to Kish's n_eff, 8.
+    data = pd.DataFrame({"unit": "u", "psu": [f"p{i // 2}" for i in range(8)],
+                         "q1": [5, 1] * 4, "q2": [5, 5, 5, 1, 5, 5, 1, 1], "q3": [5, 5, 5, 5, 1, 1, 1, 1]})
+    definition = IndexDefinition.from_mapping([("q1", "e1"), ("q2", "e1"), ("q3", "e2")])
+    table = compute_indices(data, definition, unit_col="unit", cluster_col="psu", min_n=0)
+    rows = table[table["domain"] == "u"].set_index(["stat_type", "stat"])
+    assert rows.loc[("criterion", "q3"), "se"] ** 2 == pytest.approx(4 / 3 * 4 * 0.125**2, rel=1e-12)
+    assert rows.loc[("element", "e2"), "n_eff_floor"] == float("inf")
+    assert rows.loc[("element", "e1"), "n_eff_floor"] == pytest.approx(8.0, abs=1e-12)
+    assert rows.loc[("overall_index", "overall"), "n_eff_floor"] == pytest.approx(8.0, abs=1e-12)
+
+
+def test_lonely_psu_average_scales_the_variance_by_strata_over_non_lonely_strata() -> None:
+    # Strata a (PSUs a1, a2), b (b1, b2), c (c1 alone), one respondent per PSU, weight 1; y = 1, 0, 1, 1, 0,
+    # so p = 3/5. By hand, z_i = (y_i - p) / 5 = 0.08, -0.12, 0.08, 0.08, -0.12; stratum a contributes
+    # 2 * ((0.08 + 0.02)^2 + (-0.12 + 0.02)^2) = 0.04, b 0, c (lonely) 0. R's survey.lonely.psu = "average"
+    # scales by H / (H - lonely) = 3 / 2 (svyrecvar's onestage): var = 0.06; "certainty" leaves 0.04.
+    data = pd.DataFrame({"unit": "u", "stratum": ["a", "a", "b", "b", "c"],
+                         "psu": ["a1", "a2", "b1", "b2", "c1"], "q1": [5, 1, 5, 5, 1]})
+    definition = IndexDefinition.from_mapping([("q1", "e1")])
+    # The element's floor: Kish n_eff 5, floor variance 0.24 / 5 = 0.048 > 0.04, so q1 is scaled up to
+    # 0.048 and the lonely adjustment applies to it as well: n_eff_floor = 0.24 / (0.048 * 3/2) = 10/3
+    # under "average", 0.24 / 0.048 = 5 under "certainty".
+    for lonely, var, floor in (("average", 0.06, 10 / 3), ("certainty", 0.04, 5.0)):
+        table = compute_indices(data, definition, unit_col="unit", strata_col="stratum", cluster_col="psu",
+                                lonely_psu=lonely, min_n=0)
+        rows = table[table["domain"] == "u"].set_index(["stat_type", "stat"])
+        assert rows.loc[("criterion", "q1"), "est"] == pytest.approx(0.6, abs=1e-12)
+        for stat in (("criterion", "q1"), ("element", "e1"), ("overall_index", "overall")):
+            assert rows.loc[stat, "se"] ** 2 == pytest.approx(var, rel=1e-12), (lonely, stat)
+        assert rows.loc[("element", "e1"), "n_eff_floor"] == pytest.approx(floor, rel=1e-12)
+
+
+def test_mean_score_design_effect_of_a_simple_random_sample_is_one() -> None:
+    # Scores 5, 1, 5, 5, 1, equal weights, no clusters. By hand: mean 3.4, population variance
+    # 77/5 - 3.4^2 = 3.84, variance of the mean s^2 / n = (5 * 3.84 / 4) / 5 = 0.96, and R's
+    # svymean(deff = "replace") SRS variance 3.84 / (n - 1) = 0.96: deff = 1 (Kish 1965).
+    data = pd.DataFrame({"unit": "u", "q1": [5, 1, 5, 5, 1]})
+    table = compute_indices(data, IndexDefinition.from_mapping([("q1", "e1")]), unit_col="unit", min_n=0)
+    row = table[(table["domain"] == "u") & (table["stat_type"] == "mean_score")].iloc[0]
+    assert row["est"] == pytest.approx(3.4, abs=1e-12)
+    assert row["se"] ** 2 == pytest.approx(0.96, rel=1e-12)
+    assert row["deff"] == pytest.approx(1.0, rel=1e-12)
+
+
+def test_design_effects_that_have_no_srs_counterpart_are_missing() -> None:
+    # Element and overall indices average several criteria: no single yes/no variable has their SRS
+    # variance, so their deff is NaN. Everyone scoring 4 gives a mean score with no spread: deff is
+    # 0 / 0, NaN (R's svymean gives NaN too), not 0.
+    data = pd.DataFrame({"unit": "u", "q1": [5, 1, 5, 5, 1], "q2": 4})
+    definition = IndexDefinition.from_mapping([("q1", "e1"), ("q2", "e1")])
+    table = compute_indices(data, definition, unit_col="unit", min_n=0)
+    rows = table[table["domain"] == "u"].set_index(["stat_type", "stat"])
+    assert np.isnan(rows.loc[("element", "e1"), "deff"])
+    assert np.isnan(rows.loc[("overall_index", "overall"), "deff"])
+    assert rows.loc[("mean_score", "q2"), "se"] == 0.0 and np.isnan(rows.loc[("mean_score", "q2"), "deff"])
+    assert rows.loc[("criterion", "q1"), "deff"] == pytest.approx(1.0, rel=1e-12)  # an SRS: deff 1

@@ -45,3 +45,20 @@ def test_a_census_has_no_floor_and_a_zero_width_interval(household: pd.DataFrame
     assert np.isinf(shares["n_eff_floor"]).all()
     np.testing.assert_allclose(shares["ci_lo"], shares["est"], rtol=0, atol=1e-12)
     np.testing.assert_allclose(shares["ci_hi"], shares["est"], rtol=0, atol=1e-12)
+
+
+def test_the_floor_does_not_depend_on_the_scale_of_the_weights(household: pd.DataFrame,
+                                                               definition: IndexDefinition) -> None:
+    # Weights normalised to sum to 0.1 (a relative weight, not an expansion factor): 1 - f and Kish's
+    # n_eff are ratios of weight sums, so the floor is the same by hand as with the original weights.
+    scaled = household.assign(w=household["w"] / household["w"].sum() / 10)
+    table = _table(scaled, definition).set_index(["domain", "stat_type", "stat"])
+    valid = scaled[scaled["q1"].between(1, 5)]
+    assert valid["w"].sum() < 1
+    sampled = scaled.groupby("district")["village"].nunique()
+    one_minus_f = 1 - sampled / scaled.groupby("district")["fpc"].first()
+    share = (valid.groupby("district")["w"].sum() * one_minus_f).sum() / valid["w"].sum()
+    kish = valid["w"].sum() ** 2 / (valid["w"] ** 2).sum()
+    assert 0 < share < 1
+    row = table.loc[("total", "criterion", "q1")]
+    assert abs(row["n_eff_floor"] - kish / share) < 1e-9

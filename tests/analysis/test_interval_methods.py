@@ -15,7 +15,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from analysis.intervals import clopper_pearson_interval, proportion_interval
+from analysis.intervals import clopper_pearson_interval, proportion_interval, t_quantile
 
 ALPHA = 0.10  # 90 %: a method that forgets alpha falls back to 95 % and fails
 EST, SE, N, KISH = 0.8, 0.05, 40.0, 64.0  # design n_eff = 0.16 / 0.0025 = 64
@@ -86,3 +86,31 @@ def test_clopper_pearson_one_success_and_bad_inputs() -> None:
     assert (lo[1], hi[1]) == pytest.approx(proportion_confint(19, 20, alpha=ALPHA, method="beta"), abs=1e-12)
     lo, hi = clopper_pearson_interval(np.array([0.5, np.nan, 0.5]), np.array([0.0, 10.0, -1.0]))
     assert np.isnan(lo).all() and np.isnan(hi).all()
+
+
+def test_clopper_pearson_with_less_than_one_success() -> None:
+    # Kish's n_eff is real, so x = est * n_eff can lie in (0, 1): 0.05 of 10 is half a success. Expected
+    # value: statsmodels' Clopper-Pearson, Beta(alpha/2; x, n - x + 1) and Beta(1 - alpha/2; x + 1, n - x).
+    lo, hi = clopper_pearson_interval(np.array([0.05]), np.array([10.0]), ALPHA)
+    expected = proportion_confint(0.5, 10, alpha=ALPHA, method="beta")
+    assert (lo[0], hi[0]) == pytest.approx(expected, abs=1e-12)
+    assert expected[0] < 0.001  # far below the bound for one whole success (0.0051)
+
+
+def test_clopper_pearson_for_a_single_respondent() -> None:
+    # n_eff = 1 (one respondent): by hand, none satisfied gives [0, 1 - (alpha/2)^(1/1)] = [0, 0.95] at
+    # 90 %, all satisfied [0.05, 1] (Clopper and Pearson 1934, x = 0 and x = n closed forms).
+    lo, hi = clopper_pearson_interval(np.array([0.0, 1.0]), np.array([1.0, 1.0]), ALPHA)
+    assert (lo[0], hi[0]) == pytest.approx((0.0, 0.95), abs=1e-12)
+    assert (lo[1], hi[1]) == pytest.approx((0.05, 1.0), abs=1e-12)
+
+
+def test_t_quantile_keeps_the_shape_of_a_table_of_df() -> None:
+    # A (domains, statistics) table of df comes back in the same shape; scipy's t.ppf is the reference,
+    # NaN where df <= 0.
+    df = np.array([[1.0, 2.0, 10.0], [10.0, 0.0, 1.0]])
+    got = t_quantile(0.05, df)
+    assert got.shape == (2, 3)
+    expected = np.where(df > 0, stats.t.ppf(0.975, np.where(df > 0, df, 1.0)), np.nan)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert got[0, 0] == pytest.approx(12.7062047, abs=1e-7)  # qt(0.975, 1), the printed t table

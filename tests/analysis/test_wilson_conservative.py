@@ -254,3 +254,14 @@ def test_p_value_is_below_alpha_half_exactly_when_the_bound_clears_the_target() 
     decided = verdicts(lo, hi, targets) != "inconclusive"
     away = np.abs(p - 0.025) > 1e-9
     np.testing.assert_array_equal((p < 0.025)[away], decided[away])
+
+
+def test_an_unknown_design_variance_gives_nan_bounds_even_with_a_kish_floor() -> None:
+    # se = NaN (no variance could be formed) at p = 0.8 with a finite Kish floor of 64: the docstring's
+    # "NaN in either size gives NaN bounds"; the floor alone must not make up an interval. The second
+    # row (se = 0.05, design n_eff = 0.16 / 0.0025 = 64 = floor) is Wilson on 64 by hand.
+    lo, hi = wilson_conservative_interval(np.array([0.8, 0.8]), np.array([np.nan, 0.05]), np.full(2, 10.0),
+                                          np.full(2, 64.0))
+    assert np.isnan(lo[0]) and np.isnan(hi[0])
+    t = stats.t.ppf(0.975, 10)
+    assert (lo[1], hi[1]) == pytest.approx(_wilson_by_hand(0.8, 64.0, t), abs=1e-12)
