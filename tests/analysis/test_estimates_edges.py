@@ -115,3 +115,31 @@ def test_design_effects_that_have_no_srs_counterpart_are_missing() -> None:
     assert np.isnan(rows.loc[("overall_index", "overall"), "deff"])
     assert rows.loc[("mean_score", "q2"), "se"] == 0.0 and np.isnan(rows.loc[("mean_score", "q2"), "deff"])
     assert rows.loc[("criterion", "q1"), "deff"] == pytest.approx(1.0, rel=1e-12)  # an SRS: deff 1
+
+
+def test_the_design_effect_of_two_respondents_is_that_of_simple_random_sampling() -> None:
+    # Two respondents, one satisfied, equal weights, one stratum: p = 1/2. The with-replacement variance
+    # of the share is p (1 - p) / (n - 1) = 0.25 (Lumley 2010, sec. 2.3), and the SRS variance that
+    # svymean(deff = "replace") divides by is the population variance over n - 1 = 0.25 / 1: deff = 1,
+    # by hand. Two is the smallest n with a design effect at all (one respondent has no spread).
+    data = pd.DataFrame({"unit": "u", "q1": [5, 1]})
+    table = compute_indices(data, IndexDefinition.from_mapping([("q1", "e1")]), unit_col="unit", min_n=0)
+    row = table[(table["domain"] == "u") & (table["stat_type"] == "criterion")].iloc[0]
+    assert row["n"] == 2 and row["est"] == pytest.approx(0.5, abs=1e-12)
+    assert row["se"] ** 2 == pytest.approx(0.25, rel=1e-12)
+    assert row["deff"] == pytest.approx(1.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("weight", [1.0, 1e6])
+def test_the_mean_scores_design_effect_does_not_depend_on_the_scale_of_the_weights(weight: float) -> None:
+    # Four respondents, equal weights, codes 5, 4, 2, 1: the with-replacement variance of the mean is
+    # sum (y - ybar)^2 / (n (n - 1)) and the SRS variance it is compared with is the population variance
+    # sum (y - ybar)^2 / n over n - 1, the same number: deff = 1 by hand, whether each respondent
+    # weighs 1 or a million dossiers (a rounding-noise threshold must scale with the weights, not grow).
+    data = pd.DataFrame({"unit": "u", "w": weight, "q1": [5, 4, 2, 1]})
+    table = compute_indices(data, IndexDefinition.from_mapping([("q1", "e1")]), unit_col="unit",
+                            weight_col="w", min_n=0)
+    row = table[(table["domain"] == "u") & (table["stat_type"] == "mean_score")].iloc[0]
+    assert row["est"] == pytest.approx(3.0, rel=1e-12)
+    assert row["se"] ** 2 == pytest.approx(10 / 12, rel=1e-9)  # sum (y - 3)^2 = 10, n (n - 1) = 12
+    assert row["deff"] == pytest.approx(1.0, rel=1e-9)
