@@ -23,9 +23,9 @@ from survey.services.citizens.kiosk_queue import answered_at, nonce_stock, queue
 from survey.services.citizens.limits import Client, store_for
 from survey.services.citizens.receipts import RECEIPT_FIELD
 from survey.services.citizens.submissions import Outcome, Stored, validate_submission
-from survey.services.citizens.surveys import OpenSurvey, open_survey
+from survey.services.citizens.surveys import OpenSurvey, survey_at
 from survey.services.organisation.kiosks import resolve_kiosk
-from survey.services.qr.qr_tokens import issue_token, token_secret
+from survey.services.qr.qr_tokens import token_secret
 
 bp = Blueprint("kiosk_offline", __name__)
 WORKER = "kiosk-sw.js"
@@ -92,8 +92,7 @@ def _tablet_survey(device_token: str) -> tuple[OpenSurvey, int]:
     """The survey of the registered tablet's counter, and the tablet's id (its own allowance)."""
     secret = token_secret(current_app.config)
     device = resolve_kiosk(db.session(), device_token, secret)
-    token = issue_token(device.counter, secret)
-    return open_survey(db.session(), token, current_app.config, _local_today()), device.id
+    return survey_at(db.session(), device.counter, current_app.config, _local_today()), device.id
 
 
 def _refused(status: int, code: str) -> tuple[Response, int]:

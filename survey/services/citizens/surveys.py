@@ -56,7 +56,12 @@ def _no_survey() -> SurveyError:
 
 def open_survey(session: Session, token: str, config: Mapping[str, Any], day: date) -> OpenSurvey:
     """Resolve `token` (404/410/414 as `resolve_token`) and the instrument assigned on `day` (else 404)."""
-    counter = resolve_token(session, token, token_secret(config))
+    return survey_at(session, resolve_token(session, token, token_secret(config)), config, day)
+
+
+def survey_at(session: Session, counter: Counter, config: Mapping[str, Any], day: date) -> OpenSurvey:
+    """The survey of a live `counter` (already checked by its caller: a QR token or a registered
+    tablet) with the instrument assigned on `day` (else 404)."""
     assignment = assignment_for(session, counter.unit, day)
     if assignment is None:
         raise _no_survey()
