@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -22,7 +21,7 @@ from survey.services.reporting.labels import (
     verdict_text,
     weighting_text,
 )
-from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE
+from survey.services.reporting.respondent_data import local_month
 
 STATUS_LABELS = {"flagged": _l("flagged"), "excluded": _l("excluded")}
 
@@ -58,9 +57,7 @@ def utc_moment(value: datetime) -> str:
     return formats.utc_moment(value)
 
 
-@bp.app_template_filter("local_month")
-def local_month(moment: datetime) -> str:
-    return moment.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).strftime("%Y-%m")
+bp.add_app_template_filter(local_month, "local_month")
 
 
 @bp.app_template_filter("local_date")

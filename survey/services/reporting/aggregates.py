@@ -17,8 +17,6 @@ import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -31,7 +29,7 @@ from analysis.data import code_matrices, item_matrices
 from instruments.index import IndexDefinition
 from instruments.registry import get_instrument
 from survey.models import ALL, IndexAggregate, Response, ResponseStatus
-from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE
+from survey.services.reporting.respondent_data import local_month
 
 _ENCODING = np.dtype("<i8")
 _LOG = logging.getLogger(__name__)
@@ -79,10 +77,6 @@ def item_columns(definition: IndexDefinition) -> list[str]:
     """The items the index reads: its criteria, then its separately reported items."""
     return [c.item_id for c in definition.criteria] + [s.item_id for s in definition.separate]
 
-
-def local_month(moment: datetime, tz: str = DEFAULT_TIMEZONE) -> str:
-    """"YYYY-MM" of the local date of `moment`: the dashboard's months are local months."""
-    return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m")
 
 
 def cell_key(response: Response) -> CellKey:

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
@@ -35,7 +34,7 @@ from survey.services.reporting.labels import (
     weighting_text,
 )
 from survey.services.reporting.periods import Period, PeriodKind
-from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE, utc_bounds
+from survey.services.reporting.respondent_data import local_month, utc_bounds
 from survey.services.reporting.small_cells import SMALL_CELL, SMALL_CELL_FLAG
 from survey.services.reporting.viewer_cells import ViewerCells, cells_of
 from survey.services.reporting.weighting_cells import MergedCell, merged_cells
@@ -322,12 +321,8 @@ def load_comments(session: Session, report: IndexReport, instrument: Instrument,
     unit_ids = [uid for uid, *_rest in report.names.values()]
     found = scrubbed_comments(session, unit_ids, instrument.id, instrument.version,
                               *utc_bounds(report.period.first, report.period.last), limit=limit)
-    return tuple(Comment(month=_local_month(c.submitted), unit_code=c.unit_code, text=c.text,
+    return tuple(Comment(month=local_month(c.submitted), unit_code=c.unit_code, text=c.text,
                          needs_review=c.needs_review) for c in found if c.text.strip())
-
-
-def _local_month(moment: datetime) -> str:
-    return moment.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).strftime("%Y-%m")
 
 
 def minimum_n() -> int:

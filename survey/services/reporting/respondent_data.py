@@ -39,6 +39,11 @@ META_COLUMNS = ("response_id", "unit", "parent", "counter", "field", "channel", 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 
 
+def local_month(moment: datetime) -> str:
+    """"YYYY-MM" of the local (Vietnam) date of `moment`: the dashboard's months are local months."""
+    return moment.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).strftime("%Y-%m")
+
+
 @dataclass(frozen=True)
 class RespondentData:
     """Loaded respondents and what was left out.
