@@ -12,7 +12,7 @@ signed-in account (and the access-matrix test fails until it declares its roles)
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -23,6 +23,7 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from survey.extensions import db
+from survey.local_time import local_date
 from survey.models import Role, StaffSession, User
 from survey.services.staff import access, staff_sessions
 
@@ -35,6 +36,11 @@ def current_time() -> datetime:
     """Now, from `app.config["CLOCK"]` when set (tests move time without sleeping), else UTC now."""
     clock = current_app.config.get("CLOCK")
     return clock() if clock is not None else datetime.now(UTC)
+
+
+def local_today() -> date:
+    """Today in Vietnam by the app's clock: the day a citizen answers on and a month is counted in."""
+    return local_date(current_time())
 
 
 def second_factor_applies(user: User) -> bool:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from analysis.poststratification import DEFAULT_MIN_CELL
+from survey.local_time import TIMEZONE
 
 INSECURE_DEFAULT_SECRET = "dev-insecure-secret-change-me"
 
@@ -23,7 +24,7 @@ class DefaultConfig:
     MAX_FORM_PARTS = 200
 
     BABEL_DEFAULT_LOCALE = "vi"
-    BABEL_DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+    BABEL_DEFAULT_TIMEZONE = TIMEZONE
     LANGUAGES = ("vi", "en")
 
     WTF_CSRF_TIME_LIMIT = 3600

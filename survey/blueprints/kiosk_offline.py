@@ -12,8 +12,8 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from survey.auth import current_time
-from survey.blueprints.public import _local_today, _require_form_body
+from survey.auth import current_time, local_today
+from survey.blueprints.public import _require_form_body
 from survey.extensions import csrf, db
 from survey.models import Channel
 from survey.ratelimit import utc_day
@@ -74,7 +74,7 @@ def queued(device_token: str) -> Any:
     intake = take_submission(session_, result, survey=survey, client=client,
                              store=store_for(config["SUBMISSION_LIMIT_STORAGE"], session_), config=config,
                              channel=Channel.KIOSK, language=str(language), now=now,
-                             local_day=_local_today(), receipt=request.form.get(RECEIPT_FIELD),
+                             local_day=local_today(), receipt=request.form.get(RECEIPT_FIELD),
                              answered_at=answered_at(request.args.get("answered_at"), result.nonce, now))
     if intake.receipt_problem is not None:
         db.session.rollback()
@@ -92,7 +92,7 @@ def _tablet_survey(device_token: str) -> tuple[OpenSurvey, int]:
     """The survey of the registered tablet's counter, and the tablet's id (its own allowance)."""
     secret = token_secret(current_app.config)
     device = resolve_kiosk(db.session(), device_token, secret)
-    return survey_at(db.session(), device.counter, current_app.config, _local_today()), device.id
+    return survey_at(db.session(), device.counter, current_app.config, local_today()), device.id
 
 
 def _refused(status: int, code: str) -> tuple[Response, int]:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypedDict
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -20,7 +19,7 @@ from flask import (
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 
-from survey.auth import current_time
+from survey.auth import current_time, local_today
 from survey.errors import SurveyError
 from survey.extensions import csrf, db
 from survey.forms import build_survey_form
@@ -147,7 +146,7 @@ def submit(token: str) -> Any:
         intake = take_submission(session_, result, survey=survey, client=_client(survey.counter.id),
                                  store=store_for(current_app.config["SUBMISSION_LIMIT_STORAGE"], session_),
                                  config=current_app.config, channel=_channel(), language=current_locale(),
-                                 now=now, local_day=_local_today(), receipt=request.form.get(RECEIPT_FIELD),
+                                 now=now, local_day=local_today(), receipt=request.form.get(RECEIPT_FIELD),
                                  link=_receipt_link(survey.counter.id))
         if intake.receipt_problem is not None:  # nothing to keep: the limits' hits roll back with it
             db.session.rollback()
@@ -203,12 +202,8 @@ def _answered_here(counter_id: int) -> bool:
     return read_nonce(nonce, settings.secret, current_time(), settings.nonce_max_age) is not None
 
 
-def _local_today() -> date:
-    return datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
-
-
 def _open(token: str) -> OpenSurvey:
-    return open_survey(db.session(), token, current_app.config, _local_today())
+    return open_survey(db.session(), token, current_app.config, local_today())
 
 
 def _client(counter_id: int) -> Client:

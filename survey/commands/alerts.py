@@ -5,8 +5,6 @@ The command commits once at the end and is audited with actor None (the system).
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -14,9 +12,9 @@ from flask.cli import AppGroup
 from survey.auth import current_time
 from survey.commands.options import period_option
 from survey.extensions import db
+from survey.local_time import local_date
 from survey.services.reporting.alerts import refresh_all_alerts
 from survey.services.reporting.periods import Period
-from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE
 
 group = AppGroup("alerts", help="Alerts: below-target units and significant drops.")
 
@@ -30,7 +28,7 @@ def refresh(period: Period | None) -> None:
     """Recompute and upsert the alerts of every unit for one period; safe to run again."""
     now = current_time()
     if period is None:  # a run at 00:30 on the 1st (Vietnam time) covers the month just ended
-        period = Period.latest_complete_month(now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date())
+        period = Period.latest_complete_month(local_date(now))
     logger = current_app.logger
     try:
         target = current_app.config["DEFAULT_TARGET"]

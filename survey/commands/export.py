@@ -7,7 +7,7 @@ disclosure control cannot make safe exits non-zero and says what to coarsen.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
@@ -17,6 +17,7 @@ from flask.cli import AppGroup
 from analysis.disclosure import GRANULARITIES, MIN_K
 from instruments.registry import UnknownInstrument, get_instrument, parse_spec
 from survey.extensions import db
+from survey.local_time import local_date
 from survey.models import UnitKind
 from survey.services.disclosure.microdata import MicrodataRefused, MicrodataRequest, build_microdata
 from survey.services.disclosure.microdata_files import FORMATS, bundle
@@ -73,7 +74,7 @@ def microdata(unit_code: str, first: str, last: str, spec: str, file_format: str
         result = build_microdata(db.session(), request, min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
     except MicrodataRefused as refused:
         raise click.ClickException(f"{refused.code}: {refused}") from None
-    files = bundle(result, file_format, data_name=out.name, created=datetime.now().date(), lang=lang,
+    files = bundle(result, file_format, data_name=out.name, created=local_date(datetime.now(UTC)), lang=lang,
                    bom=not no_bom)
     out.parent.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():

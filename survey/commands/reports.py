@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from smtplib import SMTP
-from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
@@ -22,6 +21,7 @@ from flask.cli import AppGroup
 
 from survey.auth import current_time
 from survey.extensions import db
+from survey.local_time import local_date
 from survey.mail import MailConfigError, MailRefused, MailSettings, MailUnavailable, send, smtp_connection
 from survey.services.reporting.report_mail import (
     ReportSettings,
@@ -30,7 +30,6 @@ from survey.services.reporting.report_mail import (
     prepare,
     record_delivery,
 )
-from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE
 from survey.services.staff import audit
 
 group = AppGroup("reports", help="Scheduled reports by e-mail.")
@@ -56,7 +55,7 @@ def send_command() -> None:
     settings = ReportSettings(default_target=config["DEFAULT_TARGET"], min_cell=config["POSTSTRAT_MIN_CELL"],
                               sender=mail.sender, subscriptions_url=_subscriptions_url())
     logger = current_app.logger
-    due = due_reports(db.session(), now.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date())
+    due = due_reports(db.session(), local_date(now))
     sent = skipped = 0
     failures: list[str] = []
     unavailable: MailUnavailable | None = None

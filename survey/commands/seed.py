@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 
 from survey.demo.tree import seed_demo, seed_demo_accounts, seed_demo_kiosk, seed_demo_sectors
 from survey.extensions import db
+from survey.local_time import local_date
 from survey.models import utcnow
 from survey.services.organisation.assignments import assignment_for
 from survey.services.organisation.kiosks import device_token
@@ -48,7 +49,7 @@ def demo_command(base_url: str | None, responses: bool) -> None:
     everything = live_counters_under(db.session(), root)
     click.echo(f"Demo counters ({len(everything)}) — the questionnaire each serves, its survey URL, then "
                "its printable QR poster (sign in first: demo accounts below):")
-    today = utcnow().date()
+    today = local_date(utcnow())
     for counter in everything:
         assignment = assignment_for(db.session(), counter.unit, today)
         serves = f"{assignment.instrument_id}@{assignment.instrument_version}" if assignment else "no survey"

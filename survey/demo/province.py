@@ -15,7 +15,6 @@ import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import cast
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import sqlalchemy as sa
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from instruments.registry import RegisteredInstrument, get_registered
 from survey.demo.tree import REFORM_DAY, seed_demo, seed_demo_sectors
+from survey.local_time import VIETNAM, local_date
 from survey.models import (
     ALL,
     Answer,
@@ -40,7 +40,6 @@ SEED = 20261123
 FIRST_MONTH = date(2025, 12, 1)
 MONTHS = 12
 KEY_PREFIX = "demo-"
-LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 DROP_UNIT = "HL-PT"  # the ward whose satisfaction falls in the last three months
 DROP_MONTHS = 3
 
@@ -174,7 +173,7 @@ def _submitted(rng: np.random.Generator, month: date, size: int) -> list[datetim
     for day, minute in zip(rng.choice(len(weekdays), size), rng.integers(7 * 60 + 30, 17 * 60, size),
                            strict=True):
         local = datetime(weekdays[day].year, weekdays[day].month, weekdays[day].day, int(minute) // 60,
-                         int(minute) % 60, int(rng.integers(0, 60)), tzinfo=LOCAL)
+                         int(minute) % 60, int(rng.integers(0, 60)), tzinfo=VIETNAM)
         out.append(local.astimezone(UTC))
     return out
 
@@ -220,7 +219,7 @@ def generate_demo_responses(session: Session, *, today: date | None = None) -> i
         for m, month in enumerate(months):
             true = share - 0.2 if code == f"{DROP_UNIT}-1" and m >= MONTHS - DROP_MONTHS else share
             size = int(rng.poisson(monthly))
-            when = [t for t in _submitted(rng, month, size) if t.astimezone(LOCAL).date() <= last_day]
+            when = [t for t in _submitted(rng, month, size) if local_date(t) <= last_day]
             served_by_field: dict[str, int] = {}
             for submitted_at in when:
                 counter = counters[int(rng.integers(len(counters)))]

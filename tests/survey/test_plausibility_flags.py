@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from flask_babel import force_locale
 
 from survey.extensions import db
+from survey.local_time import local_date
 from survey.models import Response, ResponseStatus, Role
 from survey.services.citizens.plausibility import reason_labels
 from survey.services.citizens.surveys import find_instrument
@@ -131,7 +132,7 @@ def _load(app: Flask) -> Any:
     with app.app_context():
         paths = app.config["INSTRUMENT_PATHS"]
         instrument = find_instrument("kitchen-sink", "2025.1", paths).instrument
-        today = clock_of(app).now.date()
+        today = local_date(clock_of(app).now)
         point = unit_id("HL-AB-1", app)
         return load_respondents(db.session, [point], today.replace(day=1), today, instrument)
 

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from instruments.registry import UnknownInstrument, get_instrument
-from survey.auth import current_staff, current_time, staff_required
+from survey.auth import current_staff, current_time, local_today, staff_required
 from survey.blueprints.manage import bp
 from survey.blueprints.manage.small_cell_scope import viewer_hidden
 from survey.extensions import db
@@ -26,7 +26,7 @@ MAX_COMMENT = 2000
 def alerts() -> str:
     user = current_staff()
     visible = visible_unit_ids(db.session(), user)
-    period = Period.parse(request.args.get("period"), current_time().date())
+    period = Period.parse(request.args.get("period"), local_today())
     for root in db.session.query(Unit).filter(Unit.id.in_(visible)).all():
         if root.parent_id not in visible:
             report = unit_indices(db.session(), root, DEFAULT_INSTRUMENT, period, weighted=True,

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from survey.auth import current_staff, current_time, staff_required
 from survey.blueprints.manage import bp
 from survey.extensions import db
+from survey.local_time import local_date
 from survey.models import Role, Unit
 from survey.services.disclosure import exports
 from survey.services.reporting import formats
@@ -143,7 +144,7 @@ def audit_log_csv() -> Response:
                  detail={"rows": len(rows), "who": filters.who, "action": filters.action,
                          "from": filters.first, "to": filters.last})
     db.session.commit()
-    name = f"hailong_audit_{now.date().isoformat()}.csv"
+    name = f"hailong_audit_{local_date(now).isoformat()}.csv"
     return Response(exports.csv_bytes(table), mimetype="text/csv", headers={
         "Content-Disposition": exports.content_disposition(name), "Cache-Control": "private, no-store"})
 

@@ -9,7 +9,7 @@ from flask import current_app, render_template, request
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from survey.auth import current_staff, current_time, staff_required
+from survey.auth import current_staff, current_time, local_today, staff_required
 from survey.blueprints.manage import bp
 from survey.blueprints.manage.dashboard_table import (
     arranged,
@@ -21,6 +21,7 @@ from survey.blueprints.manage.small_cell_scope import viewer_hidden
 from survey.charts import Point, common_axis, interval_plot, sparkline, trend_chart
 from survey.extensions import db
 from survey.i18n import current_locale
+from survey.local_time import utc_bounds
 from survey.models import Role, Unit
 from survey.services.citizens.flag_review import flagged_counts
 from survey.services.disclosure.scrubber import Comment, scrubbed_comments
@@ -41,7 +42,6 @@ from survey.services.reporting.periods import Period
 from survey.services.reporting.report_content import tree_order
 from survey.services.reporting.respondent_data import (
     units_with_other_instruments,
-    utc_bounds,
 )
 from survey.services.reporting.small_cells import SMALL_CELL, hidden_row
 from survey.services.reporting.viewer_cells import cells_of, scope_roots
@@ -54,7 +54,7 @@ INSTRUMENTS = tuple(sorted(instrument_keys(), key=lambda key: key != "sipas-coun
 
 
 def dashboard_options() -> tuple[Period, str, bool]:
-    today = current_time().date()
+    today = local_today()
     period = Period.parse(request.args.get("period"), today)
     key = request.args.get("instrument", INSTRUMENTS[0])
     return period, key if key in INSTRUMENTS else INSTRUMENTS[0], request.args.get("weighted", "1") != "0"
@@ -67,7 +67,7 @@ def _picker_context(period: Period, key: str, weighted: bool) -> dict[str, Any]:
 
 
 def _period_choices(period: Period) -> list[Period]:
-    today = current_time().date()
+    today = local_today()
     latest = Period.latest_complete_month(today)
     months = [latest.shifted(i) for i in range(12)]
     quarters = [Period.quarter(latest.first.year, (latest.first.month - 1) // 3 + 1).shifted(i)

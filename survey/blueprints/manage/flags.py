@@ -4,16 +4,16 @@ confirmed one by one (each decision audited), and the submissions the limits ref
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from survey.auth import current_staff, current_time, staff_required
+from survey.auth import current_staff, current_time, local_today, staff_required
 from survey.blueprints.manage import bp
 from survey.extensions import db
+from survey.local_time import utc_bounds
 from survey.models import Response, Role
 from survey.services.citizens.flag_review import (
     AlreadyDecided,
@@ -24,7 +24,6 @@ from survey.services.citizens.flag_review import (
 )
 from survey.services.reporting import formats
 from survey.services.reporting.periods import Period
-from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE, utc_bounds
 from survey.services.staff.access import owned_or_404, visible_unit_ids
 
 MAX_NOTE = 500
@@ -49,7 +48,7 @@ def local_minute(moment: datetime) -> str:
 @staff_required(Role.ADMIN, Role.MANAGER)
 def flags() -> str:
     user = current_staff()
-    today = current_time().astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+    today = local_today()
     # Flags wait for review now: this month by default, not the dashboard's last full month.
     period = Period.parse(request.args.get("period") or f"{today:%Y-%m}", today)
     visible = visible_unit_ids(db.session(), user)

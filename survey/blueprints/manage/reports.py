@@ -21,7 +21,7 @@ from werkzeug.datastructures import MultiDict
 
 from instruments.model import Instrument
 from instruments.registry import UnknownInstrument, get_instrument
-from survey.auth import current_staff, current_time, staff_required
+from survey.auth import current_staff, current_time, local_today, staff_required
 from survey.blueprints.manage import bp
 from survey.blueprints.manage.small_cell_scope import viewer_hidden
 from survey.errors import SurveyError
@@ -77,7 +77,7 @@ def parse_options(args: MultiDict[str, str], unit: Unit) -> ReportOptions:
     """The period (default: the last full month), instrument (default: the unit's) and weighting."""
     raw_period = _single(args, "period")
     period = (parse_period(raw_period) if raw_period is not None
-              else Period.parse(None, current_time().date()))
+              else Period.parse(None, local_today()))
     weighted_text = _single(args, "weighted")
     if weighted_text not in (None, "0", "1"):
         raise bad_value(_l("weighted must be 0 or 1."))

@@ -27,10 +27,11 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from analysis.disclosure import GRANULARITIES
 from instruments.registry import UnknownInstrument, get_instrument, list_instruments, parse_spec
-from survey.auth import current_staff, current_time, staff_required
+from survey.auth import current_staff, current_time, local_today, staff_required
 from survey.blueprints.manage import bp
 from survey.blueprints.manage.unit_forms import KIND_SHORT
 from survey.extensions import db
+from survey.local_time import local_date
 from survey.models import Role, Unit, UnitKind
 from survey.services.disclosure import exports
 from survey.services.disclosure.microdata import MicrodataRefused, MicrodataRequest, build_microdata
@@ -74,7 +75,7 @@ def _form() -> MicrodataForm:
     form.level.choices = [SelectChoice("", _("The unit where the response was given")), *(
         SelectChoice(kind.value, str(KIND_SHORT[kind])) for kind in UnitKind)]
     if not form.is_submitted():
-        today = current_time().date()
+        today = local_today()
         last = today.replace(day=1) - timedelta(days=1)
         form.first.data, form.last.data = last.replace(day=1), last
     return form
@@ -87,7 +88,7 @@ def _roots(visible: set[int]) -> list[Unit]:
 
 def _page(form: MicrodataForm, *, refusal: str | None = None, status: int = 200) -> tuple[str, int]:
     user = current_staff()
-    last_month = current_time().date().replace(day=1) - timedelta(days=1)
+    last_month = local_today().replace(day=1) - timedelta(days=1)
     return render_template("manage/research/index.html", form=form, refusal=refusal,
                            roots=_roots(visible_unit_ids(db.session(), user)),
                            report_period=last_month.strftime("%Y-%m")), status
@@ -151,7 +152,7 @@ def research_microdata() -> Any:
     period = f"{first.isoformat()}_{last.isoformat()}"
     data_name = exports.download_name(unit_code=unit.code, period=period, instrument_id=instrument.id,
                                       instrument_version=instrument.version, extension=file_format)
-    files = bundle(microdata, file_format, data_name=data_name, created=now.date(),
+    files = bundle(microdata, file_format, data_name=data_name, created=local_date(now),
                    lang=form.lang.data or "vi")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

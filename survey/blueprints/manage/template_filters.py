@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from survey.blueprints.manage import bp
+from survey.local_time import local_month
 from survey.services.citizens.plausibility import reason_labels
 from survey.services.reporting import formats
 from survey.services.reporting.labels import (
@@ -21,7 +22,6 @@ from survey.services.reporting.labels import (
     verdict_text,
     weighting_text,
 )
-from survey.services.reporting.respondent_data import local_month
 
 STATUS_LABELS = {"flagged": _l("flagged"), "excluded": _l("excluded")}
 

@@ -34,6 +34,7 @@ from survey.blueprints.manage.unit_forms import (
     UploadForm,
 )
 from survey.extensions import db
+from survey.local_time import local_date
 from survey.models import Role, Unit, UnitKind
 from survey.services.organisation import targets, unit_import, unit_plans, units
 from survey.services.weighting.frame_rows import RowError
@@ -129,7 +130,7 @@ def unit_edit(unit_id: int) -> Any:
 
 def render_unit_page(unit: Unit, form: UnitForm, *, status: int = 200, **forms: Any) -> tuple[str, int]:
     actor, now = current_staff(), current_time()
-    today = now.date()
+    today = local_date(now)
     close_form = forms.get("close_form") or CloseUnitForm()
     close_form.successor_id.choices = form.successor_id.choices
     assignment_form = forms.get("assignment_form") or AssignmentForm(opens_on=today)
@@ -258,7 +259,7 @@ def assignment_add(unit_id: int) -> Any:
     form.instrument.choices = unit_plans.instrument_keys()
     if form.validate_on_submit():
         assigned = commit_change(form, unit_plans.add_assignment, actor, unit.id, form.instrument.data or "",
-                              opens_on=form.opens_on.data or now.date(), closes_on=form.closes_on.data,
+                              opens_on=form.opens_on.data or local_date(now), closes_on=form.closes_on.data,
                               now=now)
         if assigned is not None:
             flash(_("Instrument assigned."), "ok")
@@ -278,7 +279,7 @@ def assignment_close(unit_id: int) -> WerkzeugResponse:
         return redirect(back)
     try:
         unit_plans.close_assignment(db.session(), actor, unit.id, form.assignment_id.data or 0,
-                                    closes_on=form.closes_on.data or now.date(), now=now)
+                                    closes_on=form.closes_on.data or local_date(now), now=now)
     except units.UnitRefused as error:
         db.session.rollback()
         flash(str(error.message), "error")

@@ -51,6 +51,7 @@ from analysis.disclosure import (
 from analysis.poststratification import DEFAULT_MIN_CELL
 from instruments.index import IndexDefinition
 from instruments.model import Instrument, MultipleChoiceItem
+from survey.local_time import TIMEZONE
 from survey.models import Channel, Unit, UnitKind
 from survey.services.disclosure.scrubber import scrubbed_texts
 from survey.services.reporting.period_weights import respondent_weights
@@ -188,7 +189,7 @@ def _unit_at_level(chains: dict[str, tuple[str | None, list[tuple[str, str]]]], 
     return exported, parents
 
 
-def build_microdata(session: Session, request: MicrodataRequest, *, tz: str = "Asia/Ho_Chi_Minh",
+def build_microdata(session: Session, request: MicrodataRequest, *, tz: str = TIMEZONE,
                     min_cell: int = DEFAULT_MIN_CELL) -> Microdata:
     """The protected microdata of `request` (flushes nothing, writes nothing).
 

@@ -22,20 +22,19 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from survey.errors import SurveyError
+from survey.local_time import VIETNAM
 from survey.models import Counter, Role, Unit, User
 from survey.services.organisation.assignments import ancestors_and_self
 from survey.services.organisation.targets import may_set_target
 from survey.services.organisation.units import UnitRefused, get_counter
 from survey.services.staff import access, audit
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")  # schedules are the wall clock at the counter
 MAX_LENGTH = 300  # the column's length
 DAY_NAMES = {"en": ("mon", "tue", "wed", "thu", "fri", "sat", "sun"),
              "vi": ("T2", "T3", "T4", "T5", "T6", "T7", "CN")}

@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from survey.errors import SurveyError
+from survey.local_time import local_date
 from survey.models import Counter, Role, Unit, UnitKind, User
 from survey.services.qr import counters as counter_keys
 from survey.services.staff import access, audit
@@ -123,7 +124,7 @@ def unit_tree(session: Session, actor: User, now: datetime) -> list[TreeRow]:
         key = unit.parent_id if unit.parent_id in ids else None
         children.setdefault(key, []).append(unit)
     rows: list[TreeRow] = []
-    today = now.date()
+    today = local_date(now)
 
     def walk(parent: int | None, depth: int) -> None:
         for unit in children.get(parent, []):

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import date
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -27,14 +26,10 @@ from sqlalchemy.orm import Session
 from analysis.cell_sums import Int64Array, cell_sums
 from analysis.data import item_matrices
 from instruments.registry import get_instrument
+from survey.local_time import local_date, utc_bounds
 from survey.models import ALL, IndexAggregate, Response, ResponseStatus, Unit
 from survey.services.reporting.aggregates import CellKey, decode, encode, index_definition, sums_layout
-from survey.services.reporting.respondent_data import (
-    DEFAULT_TIMEZONE,
-    load_respondents,
-    month_spans,
-    utc_bounds,
-)
+from survey.services.reporting.respondent_data import load_respondents, month_spans
 
 
 @dataclass(frozen=True)
@@ -89,8 +84,8 @@ def expected_cells(session: Session, unit_ids: Collection[int] | None, first: da
     for instrument_id, version, earliest, latest in versions:
         instrument = get_instrument(instrument_id, version)
         definition = index_definition(instrument_id, version)
-        span_first = first or earliest.astimezone(_zone()).date().replace(day=1)
-        span_last = last or latest.astimezone(_zone()).date()
+        span_first = first or local_date(earliest).replace(day=1)
+        span_last = last or local_date(latest)
         for month_first, month_last in month_spans(span_first, span_last):
             data = load_respondents(session, ids, month_first, month_last, instrument).frame
             if data.empty:
@@ -100,10 +95,6 @@ def expected_cells(session: Session, unit_ids: Collection[int] | None, first: da
             sums = cell_sums(item_matrices(data, definition), cell.astype(np.intp), len(cells))
             for (unit_code, field, month), row in zip(cells, sums, strict=True):
                 yield CellKey(codes[unit_code], month, field, instrument_id, version), row
-
-
-def _zone() -> ZoneInfo:
-    return ZoneInfo(DEFAULT_TIMEZONE)
 
 
 def stored_cells(session: Session, unit_ids: Collection[int] | None, first: date | None = None,

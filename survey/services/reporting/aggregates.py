@@ -28,8 +28,8 @@ from analysis.cell_sums import Int64Array, SumsLayout, cell_sums
 from analysis.data import code_matrices, item_matrices
 from instruments.index import IndexDefinition
 from instruments.registry import get_instrument
+from survey.local_time import local_month
 from survey.models import ALL, IndexAggregate, Response, ResponseStatus
-from survey.services.reporting.respondent_data import local_month
 
 _ENCODING = np.dtype("<i8")
 _LOG = logging.getLogger(__name__)

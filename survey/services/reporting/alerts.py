@@ -18,10 +18,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from analysis.verdicts import Verdict
+from survey.local_time import utc_bounds
 from survey.models import Alert, AlertKind, AlertNote, Response, Unit, User
 from survey.services.reporting.indices import IndexReport, unit_indices
 from survey.services.reporting.periods import Period
-from survey.services.reporting.respondent_data import utc_bounds
 from survey.services.staff import audit
 
 

@@ -9,12 +9,11 @@ cells of the XLSX method sheet (dates) come from here. Missing or non-finite val
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime
 
 from flask_babel import format_date, format_datetime, format_decimal, format_percent
 
-from survey.services.reporting.respondent_data import DEFAULT_TIMEZONE
+from survey.local_time import VIETNAM, local_date
 
 MISSING = "–"  # an en dash, where a figure is missing or not a finite number
 
@@ -77,17 +76,17 @@ def day(value: date) -> str:
 
 def local_day(moment: datetime) -> str:
     """The day of a stored UTC moment in Vietnam."""
-    return day(moment.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date())
+    return day(local_date(moment))
 
 
 def local_moment(moment: datetime) -> str:
     """A stored UTC moment in Vietnam's time, short form: "14:05 1/10/26" (vi)."""
-    return str(format_datetime(moment.astimezone(ZoneInfo(DEFAULT_TIMEZONE)), "short", rebase=False))
+    return str(format_datetime(moment.astimezone(VIETNAM), "short", rebase=False))
 
 
 def utc_moment(moment: datetime) -> str:
     """A UTC moment, medium form, for the reports' "generated at (UTC)"."""
-    return str(format_datetime(moment.astimezone(ZoneInfo("UTC")), "medium", rebase=False))
+    return str(format_datetime(moment.astimezone(UTC), "medium", rebase=False))
 
 
 def _no_negative_zero(number: float, digits: int) -> float:

@@ -13,8 +13,8 @@ from typing import Generic, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from survey.local_time import utc_bounds
 from survey.models import Response, ResponseStatus, ServedCount, Target
-from survey.services.reporting.respondent_data import utc_bounds
 
 V = TypeVar("V")
 

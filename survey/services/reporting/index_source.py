@@ -26,11 +26,12 @@ from analysis.poststratification import CellWeights, PoststratResult
 from analysis.tables import compute_indices, indices_from_sums
 from instruments.index import IndexDefinition
 from instruments.model import Instrument
+from survey.local_time import utc_bounds
 from survey.models import IndexAggregate, Response, ResponseStatus, Unit
 from survey.services.reporting.aggregates import decode, sums_layout
 from survey.services.reporting.period_weights import cell_weights, respondent_weights
 from survey.services.reporting.periods import Period
-from survey.services.reporting.respondent_data import load_respondents_cached, utc_bounds
+from survey.services.reporting.respondent_data import load_respondents_cached
 
 EMPTY_COLUMNS = ["period", "level", "domain", "parent", "stat_type", "stat", "n", "df", "est", "se", "ci_lo",
                  "ci_hi", "deff_kish", "n_eff", "n_eff_floor", "target", "verdict", "p_value", "flags"]

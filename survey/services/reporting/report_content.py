@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from instruments.model import Instrument
+from survey.local_time import local_month, utc_bounds
 from survey.services.disclosure.scrubber import scrubbed_comments
 from survey.services.reporting.formats import day, finite_number, utc_moment
 from survey.services.reporting.indices import (
@@ -34,7 +35,6 @@ from survey.services.reporting.labels import (
     weighting_text,
 )
 from survey.services.reporting.periods import Period, PeriodKind
-from survey.services.reporting.respondent_data import local_month, utc_bounds
 from survey.services.reporting.small_cells import SMALL_CELL, SMALL_CELL_FLAG
 from survey.services.reporting.viewer_cells import ViewerCells, cells_of
 from survey.services.reporting.weighting_cells import MergedCell, merged_cells

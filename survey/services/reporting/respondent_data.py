@@ -21,27 +21,21 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, cast
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
 from instruments.model import Instrument, MultipleChoiceItem, NumberItem, ScaleItem, SingleChoiceItem
+from survey.local_time import TIMEZONE, utc_bounds
 from survey.models import ALL, Answer, Counter, Response, ResponseStatus, ServedCount, Unit
 from survey.services.staff.access import subtree_ids
 from survey.services.weighting.frame_levels import FrameCell, served_by_field
 
 META_COLUMNS = ("response_id", "unit", "parent", "counter", "field", "channel", "submitted", "month",
                 "status", "status_reason")
-DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
-
-
-def local_month(moment: datetime) -> str:
-    """"YYYY-MM" of the local (Vietnam) date of `moment`: the dashboard's months are local months."""
-    return moment.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).strftime("%Y-%m")
 
 
 @dataclass(frozen=True)
@@ -70,13 +64,6 @@ class RespondentData:
         """How many responses were left out."""
         return int(self.excluded["n"].sum()) if len(self.excluded) else 0
 
-
-def utc_bounds(first: date, last: date, tz: str = DEFAULT_TIMEZONE) -> tuple[datetime, datetime]:
-    """[start, end) in UTC of the local days `first`..`last` inclusive."""
-    zone = ZoneInfo(tz)
-    start = datetime.combine(first, time.min, zone)
-    end = datetime.combine(last + timedelta(days=1), time.min, zone)
-    return start.astimezone(ZoneInfo("UTC")), end.astimezone(ZoneInfo("UTC"))
 
 
 def unit_parent_map(session: Session, root_id: int) -> dict[str, str | None]:
@@ -140,7 +127,7 @@ def month_spans(first: date, last: date) -> list[tuple[date, date]]:
 
 def load_respondents_cached(
     session: Session, unit_ids: Collection[int], first: date, last: date, instrument: Instrument,
-    *, tz: str = DEFAULT_TIMEZONE,
+    *, tz: str = TIMEZONE,
 ) -> RespondentData:
     """`load_respondents` (valid only) behind a small per-process cache, month by month.
 
@@ -185,7 +172,7 @@ def load_respondents(
     instrument: Instrument,
     *,
     statuses: Iterable[ResponseStatus] = (ResponseStatus.VALID,),
-    tz: str = DEFAULT_TIMEZONE,
+    tz: str = TIMEZONE,
 ) -> RespondentData:
     """Responses to `instrument` (its id AND version) in `unit_ids`, submitted on local days first..last.
 
@@ -269,7 +256,7 @@ def frame_table(session: Session, unit_ids: Collection[int], first: date, last: 
 
 
 def units_with_other_instruments(session: Session, unit_ids: Collection[int], instrument_id: str,
-                                 first: date, last: date, tz: str = DEFAULT_TIMEZONE) -> set[int]:
+                                 first: date, last: date, tz: str = TIMEZONE) -> set[int]:
     """Units among `unit_ids` with valid responses to an instrument other than `instrument_id` on local
     days first..last (the dashboard leaves them out of that instrument's table when it has none)."""
     start, end = utc_bounds(first, last, tz)

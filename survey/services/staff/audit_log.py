@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from survey.local_time import utc_bounds
 from survey.models import AuditEvent, Role, Unit, User
-from survey.services.reporting.respondent_data import utc_bounds
 from survey.services.staff import access
 
 PER_PAGE = 50

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 import pandas as pd
 import sqlalchemy as sa
@@ -27,9 +27,9 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from analysis.weights import WeightingError, poststratify
+from survey.local_time import utc_bounds
 from survey.models import ALL, Response, ResponseStatus, ServedCount, Unit
 from survey.services.weighting.frame_levels import FrameCell, served_by_field
-from survey.services.weighting.frames import VIETNAM
 
 MAX_SHOWN = 200
 
@@ -90,11 +90,11 @@ def _collapse_warnings(session: Session, unit_id: int, code: str, start: date, e
                        by_field: dict[str, int], min_cell: int) -> list[tuple[str, str]]:
     """The post-stratification's collapse report for one unit and month, as the dashboard would weight."""
     month = start.strftime("%Y-%m")
+    first_moment, end_moment = utc_bounds(start, end)
     responses = session.execute(
         sa.select(Response.procedure_field, sa.func.count())
         .where(Response.unit_id == unit_id, Response.status == ResponseStatus.VALID,
-               Response.submitted_at >= datetime.combine(start, time.min, VIETNAM),
-               Response.submitted_at < datetime.combine(end + timedelta(days=1), time.min, VIETNAM))
+               Response.submitted_at >= first_moment, Response.submitted_at < end_moment)
         .group_by(Response.procedure_field)).all()
     if not responses:
         return []

@@ -13,12 +13,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
+from survey.local_time import VIETNAM
 from survey.models import ALL, ApiClient, FrameUpload, Response, ResponseStatus, ServedCount, Unit, User
 from survey.services.staff import access, audit
 from survey.services.weighting.frame_levels import FrameCell, mismatches, served_by_field
@@ -32,7 +32,6 @@ from survey.services.weighting.frame_rows import (
     read_csv_records,
 )
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")  # periods are local calendar days
 MAX_ROWS = 50_000
 
 Source = Literal["csv", "api"]
