@@ -143,3 +143,17 @@ def test_the_mean_scores_design_effect_does_not_depend_on_the_scale_of_the_weigh
     assert row["est"] == pytest.approx(3.0, rel=1e-12)
     assert row["se"] ** 2 == pytest.approx(10 / 12, rel=1e-9)  # sum (y - 3)^2 = 10, n (n - 1) = 12
     assert row["deff"] == pytest.approx(1.0, rel=1e-9)
+
+
+def test_with_several_lonely_strata_the_error_names_the_first_that_counts() -> None:
+    # Strata in order a, b, c, d: "a" has two clusters; "b" one cluster but every answer to q1 is not
+    # applicable (NaN), so it holds no respondent of q1 and is no reason to refuse; "c" and "d" have
+    # one cluster each with answers. The message names "c": not "b" (a stratum without respondents),
+    # not "d" (the second lonely one), not "a".
+    data = pd.DataFrame({"unit": "u", "stratum": ["a", "a", "b", "b", "c", "c", "d"],
+                         "cluster": ["a1", "a2", "b1", "b1", "c1", "c1", "d1"],
+                         "q1": [5, 4, np.nan, np.nan, 5, 1, 4]})
+    definition = IndexDefinition.from_mapping([("q1", "e1")])
+    with pytest.raises(LonelyPSUError, match=r"^stratum 'c' has only one PSU"):
+        compute_indices(data, definition, unit_col="unit", strata_col="stratum", cluster_col="cluster",
+                        min_n=0)
