@@ -33,6 +33,10 @@ class _DomainSums:
     totals: FloatArray
     centred: FloatArray  # (D, 2K, 2K)
     pair_centred: FloatArray  # (D, R, 3)
+    # The size of the sums `centred` and `pair_centred` are differences of: their rounding is relative
+    # to these, not to the (much smaller) centred values (`_clean_variance`).
+    centred_size: FloatArray  # (D, 2K, 2K)
+    pair_centred_size: FloatArray  # (D, R, 3)
     strata: FloatArray  # (D, Q) strata with the statistic's PSUs
     lonely: FloatArray  # (D, Q) lonely strata among them
     psus: FloatArray
@@ -50,12 +54,16 @@ def _domain_sums(cells: CellStatistics, design: Design, n_domains: int) -> _Doma
     lonely = n_psu == 1
     centre = cells.totals if cells.variance_totals is None else cells.variance_totals
     t = centre[:, :k2]
-    centred = cells.cross - t[:, :, None] * (t / n_psu[:, None])[:, None, :]
+    correction = t[:, :, None] * (t / n_psu[:, None])[:, None, :]
+    centred = cells.cross - correction
+    centred_size = (np.abs(cells.cross) + np.abs(correction)) * scale[:, None, None]
     pairs = cells.layout.pair_columns()
     num = centre[:, [a for a, _ in pairs]]
     den = centre[:, [b for _, b in pairs]]
     products = np.stack([num * num, num * den, den * den], axis=2)
     pair_centred = cells.pair_cross - products / n_psu[:, None, None]
+    pair_centred_size = (np.abs(cells.pair_cross) + np.abs(products) / n_psu[:, None, None]) \
+        * scale[:, None, None]
     if design.lonely_psu == "adjust":
         # R's onestrat does not centre a lonely stratum under "adjust": its PSU total is compared with
         # the domain mean, which is zero for a linearized variable.
@@ -80,6 +88,8 @@ def _domain_sums(cells: CellStatistics, design: Design, n_domains: int) -> _Doma
         totals=total(cells.totals),
         centred=total(centred),
         pair_centred=total(pair_centred),
+        centred_size=total(centred_size),
+        pair_centred_size=total(pair_centred_size),
         strata=total(present),
         lonely=total(present * lonely[:, None]),
         psus=total(cells.psu_present),
@@ -129,11 +139,17 @@ def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
-def _ratio_variance(v_nn: FloatArray, v_nd: FloatArray, v_dd: FloatArray, est: FloatArray,
-                    den: FloatArray) -> FloatArray:
+Triple = tuple[FloatArray, FloatArray, FloatArray]
+
+
+def _ratio_variance(v: Triple, size: Triple, est: FloatArray, den: FloatArray) -> FloatArray:
+    """Linearized variance of num / den from the centred (nn, nd, dd) cross-products `v`; `size` holds
+    the magnitudes their rounding is relative to."""
+    v_nn, v_nd, v_dd = v
+    s_nn, s_nd, s_dd = size
     with np.errstate(divide="ignore", invalid="ignore"):
         var = (v_nn - 2 * est * v_nd + est * est * v_dd) / (den * den)
-        magnitude = (np.abs(v_nn) + 2 * np.abs(est * v_nd) + est * est * np.abs(v_dd)) / (den * den)
+        magnitude = (s_nn + 2 * np.abs(est) * s_nd + est * est * s_dd) / (den * den)
     return _clean_variance(var, magnitude)
 
 
@@ -141,12 +157,16 @@ def _clean_variance(var: FloatArray, magnitude: FloatArray) -> FloatArray:
     """Zero a variance that is rounding noise of its terms (e.g. everyone gave the same code).
 
     The centred cross-products are differences of large sums, so an exactly zero variance comes out as
-    +-1e-16 of the terms, and its square root as ~1e-8: far from R's zero at 1e-10 tolerance.
+    +-1e-16 of those sums, and its square root as ~1e-8: far from R's zero at 1e-10 tolerance. The
+    noise is relative to the sums subtracted (`magnitude`, from `_DomainSums.centred_size`), not to
+    the centred values: measured against the latter, two respondents with the same code and weights
+    5.87 and 5.78 kept a variance of 2e-16 whose interval changed when the weights were scaled.
     """
     return np.where(var <= _ROUNDING * magnitude, 0.0, var)
 
 
-def _floored_composite_variance(c: FloatArray, v: FloatArray, p: FloatArray, crit_var: FloatArray,
+def _floored_composite_variance(c: FloatArray, v: FloatArray, size: FloatArray, p: FloatArray,
+                                crit_var: FloatArray,
                                 kish: FloatArray, defined: np.ndarray,
                                 coefs: FloatArray) -> tuple[FloatArray, np.ndarray]:
     """Composite variances with each criterion's linearized variable scaled up to its Kish floor.
@@ -174,7 +194,7 @@ def _floored_composite_variance(c: FloatArray, v: FloatArray, p: FloatArray, cri
         scale = np.where(defined & (crit_var > 0) & (floor > crit_var), np.sqrt(floor / crit_var), 1.0)
     unscalable = defined & (crit_var == 0) & (floor > 0)
     c_floor = c * np.concatenate([scale, scale], axis=1)[:, None, :]
-    var = _clean_variance(_quadratic(c_floor, v), _quadratic(np.abs(c_floor), np.abs(v)))
+    var = _clean_variance(_quadratic(c_floor, v), _quadratic(np.abs(c_floor), size))
     contributes = coefs > 0
     blocked = (contributes & unscalable[:, None, :]).any(axis=2)
     floored = blocked | (contributes & (scale > 1)[:, None, :]).any(axis=2)
@@ -262,8 +282,9 @@ def domain_estimates(
     p = _ratio(sat, val)
     defined = (val > 0) & (sums.rows_positive[:, :k] > 0)
     idx = np.arange(k)
-    v = sums.centred
-    crit_var = _ratio_variance(v[:, idx, idx], v[:, idx, k + idx], v[:, k + idx, k + idx], p, val)
+    v, size = sums.centred, sums.centred_size
+    crit_var = _ratio_variance((v[:, idx, idx], v[:, idx, k + idx], v[:, k + idx, k + idx]),
+                               (size[:, idx, idx], size[:, idx, k + idx], size[:, k + idx, k + idx]), p, val)
 
     blocks = [_Block("criterion", items.criteria, p, crit_var, True, list(range(k)))]
 
@@ -273,11 +294,11 @@ def domain_estimates(
     with np.errstate(divide="ignore", invalid="ignore"):
         inv = np.where(defined, 1.0 / np.where(defined, val, 1.0), 0.0)
     c = np.concatenate([coefs * inv[:, None, :], -coefs * (p_filled * inv)[:, None, :]], axis=2)
-    composite_var = _clean_variance(_quadratic(c, v), _quadratic(np.abs(c), np.abs(v)))
+    composite_var = _clean_variance(_quadratic(c, v), _quadratic(np.abs(c), size))
     kish = sums.sum_w[:, :k] ** 2 / np.where(sums.sum_w2[:, :k] > 0, sums.sum_w2[:, :k], np.nan)
     with np.errstate(divide="ignore"):
         kish = kish / _fpc_share(sums.sum_w_fpc[:, :k], sums.sum_w[:, :k])
-    composite_floor_var, composite_floored = _floored_composite_variance(c, v, p_filled, crit_var, kish,
+    composite_floor_var, composite_floored = _floored_composite_variance(c, v, size, p_filled, crit_var, kish,
                                                                           defined, coefs)
     composite_defined = np.concatenate([elem_defined, elem_defined.any(axis=1, keepdims=True)], axis=1)
     composite_est = np.where(composite_defined, composite_est, np.nan)
@@ -289,10 +310,12 @@ def domain_estimates(
                          composite_var[:, e_count:], True, [k + e_count],
                          composite_floor_var[:, e_count:], composite_floored[:, e_count:]))
 
-    pv = sums.pair_centred
+    pv, pair_size = sums.pair_centred, sums.pair_centred_size
     pairs = lay.pair_columns()
     pair_est = _ratio(tot[:, [a for a, _ in pairs]], tot[:, [b for _, b in pairs]])
-    pair_var = _ratio_variance(pv[:, :, 0], pv[:, :, 1], pv[:, :, 2], pair_est, tot[:, [b for _, b in pairs]])
+    pair_var = _ratio_variance((pv[:, :, 0], pv[:, :, 1], pv[:, :, 2]),
+                               (pair_size[:, :, 0], pair_size[:, :, 1], pair_size[:, :, 2]), pair_est,
+                               tot[:, [b for _, b in pairs]])
     pair_q = lay.pair_denominator()
     blocks.append(_Block("mean_score", items.criteria, pair_est[:, :k], pair_var[:, :k], False, pair_q[:k]))
     blocks.append(_Block("comprehensive", ("comprehensive",), pair_est[:, k : k + 1],

@@ -157,3 +157,22 @@ def test_with_several_lonely_strata_the_error_names_the_first_that_counts() -> N
     with pytest.raises(LonelyPSUError, match=r"^stratum 'c' has only one PSU"):
         compute_indices(data, definition, unit_col="unit", strata_col="stratum", cluster_col="cluster",
                         min_n=0)
+
+
+@pytest.mark.parametrize("factor", [1.0, 3.0])
+def test_the_same_code_from_everyone_has_no_variance_whatever_the_weights(factor: float) -> None:
+    # Found by the weight-scaling property test: two respondents of unit B, both answering 3 to q3,
+    # weights 5.865636... and 5.78125. Every linearized value is 0, so the variance is 0 by hand and the
+    # mean score's interval is [3, 3]. The centred cross-products are differences of sums near
+    # (3 w)^2 ~ 300 and kept ~2e-16 of rounding, which the noise test, scaled to the centred values
+    # (~0.06), did not recognise: se 1.4e-8 at factor 1 and 1.4e-8 (another value) at factor 3.
+    data = pd.DataFrame({"unit": ["A", "B", "A", "A", "B", "A"],
+                         "w": [1.0, 5.86563633912433868, 1.0, 1.0, 5.78125, 1.0],
+                         "q1": 0.0, "q2": 0.0, "q3": [0.0, 3.0, 0.0, 0.0, 3.0, 0.0]})
+    definition = IndexDefinition.from_mapping([("q1", "e1"), ("q2", "e1"), ("q3", "e2")])
+    table = compute_indices(data.assign(w=data["w"] * factor), definition, unit_col="unit", weight_col="w",
+                            lonely_psu="adjust", min_n=0)
+    row = table[(table["domain"] == "B") & (table["stat_type"] == "mean_score")
+                & (table["stat"] == "q3")].iloc[0]
+    assert row["est"] == pytest.approx(3.0, abs=1e-12) and row["se"] == 0.0
+    assert row["ci_lo"] == row["est"] == row["ci_hi"]
