@@ -27,15 +27,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+from scipy import sparse
 
 from analysis.cell_sums import sums_design
-from analysis.data import AnalysisInputError, FloatArray, item_matrices
-from analysis.design import Design, LonelyPSU
+from analysis.data import AnalysisInputError, FloatArray, ItemMatrices, item_matrices
+from analysis.design import IntArray, LonelyPSU
 from analysis.domains import build_domains
 from analysis.estimates import domain_estimates
 from analysis.inputs import check_declared_codes, check_weights
 from analysis.intervals import DEFAULT_INTERVAL_METHOD, IntervalMethod
-from analysis.sufficient import Layout, aggregate_to_domains, cell_statistics
+from analysis.sufficient import Layout, aggregate_to_domains
 from analysis.tables import _labelled
 from instruments.index import IndexDefinition
 
@@ -93,7 +94,7 @@ def stream_indices(args: argparse.Namespace, definition: IndexDefinition) -> pd.
 
 
 class _UnitSums:
-    """Running sums of `cell_statistics` per unit (one stratum each), in order of first appearance."""
+    """Running sums of `unit_statistics` per unit (one stratum each), in order of first appearance."""
 
     def __init__(self, definition: IndexDefinition, unit_col: str, parent_col: str | None,
                  weight_col: str | None, path: Path, check_codes: bool) -> None:
@@ -104,6 +105,7 @@ class _UnitSums:
         self.arrays: list[FloatArray] = []
         self.respondents = np.zeros(0, dtype=np.int64)
         self.any_valid = False
+        self.scratch: dict[str, FloatArray] = {}
 
     def add(self, frame: pd.DataFrame) -> None:
         """Check one chunk as the whole-table path checks the file, and add its units' sums."""
@@ -125,12 +127,7 @@ class _UnitSums:
         items = item_matrices(frame, self.definition)
         self.any_valid = self.any_valid or bool(items.valid.any())
         n = len(self.labels)
-        design = Design(weight=weight, stratum=unit, psu=None, psu_per_stratum=np.zeros(0, dtype=np.intp),
-                        fpc_factor=np.ones(0), stratum_labels=())
-        own = np.arange(n, dtype=np.intp)  # each unit its own domain: the sums stay per unit
-        cells = cell_statistics(items, design, unit, (own, own))
-        parts = (cells.totals, cells.cross, cells.pair_cross, cells.psu_present, cells.rows,
-                 cells.rows_positive, cells.sum_w, cells.sum_w2)
+        parts = unit_statistics(items, weight, unit, n, self.scratch)
         if not self.arrays:
             self.arrays = [np.zeros((0, *part.shape[1:])) for part in parts]
         if n > len(self.respondents):
@@ -138,7 +135,7 @@ class _UnitSums:
             self.arrays = [np.concatenate([a, np.zeros((grow, *a.shape[1:]))]) for a in self.arrays]
             self.respondents = np.concatenate([self.respondents, np.zeros(grow, dtype=np.int64)])
         for total, part in zip(self.arrays, parts, strict=True):
-            total[cells.domain] += part
+            total += part
         self.respondents += np.bincount(unit, minlength=n)
 
     def _add_parents(self, frame: pd.DataFrame) -> None:
@@ -177,6 +174,64 @@ class _UnitSums:
         table = domain_estimates(cells, design, shape, len(domains.labels))
         return _labelled(table, domains, (), targets=targets, alpha=alpha, ci_method=ci_method,
                          all_intervals=all_intervals, min_n=min_n)
+
+
+def unit_statistics(items: ItemMatrices, weight: FloatArray, unit: IntArray, n_units: int,
+                    scratch: dict[str, FloatArray] | None = None) -> tuple[FloatArray, ...]:
+    """Per unit, the arrays `analysis.sufficient.cell_statistics` sums for a (stratum, unit) cell of the
+    default design, for positive weights: totals, cross, pair_cross, psu_present, rows, rows_positive,
+    sum_w, sum_w2 (shapes as in `analysis.sufficient.CellStatistics`, one row per unit).
+
+    Each respondent is a PSU, so every array is a weighted sum over respondents of ``z`` (the `Layout`
+    columns and the element denominators) with weight 1, w or w^2, and ``cross`` sums ``(w u)(w u)'``.
+    The extra ratios' cross-products need no products of columns: their variables are 0/1 indicators
+    or codes whose products are already columns (``y v = y``, ``c a = c``, ``f l = f``; as in
+    `analysis.cell_sums`). Three sparse products replace `cell_statistics`' ten passes over a wide
+    matrix. `scratch` keeps the two large work matrices from one chunk to the next: freshly allocated,
+    their first touch cost more than all the arithmetic.
+    """
+    if not bool((weight > 0).all()):
+        raise _Unusual  # zero weights: present and positive counts differ; the whole-table path has both
+    layout = Layout(len(items.criteria), len(items.elements), len(items.separate))
+    k, e, j = layout.k, layout.e, layout.j
+    m, n_totals = len(unit), layout.n_totals
+    held = {} if scratch is None else scratch
+
+    def work(name: str, width: int) -> FloatArray:
+        if name not in held or held[name].shape[0] < m or held[name].shape[1] != width:
+            held[name] = np.empty((m, width))
+        return held[name][:m]
+
+    score = items.score.astype(np.float64)
+    z = work("z", n_totals + e)
+    np.concatenate([items.satisfied, items.valid, score, score * score, items.all_satisfied[:, None],
+                    items.any_valid[:, None], items.favourable, items.listed, items.element_valid],
+                   axis=1, out=z)
+    by_unit = sparse.csr_matrix((np.ones(m), (unit, np.arange(m))), shape=(n_units, m))
+    respondent = by_unit.indices  # the respondent of each stored entry
+    sums = []
+    for power in (0, 1, 2):
+        by_unit.data = weight[respondent] ** power if power else np.ones(m)
+        sums.append(np.asarray(by_unit @ z))
+    count, weighted, squared = sums
+    listed = range(4 * k + 2 + j, 4 * k + 2 + 2 * j)
+    q = [*range(k, 2 * k), *range(n_totals, n_totals + e), 4 * k + 1, *listed]  # `Layout` denominators
+    triples = [(3 * k + i, 2 * k + i, k + i) for i in range(k)] + [(4 * k, 4 * k, 4 * k + 1)]
+    triples += [(4 * k + 2 + i, 4 * k + 2 + i, 4 * k + 2 + j + i) for i in range(j)]
+    pair_cross = squared[:, np.array(triples, dtype=np.intp).reshape(-1, 3)]
+    order = np.argsort(unit, kind="stable")
+    sorted_unit = unit[order]
+    starts = np.flatnonzero(np.r_[True, sorted_unit[1:] != sorted_unit[:-1]])
+    answers = np.concatenate([items.satisfied, items.valid], axis=1)[order]  # u as bytes: a cheap gather
+    weighted_u = work("u", 2 * k)
+    np.multiply(answers, weight[order][:, None], out=weighted_u)
+    cross = np.zeros((n_units, 2 * k, 2 * k))
+    bounds = np.r_[starts, m]
+    for g, code in enumerate(sorted_unit[starts]):
+        block = weighted_u[bounds[g] : bounds[g + 1]]
+        cross[code] = block.T @ block
+    rows = count[:, q]
+    return (weighted[:, :n_totals], cross, pair_cross, rows, rows, rows, weighted[:, q], squared[:, q])
 
 
 def _pieces(path: Path, needed: list[str], unit_col: str, parent_col: str | None, engine: str
