@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="CSV or Parquet (.parquet), one row per respondent")
     p.add_argument("--csv-engine", choices=CSV_ENGINES, default="arrow",
                    help="CSV parser: Arrow's fast reader (default) or pandas' C parser; same table")
+    p.add_argument("--no-stream", action="store_true",
+                   help="read the whole file at once even for the default design (by default it is read in "
+                        "chunks, memory flat; the same figures to rounding)")
     p.add_argument("--definition", required=True,
                    help="instrument id@version, or a CSV with columns criterion,element[,weight]")
     p.add_argument("--by", required=True,
@@ -216,7 +219,7 @@ def _streamed(args: argparse.Namespace) -> pd.DataFrame | None:
     A bad definition is left to the whole-table path too, so that errors come in the usual order
     (the responses file first).
     """
-    if not (streamable(args) and args.responses.is_file()):
+    if args.no_stream or not (streamable(args) and args.responses.is_file()):
         return None
     try:
         definition = load_definition(args.definition, levels=args.levels, satisfied=args.satisfied,
