@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import csv
 from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
@@ -251,6 +252,10 @@ def _pieces(path: Path, needed: list[str], unit_col: str, parent_col: str | None
             yield batch.to_pandas()
         return
     _check_utf8(path)
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        header = next(csv.reader(stream), [])
+    if any(header.count(name) != 1 for name in needed):
+        raise _Unusual  # a missing or repeated column: pandas' readers name or rename it
     text_columns = [unit_col, *([parent_col] if parent_col else [])]
     if engine == "c":
         yield from pd.read_csv(path, usecols=needed, dtype=dict.fromkeys(text_columns, str), encoding="utf-8",
@@ -261,11 +266,11 @@ def _pieces(path: Path, needed: list[str], unit_col: str, parent_col: str | None
         include_columns=needed, null_values=list(PANDAS_NA_VALUES), strings_can_be_null=True,
         column_types={**dict.fromkeys(text_columns, pa.string()), **dict.fromkeys(numbers, pa.float64())},
     )
-    header = pa_csv.open_csv(path, read_options=pa_csv.ReadOptions(block_size=_CSV_BLOCK),
+    reader = pa_csv.open_csv(path, read_options=pa_csv.ReadOptions(block_size=_CSV_BLOCK),
                              convert_options=convert)
-    if len(set(header.schema.names)) != len(needed):
+    if sorted(reader.schema.names) != sorted(needed):
         raise _Unusual
-    for batch in header:
+    for batch in reader:
         yield batch.to_pandas()
 
 
