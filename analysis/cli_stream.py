@@ -58,10 +58,14 @@ class _Unusual(Exception):
 
 def streamable(args: argparse.Namespace) -> bool:
     """Whether the options of `args` are the default design the streamed path computes."""
-    by = [c.strip() for c in args.by.split(",") if c.strip()]
-    return (len(by) == 1 and args.frame is None and not args.margin and args.strata_col is None
+    return (len(_by(args)) == 1 and args.frame is None and not args.margin and args.strata_col is None
             and args.cluster_col is None and args.fpc_col is None and args.period is None
             and args.date_col is None)
+
+
+def _by(args: argparse.Namespace) -> list[str]:
+    """The unit column, then the grouping columns, as `analysis.cli.run_indices` reads ``--by``."""
+    return [c.strip() for c in args.by.split(",") if c.strip()]
 
 
 def stream_indices(args: argparse.Namespace, definition: IndexDefinition) -> pd.DataFrame | None:
@@ -74,7 +78,7 @@ def stream_indices(args: argparse.Namespace, definition: IndexDefinition) -> pd.
     """
     if not streamable(args):
         return None
-    unit_col = args.by.strip().strip(",").strip()
+    unit_col = _by(args)[0]
     items = [c.item_id for c in definition.criteria] + [s.item_id for s in definition.separate]
     extra = [c for c in (args.parent_col, args.weight_col) if c is not None]
     needed = list(dict.fromkeys([unit_col, *extra, *items]))
