@@ -16,6 +16,7 @@ import pandas as pd
 
 from analysis.cli_league import add_parser as add_league_parser
 from analysis.cli_league import run_league
+from analysis.cli_stream import stream_indices, streamable
 from analysis.data import AnalysisInputError
 from analysis.design import LonelyPSU
 from analysis.inputs import (
@@ -69,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="CSV or Parquet (.parquet), one row per respondent")
     p.add_argument("--csv-engine", choices=CSV_ENGINES, default="arrow",
                    help="CSV parser: Arrow's fast reader (default) or pandas' C parser; same table")
+    p.add_argument("--no-stream", action="store_true",
+                   help="read the whole file at once even for the default design (by default it is read in "
+                        "chunks, memory flat; the same figures to rounding)")
     p.add_argument("--definition", required=True,
                    help="instrument id@version, or a CSV with columns criterion,element[,weight]")
     p.add_argument("--by", required=True,
@@ -209,6 +213,22 @@ def rake_from_files(data: pd.DataFrame, paths: Sequence[Path], unit_col: str, to
     return result
 
 
+def _streamed(args: argparse.Namespace) -> pd.DataFrame | None:
+    """The table read chunk by chunk (`analysis.cli_stream`), or None to read the whole table.
+
+    A bad definition is left to the whole-table path too, so that errors come in the usual order
+    (the responses file first).
+    """
+    if args.no_stream or not (streamable(args) and args.responses.is_file()):
+        return None
+    try:
+        definition = load_definition(args.definition, levels=args.levels, satisfied=args.satisfied,
+                                     na_code=args.na_code)
+    except AnalysisInputError:
+        return None
+    return stream_indices(args, definition)
+
+
 def run_indices(args: argparse.Namespace) -> pd.DataFrame:
     """Read the files named in `args` and compute the indices table.
 
@@ -216,6 +236,9 @@ def run_indices(args: argparse.Namespace) -> pd.DataFrame:
     ----------
     See `analysis.tables.compute_indices`.
     """
+    streamed = _streamed(args)
+    if streamed is not None:
+        return streamed
     data = read_table(args.responses, "responses", dtype={args.by.split(",")[0]: str},
                       engine=args.csv_engine)
     by = [c.strip() for c in args.by.split(",") if c.strip()]

@@ -14,9 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.data import AnalysisInputError
-from analysis.fay_herriot import fay_herriot_table
 from analysis.inputs import read_table
-from analysis.shrinkage import league_table
 from analysis.tables import OUTPUT_COLUMNS
 
 METHODS = ("beta-binomial", "fay-herriot")
@@ -42,6 +40,10 @@ def run_league(args: argparse.Namespace) -> pd.DataFrame:
         If the file lacks the columns, has fewer than the required units, or (Fay–Herriot) a unit at
         0 or 100 % or with se 0.
     """
+    # Imported here: their scipy.stats and scipy.optimize would add ~0.5 s to every `indices` run.
+    from analysis.fay_herriot import fay_herriot_table
+    from analysis.shrinkage import league_table
+
     table = read_table(args.indices, "indices")
     needed = {"level", "domain", "stat_type", "stat", "est", "se", "n", "n_eff"}
     missing = sorted(needed - set(table.columns))

@@ -164,9 +164,11 @@ def code_matrices(read: Callable[[str], FloatArray], n: int, definition: IndexDe
     respondent's answers (a web submission, without building a table).
     """
     k = len(definition.criteria)
-    valid = np.zeros((n, k), dtype=bool)
-    satisfied = np.zeros((n, k), dtype=bool)
-    score = np.zeros((n, k), dtype=np.int16)
+    # Column-major: each criterion fills one contiguous column (a row-major column write strides
+    # through the whole matrix; 0.5 s of a million-row run). Values are the same either way.
+    valid = np.zeros((n, k), dtype=bool, order="F")
+    satisfied = np.zeros((n, k), dtype=bool, order="F")
+    score = np.zeros((n, k), dtype=np.int16, order="F")
 
     def read_criterion(j: int) -> None:
         criterion = definition.criteria[j]
@@ -187,14 +189,14 @@ def code_matrices(read: Callable[[str], FloatArray], n: int, definition: IndexDe
     elements = tuple(e.element_id for e in definition.elements)
     element_of = np.array([elements.index(c.element_id) for c in definition.criteria], dtype=np.intp)
     separate = tuple(s.item_id for s in definition.separate)
-    listed = np.zeros((n, len(separate)), dtype=bool)
-    favourable = np.zeros((n, len(separate)), dtype=bool)
+    listed = np.zeros((n, len(separate)), dtype=bool, order="F")
+    favourable = np.zeros((n, len(separate)), dtype=bool, order="F")
     for j, item in enumerate(definition.separate):
         codes = read(item.item_id)
         cls = _code_classes(codes, {c: 1 + (c in item.favourable) for c in item.codes})
         listed[:, j] = cls > 0
         favourable[:, j] = cls == 2
-    element_valid = np.zeros((n, len(elements)), dtype=bool)
+    element_valid = np.zeros((n, len(elements)), dtype=bool, order="F")
     for e in range(len(elements)):
         element_valid[:, e] = valid[:, element_of == e].any(axis=1)
     any_valid: npt.NDArray[np.bool_] = np.asarray(valid.any(axis=1))

@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize, special
+from scipy import special
 
 from analysis.data import FloatArray
 
@@ -251,6 +251,7 @@ def finite_population_boundary_interval(est: FloatArray, n_eff: FloatArray, fpc_
 
 def _zero_upper_bound(n: float, big_n: float, alpha: float) -> float:
     """M / N with P(X = 0 | M) = alpha / 2, the upper bound at est = 0 (hypergeometric, real M)."""
+    from scipy import optimize  # rarely needed (an fpc and an estimate at 0 or 1): not at start-up
 
     def excess(m: float) -> float:
         return float(finite_population_zero_probability(m, n, big_n)[()]) - alpha / 2

@@ -18,3 +18,14 @@ def test_importing_analysis_and_instruments_loads_no_web_modules() -> None:
     forbidden = {"flask", "sqlalchemy", "wtforms", "survey"}
     assert "analysis.tables" in loaded
     assert not [name for name in loaded if name.split(".")[0] in forbidden]
+
+
+def test_the_indices_command_starts_without_scipy_stats_or_optimize() -> None:
+    # scipy.stats and scipy.optimize cost about half a second per run of `python -m analysis indices`;
+    # only the league command (Fay-Herriot, shrinkage) and rare fpc bounds need them, imported there.
+    code = ("import json, sys; import analysis.cli, analysis.tables; "
+            "print(json.dumps(sorted(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(result.stdout))
+    assert "analysis.tables" in loaded
+    assert not {"scipy.stats", "scipy.optimize"} & loaded

@@ -47,3 +47,22 @@ def test_flags_are_pipe_joined() -> None:
     flags = precision_flags(np.array([5, 100, 100]), np.array([4.0, 200.0, 25.0]), np.array([4.0, 99, 99]),
                             np.array([0.3, 0.02, 0.12]), np.array([False, False, True]))
     assert list(flags) == ["suppressed|low_n_eff|low_df|wide", "", "low_n_eff|wide|boundary_cp"]
+
+
+def test_t_tail_p_values_equal_scipy_stats_t_including_the_edges() -> None:
+    # The p-values use scipy.special.stdtr directly (no scipy.stats import at start-up); they must be
+    # the very numbers scipy.stats.t.cdf / .sf give, also for infinite statistics, df 0 and NaN.
+    from scipy import stats
+
+    est = np.array([0.85, 0.85, 0.70, 0.90, 0.80, 0.85, 0.85, 0.85, np.nan, 0.85])
+    se = np.array([0.03, 0.0, 0.0, 0.05, 0.02, 0.03, 0.03, np.nan, 0.03, 0.01])
+    df = np.array([60.0, 30.0, 30.0, 1.0, 12.0, 0.0, np.inf, 60.0, 60.0, 1e6])
+    target = np.full(10, 0.8)
+    p = p_values(np.full(10, "wald", dtype=object), est, se, df, np.full(10, 200.0), np.full(10, 200.0),
+                 target)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = (est - target) / se
+    dfs = np.where(df > 0, df, np.nan)
+    expected = np.where(est >= target, stats.t.sf(stat, dfs), stats.t.cdf(stat, dfs))
+    np.testing.assert_array_equal(p, expected)
+    assert p[1] == 0.0 and p[2] == 0.0 and np.isnan(p[5])  # +inf / -inf statistic; no degrees of freedom
