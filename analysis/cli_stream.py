@@ -38,7 +38,7 @@ from analysis.estimates import domain_estimates
 from analysis.inputs import check_declared_codes, check_weights
 from analysis.intervals import DEFAULT_INTERVAL_METHOD, IntervalMethod
 from analysis.sufficient import Layout, aggregate_to_domains
-from analysis.tables import _labelled
+from analysis.tables import labelled_table
 from instruments.index import IndexDefinition
 
 CHUNK_ROWS = 131_072
@@ -177,7 +177,7 @@ class _UnitSums:
         columns = [c.item_id for c in definition.criteria] + [s.item_id for s in definition.separate]
         shape = item_matrices(pd.DataFrame(columns=columns, dtype=np.float64), self.definition)
         table = domain_estimates(cells, design, shape, len(domains.labels))
-        return _labelled(table, domains, (), targets=targets, alpha=alpha, ci_method=ci_method,
+        return labelled_table(table, domains, (), targets=targets, alpha=alpha, ci_method=ci_method,
                          all_intervals=all_intervals, min_n=min_n)
 
 

@@ -275,13 +275,33 @@ def compute_indices(
         for name, value in labels.items():
             table[name] = value
         frames.append(table)
-    return _labelled(pd.concat(frames, ignore_index=True), domains, by, targets=targets, alpha=alpha,
+    return labelled_table(pd.concat(frames, ignore_index=True), domains, by, targets=targets, alpha=alpha,
                      ci_method=ci_method, all_intervals=all_intervals, min_n=min_n)
 
 
-def _labelled(table: pd.DataFrame, domains: Domains, by: Sequence[str], *, targets: Targets, alpha: float,
-              ci_method: IntervalMethod, all_intervals: bool, min_n: int) -> pd.DataFrame:
-    """Domain labels and inference on `domain_estimates` rows, columns in the published order."""
+def labelled_table(table: pd.DataFrame, domains: Domains, by: Sequence[str], *, targets: Targets,
+                   alpha: float, ci_method: IntervalMethod, all_intervals: bool, min_n: int) -> pd.DataFrame:
+    """Domain labels and inference on `domain_estimates` rows, columns in the published order.
+
+    Shared by `compute_indices`, `indices_from_sums` and the command line's streamed path
+    (`analysis.cli_stream`), so each publishes the same columns with the same inference.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        `domain_estimates` output; its integer ``domain`` column indexes `domains`.
+    domains : Domains
+        Level, label and parent of each domain code.
+    by : sequence of str
+        Grouping columns present in `table`, placed after the domain columns.
+    targets, alpha, ci_method, all_intervals, min_n
+        As in `compute_indices`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The published table (`OUTPUT_COLUMNS`, with any cut columns and extra intervals).
+    """
     code = table.pop("domain").to_numpy()
     table.insert(0, "level", np.asarray(domains.levels, dtype=object)[code])
     table.insert(1, "domain", np.asarray(domains.labels, dtype=object)[code])
@@ -353,5 +373,5 @@ def indices_from_sums(
         calibration_cell=cells["calibration_cell"].to_numpy(np.intp) if weighted else None)
     statistics = sums_cell_statistics(layout, summed, stratum.astype(np.intp), domains.membership)
     table = domain_estimates(statistics, design, items, len(domains.labels))
-    return _labelled(table, domains, (), targets=targets, alpha=alpha, ci_method=ci_method,
+    return labelled_table(table, domains, (), targets=targets, alpha=alpha, ci_method=ci_method,
                      all_intervals=False, min_n=min_n)
