@@ -27,7 +27,6 @@ from survey.services.citizens.flag_review import flagged_counts
 from survey.services.disclosure.scrubber import Comment, scrubbed_comments
 from survey.services.organisation.targets import effective_targets, pending_proposals, proposals_to_decide
 from survey.services.organisation.unit_plans import instrument_keys
-from survey.services.reporting.alerts import refresh_alerts
 from survey.services.reporting.benchmarks import unit_benchmarks
 from survey.services.reporting.breakdowns import unit_breakdowns
 from survey.services.reporting.fix_first import FixItem, fix_first
@@ -139,8 +138,8 @@ def _ranked_chart(section: dict[str, Any]) -> Markup | None:
 
 
 def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> list[dict[str, Any]]:
-    """One section per scope root: its report and the rows of the unit table (tree order). Alerts are
-    refreshed on the way; the caller commits."""
+    """One section per scope root: its report and the rows of the unit table (tree order). Reads only:
+    alerts are the `flask alerts refresh` job's, not a side effect of a page view."""
     default_target = current_app.config["DEFAULT_TARGET"]
     instrument_id = instrument_for(key).id
     sections = []
@@ -148,7 +147,6 @@ def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> l
         report = unit_indices(db.session(), root, key, period, weighted=weighted,
                               default_target=default_target,
                               min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
-        refresh_alerts(db.session(), report, instrument_for(key).id)
         tree = collapse_single_children(report, tree_order(report, root.code))
         window_first = period.shifted(len(report.trend_labels()) - 1).first
         elsewhere = units_with_other_instruments(db.session(), [info[0] for info in report.names.values()],
@@ -202,7 +200,6 @@ def dashboard() -> str:
         section["rows"] = arranged(section["rows"], sort, verdict, change)
         section["ranked"] = _ranked_chart(section)
         section["ranked_hidden"] = _ranked_hidden(section)
-    db.session.commit()  # alerts upserted while building the sections
     return render_template(
         "manage/dashboard/index.html",
         sections=sections, sort=sort, verdict=verdict, change=change,
@@ -245,7 +242,6 @@ def unit_page(unit_id: int) -> str:
         min_cell=current_app.config["POSTSTRAT_MIN_CELL"],
         league_hidden=cells.current,
     )
-    refresh_alerts(db.session(), report, instrument_for(key).id)
     withheld = cells.hides(unit.code)
 
     def shown(row: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -279,7 +275,6 @@ def unit_page(unit_id: int) -> str:
     rates = response_rates(db.session(), [unit.id], period.first, period.last, instrument_for(key).id)
     breakdowns = unit_breakdowns(db.session(), unit, key, period, weighted=weighted, target=report.target,
                                  lang=lang, min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
-    db.session.commit()
     charts = {} if withheld else {
         "element_chart": interval_plot(
             [Point(element_labels[e], *_triple(element_rows[e])) for e, _ in elements],
