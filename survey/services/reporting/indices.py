@@ -220,22 +220,24 @@ _PERIOD_TABLES: FingerprintCache[PeriodEstimates] = FingerprintCache(512)
 def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str, str | None], period: Period,
                   instrument: Instrument, definition: IndexDefinition, weighted: bool,
                   targets: float | dict[str, float] | None, alpha: float,
-                  min_cell: int = DEFAULT_MIN_CELL) -> PeriodEstimates:
+                  min_cell: int = DEFAULT_MIN_CELL, *, overall_only: bool = False) -> PeriodEstimates:
     """Indices of one period (`index_source.period_estimates`), cached until that period's responses,
-    the frames or targets change.
+    the frames or targets change. `overall_only`: the overall index rows alone (a trend's past month:
+    the sparkline, the trend chart and the change read nothing else), about 1/57 of the table.
 
     Periods are computed apart (not as cuts of one call) so that a new response recomputes only its
     own period: weights are per unit x month anyway, and the estimates of a period use its rows only.
     """
     target_key = tuple(sorted(targets.items())) if isinstance(targets, dict) else targets
     url = str(session.get_bind().engine.url)
-    key = (url, root.id, period.label, instrument.key, weighted, alpha, target_key, min_cell)
+    key = (url, root.id, period.label, instrument.key, weighted, alpha, target_key, min_cell, overall_only)
     fingerprint = data_fingerprint(session, ids, period.first, period.last)
     hit = _PERIOD_TABLES.get(key, fingerprint)
     if hit is not None:
         return hit
     result = period_estimates(session, ids, parents, period, instrument, definition, weighted=weighted,
-                              targets=targets, alpha=alpha, min_cell=min_cell, min_n=MIN_N)
+                              targets=targets, alpha=alpha, min_cell=min_cell, min_n=MIN_N,
+                              stat_types=("overall_index",) if overall_only else None)
     _PERIOD_TABLES.put(key, fingerprint, result)
     return result
 
@@ -258,7 +260,7 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
     target_arg: float | dict[str, float] = report_target if same else {**targets, "total": report_target}
     window = [period.shifted(i) for i in reversed(range(TREND_LENGTH[period.kind]))]
     tables = [_period_table(session, unit, ids, parents, p, instrument, definition, weighted, target_arg,
-                            alpha, min_cell) for p in window]
+                            alpha, min_cell, overall_only=p != period) for p in window]
     this = tables[-1]
     current = this.table
     trend = pd.concat([t.table[t.table["stat_type"] == "overall_index"] for t in tables if len(t.table)]
