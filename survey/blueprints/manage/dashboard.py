@@ -30,7 +30,7 @@ from survey.services.organisation.unit_plans import instrument_keys
 from survey.services.reporting.benchmarks import unit_benchmarks
 from survey.services.reporting.breakdowns import unit_breakdowns
 from survey.services.reporting.fix_first import FixItem, fix_first
-from survey.services.reporting.index_cache import data_fingerprint
+from survey.services.reporting.index_cache import VersionedCache, data_version
 from survey.services.reporting.indices import IndexReport, instrument_for, unit_indices
 from survey.services.reporting.labels import (
     FORMULA_TEXT,
@@ -83,20 +83,18 @@ def _trend_points(report: IndexReport, code: str, hidden_in: Mapping[str, frozen
             else Point(label, est, lo, hi) for label, est, lo, hi in report.trend_of(code)]
 
 
-_RATES: dict[tuple[object, ...], tuple[tuple[object, ...], dict[int, Any]]] = {}
+_RATES: VersionedCache[dict[int, Any]] = VersionedCache(64)
 
 
-def _rates(ids: list[int], period: Period, key: str) -> dict[int, Any]:
-    """`response_rates` (one query set per unit) cached until the subtree's data fingerprint moves."""
+def _rates(ids: list[int], subtree: set[int], period: Period, key: str) -> dict[int, Any]:
+    """`response_rates` (one query set per unit) of `ids` cached until the data version of `subtree`
+    (the report's, which holds them: its stamps are already read) moves."""
     cache_key = (str(db.engine.url), tuple(ids), period.label, key)
-    fingerprint = data_fingerprint(db.session(), set(ids), period.first, period.last)
-    hit = _RATES.get(cache_key)
-    if hit is not None and hit[0] == fingerprint:
-        return hit[1]
-    rates = response_rates(db.session(), ids, period.first, period.last, instrument_for(key).id)
-    if len(_RATES) > 64:
-        _RATES.pop(next(iter(_RATES)))
-    _RATES[cache_key] = (fingerprint, rates)
+    version = data_version(db.session(), subtree, period.first, period.last)
+    rates = _RATES.get(cache_key, version)
+    if rates is None:
+        rates = response_rates(db.session(), ids, period.first, period.last, instrument_for(key).id)
+        _RATES.put(cache_key, version, rates)
     return rates
 
 
@@ -154,7 +152,7 @@ def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> l
         tree, without_data = with_data(report, tree, {code for code, info in report.names.items()
                                                       if info[0] in elsewhere})
         ids = [report.names[code][0] for _, code in tree]
-        rates = _rates(ids, period, key)
+        rates = _rates(ids, {info[0] for info in report.names.values()}, period, key)
         flagged = _flagged_by_code(report, period)
         cells = cells_of([report])  # the viewer's decision on this root's tree (`viewer_cells`)
         hidden, hidden_in = cells.current, cells.by_period

@@ -26,7 +26,7 @@ from instruments.model import Instrument
 from instruments.registry import get_instrument, parse_spec
 from survey.models import Unit
 from survey.services.organisation.targets import effective_targets
-from survey.services.reporting.index_cache import FingerprintCache, data_fingerprint
+from survey.services.reporting.index_cache import VersionedCache, data_version
 from survey.services.reporting.index_source import EMPTY_COLUMNS, PeriodEstimates, period_estimates
 from survey.services.reporting.period_change import overall_changes
 from survey.services.reporting.period_weights import UNWEIGHTED_METHOD as UNWEIGHTED_METHOD
@@ -154,7 +154,7 @@ def _targets(session: Session, unit: Unit, parents: dict[str, str | None], instr
     return {code: target.value for code, target in found.items()}
 
 
-_REPORTS: FingerprintCache[IndexReport] = FingerprintCache(64)
+_REPORTS: VersionedCache[IndexReport] = VersionedCache(64)
 
 
 class IndexOptions(TypedDict, total=False):
@@ -197,7 +197,7 @@ def unit_indices(session: Session, unit: Unit, instrument_key: str, period: Peri
     `league_root`: the unit whose children form the league table (the unit's parent when the
     viewer may see it, else the unit itself); None = no league. `min_cell`: the post-stratification's
     smallest cell (the app's ``POSTSTRAT_MIN_CELL``). The cached report is reused only
-    while the fingerprint of responses, frames and targets is unchanged.
+    while the data version (`index_cache.data_version`) of its window is unchanged.
     """
     settings = _settings(options)
     scope = settings["league_root"] or unit
@@ -205,16 +205,16 @@ def unit_indices(session: Session, unit: Unit, instrument_key: str, period: Peri
     window_first = period.shifted(TREND_LENGTH[period.kind] - 1).first
     key = (str(session.get_bind().engine.url), unit.id, instrument_key, period.label, weighted,
            _cache_key(settings))
-    fingerprint = data_fingerprint(session, ids, window_first, period.last)
-    hit = _REPORTS.get(key, fingerprint)
+    version = data_version(session, ids, window_first, period.last)
+    hit = _REPORTS.get(key, version)
     if hit is not None:
         return hit
     report = compute_unit_indices(session, unit, instrument_key, period, weighted=weighted, **options)
-    _REPORTS.put(key, fingerprint, report)
+    _REPORTS.put(key, version, report)
     return report
 
 
-_PERIOD_TABLES: FingerprintCache[PeriodEstimates] = FingerprintCache(512)
+_PERIOD_TABLES: VersionedCache[PeriodEstimates] = VersionedCache(512)
 
 
 def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str, str | None], period: Period,
@@ -231,14 +231,14 @@ def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str
     target_key = tuple(sorted(targets.items())) if isinstance(targets, dict) else targets
     url = str(session.get_bind().engine.url)
     key = (url, root.id, period.label, instrument.key, weighted, alpha, target_key, min_cell, overall_only)
-    fingerprint = data_fingerprint(session, ids, period.first, period.last)
-    hit = _PERIOD_TABLES.get(key, fingerprint)
+    version = data_version(session, ids, period.first, period.last)
+    hit = _PERIOD_TABLES.get(key, version)
     if hit is not None:
         return hit
     result = period_estimates(session, ids, parents, period, instrument, definition, weighted=weighted,
                               targets=targets, alpha=alpha, min_cell=min_cell, min_n=MIN_N,
                               stat_types=("overall_index",) if overall_only else None)
-    _PERIOD_TABLES.put(key, fingerprint, result)
+    _PERIOD_TABLES.put(key, version, result)
     return result
 
 
