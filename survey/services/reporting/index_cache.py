@@ -98,7 +98,9 @@ def _left_out_stamp(session: Session, ids: frozenset[int], first: date, last: da
         sa.select(sa.func.count(), sa.func.max(Response.id),
                   # a flagged response confirmed as excluded moves neither the count nor the last id
                   sa.func.sum(sa.case((Response.status == ResponseStatus.EXCLUDED, 1), else_=0)))
-        .where(Response.unit_id.in_(list(ids)), Response.status != ResponseStatus.VALID,
+        # the statuses named, not "!= valid": the (status, submitted_at) index then reads only these
+        .where(Response.status.in_([s for s in ResponseStatus if s is not ResponseStatus.VALID]),
+               Response.unit_id.in_(list(ids)),
                Response.submitted_at >= start, Response.submitted_at < end)).one()
     known[ids, first, last] = stamp = tuple(row)
     return stamp
