@@ -113,10 +113,17 @@ class IndexReport:
         """The overall index row of `domain` (default: the report's unit)."""
         return self.row(domain or self.unit_code, "overall_index", "overall")
 
+    @functools.cached_property
+    def _changes_looked_up(self) -> dict[str, pd.Series | None]:
+        return {}
+
     def change_of(self, domain: str) -> pd.Series | None:
         """`change` for any unit of the subtree: its overall index against the previous period, with
-        the two periods' covariance (None when either period has no row for it)."""
-        return _change(self.changes, domain)
+        the two periods' covariance (None when either period has no row for it). Kept once looked up:
+        the report is cached, and a province table asks for hundreds of rows on every view."""
+        if domain not in self._changes_looked_up:
+            self._changes_looked_up[domain] = _change(self.changes, domain)
+        return self._changes_looked_up[domain]
 
     def trend_labels(self) -> list[str]:
         """Labels of the trend window, oldest first, ending with the report's period."""
