@@ -99,8 +99,18 @@ class IndexReport:
     def _looked_up(self) -> dict[int, dict[str, Any]]:
         return {}
 
+    @functools.cached_property
+    def _overall_rows(self) -> dict[str, dict[str, Any]]:
+        # A province table asks for every unit's overall row: one to_dict of those rows, not one iloc each
+        table = self.estimates
+        overall = table[(table["stat_type"] == "overall_index") & (table["stat"] == "overall")]
+        records = cast(list[dict[str, Any]], overall.to_dict("records"))
+        return {str(record["domain"]): record for record in records}
+
     def row(self, domain: str, stat_type: str, stat: str) -> dict[str, Any] | None:
         """The estimate row for `domain` and statistic, or None."""
+        if stat_type == "overall_index" and stat == "overall":
+            return self._overall_rows.get(domain)
         position = self._positions.get((domain, stat_type, stat))
         if position is None:
             return None
