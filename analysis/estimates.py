@@ -15,6 +15,7 @@ freedom are R's ``degf()`` of the subset design (PSUs minus strata among the sta
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -240,6 +241,7 @@ def domain_estimates(
     design: Design,
     items: ItemMatrices,
     n_domains: int,
+    stat_types: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """Estimate every statistic in every domain of one cut.
 
@@ -252,6 +254,9 @@ def domain_estimates(
         Only its labels (criteria, elements, separate items, element weights) are used.
     n_domains : int
         Number of domain codes.
+    stat_types : collection of str, optional
+        Only the rows of these statistic types (e.g. ``("overall_index",)`` for a trend line), with
+        the same figures as in the full table; None: every statistic.
 
     Returns
     -------
@@ -326,7 +331,7 @@ def domain_estimates(
     frames = []
     second_moment = tot[:, 3 * k : 4 * k]
     for block in blocks:
-        if not block.names:
+        if not block.names or (stat_types is not None and block.stat_type not in stat_types):
             continue
         stat_type, names, est, var = block.stat_type, block.names, block.est, block.var
         q = np.array(block.denominators)

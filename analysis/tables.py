@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -326,6 +326,7 @@ def indices_from_sums(
     ci_method: IntervalMethod = DEFAULT_INTERVAL_METHOD,
     min_n: int = 10,
     lonely_psu: LonelyPSU = "fail",
+    stat_types: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """`compute_indices` of the default design from integer sums per weighting cell (`analysis.cell_sums`).
 
@@ -342,11 +343,15 @@ def indices_from_sums(
         The cells' sums (`analysis.cell_sums.cell_sums`), in the layout of `definition`.
     definition, parents, targets, alpha, ci_method, min_n, lonely_psu
         As in `compute_indices`.
+    stat_types : collection of str, optional
+        Only the rows of these statistic types, e.g. ``("overall_index",)``: what a trend line shows,
+        about 1/57 of the SIPAS table's rows and of its inference. Their figures are those of the full
+        table. None: every statistic.
 
     Returns
     -------
     pandas.DataFrame
-        As `compute_indices` without `by` and periods.
+        As `compute_indices` without `by` and periods (restricted to `stat_types` when given).
 
     References
     ----------
@@ -372,6 +377,6 @@ def indices_from_sums(
         weight=cells["weight"].to_numpy(np.float64) if weighted else np.ones(len(cells)),
         calibration_cell=cells["calibration_cell"].to_numpy(np.intp) if weighted else None)
     statistics = sums_cell_statistics(layout, summed, stratum.astype(np.intp), domains.membership)
-    table = domain_estimates(statistics, design, items, len(domains.labels))
+    table = domain_estimates(statistics, design, items, len(domains.labels), stat_types)
     return labelled_table(table, domains, (), targets=targets, alpha=alpha, ci_method=ci_method,
                      all_intervals=False, min_n=min_n)

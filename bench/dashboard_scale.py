@@ -4,6 +4,7 @@ Run from the repository root, on a database made by bench/generate_db.py:
 
     .venv/bin/python bench/generate_db.py /tmp/scale.db --responses 100000
     .venv/bin/python bench/dashboard_scale.py /tmp/scale.db [--month 2026-11] [--year 2026]
+    .venv/bin/python bench/dashboard_scale.py postgresql+psycopg://user@localhost/scale   # PostgreSQL
 
 A manager whose scope is the province signs in through the real pages (test client). Each page and
 period is measured in a fresh process, so "cold" is a first view after a restart (empty process
@@ -64,7 +65,12 @@ def _unit_id(app: object, code: str) -> int:
         return found
 
 
-def measure_one(db_path: Path, page: str, period_text: str) -> dict[str, float]:
+def database_url(target: str) -> str:
+    """A PostgreSQL URL as given, a SQLite file as a sqlite:/// URL."""
+    return target if target.startswith("postgresql") else f"sqlite:///{target}"
+
+
+def measure_one(target: str, page: str, period_text: str) -> dict[str, float]:
     """Cold, warm and after-one-response times of one page and period, in this (fresh) process."""
     from survey import create_app
     from survey.models import Role
@@ -72,7 +78,7 @@ def measure_one(db_path: Path, page: str, period_text: str) -> dict[str, float]:
     from tests.survey.staff_helpers import CHEAP_ARGON2, Clock, add_staff, sign_in
 
     period = Period.from_text(period_text)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "SECRET_KEY": "bench-only",
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url(target), "SECRET_KEY": "bench-only",
                       "TESTING": True, "WTF_CSRF_ENABLED": False, "CLOCK": Clock(), **CHEAP_ARGON2})
     staff = add_staff(app, f"bench-{time.time_ns()}", Role.MANAGER, ("HL",), totp=True)
     client = app.test_client()
@@ -100,12 +106,13 @@ def main() -> None:
     from bench.dashboard import period_argument
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("db", type=Path, help="a SQLite database made by bench/generate_db.py")
+    parser.add_argument("db", help="a SQLite file or a PostgreSQL URL (postgresql+psycopg://...) made by "
+                                   "bench/generate_db.py")
     parser.add_argument("--month", default="2026-11", type=period_argument)
     parser.add_argument("--year", default="2026", type=period_argument)
     parser.add_argument("--one", nargs=2, metavar=("PAGE", "PERIOD"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if not args.db.exists():
+    if not args.db.startswith("postgresql") and not Path(args.db).exists():
         parser.error(f"{args.db} does not exist: make it with bench/generate_db.py")
     if args.one:
         print(json.dumps(measure_one(args.db, *args.one)))
@@ -114,7 +121,7 @@ def main() -> None:
           f"{'peak RSS':>9}")
     for page in ("province", "ward"):
         for period in (args.month, args.year):
-            done = subprocess.run([sys.executable, __file__, str(args.db), "--one", page, period],
+            done = subprocess.run([sys.executable, __file__, args.db, "--one", page, period],
                                   capture_output=True, text=True, cwd=ROOT)
             if done.returncode != 0:
                 sys.exit(f"{page} {period} failed:\n{done.stderr[-3000:]}")

@@ -126,6 +126,30 @@ def test_post_stratified_sums_give_the_calibrated_respondent_level_table(definit
                                   result.collapsed.reset_index(drop=True), check_like=True)
 
 
+@pytest.mark.parametrize("seed", [7, 8])
+def test_the_overall_rows_alone_equal_the_respondent_level_table(definition: IndexDefinition,
+                                                                  seed: int) -> None:
+    """What a trend line needs: the overall index of every domain, with its inference, and nothing else
+    (the independent computation is `compute_indices` on the respondents, post-stratified)."""
+    data = _random(seed, 1000)
+    frame = _frame(data, seed)
+    result = poststratify(data, frame, ["field"], unit_col="unit", count_col="served", min_cell=40)
+    full = compute_indices(data, definition, unit_col="unit", parents=PARENTS, weights=result.weights,
+                           calibration=result.calibration, targets=0.75, min_n=5, lonely_psu="adjust")
+    rows = full[full["stat_type"] == "overall_index"].reset_index(drop=True)
+    cells, sums = _cells(data, ["unit", "field"], definition)
+    weighting = poststratify_counts(cells.assign(respondents=sums[:, 0]), frame, ["field"], unit_col="unit",
+                                    count_col="served", min_cell=40)
+    index = pd.MultiIndex.from_frame(cells[["unit", "field"]])
+    cells["weight"] = weighting.weight.reindex(index).to_numpy()
+    cells["calibration_cell"] = weighting.cell.reindex(index).to_numpy()
+    ours = indices_from_sums(cells, sums, definition, parents=PARENTS, weighted=True, targets=0.75, min_n=5,
+                             lonely_psu="adjust", stat_types=("overall_index",))
+    assert set(ours["stat_type"]) == {"overall_index"}
+    assert len(ours) == len(rows) == len({*PARENTS, *PARENTS.values(), "solo", "total"})
+    _assert_same(ours, rows)
+
+
 @pytest.mark.parametrize(("dataset", "cells"), [("ps_unit_field", ["field"]), ("ps_unit", [])])
 def test_post_stratified_sums_equal_r(definition: IndexDefinition, dataset: str, cells: list[str]) -> None:
     data = pd.read_csv(DATA / "calibration_respondents.csv")

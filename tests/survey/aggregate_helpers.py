@@ -6,6 +6,7 @@ with the analysis package's computation from the response rows (to 1e-12)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import numpy as np
@@ -116,8 +117,10 @@ def add_frames(app: Flask) -> None:
         db.session.commit()
 
 
-def both_ways(session: Session, period: Period, weighted: bool) -> tuple[PeriodEstimates, PeriodEstimates]:
-    """The dashboard's period estimates (its choice of source) and the computation from the rows."""
+def both_ways(session: Session, period: Period, weighted: bool,
+              stat_types: tuple[str, ...] | None = None) -> tuple[PeriodEstimates, PeriodEstimates]:
+    """The dashboard's period estimates (its choice of source; only `stat_types` when given, as for a
+    trend's past month) and the full computation from the rows."""
     root = session.scalar(sa.select(Unit).where(Unit.code == "HL"))
     assert root is not None
     ids = subtree_ids(session, [root.id])
@@ -125,18 +128,19 @@ def both_ways(session: Session, period: Period, weighted: bool) -> tuple[PeriodE
     instrument = instrument_for(KEY)
     definition = IndexDefinition.from_instrument(instrument)
     common = {"weighted": weighted, "targets": 0.8, "alpha": 0.05, "min_cell": 5, "min_n": MIN_N}
-    chosen = period_estimates(session, ids, parents, period, instrument, definition, **common)  # type: ignore[arg-type]
+    chosen = period_estimates(session, ids, parents, period, instrument, definition, **common,  # type: ignore[arg-type]
+                              stat_types=stat_types)
     rows = responses_estimates(session, ids, parents, period, instrument, definition, **common)  # type: ignore[arg-type]
     return chosen, rows
 
 
-def assert_equal_estimates(ours: PeriodEstimates, rows: PeriodEstimates) -> None:
+def assert_equal_estimates(ours: PeriodEstimates, rows: PeriodEstimates, min_rows: int = 100) -> None:
     assert ours.weighting == rows.weighting and ours.weighted == rows.weighted
     assert ours.responses == rows.responses > 0
     pd.testing.assert_frame_equal(ours.excluded.reset_index(drop=True), rows.excluded.reset_index(drop=True),
                                   check_dtype=False)
     a, b = ours.table, rows.table
-    assert list(a.columns) == list(b.columns) and len(a) == len(b) > 100
+    assert list(a.columns) == list(b.columns) and len(a) == len(b) > min_rows
     for column in EXACT:
         assert a[column].tolist() == b[column].tolist(), column
     for column in FIGURES:
@@ -145,7 +149,7 @@ def assert_equal_estimates(ours: PeriodEstimates, rows: PeriodEstimates) -> None
     for column in SIZES:
         np.testing.assert_allclose(a[column].astype(float), b[column].astype(float), rtol=1e-12, atol=0,
                                    err_msg=column)
-    assert np.isfinite(a["se"].astype(float)).sum() > 50
+    assert np.isfinite(a["se"].astype(float)).sum() > min_rows / 2
 
 
 def assert_dashboard_reads_aggregates(app: Flask, *, weighted_too: bool = True) -> None:
@@ -156,6 +160,12 @@ def assert_dashboard_reads_aggregates(app: Flask, *, weighted_too: bool = True) 
                 chosen, rows = both_ways(db.session(), period, weighted)
                 assert chosen.source is Source.AGGREGATES and rows.source is Source.RESPONSES
                 assert_equal_estimates(chosen, rows)
+                # a trend's past month: the overall rows alone, the same figures as in the full table
+                overall, _ = both_ways(db.session(), period, weighted, ("overall_index",))
+                assert overall.source is Source.AGGREGATES
+                assert set(overall.table["stat_type"]) == {"overall_index"}
+                full = rows.table[rows.table["stat_type"] == "overall_index"].reset_index(drop=True)
+                assert_equal_estimates(overall, replace(rows, table=full), min_rows=5)
         db.session.rollback()
 
 

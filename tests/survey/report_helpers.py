@@ -93,3 +93,9 @@ AB_INTERVAL_HIGH = (0.5385368399017597, 0.8234853725281411)
 TT_ELEMENTS = {"access": 5 / 24, "procedure": 11 / 48, "civil_servant": 13 / 60, "result": 2 / 9,
                "feedback": 2 / 9}
 TT_INDEX = 791 / 3600
+
+
+def run_alerts_job(app: Flask, period: str = PERIOD) -> None:
+    """`flask alerts refresh --period`: the only way alerts are made (no page view creates them)."""
+    result = app.test_cli_runner().invoke(args=["alerts", "refresh", "--period", period])
+    assert result.exit_code == 0, result.output

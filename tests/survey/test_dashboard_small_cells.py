@@ -31,7 +31,7 @@ from survey.extensions import db
 from survey.models import Alert, AlertKind, Response, ResponseStatus, Role, Unit, UnitKind
 from survey.services.reporting.periods import Period
 from tests.survey.conftest import unit_id
-from tests.survey.report_helpers import AB_CODES, PERIOD, add_responses
+from tests.survey.report_helpers import AB_CODES, PERIOD, add_responses, run_alerts_job
 from tests.survey.staff_helpers import running, signed_in, staff_app
 
 QUERY = f"period={PERIOD}&instrument=sipas-counter@2025.1&weighted=0"
@@ -66,6 +66,7 @@ def small(migrated_db: Path, tmp_path: Path) -> Iterator[Flask]:
     app = staff_app(migrated_db, tmp_path)
     _desks(app, SMALL)
     _desks(app, {"HL-HL-1": 40, "HL-HL-2": 40}, month=9)
+    run_alerts_job(app)  # the alerts the pages list
     yield from running(app)
 
 

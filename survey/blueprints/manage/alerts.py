@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -11,13 +11,11 @@ from survey.auth import current_staff, current_time, local_today, staff_required
 from survey.blueprints.manage import bp
 from survey.blueprints.manage.small_cell_scope import viewer_hidden
 from survey.extensions import db
-from survey.models import Alert, AlertKind, Role, Unit
-from survey.services.reporting.alerts import add_note, refresh_alerts, visible_alerts
-from survey.services.reporting.indices import unit_indices
+from survey.models import Alert, AlertKind, Role
+from survey.services.reporting.alerts import add_note, visible_alerts
 from survey.services.reporting.periods import Period
 from survey.services.staff.access import owned_or_404, visible_unit_ids
 
-DEFAULT_INSTRUMENT = "sipas-counter@2025.1"
 MAX_COMMENT = 2000
 
 
@@ -27,12 +25,6 @@ def alerts() -> str:
     user = current_staff()
     visible = visible_unit_ids(db.session(), user)
     period = Period.parse(request.args.get("period"), local_today())
-    for root in db.session.query(Unit).filter(Unit.id.in_(visible)).all():
-        if root.parent_id not in visible:
-            report = unit_indices(db.session(), root, DEFAULT_INSTRUMENT, period, weighted=True,
-                                  default_target=current_app.config["DEFAULT_TARGET"],
-                                  min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
-            refresh_alerts(db.session(), report, "sipas-counter")
     found = visible_alerts(db.session(), visible)
     withheld, reference_withheld = _withheld(found)
     # The list is ordered by estimate within each period: a withheld alert's place would rank its
@@ -40,7 +32,6 @@ def alerts() -> str:
     found.sort(key=lambda a: (a.acknowledged_at is not None, -a.period_start.toordinal(), a.id in withheld,
                               a.unit.code if a.id in withheld else "",
                               0.0 if a.id in withheld else a.estimate, a.id))
-    db.session.commit()
     return render_template("manage/alerts/list.html", alerts=found, period=period, withheld=withheld,
                            reference_withheld=reference_withheld)
 

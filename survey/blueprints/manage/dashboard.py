@@ -27,11 +27,10 @@ from survey.services.citizens.flag_review import flagged_counts
 from survey.services.disclosure.scrubber import Comment, scrubbed_comments
 from survey.services.organisation.targets import effective_targets, pending_proposals, proposals_to_decide
 from survey.services.organisation.unit_plans import instrument_keys
-from survey.services.reporting.alerts import refresh_alerts
 from survey.services.reporting.benchmarks import unit_benchmarks
 from survey.services.reporting.breakdowns import unit_breakdowns
 from survey.services.reporting.fix_first import FixItem, fix_first
-from survey.services.reporting.index_cache import data_fingerprint
+from survey.services.reporting.index_cache import VersionedCache, data_version
 from survey.services.reporting.indices import IndexReport, instrument_for, unit_indices
 from survey.services.reporting.labels import (
     FORMULA_TEXT,
@@ -84,20 +83,18 @@ def _trend_points(report: IndexReport, code: str, hidden_in: Mapping[str, frozen
             else Point(label, est, lo, hi) for label, est, lo, hi in report.trend_of(code)]
 
 
-_RATES: dict[tuple[object, ...], tuple[tuple[object, ...], dict[int, Any]]] = {}
+_RATES: VersionedCache[dict[int, Any]] = VersionedCache(64)
 
 
-def _rates(ids: list[int], period: Period, key: str) -> dict[int, Any]:
-    """`response_rates` (one query set per unit) cached until the subtree's data fingerprint moves."""
+def _rates(ids: list[int], subtree: set[int], period: Period, key: str) -> dict[int, Any]:
+    """`response_rates` (one query set per unit) of `ids` cached until the data version of `subtree`
+    (the report's, which holds them: its stamps are already read) moves."""
     cache_key = (str(db.engine.url), tuple(ids), period.label, key)
-    fingerprint = data_fingerprint(db.session(), set(ids), period.first, period.last)
-    hit = _RATES.get(cache_key)
-    if hit is not None and hit[0] == fingerprint:
-        return hit[1]
-    rates = response_rates(db.session(), ids, period.first, period.last, instrument_for(key).id)
-    if len(_RATES) > 64:
-        _RATES.pop(next(iter(_RATES)))
-    _RATES[cache_key] = (fingerprint, rates)
+    version = data_version(db.session(), subtree, period.first, period.last)
+    rates = _RATES.get(cache_key, version)
+    if rates is None:
+        rates = response_rates(db.session(), ids, period.first, period.last, instrument_for(key).id)
+        _RATES.put(cache_key, version, rates)
     return rates
 
 
@@ -139,8 +136,8 @@ def _ranked_chart(section: dict[str, Any]) -> Markup | None:
 
 
 def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> list[dict[str, Any]]:
-    """One section per scope root: its report and the rows of the unit table (tree order). Alerts are
-    refreshed on the way; the caller commits."""
+    """One section per scope root: its report and the rows of the unit table (tree order). Reads only:
+    alerts are the `flask alerts refresh` job's, not a side effect of a page view."""
     default_target = current_app.config["DEFAULT_TARGET"]
     instrument_id = instrument_for(key).id
     sections = []
@@ -148,7 +145,6 @@ def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> l
         report = unit_indices(db.session(), root, key, period, weighted=weighted,
                               default_target=default_target,
                               min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
-        refresh_alerts(db.session(), report, instrument_for(key).id)
         tree = collapse_single_children(report, tree_order(report, root.code))
         window_first = period.shifted(len(report.trend_labels()) - 1).first
         elsewhere = units_with_other_instruments(db.session(), [info[0] for info in report.names.values()],
@@ -156,7 +152,7 @@ def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> l
         tree, without_data = with_data(report, tree, {code for code, info in report.names.items()
                                                       if info[0] in elsewhere})
         ids = [report.names[code][0] for _, code in tree]
-        rates = _rates(ids, period, key)
+        rates = _rates(ids, {info[0] for info in report.names.values()}, period, key)
         flagged = _flagged_by_code(report, period)
         cells = cells_of([report])  # the viewer's decision on this root's tree (`viewer_cells`)
         hidden, hidden_in = cells.current, cells.by_period
@@ -202,7 +198,6 @@ def dashboard() -> str:
         section["rows"] = arranged(section["rows"], sort, verdict, change)
         section["ranked"] = _ranked_chart(section)
         section["ranked_hidden"] = _ranked_hidden(section)
-    db.session.commit()  # alerts upserted while building the sections
     return render_template(
         "manage/dashboard/index.html",
         sections=sections, sort=sort, verdict=verdict, change=change,
@@ -245,7 +240,6 @@ def unit_page(unit_id: int) -> str:
         min_cell=current_app.config["POSTSTRAT_MIN_CELL"],
         league_hidden=cells.current,
     )
-    refresh_alerts(db.session(), report, instrument_for(key).id)
     withheld = cells.hides(unit.code)
 
     def shown(row: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -279,7 +273,6 @@ def unit_page(unit_id: int) -> str:
     rates = response_rates(db.session(), [unit.id], period.first, period.last, instrument_for(key).id)
     breakdowns = unit_breakdowns(db.session(), unit, key, period, weighted=weighted, target=report.target,
                                  lang=lang, min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
-    db.session.commit()
     charts = {} if withheld else {
         "element_chart": interval_plot(
             [Point(element_labels[e], *_triple(element_rows[e])) for e, _ in elements],

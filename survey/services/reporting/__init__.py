@@ -5,7 +5,8 @@
 - `indices`: the one place the web calls `analysis` (intervals, verdicts, trends, change).
 - `period_change`: the overall index's change against the previous period, one design over both.
 - `weighting_cells`: which post-stratification cells were merged into which, and why, in words.
-- `index_cache`: per-process caches of index results keyed by a fingerprint of their inputs.
+- `index_cache`: the one cache mechanism: per-process values kept while their data version (read from the
+  index aggregates, the responses left out, frames and targets) is unchanged.
 - `breakdowns`: a unit's index by field, channel and profile answers, and its respondent profile.
 - `benchmarks`: the parent's and the province's figures beside a unit's.
 - `fix_first`: a unit's criteria furthest below target, with change and the comments that mention them.

@@ -1,8 +1,7 @@
 """Alerts: units whose interval lies wholly below the target, and significant drops against the
-previous period. Upserted from an `IndexReport` whenever the dashboard or the alerts page is viewed
-(the computation is cached, so this costs little), and for every unit by `refresh_all_alerts` (the
-scheduled `flask alerts refresh` job), so that alerts exist before anyone opens a page; acknowledged
-with a note, and every note kept. Services flush, never commit.
+previous period. Upserted for every unit by `refresh_all_alerts`, the scheduled `flask alerts refresh`
+job, and only there: the pages read stored alerts, so a page view writes nothing and alerts exist before
+anyone opens a page. Acknowledged with a note, and every note kept. Services flush, never commit.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from analysis.tables import compute_indices
 from instruments.index import IndexDefinition
 from instruments.model import Instrument, SingleChoiceItem
 from survey.models import Channel, Unit
-from survey.services.reporting.index_cache import FingerprintCache, data_fingerprint
+from survey.services.reporting.index_cache import VersionedCache, data_version
 from survey.services.reporting.indices import MIN_N, instrument_for
 from survey.services.reporting.period_weights import respondent_weights
 from survey.services.reporting.periods import Period
@@ -118,7 +118,7 @@ def _profile_items(instrument: Instrument) -> list[SingleChoiceItem]:
     return [item for item in (instrument.item(i) for i in wanted) if isinstance(item, SingleChoiceItem)]
 
 
-_CACHE: FingerprintCache[dict[str, _Counts]] = FingerprintCache(64)
+_CACHE: VersionedCache[dict[str, _Counts]] = VersionedCache(64)
 
 
 def _computed(session: Session, unit: Unit, instrument: Instrument, period: Period, *, weighted: bool,
@@ -126,8 +126,8 @@ def _computed(session: Session, unit: Unit, instrument: Instrument, period: Peri
     ids = subtree_ids(session, [unit.id])
     key = (str(session.get_bind().engine.url), unit.id, instrument.key, period.label, weighted, target,
            min_cell)
-    fingerprint = data_fingerprint(session, ids, period.first, period.last)
-    hit = _CACHE.get(key, fingerprint)
+    version = data_version(session, ids, period.first, period.last)
+    hit = _CACHE.get(key, version)
     if hit is not None:
         return hit
     data = load_respondents_cached(session, ids, period.first, period.last, instrument).frame
@@ -151,7 +151,7 @@ def _computed(session: Session, unit: Unit, instrument: Instrument, period: Peri
             records = cast(list[dict[str, Any]], rows.to_dict("records"))
             out[variable] = _Counts(respondents={str(k): int(v) for k, v in keys.value_counts().items()},
                                     index={str(r[_GROUP]): r for r in records})
-    _CACHE.put(key, fingerprint, out)
+    _CACHE.put(key, version, out)
     return out
 
 

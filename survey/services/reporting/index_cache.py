@@ -1,12 +1,27 @@
-"""Per-process caches of index results, kept only while the data they were computed from is unchanged.
+"""The one cache mechanism of the reporting services: per-process values kept while the data they were
+computed from is unchanged, checked through what the index aggregates already hold.
 
-A cached value is stored with a fingerprint of the responses, frames and targets it read; a look-up
-with a different fingerprint is a miss, so a new response, frame row or target is seen at once without
-any explicit invalidation. Each cache is bounded and drops its oldest entry first.
+A cached value is stored with the *version* of the data it read (`data_version`); a look-up with
+another version is a miss, so a change is seen at once without any explicit invalidation. A version is
+made of three stamps, each one cheap query, and each computed at most once per database session (a
+request) and subtree, however many caches ask:
+
+* per local month, the subtree's index aggregates (cells, respondents, last row id): a valid response
+  stored by the submission service, a reinstated one, a rebuild or a damaged row moves its month's
+  stamp, and only that month's;
+* the responses of the window that are not valid (count, last id, excluded): a flagged response, or a
+  review that confirms or reinstates one, changes the counts of responses left out;
+* the frames of dossiers served and the targets (count, last id, sum), which weights and verdicts read.
+
+So a new citizen response recomputes only its own month: the eleven past months of a trend stay cached.
+A valid response stored *without* the submission service (a bulk import) moves no stamp; it is seen
+once `flask aggregates rebuild` has run, which such an import needs anyway (docs/dashboard.md,
+"Aggregates"). Each cache is bounded and drops its oldest entry first.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Generic, TypeVar
 
@@ -14,43 +29,118 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from survey.local_time import utc_bounds
-from survey.models import Response, ResponseStatus, ServedCount, Target
+from survey.models import IndexAggregate, Response, ResponseStatus, ServedCount, Target
 
 V = TypeVar("V")
+Version = tuple[object, ...]
+_MEMO = "reporting.data_versions"  # session.info key: the stamps read in this session
 
 
-def data_fingerprint(session: Session, ids: set[int], first: date, last: date) -> tuple[object, ...]:
-    """Moves whenever responses, frames or targets that a report reads change."""
+@dataclass
+class _Stamps:
+    """The stamps read in one session."""
+
+    aggregates: dict[tuple[frozenset[int], str], Version] = field(default_factory=dict)  # (ids, month)
+    left_out: dict[tuple[frozenset[int], date, date], Version] = field(default_factory=dict)
+    settings: Version | None = None
+
+
+def _stamps(session: Session) -> _Stamps:
+    stamps = session.info.get(_MEMO)
+    if not isinstance(stamps, _Stamps):
+        stamps = session.info[_MEMO] = _Stamps()
+    return stamps
+
+
+@sa.event.listens_for(Session, "after_flush")
+@sa.event.listens_for(Session, "after_commit")
+@sa.event.listens_for(Session, "after_rollback")
+def _forget(session: Session, *_args: object) -> None:
+    """A session that writes (or ends its transaction) may see other data: read the stamps again."""
+    session.info.pop(_MEMO, None)
+
+
+def _months(first: date, last: date) -> list[str]:
+    months, year, month = [], first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def _aggregate_stamps(session: Session, ids: frozenset[int], months: list[str]) -> list[Version]:
+    """(cells, respondents, last row id) of the subtree's aggregates per month; one grouped query for
+    the months not yet read in this session."""
+    known = _stamps(session).aggregates
+    wanted = [m for m in months if (ids, m) not in known]
+    if wanted:
+        rows = session.execute(
+            sa.select(IndexAggregate.month, sa.func.count(), sa.func.sum(IndexAggregate.respondents),
+                      sa.func.max(IndexAggregate.id))
+            .where(IndexAggregate.unit_id.in_(list(ids)), IndexAggregate.month >= wanted[0],
+                   IndexAggregate.month <= wanted[-1])
+            .group_by(IndexAggregate.month)).all()
+        found = {month: (int(n), int(total or 0), last) for month, n, total, last in rows}
+        for month in wanted:
+            known[ids, month] = found.get(month, (0, 0, None))
+    return [known[ids, m] for m in months]
+
+
+def _left_out_stamp(session: Session, ids: frozenset[int], first: date, last: date) -> Version:
+    """(count, last id, excluded) of the responses that are not valid, in first..last. A stamp read
+    in this session for a window that covers first..last is reused: it moves whenever this one would."""
+    known = _stamps(session).left_out
+    for (subtree, since, until), stamp in known.items():
+        if subtree == ids and since <= first and last <= until:
+            return stamp
     start, end = utc_bounds(first, last)
-    responses = session.execute(
+    row = session.execute(
         sa.select(sa.func.count(), sa.func.max(Response.id),
-                  sa.func.sum(sa.case((Response.status == ResponseStatus.VALID, 1), else_=0)),
-                  # a flagged response confirmed as excluded moves neither count: the excluded list must
+                  # a flagged response confirmed as excluded moves neither the count nor the last id
                   sa.func.sum(sa.case((Response.status == ResponseStatus.EXCLUDED, 1), else_=0)))
-        .where(Response.unit_id.in_(ids), Response.submitted_at >= start, Response.submitted_at < end)).one()
-    frames = session.execute(sa.select(sa.func.count(), sa.func.max(ServedCount.id),
-                                       sa.func.sum(ServedCount.served))).one()
-    targets = session.execute(sa.select(sa.func.count(), sa.func.max(Target.id),
-                                        sa.func.sum(Target.target))).one()
-    return (*responses, *frames, *targets)
+        # the statuses named, not "!= valid": the (status, submitted_at) index then reads only these
+        .where(Response.status.in_([s for s in ResponseStatus if s is not ResponseStatus.VALID]),
+               Response.unit_id.in_(list(ids)),
+               Response.submitted_at >= start, Response.submitted_at < end)).one()
+    known[ids, first, last] = stamp = tuple(row)
+    return stamp
 
 
-class FingerprintCache(Generic[V]):
-    """At most `size` values by key, each valid only for the fingerprint it was stored with."""
+def _settings_stamp(session: Session) -> Version:
+    """(count, last id, sum) of the frames of dossiers served and of the targets, in one query."""
+    stamps = _stamps(session)
+    if stamps.settings is None:
+        row = session.execute(sa.select(*(sa.select(f).scalar_subquery() for f in (
+            sa.func.count(ServedCount.id), sa.func.max(ServedCount.id), sa.func.sum(ServedCount.served),
+            sa.func.count(Target.id), sa.func.max(Target.id), sa.func.sum(Target.target))))).one()
+        stamps.settings = tuple(row)
+    return stamps.settings
+
+
+def data_version(session: Session, ids: set[int] | frozenset[int], first: date, last: date) -> Version:
+    """The version of everything a report of subtree `ids` over first..last reads (see the module)."""
+    subtree = frozenset(ids)
+    months = _months(first, last)
+    return (tuple(_aggregate_stamps(session, subtree, months)),
+            _left_out_stamp(session, subtree, first, last), _settings_stamp(session))
+
+
+class VersionedCache(Generic[V]):
+    """At most `size` values by key, each valid only for the data version it was stored with."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._entries: dict[tuple[object, ...], tuple[tuple[object, ...], V]] = {}
+        self._entries: dict[tuple[object, ...], tuple[Version, V]] = {}
 
-    def get(self, key: tuple[object, ...], fingerprint: tuple[object, ...]) -> V | None:
-        """The value stored under `key` if it was stored with `fingerprint`, else None."""
+    def get(self, key: tuple[object, ...], version: Version) -> V | None:
+        """The value stored under `key` if it was stored with `version`, else None."""
         hit = self._entries.get(key)
-        if hit is not None and hit[0] == fingerprint:
+        if hit is not None and hit[0] == version:
             return hit[1]
         return None
 
-    def put(self, key: tuple[object, ...], fingerprint: tuple[object, ...], value: V) -> None:
+    def put(self, key: tuple[object, ...], version: Version, value: V) -> None:
         """Store `value`, first dropping the oldest entry when the cache is full."""
-        if len(self._entries) >= self.size:
+        if key not in self._entries and len(self._entries) >= self.size:
             self._entries.pop(next(iter(self._entries)))
-        self._entries[key] = (fingerprint, value)
+        self._entries[key] = (version, value)

@@ -14,7 +14,7 @@ responses: slower, never wrong.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import numpy as np
@@ -36,6 +36,7 @@ from survey.services.reporting.respondent_data import load_respondents_cached
 EMPTY_COLUMNS = ["period", "level", "domain", "parent", "stat_type", "stat", "n", "df", "est", "se", "ci_lo",
                  "ci_hi", "deff_kish", "n_eff", "n_eff_floor", "target", "verdict", "p_value", "flags"]
 Targets = float | dict[str, float] | None
+StatTypes = tuple[str, ...] | None  # only these statistic types (None: all)
 
 
 class Source(StrEnum):
@@ -105,9 +106,11 @@ def _aggregate_rows(session: Session, ids: Collection[int], period: Period,
 
 def period_estimates(session: Session, ids: Collection[int], parents: Mapping[str, str | None],
                      period: Period, instrument: Instrument, definition: IndexDefinition, *, weighted: bool,
-                     targets: Targets, alpha: float, min_cell: int, min_n: int) -> PeriodEstimates:
+                     targets: Targets, alpha: float, min_cell: int, min_n: int,
+                     stat_types: StatTypes = None) -> PeriodEstimates:
     """The indices of units `ids` (a subtree, `parents` its hierarchy) in `period`: from the aggregates
-    when they hold exactly the valid responses of every unit, else from the responses."""
+    when they hold exactly the valid responses of every unit, else from the responses. `stat_types`:
+    only those rows (a trend's past month needs the overall index alone), same figures."""
     counts = _response_counts(session, ids, period, instrument)
     rows = _aggregate_rows(session, ids, period, instrument)
     summed: dict[int, int] = {}
@@ -116,9 +119,13 @@ def period_estimates(session: Session, ids: Collection[int], parents: Mapping[st
     if summed == counts.valid:
         return _from_aggregates(session, rows, ids, parents, period, instrument, definition,
                                 weighted=weighted, targets=targets, alpha=alpha, min_cell=min_cell,
-                                min_n=min_n, excluded=counts.excluded)
-    return responses_estimates(session, ids, parents, period, instrument, definition, weighted=weighted,
-                               targets=targets, alpha=alpha, min_cell=min_cell, min_n=min_n)
+                                min_n=min_n, excluded=counts.excluded, stat_types=stat_types)
+    found = responses_estimates(session, ids, parents, period, instrument, definition, weighted=weighted,
+                                targets=targets, alpha=alpha, min_cell=min_cell, min_n=min_n)
+    if stat_types is None:
+        return found
+    kept = found.table[found.table["stat_type"].isin(list(stat_types))].reset_index(drop=True)
+    return replace(found, table=kept)
 
 
 def aggregate_estimates(session: Session, ids: Collection[int], parents: Mapping[str, str | None],
@@ -140,7 +147,8 @@ def _finished(table: pd.DataFrame, period: Period) -> pd.DataFrame:
 def _from_aggregates(session: Session, rows: list[_AggregateRow],
                      ids: Collection[int], parents: Mapping[str, str | None], period: Period,
                      instrument: Instrument, definition: IndexDefinition, *, weighted: bool, targets: Targets,
-                     alpha: float, min_cell: int, min_n: int, excluded: pd.DataFrame) -> PeriodEstimates:
+                     alpha: float, min_cell: int, min_n: int, excluded: pd.DataFrame,
+                     stat_types: StatTypes = None) -> PeriodEstimates:
     cells = pd.DataFrame([(code, month, field, n) for _, code, month, field, n, _ in rows],
                          columns=["unit", "month", "field", "respondents"])
     responses = int(cells["respondents"].sum()) if len(cells) else 0
@@ -156,7 +164,8 @@ def _from_aggregates(session: Session, rows: list[_AggregateRow],
         cells["weight"] = weighting_result.weight.reindex(leaves).to_numpy()
         cells["calibration_cell"] = weighting_result.cell.reindex(leaves).to_numpy()
     table = indices_from_sums(cells, sums, definition, parents=parents, weighted=weighting_result is not None,
-                              targets=targets, alpha=alpha, min_n=min_n, lonely_psu="adjust")
+                              targets=targets, alpha=alpha, min_n=min_n, lonely_psu="adjust",
+                              stat_types=stat_types)
     return PeriodEstimates(_finished(table, period), weighting_result is not None, weighting, responses,
                            excluded, Source.AGGREGATES, _collapsed(weighting_result))
 

@@ -26,7 +26,7 @@ from instruments.model import Instrument
 from instruments.registry import get_instrument, parse_spec
 from survey.models import Unit
 from survey.services.organisation.targets import effective_targets
-from survey.services.reporting.index_cache import FingerprintCache, data_fingerprint
+from survey.services.reporting.index_cache import VersionedCache, data_version
 from survey.services.reporting.index_source import EMPTY_COLUMNS, PeriodEstimates, period_estimates
 from survey.services.reporting.period_change import overall_changes
 from survey.services.reporting.period_weights import UNWEIGHTED_METHOD as UNWEIGHTED_METHOD
@@ -99,8 +99,18 @@ class IndexReport:
     def _looked_up(self) -> dict[int, dict[str, Any]]:
         return {}
 
+    @functools.cached_property
+    def _overall_rows(self) -> dict[str, dict[str, Any]]:
+        # A province table asks for every unit's overall row: one to_dict of those rows, not one iloc each
+        table = self.estimates
+        overall = table[(table["stat_type"] == "overall_index") & (table["stat"] == "overall")]
+        records = cast(list[dict[str, Any]], overall.to_dict("records"))
+        return {str(record["domain"]): record for record in records}
+
     def row(self, domain: str, stat_type: str, stat: str) -> dict[str, Any] | None:
         """The estimate row for `domain` and statistic, or None."""
+        if stat_type == "overall_index" and stat == "overall":
+            return self._overall_rows.get(domain)
         position = self._positions.get((domain, stat_type, stat))
         if position is None:
             return None
@@ -113,10 +123,17 @@ class IndexReport:
         """The overall index row of `domain` (default: the report's unit)."""
         return self.row(domain or self.unit_code, "overall_index", "overall")
 
+    @functools.cached_property
+    def _changes_looked_up(self) -> dict[str, pd.Series | None]:
+        return {}
+
     def change_of(self, domain: str) -> pd.Series | None:
         """`change` for any unit of the subtree: its overall index against the previous period, with
-        the two periods' covariance (None when either period has no row for it)."""
-        return _change(self.changes, domain)
+        the two periods' covariance (None when either period has no row for it). Kept once looked up:
+        the report is cached, and a province table asks for hundreds of rows on every view."""
+        if domain not in self._changes_looked_up:
+            self._changes_looked_up[domain] = _change(self.changes, domain)
+        return self._changes_looked_up[domain]
 
     def trend_labels(self) -> list[str]:
         """Labels of the trend window, oldest first, ending with the report's period."""
@@ -154,7 +171,7 @@ def _targets(session: Session, unit: Unit, parents: dict[str, str | None], instr
     return {code: target.value for code, target in found.items()}
 
 
-_REPORTS: FingerprintCache[IndexReport] = FingerprintCache(64)
+_REPORTS: VersionedCache[IndexReport] = VersionedCache(64)
 
 
 class IndexOptions(TypedDict, total=False):
@@ -197,7 +214,7 @@ def unit_indices(session: Session, unit: Unit, instrument_key: str, period: Peri
     `league_root`: the unit whose children form the league table (the unit's parent when the
     viewer may see it, else the unit itself); None = no league. `min_cell`: the post-stratification's
     smallest cell (the app's ``POSTSTRAT_MIN_CELL``). The cached report is reused only
-    while the fingerprint of responses, frames and targets is unchanged.
+    while the data version (`index_cache.data_version`) of its window is unchanged.
     """
     settings = _settings(options)
     scope = settings["league_root"] or unit
@@ -205,38 +222,40 @@ def unit_indices(session: Session, unit: Unit, instrument_key: str, period: Peri
     window_first = period.shifted(TREND_LENGTH[period.kind] - 1).first
     key = (str(session.get_bind().engine.url), unit.id, instrument_key, period.label, weighted,
            _cache_key(settings))
-    fingerprint = data_fingerprint(session, ids, window_first, period.last)
-    hit = _REPORTS.get(key, fingerprint)
+    version = data_version(session, ids, window_first, period.last)
+    hit = _REPORTS.get(key, version)
     if hit is not None:
         return hit
     report = compute_unit_indices(session, unit, instrument_key, period, weighted=weighted, **options)
-    _REPORTS.put(key, fingerprint, report)
+    _REPORTS.put(key, version, report)
     return report
 
 
-_PERIOD_TABLES: FingerprintCache[PeriodEstimates] = FingerprintCache(512)
+_PERIOD_TABLES: VersionedCache[PeriodEstimates] = VersionedCache(512)
 
 
 def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str, str | None], period: Period,
                   instrument: Instrument, definition: IndexDefinition, weighted: bool,
                   targets: float | dict[str, float] | None, alpha: float,
-                  min_cell: int = DEFAULT_MIN_CELL) -> PeriodEstimates:
+                  min_cell: int = DEFAULT_MIN_CELL, *, overall_only: bool = False) -> PeriodEstimates:
     """Indices of one period (`index_source.period_estimates`), cached until that period's responses,
-    the frames or targets change.
+    the frames or targets change. `overall_only`: the overall index rows alone (a trend's past month:
+    the sparkline, the trend chart and the change read nothing else), about 1/57 of the table.
 
     Periods are computed apart (not as cuts of one call) so that a new response recomputes only its
     own period: weights are per unit x month anyway, and the estimates of a period use its rows only.
     """
     target_key = tuple(sorted(targets.items())) if isinstance(targets, dict) else targets
     url = str(session.get_bind().engine.url)
-    key = (url, root.id, period.label, instrument.key, weighted, alpha, target_key, min_cell)
-    fingerprint = data_fingerprint(session, ids, period.first, period.last)
-    hit = _PERIOD_TABLES.get(key, fingerprint)
+    key = (url, root.id, period.label, instrument.key, weighted, alpha, target_key, min_cell, overall_only)
+    version = data_version(session, ids, period.first, period.last)
+    hit = _PERIOD_TABLES.get(key, version)
     if hit is not None:
         return hit
     result = period_estimates(session, ids, parents, period, instrument, definition, weighted=weighted,
-                              targets=targets, alpha=alpha, min_cell=min_cell, min_n=MIN_N)
-    _PERIOD_TABLES.put(key, fingerprint, result)
+                              targets=targets, alpha=alpha, min_cell=min_cell, min_n=MIN_N,
+                              stat_types=("overall_index",) if overall_only else None)
+    _PERIOD_TABLES.put(key, version, result)
     return result
 
 
@@ -258,7 +277,7 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
     target_arg: float | dict[str, float] = report_target if same else {**targets, "total": report_target}
     window = [period.shifted(i) for i in reversed(range(TREND_LENGTH[period.kind]))]
     tables = [_period_table(session, unit, ids, parents, p, instrument, definition, weighted, target_arg,
-                            alpha, min_cell) for p in window]
+                            alpha, min_cell, overall_only=p != period) for p in window]
     this = tables[-1]
     current = this.table
     trend = pd.concat([t.table[t.table["stat_type"] == "overall_index"] for t in tables if len(t.table)]

@@ -27,7 +27,7 @@ from analysis.period_contrast import change_with_covariance
 from analysis.weights import PoststratResult
 from instruments.index import IndexDefinition
 from instruments.model import Instrument
-from survey.services.reporting.index_cache import FingerprintCache, data_fingerprint
+from survey.services.reporting.index_cache import VersionedCache, data_version
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import load_respondents_cached
 
@@ -55,16 +55,16 @@ def overall_changes(session: Session, ids: set[int], parents: dict[str, str | No
     """
     key = None if cache_key is None else (str(session.get_bind().engine.url), *cache_key, period.label,
                                           previous.label, instrument.key, alpha)
-    fingerprint = data_fingerprint(session, ids, previous.first, period.last) if key is not None else ()
-    if key is not None and (hit := _CHANGES.get(key, fingerprint)) is not None:
+    version = data_version(session, ids, previous.first, period.last) if key is not None else ()
+    if key is not None and (hit := _CHANGES.get(key, version)) is not None:
         return hit
     table = _changes(session, ids, parents, period, previous, instrument, definition, trend, weigh, alpha)
     if key is not None:
-        _CHANGES.put(key, fingerprint, table)
+        _CHANGES.put(key, version, table)
     return table
 
 
-_CHANGES: FingerprintCache[pd.DataFrame] = FingerprintCache(128)
+_CHANGES: VersionedCache[pd.DataFrame] = VersionedCache(128)
 
 
 def _changes(session: Session, ids: set[int], parents: dict[str, str | None], period: Period,

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, cast
 
 import pandas as pd
@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, aliased
 from instruments.model import Instrument, MultipleChoiceItem, NumberItem, ScaleItem, SingleChoiceItem
 from survey.local_time import TIMEZONE, utc_bounds
 from survey.models import ALL, Answer, Counter, Response, ResponseStatus, ServedCount, Unit
+from survey.services.reporting.index_cache import VersionedCache, data_version
 from survey.services.staff.access import subtree_ids
 from survey.services.weighting.frame_levels import FrameCell, served_by_field
 
@@ -94,24 +95,7 @@ def _item_columns(instrument: Instrument) -> tuple[list[str], list[tuple[str, in
     return coded, multi
 
 
-_CACHE: dict[tuple[object, ...], tuple[tuple[object, ...], RespondentData]] = {}
-_CACHE_SIZE = 512  # month slices: a dozen subtrees x a year and a bit
-
-
-def _fingerprint(session: Session, unit_ids: Collection[int], start: datetime, end: datetime,
-                 instrument: Instrument) -> tuple[object, ...]:
-    """Count, last id, valid and excluded counts of the matching responses: any insert or status
-    change moves it."""
-    row = session.execute(
-        sa.select(sa.func.count(), sa.func.max(Response.id),
-                  sa.func.sum(sa.case((Response.status == ResponseStatus.VALID, 1), else_=0)),
-                  # a flagged response confirmed as excluded moves neither count: the excluded list must
-                  sa.func.sum(sa.case((Response.status == ResponseStatus.EXCLUDED, 1), else_=0)))
-        .where(Response.unit_id.in_(list(unit_ids)), Response.instrument_id == instrument.id,
-               Response.instrument_version == instrument.version,
-               Response.submitted_at >= start, Response.submitted_at < end)
-    ).one()
-    return tuple(row)
+_CACHE: VersionedCache[RespondentData] = VersionedCache(512)  # month slices: a dozen subtrees x a year+
 
 
 def month_spans(first: date, last: date) -> list[tuple[date, date]]:
@@ -132,24 +116,21 @@ def load_respondents_cached(
     """`load_respondents` (valid only) behind a small per-process cache, month by month.
 
     The pivot costs about 0.1 ms per response on SQLite, seconds for a province-year, while a page
-    view needs it at once. Each calendar month is cached apart and reused only while a cheap
-    fingerprint query (count, last id, number valid) is unchanged, so new responses and status
-    changes are seen at once, and a new response re-reads only its own month.
+    view needs it at once. Each calendar month is cached apart and reused while its data version
+    (`index_cache.data_version`: the month's aggregates, the responses left out, frames and targets)
+    is unchanged, so new responses and status changes are seen at once, and a new response re-reads
+    only its own month.
     """
     frames, excluded = [], []
     url = str(session.get_bind().engine.url)
     for span_first, span_last in month_spans(first, last):
-        start, end = utc_bounds(span_first, span_last, tz)
         key = (frozenset(unit_ids), span_first, span_last, instrument.key, tz, url)
-        fingerprint = _fingerprint(session, unit_ids, start, end, instrument)
-        hit = _CACHE.get(key)
-        if hit is not None and hit[0] == fingerprint:
-            data = hit[1]
-        else:
-            data = load_respondents(session, unit_ids, span_first, span_last, instrument, tz=tz)
-            if len(_CACHE) >= _CACHE_SIZE:
-                _CACHE.pop(next(iter(_CACHE)))
-            _CACHE[key] = (fingerprint, data)
+        version = data_version(session, set(unit_ids), span_first, span_last)
+        cached = _CACHE.get(key, version)
+        if cached is None:
+            cached = load_respondents(session, unit_ids, span_first, span_last, instrument, tz=tz)
+            _CACHE.put(key, version, cached)
+        data = cached
         frames.append(data.frame)
         excluded.append(data.excluded)
     if not frames:

@@ -1,0 +1,121 @@
+"""The one cache mechanism (`index_cache`): a new response recomputes only its own month, a review that
+leaves a response out is seen at once, and a page view reads each stamp once."""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from survey.demo.tree import seed_demo
+from survey.extensions import db
+from survey.models import Counter, Response, Role, Unit, User
+from survey.services.citizens.flag_review import Decision, decide
+from survey.services.reporting import indices
+from survey.services.reporting.indices import unit_indices
+from survey.services.reporting.periods import Period
+from tests.survey.aggregate_helpers import KEY, add_frames, submit, submit_many
+from tests.survey.staff_helpers import signed_in, staff_app
+
+NOVEMBER = Period.month(2026, 11)
+
+
+@pytest.fixture
+def capp(migrated_db: Path, tmp_path: Path) -> Flask:
+    app = staff_app(migrated_db, tmp_path)
+    with app.app_context():
+        seed_demo(db.session())
+        db.session.commit()
+    add_frames(app)
+    submit_many(app, 120, seed=3)
+    return app
+
+
+def _report(app: Flask) -> indices.IndexReport:
+    with app.app_context():
+        root = db.session.scalar(sa.select(Unit).where(Unit.code == "HL"))
+        assert root is not None
+        report = unit_indices(db.session(), root, KEY, NOVEMBER, weighted=True)
+        db.session.rollback()
+        return report
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch) -> Tally[str]:
+    """Period labels of the period tables actually computed (cache misses)."""
+    computed: Tally[str] = Tally()
+    real = indices.period_estimates
+
+    def counted(session: Any, ids: Any, parents: Any, period: Period, *args: Any, **kwargs: Any) -> Any:
+        computed[period.label] += 1
+        return real(session, ids, parents, period, *args, **kwargs)
+
+    monkeypatch.setattr(indices, "period_estimates", counted)
+    return computed
+
+
+def test_a_new_response_recomputes_only_its_own_month(capp: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = _report(capp)
+    computed = _counting(monkeypatch)
+    assert _report(capp) is first and not computed  # nothing changed: the whole report is reused
+    with capp.app_context():
+        counter = db.session.scalars(sa.select(Counter).order_by(Counter.id)).first()
+        assert counter is not None
+        submit(db.session(), counter, {"e1_info": 5}, datetime(2026, 11, 20, 3, tzinfo=UTC))
+        db.session.commit()
+    second = _report(capp)
+    assert second is not first
+    assert computed == {"2026-11": 1}  # the eleven past months of the trend came from the cache
+    assert second.responses == first.responses + 1
+    october = [row for row in second.trend_of("HL") if row[0] == "2026-10"]
+    assert october == [row for row in first.trend_of("HL") if row[0] == "2026-10"]
+
+
+def test_a_response_left_out_by_a_review_is_seen_at_once(capp: Flask) -> None:
+    flagged = submit_many(capp, 12, seed=4, flagged_every=4)
+    before = _report(capp)
+    assert int(before.excluded["n"].sum()) >= 1
+    with capp.app_context():
+        actor = User(username="reviewer", password_hash="x", role=Role.MANAGER)
+        db.session.add(actor)
+        db.session.flush()
+        november = [i for i in flagged
+                    if (r := db.session.get(Response, i)) is not None and r.submitted_at.month == 11]
+        assert november, "a flagged response in November"
+        response = db.session.get(Response, november[0])
+        assert response is not None
+        decide(db.session(), response, Decision.CONFIRM, actor=actor, note="", now=datetime(2026, 12, 1,
+                                                                                             tzinfo=UTC))
+        db.session.commit()
+    after = _report(capp)
+    assert after is not before
+    statuses = dict(zip(after.excluded["status"], after.excluded["n"], strict=True))
+    assert statuses.get("excluded") == 1
+
+
+def test_a_dashboard_view_reads_each_stamp_once(capp: Flask) -> None:
+    """However many caches ask (the report, each month's table, the change, the rates), a view runs one
+    query on the aggregates' stamps per subtree, not one per month and cache."""
+    client = signed_in(capp, "tinh", Role.MANAGER, ("HL",), totp=True)
+    assert client.get(f"/manage/?period={NOVEMBER.label}").status_code == 200
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    with capp.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert client.get(f"/manage/?period={NOVEMBER.label}").status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    stamps = [s for s in statements if "index_aggregates" in s and "GROUP BY index_aggregates.month" in s]
+    assert len(stamps) == 1, stamps
+    # the old per-month fingerprints counted every response of each month: no such query any more
+    assert not [s for s in statements if "FROM responses" in s and "max(responses.id)" in s
+                and "responses.status IN" not in s]
