@@ -16,6 +16,7 @@ import pytest
 
 from analysis.cell_sums import SumsLayout, cell_sums
 from analysis.data import AnalysisInputError, item_matrices
+from analysis.poststratification import CellWeights
 from analysis.tables import compute_indices, indices_from_sums
 from analysis.weights import poststratify, poststratify_counts
 from instruments.index import IndexDefinition
@@ -102,6 +103,18 @@ def test_unweighted_sums_give_the_respondent_level_table(definition: IndexDefini
     _assert_same(ours, rows)
 
 
+def _post_stratified_cells(data: pd.DataFrame, frame: pd.DataFrame, definition: IndexDefinition
+                           ) -> tuple[pd.DataFrame, np.ndarray, CellWeights]:
+    """Sums per unit x field with the weights and calibration cells `poststratify_counts` gives them."""
+    cells, sums = _cells(data, ["unit", "field"], definition)
+    weighting = poststratify_counts(cells.assign(respondents=sums[:, 0]), frame, ["field"], unit_col="unit",
+                                    count_col="served", min_cell=40)
+    index = pd.MultiIndex.from_frame(cells[["unit", "field"]])
+    cells["weight"] = weighting.weight.reindex(index).to_numpy()
+    cells["calibration_cell"] = weighting.cell.reindex(index).to_numpy()
+    return cells, sums, weighting
+
+
 @pytest.mark.parametrize("seed", [4, 5, 6])
 def test_post_stratified_sums_give_the_calibrated_respondent_level_table(definition: IndexDefinition,
                                                                           seed: int) -> None:
@@ -113,12 +126,7 @@ def test_post_stratified_sums_give_the_calibrated_respondent_level_table(definit
     rows = compute_indices(data, definition, unit_col="unit", parents=PARENTS, weights=result.weights,
                            calibration=result.calibration, targets={"u1": 0.6, "total": 0.8}, min_n=5,
                            lonely_psu="adjust")
-    cells, sums = _cells(data, ["unit", "field"], definition)
-    weighting = poststratify_counts(cells.assign(respondents=sums[:, 0]), frame, ["field"], unit_col="unit",
-                                    count_col="served", min_cell=40)
-    index = pd.MultiIndex.from_frame(cells[["unit", "field"]])
-    cells["weight"] = weighting.weight.reindex(index).to_numpy()
-    cells["calibration_cell"] = weighting.cell.reindex(index).to_numpy()
+    cells, sums, weighting = _post_stratified_cells(data, frame, definition)
     ours = indices_from_sums(cells, sums, definition, parents=PARENTS, weighted=True,
                              targets={"u1": 0.6, "total": 0.8}, min_n=5, lonely_psu="adjust")
     _assert_same(ours, rows)
@@ -137,12 +145,7 @@ def test_the_overall_rows_alone_equal_the_respondent_level_table(definition: Ind
     full = compute_indices(data, definition, unit_col="unit", parents=PARENTS, weights=result.weights,
                            calibration=result.calibration, targets=0.75, min_n=5, lonely_psu="adjust")
     rows = full[full["stat_type"] == "overall_index"].reset_index(drop=True)
-    cells, sums = _cells(data, ["unit", "field"], definition)
-    weighting = poststratify_counts(cells.assign(respondents=sums[:, 0]), frame, ["field"], unit_col="unit",
-                                    count_col="served", min_cell=40)
-    index = pd.MultiIndex.from_frame(cells[["unit", "field"]])
-    cells["weight"] = weighting.weight.reindex(index).to_numpy()
-    cells["calibration_cell"] = weighting.cell.reindex(index).to_numpy()
+    cells, sums, _ = _post_stratified_cells(data, frame, definition)
     ours = indices_from_sums(cells, sums, definition, parents=PARENTS, weighted=True, targets=0.75, min_n=5,
                              lonely_psu="adjust", stat_types=("overall_index",))
     assert set(ours["stat_type"]) == {"overall_index"}
