@@ -17,9 +17,17 @@ from flask import (
     url_for,
 )
 from flask_babel import lazy_gettext as _l
-from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFError, generate_csrf
 
 from survey.auth import current_time, local_today
+from survey.blueprints.form_pages import (
+    CounterSlots,
+    FormPageKey,
+    Slots,
+    context_slot_values,
+    form_pages,
+    marked_context,
+)
 from survey.errors import SurveyError
 from survey.extensions import csrf, db
 from survey.forms import build_survey_form
@@ -119,10 +127,9 @@ def start(token: str) -> Any:
     survey = _open(token)
     if not request.args.get("new") and _answered_here(survey.counter.id):
         return redirect(url_for("public.thanks", token=token, **_mode_args()), 303)
-    form = build_survey_form(survey.instrument, current_locale(), formdata=None)
-    form.nonce.data = issue_nonce(current_app.config["SECRET_KEY"], survey.counter.id,
-                                  survey.instrument.key, current_time())
-    return _with_browser_cookie(make_response(_render_form(survey, form, token)))
+    nonce = issue_nonce(current_app.config["SECRET_KEY"], survey.counter.id, survey.instrument.key,
+                        current_time())
+    return _with_browser_cookie(make_response(empty_form_page(survey, token, nonce)))
 
 
 @bp.post("/s/<token>")
@@ -300,16 +307,55 @@ def _page(survey: OpenSurvey, token: str) -> dict[str, Any]:
 def _render_form(survey: OpenSurvey, form: Any, token: str, errors: tuple[FieldError, ...] = (),
                  code: str | None = None) -> str:
     by_item = {error.item_id: error for error in errors if error.item_id is not None}
+    return render_template("survey/form.html", **_form_context(survey, token), form=form, errors=errors,
+                           errors_by_item=by_item, error_code=code,
+                           error_heading=ERROR_HEADINGS.get(code or ""))
+
+
+def _form_context(survey: OpenSurvey, token: str) -> dict[str, Any]:
+    """The form page's context but the form and its errors."""
     mode = "kiosk" if _kiosk() else None  # url_for leaves out arguments that are None
     languages = {code: url_for("public.switch_language", token=token, lang=code, mode=mode)
                  for code in current_app.config["LANGUAGES"]}
-    return render_template("survey/form.html", **_page(survey, token), form=form, errors=errors,
-                           errors_by_item=by_item, error_code=code, language_actions=languages,
-                           error_heading=ERROR_HEADINGS.get(code or ""),
-                           receipt_required=(receipts_required(survey.counter, current_app.config)
-                                             and _receipt_link(survey.counter.id) is None),
-                           receipt_value=request.form.get(RECEIPT_FIELD, "")[:160],
-                           action=url_for("public.submit", token=token, **_mode_args()))
+    return {**_page(survey, token), "language_actions": languages,
+            "receipt_required": (receipts_required(survey.counter, current_app.config)
+                                 and _receipt_link(survey.counter.id) is None),
+            "receipt_value": request.form.get(RECEIPT_FIELD, "")[:160],
+            "action": url_for("public.submit", token=token, **_mode_args())}
+
+
+def full_empty_form_page(survey: OpenSurvey, token: str, nonce: str) -> str:
+    """The empty form with `nonce`, rendered in full: what `empty_form_page` must equal."""
+    form = build_survey_form(survey.instrument, current_locale(), formdata=None)
+    form.nonce.data = nonce
+    return _render_form(survey, form, token)
+
+
+def empty_form_page(survey: OpenSurvey, token: str, nonce: str) -> str:
+    """The empty form with `nonce`, from the app's cache of rendered forms (survey.blueprints.form_pages):
+    only the values of this request (nonce, CSRF token, the counter's names, the URLs that carry a
+    token) are written into the page rendered once for the same instrument, language and mode."""
+    context = _form_context(survey, token)
+    if not context["language_actions"] or context["receipt_value"]:
+        return full_empty_form_page(survey, token, nonce)  # the page would show request.path / a value
+    key = FormPageKey(survey.registered.key, survey.registered.content_hash, current_locale(),
+                      context["kiosk"], "kiosk_offline" in context, context["receipt_required"],
+                      request.script_root)
+    lang = current_locale()
+    values = {"nonce": lambda: nonce, "csrf": generate_csrf,
+              "unit_name": lambda: survey.counter.unit.name(lang),
+              "counter_name": lambda: survey.counter.name(lang), **context_slot_values(context)}
+
+    def render(slots: Slots) -> str:
+        form = build_survey_form(survey.instrument, lang, formdata=None)
+        form.nonce.data = slots.mark("nonce")
+        if (csrf_field := getattr(form, "csrf_token", None)) is not None:  # None: CSRF is off
+            csrf_field.current_token = slots.mark("csrf")
+        return render_template("survey/form.html", **{**marked_context(context, slots),
+                                                      "counter": CounterSlots(slots)},
+                               form=form, errors=(), errors_by_item={}, error_code=None, error_heading=None)
+
+    return form_pages(current_app).get(key, render).fill(values)
 
 
 def _form_back(survey: OpenSurvey, token: str, errors: tuple[FieldError, ...], code: str | None, *,
