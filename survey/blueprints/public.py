@@ -136,11 +136,12 @@ def start(token: str) -> Any:
 @csrf.exempt  # checked below, after the content type, so that a token problem keeps the answers
 def submit(token: str) -> Any:
     survey = _open(token)
+    counter_id = survey.counter.id  # read once: the commit below expires the counter
     _require_form_body()
     if (csrf_page := _csrf_failure_page(survey, token)) is not None:
         return csrf_page, 400
     now = current_time()
-    result = validate_submission(request.form, survey.instrument, counter_id=survey.counter.id, now=now,
+    result = validate_submission(request.form, survey.instrument, counter_id=counter_id, now=now,
                                  settings=SubmissionSettings.from_config(current_app.config))
     if result.outcome is Outcome.REJECTED and (renewed := _renewed_form(survey, token, now)) is not None:
         return renewed, 400
@@ -150,11 +151,12 @@ def submit(token: str) -> Any:
         return _form_back(survey, token, result.errors, result.code), result.status
     if result.outcome is Outcome.ACCEPTED:
         session_ = db.session()
-        intake = take_submission(session_, result, survey=survey, client=_client(survey.counter.id),
+        link = _receipt_link(counter_id)
+        intake = take_submission(session_, result, survey=survey, client=_client(counter_id),
                                  store=store_for(current_app.config["SUBMISSION_LIMIT_STORAGE"], session_),
                                  config=current_app.config, channel=_channel(), language=current_locale(),
                                  now=now, local_day=local_today(), receipt=request.form.get(RECEIPT_FIELD),
-                                 link=_receipt_link(survey.counter.id))
+                                 link=link)
         if intake.receipt_problem is not None:  # nothing to keep: the limits' hits roll back with it
             db.session.rollback()
             code = intake.receipt_problem
@@ -166,8 +168,8 @@ def submit(token: str) -> Any:
             page = _form_back(survey, token, (FieldError(None, "E-RATE", RATE_MESSAGE),), "E-RATE")
             return page, 429, {"Retry-After": str(intake.retry_after)}
         # Stored now or before (a double tap, Back and resubmit): either way the thank-you page (PRG).
-        _remember_answered(survey.counter.id, request.form.get("nonce", ""))
-        if _receipt_link(survey.counter.id) is not None:
+        _remember_answered(counter_id, request.form.get("nonce", ""))
+        if link is not None:
             session.pop(RECEIPT_LINK, None)  # spent: the browser's next form at the counter is ordinary
     return redirect(url_for("public.thanks", token=token, **_mode_args()), 303)
 

@@ -281,15 +281,14 @@ def store_response(session: Session, validation: Validation, *, counter: Counter
     """Add the Response and its answers, and flush; never commit (the view does, once). With `flags`
     (plausibility reason codes) it is stored as flagged, the codes as its reason.
 
-    The UNIQUE idempotency key is the guarantee against double storage; the look-up first only
-    spares the common double tap an exception. On a violation the session is rolled back: this
-    request has written nothing else, and the concurrent twin holds the stored response.
+    The UNIQUE idempotency key is the guarantee against double storage. The common double tap never
+    gets here (`already_stored`, asked before the limits count it, answers it), so there is no
+    look-up first: on a violation (a concurrent twin committed in between) the session is rolled
+    back, everything this request wrote with it, and the twin holds the stored response.
     """
     if validation.outcome is not Outcome.ACCEPTED or validation.nonce is None:
         raise ValueError("only an accepted validation can be stored")
     key = validation.nonce.key
-    if session.scalar(sa.select(Response.id).where(Response.idempotency_key == key)) is not None:
-        return Stored.ALREADY
     response = Response(
         instrument_id=registered.instrument.id, instrument_version=registered.instrument.version,
         instrument_hash=registered.content_hash, unit_id=counter.unit_id, counter_id=counter.id,
