@@ -228,7 +228,10 @@ class SqlLimitStore:
                      .returning(table.c.key, table.c.hits))
         by_bucket = {key: int(count) for key, count in self.session.execute(statement).all()}
         counts = [by_bucket[row["key"]] for row in rows]
-        if min(counts) == 1:  # a new window: the moment to sweep windows that have ended (indexed)
+        # A new window of the last limit (the counter's, which every submission there hits): the
+        # moment to sweep the windows that have ended (indexed). Not at every new row: each new
+        # browser starts one, so that would be a statement on nearly every submission.
+        if counts[-1] == 1:
             self.session.execute(sa.delete(SubmissionHit).where(SubmissionHit.expires_at <= now))
         exceeded = _first_exceeded(counts, hits)
         if exceeded is None:

@@ -21,6 +21,27 @@ def ancestors_and_self(unit: Unit) -> Iterator[Unit]:
         node = node.parent
 
 
+def load_line(session: Session, unit_id: int) -> list[Unit]:
+    """Unit `unit_id` and all its ancestors, in one query (a recursive CTE; UNION ends a cycle).
+
+    A citizen's GET and POST walk up from their counter's unit (the assignment, the receipts, the
+    limits' rules): with the line loaded, `Unit.parent` finds each unit in the session rather than
+    querying for each level. The session holds loaded objects weakly: keep the list while walking.
+    """
+    return list(session.scalars(_LINE, {"unit_id": unit_id}))
+
+
+def _line_statement() -> sa.Select[Unit]:
+    """Built once: building a recursive CTE cost more CPU than running it."""
+    start = sa.select(Unit.id, Unit.parent_id).where(Unit.id == sa.bindparam("unit_id"))
+    line = start.cte("line", recursive=True)
+    line = line.union(sa.select(Unit.id, Unit.parent_id).join(line, Unit.id == line.c.parent_id))
+    return sa.select(Unit).where(Unit.id.in_(sa.select(line.c.id)))
+
+
+_LINE = _line_statement()
+
+
 def assignment_for(session: Session, unit: Unit, day: date) -> InstrumentAssignment | None:
     """The assignment open on `day` for `unit`, or for its nearest ancestor that has one."""
     # One query for the whole line of ancestors (it runs on every citizen's GET and POST), then the
