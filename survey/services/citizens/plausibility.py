@@ -100,14 +100,19 @@ def _repeats(session: Session, counter_id: int, answers: Mapping[str, tuple[int,
     before = rules.threshold("repeat_run") - 1
     if len(answers) < rules.threshold("repeat_min_answers") or before < 1:
         return False
-    ids = session.scalars(sa.select(Response.id).where(
+    last = (sa.select(Response.id).where(
         Response.counter_id == counter_id, Response.submitted_at > now - REPEAT_WINDOW,
         Response.submitted_at <= now)
-        .order_by(Response.id.desc()).limit(before)).all()
-    if len(ids) < before:
+        .order_by(Response.id.desc()).limit(before)).subquery()
+    # One statement for the responses and their answers: the outer join keeps a response without a
+    # coded answer (its vector is empty), so that it still counts as one of the run.
+    vectors: dict[int, set[tuple[str, int]]] = {}
+    run = (sa.select(last.c.id, Answer.item_id, Answer.code).select_from(last)
+           .outerjoin(Answer, Answer.response_id == last.c.id))
+    for response_id, item_id, code in session.execute(run):
+        vector = vectors.setdefault(response_id, set())
+        if item_id is not None:
+            vector.add((item_id, code))
+    if len(vectors) < before:
         return False
-    vectors: dict[int, set[tuple[str, int]]] = {response_id: set() for response_id in ids}
-    for response_id, item_id, code in session.execute(
-            sa.select(Answer.response_id, Answer.item_id, Answer.code).where(Answer.response_id.in_(ids))):
-        vectors[response_id].add((item_id, code))
     return all(frozenset(vector) == mine for vector in vectors.values())
