@@ -68,9 +68,8 @@ def plausibility_flags(session: Session, *, counter_id: int, answers: Mapping[st
     """The reasons to flag a submission about to be stored; `counts` come from the limits just hit,
     `hours` are the counter's opening hours in force (None: unknown, never flagged)."""
     reasons: list[FlagReason] = []
-    recent = session.scalar(sa.select(sa.func.count()).select_from(Response).where(
-        Response.counter_id == counter_id, Response.submitted_at > now - BURST_WINDOW,
-        Response.submitted_at <= now))  # `now` is in the past for an answer a kiosk queued offline
+    # `now` is in the past for an answer a kiosk queued offline
+    recent = session.scalar(_RECENT, {"counter_id": counter_id, "since": now - BURST_WINDOW, "until": now})
     if ((recent or 0) >= rules.threshold("burst_per_minute")
             or counts.get("counter", 0) >= rules.threshold("counter_flag_from")):
         reasons.append(FlagReason.BURST)
@@ -87,6 +86,12 @@ def plausibility_flags(session: Session, *, counter_id: int, answers: Mapping[st
     if hours is not None and not hours.is_open(now, grace):
         reasons.append(FlagReason.AFTER_HOURS)
     return tuple(reasons)
+
+
+# Built once (it runs on every submission): the counter and the window are bound.
+_RECENT = sa.select(sa.func.count()).select_from(Response).where(
+    Response.counter_id == sa.bindparam("counter_id"), Response.submitted_at > sa.bindparam("since"),
+    Response.submitted_at <= sa.bindparam("until"))
 
 
 def _vector(answers: Mapping[str, tuple[int, ...]]) -> frozenset[tuple[str, int]]:

@@ -271,8 +271,10 @@ def already_stored(session: Session, validation: Validation) -> bool:
     """Whether this form (its nonce) was stored before: checked before the limits count it again."""
     if validation.nonce is None:
         return False
-    key = validation.nonce.key
-    return session.scalar(sa.select(Response.id).where(Response.idempotency_key == key)) is not None
+    return session.scalar(_STORED_KEY, {"key": validation.nonce.key}) is not None
+
+
+_STORED_KEY = sa.select(Response.id).where(Response.idempotency_key == sa.bindparam("key"))  # built once
 
 
 def store_response(session: Session, validation: Validation, *, counter: Counter,

@@ -40,6 +40,11 @@ def _line_statement() -> sa.Select[Unit]:
 
 
 _LINE = _line_statement()
+# Built once (it runs on every citizen's GET and POST): the units of the line and the day are bound.
+_OPEN_ASSIGNMENTS = sa.select(InstrumentAssignment).where(
+    InstrumentAssignment.unit_id.in_(sa.bindparam("units", expanding=True)),
+    InstrumentAssignment.opens_on <= sa.bindparam("day"),
+    sa.or_(InstrumentAssignment.closes_on.is_(None), InstrumentAssignment.closes_on >= sa.bindparam("day")))
 
 
 def assignment_for(session: Session, unit: Unit, day: date) -> InstrumentAssignment | None:
@@ -47,9 +52,5 @@ def assignment_for(session: Session, unit: Unit, day: date) -> InstrumentAssignm
     # One query for the whole line of ancestors (it runs on every citizen's GET and POST), then the
     # nearest unit wins; within a unit the latest opening, then the latest row.
     depth = {node.id: level for level, node in enumerate(ancestors_and_self(unit))}
-    candidates = session.scalars(
-        sa.select(InstrumentAssignment)
-        .where(InstrumentAssignment.unit_id.in_(depth), InstrumentAssignment.opens_on <= day,
-               sa.or_(InstrumentAssignment.closes_on.is_(None), InstrumentAssignment.closes_on >= day))
-    ).all()
+    candidates = session.scalars(_OPEN_ASSIGNMENTS, {"units": list(depth), "day": day}).all()
     return min(candidates, key=lambda a: (depth[a.unit_id], -a.opens_on.toordinal(), -a.id), default=None)
