@@ -73,6 +73,31 @@ def completions(app: Flask, paths: list[str], count: int) -> int:
     return done
 
 
+STATEMENT_SAMPLE = 20  # completions whose SQL statements are counted
+
+
+def count_statements(app: Flask, paths: list[str], count: int = STATEMENT_SAMPLE) -> dict[str, int]:
+    """SQL statements sent by `count` completions, by the request's method (GET, POST)."""
+    from flask import has_request_context, request
+    from sqlalchemy import event
+
+    from survey.extensions import db
+
+    counts: dict[str, int] = defaultdict(int)
+
+    def counted(*_: object) -> None:
+        counts[request.method if has_request_context() else "outside a request"] += 1
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", counted)
+    try:
+        completions(app, paths, count)
+    finally:
+        event.remove(engine, "before_cursor_execute", counted)
+    return dict(counts)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--completions", type=int, default=300)
@@ -91,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                           "SUBMISSION_RULES": {"address_limit": "1000000 per 10 minutes",
                                                "counter_limit": "1000000 per 10 minutes"}})
         completions(app, paths, 20)  # warm caches: templates compiled, instruments loaded
+        statements = count_statements(app, paths)
         wall, cpu = time.perf_counter(), time.process_time()
         done = completions(app, paths, args.completions)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -99,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{done} completions (GET form + POST answers), in-process, no profiler: "
               f"{1000 * wall / done:.2f} ms wall, {1000 * cpu / done:.2f} ms CPU per completion "
               f"(load {os.getloadavg()[0]:.1f})")
+        print("SQL statements per completion: " + ", ".join(f"{method} {count / STATEMENT_SAMPLE:.1f}"
+                                                            for method, count in statements.items()))
         profiler = cProfile.Profile(time.process_time)
         profiler.enable()
         profiled = completions(app, paths, args.completions)

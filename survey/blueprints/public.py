@@ -17,9 +17,17 @@ from flask import (
     url_for,
 )
 from flask_babel import lazy_gettext as _l
-from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFError, generate_csrf
 
 from survey.auth import current_time, local_today
+from survey.blueprints.form_pages import (
+    CounterSlots,
+    FormPageKey,
+    Slots,
+    context_slot_values,
+    form_pages,
+    marked_context,
+)
 from survey.errors import SurveyError
 from survey.extensions import csrf, db
 from survey.forms import build_survey_form
@@ -119,21 +127,21 @@ def start(token: str) -> Any:
     survey = _open(token)
     if not request.args.get("new") and _answered_here(survey.counter.id):
         return redirect(url_for("public.thanks", token=token, **_mode_args()), 303)
-    form = build_survey_form(survey.instrument, current_locale(), formdata=None)
-    form.nonce.data = issue_nonce(current_app.config["SECRET_KEY"], survey.counter.id,
-                                  survey.instrument.key, current_time())
-    return _with_browser_cookie(make_response(_render_form(survey, form, token)))
+    nonce = issue_nonce(current_app.config["SECRET_KEY"], survey.counter.id, survey.instrument.key,
+                        current_time())
+    return _with_browser_cookie(make_response(empty_form_page(survey, token, nonce)))
 
 
 @bp.post("/s/<token>")
 @csrf.exempt  # checked below, after the content type, so that a token problem keeps the answers
 def submit(token: str) -> Any:
     survey = _open(token)
+    counter_id = survey.counter.id  # read once: the commit below expires the counter
     _require_form_body()
     if (csrf_page := _csrf_failure_page(survey, token)) is not None:
         return csrf_page, 400
     now = current_time()
-    result = validate_submission(request.form, survey.instrument, counter_id=survey.counter.id, now=now,
+    result = validate_submission(request.form, survey.instrument, counter_id=counter_id, now=now,
                                  settings=SubmissionSettings.from_config(current_app.config))
     if result.outcome is Outcome.REJECTED and (renewed := _renewed_form(survey, token, now)) is not None:
         return renewed, 400
@@ -143,11 +151,12 @@ def submit(token: str) -> Any:
         return _form_back(survey, token, result.errors, result.code), result.status
     if result.outcome is Outcome.ACCEPTED:
         session_ = db.session()
-        intake = take_submission(session_, result, survey=survey, client=_client(survey.counter.id),
+        link = _receipt_link(counter_id)
+        intake = take_submission(session_, result, survey=survey, client=_client(counter_id),
                                  store=store_for(current_app.config["SUBMISSION_LIMIT_STORAGE"], session_),
                                  config=current_app.config, channel=_channel(), language=current_locale(),
                                  now=now, local_day=local_today(), receipt=request.form.get(RECEIPT_FIELD),
-                                 link=_receipt_link(survey.counter.id))
+                                 link=link)
         if intake.receipt_problem is not None:  # nothing to keep: the limits' hits roll back with it
             db.session.rollback()
             code = intake.receipt_problem
@@ -159,8 +168,8 @@ def submit(token: str) -> Any:
             page = _form_back(survey, token, (FieldError(None, "E-RATE", RATE_MESSAGE),), "E-RATE")
             return page, 429, {"Retry-After": str(intake.retry_after)}
         # Stored now or before (a double tap, Back and resubmit): either way the thank-you page (PRG).
-        _remember_answered(survey.counter.id, request.form.get("nonce", ""))
-        if _receipt_link(survey.counter.id) is not None:
+        _remember_answered(counter_id, request.form.get("nonce", ""))
+        if link is not None:
             session.pop(RECEIPT_LINK, None)  # spent: the browser's next form at the counter is ordinary
     return redirect(url_for("public.thanks", token=token, **_mode_args()), 303)
 
@@ -300,16 +309,55 @@ def _page(survey: OpenSurvey, token: str) -> dict[str, Any]:
 def _render_form(survey: OpenSurvey, form: Any, token: str, errors: tuple[FieldError, ...] = (),
                  code: str | None = None) -> str:
     by_item = {error.item_id: error for error in errors if error.item_id is not None}
+    return render_template("survey/form.html", **_form_context(survey, token), form=form, errors=errors,
+                           errors_by_item=by_item, error_code=code,
+                           error_heading=ERROR_HEADINGS.get(code or ""))
+
+
+def _form_context(survey: OpenSurvey, token: str) -> dict[str, Any]:
+    """The form page's context but the form and its errors."""
     mode = "kiosk" if _kiosk() else None  # url_for leaves out arguments that are None
     languages = {code: url_for("public.switch_language", token=token, lang=code, mode=mode)
                  for code in current_app.config["LANGUAGES"]}
-    return render_template("survey/form.html", **_page(survey, token), form=form, errors=errors,
-                           errors_by_item=by_item, error_code=code, language_actions=languages,
-                           error_heading=ERROR_HEADINGS.get(code or ""),
-                           receipt_required=(receipts_required(survey.counter, current_app.config)
-                                             and _receipt_link(survey.counter.id) is None),
-                           receipt_value=request.form.get(RECEIPT_FIELD, "")[:160],
-                           action=url_for("public.submit", token=token, **_mode_args()))
+    return {**_page(survey, token), "language_actions": languages,
+            "receipt_required": (receipts_required(survey.counter, current_app.config)
+                                 and _receipt_link(survey.counter.id) is None),
+            "receipt_value": request.form.get(RECEIPT_FIELD, "")[:160],
+            "action": url_for("public.submit", token=token, **_mode_args())}
+
+
+def full_empty_form_page(survey: OpenSurvey, token: str, nonce: str) -> str:
+    """The empty form with `nonce`, rendered in full: what `empty_form_page` must equal."""
+    form = build_survey_form(survey.instrument, current_locale(), formdata=None)
+    form.nonce.data = nonce
+    return _render_form(survey, form, token)
+
+
+def empty_form_page(survey: OpenSurvey, token: str, nonce: str) -> str:
+    """The empty form with `nonce`, from the app's cache of rendered forms (survey.blueprints.form_pages):
+    only the values of this request (nonce, CSRF token, the counter's names, the URLs that carry a
+    token) are written into the page rendered once for the same instrument, language and mode."""
+    context = _form_context(survey, token)
+    if not context["language_actions"] or context["receipt_value"]:
+        return full_empty_form_page(survey, token, nonce)  # the page would show request.path / a value
+    key = FormPageKey(survey.registered.key, survey.registered.content_hash, current_locale(),
+                      context["kiosk"], "kiosk_offline" in context, context["receipt_required"],
+                      request.script_root)
+    lang = current_locale()
+    values = {"nonce": lambda: nonce, "csrf": generate_csrf,
+              "unit_name": lambda: survey.counter.unit.name(lang),
+              "counter_name": lambda: survey.counter.name(lang), **context_slot_values(context)}
+
+    def render(slots: Slots) -> str:
+        form = build_survey_form(survey.instrument, lang, formdata=None)
+        form.nonce.data = slots.mark("nonce")
+        if (csrf_field := getattr(form, "csrf_token", None)) is not None:  # None: CSRF is off
+            csrf_field.current_token = slots.mark("csrf")
+        return render_template("survey/form.html", **{**marked_context(context, slots),
+                                                      "counter": CounterSlots(slots)},
+                               form=form, errors=(), errors_by_item={}, error_code=None, error_heading=None)
+
+    return form_pages(current_app).get(key, render).fill(values)
 
 
 def _form_back(survey: OpenSurvey, token: str, errors: tuple[FieldError, ...], code: str | None, *,

@@ -22,6 +22,7 @@ from tests.survey.conftest import RELAXED_RULES, audit_events, make_app, unit_id
 from tests.survey.staff_helpers import CHEAP_ARGON2, Clock, clock_of, signed_in
 from tests.survey.survey_helpers import (
     FRESH_FORM,
+    KITCHEN_COUNTER,
     VALID,
     Served,
     hidden_fields,
@@ -190,3 +191,39 @@ def test_refusals_are_listed_for_managers(migrated_db: Path, tmp_path: Path) -> 
     assert "một địa chỉ mạng, không có cookie trình duyệt</td><td class=\"num\">2</td>" in page
     with served.app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == 1
+
+
+def test_a_response_without_coded_answers_breaks_a_run_of_repeats(migrated_db: Path, tmp_path: Path) -> None:
+    """The last responses and their answers come in one outer join: one with no coded answer is
+    still one of the last `repeat_run - 1` (an empty vector), so it breaks the run."""
+    from datetime import UTC, datetime, timedelta
+
+    from survey.models import Answer, Channel
+    from survey.services.citizens.limits import parse_rules
+    from survey.services.citizens.plausibility import _repeats
+
+    served = _served(migrated_db, tmp_path)
+    rules = parse_rules({**RELAXED_RULES, "repeat_run": 3, "repeat_min_answers": 1})
+    now = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+    mine = {"q_access": (4,), "q_staff": (5,)}
+    counter = served.counters[KITCHEN_COUNTER]
+    with served.app.app_context():
+        def add(minutes_ago: int, answers: dict[str, tuple[int, ...]]) -> None:
+            response = Response(instrument_id="kitchen-sink", instrument_version="2025.1",
+                                instrument_hash="0" * 64, unit_id=unit_id("HL-AB-1"), counter_id=counter,
+                                channel=Channel.QR, language="vi", status=ResponseStatus.VALID,
+                                submitted_at=now - timedelta(minutes=minutes_ago),
+                                idempotency_key=f"k{minutes_ago}")
+            db.session.add(response)
+            db.session.flush()
+            db.session.add_all(Answer(response_id=response.id, item_id=item, code=code)
+                               for item, codes in answers.items() for code in codes)
+            db.session.flush()
+
+        add(3, mine)
+        assert not _repeats(db.session(), counter, mine, now, rules)  # one before: too few for a run of 3
+        add(2, mine)
+        assert _repeats(db.session(), counter, mine, now, rules)
+        add(1, {})  # the latest has no coded answer (texts only)
+        assert not _repeats(db.session(), counter, mine, now, rules)
+        db.session.rollback()

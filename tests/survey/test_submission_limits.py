@@ -290,3 +290,29 @@ def test_ended_windows_are_swept_when_a_new_one_starts(migrated_db: Path, tmp_pa
     served.app.config["CLOCK"].advance(minutes=10)
     assert _post(served).status_code == 303
     assert len(windows()) == 1  # the ended window's rows are gone, the new window's are there
+
+
+def test_the_limits_after_the_refusing_one_are_left_as_they_were(migrated_db: Path, tmp_path: Path) -> None:
+    """The database store hits a submission's limits in one statement and takes back those after the
+    first exceeded: their rows are as if never hit (an existing count unchanged, a new row absent)."""
+    from limits import parse
+
+    from survey.services.citizens.limits import SqlLimitStore
+
+    served = _served(migrated_db, tmp_path)
+    one, ten = parse("1 per hour"), parse("10 per hour")
+    now = 1_800_000_000.0
+
+    def table() -> set[tuple[str, int]]:
+        return {(row.key.split("/")[0], row.hits) for row in db.session.scalars(sa.select(SubmissionHit))}
+
+    with served.app.app_context():
+        store = SqlLimitStore(db.session())
+        assert store.hit_in_order([("b:x", one), ("a:y", ten)], now) == [1, 1]
+        assert table() == {("b:x", 1), ("a:y", 1)}
+        # b:x is now over its limit: a:y keeps its count and c:z is not created
+        assert store.hit_in_order([("b:x", one), ("a:y", ten), ("c:z", ten)], now) == [2]
+        assert table() == {("b:x", 2), ("a:y", 1)}
+        assert store.hit_in_order([("a:y", ten), ("c:z", ten)], now) == [2, 1]
+        assert table() == {("b:x", 2), ("a:y", 2), ("c:z", 1)}
+        db.session.rollback()

@@ -17,15 +17,16 @@ the store never holds an address or a cookie value, and yesterday's keys cannot 
 The limits are hit from the client's own to the counter's, stopping at the first one exceeded, so a
 refused client never uses up the counter's allowance for the honest citizens behind it.
 
-The store is a database table by default (`SqlLimitStore`, one atomic UPSERT per hit on SQLite and
-PostgreSQL, written in the request's transaction) or any `limits` storage URI (`redis://…`).
+The store is a database table by default (`SqlLimitStore`, one atomic multi-row UPSERT for a
+submission's hits on SQLite and PostgreSQL, written in the request's transaction) or any `limits` storage URI (`redis://…`).
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -182,9 +183,15 @@ def limit_keys(client: Client, counter_id: int) -> dict[str, str]:
 
 
 class LimitStore(Protocol):
-    def hit(self, key: str, limit: RateLimitItem, now: float) -> int:
-        """Count one submission in `key`'s current window of `limit`; return the window's count."""
+    def hit_in_order(self, hits: Sequence[tuple[str, RateLimitItem]], now: float) -> list[int]:
+        """Count one submission in each `(key, limit)`'s current window, in order, stopping after the
+        first whose count exceeds its limit; return the counts of those hit."""
         ...
+
+
+def _first_exceeded(counts: Sequence[int], hits: Sequence[tuple[str, RateLimitItem]]) -> int | None:
+    return next((index for index, (count, (_, limit)) in enumerate(zip(counts, hits, strict=False))
+                 if count > limit.amount), None)
 
 
 def window_of(limit: RateLimitItem, now: float) -> tuple[int, int]:
@@ -204,29 +211,61 @@ class SqlLimitStore:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def hit(self, key: str, limit: RateLimitItem, now: float) -> int:
-        start, end = window_of(limit, now)
+    def hit_in_order(self, hits: Sequence[tuple[str, RateLimitItem]], now: float) -> list[int]:
+        """One multi-row UPSERT for every hit (a statement per limit was most of a submission's
+        database time); the limits after the first exceeded are then taken back, as if never hit:
+        decremented, or deleted where this hit had created the row. The transaction holds the rows
+        until it ends, so no other submission sees the counts taken back."""
+        if not hits:
+            return []
         table = cast(sa.Table, SubmissionHit.__table__)
-        bucket = f"{key}/{limit.amount}/{limit.get_expiry()}"
-        values = {"key": bucket, "window_start": start, "hits": 1, "expires_at": end}
-        statement = (_insert(self.session, table).values(**values)
-                     .on_conflict_do_update(index_elements=["key", "window_start"],
-                                            set_={"hits": table.c.hits + 1})
-                     .returning(table.c.hits))
-        hits = int(self.session.execute(statement).scalar_one())
-        if hits == 1:  # a new window: the moment to sweep windows that have ended (indexed)
+        rows = []
+        for key, limit in hits:
+            start, end = window_of(limit, now)
+            rows.append({"key": _bucket(key, limit), "window_start": start, "hits": 1, "expires_at": end})
+        _upsert_dialect(self.session)
+        parameters = {f"{name}{index}": row[column] for index, row in enumerate(rows)
+                      for name, column in (("key", "key"), ("start", "window_start"), ("end", "expires_at"))}
+        by_bucket = {key: int(count) for key, count
+                     in self.session.execute(_upsert_hits(len(rows)), parameters).all()}
+        counts = [by_bucket[row["key"]] for row in rows]
+        # A new window of the last limit (the counter's, which every submission there hits): the
+        # moment to sweep the windows that have ended (indexed). Not at every new row: each new
+        # browser starts one, so that would be a statement on nearly every submission.
+        if counts[-1] == 1:
             self.session.execute(sa.delete(SubmissionHit).where(SubmissionHit.expires_at <= now))
-        return hits
+        exceeded = _first_exceeded(counts, hits)
+        if exceeded is None:
+            return counts
+        for row, count in zip(rows[exceeded + 1:], counts[exceeded + 1:], strict=True):
+            where = (table.c.key == row["key"]) & (table.c.window_start == row["window_start"])
+            self.session.execute(sa.delete(table).where(where) if count == 1
+                                 else sa.update(table).where(where).values(hits=table.c.hits - 1))
+        return counts[:exceeded + 1]
+
+
+@functools.cache
+def _upsert_hits(rows: int) -> sa.TextClause:
+    """The UPSERT of `rows` hits, in the syntax SQLite and PostgreSQL share. Written as text because
+    SQLAlchemy compiles a multi-row INSERT afresh at every execution (it cannot cache it), which
+    cost as much CPU as the rest of the submission's limits; a text statement is compiled once."""
+    values = ", ".join(f"(:key{index}, :start{index}, 1, :end{index})" for index in range(rows))
+    return sa.text(f'INSERT INTO {SubmissionHit.__tablename__} ("key", window_start, hits, expires_at) '
+                   f'VALUES {values} ON CONFLICT ("key", window_start) DO UPDATE SET '
+                   f'hits = {SubmissionHit.__tablename__}.hits + 1 RETURNING "key", hits')
 
 
 def _insert(session: Session, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
     """The dialect's INSERT with ON CONFLICT (an UPSERT): SQLite and PostgreSQL only."""
+    return sqlite.insert(table) if _upsert_dialect(session) == "sqlite" else postgresql.insert(table)
+
+
+def _upsert_dialect(session: Session) -> str:
+    """The session's database, which must know INSERT ... ON CONFLICT: SQLite or PostgreSQL."""
     dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    raise RuntimeError(f"the database limit store supports SQLite and PostgreSQL, not {dialect}")
+    if dialect not in ("sqlite", "postgresql"):
+        raise RuntimeError(f"the database limit store supports SQLite and PostgreSQL, not {dialect}")
+    return dialect
 
 
 class StorageLimitStore:
@@ -236,9 +275,19 @@ class StorageLimitStore:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
 
-    def hit(self, key: str, limit: RateLimitItem, now: float) -> int:
-        start, _ = window_of(limit, now)
-        return int(self.storage.incr(f"hailong/{limit.key_for(key)}/{start}", limit.get_expiry()))
+    def hit_in_order(self, hits: Sequence[tuple[str, RateLimitItem]], now: float) -> list[int]:
+        counts: list[int] = []
+        for key, limit in hits:
+            start, _ = window_of(limit, now)
+            counts.append(int(self.storage.incr(f"hailong/{limit.key_for(key)}/{start}", limit.get_expiry())))
+            if counts[-1] > limit.amount:
+                break
+        return counts
+
+
+def _bucket(key: str, limit: RateLimitItem) -> str:
+    """A limit's row key: a changed limit counts afresh rather than against the old one's hits."""
+    return f"{key}/{limit.amount}/{limit.get_expiry()}"
 
 
 _STORAGES: dict[str, Storage] = {}
@@ -265,13 +314,14 @@ class LimitCheck:
 def apply_limits(store: LimitStore, client: Client, counter_id: int, rules: CounterRules,
                  now: float) -> LimitCheck:
     """Hit the limits from the client's own to the counter's; stop at the first one exceeded."""
-    counts: dict[str, int] = {}
-    for name, key in limit_keys(client, counter_id).items():
-        limit = rules.limits[name]
-        counts[name] = store.hit(key, limit, now)
-        if counts[name] > limit.amount:
-            _, end = window_of(limit, now)
-            return LimitCheck(counts, name, max(1, math.ceil(end - now)))
+    names = list(limit_keys(client, counter_id).items())
+    hits = [(key, rules.limits[name]) for name, key in names]
+    counts = dict(zip((name for name, _ in names), store.hit_in_order(hits, now), strict=False))
+    exceeded = _first_exceeded(list(counts.values()), hits)
+    if exceeded is not None:
+        name, (_, limit) = names[exceeded][0], hits[exceeded]
+        _, end = window_of(limit, now)
+        return LimitCheck(counts, name, max(1, math.ceil(end - now)))
     return LimitCheck(counts)
 
 

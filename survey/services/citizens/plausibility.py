@@ -68,9 +68,8 @@ def plausibility_flags(session: Session, *, counter_id: int, answers: Mapping[st
     """The reasons to flag a submission about to be stored; `counts` come from the limits just hit,
     `hours` are the counter's opening hours in force (None: unknown, never flagged)."""
     reasons: list[FlagReason] = []
-    recent = session.scalar(sa.select(sa.func.count()).select_from(Response).where(
-        Response.counter_id == counter_id, Response.submitted_at > now - BURST_WINDOW,
-        Response.submitted_at <= now))  # `now` is in the past for an answer a kiosk queued offline
+    # `now` is in the past for an answer a kiosk queued offline
+    recent = session.scalar(_RECENT, {"counter_id": counter_id, "since": now - BURST_WINDOW, "until": now})
     if ((recent or 0) >= rules.threshold("burst_per_minute")
             or counts.get("counter", 0) >= rules.threshold("counter_flag_from")):
         reasons.append(FlagReason.BURST)
@@ -89,6 +88,12 @@ def plausibility_flags(session: Session, *, counter_id: int, answers: Mapping[st
     return tuple(reasons)
 
 
+# Built once (it runs on every submission): the counter and the window are bound.
+_RECENT = sa.select(sa.func.count()).select_from(Response).where(
+    Response.counter_id == sa.bindparam("counter_id"), Response.submitted_at > sa.bindparam("since"),
+    Response.submitted_at <= sa.bindparam("until"))
+
+
 def _vector(answers: Mapping[str, tuple[int, ...]]) -> frozenset[tuple[str, int]]:
     return frozenset((item, code) for item, codes in answers.items() for code in codes)
 
@@ -100,14 +105,19 @@ def _repeats(session: Session, counter_id: int, answers: Mapping[str, tuple[int,
     before = rules.threshold("repeat_run") - 1
     if len(answers) < rules.threshold("repeat_min_answers") or before < 1:
         return False
-    ids = session.scalars(sa.select(Response.id).where(
+    last = (sa.select(Response.id).where(
         Response.counter_id == counter_id, Response.submitted_at > now - REPEAT_WINDOW,
         Response.submitted_at <= now)
-        .order_by(Response.id.desc()).limit(before)).all()
-    if len(ids) < before:
+        .order_by(Response.id.desc()).limit(before)).subquery()
+    # One statement for the responses and their answers: the outer join keeps a response without a
+    # coded answer (its vector is empty), so that it still counts as one of the run.
+    vectors: dict[int, set[tuple[str, int]]] = {}
+    run = (sa.select(last.c.id, Answer.item_id, Answer.code).select_from(last)
+           .outerjoin(Answer, Answer.response_id == last.c.id))
+    for response_id, item_id, code in session.execute(run):
+        vector = vectors.setdefault(response_id, set())
+        if item_id is not None:
+            vector.add((item_id, code))
+    if len(vectors) < before:
         return False
-    vectors: dict[int, set[tuple[str, int]]] = {response_id: set() for response_id in ids}
-    for response_id, item_id, code in session.execute(
-            sa.select(Answer.response_id, Answer.item_id, Answer.code).where(Answer.response_id.in_(ids))):
-        vectors[response_id].add((item_id, code))
     return all(frozenset(vector) == mine for vector in vectors.values())

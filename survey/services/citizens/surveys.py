@@ -16,7 +16,7 @@ from instruments.model import Instrument
 from instruments.registry import RegisteredInstrument, UnknownInstrument, get_registered
 from survey.errors import SurveyError
 from survey.models import Counter
-from survey.services.organisation.assignments import assignment_for
+from survey.services.organisation.assignments import assignment_for, load_line
 from survey.services.qr.qr_tokens import resolve_token, token_secret
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,9 @@ def open_survey(session: Session, token: str, config: Mapping[str, Any], day: da
 def survey_at(session: Session, counter: Counter, config: Mapping[str, Any], day: date) -> OpenSurvey:
     """The survey of a live `counter` (already checked by its caller: a QR token or a registered
     tablet) with the instrument assigned on `day` (else 404)."""
+    line = load_line(session, counter.unit_id)  # held while the walk up links the units to the counter
     assignment = assignment_for(session, counter.unit, day)
+    del line  # from here the counter holds its line: the limits' and receipts' walks query no more
     if assignment is None:
         raise _no_survey()
     try:

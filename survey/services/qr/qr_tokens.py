@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy.orm import Session
@@ -67,7 +66,7 @@ def resolve_token(session: Session, token: str, secret: str) -> Counter:
     revoked or inactive counter or a retired key version.
     """
     decoded = decode_token(token, secret)
-    counter = session.scalar(sa.select(Counter).where(Counter.id == decoded.counter_id))
+    counter = session.get(Counter, decoded.counter_id)  # by primary key: no statement to build
     if counter is None or counter.unit_id != decoded.unit_id:
         raise _invalid()
     if counter.revoked_at is not None or not counter.active or counter.key_version != decoded.key_version:
