@@ -176,3 +176,65 @@ def test_the_same_code_from_everyone_has_no_variance_whatever_the_weights(factor
                 & (table["stat"] == "q3")].iloc[0]
     assert row["est"] == pytest.approx(3.0, abs=1e-12) and row["se"] == 0.0
     assert row["ci_lo"] == row["est"] == row["ci_hi"]
+
+
+def test_a_criterion_nobody_answered_leaves_its_element_out_of_the_composites() -> None:
+    # Unit u answered only q1 (q2 and q3 "not applicable"); unit v answered all three. By hand, with
+    # "satisfied" = codes 4 and 5: u q1 = 2/4 = .5, so u's e1 = .5 (q1 alone), e2 undefined and u's
+    # overall = .5; total q1 = 5/8, q2 = 1/4 (v only), e1 = (.625 + .25) / 2 = .4375, e2 = q3 = .5,
+    # overall = (.4375 + .5) / 2 = .46875. u's q1 SE: p (1 - p) / (n - 1) = .25 / 3 with every
+    # respondent its own PSU (Lumley 2010, sec. 2.3).
+    definition = IndexDefinition.from_mapping([("q1", "e1"), ("q2", "e1"), ("q3", "e2")])
+    data = pd.DataFrame({"unit": ["u"] * 4 + ["v"] * 4, "q1": [5, 4, 2, 1, 5, 5, 4, 1],
+                         "q2": [np.nan] * 4 + [4, 2, 2, 2], "q3": [np.nan] * 4 + [5, 5, 1, 1]})
+    table = compute_indices(data, definition, unit_col="unit", min_n=0).set_index(
+        ["domain", "stat_type", "stat"])
+    expected = {("u", "criterion", "q1"): 0.5, ("u", "element", "e1"): 0.5,
+                ("u", "overall_index", "overall"): 0.5, ("total", "criterion", "q1"): 0.625,
+                ("total", "criterion", "q2"): 0.25, ("total", "element", "e1"): 0.4375,
+                ("total", "element", "e2"): 0.5, ("total", "overall_index", "overall"): 0.46875}
+    for key, value in expected.items():
+        assert table.loc[key, "est"] == pytest.approx(value, abs=1e-12), key
+    for key in (("u", "criterion", "q2"), ("u", "criterion", "q3"), ("u", "element", "e2")):
+        assert math.isnan(table.loc[key, "est"]) and table.loc[key, "n"] == 0, key
+    assert table.loc[("u", "element", "e1"), "se"] == pytest.approx(math.sqrt(0.25 / 3), rel=1e-12)
+
+
+def test_a_stratum_without_answers_to_an_item_adds_no_degree_of_freedom_loss() -> None:
+    # Stratum a: clusters a1, a2 answer q1; stratum b: clusters b1, b2 answer only q2. Design df of a
+    # statistic = its PSUs minus its strata (R's degf() of the subset design): q1 2 - 1 = 1, q2
+    # likewise 1; the element (both criteria) 4 - 2 = 2.
+    definition = IndexDefinition.from_mapping([("q1", "e1"), ("q2", "e1")])
+    data = pd.DataFrame({"unit": "u", "stratum": ["a", "a", "b", "b"], "cluster": ["a1", "a2", "b1", "b2"],
+                         "q1": [5, 2, np.nan, np.nan], "q2": [np.nan, np.nan, 4, 1]})
+    table = compute_indices(data, definition, unit_col="unit", strata_col="stratum", cluster_col="cluster",
+                            min_n=0).set_index(["domain", "stat_type", "stat"])
+    assert table.loc[("u", "criterion", "q1"), "df"] == 1
+    assert table.loc[("u", "criterion", "q2"), "df"] == 1
+    assert table.loc[("u", "element", "e1"), "df"] == 2
+
+
+def test_a_certainty_stratum_adds_nothing_to_a_mean_scores_variance() -> None:
+    # Stratum a: two PSUs scoring 5 and 3; stratum b: one PSU scoring 4, taken with certainty. Mean
+    # score 4; z_i = (y_i - 4) / 3, so stratum a holds +-1/3 and contributes 2/1 * 2/9 = 4/9, stratum
+    # b nothing: se = 2/3 by hand.
+    definition = IndexDefinition.from_mapping([("q1", "e1")])
+    data = pd.DataFrame({"unit": "u", "stratum": ["a", "a", "b"], "cluster": ["a1", "a2", "b1"],
+                         "q1": [5, 3, 4]})
+    table = compute_indices(data, definition, unit_col="unit", strata_col="stratum", cluster_col="cluster",
+                            lonely_psu="certainty", min_n=0).set_index(["domain", "stat_type", "stat"])
+    row = table.loc[("u", "mean_score", "q1")]
+    assert row["est"] == pytest.approx(4.0, abs=1e-12)
+    assert row["se"] == pytest.approx(2 / 3, rel=1e-12)
+
+
+def test_everyone_satisfied_has_no_variance_whatever_the_weights() -> None:
+    # As the same-code test above, for a criterion: both of B's respondents answer 5, so p = 1 and
+    # every linearized value is 0; the share's variance must be exactly 0, not rounding left over.
+    definition = IndexDefinition.from_mapping([("q1", "e1")])
+    data = pd.DataFrame({"unit": "B", "w": [5.86563633912433868, 5.78125], "q1": [5.0, 5.0]})
+    for factor in (1.0, 3.0, 0.7):
+        table = compute_indices(data.assign(w=data["w"] * factor), definition, unit_col="unit",
+                                weight_col="w", min_n=0)
+        row = table[(table["domain"] == "B") & (table["stat_type"] == "criterion")].iloc[0]
+        assert (row["est"], row["se"]) == (1.0, 0.0), factor
