@@ -198,6 +198,7 @@ def test_a_criterion_nobody_answered_leaves_its_element_out_of_the_composites() 
     for key in (("u", "criterion", "q2"), ("u", "criterion", "q3"), ("u", "element", "e2")):
         assert math.isnan(table.loc[key, "est"]) and table.loc[key, "n"] == 0, key
     assert table.loc[("u", "element", "e1"), "se"] == pytest.approx(math.sqrt(0.25 / 3), rel=1e-12)
+    assert table["n"].dtype == np.int64  # a count: "4", not "4.0", in the published CSV
 
 
 def test_a_stratum_without_answers_to_an_item_adds_no_degree_of_freedom_loss() -> None:
@@ -238,3 +239,19 @@ def test_everyone_satisfied_has_no_variance_whatever_the_weights() -> None:
                                 weight_col="w", min_n=0)
         row = table[(table["domain"] == "B") & (table["stat_type"] == "criterion")].iloc[0]
         assert (row["est"], row["se"]) == (1.0, 0.0), factor
+
+
+def test_the_composite_floor_does_not_depend_on_the_scale_of_small_weights() -> None:
+    # Equal weights are equivalent to none, whatever their size: with ten weights of 0.01 (squares
+    # summing to 0.001) the element's Kish floor and interval must be those of weights 1. Kish's n_eff
+    # (sum w)^2 / sum w^2 = 10 either way.
+    definition = IndexDefinition.from_mapping([("q1", "e1"), ("q2", "e1")])
+    data = pd.DataFrame({"unit": "u", "psu": [f"p{i // 2}" for i in range(10)],
+                         "q1": [5, 1] * 5, "q2": [5, 5, 5, 1, 5, 5, 1, 1, 4, 2]})
+    tables = [compute_indices(data.assign(w=weight), definition, unit_col="unit", cluster_col="psu",
+                              weight_col="w", min_n=0).set_index(["domain", "stat_type", "stat"])
+              for weight in (1.0, 0.01)]
+    for column in ("n_eff_floor", "ci_lo", "ci_hi"):
+        assert tables[1].loc[("u", "element", "e1"), column] == pytest.approx(
+            tables[0].loc[("u", "element", "e1"), column], rel=1e-12), column
+    assert tables[1].loc[("u", "criterion", "q1"), "n_eff"] == pytest.approx(10.0, rel=1e-12)
