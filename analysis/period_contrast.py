@@ -10,6 +10,9 @@ the sufficient statistics of `analysis.sufficient` with every criterion doubled 
 give ``V(d) = g' (sum_h G_h) g``. This is R's ``svycontrast`` of the two periods' ``svyratio`` on one
 design (tests/analysis/r/change_reference.R).
 
+`change_from_sums` gives the same table from each period's integer cell sums (`analysis.cell_sums`),
+without respondents, for the default design unweighted or post-stratified.
+
 References
 ----------
 Binder DA (1983). On the variances of asymptotically normal estimators from complex surveys.
@@ -27,15 +30,16 @@ import pandas as pd
 from scipy import stats
 
 from analysis.calibration import Calibration, calibrated_cells
+from analysis.cell_sums import Int64Array, SummedCells, SumsLayout, sums_cell_statistics, sums_design
 from analysis.change import Direction
 from analysis.data import AnalysisInputError, ItemMatrices, item_matrices
 from analysis.design import LonelyPSU, build_design
 from analysis.domains import build_domains
-from analysis.estimates import _domain_sums, _ratio, composite_coefficients
+from analysis.estimates import _domain_sums, _DomainSums, _ratio, composite_coefficients
 from analysis.sufficient import cell_statistics
 from instruments.index import IndexDefinition
 
-__all__ = ["change_with_covariance"]
+__all__ = ["change_from_sums", "change_with_covariance"]
 
 
 def _doubled(items: ItemMatrices, current: np.ndarray) -> ItemMatrices:
@@ -139,13 +143,143 @@ def change_with_covariance(
     else:
         cells = calibrated_cells(items, design, calibration.aligned(sub.index), domains.unit_codes,
                                  domains.membership, rows, n_domains)
-    sums = _domain_sums(cells, design, n_domains)
+    return _contrast(_domain_sums(cells, design, n_domains), domains.labels, definition, alpha)
+
+
+def _no_rows(definition: IndexDefinition) -> ItemMatrices:
+    """The item matrices of `definition` without respondents (its layout and element structure)."""
+    empty = pd.DataFrame(columns=[c.item_id for c in definition.criteria]
+                         + [s.item_id for s in definition.separate], dtype=np.float64)
+    return item_matrices(empty, definition)
+
+
+def _doubled_layout(layout: SumsLayout) -> SumsLayout:
+    """The `SumsLayout` of `_doubled` items: every criterion, element and separate item twice."""
+    def twice(names: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(f"{n}@1" for n in names) + tuple(f"{n}@0" for n in names)
+
+    return SumsLayout(twice(layout.criteria), twice(layout.elements), twice(layout.separate))
+
+
+def _placed(layout: SumsLayout, sums: Int64Array, offset: int) -> Int64Array:
+    """One period's cell sums in the doubled layout: its copy (``offset`` 0 current, 1 previous).
+
+    A respondent's doubled vector is zero in the other period's copy, so every sum of the other copy,
+    and every cross-product between the copies, is zero; the comprehensive and any-valid columns are
+    not doubled (`_doubled`).
+    """
+    k, e, j = len(layout.criteria), len(layout.elements), len(layout.separate)
+    doubled = _doubled_layout(layout)
+    out = np.zeros((len(sums), doubled.length), dtype=np.int64)
+    out[:, 0] = sums[:, 0]
+    totals, start = sums[:, layout.totals], doubled.totals.start
+    for block in range(4):  # satisfied, valid, code sum, code² sum
+        at = start + 2 * k * block + k * offset
+        out[:, at : at + k] = totals[:, k * block : k * (block + 1)]
+    out[:, start + 8 * k : start + 8 * k + 2] = totals[:, 4 * k : 4 * k + 2]  # comprehensive, any valid
+    for block in range(2):  # favourable, listed
+        at = start + 8 * k + 2 + 2 * j * block + j * offset
+        out[:, at : at + j] = totals[:, 4 * k + 2 + j * block : 4 * k + 2 + j * (block + 1)]
+    at = doubled.element_valid.start + e * offset
+    out[:, at : at + e] = sums[:, layout.element_valid]
+    # u = [s, v] -> [s@1, s@0, v@1, v@0]: the pair (a, b) of the upper triangle keeps a <= b
+    where = np.where(np.arange(2 * k) < k, np.arange(2 * k) + k * offset, np.arange(2 * k) + k + k * offset)
+    position = np.zeros((4 * k, 4 * k), dtype=np.intp)
+    position[np.triu_indices(4 * k)] = np.arange(4 * k * (4 * k + 1) // 2)
+    rows, columns = np.triu_indices(2 * k)
+    out[:, doubled.cross.start + position[where[rows], where[columns]]] = sums[:, layout.cross]
+    return out
+
+
+def change_from_sums(
+    cells_current: pd.DataFrame,
+    sums_current: Int64Array,
+    cells_previous: pd.DataFrame,
+    sums_previous: Int64Array,
+    definition: IndexDefinition,
+    *,
+    parents: Mapping[str, str | None] | None = None,
+    weighted: bool = False,
+    lonely_psu: LonelyPSU = "adjust",
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """`change_with_covariance` of the default design from each period's integer cell sums.
+
+    The same rows, columns and figures as `change_with_covariance` on the respondents of both periods'
+    cells, with strata = units over both periods, each respondent a PSU, and either no weights or each
+    period's own post-stratified weights with its calibration (the two models are disjoint blocks: the
+    cells of `analysis.cell_sums` are per period). A cell's doubled sums are its period's sums in that
+    period's copy (`_placed`): no respondent is in both periods, so the copies' cross-products vanish
+    and the covariance of the periods comes from centring each unit over both, which
+    `analysis.cell_sums.sums_cell_statistics` does from the cells' totals and respondents.
+
+    Parameters
+    ----------
+    cells_current, cells_previous : pandas.DataFrame
+        Each period's cells, as in `analysis.tables.indices_from_sums`: ``unit`` and, when `weighted`,
+        ``weight`` and ``calibration_cell`` (codes of one period; the periods' are kept apart).
+    sums_current, sums_previous : numpy.ndarray of int64
+        The cells' sums (`analysis.cell_sums.cell_sums`) in the layout of `definition`.
+    definition, parents, lonely_psu, alpha
+        As in `change_with_covariance`.
+    weighted : bool
+        Both periods post-stratified (else both unweighted).
+
+    Returns
+    -------
+    pandas.DataFrame
+        As `change_with_covariance`.
+
+    Raises
+    ------
+    AnalysisInputError
+        On a missing cell column, sums of another shape, a period without respondents, or an
+        unsupported lonely-PSU rule.
+    """
+    if lonely_psu not in ("adjust", "certainty", "remove"):
+        raise AnalysisInputError("change_from_sums supports lonely_psu 'adjust', 'certainty', 'remove'")
+    layout = SumsLayout.of(_no_rows(definition))
+    parts = []
+    for offset, (cells, sums) in enumerate([(cells_current, sums_current), (cells_previous, sums_previous)]):
+        for name in ["unit", *(["weight", "calibration_cell"] if weighted else [])]:
+            if name not in cells.columns:
+                raise AnalysisInputError(f"missing cell column: {name}")
+        if sums.shape != (len(cells), layout.length):
+            expected = (len(cells), layout.length)
+            raise AnalysisInputError(f"sums have shape {sums.shape}, expected {expected}")
+        keep = sums[:, 0] > 0
+        if not keep.any():
+            raise AnalysisInputError(f"no respondents in the {('current', 'previous')[offset]} period")
+        kept = cells.loc[keep].reset_index(drop=True)
+        if weighted:  # calibration cells of different periods are different cells
+            codes = pd.factorize(kept["calibration_cell"])[0]
+            kept = kept.assign(calibration_cell=codes + offset * (len(cells_current) + 1))
+        parts.append((kept, _placed(layout, sums[keep], offset)))
+    cells = pd.concat([c for c, _ in parts], ignore_index=True)
+    sums = np.concatenate([s for _, s in parts])
+    domains = build_domains(cells["unit"], parents)
+    stratum, unit_labels = pd.factorize(cells["unit"].astype("string"), sort=True)
+    respondents = np.bincount(stratum, weights=sums[:, 0], minlength=len(unit_labels))
+    design = sums_design([str(u) for u in unit_labels], respondents, lonely_psu)
+    summed = SummedCells(
+        sums=sums, unit=domains.unit_codes,
+        weight=cells["weight"].to_numpy(np.float64) if weighted else np.ones(len(cells)),
+        calibration_cell=cells["calibration_cell"].to_numpy(np.intp) if weighted else None)
+    statistics = sums_cell_statistics(_doubled_layout(layout), summed, stratum.astype(np.intp),
+                                      domains.membership)
+    return _contrast(_domain_sums(statistics, design, len(domains.labels)), domains.labels, definition, alpha)
+
+
+def _contrast(sums: _DomainSums, labels: tuple[str, ...], definition: IndexDefinition,
+              alpha: float) -> pd.DataFrame:
+    """The table of `change_with_covariance` from the domain sums of the doubled items."""
+    n_domains = len(labels)
     k = len(definition.criteria)
     s_cols, v_cols = (np.arange(2 * k), np.arange(2 * k, 4 * k))
     sat, val = sums.totals[:, s_cols], sums.totals[:, v_cols]
     p = _ratio(sat, val)
     defined = (val > 0) & (sums.rows_positive[:, : 2 * k] > 0)
-    base = item_matrices(sub.iloc[:0], definition)
+    base = _no_rows(definition)
     parts = []
     for offset in (0, k):  # the current period's copies first, then the previous period's
         d = defined[:, offset : offset + k]
@@ -181,7 +315,7 @@ def change_with_covariance(
     direction = np.where(comparable, direction, Direction.NOT_COMPARABLE.value)
     nan = np.full_like(diff, np.nan)
     table = pd.DataFrame({
-        "domain": np.repeat(np.asarray(domains.labels, dtype=object), len(names)),
+        "domain": np.repeat(np.asarray(labels, dtype=object), len(names)),
         "stat_type": [t for t, _ in names] * n_domains,
         "stat": [s for _, s in names] * n_domains,
         "est1": est1.ravel(), "est0": est0.ravel(),
