@@ -11,7 +11,7 @@ give ``V(d) = g' (sum_h G_h) g``. This is R's ``svycontrast`` of the two periods
 design (tests/analysis/r/change_reference.R).
 
 `change_from_sums` gives the same table from each period's integer cell sums (`analysis.cell_sums`),
-without respondents, for the default design unweighted or post-stratified.
+without respondents, for the default design with each period unweighted or post-stratified.
 
 References
 ----------
@@ -33,10 +33,10 @@ from analysis.calibration import Calibration, calibrated_cells
 from analysis.cell_sums import Int64Array, SummedCells, SumsLayout, sums_cell_statistics, sums_design
 from analysis.change import Direction
 from analysis.data import AnalysisInputError, ItemMatrices, item_matrices
-from analysis.design import LonelyPSU, build_design
+from analysis.design import IntArray, LonelyPSU, build_design
 from analysis.domains import build_domains
 from analysis.estimates import _domain_sums, _DomainSums, _ratio, composite_coefficients
-from analysis.sufficient import cell_statistics
+from analysis.sufficient import CellStatistics, Layout, cell_statistics
 from instruments.index import IndexDefinition
 
 __all__ = ["change_from_sums", "change_with_covariance"]
@@ -153,42 +153,60 @@ def _no_rows(definition: IndexDefinition) -> ItemMatrices:
     return item_matrices(empty, definition)
 
 
-def _doubled_layout(layout: SumsLayout) -> SumsLayout:
-    """The `SumsLayout` of `_doubled` items: every criterion, element and separate item twice."""
-    def twice(names: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(f"{n}@1" for n in names) + tuple(f"{n}@0" for n in names)
+def _copy_columns(layout: Layout, offset: int) -> dict[str, IntArray]:
+    """Where one period's columns go among the doubled items' (``offset`` 0 current, 1 previous).
 
-    return SumsLayout(twice(layout.criteria), twice(layout.elements), twice(layout.separate))
-
-
-def _placed(layout: SumsLayout, sums: Int64Array, offset: int) -> Int64Array:
-    """One period's cell sums in the doubled layout: its copy (``offset`` 0 current, 1 previous).
-
-    A respondent's doubled vector is zero in the other period's copy, so every sum of the other copy,
-    and every cross-product between the copies, is zero; the comprehensive and any-valid columns are
-    not doubled (`_doubled`).
+    Keys: ``totals``, ``q`` (denominators), ``pairs`` (extra ratios) and ``u`` (``[s, v]``) of
+    `analysis.sufficient.Layout`. The comprehensive and any-valid columns are not doubled (`_doubled`):
+    both periods' go to the same place.
     """
-    k, e, j = len(layout.criteria), len(layout.elements), len(layout.separate)
-    doubled = _doubled_layout(layout)
-    out = np.zeros((len(sums), doubled.length), dtype=np.int64)
-    out[:, 0] = sums[:, 0]
-    totals, start = sums[:, layout.totals], doubled.totals.start
-    for block in range(4):  # satisfied, valid, code sum, code² sum
-        at = start + 2 * k * block + k * offset
-        out[:, at : at + k] = totals[:, k * block : k * (block + 1)]
-    out[:, start + 8 * k : start + 8 * k + 2] = totals[:, 4 * k : 4 * k + 2]  # comprehensive, any valid
-    for block in range(2):  # favourable, listed
-        at = start + 8 * k + 2 + 2 * j * block + j * offset
-        out[:, at : at + j] = totals[:, 4 * k + 2 + j * block : 4 * k + 2 + j * (block + 1)]
-    at = doubled.element_valid.start + e * offset
-    out[:, at : at + e] = sums[:, layout.element_valid]
-    # u = [s, v] -> [s@1, s@0, v@1, v@0]: the pair (a, b) of the upper triangle keeps a <= b
-    where = np.where(np.arange(2 * k) < k, np.arange(2 * k) + k * offset, np.arange(2 * k) + k + k * offset)
-    position = np.zeros((4 * k, 4 * k), dtype=np.intp)
-    position[np.triu_indices(4 * k)] = np.arange(4 * k * (4 * k + 1) // 2)
-    rows, columns = np.triu_indices(2 * k)
-    out[:, doubled.cross.start + position[where[rows], where[columns]]] = sums[:, layout.cross]
-    return out
+    k, e, j = layout.k, layout.e, layout.j
+    criteria, elements = np.arange(k) + k * offset, np.arange(e) + e * offset
+    separate = np.arange(j) + j * offset
+    totals = [criteria + 2 * k * block for block in range(4)]
+    totals += [np.array([8 * k, 8 * k + 1]), 8 * k + 2 + separate, 8 * k + 2 + 2 * j + separate]
+    q = [criteria, 2 * k + elements, np.array([2 * k + 2 * e]), 2 * k + 2 * e + 1 + separate]
+    pairs = [criteria, np.array([2 * k]), 2 * k + 1 + separate]
+    return {"totals": np.concatenate(totals), "q": np.concatenate(q), "pairs": np.concatenate(pairs),
+            "u": np.concatenate([criteria, 2 * k + criteria])}
+
+
+def _doubled_statistics(layout: Layout, periods: list[CellStatistics], n_domains: int) -> CellStatistics:
+    """The `CellStatistics` of the doubled items from each period's own (same strata and domains).
+
+    No respondent is in both periods, so a (stratum, domain) cell's sums are those of its periods, each
+    in its period's copy; the cross-products between the copies are zero. What couples the periods is
+    the centring on each stratum over both, done later from these totals (`_domain_sums`).
+    """
+    doubled = Layout(2 * layout.k, 2 * layout.e, 2 * layout.j)
+    keys = [p.stratum * n_domains + p.domain for p in periods]
+    key, at = np.unique(np.concatenate(keys), return_inverse=True)
+    n = len(key)
+    totals = np.zeros((n, doubled.n_totals))
+    cross = np.zeros((n, 2 * doubled.k, 2 * doubled.k))
+    pair_cross = np.zeros((n, doubled.n_pairs, 3))
+    counts = {name: np.zeros((n, doubled.n_denominators))
+              for name in ("psu_present", "rows", "rows_positive", "sum_w", "sum_w2")}
+    calibrated = any(p.variance_totals is not None for p in periods)
+    variance_totals = np.zeros((n, doubled.n_totals)) if calibrated else None
+    start = 0
+    for offset, period in enumerate(periods):
+        rows = at[start : start + len(period.stratum)]
+        start += len(period.stratum)
+        columns = _copy_columns(layout, offset)
+        # rows are distinct within a period, so a fancy-indexed += adds each of its cells once
+        totals[rows[:, None], columns["totals"]] += period.totals
+        u = columns["u"]
+        cross[rows[:, None, None], u[None, :, None], u[None, None, :]] = period.cross
+        pair_cross[rows[:, None], columns["pairs"]] += period.pair_cross  # (not read by `_contrast`)
+        for name, array in counts.items():
+            array[rows[:, None], columns["q"]] += getattr(period, name)
+        if variance_totals is not None:
+            own = period.totals if period.variance_totals is None else period.variance_totals
+            variance_totals[rows[:, None], columns["totals"]] += own
+    return CellStatistics(doubled, (key // n_domains).astype(np.intp), (key % n_domains).astype(np.intp),
+                          totals, cross, pair_cross, counts["psu_present"], counts["rows"],
+                          counts["rows_positive"], counts["sum_w"], counts["sum_w2"], variance_totals)
 
 
 def change_from_sums(
@@ -199,31 +217,32 @@ def change_from_sums(
     definition: IndexDefinition,
     *,
     parents: Mapping[str, str | None] | None = None,
-    weighted: bool = False,
+    weighted: bool | tuple[bool, bool] = False,
     lonely_psu: LonelyPSU = "adjust",
     alpha: float = 0.05,
 ) -> pd.DataFrame:
     """`change_with_covariance` of the default design from each period's integer cell sums.
 
     The same rows, columns and figures as `change_with_covariance` on the respondents of both periods'
-    cells, with strata = units over both periods, each respondent a PSU, and either no weights or each
-    period's own post-stratified weights with its calibration (the two models are disjoint blocks: the
-    cells of `analysis.cell_sums` are per period). A cell's doubled sums are its period's sums in that
-    period's copy (`_placed`): no respondent is in both periods, so the copies' cross-products vanish
-    and the covariance of the periods comes from centring each unit over both, which
-    `analysis.cell_sums.sums_cell_statistics` does from the cells' totals and respondents.
+    cells, with strata = units over both periods, each respondent a PSU, and in each period either no
+    weights or its own post-stratified weights with its calibration (the two models are disjoint
+    blocks: the cells of `analysis.cell_sums` are per period; an unweighted period has no calibration
+    variable). Each period's statistics are those of `analysis.cell_sums.sums_cell_statistics`, put in
+    its copy of the doubled items (`_doubled_statistics`): no respondent is in both periods, so the
+    copies' cross-products vanish, and the covariance of the periods comes from centring each unit over
+    both, from the totals and respondents of its cells.
 
     Parameters
     ----------
     cells_current, cells_previous : pandas.DataFrame
         Each period's cells, as in `analysis.tables.indices_from_sums`: ``unit`` and, when `weighted`,
-        ``weight`` and ``calibration_cell`` (codes of one period; the periods' are kept apart).
+        ``weight`` and ``calibration_cell`` (codes within the period).
     sums_current, sums_previous : numpy.ndarray of int64
         The cells' sums (`analysis.cell_sums.cell_sums`) in the layout of `definition`.
     definition, parents, lonely_psu, alpha
         As in `change_with_covariance`.
-    weighted : bool
-        Both periods post-stratified (else both unweighted).
+    weighted : bool or (bool, bool)
+        Both periods post-stratified, or whether each is (current, previous).
 
     Returns
     -------
@@ -239,9 +258,10 @@ def change_from_sums(
     if lonely_psu not in ("adjust", "certainty", "remove"):
         raise AnalysisInputError("change_from_sums supports lonely_psu 'adjust', 'certainty', 'remove'")
     layout = SumsLayout.of(_no_rows(definition))
+    weighing = weighted if isinstance(weighted, tuple) else (weighted, weighted)
     parts = []
     for offset, (cells, sums) in enumerate([(cells_current, sums_current), (cells_previous, sums_previous)]):
-        for name in ["unit", *(["weight", "calibration_cell"] if weighted else [])]:
+        for name in ["unit", *(["weight", "calibration_cell"] if weighing[offset] else [])]:
             if name not in cells.columns:
                 raise AnalysisInputError(f"missing cell column: {name}")
         if sums.shape != (len(cells), layout.length):
@@ -250,23 +270,24 @@ def change_from_sums(
         keep = sums[:, 0] > 0
         if not keep.any():
             raise AnalysisInputError(f"no respondents in the {('current', 'previous')[offset]} period")
-        kept = cells.loc[keep].reset_index(drop=True)
-        if weighted:  # calibration cells of different periods are different cells
-            codes = pd.factorize(kept["calibration_cell"])[0]
-            kept = kept.assign(calibration_cell=codes + offset * (len(cells_current) + 1))
-        parts.append((kept, _placed(layout, sums[keep], offset)))
-    cells = pd.concat([c for c, _ in parts], ignore_index=True)
-    sums = np.concatenate([s for _, s in parts])
-    domains = build_domains(cells["unit"], parents)
-    stratum, unit_labels = pd.factorize(cells["unit"].astype("string"), sort=True)
-    respondents = np.bincount(stratum, weights=sums[:, 0], minlength=len(unit_labels))
+        parts.append((cells.loc[keep].reset_index(drop=True), sums[keep]))
+    units = pd.concat([c["unit"] for c, _ in parts], ignore_index=True)
+    domains = build_domains(units, parents)
+    stratum, unit_labels = pd.factorize(units.astype("string"), sort=True)
+    respondents = np.bincount(stratum, weights=np.concatenate([s[:, 0] for _, s in parts]),
+                              minlength=len(unit_labels))
     design = sums_design([str(u) for u in unit_labels], respondents, lonely_psu)
-    summed = SummedCells(
-        sums=sums, unit=domains.unit_codes,
-        weight=cells["weight"].to_numpy(np.float64) if weighted else np.ones(len(cells)),
-        calibration_cell=cells["calibration_cell"].to_numpy(np.intp) if weighted else None)
-    statistics = sums_cell_statistics(_doubled_layout(layout), summed, stratum.astype(np.intp),
-                                      domains.membership)
+    periods, start = [], 0
+    for (cells, sums), post_stratified in zip(parts, weighing, strict=True):
+        rows = slice(start, start + len(cells))
+        start += len(cells)
+        summed = SummedCells(
+            sums=sums, unit=domains.unit_codes[rows],
+            weight=cells["weight"].to_numpy(np.float64) if post_stratified else np.ones(len(cells)),
+            calibration_cell=cells["calibration_cell"].to_numpy(np.intp) if post_stratified else None)
+        periods.append(sums_cell_statistics(layout, summed, stratum[rows].astype(np.intp),
+                                            domains.membership))
+    statistics = _doubled_statistics(layout.layout, periods, len(domains.labels))
     return _contrast(_domain_sums(statistics, design, len(domains.labels)), domains.labels, definition, alpha)
 
 

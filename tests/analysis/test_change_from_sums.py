@@ -3,9 +3,10 @@ equals `change_with_covariance` on the respondents of both periods, to 1e-12.
 
 `change_with_covariance` itself is checked against R's ``svycontrast`` in test_period_contrast.py; here
 it is the independent computation (respondent-level doubled items, `calibrated_cells` on the stacked
-calibration models), on random data of two periods: unweighted and post-stratified with merged cells,
-with a unit seen in the current period only, a unit with a single respondent over both periods (a
-lonely stratum, present in the previous period only) and a unit with one respondent in each period.
+calibration models), on random data of two periods: unweighted, post-stratified with merged cells, and
+one period post-stratified with the other unweighted; with a unit seen in the current period only, a
+unit with a single respondent over both periods (a lonely stratum, present in the previous period only)
+and a unit with one respondent in each period.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from scipy import sparse
 from analysis.calibration import Calibration
 from analysis.data import AnalysisInputError
 from analysis.period_contrast import change_from_sums, change_with_covariance
-from analysis.weights import poststratify
+from analysis.weights import PoststratResult, poststratify
 from instruments.index import IndexDefinition
 
 from .test_cell_sums import PARENTS, _cells, _frame, _post_stratified_cells, _random
@@ -74,33 +75,53 @@ def test_unweighted_change_from_sums_equals_the_respondent_level_change(definiti
     _assert_same(ours, rows)
 
 
-def _stacked(results: list[tuple[pd.Series, Calibration]], index: pd.Index) -> tuple[pd.Series, Calibration]:
-    """Both periods' weights with their calibration models as disjoint blocks of one model."""
-    models = [calibration.aligned(weights.index) for weights, calibration in results]
-    return (pd.Series(np.concatenate([w.to_numpy(np.float64) for w, _ in results]), index=index),
-            Calibration(index=index, model=sparse.csr_matrix(sparse.block_diag([m.model for m in models])),
-                        base_weight=np.concatenate([m.base_weight for m in models]), method=models[0].method))
+def _stacked(results: list[PoststratResult | None], sizes: list[int], index: pd.Index
+             ) -> tuple[pd.Series, Calibration]:
+    """Both periods' weights with their calibration models as disjoint blocks of one model; a period
+    without weights (None) has weight 1 and no calibration variable."""
+    weights, models, base = [], [], []
+    for result, size in zip(results, sizes, strict=True):
+        if result is None:
+            weights.append(np.ones(size))
+            models.append(sparse.csr_matrix((size, 0)))
+            base.append(np.ones(size))
+        else:
+            aligned = result.calibration.aligned(result.weights.index)
+            weights.append(result.weights.to_numpy(np.float64))
+            models.append(aligned.model)
+            base.append(aligned.base_weight)
+    method = next(r.calibration.method for r in results if r is not None)
+    return (pd.Series(np.concatenate(weights), index=index),
+            Calibration(index=index, model=sparse.csr_matrix(sparse.block_diag(models)),
+                        base_weight=np.concatenate(base), method=method))
 
 
-@pytest.mark.parametrize("seed", [4, 5, 6])
+@pytest.mark.parametrize(("seed", "weighing"), [(4, (True, True)), (5, (True, True)), (6, (True, True)),
+                                                 (7, (True, False)), (8, (False, True))])
 def test_post_stratified_change_from_sums_equals_the_calibrated_respondent_level_change(
-        definition: IndexDefinition, seed: int) -> None:
+        definition: IndexDefinition, seed: int, weighing: tuple[bool, bool]) -> None:
+    """Both periods post-stratified, or one of them (a month without a frame stays unweighted)."""
     current, previous = _periods(seed)
     frames = [_frame(current, seed), _frame(previous, seed + 1)]
     # min_cell 40 collapses the small "business" cells with their siblings (merged calibration cells)
+    periods = zip([current, previous], frames, weighing, strict=True)
     results = [poststratify(data, frame, ["field"], unit_col="unit", count_col="served", min_cell=40)
-               for data, frame in zip([current, previous], frames, strict=True)]
-    assert all(len(result.collapsed) > 0 for result in results)
+               if weigh else None for data, frame, weigh in periods]
+    assert all(len(result.collapsed) > 0 for result in results if result is not None)
     data = _both(current, previous)
-    weights, calibration = _stacked([(r.weights, r.calibration) for r in results], data.index)
+    weights, calibration = _stacked(results, [len(current), len(previous)], data.index)
     rows = change_with_covariance(data, definition, unit_col="unit", period_col="period", current="now",
                                   previous="before", parents=PARENTS, weights=weights,
                                   calibration=calibration, lonely_psu="adjust")
     _cases(rows)
-    cells_now, sums_now, _ = _post_stratified_cells(current, frames[0], definition)
-    cells_before, sums_before, _ = _post_stratified_cells(previous, frames[1], definition)
+    summed = []
+    for data_p, frame, weigh in zip([current, previous], frames, weighing, strict=True):
+        summed.append(_post_stratified_cells(data_p, frame, definition)[:2] if weigh
+                      else _cells(data_p, ["unit", "field"], definition))
+    (cells_now, sums_now), (cells_before, sums_before) = summed
     ours = change_from_sums(cells_now, sums_now, cells_before, sums_before, definition, parents=PARENTS,
-                            weighted=True, lonely_psu="adjust")
+                            weighted=(weighing if weighing[0] != weighing[1] else weighing[0]),
+                            lonely_psu="adjust")
     _assert_same(ours, rows)
 
 

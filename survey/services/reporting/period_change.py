@@ -103,15 +103,13 @@ def _joint_change(session: Session, ids: set[int], parents: dict[str, str | None
                   previous: Period, instrument: Instrument, definition: IndexDefinition,
                   weighting: tuple[bool, int], alpha: float) -> pd.DataFrame:
     """`change_with_covariance` over both periods' respondents, weighted as each period's own table:
-    from the aggregates' cell sums when both tables are read from them (and both are weighted, or
-    neither), else from the responses."""
+    from the aggregates' cell sums when both tables are read from them, else from the responses."""
     weighted, min_cell = weighting
-    summed = [period_sums(session, ids, p, instrument, weighted=weighted, min_cell=min_cell)
-              for p in (period, previous)]
-    now, before = summed
-    if now is not None and before is not None and now.weighted == before.weighted:
+    now, before = (period_sums(session, ids, p, instrument, weighted=weighted, min_cell=min_cell)
+                   for p in (period, previous))
+    if now is not None and before is not None:
         return change_from_sums(now.cells, now.sums, before.cells, before.sums, definition, parents=parents,
-                                weighted=now.weighted, lonely_psu="adjust", alpha=alpha)
+                                weighted=(now.weighted, before.weighted), lonely_psu="adjust", alpha=alpha)
     return _responses_change(session, ids, parents, period, previous, instrument, definition, weighting,
                              alpha)
 
