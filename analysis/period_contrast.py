@@ -24,15 +24,16 @@ Kish L (1965). *Survey Sampling*, sec. 12.4 (overlapping samples, covariances of
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import fields
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 
 from analysis.calibration import Calibration, calibrated_cells
 from analysis.cell_sums import Int64Array, SummedCells, SumsLayout, sums_cell_statistics, sums_design
 from analysis.change import Direction
-from analysis.data import AnalysisInputError, ItemMatrices, item_matrices
+from analysis.data import AnalysisInputError, FloatArray, ItemMatrices, item_matrices
 from analysis.design import IntArray, LonelyPSU, build_design
 from analysis.domains import build_domains
 from analysis.estimates import _domain_sums, _DomainSums, _ratio, composite_coefficients
@@ -277,6 +278,9 @@ def change_from_sums(
     respondents = np.bincount(stratum, weights=np.concatenate([s[:, 0] for _, s in parts]),
                               minlength=len(unit_labels))
     design = sums_design([str(u) for u in unit_labels], respondents, lonely_psu)
+    # A stratum is one unit: its (stratum, domain) cells are the same for every domain above the unit, so
+    # they are centred once per unit (its own domain) and summed up the hierarchy afterwards.
+    own = np.unique(domains.unit_codes)
     periods, start = [], 0
     for (cells, sums), post_stratified in zip(parts, weighing, strict=True):
         rows = slice(start, start + len(cells))
@@ -285,10 +289,23 @@ def change_from_sums(
             sums=sums, unit=domains.unit_codes[rows],
             weight=cells["weight"].to_numpy(np.float64) if post_stratified else np.ones(len(cells)),
             calibration_cell=cells["calibration_cell"].to_numpy(np.intp) if post_stratified else None)
-        periods.append(sums_cell_statistics(layout, summed, stratum[rows].astype(np.intp),
-                                            domains.membership))
-    statistics = _doubled_statistics(layout.layout, periods, len(domains.labels))
-    return _contrast(_domain_sums(statistics, design, len(domains.labels)), domains.labels, definition, alpha)
+        periods.append(sums_cell_statistics(layout, summed, stratum[rows].astype(np.intp), (own, own)))
+    n_domains = len(domains.labels)
+    by_unit = _domain_sums(_doubled_statistics(layout.layout, periods, n_domains), design, n_domains)
+    return _contrast(_rolled_up(by_unit, domains.membership, n_domains), domains.labels, definition, alpha)
+
+
+def _rolled_up(units: _DomainSums, membership: tuple[IntArray, IntArray], n_domains: int) -> _DomainSums:
+    """Each domain's sums from its units' own (every field of `_DomainSums` is a sum over cells)."""
+    member_unit, member_domain = membership
+    summing = sparse.csr_matrix((np.ones(len(member_unit)), (member_domain, member_unit)),
+                                shape=(n_domains, n_domains))
+
+    def rolled(array: FloatArray) -> FloatArray:
+        flat = array.reshape(array.shape[0], -1)
+        return np.asarray(summing @ flat).reshape(array.shape)
+
+    return _DomainSums(**{f.name: rolled(getattr(units, f.name)) for f in fields(units)})
 
 
 def _contrast(sums: _DomainSums, labels: tuple[str, ...], definition: IndexDefinition,
