@@ -22,13 +22,13 @@ from analysis.period_contrast import change_from_sums, change_with_covariance
 from analysis.weights import PoststratResult, poststratify
 from instruments.index import IndexDefinition
 
-from .test_cell_sums import PARENTS, _cells, _frame, _post_stratified_cells, _random
+from .sums_helpers import PARENTS, cells_and_sums, post_stratified_cells, random_respondents, served_frame
 
 FIGURES = ["est1", "est0", "diff", "se", "df", "lo", "hi", "p_value"]
 
 
 def _periods(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    current, previous = _random(seed, 900), _random(seed + 100, 800)
+    current, previous = random_respondents(seed, 900), random_respondents(seed + 100, 800)
     # "solo": one respondent in each period; "lonely": one respondent over both (the previous period's)
     current.loc[(current["unit"] == "solo") & (current.index > 0), "unit"] = "u2"
     previous.loc[(previous["unit"] == "solo") & (previous.index > 1), "unit"] = "u1"
@@ -68,8 +68,8 @@ def test_unweighted_change_from_sums_equals_the_respondent_level_change(definiti
     rows = change_with_covariance(_both(current, previous), definition, unit_col="unit", period_col="period",
                                   current="now", previous="before", parents=PARENTS, lonely_psu="adjust")
     _cases(rows)
-    cells_now, sums_now = _cells(current, ["unit", "field"], definition)
-    cells_before, sums_before = _cells(previous, ["unit", "field"], definition)
+    cells_now, sums_now = cells_and_sums(current, ["unit", "field"], definition)
+    cells_before, sums_before = cells_and_sums(previous, ["unit", "field"], definition)
     ours = change_from_sums(cells_now, sums_now, cells_before, sums_before, definition, parents=PARENTS,
                             lonely_psu="adjust")
     _assert_same(ours, rows)
@@ -102,7 +102,7 @@ def test_post_stratified_change_from_sums_equals_the_calibrated_respondent_level
         definition: IndexDefinition, seed: int, weighing: tuple[bool, bool]) -> None:
     """Both periods post-stratified, or one of them (a month without a frame stays unweighted)."""
     current, previous = _periods(seed)
-    frames = [_frame(current, seed), _frame(previous, seed + 1)]
+    frames = [served_frame(current, seed), served_frame(previous, seed + 1)]
     # min_cell 40 collapses the small "business" cells with their siblings (merged calibration cells)
     periods = zip([current, previous], frames, weighing, strict=True)
     results = [poststratify(data, frame, ["field"], unit_col="unit", count_col="served", min_cell=40)
@@ -116,8 +116,8 @@ def test_post_stratified_change_from_sums_equals_the_calibrated_respondent_level
     _cases(rows)
     summed = []
     for data_p, frame, weigh in zip([current, previous], frames, weighing, strict=True):
-        summed.append(_post_stratified_cells(data_p, frame, definition)[:2] if weigh
-                      else _cells(data_p, ["unit", "field"], definition))
+        summed.append(post_stratified_cells(data_p, frame, definition)[:2] if weigh
+                      else cells_and_sums(data_p, ["unit", "field"], definition))
     (cells_now, sums_now), (cells_before, sums_before) = summed
     ours = change_from_sums(cells_now, sums_now, cells_before, sums_before, definition, parents=PARENTS,
                             weighted=(weighing if weighing[0] != weighing[1] else weighing[0]),
@@ -127,7 +127,7 @@ def test_post_stratified_change_from_sums_equals_the_calibrated_respondent_level
 
 def test_a_period_without_respondents_is_refused(definition: IndexDefinition) -> None:
     current, _ = _periods(7)
-    cells, sums = _cells(current, ["unit", "field"], definition)
+    cells, sums = cells_and_sums(current, ["unit", "field"], definition)
     with pytest.raises(AnalysisInputError, match="previous"):
         change_from_sums(cells, sums, cells, np.zeros_like(sums), definition)
     with pytest.raises(AnalysisInputError, match="shape"):
