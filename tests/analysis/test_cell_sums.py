@@ -16,23 +16,15 @@ import pytest
 
 from analysis.cell_sums import SumsLayout, cell_sums
 from analysis.data import AnalysisInputError, item_matrices
-from analysis.poststratification import CellWeights
 from analysis.tables import compute_indices, indices_from_sums
 from analysis.weights import poststratify, poststratify_counts
 from instruments.index import IndexDefinition
 
 from .conftest import DATA, R_DIR
+from .sums_helpers import PARENTS, cells_and_sums, post_stratified_cells, random_respondents, served_frame
 
-PARENTS = {"u1": "p1", "u2": "p1", "u3": "p1", "u4": "p2", "u5": "p2", "u6": "p2"}
 FIGURES = ["est", "se", "ci_lo", "ci_hi", "p_value", "deff", "deff_kish"]
 SIZES = ["sum_w", "n_eff", "n_eff_floor"]
-
-
-def _cells(data: pd.DataFrame, keys: list[str],
-           definition: IndexDefinition) -> tuple[pd.DataFrame, np.ndarray]:
-    codes, table = pd.MultiIndex.from_frame(data[keys]).factorize()
-    cells = pd.DataFrame(list(table), columns=keys)
-    return cells, cell_sums(item_matrices(data, definition), codes.astype(np.intp), len(cells))
 
 
 def _assert_same(ours: pd.DataFrame, rows: pd.DataFrame) -> None:
@@ -69,64 +61,29 @@ def test_the_sums_of_a_cell_count_what_its_respondents_answered(definition: Inde
     assert sums[1].tolist()[:3] == [1, 0, 0]  # the third respondent: no valid criterion (q2 = 0 is n/a)
 
 
-def _random(seed: int, n: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    units = ["u1", "u2", "u3", "u4", "u5", "u6", "solo"]
-    unit = rng.choice(units, size=n, p=[0.2, 0.2, 0.15, 0.15, 0.15, 0.149, 0.001])
-    unit[0] = "solo"  # one respondent alone in its unit: a lonely stratum
-    data = pd.DataFrame({"unit": unit, "field": rng.choice(["land", "justice", "business"], size=n,
-                                                            p=[0.6, 0.37, 0.03])})
-    for item in ("q1", "q2", "q3", "q4", "q5", "overall"):
-        codes = rng.integers(1, 6, size=n).astype(float)
-        codes[rng.random(n) < 0.1] = np.nan
-        codes[rng.random(n) < 0.05] = 0  # not applicable
-        data[item] = codes
-    data["harass"] = rng.integers(1, 4, size=n).astype(float)
-    return data
-
-
-def _frame(data: pd.DataFrame, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    counts = data.groupby(["unit", "field"]).size().reset_index(name="n")
-    counts["served"] = (counts["n"] * (2 + 6 * rng.random(len(counts)))).round() + 1
-    return counts[["unit", "field", "served"]]
-
-
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_unweighted_sums_give_the_respondent_level_table(definition: IndexDefinition, seed: int) -> None:
-    data = _random(seed, 900)
+    data = random_respondents(seed, 900)
     rows = compute_indices(data, definition, unit_col="unit", parents=PARENTS, targets=0.7, min_n=5,
                            lonely_psu="adjust")
-    cells, sums = _cells(data, ["unit", "field"], definition)
+    cells, sums = cells_and_sums(data, ["unit", "field"], definition)
     ours = indices_from_sums(cells, sums, definition, parents=PARENTS, targets=0.7, min_n=5,
                              lonely_psu="adjust")
     _assert_same(ours, rows)
 
 
-def _post_stratified_cells(data: pd.DataFrame, frame: pd.DataFrame, definition: IndexDefinition
-                           ) -> tuple[pd.DataFrame, np.ndarray, CellWeights]:
-    """Sums per unit x field with the weights and calibration cells `poststratify_counts` gives them."""
-    cells, sums = _cells(data, ["unit", "field"], definition)
-    weighting = poststratify_counts(cells.assign(respondents=sums[:, 0]), frame, ["field"], unit_col="unit",
-                                    count_col="served", min_cell=40)
-    index = pd.MultiIndex.from_frame(cells[["unit", "field"]])
-    cells["weight"] = weighting.weight.reindex(index).to_numpy()
-    cells["calibration_cell"] = weighting.cell.reindex(index).to_numpy()
-    return cells, sums, weighting
-
-
 @pytest.mark.parametrize("seed", [4, 5, 6])
 def test_post_stratified_sums_give_the_calibrated_respondent_level_table(definition: IndexDefinition,
                                                                           seed: int) -> None:
-    data = _random(seed, 1200)
-    frame = _frame(data, seed)
+    data = random_respondents(seed, 1200)
+    frame = served_frame(data, seed)
     # min_cell 40 collapses the small "business" cells with their siblings (merged calibration cells)
     result = poststratify(data, frame, ["field"], unit_col="unit", count_col="served", min_cell=40)
     assert len(result.collapsed) > 0
     rows = compute_indices(data, definition, unit_col="unit", parents=PARENTS, weights=result.weights,
                            calibration=result.calibration, targets={"u1": 0.6, "total": 0.8}, min_n=5,
                            lonely_psu="adjust")
-    cells, sums, weighting = _post_stratified_cells(data, frame, definition)
+    cells, sums, weighting = post_stratified_cells(data, frame, definition)
     ours = indices_from_sums(cells, sums, definition, parents=PARENTS, weighted=True,
                              targets={"u1": 0.6, "total": 0.8}, min_n=5, lonely_psu="adjust")
     _assert_same(ours, rows)
@@ -139,13 +96,13 @@ def test_the_overall_rows_alone_equal_the_respondent_level_table(definition: Ind
                                                                   seed: int) -> None:
     """What a trend line needs: the overall index of every domain, with its inference, and nothing else
     (the independent computation is `compute_indices` on the respondents, post-stratified)."""
-    data = _random(seed, 1000)
-    frame = _frame(data, seed)
+    data = random_respondents(seed, 1000)
+    frame = served_frame(data, seed)
     result = poststratify(data, frame, ["field"], unit_col="unit", count_col="served", min_cell=40)
     full = compute_indices(data, definition, unit_col="unit", parents=PARENTS, weights=result.weights,
                            calibration=result.calibration, targets=0.75, min_n=5, lonely_psu="adjust")
     rows = full[full["stat_type"] == "overall_index"].reset_index(drop=True)
-    cells, sums, _ = _post_stratified_cells(data, frame, definition)
+    cells, sums, _ = post_stratified_cells(data, frame, definition)
     ours = indices_from_sums(cells, sums, definition, parents=PARENTS, weighted=True, targets=0.75, min_n=5,
                              lonely_psu="adjust", stat_types=("overall_index",))
     assert set(ours["stat_type"]) == {"overall_index"}
@@ -158,7 +115,7 @@ def test_post_stratified_sums_equal_r(definition: IndexDefinition, dataset: str,
     data = pd.read_csv(DATA / "calibration_respondents.csv")
     frame = pd.read_csv(DATA / "calibration_frame.csv")
     keys = ["unit", "field"]
-    table, sums = _cells(data, keys, definition)
+    table, sums = cells_and_sums(data, keys, definition)
     weighting = poststratify_counts(table.assign(respondents=sums[:, 0]), frame, cells, unit_col="unit",
                                     count_col="served", min_cell=1)
     index = pd.MultiIndex.from_frame(table[["unit", *cells]])

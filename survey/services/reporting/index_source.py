@@ -1,6 +1,7 @@
 """Where a period's indices come from: the index aggregates when they hold every valid response of
-the subtree and period, otherwise the responses themselves. `period_estimates` is the one place
-that decides; both ways give the same table (`analysis.tables.indices_from_sums` equals
+the subtree and period, otherwise the responses themselves. `_trusted_rows` is the one rule, read by
+`period_estimates` (the period's table) and `period_sums` (its cell sums, for the change against the
+previous period); both ways give the same table (`analysis.tables.indices_from_sums` equals
 `analysis.tables.compute_indices` on the same respondents).
 
 The aggregates are trusted for a subtree, period and instrument version when, unit by unit, their
@@ -22,6 +23,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from analysis.cell_sums import Int64Array
 from analysis.poststratification import CellWeights, PoststratResult
 from analysis.tables import compute_indices, indices_from_sums
 from instruments.index import IndexDefinition
@@ -104,6 +106,39 @@ def _aggregate_rows(session: Session, ids: Collection[int], period: Period,
                IndexAggregate.respondents > 0)).all())
 
 
+def _trusted_rows(session: Session, ids: Collection[int], period: Period, instrument: Instrument
+                  ) -> tuple[_Counts, list[_AggregateRow] | None]:
+    """The period's response counts, and its aggregate rows when they hold exactly the valid responses
+    of every unit (None otherwise): the one rule for reading a period from the aggregates."""
+    counts = _response_counts(session, ids, period, instrument)
+    rows = _aggregate_rows(session, ids, period, instrument)
+    summed: dict[int, int] = {}
+    for row in rows:
+        summed[row[0]] = summed.get(row[0], 0) + row[4]
+    return counts, rows if summed == counts.valid else None
+
+
+@dataclass(frozen=True)
+class PeriodSums:
+    """A period's cells from the aggregates, as `analysis.tables.indices_from_sums` reads them."""
+
+    cells: pd.DataFrame  # unit, month, field, respondents and, when weighted, weight and calibration_cell
+    sums: Int64Array
+    weighted: bool
+
+
+def period_sums(session: Session, ids: Collection[int], period: Period, instrument: Instrument, *,
+                weighted: bool, min_cell: int) -> PeriodSums | None:
+    """The cells and sums `period_estimates` computes the period's table from, weighted as it weighs
+    them; None when it reads the period from the responses."""
+    _, rows = _trusted_rows(session, ids, period, instrument)
+    if rows is None:
+        return None
+    cells, sums, weighting_result, _ = _weighted_cells(session, rows, ids, period, instrument, weighted,
+                                                        min_cell)
+    return PeriodSums(cells, sums, weighting_result is not None)
+
+
 def period_estimates(session: Session, ids: Collection[int], parents: Mapping[str, str | None],
                      period: Period, instrument: Instrument, definition: IndexDefinition, *, weighted: bool,
                      targets: Targets, alpha: float, min_cell: int, min_n: int,
@@ -111,12 +146,8 @@ def period_estimates(session: Session, ids: Collection[int], parents: Mapping[st
     """The indices of units `ids` (a subtree, `parents` its hierarchy) in `period`: from the aggregates
     when they hold exactly the valid responses of every unit, else from the responses. `stat_types`:
     only those rows (a trend's past month needs the overall index alone), same figures."""
-    counts = _response_counts(session, ids, period, instrument)
-    rows = _aggregate_rows(session, ids, period, instrument)
-    summed: dict[int, int] = {}
-    for row in rows:
-        summed[row[0]] = summed.get(row[0], 0) + row[4]
-    if summed == counts.valid:
+    counts, rows = _trusted_rows(session, ids, period, instrument)
+    if rows is not None:
         return _from_aggregates(session, rows, ids, parents, period, instrument, definition,
                                 weighted=weighted, targets=targets, alpha=alpha, min_cell=min_cell,
                                 min_n=min_n, excluded=counts.excluded, stat_types=stat_types)
@@ -149,25 +180,34 @@ def _from_aggregates(session: Session, rows: list[_AggregateRow],
                      instrument: Instrument, definition: IndexDefinition, *, weighted: bool, targets: Targets,
                      alpha: float, min_cell: int, min_n: int, excluded: pd.DataFrame,
                      stat_types: StatTypes = None) -> PeriodEstimates:
-    cells = pd.DataFrame([(code, month, field, n) for _, code, month, field, n, _ in rows],
-                         columns=["unit", "month", "field", "respondents"])
-    responses = int(cells["respondents"].sum()) if len(cells) else 0
-    weighting_result, weighting = cell_weights(session, cells[["unit", "field", "month", "respondents"]], ids,
-                                               period.first, period.last, weighted, min_cell)
+    cells, sums, weighting_result, weighting = _weighted_cells(session, rows, ids, period, instrument,
+                                                               weighted, min_cell)
     if cells.empty:
         return PeriodEstimates(pd.DataFrame(columns=EMPTY_COLUMNS), False, weighting, 0, excluded,
                                Source.AGGREGATES, pd.DataFrame())
+    responses = int(cells["respondents"].sum())
+    table = indices_from_sums(cells, sums, definition, parents=parents, weighted=weighting_result is not None,
+                              targets=targets, alpha=alpha, min_n=min_n, lonely_psu="adjust",
+                              stat_types=stat_types)
+    return PeriodEstimates(_finished(table, period), weighting_result is not None, weighting, responses,
+                           excluded, Source.AGGREGATES, _collapsed(weighting_result))
+
+
+def _weighted_cells(session: Session, rows: list[_AggregateRow], ids: Collection[int], period: Period,
+                    instrument: Instrument, weighted: bool, min_cell: int
+                    ) -> tuple[pd.DataFrame, Int64Array, CellWeights | None, str]:
+    """The aggregate rows as cells (with their weight and calibration cell when weighted) and sums."""
+    cells = pd.DataFrame([(code, month, field, n) for _, code, month, field, n, _ in rows],
+                         columns=["unit", "month", "field", "respondents"])
+    weighting_result, weighting = cell_weights(session, cells[["unit", "field", "month", "respondents"]], ids,
+                                               period.first, period.last, weighted, min_cell)
     length = sums_layout(instrument.id, instrument.version).length
     sums = np.stack([decode(row[5]) for row in rows]) if rows else np.zeros((0, length), dtype=np.int64)
     if weighting_result is not None:
         leaves = pd.MultiIndex.from_frame(cells[["unit", "month", "field"]])
         cells["weight"] = weighting_result.weight.reindex(leaves).to_numpy()
         cells["calibration_cell"] = weighting_result.cell.reindex(leaves).to_numpy()
-    table = indices_from_sums(cells, sums, definition, parents=parents, weighted=weighting_result is not None,
-                              targets=targets, alpha=alpha, min_n=min_n, lonely_psu="adjust",
-                              stat_types=stat_types)
-    return PeriodEstimates(_finished(table, period), weighting_result is not None, weighting, responses,
-                           excluded, Source.AGGREGATES, _collapsed(weighting_result))
+    return cells, sums, weighting_result, weighting
 
 
 def responses_estimates(session: Session, ids: Collection[int], parents: Mapping[str, str | None],

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from analysis.planning import DEFAULT_PLANNING_P, responses_needed
 from analysis.shrinkage import MIN_UNITS, league_table
-from analysis.weights import DEFAULT_MIN_CELL, PoststratResult
+from analysis.weights import DEFAULT_MIN_CELL
 from instruments.index import IndexDefinition
 from instruments.model import Instrument
 from instruments.registry import get_instrument, parse_spec
@@ -31,7 +31,6 @@ from survey.services.reporting.index_source import EMPTY_COLUMNS, PeriodEstimate
 from survey.services.reporting.period_change import overall_changes
 from survey.services.reporting.period_weights import UNWEIGHTED_METHOD as UNWEIGHTED_METHOD
 from survey.services.reporting.period_weights import WEIGHTED_METHOD as WEIGHTED_METHOD
-from survey.services.reporting.period_weights import respondent_weights
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import frame_table, unit_parent_map
 from survey.services.reporting.small_cells import protected_codes, row_count
@@ -284,11 +283,8 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
                       or [pd.DataFrame(columns=EMPTY_COLUMNS)], ignore_index=True)
     previous = period.shifted(1)
 
-    def weigh(data: pd.DataFrame, p: Period) -> PoststratResult | None:
-        return respondent_weights(session, data, ids, p.first, p.last, weighted, min_cell)[0]
-
-    changes = overall_changes(session, ids, parents, period, previous, instrument, definition, trend, weigh,
-                              alpha=alpha, cache_key=(unit.id, weighted, min_cell))
+    changes = overall_changes(session, ids, parents, period, previous, instrument, definition, trend,
+                              weighted=weighted, min_cell=min_cell, alpha=alpha, cache_key=(unit.id,))
     change = _change(changes, unit.code)
     frame = frame_table(session, ids, period.first, period.last)
     served = int(frame["served"].sum()) if not frame.empty else None

@@ -7,14 +7,14 @@ post-stratification cells are per unit x field x month, so the two periods' cali
 disjoint blocks of one model. `analysis.period_contrast.change_with_covariance` then gives the
 difference with ``V(d) = V1 + V0 - 2 C``: the covariance the two periods' estimates get from sharing
 each unit's stratum (R's ``svycontrast`` on one design; tests/analysis/test_period_contrast.py).
+When `index_source` reads both periods from the index aggregates, the same change comes from their
+cell sums (`analysis.period_contrast.change_from_sums`), without loading a respondent.
 
 The test is two-sided (a change may go either way), a t test on the smaller of the two periods'
 design degrees of freedom; the verdict against a target is the one-sided test (`analysis.verdicts`).
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -23,24 +23,24 @@ from sqlalchemy.orm import Session
 
 from analysis.calibration import Calibration
 from analysis.change import Direction
-from analysis.period_contrast import change_with_covariance
+from analysis.period_contrast import change_from_sums, change_with_covariance
 from analysis.weights import PoststratResult
 from instruments.index import IndexDefinition
 from instruments.model import Instrument
 from survey.services.reporting.index_cache import VersionedCache, data_version
+from survey.services.reporting.index_source import period_sums
+from survey.services.reporting.period_weights import respondent_weights
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import load_respondents_cached
 
 CHANGE_COLUMNS = ["est1", "est0", "ci_lo1", "ci_hi1", "diff", "se", "df", "lo", "hi", "p_value",
                   "significant", "direction"]
 PERIOD_COLUMN = "_period"
-# The weights of one period's respondents, as that period's own table has them (None: unweighted).
-Weigh = Callable[[pd.DataFrame, Period], PoststratResult | None]
 
 
 def overall_changes(session: Session, ids: set[int], parents: dict[str, str | None], period: Period,
                     previous: Period, instrument: Instrument, definition: IndexDefinition,
-                    trend: pd.DataFrame, weigh: Weigh, *, alpha: float,
+                    trend: pd.DataFrame, *, weighted: bool, min_cell: int, alpha: float,
                     cache_key: tuple[object, ...] | None = None) -> pd.DataFrame:
     """Overall-index change ``period - previous`` per domain (unit code) shown in both periods' trend.
 
@@ -48,17 +48,18 @@ def overall_changes(session: Session, ids: set[int], parents: dict[str, str | No
     design degrees of freedom gets direction ``not_comparable`` and NaN figures; a domain absent from
     either period's trend has no row. Columns: `CHANGE_COLUMNS`, indexed by domain.
 
-    `cache_key` names everything else the result depends on (the subtree's root, the weighting
-    settings behind `weigh`); with it the table is reused, per process, while the two periods'
-    responses and frames are unchanged: the dashboard, the unit page, the reports and the alerts job
-    ask for the same change under different report keys, and it costs about two period tables.
+    Both periods are weighted as their own tables are (`weighted`, `min_cell`: `period_weights`).
+    `cache_key` names everything else the result depends on (the subtree's root); with it the table is
+    reused, per process, while the two periods' responses and frames are unchanged: the dashboard, the
+    unit page, the reports and the alerts job ask for the same change under different report keys.
     """
     key = None if cache_key is None else (str(session.get_bind().engine.url), *cache_key, period.label,
-                                          previous.label, instrument.key, alpha)
+                                          previous.label, instrument.key, weighted, min_cell, alpha)
     version = data_version(session, ids, previous.first, period.last) if key is not None else ()
     if key is not None and (hit := _CHANGES.get(key, version)) is not None:
         return hit
-    table = _changes(session, ids, parents, period, previous, instrument, definition, trend, weigh, alpha)
+    table = _changes(session, ids, parents, period, previous, instrument, definition, trend,
+                     (weighted, min_cell), alpha)
     if key is not None:
         _CHANGES.put(key, version, table)
     return table
@@ -69,7 +70,7 @@ _CHANGES: VersionedCache[pd.DataFrame] = VersionedCache(128)
 
 def _changes(session: Session, ids: set[int], parents: dict[str, str | None], period: Period,
              previous: Period, instrument: Instrument, definition: IndexDefinition, trend: pd.DataFrame,
-             weigh: Weigh, alpha: float) -> pd.DataFrame:
+             weighting: tuple[bool, int], alpha: float) -> pd.DataFrame:
     now = trend[trend["period"] == period.label].set_index("domain")
     before = trend[trend["period"] == previous.label].set_index("domain")
     both = now.add_suffix("1").join(before.add_suffix("0"), how="inner")
@@ -86,7 +87,8 @@ def _changes(session: Session, ids: set[int], parents: dict[str, str | None], pe
     table["significant"] = False
     table["direction"] = Direction.NOT_COMPARABLE.value
     if usable.any():
-        joint = _joint_change(session, ids, parents, period, previous, instrument, definition, weigh, alpha)
+        joint = _joint_change(session, ids, parents, period, previous, instrument, definition, weighting,
+                              alpha)
         rows = joint[joint["stat_type"] == "overall_index"].set_index("domain")
         found = usable & both.index.isin(rows.index)
         keys = both.index[found]
@@ -98,14 +100,30 @@ def _changes(session: Session, ids: set[int], parents: dict[str, str | None], pe
 
 
 def _joint_change(session: Session, ids: set[int], parents: dict[str, str | None], period: Period,
-                  previous: Period, instrument: Instrument, definition: IndexDefinition, weigh: Weigh,
-                  alpha: float) -> pd.DataFrame:
-    """`change_with_covariance` over both periods' respondents, weighted as each period's own table."""
+                  previous: Period, instrument: Instrument, definition: IndexDefinition,
+                  weighting: tuple[bool, int], alpha: float) -> pd.DataFrame:
+    """`change_with_covariance` over both periods' respondents, weighted as each period's own table:
+    from the aggregates' cell sums when both tables are read from them, else from the responses."""
+    weighted, min_cell = weighting
+    now, before = (period_sums(session, ids, p, instrument, weighted=weighted, min_cell=min_cell)
+                   for p in (period, previous))
+    if now is not None and before is not None:
+        return change_from_sums(now.cells, now.sums, before.cells, before.sums, definition, parents=parents,
+                                weighted=(now.weighted, before.weighted), lonely_psu="adjust", alpha=alpha)
+    return _responses_change(session, ids, parents, period, previous, instrument, definition, weighting,
+                             alpha)
+
+
+def _responses_change(session: Session, ids: set[int], parents: dict[str, str | None], period: Period,
+                      previous: Period, instrument: Instrument, definition: IndexDefinition,
+                      weighting: tuple[bool, int], alpha: float) -> pd.DataFrame:
+    """`change_with_covariance` over both periods' respondents loaded from the responses."""
+    weighted, min_cell = weighting
     parts, results = [], []
     for p in (period, previous):
         data = load_respondents_cached(session, ids, p.first, p.last, instrument).frame
         parts.append(data.assign(**{PERIOD_COLUMN: p.label}))
-        results.append(weigh(data, p))
+        results.append(respondent_weights(session, data, ids, p.first, p.last, weighted, min_cell)[0])
     data = pd.concat(parts, ignore_index=True)
     weights, calibration = _joint_weights(data.index, [len(part) for part in parts], results)
     return change_with_covariance(data, definition, unit_col="unit", period_col=PERIOD_COLUMN,
