@@ -29,7 +29,9 @@ calibration). Wiley.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -301,3 +303,57 @@ def calibrate_linear(
                               method=WeightingMethod.CALIBRATED.value)
     return LinearCalibrationResult(weights=pd.Series(weights, index=model.index, name=WEIGHT_NAME),
                                    method=WeightingMethod.CALIBRATED, calibration=calibration)
+
+
+class CalibratedWeights(Protocol):
+    """Calibrated weights with their model (`analysis.poststratification.PoststratResult` is one)."""
+
+    @property
+    def weights(self) -> pd.Series: ...
+
+    @property
+    def calibration(self) -> Calibration: ...
+
+
+def stacked_period_weights(index: pd.Index, sizes: Sequence[int], results: Sequence[CalibratedWeights | None]
+                           ) -> tuple[pd.Series | None, Calibration | None]:
+    """Both periods' weights and calibration models for one joint design, the models as disjoint blocks.
+
+    Each period is weighted as its own table is; its post-stratification cells are its own, so the
+    joint calibration model is block-diagonal. A period without weights (None: no frame for it) keeps
+    weight 1 and no calibration variable, so its linearized values are left as they are, as in its own
+    unweighted table.
+
+    Parameters
+    ----------
+    index : pandas.Index
+        Index of the stacked respondents, the periods' rows in the order of `sizes`.
+    sizes : sequence of int
+        Respondents of each period.
+    results : sequence of CalibratedWeights or None
+        Each period's weighting, or None for an unweighted period.
+
+    Returns
+    -------
+    weights : pandas.Series or None
+        Stacked weights (None when no period is weighted).
+    calibration : analysis.calibration.Calibration or None
+        The block-diagonal model, for `analysis.period_contrast.change_with_covariance`'s `calibration`.
+    """
+    if all(result is None for result in results):
+        return None, None
+    weights, models, base = [], [], []
+    for size, result in zip(sizes, results, strict=True):
+        if result is None:
+            weights.append(np.ones(size))
+            models.append(sparse.csr_matrix((size, 0)))
+            base.append(np.ones(size))
+        else:
+            calibration = result.calibration.aligned(result.weights.index)
+            weights.append(result.weights.to_numpy(dtype=np.float64))
+            models.append(calibration.model)
+            base.append(calibration.base_weight)
+    model = sparse.csr_matrix(sparse.block_diag(models, format="csr"))
+    method = next(r.calibration.method for r in results if r is not None)
+    return (pd.Series(np.concatenate(weights), index=index),
+            Calibration(index=index, model=model, base_weight=np.concatenate(base), method=method))

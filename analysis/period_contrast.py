@@ -72,6 +72,7 @@ def _doubled(items: ItemMatrices, current: np.ndarray) -> ItemMatrices:
     )
 
 
+
 def change_with_covariance(
     data: pd.DataFrame,
     definition: IndexDefinition,

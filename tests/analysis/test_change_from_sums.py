@@ -14,12 +14,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import sparse
 
-from analysis.calibration import Calibration
+from analysis.calibration import stacked_period_weights
 from analysis.data import AnalysisInputError
 from analysis.period_contrast import change_from_sums, change_with_covariance
-from analysis.weights import PoststratResult, poststratify
+from analysis.weights import poststratify
 from instruments.index import IndexDefinition
 
 from .sums_helpers import PARENTS, cells_and_sums, post_stratified_cells, random_respondents, served_frame
@@ -75,26 +74,6 @@ def test_unweighted_change_from_sums_equals_the_respondent_level_change(definiti
     _assert_same(ours, rows)
 
 
-def _stacked(results: list[PoststratResult | None], sizes: list[int], index: pd.Index
-             ) -> tuple[pd.Series, Calibration]:
-    """Both periods' weights with their calibration models as disjoint blocks of one model; a period
-    without weights (None) has weight 1 and no calibration variable."""
-    weights, models, base = [], [], []
-    for result, size in zip(results, sizes, strict=True):
-        if result is None:
-            weights.append(np.ones(size))
-            models.append(sparse.csr_matrix((size, 0)))
-            base.append(np.ones(size))
-        else:
-            aligned = result.calibration.aligned(result.weights.index)
-            weights.append(result.weights.to_numpy(np.float64))
-            models.append(aligned.model)
-            base.append(aligned.base_weight)
-    method = next(r.calibration.method for r in results if r is not None)
-    return (pd.Series(np.concatenate(weights), index=index),
-            Calibration(index=index, model=sparse.csr_matrix(sparse.block_diag(models)),
-                        base_weight=np.concatenate(base), method=method))
-
 
 @pytest.mark.parametrize(("seed", "weighing"), [(4, (True, True)), (5, (True, True)), (6, (True, True)),
                                                  (7, (True, False)), (8, (False, True))])
@@ -109,7 +88,7 @@ def test_post_stratified_change_from_sums_equals_the_calibrated_respondent_level
                if weigh else None for data, frame, weigh in periods]
     assert all(len(result.collapsed) > 0 for result in results if result is not None)
     data = _both(current, previous)
-    weights, calibration = _stacked(results, [len(current), len(previous)], data.index)
+    weights, calibration = stacked_period_weights(data.index, [len(current), len(previous)], results)
     rows = change_with_covariance(data, definition, unit_col="unit", period_col="period", current="now",
                                   previous="before", parents=PARENTS, weights=weights,
                                   calibration=calibration, lonely_psu="adjust")

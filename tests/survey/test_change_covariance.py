@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 from scipy import stats
 
+from analysis.calibration import stacked_period_weights
 from analysis.period_contrast import change_with_covariance
 from analysis.weights import poststratify
 from instruments.index import IndexDefinition
@@ -33,7 +34,6 @@ from instruments.registry import get_registered
 from survey.extensions import db
 from survey.models import FrameUpload, Role, ServedCount, Unit
 from survey.services.reporting.indices import compute_unit_indices
-from survey.services.reporting.period_change import _joint_weights
 from survey.services.reporting.periods import Period
 from survey.services.reporting.report_content import _change
 from tests.survey.conftest import unit_id
@@ -176,9 +176,9 @@ def test_two_units_poststratified_change_has_the_calibrated_covariance(migrated_
 
 def test_a_period_without_frame_keeps_its_linearized_values_in_the_joint_design() -> None:
     """One period post-stratified (cells unit x field), the other unweighted (no frame that month):
-    `_joint_weights` stacks a calibration block for the first and none for the second. By hand for unit
-    a (its own stratum over both periods): u = w (z - cell mean of z) in the weighted period, u = z in
-    the other, with z = +-(y - p_t) / W_t, and V = n/(n-1) sum (u - mean u)^2."""
+    `stacked_period_weights` stacks a calibration block for the first and none for the second. By hand
+    for unit a (its own stratum over both periods): u = w (z - cell mean of z) in the weighted period,
+    u = z in the other, with z = +-(y - p_t) / W_t, and V = n/(n-1) sum (u - mean u)^2."""
     rng = np.random.default_rng(1)
     now = pd.DataFrame({"unit": ["a"] * 30 + ["b"] * 30, "field": rng.choice(["x", "y"], 60),
                         "month": "m1", "q1": rng.integers(1, 6, 60), "q2": rng.integers(1, 6, 60)})
@@ -188,7 +188,7 @@ def test_a_period_without_frame_keeps_its_linearized_values_in_the_joint_design(
                          columns=["unit", "field", "month", "served"])
     weighted = poststratify(now, frame, ["field"], unit_col="unit", count_col="served", period_col="month")
     data = pd.concat([now.assign(t="1"), before.assign(t="0")], ignore_index=True)
-    weights, calibration = _joint_weights(data.index, [60, 50], [weighted, None])
+    weights, calibration = stacked_period_weights(data.index, [60, 50], [weighted, None])
     definition = IndexDefinition.from_mapping([("q1", "e1"), ("q2", "e1")])
     table = change_with_covariance(data, definition, unit_col="unit", period_col="t", current="1",
                                    previous="0", weights=weights, calibration=calibration)

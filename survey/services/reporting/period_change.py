@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 from sqlalchemy.orm import Session
 
-from analysis.calibration import Calibration
+from analysis.calibration import stacked_period_weights
 from analysis.change import Direction
 from analysis.period_contrast import change_from_sums, change_with_covariance
-from analysis.weights import PoststratResult
 from instruments.index import IndexDefinition
 from instruments.model import Instrument
 from survey.services.reporting.index_cache import VersionedCache, data_version
@@ -125,33 +123,8 @@ def _responses_change(session: Session, ids: set[int], parents: dict[str, str | 
         parts.append(data.assign(**{PERIOD_COLUMN: p.label}))
         results.append(respondent_weights(session, data, ids, p.first, p.last, weighted, min_cell)[0])
     data = pd.concat(parts, ignore_index=True)
-    weights, calibration = _joint_weights(data.index, [len(part) for part in parts], results)
+    weights, calibration = stacked_period_weights(data.index, [len(part) for part in parts], results)
     return change_with_covariance(data, definition, unit_col="unit", period_col=PERIOD_COLUMN,
                                   current=period.label, previous=previous.label, parents=parents,
                                   weights=weights, calibration=calibration, lonely_psu="adjust", alpha=alpha)
 
-
-def _joint_weights(index: pd.Index, sizes: list[int], results: list[PoststratResult | None]
-                   ) -> tuple[pd.Series | None, Calibration | None]:
-    """Both periods' weights and calibration models stacked (the cells are disjoint blocks).
-
-    A period without weights (no frame for it) keeps weight 1 and no calibration variable, so its
-    linearized values are left as they are, as in its own unweighted table.
-    """
-    if all(result is None for result in results):
-        return None, None
-    weights, models, base = [], [], []
-    for size, result in zip(sizes, results, strict=True):
-        if result is None:
-            weights.append(np.ones(size))
-            models.append(sparse.csr_matrix((size, 0)))
-            base.append(np.ones(size))
-        else:
-            calibration = result.calibration.aligned(result.weights.index)
-            weights.append(result.weights.to_numpy(dtype=np.float64))
-            models.append(calibration.model)
-            base.append(calibration.base_weight)
-    model = sparse.csr_matrix(sparse.block_diag(models, format="csr"))
-    method = next(r.calibration.method for r in results if r is not None)
-    return (pd.Series(np.concatenate(weights), index=index),
-            Calibration(index=index, model=model, base_weight=np.concatenate(base), method=method))
