@@ -136,7 +136,12 @@ class IndexReport:
 
     def trend_labels(self) -> list[str]:
         """Labels of the trend window, oldest first, ending with the report's period."""
-        return [self.period.shifted(i).label for i in reversed(range(TREND_LENGTH[self.period.kind]))]
+        return list(self._trend_labels)
+
+    @functools.cached_property
+    def _trend_labels(self) -> tuple[str, ...]:
+        # Once per report: a province table asks for every unit's trend (12 shifted periods each).
+        return tuple(self.period.shifted(i).label for i in reversed(range(TREND_LENGTH[self.period.kind])))
 
     @functools.cached_property
     def _trend_by_domain(self) -> dict[str, dict[str, tuple[float, float, float]]]:
@@ -149,7 +154,7 @@ class IndexReport:
     def trend_of(self, domain: str) -> list[tuple[str, float | None, float | None, float | None]]:
         """(label, est, ci_lo, ci_hi) per period of the window; None where there is no estimate."""
         found = self._trend_by_domain.get(domain, {})
-        return [(label, *found.get(label, (None, None, None))) for label in self.trend_labels()]
+        return [(label, *found.get(label, (None, None, None))) for label in self._trend_labels]
 
 
 def instrument_for(key: str) -> Instrument:
