@@ -24,6 +24,7 @@ from survey.extensions import db
 from survey.local_time import local_date
 from survey.mail import MailConfigError, MailRefused, MailSettings, MailUnavailable, send, smtp_connection
 from survey.services.reporting.report_mail import (
+    DueReport,
     ReportSettings,
     ReportSkipped,
     due_reports,
@@ -41,6 +42,12 @@ def _subscriptions_url() -> str:
     path = current_app.url_map.bind("localhost").build(SUBSCRIPTIONS_ENDPOINT)
     base = str(current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
     return base + path
+
+
+def _label(due: DueReport) -> str:
+    """How this job's output names a report: "#3 HL-AB monthly 2026-10 -> user 7"."""
+    s = due.subscription
+    return f"#{s.id} {s.unit.code} {s.frequency.value} {due.period.label} -> user {s.user_id}"
 
 
 @group.command("send")
@@ -62,6 +69,7 @@ def send_command() -> None:
     with ExitStack() as stack:
         smtp: SMTP | None = None
         for item in due:
+            label = _label(item)
             try:
                 prepared = prepare(db.session(), item, settings, now=now)
                 if smtp is None:  # connect only when there is something to send
@@ -69,25 +77,25 @@ def send_command() -> None:
                 send(smtp, prepared.message)
             except ReportSkipped as why:
                 skipped += 1
-                click.echo(f"{item.label}: skipped, {why}")
+                click.echo(f"{label}: skipped, {why}")
                 continue
             except MailRefused as error:
-                failures.append(f"{item.label}: {error}")
-                click.echo(f"{item.label}: not sent, {error}", err=True)
+                failures.append(f"{label}: {error}")
+                click.echo(f"{label}: not sent, {error}", err=True)
                 continue
             except MailUnavailable as error:
                 unavailable = error
                 break
             except Exception as error:  # one broken report must not hold back the others
                 db.session.rollback()
-                logger.exception("report %s failed", item.label)
-                failures.append(f"{item.label}: {error}")
-                click.echo(f"{item.label}: not sent, {error}", err=True)
+                logger.exception("report %s failed", label)
+                failures.append(f"{label}: {error}")
+                click.echo(f"{label}: not sent, {error}", err=True)
                 continue
             record_delivery(db.session(), prepared, now=now)
             db.session.commit()  # at once: a later failure must not make this report due again
             sent += 1
-            click.echo(f"{item.label}: sent to {item.subscription.email}")
+            click.echo(f"{label}: sent to {item.subscription.email}")
     db.session.rollback()
     left = len(due) - sent - skipped
     audit.record(db.session(), actor=None, action="reports.send", object_type="job", now=now,

@@ -175,11 +175,11 @@ class _Parsed:
 
 def _parse_item(item: Item, values: Sequence[str], instrument: Instrument, parsed: _Parsed) -> None:
     if isinstance(item, ShortTextItem | LongTextItem):
-        clean = clean_text(values[0], item.max_length) if values else None
-        if clean is not None and clean.problem is not None:
-            parsed.fail(item.id, clean.problem.value)
-        elif clean is not None and clean.text:
-            parsed.texts[item.id] = clean.text
+        clean = clean_text(values[0], item.max_length) if values else ""
+        if isinstance(clean, TextProblem):
+            parsed.fail(item.id, clean.value)
+        elif clean:
+            parsed.texts[item.id] = clean
     elif isinstance(item, NumberItem):
         if not values or values[0] == "":  # browsers send an empty number box as an empty value
             return

@@ -9,7 +9,6 @@ searched like the same word typed precomposed (docs/bad-input.md rows 16-18).
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
 from enum import StrEnum
 
 # U+200B-U+200F zero-width and directional marks, U+202A-U+202E bidi embeddings/overrides,
@@ -30,21 +29,15 @@ class TextProblem(StrEnum):
     TOO_LONG = "E-TOO-LONG"
 
 
-@dataclass(frozen=True)
-class CleanText:
-    """The canonical text, or the problem that makes it unacceptable (then `text` is empty)."""
-
-    text: str
-    problem: TextProblem | None = None
-
-
 def _is_control(char: str) -> bool:
     code = ord(char)
     return (code < 0x20 or 0x7F <= code < 0xA0) and char not in _ALLOWED_CONTROLS
 
 
-def clean_text(raw: str, max_length: int) -> CleanText:
+def clean_text(raw: str, max_length: int) -> str | TextProblem:
     """Canonicalise `raw`: drop invisible characters, NFC, CRLF -> LF, strip; then check it.
+
+    Returns the canonical text, or the problem that makes it unacceptable.
 
     Invisible characters go first so that a zero-width space between a letter and its combining
     mark cannot stop NFC from composing them. Length is counted in code points after NFC.
@@ -54,7 +47,7 @@ def clean_text(raw: str, max_length: int) -> CleanText:
     # Browsers send textarea line breaks as CRLF (HTML standard); a lone CR is an old Mac line break.
     text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
     if any(_is_control(char) for char in text):
-        return CleanText("", TextProblem.CONTROL_CHAR)
+        return TextProblem.CONTROL_CHAR
     if len(text) > max_length:
-        return CleanText("", TextProblem.TOO_LONG)
-    return CleanText(text)
+        return TextProblem.TOO_LONG
+    return text

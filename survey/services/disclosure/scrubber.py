@@ -24,6 +24,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -42,8 +43,7 @@ class PiiKind(StrEnum):
     DOSSIER = "[MÃ HỒ SƠ]"
 
 
-@dataclass(frozen=True)
-class Redaction:
+class Redaction(NamedTuple):
     """A redacted span ``text[start:end]`` of the original text."""
 
     kind: PiiKind

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import render_template
 from flask_babel import force_locale
@@ -49,14 +49,17 @@ SINGLE = {PaperSize.A5: Layout("a5", "a5", 1), PaperSize.A4: Layout("a4", "a4", 
 SHEET = {SheetDensity.TWO: Layout("a4-landscape", "a5", 2), SheetDensity.FOUR: Layout("a4", "a6", 4)}
 
 
-@dataclass(frozen=True)
-class Bilingual:
+class Bilingual(NamedTuple):
+    """A name in Vietnamese and in English (empty when the unit has none)."""
+
     vi: str
     en: str
 
 
 @dataclass(frozen=True)
 class Poster:
+    """One counter's poster: whose it is, the survey address it opens and that address as a QR code."""
+
     counter_id: int
     unit_code: str
     counter_code: str

@@ -84,6 +84,8 @@ class TrendPoint:
 
 @dataclass(frozen=True)
 class Comment:
+    """A citizen's comment as a report lists it."""
+
     month: str
     unit_code: str
     text: str  # scrubbed: never the stored text

@@ -38,18 +38,16 @@ from survey.services.staff.access import MANAGING_ROLES, visible_unit_ids
 
 @dataclass(frozen=True)
 class DueReport:
+    """A subscription whose report for `period` has not been sent yet."""
+
     subscription: ReportSubscription
     period: Period
-
-    @property
-    def label(self) -> str:
-        """How the job's output names it: "#3 HL-AB monthly 2026-10 -> user 7"."""
-        s = self.subscription
-        return f"#{s.id} {s.unit.code} {s.frequency.value} {self.period.label} -> user {s.user_id}"
 
 
 @dataclass(frozen=True)
 class ReportSettings:
+    """The deployment's settings a report e-mail depends on."""
+
     default_target: float
     min_cell: int
     sender: str
@@ -58,6 +56,8 @@ class ReportSettings:
 
 @dataclass(frozen=True)
 class PreparedReport:
+    """A due report made into its e-mail (the PDF attached), ready to send and then record."""
+
     due: DueReport
     instrument_key: str
     message: EmailMessage
