@@ -121,8 +121,10 @@ def cell_sums(items: ItemMatrices, cell: IntArray, n_cells: int) -> Int64Array:
     out = np.zeros((n_cells, layout.length), dtype=np.int64)
     order = np.argsort(cell, kind="stable")
     sorted_cells = cell[order]
-    for start in range(0, len(order), _BATCH_ROWS):
-        # Whole cells per batch, so that the row memory stays flat on a province-year.
+    start = 0
+    while start < len(order):
+        # Whole cells per batch, so that the row memory stays flat on a province-year; the next batch
+        # begins where this one's last cell ended, not at start + _BATCH_ROWS.
         stop = min(start + _BATCH_ROWS, len(order))
         if stop < len(order):
             stop = int(np.searchsorted(sorted_cells, sorted_cells[stop - 1], side="right"))

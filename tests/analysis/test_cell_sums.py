@@ -136,3 +136,26 @@ def test_post_stratified_sums_equal_r(definition: IndexDefinition, dataset: str,
 def test_sums_of_another_shape_are_refused(definition: IndexDefinition) -> None:
     with pytest.raises(AnalysisInputError, match="shape"):
         indices_from_sums(pd.DataFrame({"unit": ["u1"]}), np.zeros((1, 3), dtype=np.int64), definition)
+
+
+@pytest.mark.parametrize("batch_rows", [3, 7, 32_768])
+def test_a_cell_across_a_batch_boundary_is_counted_once(definition: IndexDefinition, batch_rows: int,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rows are summed in batches of whole cells; a cell that crosses the batch size must neither be
+    # cut nor summed twice (a month of a province, 68k rows, once had two cells counted 1.5 times).
+    import analysis.cell_sums as module
+
+    monkeypatch.setattr(module, "_BATCH_ROWS", batch_rows)
+    rng = np.random.default_rng(batch_rows)
+    n = 3 * batch_rows + 5 if batch_rows < 100 else batch_rows + 4_000
+    data = random_respondents(batch_rows, n)
+    cell = rng.integers(0, 5, n).astype(np.intp)  # five large cells: each crosses a boundary
+    items = item_matrices(data, definition)
+    sums = cell_sums(items, cell, 6)
+    assert sums[:, 0].tolist() == np.bincount(cell, minlength=6).tolist()  # respondents, counted apart
+    monkeypatch.setattr(module, "_BATCH_ROWS", n + 1)  # one batch: no boundary at all
+    for c in range(5):
+        alone = cell_sums(item_matrices(data[cell == c].reset_index(drop=True), definition),
+                          np.zeros(int((cell == c).sum()), dtype=np.intp), 1)
+        assert (sums[c] == alone[0]).all(), c
+    assert not sums[5].any()
