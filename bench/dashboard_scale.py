@@ -11,16 +11,24 @@ period is measured in a fresh process, so "cold" is a first view after a restart
 caches; the operating system's file cache stays warm): cold, warm (median of three views, nothing
 changed) and after one new response (in the period's last month, at the ward's service point). Peak
 memory is the process's maximum resident set (`resource.getrusage`) after the three measurements.
+
+Each page and period is measured twice, each in its own fresh process with its own shared report
+store (`REPORT_CACHE_URI`, a new directory): "nothing shared" starts from an empty store (the first
+view after the first start, nothing computed anywhere yet); "after the job" first runs
+`flask alerts refresh --period P` in another process with the store, as the scheduled job does in a
+deployment (its time is printed), then measures a new process that reads what the job computed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,8 +78,9 @@ def database_url(target: str) -> str:
     return target if target.startswith("postgresql") else f"sqlite:///{target}"
 
 
-def measure_one(target: str, page: str, period_text: str) -> dict[str, float]:
-    """Cold, warm and after-one-response times of one page and period, in this (fresh) process."""
+def measure_one(target: str, page: str, period_text: str, store: str) -> dict[str, float]:
+    """Cold, warm and after-one-response times of one page and period, in this (fresh) process, with
+    the shared report store in directory `store`."""
     from survey import create_app
     from survey.models import Role
     from survey.services.reporting.periods import Period
@@ -79,7 +88,8 @@ def measure_one(target: str, page: str, period_text: str) -> dict[str, float]:
 
     period = Period.from_text(period_text)
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url(target), "SECRET_KEY": "bench-only",
-                      "TESTING": True, "WTF_CSRF_ENABLED": False, "CLOCK": Clock(), **CHEAP_ARGON2})
+                      "TESTING": True, "WTF_CSRF_ENABLED": False, "CLOCK": Clock(), **CHEAP_ARGON2,
+                      "REPORT_CACHE_URI": f"filesystem:{store}"})
     staff = add_staff(app, f"bench-{time.time_ns()}", Role.MANAGER, ("HL",), totp=True)
     client = app.test_client()
     sign_in(client, app, staff)
@@ -102,6 +112,28 @@ def measure_one(target: str, page: str, period_text: str) -> dict[str, float]:
     return {"cold": cold, "warm": warm, "after": after, "peak_mb": peak_mb}
 
 
+def run_job(target: str, period_text: str, store: str) -> float:
+    """`flask alerts refresh --period P` in its own process with the shared store; its wall time."""
+    env = {**os.environ, "FLASK_SQLALCHEMY_DATABASE_URI": database_url(target),
+           "FLASK_SECRET_KEY": "bench-only", "FLASK_REPORT_CACHE_URI": f"filesystem:{store}"}
+    started = time.perf_counter()
+    flask = str(Path(sys.executable).with_name("flask"))
+    done = subprocess.run([flask, "--app", "survey", "alerts", "refresh", "--period", period_text],
+                          capture_output=True, text=True, cwd=ROOT, env=env)
+    if done.returncode != 0:
+        sys.exit(f"alerts refresh {period_text} failed:\n{done.stderr[-3000:]}")
+    return time.perf_counter() - started
+
+
+def _measured(target: str, page: str, period: str, store: str) -> dict[str, float]:
+    done = subprocess.run([sys.executable, __file__, target, "--one", page, period, store],
+                          capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        sys.exit(f"{page} {period} failed:\n{done.stderr[-3000:]}")
+    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
 def main() -> None:
     from bench.dashboard import period_argument
 
@@ -110,24 +142,26 @@ def main() -> None:
                                    "bench/generate_db.py")
     parser.add_argument("--month", default="2026-11", type=period_argument)
     parser.add_argument("--year", default="2026", type=period_argument)
-    parser.add_argument("--one", nargs=2, metavar=("PAGE", "PERIOD"), help=argparse.SUPPRESS)
+    parser.add_argument("--one", nargs=3, metavar=("PAGE", "PERIOD", "STORE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.db.startswith("postgresql") and not Path(args.db).exists():
         parser.error(f"{args.db} does not exist: make it with bench/generate_db.py")
     if args.one:
         print(json.dumps(measure_one(args.db, *args.one)))
         return
-    print(f"{'page':10} {'period':8} {'cold':>8} {'warm (median of 3)':>19} {'after 1 response':>17} "
-          f"{'peak RSS':>9}")
+    print(f"{'page':9} {'period':8} {'store':15} {'cold':>8} {'warm (median of 3)':>19} "
+          f"{'after 1 response':>17} {'peak RSS':>9}")
     for page in ("province", "ward"):
         for period in (args.month, args.year):
-            done = subprocess.run([sys.executable, __file__, args.db, "--one", page, period],
-                                  capture_output=True, text=True, cwd=ROOT)
-            if done.returncode != 0:
-                sys.exit(f"{page} {period} failed:\n{done.stderr[-3000:]}")
-            figures = json.loads(done.stdout.strip().splitlines()[-1])
-            print(f"{page:10} {period:8} {figures['cold']:7.2f}s {figures['warm']:18.3f}s "
-                  f"{figures['after']:16.2f}s {figures['peak_mb']:7.0f}MB", flush=True)
+            with tempfile.TemporaryDirectory() as empty, tempfile.TemporaryDirectory() as filled:
+                rows = [("nothing shared", _measured(args.db, page, period, empty))]
+                job = run_job(args.db, period, filled)
+                rows.append(("after the job", _measured(args.db, page, period, filled)))
+            for label, figures in rows:
+                print(f"{page:9} {period:8} {label:15} {figures['cold']:7.2f}s {figures['warm']:18.3f}s "
+                      f"{figures['after']:16.2f}s {figures['peak_mb']:7.0f}MB", flush=True)
+            print(f"{'':9} {period:8} (the job: flask alerts refresh --period {period}, {job:.1f} s)",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _refuse_default_secret(app)
     app.wsgi_app = proxies.wrap(app.wsgi_app, app.config)  # type: ignore[method-assign]
 
-    from survey import assets, auth, database, errors, i18n, security
+    from survey import assets, auth, database, errors, i18n, report_store, security
     from survey.blueprints import register_blueprints
     from survey.commands import register_commands
     from survey.extensions import compress, csrf, db, migrate
@@ -48,6 +48,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     compress.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
+    report_store.init_app(app)
     register_blueprints(app)
     register_commands(app)
     return app

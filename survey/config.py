@@ -112,6 +112,11 @@ class DefaultConfig:
     LOGIN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"  # per username tried, known or not
     TWO_FACTOR_LIMIT_PER_ACCOUNT = "5 per 5 minutes"  # a 6-digit code must not be guessable
 
+    # Where computed dashboard figures are shared between workers, restarts and the jobs
+    # (survey/report_store.py): None = a directory in the instance folder (nothing under tests),
+    # "none", "filesystem:/path", or "redis://host:6379/1" when several servers serve one database.
+    REPORT_CACHE_URI: str | None = None
+
     # Outgoing mail of `flask reports send` (scheduled reports, survey/mail.py). Empty host: the job
     # refuses to run. MAIL_SMTP_SECURITY: "starttls" (port 587), "ssl" (implicit TLS, port 465) or
     # "none" (a relay on this machine; a password is then only sent to a loopback address).

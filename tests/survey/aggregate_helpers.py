@@ -6,11 +6,14 @@ with the analysis package's computation from the response rows (to 1e-12)."""
 from __future__ import annotations
 
 import uuid
+from collections import Counter as Tally
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
@@ -33,6 +36,7 @@ from survey.models import (
 from survey.services.citizens.flag_review import Decision, decide
 from survey.services.citizens.form_nonce import FormNonce
 from survey.services.citizens.submissions import Outcome, Stored, Validation, store_response
+from survey.services.reporting import indices
 from survey.services.reporting.aggregate_rebuild import check
 from survey.services.reporting.index_source import (
     PeriodEstimates,
@@ -225,3 +229,26 @@ def delete_one_row(app: Flask) -> None:
         first = db.session.scalars(sa.select(IndexAggregate.id).order_by(IndexAggregate.id)).first()
         db.session.execute(sa.delete(IndexAggregate).where(IndexAggregate.id == first))
         db.session.commit()
+
+
+def province_report(app: Flask) -> indices.IndexReport:
+    """The province's weighted report of November 2026 (through the caches)."""
+    with app.app_context():
+        root = db.session.scalar(sa.select(Unit).where(Unit.code == "HL"))
+        assert root is not None
+        report = indices.unit_indices(db.session(), root, KEY, Period.month(2026, 11), weighted=True)
+        db.session.rollback()
+        return report
+
+
+def counting_period_tables(monkeypatch: pytest.MonkeyPatch) -> Tally[str]:
+    """Period labels of the period tables actually computed (cache misses)."""
+    computed: Tally[str] = Tally()
+    real = indices.period_estimates
+
+    def counted(session: Any, ids: Any, parents: Any, period: Period, *args: Any, **kwargs: Any) -> Any:
+        computed[period.label] += 1
+        return real(session, ids, parents, period, *args, **kwargs)
+
+    monkeypatch.setattr(indices, "period_estimates", counted)
+    return computed

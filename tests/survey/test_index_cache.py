@@ -3,10 +3,8 @@ leaves a response out is seen at once, and a page view reads each stamp once."""
 
 from __future__ import annotations
 
-from collections import Counter as Tally
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -14,12 +12,16 @@ from flask import Flask
 
 from survey.demo.tree import seed_demo
 from survey.extensions import db
-from survey.models import Counter, Response, Role, Unit, User
+from survey.models import Counter, Response, Role, User
 from survey.services.citizens.flag_review import Decision, decide
-from survey.services.reporting import indices
-from survey.services.reporting.indices import unit_indices
 from survey.services.reporting.periods import Period
-from tests.survey.aggregate_helpers import KEY, add_frames, submit, submit_many
+from tests.survey.aggregate_helpers import (
+    add_frames,
+    counting_period_tables,
+    province_report,
+    submit,
+    submit_many,
+)
 from tests.survey.staff_helpers import signed_in, staff_app
 
 NOVEMBER = Period.month(2026, 11)
@@ -36,38 +38,16 @@ def capp(migrated_db: Path, tmp_path: Path) -> Flask:
     return app
 
 
-def _report(app: Flask) -> indices.IndexReport:
-    with app.app_context():
-        root = db.session.scalar(sa.select(Unit).where(Unit.code == "HL"))
-        assert root is not None
-        report = unit_indices(db.session(), root, KEY, NOVEMBER, weighted=True)
-        db.session.rollback()
-        return report
-
-
-def _counting(monkeypatch: pytest.MonkeyPatch) -> Tally[str]:
-    """Period labels of the period tables actually computed (cache misses)."""
-    computed: Tally[str] = Tally()
-    real = indices.period_estimates
-
-    def counted(session: Any, ids: Any, parents: Any, period: Period, *args: Any, **kwargs: Any) -> Any:
-        computed[period.label] += 1
-        return real(session, ids, parents, period, *args, **kwargs)
-
-    monkeypatch.setattr(indices, "period_estimates", counted)
-    return computed
-
-
 def test_a_new_response_recomputes_only_its_own_month(capp: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    first = _report(capp)
-    computed = _counting(monkeypatch)
-    assert _report(capp) is first and not computed  # nothing changed: the whole report is reused
+    first = province_report(capp)
+    computed = counting_period_tables(monkeypatch)
+    assert province_report(capp) is first and not computed  # nothing changed: the whole report is reused
     with capp.app_context():
         counter = db.session.scalars(sa.select(Counter).order_by(Counter.id)).first()
         assert counter is not None
         submit(db.session(), counter, {"e1_info": 5}, datetime(2026, 11, 20, 3, tzinfo=UTC))
         db.session.commit()
-    second = _report(capp)
+    second = province_report(capp)
     assert second is not first
     assert computed == {"2026-11": 1}  # the eleven past months of the trend came from the cache
     assert second.responses == first.responses + 1
@@ -77,7 +57,7 @@ def test_a_new_response_recomputes_only_its_own_month(capp: Flask, monkeypatch: 
 
 def test_a_response_left_out_by_a_review_is_seen_at_once(capp: Flask) -> None:
     flagged = submit_many(capp, 12, seed=4, flagged_every=4)
-    before = _report(capp)
+    before = province_report(capp)
     assert int(before.excluded["n"].sum()) >= 1
     with capp.app_context():
         actor = User(username="reviewer", password_hash="x", role=Role.MANAGER)
@@ -91,7 +71,7 @@ def test_a_response_left_out_by_a_review_is_seen_at_once(capp: Flask) -> None:
         decide(db.session(), response, Decision.CONFIRM, actor=actor, note="", now=datetime(2026, 12, 1,
                                                                                              tzinfo=UTC))
         db.session.commit()
-    after = _report(capp)
+    after = province_report(capp)
     assert after is not before
     statuses = dict(zip(after.excluded["status"], after.excluded["n"], strict=True))
     assert statuses.get("excluded") == 1

@@ -17,13 +17,24 @@ So a new citizen response recomputes only its own month: the eleven past months 
 A valid response stored *without* the submission service (a bulk import) moves no stamp; it is seen
 once `flask aggregates rebuild` has run, which such an import needs anyway (docs/dashboard.md,
 "Aggregates"). Each cache is bounded and drops its oldest entry first.
+
+A cache given a `name` also keeps its values in the store shared between processes
+(`share_between_processes`: a directory, or Redis, through cachelib), checked against the same
+version: every gunicorn worker, a restarted server and the `flask alerts refresh` job then compute a
+period's table once between them, not once each. Entries are namespaced by a digest of the code that
+computes them (analysis, instruments, services), so a new release never reads an old one's figures.
+The store holds pickled figures, never personal data; it must be writable by the app alone, like its
+database.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Generic, TypeVar
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -31,6 +42,7 @@ from sqlalchemy.orm import Session
 from survey.local_time import utc_bounds
 from survey.models import IndexAggregate, Response, ResponseStatus, ServedCount, Target
 
+_LOG = logging.getLogger(__name__)
 V = TypeVar("V")
 Version = tuple[object, ...]
 _MEMO = "reporting.data_versions"  # session.info key: the stamps read in this session
@@ -125,11 +137,43 @@ def data_version(session: Session, ids: set[int] | frozenset[int], first: date, 
             _left_out_stamp(session, subtree, first, last), _settings_stamp(session))
 
 
-class VersionedCache(Generic[V]):
-    """At most `size` values by key, each valid only for the data version it was stored with."""
+class SharedStore(Protocol):
+    """What a cache shared between processes offers (cachelib's BaseCache: files, Redis, ...)."""
 
-    def __init__(self, size: int) -> None:
+    def get(self, key: str) -> Any: ...
+
+    def set(self, key: str, value: Any, timeout: int | None = None) -> Any: ...
+
+
+_shared: list[SharedStore | None] = [None]
+
+
+def share_between_processes(store: SharedStore | None) -> None:
+    """Keep the named caches' values in `store` as well (None: in this process only)."""
+    _shared[0] = store
+
+
+def _code_digest() -> str:
+    """A digest of the source of everything a cached figure is computed by (see the module)."""
+    root = Path(__file__).resolve().parents[3]
+    digest = hashlib.sha256()
+    for folder in ("analysis", "instruments", "survey/services"):
+        for path in sorted((root / folder).rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+_CODE = _code_digest()
+
+
+class VersionedCache(Generic[V]):
+    """At most `size` values by key, each valid only for the data version it was stored with; a named
+    cache also keeps them in the shared store (`share_between_processes`)."""
+
+    def __init__(self, size: int, name: str | None = None) -> None:
         self.size = size
+        self.name = name
         self._entries: dict[tuple[object, ...], tuple[Version, V]] = {}
 
     def get(self, key: tuple[object, ...], version: Version) -> V | None:
@@ -137,10 +181,43 @@ class VersionedCache(Generic[V]):
         hit = self._entries.get(key)
         if hit is not None and hit[0] == version:
             return hit[1]
+        shared = self._shared_get(key)
+        if shared is not None and shared[0] == version:
+            self._keep(key, version, shared[1])
+            return shared[1]
         return None
 
     def put(self, key: tuple[object, ...], version: Version, value: V) -> None:
         """Store `value`, first dropping the oldest entry when the cache is full."""
+        self._keep(key, version, value)
+        store, address = _shared[0], self._address(key)
+        if store is not None and address is not None:
+            try:
+                store.set(address, (version, value))
+            except Exception:  # a full disk or a lost Redis must not fail a page: the value is computed
+                _LOG.warning("shared report cache: could not store %s", self.name, exc_info=True)
+
+    def _keep(self, key: tuple[object, ...], version: Version, value: V) -> None:
         if key not in self._entries and len(self._entries) >= self.size:
             self._entries.pop(next(iter(self._entries)))
         self._entries[key] = (version, value)
+
+    def _address(self, key: tuple[object, ...]) -> str | None:
+        """The shared store's key: the code digest, the cache's name and a digest of the key."""
+        if self.name is None:
+            return None
+        text = repr(key)
+        if " at 0x" in text:  # an object without a stable repr: not shareable between processes
+            return None
+        return f"{_CODE}:{self.name}:{hashlib.sha256(text.encode()).hexdigest()[:32]}"
+
+    def _shared_get(self, key: tuple[object, ...]) -> tuple[Version, V] | None:
+        store, address = _shared[0], self._address(key)
+        if store is None or address is None:
+            return None
+        try:
+            found = store.get(address)
+        except Exception:
+            _LOG.warning("shared report cache: could not read %s", self.name, exc_info=True)
+            return None
+        return found if isinstance(found, tuple) and len(found) == 2 else None

@@ -175,7 +175,7 @@ def _targets(session: Session, unit: Unit, parents: dict[str, str | None], instr
     return {code: target.value for code, target in found.items()}
 
 
-_REPORTS: VersionedCache[IndexReport] = VersionedCache(64)
+_REPORTS: VersionedCache[IndexReport] = VersionedCache(64, name="reports")
 
 
 class IndexOptions(TypedDict, total=False):
@@ -235,7 +235,7 @@ def unit_indices(session: Session, unit: Unit, instrument_key: str, period: Peri
     return report
 
 
-_PERIOD_TABLES: VersionedCache[PeriodEstimates] = VersionedCache(512)
+_PERIOD_TABLES: VersionedCache[PeriodEstimates] = VersionedCache(512, name="period-tables")
 
 
 def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str, str | None], period: Period,

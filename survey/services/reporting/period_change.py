@@ -63,7 +63,7 @@ def overall_changes(session: Session, ids: set[int], parents: dict[str, str | No
     return table
 
 
-_CHANGES: VersionedCache[pd.DataFrame] = VersionedCache(128)
+_CHANGES: VersionedCache[pd.DataFrame] = VersionedCache(128, name="changes")
 
 
 def _changes(session: Session, ids: set[int], parents: dict[str, str | None], period: Period,

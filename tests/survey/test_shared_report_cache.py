@@ -1,0 +1,156 @@
+"""The dashboards' figures shared between processes (`REPORT_CACHE_URI`, `index_cache`): a new worker
+reads what another computed, as long as the data version and the code are the same, and a broken store
+costs a recomputation, never a page."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from survey.extensions import db
+from survey.models import Counter
+from survey.report_store import store_for
+from survey.services.reporting import index_cache, indices, period_change
+from tests.survey.aggregate_helpers import (
+    add_frames,
+    counting_period_tables,
+    province_report,
+    submit,
+    submit_many,
+)
+from tests.survey.staff_helpers import running, staff_app
+
+ALL_MONTHS = {"2025-12": 1, **{f"2026-{m:02d}": 1 for m in range(1, 12)}}
+
+
+def _app(migrated_db: Path, tmp_path: Path, store: Path) -> Flask:
+    app = staff_app(migrated_db, tmp_path, REPORT_CACHE_URI=f"filesystem:{store}")  # the demo tree
+    add_frames(app)
+    submit_many(app, 120, seed=3)
+    return app
+
+
+@pytest.fixture
+def sapp(migrated_db: Path, tmp_path: Path) -> Iterator[Flask]:
+    yield from running(_app(migrated_db, tmp_path, tmp_path / "report-cache"))
+
+
+def _new_process() -> None:
+    """What a new worker starts with: empty caches of its own (the shared store is kept)."""
+    for cache in (indices._REPORTS, indices._PERIOD_TABLES, period_change._CHANGES):
+        cache._entries.clear()
+
+
+def test_a_new_process_reads_the_figures_another_computed(sapp: Flask,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    first = province_report(sapp)
+    _new_process()
+    computed = counting_period_tables(monkeypatch)
+    again = province_report(sapp)
+    assert not computed  # nothing computed: the report came from the store
+    assert again is not first  # ... as a copy, not this process's object
+    assert again.estimates.equals(first.estimates) and again.trend.equals(first.trend)
+    assert again.responses == first.responses > 0
+
+
+def test_after_a_new_response_a_new_process_computes_only_that_month(
+        sapp: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = province_report(sapp)
+    with sapp.app_context():
+        counter = db.session.scalars(sa.select(Counter).order_by(Counter.id)).first()
+        assert counter is not None
+        submit(db.session(), counter, {"e1_info": 5}, datetime(2026, 11, 20, 3, tzinfo=UTC))
+        db.session.commit()
+    _new_process()
+    computed = counting_period_tables(monkeypatch)
+    after = province_report(sapp)
+    assert computed == {"2026-11": 1}
+    assert after.responses == before.responses + 1
+    # the figures from the store are those a computation from scratch gives
+    _new_process()
+    monkeypatch.setattr(index_cache, "_shared", [None])
+    fresh = province_report(sapp)
+    np.testing.assert_array_equal(after.trend["est"].to_numpy(float), fresh.trend["est"].to_numpy(float))
+
+
+def test_another_database_or_another_release_shares_nothing(
+        migrated_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = tmp_path / "report-cache"
+    first_dir, second_dir = tmp_path / "a", tmp_path / "b"
+    first_dir.mkdir()
+    second_dir.mkdir()
+    first = _app(migrated_db, first_dir, store)
+    province_report(first)
+    second = _app(migrated_db, second_dir, store)  # same store, same data, another database file
+    _new_process()
+    computed = counting_period_tables(monkeypatch)
+    province_report(second)
+    assert computed == ALL_MONTHS
+    _new_process()
+    computed.clear()
+    monkeypatch.setattr(index_cache, "_CODE", "another-release")
+    province_report(second)
+    assert computed == ALL_MONTHS
+    for app in (first, second):
+        with app.app_context():
+            db.engine.dispose()
+
+
+class _BrokenStore:
+    def get(self, key: str) -> object:
+        raise OSError("disk gone")
+
+    def set(self, key: str, value: object, timeout: int | None = None) -> object:
+        raise OSError("disk gone")
+
+
+def test_a_broken_store_costs_a_computation_not_a_page(sapp: Flask, monkeypatch: pytest.MonkeyPatch,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    expected = province_report(sapp)
+    _new_process()
+    monkeypatch.setattr(index_cache, "_shared", [_BrokenStore()])
+    computed = counting_period_tables(monkeypatch)
+    with caplog.at_level(logging.WARNING, logger=index_cache.__name__):
+        report = province_report(sapp)
+    assert computed == ALL_MONTHS
+    assert report.estimates.equals(expected.estimates)
+    assert "shared report cache: could not read" in caplog.text
+    assert "shared report cache: could not store" in caplog.text
+
+
+def test_the_store_setting(tmp_path: Path) -> None:
+    app = Flask(__name__, instance_path=str(tmp_path))
+    app.testing = True
+    assert store_for(None, app) is None  # tests share nothing unless they ask
+    assert store_for("none", app) is None
+    app.testing = False
+    default = store_for(None, app)
+    assert default is not None
+    default.set("k", (1, "v"))
+    assert (tmp_path / "report-cache").is_dir() and default.get("k") == (1, "v")
+    with pytest.raises(RuntimeError, match="REPORT_CACHE_URI"):
+        store_for("memcached://x", app)
+
+
+def test_several_servers_share_through_redis(migrated_db: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.survey.redis_server import temporary_redis
+
+    with temporary_redis() as url:
+        app = staff_app(migrated_db, tmp_path, REPORT_CACHE_URI=url)
+        add_frames(app)
+        submit_many(app, 60, seed=5)
+        first = province_report(app)
+        _new_process()
+        computed = counting_period_tables(monkeypatch)
+        again = province_report(app)
+        assert not computed and again.estimates.equals(first.estimates)
+        with app.app_context():
+            db.engine.dispose()
