@@ -31,6 +31,7 @@ from instruments.model import Instrument
 from survey.local_time import utc_bounds
 from survey.models import IndexAggregate, Response, ResponseStatus, Unit
 from survey.services.reporting.aggregates import decode, sums_layout
+from survey.services.reporting.index_cache import Version, VersionedCache, data_version
 from survey.services.reporting.period_weights import cell_weights, respondent_weights
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import load_respondents_cached
@@ -132,13 +133,31 @@ class PeriodSums:
 def period_sums(session: Session, ids: Collection[int], period: Period, instrument: Instrument, *,
                 weighted: bool, min_cell: int) -> PeriodSums | None:
     """The cells and sums `period_estimates` computes the period's table from, weighted as it weighs
-    them; None when it reads the period from the responses."""
+    them; None when it reads the period from the responses. Kept per process while the period's data
+    is unchanged (`index_cache`): the change against the previous period reads both months' sums
+    right after their tables were computed from them."""
+    key, version = _sums_key(session, ids, period, instrument, weighted, min_cell)
+    if (hit := _SUMS.get(key, version)) is not None:
+        return hit
     _, rows = _trusted_rows(session, ids, period, instrument)
     if rows is None:
         return None
     cells, sums, weighting_result, _ = _weighted_cells(session, rows, ids, period, instrument, weighted,
                                                         min_cell)
-    return PeriodSums(cells, sums, weighting_result is not None)
+    found = PeriodSums(cells, sums, weighting_result is not None)
+    _SUMS.put(key, version, found)
+    return found
+
+
+# Process-local only: a province-month's sums are megabytes, and computing them is what is shared.
+_SUMS: VersionedCache[PeriodSums] = VersionedCache(32)
+
+
+def _sums_key(session: Session, ids: Collection[int], period: Period, instrument: Instrument,
+              weighted: bool, min_cell: int) -> tuple[tuple[object, ...], Version]:
+    subtree = frozenset(ids)
+    key = (str(session.get_bind().engine.url), subtree, period.label, instrument.key, weighted, min_cell)
+    return key, data_version(session, subtree, period.first, period.last)
 
 
 def period_estimates(session: Session, ids: Collection[int], parents: Mapping[str, str | None],
@@ -152,7 +171,7 @@ def period_estimates(session: Session, ids: Collection[int], parents: Mapping[st
     if rows is not None:
         return _from_aggregates(session, rows, ids, parents, period, instrument, definition,
                                 weighted=weighted, targets=targets, alpha=alpha, min_cell=min_cell,
-                                min_n=min_n, excluded=counts.excluded, stat_types=stat_types)
+                                min_n=min_n, excluded=counts.excluded, stat_types=stat_types, trusted=True)
     found = responses_estimates(session, ids, parents, period, instrument, definition, weighted=weighted,
                                 targets=targets, alpha=alpha, min_cell=min_cell, min_n=min_n)
     if stat_types is None:
@@ -181,12 +200,15 @@ def _from_aggregates(session: Session, rows: list[_AggregateRow],
                      ids: Collection[int], parents: Mapping[str, str | None], period: Period,
                      instrument: Instrument, definition: IndexDefinition, *, weighted: bool, targets: Targets,
                      alpha: float, min_cell: int, min_n: int, excluded: pd.DataFrame,
-                     stat_types: StatTypes = None) -> PeriodEstimates:
+                     stat_types: StatTypes = None, trusted: bool = False) -> PeriodEstimates:
     cells, sums, weighting_result, weighting = _weighted_cells(session, rows, ids, period, instrument,
                                                                weighted, min_cell)
     if cells.empty:
         return PeriodEstimates(pd.DataFrame(columns=EMPTY_COLUMNS), False, weighting, 0, excluded,
                                Source.AGGREGATES, pd.DataFrame())
+    if trusted:  # what `period_sums` would compute next, for the change against the previous period
+        key, version = _sums_key(session, ids, period, instrument, weighted, min_cell)
+        _SUMS.put(key, version, PeriodSums(cells, sums, weighting_result is not None))
     responses = int(cells["respondents"].sum())
     table = indices_from_sums(cells, sums, definition, parents=parents, weighted=weighting_result is not None,
                               targets=targets, alpha=alpha, min_n=min_n, lonely_psu="adjust",
