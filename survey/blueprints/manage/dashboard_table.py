@@ -5,6 +5,7 @@ the same order."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -94,8 +95,8 @@ def table_options() -> tuple[str, str, str]:
 def change_badge(change: Any) -> Markup:
     """The change since the previous period: a shape, the difference in points when there is one, and a
     word (never colour alone)."""
-    def part(name: str) -> Any:  # a report's change is a Series, a criterion's a dataclass
-        return change[name] if isinstance(change, pd.Series) else getattr(change, name)
+    def part(name: str) -> Any:  # a unit's change: a Series or a row's mapping; a criterion's: a dataclass
+        return change[name] if isinstance(change, pd.Series | Mapping) else getattr(change, name)
 
     direction = "" if change is None else str(part("direction"))
     symbol, word = CHANGE_WORDS.get(direction, ("", direction))
