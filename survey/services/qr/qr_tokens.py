@@ -7,6 +7,7 @@ code printed before (docs/bad-input.md, integrity item 1).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ def _invalid() -> SurveyError:
                        title=_l("QR code not recognised"))
 
 
+@functools.lru_cache(maxsize=8)  # stateless once built: one per secret, not one per request
 def _serializer(secret: str) -> URLSafeSerializer:
     return URLSafeSerializer(secret, salt=SALT, signer_kwargs={"digest_method": hashlib.sha256})
 
