@@ -19,9 +19,11 @@ import argparse
 import http.client
 import json
 import os
+import random
 import re
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -49,17 +51,25 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def survey_env(database_url: str) -> dict[str, str]:
+# The plausibility flags' thresholds that every bench client would cross: all come from 127.0.0.1 and
+# answer a few counters many times a minute. Raised (with `--valid`, the default), the responses are
+# stored valid and pay what a real citizen's valid response does (the index aggregates' upsert in a
+# savepoint); left as shipped (`--flagged`), they are stored flagged `burst` and skip it.
+VALID_PATH_RULES = {"burst_per_minute": 1_000_000, "counter_flag_from": 1_000_000,
+                    "address_flag_from": 1_000_000}
+
+
+def survey_env(database_url: str, *, valid: bool = True) -> dict[str, str]:
+    rules = {"address_limit": "1000000 per 10 minutes", "counter_limit": "1000000 per 10 minutes"}
     return {"FLASK_APP": "survey", "FLASK_SQLALCHEMY_DATABASE_URI": database_url,
             "FLASK_SECRET_KEY": "bench-only-secret-key-0123456789abcdef", "PATH": os.environ.get("PATH", ""),
             "FLASK_RATELIMIT_ENABLED": "false",
             # A person needs seconds to fill the form; the clients here answer at once, and the bench
             # measures the server's cost per submission, not the anti-bot delay.
-            "FLASK_MIN_FILL_SECONDS": "0",
+            "FLASK_MIN_FILL_SECONDS": "0", "FLASK_MIN_FILL_SECONDS_BY_INSTRUMENT": "{}",
             # Every client is 127.0.0.1 and they all answer a few counters: the per-address and
             # per-counter submission limits would refuse the load itself (as they should a flood).
-            "FLASK_SUBMISSION_RULES": json.dumps({"address_limit": "1000000 per 10 minutes",
-                                                  "counter_limit": "1000000 per 10 minutes"})}
+            "FLASK_SUBMISSION_RULES": json.dumps({**rules, **(VALID_PATH_RULES if valid else {})})}
 
 
 def prepare_survey(database_url: str) -> list[str]:
@@ -132,15 +142,21 @@ def input_attributes(html: str) -> list[dict[str, str]]:
             for tag in _INPUT.findall(html)]
 
 
-def form_fields(html: str) -> dict[str, str]:
-    """Hidden fields as given, and the first offered value of every radio question."""
+def form_fields(html: str, rng: random.Random | None = None) -> dict[str, str]:
+    """Hidden fields as given, and one offered value of every radio question: with `rng` a random one
+    (answers vary as citizens' do, so no run of identical answers is flagged `repeated`), else the first."""
     fields: dict[str, str] = {}
+    offered: dict[str, list[str]] = {}
     for attributes in input_attributes(html):
         name, kind = attributes.get("name"), attributes.get("type")
         if name is None:
             continue
-        if kind == "hidden" or (kind == "radio" and name not in fields):
+        if kind == "hidden":
             fields[name] = attributes.get("value", "")
+        elif kind == "radio":
+            offered.setdefault(name, []).append(attributes.get("value", ""))
+    for name, values in offered.items():
+        fields[name] = values[0] if rng is None else rng.choice(values)
     fields.setdefault("website", "")  # the honeypot stays empty
     return fields
 
@@ -180,6 +196,7 @@ def request(port: int, method: str, path: str, cookie: str, body: str = "") -> t
 
 
 def client_loop(port: int, paths: list[str], index: int, deadline: float, limit: int, tally: Tally) -> None:
+    rng = random.Random(index)
     for n in range(limit):
         if time.monotonic() >= deadline:
             return
@@ -192,7 +209,7 @@ def client_loop(port: int, paths: list[str], index: int, deadline: float, limit:
                     tally.server_errors += status >= 500
                     tally.other_status += status < 500
                 continue
-            body = urllib.parse.urlencode(form_fields(html))
+            body = urllib.parse.urlencode(form_fields(html, rng))
             status, _, cookie, post_ms = request(port, "POST", path, cookie, body)
         except (OSError, http.client.HTTPException):  # refused, reset or cut short
             with tally.lock:
@@ -218,6 +235,19 @@ def run_level(port: int, paths: list[str], clients: int, seconds: float, limit: 
     return tally, time.monotonic() - started
 
 
+def status_counts(database_url: str) -> dict[str, int]:
+    """Responses in the survey's SQLite database by status (valid, flagged, excluded)."""
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
+        return dict(connection.execute("SELECT status, count(*) FROM responses GROUP BY status").fetchall())
+
+
+def stored_since(database_url: str, before: dict[str, int]) -> str:
+    """How the responses sent since `before` were stored, e.g. "valid 2,310, flagged 0": the path measured."""
+    after = status_counts(database_url)
+    return ", ".join(f"{status} {after.get(status, 0) - before.get(status, 0):,}"
+                     for status in ("valid", "flagged"))
+
+
 def percentile(values: list[float], q: int) -> float:
     if len(values) < 2:
         return values[0] if values else float("nan")
@@ -230,6 +260,9 @@ def main() -> None:
     parser.add_argument("--clients", default="4,8,32")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--max-per-client", type=int, default=2000)
+    parser.add_argument("--flagged", action="store_true",
+                        help="keep the shipped flag thresholds: the bench's responses are stored flagged "
+                             "(burst) and skip the index aggregates (the default stores them valid)")
     args = parser.parse_args()
     if args.workers < 2:
         parser.error("--workers must be at least 2")
@@ -237,9 +270,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="hailong-load-") as scratch:
         survey_url, bare_db = f"sqlite:///{Path(scratch) / 'survey.db'}", Path(scratch) / "bare.db"
         paths = prepare_survey(survey_url)
+        seeded = status_counts(survey_url)
         survey_port, bare_port = free_port(), free_port()
         bare_env = {"BARE_DB": str(bare_db), "PATH": os.environ.get("PATH", "")}
-        with gunicorn("survey:create_app()", survey_port, args.workers, survey_env(survey_url)), \
+        with gunicorn("survey:create_app()", survey_port, args.workers,
+                      survey_env(survey_url, valid=not args.flagged)), \
                 gunicorn("bench.bare_app:app", bare_port, args.workers, bare_env):
             print(f"gunicorn, {args.workers} sync workers each, {args.seconds:.0f} s per level "
                   f"(at most {args.max_per_client} forms per client)")
@@ -258,6 +293,8 @@ def main() -> None:
                           f"{percentile(tally.post_ms, 50):7.1f}ms {percentile(tally.post_ms, 99):7.1f}ms "
                           f"{tally.server_errors:>4} {tally.connection_errors:>8} {tally.other_status:>5}",
                           flush=True)
+        print(f"survey responses stored: {stored_since(survey_url, seeded)} "
+              f"(load {' '.join(f'{x:.1f}' for x in os.getloadavg())})")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState
 from werkzeug.datastructures import MultiDict
 
 from survey.extensions import db
@@ -137,7 +137,7 @@ def test_double_submit_stores_exactly_one_response(served: Served) -> None:
 
 def test_unique_key_holds_when_a_concurrent_twin_commits_first(served: Served) -> None:
     """The UNIQUE constraint, not the look-up, is the guarantee: a twin request commits the same key
-    between this request's look-up and its flush; the service reports ALREADY and stores nothing."""
+    between this request's look-up and its insert; the service reports ALREADY and stores nothing."""
     url = served.url()
     data = MultiDict({**served.open_form(url), **VALID})
     with served.app.test_request_context():
@@ -148,17 +148,23 @@ def test_unique_key_holds_when_a_concurrent_twin_commits_first(served: Served) -
                                      settings=SubmissionSettings.from_config(served.app.config))
         assert result.nonce is not None
 
-        def twin_commits(session: Session, *_: object) -> None:
+        twins: list[str] = []
+
+        def twin_commits(execution: ORMExecuteState) -> None:
+            # Just before this request's INSERT of the response (a Core statement, no flush), once.
+            if twins or not (execution.is_insert and execution.statement.table.name == "responses"):
+                return
+            twins.append(result.nonce.key)
             with db.engine.begin() as other:  # another connection, as another worker would have
                 other.execute(sa.insert(Response).values(
                     instrument_id="kitchen-sink", instrument_version="2025.1", instrument_hash="0" * 64,
                     unit_id=counter.unit_id, counter_id=counter.id, channel="qr", language="vi",
                     submitted_at=now, status="valid", idempotency_key=result.nonce.key))
 
-        sa.event.listen(db.session(), "before_flush", twin_commits, once=True)
+        sa.event.listen(db.session(), "do_orm_execute", twin_commits)
         outcome = store_response(db.session, result, counter=counter, registered=registered,
                                  channel=Channel.QR, language="vi", now=now)
-        assert outcome is Stored.ALREADY
+        assert twins and outcome is Stored.ALREADY
     assert served.counts() == (1, 0, 0)
 
 

@@ -8,6 +8,7 @@ It lives for one day and is sent only to the survey paths (/s/).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 
@@ -19,6 +20,7 @@ MAX_AGE_SECONDS = 24 * 3600
 SALT = "hai-long.browser.v1"
 
 
+@functools.lru_cache(maxsize=8)  # stateless once built: one per secret, not one per request
 def _serializer(secret: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret, salt=SALT, signer_kwargs={"digest_method": hashlib.sha256})
 

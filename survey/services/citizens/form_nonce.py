@@ -8,6 +8,7 @@ its own salt, so no other token of this app (QR, CSRF, session) can pass as a no
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ class FormNonce:
     rendered_at: datetime
 
 
+@functools.lru_cache(maxsize=8)  # stateless once built: one per secret, not one per request
 def _serializer(secret: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret, salt=SALT, signer_kwargs={"digest_method": hashlib.sha256})
 

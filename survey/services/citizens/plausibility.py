@@ -105,19 +105,30 @@ def _repeats(session: Session, counter_id: int, answers: Mapping[str, tuple[int,
     before = rules.threshold("repeat_run") - 1
     if len(answers) < rules.threshold("repeat_min_answers") or before < 1:
         return False
-    last = (sa.select(Response.id).where(
-        Response.counter_id == counter_id, Response.submitted_at > now - REPEAT_WINDOW,
-        Response.submitted_at <= now)
-        .order_by(Response.id.desc()).limit(before)).subquery()
-    # One statement for the responses and their answers: the outer join keeps a response without a
-    # coded answer (its vector is empty), so that it still counts as one of the run.
     vectors: dict[int, set[tuple[str, int]]] = {}
-    run = (sa.select(last.c.id, Answer.item_id, Answer.code).select_from(last)
-           .outerjoin(Answer, Answer.response_id == last.c.id))
-    for response_id, item_id, code in session.execute(run):
+    window = {"counter_id": counter_id, "since": now - REPEAT_WINDOW, "until": now, "before": before}
+    for response_id, item_id, code in session.execute(_LAST_RUN, window):
         vector = vectors.setdefault(response_id, set())
         if item_id is not None:
             vector.add((item_id, code))
     if len(vectors) < before:
         return False
     return all(frozenset(vector) == mine for vector in vectors.values())
+
+
+def _last_run_statement() -> sa.Select[Any]:
+    """The last `before` responses at a counter within the window, with their coded answers.
+
+    One statement for the responses and their answers: the outer join keeps a response without a
+    coded answer (its vector is empty), so that it still counts as one of the run. Built once, with
+    the counter, the window and the run's length bound: building it cost more CPU than running it.
+    """
+    last = (sa.select(Response.id).where(
+        Response.counter_id == sa.bindparam("counter_id"), Response.submitted_at > sa.bindparam("since"),
+        Response.submitted_at <= sa.bindparam("until"))
+        .order_by(Response.id.desc()).limit(sa.bindparam("before", type_=sa.Integer))).subquery()
+    return (sa.select(last.c.id, Answer.item_id, Answer.code).select_from(last)
+            .outerjoin(Answer, Answer.response_id == last.c.id))
+
+
+_LAST_RUN = _last_run_statement()

@@ -16,8 +16,8 @@ from instruments.model import Instrument
 from instruments.registry import RegisteredInstrument, UnknownInstrument, get_registered
 from survey.errors import SurveyError
 from survey.models import Counter
-from survey.services.organisation.assignments import assignment_for, load_line
-from survey.services.qr.qr_tokens import resolve_token, token_secret
+from survey.services.organisation.assignments import CounterLine, load_counter_line, nearest_assignment
+from survey.services.qr.qr_tokens import check_counter, decode_token, token_secret
 
 logger = logging.getLogger(__name__)
 
@@ -55,16 +55,26 @@ def _no_survey() -> SurveyError:
 
 
 def open_survey(session: Session, token: str, config: Mapping[str, Any], day: date) -> OpenSurvey:
-    """Resolve `token` (404/410/414 as `resolve_token`) and the instrument assigned on `day` (else 404)."""
-    return survey_at(session, resolve_token(session, token, token_secret(config)), config, day)
+    """Resolve `token` (404/410/414 as `resolve_token`) and the instrument assigned on `day` (else 404).
+
+    The counter, its unit's line and the open assignments come in one statement (`load_counter_line`);
+    the token's checks are `resolve_token`'s own (`check_counter`)."""
+    decoded = decode_token(token, token_secret(config))
+    read = load_counter_line(session, decoded.counter_id, decoded.unit_id, day)
+    return _survey(check_counter(read.counter, decoded), read, config)
 
 
 def survey_at(session: Session, counter: Counter, config: Mapping[str, Any], day: date) -> OpenSurvey:
     """The survey of a live `counter` (already checked by its caller: a QR token or a registered
     tablet) with the instrument assigned on `day` (else 404)."""
-    line = load_line(session, counter.unit_id)  # held while the walk up links the units to the counter
-    assignment = assignment_for(session, counter.unit, day)
-    del line  # from here the counter holds its line: the limits' and receipts' walks query no more
+    return _survey(counter, load_counter_line(session, counter.id, counter.unit_id, day), config)
+
+
+def _survey(counter: Counter, read: CounterLine, config: Mapping[str, Any]) -> OpenSurvey:
+    # `read` holds the line while the walk up links the units to the counter; from here the counter
+    # holds its line, and the limits' and receipts' walks query no more.
+    assignment = nearest_assignment(counter.unit, read.assignments)
+    del read
     if assignment is None:
         raise _no_survey()
     try:

@@ -7,6 +7,7 @@ code printed before (docs/bad-input.md, integrity item 1).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ def _invalid() -> SurveyError:
                        title=_l("QR code not recognised"))
 
 
+@functools.lru_cache(maxsize=8)  # stateless once built: one per secret, not one per request
 def _serializer(secret: str) -> URLSafeSerializer:
     return URLSafeSerializer(secret, salt=SALT, signer_kwargs={"digest_method": hashlib.sha256})
 
@@ -66,7 +68,12 @@ def resolve_token(session: Session, token: str, secret: str) -> Counter:
     revoked or inactive counter or a retired key version.
     """
     decoded = decode_token(token, secret)
-    counter = session.get(Counter, decoded.counter_id)  # by primary key: no statement to build
+    return check_counter(session.get(Counter, decoded.counter_id), decoded)  # by primary key: no statement
+
+
+def check_counter(counter: Counter | None, decoded: CounterToken) -> Counter:
+    """`counter` (read for `decoded.counter_id`) if the token still opens it; else 404 or 410 as
+    `resolve_token` says. For callers that read the counter together with other rows."""
     if counter is None or counter.unit_id != decoded.unit_id:
         raise _invalid()
     if counter.revoked_at is not None or not counter.active or counter.key_version != decoded.key_version:
