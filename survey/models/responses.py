@@ -63,8 +63,8 @@ class Response(Base):
         # a window on every view (`index_cache`) without walking the valid ones. The other columns make
         # it covering for counting a window's valid responses per unit of one instrument (the aggregates'
         # check, response rates): at a million responses a year, reading the rows took seconds.
-        sa.Index("ix_responses_status_instrument_submitted", "status", "instrument_id", "submitted_at",
-                 "unit_id", "instrument_version"),
+        sa.Index("ix_responses_status_submitted_unit", "status", "submitted_at", "unit_id", "instrument_id",
+                 "instrument_version"),
     )
 
 

@@ -358,7 +358,7 @@ def _league(session: Session, root: Unit, instrument: Instrument, definition: In
     ids = subtree_ids(session, [root.id])
     parents = unit_parent_map(session, root.id)
     table = _period_table(session, root, ids, parents, period, instrument, definition, weighted, None,
-                          alpha, min_cell).table
+                          alpha, min_cell, overall_only=True).table  # the league ranks the overall index
     children = {code for code, parent in parents.items() if parent == root.code}
     overall = table[table["stat_type"] == "overall_index"]
     counts = {str(d): row_count({"n": n}) for d, n in zip(overall["domain"], overall["n"], strict=True)}
