@@ -16,9 +16,10 @@ from flask import Flask
 from survey.services.reporting.index_cache import SharedStore, share_between_processes
 
 # An entry's version is checked on every read, so age only bounds what a store keeps for periods
-# nobody opens any more.
+# nobody opens any more. A province's report at a million responses a year is about 20 MB pickled, a
+# commune's a few kilobytes; past the file limit cachelib removes the expired, then the oldest.
 KEEP_SECONDS = 30 * 24 * 3600
-MAX_FILES = 5000
+MAX_FILES = 2000
 
 
 def store_for(uri: str | None, app: Flask) -> SharedStore | None:
