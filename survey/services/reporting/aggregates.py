@@ -17,6 +17,7 @@ import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -121,22 +122,29 @@ def count_response(session: Session, response: Response,
     return True
 
 
+_CELL_COLUMNS = ("unit_id", "month", "procedure_field", "instrument_id", "instrument_version")
+_AGGREGATES = cast(sa.Table, IndexAggregate.__table__)
+# Built once: building these constructs cost as much CPU as running them, on every valid submission.
+_CREATE_EMPTY = {"postgresql": postgresql.insert(_AGGREGATES).on_conflict_do_nothing(),
+                 "sqlite": sqlite.insert(_AGGREGATES).on_conflict_do_nothing()}
+_LOCK_ROW = (sa.select(IndexAggregate.id, IndexAggregate.sums)
+             .where(*(getattr(IndexAggregate, name) == sa.bindparam(name) for name in _CELL_COLUMNS))
+             .with_for_update())
+_STORE = (sa.update(_AGGREGATES).where(_AGGREGATES.c.id == sa.bindparam("row_id"))
+          .values(respondents=sa.bindparam("new_respondents"), sums=sa.bindparam("new_sums")))
+
+
 def add_sums(session: Session, key: CellKey, sums: Int64Array) -> None:
     """Add `sums` to the row of `key`, creating it at zero first; the row stays locked until commit."""
     columns = {"unit_id": key.unit_id, "month": key.month, "procedure_field": key.procedure_field,
                "instrument_id": key.instrument_id, "instrument_version": key.instrument_version}
     empty = {**columns, "respondents": 0, "sums": encode(np.zeros_like(sums))}
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # A concurrent first response to the same cell makes the same insert: one wins, the other does nothing.
-    session.execute(insert(IndexAggregate).values(**empty).on_conflict_do_nothing())
-    found = session.execute(
-        sa.select(IndexAggregate.id, IndexAggregate.sums)
-        .filter_by(**columns).with_for_update()).one()
+    session.execute(_CREATE_EMPTY[session.get_bind().dialect.name], empty)
+    found = session.execute(_LOCK_ROW, columns).one()
     stored = decode(found.sums)
     if stored.shape != sums.shape:  # a row of another layout: the instrument version's items changed
         raise ValueError(f"aggregate {found.id} holds {stored.shape[0]} sums, the response {sums.shape[0]}")
     total = stored + sums
-    session.execute(sa.update(IndexAggregate).where(IndexAggregate.id == found.id)
-                    .values(respondents=int(total[0]), sums=encode(total)))
+    session.execute(_STORE, {"row_id": found.id, "new_respondents": int(total[0]), "new_sums": encode(total)})
     session.flush()
