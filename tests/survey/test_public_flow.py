@@ -201,11 +201,13 @@ def test_reopening_an_answered_form_leads_to_the_thank_you_page(served: Served) 
 
 
 def test_an_answered_form_is_forgotten_when_its_nonce_expires(migrated_db: Path, tmp_path: Path) -> None:
-    served = serve_kitchen_sink(migrated_db, tmp_path, FORM_NONCE_MAX_AGE=1)
+    # A lifetime that cannot run out between these requests, however busy the machine (nonce ages are
+    # whole seconds: a lifetime of 1 s once expired between two requests under a loaded test run).
+    served = serve_kitchen_sink(migrated_db, tmp_path, FORM_NONCE_MAX_AGE=3600)
     url = served.url()
     served.client.post(url, data={**served.open_form(url), **VALID})
     assert served.client.get(url).status_code == 303
-    served.app.config["FORM_NONCE_MAX_AGE"] = 0
+    served.app.config["FORM_NONCE_MAX_AGE"] = 0  # now it has expired
     assert served.client.get(url).status_code == 200
 
 
