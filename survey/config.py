@@ -114,7 +114,7 @@ class DefaultConfig:
 
     # Where computed dashboard figures are shared between workers, restarts and the jobs
     # (survey/report_store.py): None = a directory in the instance folder (nothing under tests),
-    # "none", "filesystem:/path", or "redis://host:6379/1" when several servers serve one database.
+    # "none", "filesystem:/path", or "redis://host:6379/2" when several servers serve one database.
     REPORT_CACHE_URI: str | None = None
 
     # Outgoing mail of `flask reports send` (scheduled reports, survey/mail.py). Empty host: the job
