@@ -243,9 +243,9 @@ def units_with_other_instruments(session: Session, unit_ids: Collection[int], in
     none).
 
     Read from the index aggregates (a few rows per unit and month), not the responses: a million
-    responses a year took two seconds a view. A response stored without the submission service is
-    counted here once `flask aggregates rebuild` has run, as it is in the figures; until then its
-    unit keeps its row in the table, without data.
+    responses a year took two seconds a view. A response stored without the submission service (a
+    bulk import) is counted here once `flask aggregates rebuild` has run; until then its unit keeps
+    its row in the table, without data (the figures meanwhile read that period from the responses).
     """
     return set(session.scalars(
         sa.select(IndexAggregate.unit_id).distinct()
