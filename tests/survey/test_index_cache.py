@@ -6,16 +6,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 
 from survey.demo.tree import seed_demo
 from survey.extensions import db
-from survey.models import Counter, Response, Role, User
+from survey.models import Counter, Response, Role, Unit, User
 from survey.services.citizens.flag_review import Decision, decide
+from survey.services.reporting import indices
 from survey.services.reporting.periods import Period
 from tests.survey.aggregate_helpers import (
+    KEY,
     add_frames,
     counting_period_tables,
     province_report,
@@ -99,3 +102,30 @@ def test_a_dashboard_view_reads_each_stamp_once(capp: Flask) -> None:
     # the old per-month fingerprints counted every response of each month: no such query any more
     assert not [s for s in statements if "FROM responses" in s and "max(responses.id)" in s
                 and "responses.status IN" not in s]
+
+
+def test_a_league_reads_its_parents_report_table_when_it_is_there(capp: Flask,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unit page's league ranks its parent's children on the overall index: computed on its own
+    (overall rows only) or read from the parent's report table (the dashboard's, the alerts job's),
+    the league is the same, and in the second case the parent's period is not computed again."""
+    def ward_league(app: Flask) -> pd.DataFrame:
+        with app.app_context():
+            ward, province = (db.session.scalar(sa.select(Unit).where(Unit.code == code))
+                              for code in ("HL-AB", "HL"))
+            assert ward is not None and province is not None
+            report = indices.unit_indices(db.session(), ward, KEY, NOVEMBER, weighted=True,
+                                          league_root=province)
+            db.session.rollback()
+            assert report.league is not None
+            return report.league
+
+    on_its_own = ward_league(capp)  # no report of the province computed yet
+    for cache in (indices._REPORTS, indices._PERIOD_TABLES):
+        cache._entries.clear()
+    province_report(capp)  # as the dashboard or the alerts job would
+    computed = counting_period_tables(monkeypatch)
+    from_the_report = ward_league(capp)
+    assert "2026-11" in computed  # the ward's own month
+    assert computed["2026-11"] == 1  # ... but not the province's again
+    pd.testing.assert_frame_equal(from_the_report, on_its_own)

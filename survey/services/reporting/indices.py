@@ -170,11 +170,15 @@ def _names(session: Session, ids: set[int]) -> dict[str, tuple[int, str, str, st
     return {code: (uid, vi, en, str(kind)) for uid, code, vi, en, kind in rows}
 
 
-def _targets(session: Session, unit: Unit, parents: dict[str, str | None], instrument_id: str, year: int,
-             default: float) -> dict[str, float]:
-    """The target in force for every unit of the subtree (own or inherited; proposals never count)."""
+def _target_argument(session: Session, unit: Unit, parents: dict[str, str | None], instrument_id: str,
+                     year: int, default: float) -> tuple[float, float | dict[str, float]]:
+    """The unit's own target, and the targets of its subtree as its tables are computed with them: a
+    single number when every unit has the same (much faster in analysis than a mapping), else a
+    mapping by unit code with the total's. Targets in force, own or inherited; proposals never count."""
     found = effective_targets(session, unit, parents, instrument_id, year, default)
-    return {code: target.value for code, target in found.items()}
+    targets = {code: target.value for code, target in found.items()}
+    own = targets[unit.code]
+    return own, own if len(set(targets.values())) == 1 else {**targets, "total": own}
 
 
 _REPORTS: VersionedCache[IndexReport] = VersionedCache(64, name="reports")
@@ -251,9 +255,7 @@ def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str
     Periods are computed apart (not as cuts of one call) so that a new response recomputes only its
     own period: weights are per unit x month anyway, and the estimates of a period use its rows only.
     """
-    target_key = tuple(sorted(targets.items())) if isinstance(targets, dict) else targets
-    url = str(session.get_bind().engine.url)
-    key = (url, root.id, period.label, instrument.key, weighted, alpha, target_key, min_cell, overall_only)
+    key = _table_key(session, root, period, instrument, weighted, targets, alpha, min_cell, overall_only)
     version = data_version(session, ids, period.first, period.last)
     hit = _PERIOD_TABLES.get(key, version)
     if hit is not None:
@@ -263,6 +265,14 @@ def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str
                               stat_types=("overall_index",) if overall_only else None)
     _PERIOD_TABLES.put(key, version, result)
     return result
+
+
+def _table_key(session: Session, root: Unit, period: Period, instrument: Instrument, weighted: bool,
+               targets: float | dict[str, float] | None, alpha: float, min_cell: int,
+               overall_only: bool) -> tuple[object, ...]:
+    target_key = tuple(sorted(targets.items())) if isinstance(targets, dict) else targets
+    return (str(session.get_bind().engine.url), root.id, period.label, instrument.key, weighted, alpha,
+            target_key, min_cell, overall_only)
 
 
 def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, period: Period, *,
@@ -277,10 +287,8 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
     ids = subtree_ids(session, [unit.id])
     names = _names(session, ids)
     parents = unit_parent_map(session, unit.id)
-    targets = _targets(session, unit, parents, instrument.id, period.first.year, default_target)
-    report_target = targets[unit.code]
-    same = len(set(targets.values())) == 1  # a single number is much faster in analysis than a mapping
-    target_arg: float | dict[str, float] = report_target if same else {**targets, "total": report_target}
+    report_target, target_arg = _target_argument(session, unit, parents, instrument.id, period.first.year,
+                                                  default_target)
     window = [period.shifted(i) for i in reversed(range(TREND_LENGTH[period.kind]))]
     tables = [_period_table(session, unit, ids, parents, p, instrument, definition, weighted, target_arg,
                             alpha, min_cell, overall_only=p != period) for p in window]
@@ -300,7 +308,7 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
     league, scope = (None, "")
     if league_root is not None:
         league, scope = _league(session, league_root, instrument, definition, period, weighted, alpha,
-                                min_cell, league_hidden)
+                                min_cell, league_hidden, default_target)
     return IndexReport(
         unit_code=unit.code, root_code=unit.code, instrument_key=instrument.key,
         formula=definition.formula, period=period, previous=previous, weighted=this.weighted,
@@ -351,14 +359,21 @@ def _needed(overall: pd.DataFrame, n: int, served: int | None, half_width: float
 
 def _league(session: Session, root: Unit, instrument: Instrument, definition: IndexDefinition,
             period: Period, weighted: bool, alpha: float, min_cell: int = DEFAULT_MIN_CELL,
-            viewer_hidden: frozenset[str] | None = None) -> tuple[pd.DataFrame | None, str]:
+            viewer_hidden: frozenset[str] | None = None,
+            default_target: float = _DEFAULTS["default_target"]) -> tuple[pd.DataFrame | None, str]:
     """Shrunk league table of `root`'s children on the overall index (no targets: ranks only). The
     children hidden are those of the viewer's decision (`viewer_hidden`) when given, else those of the
     small-cell rule on `root`'s own subtree."""
     ids = subtree_ids(session, [root.id])
     parents = unit_parent_map(session, root.id)
-    table = _period_table(session, root, ids, parents, period, instrument, definition, weighted, None,
-                          alpha, min_cell, overall_only=True).table  # the league ranks the overall index
+    # The league ranks the overall index rows. The root's own report table holds them too, with the
+    # same figures (targets change only verdicts): read it when the root's page or the alerts job has
+    # computed it, rather than computing the overall rows again.
+    _, targets = _target_argument(session, root, parents, instrument.id, period.first.year, default_target)
+    key = _table_key(session, root, period, instrument, weighted, targets, alpha, min_cell, False)
+    full = _PERIOD_TABLES.get(key, data_version(session, ids, period.first, period.last))
+    table = (full or _period_table(session, root, ids, parents, period, instrument, definition, weighted,
+                                   None, alpha, min_cell, overall_only=True)).table
     children = {code for code, parent in parents.items() if parent == root.code}
     overall = table[table["stat_type"] == "overall_index"]
     counts = {str(d): row_count({"n": n}) for d, n in zip(overall["domain"], overall["n"], strict=True)}
