@@ -16,7 +16,7 @@ import pandas as pd
 
 from analysis.cli_league import add_parser as add_league_parser
 from analysis.cli_league import run_league
-from analysis.cli_stream import stream_indices, streamable
+from analysis.cli_stream import by_columns, stream_indices, streamable
 from analysis.data import AnalysisInputError
 from analysis.design import LonelyPSU
 from analysis.inputs import (
@@ -241,7 +241,7 @@ def run_indices(args: argparse.Namespace) -> pd.DataFrame:
         return streamed
     data = read_table(args.responses, "responses", dtype={args.by.split(",")[0]: str},
                       engine=args.csv_engine)
-    by = [c.strip() for c in args.by.split(",") if c.strip()]
+    by = by_columns(args)
     unit_col, groupings = by[0], by[1:]
     if unit_col not in data.columns:
         raise AnalysisInputError(f"missing unit column: {unit_col}")

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from scipy import sparse
 
 from analysis.cell_sums import sums_design
-from analysis.data import AnalysisInputError, FloatArray, ItemMatrices, item_matrices
+from analysis.data import AnalysisInputError, FloatArray, ItemMatrices, item_matrices, no_respondents
 from analysis.design import IntArray, LonelyPSU
 from analysis.domains import build_domains
 from analysis.estimates import domain_estimates
@@ -58,13 +58,23 @@ class _Unusual(Exception):
 
 def streamable(args: argparse.Namespace) -> bool:
     """Whether the options of `args` are the default design the streamed path computes."""
-    return (len(_by(args)) == 1 and args.frame is None and not args.margin and args.strata_col is None
+    return (len(by_columns(args)) == 1 and args.frame is None and not args.margin and args.strata_col is None
             and args.cluster_col is None and args.fpc_col is None and args.period is None
             and args.date_col is None)
 
 
-def _by(args: argparse.Namespace) -> list[str]:
-    """The unit column, then the grouping columns, as `analysis.cli.run_indices` reads ``--by``."""
+def by_columns(args: argparse.Namespace) -> list[str]:
+    """The unit column, then the grouping columns, of ``--by`` (a comma-separated list).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed ``indices`` command line.
+
+    Returns
+    -------
+    list of str
+    """
     return [c.strip() for c in args.by.split(",") if c.strip()]
 
 
@@ -78,8 +88,8 @@ def stream_indices(args: argparse.Namespace, definition: IndexDefinition) -> pd.
     """
     if not streamable(args):
         return None
-    unit_col = _by(args)[0]
-    items = [c.item_id for c in definition.criteria] + [s.item_id for s in definition.separate]
+    unit_col = by_columns(args)[0]
+    items = definition.item_ids
     extra = [c for c in (args.parent_col, args.weight_col) if c is not None]
     needed = list(dict.fromkeys([unit_col, *extra, *items]))
     if len(needed) != 1 + len(extra) + len(items) or unit_col in items:
@@ -173,10 +183,7 @@ class _UnitSums:
         cells = aggregate_to_domains(layout, stratum[order].astype(np.intp), domains.unit_codes[order],
                                      domains.membership, *(a[order] for a in self.arrays))
         design = sums_design([str(u) for u in stratum_labels], self.respondents[order], lonely_psu)
-        definition = self.definition
-        columns = [c.item_id for c in definition.criteria] + [s.item_id for s in definition.separate]
-        shape = item_matrices(pd.DataFrame(columns=columns, dtype=np.float64), self.definition)
-        table = domain_estimates(cells, design, shape, len(domains.labels))
+        table = domain_estimates(cells, design, no_respondents(self.definition), len(domains.labels))
         return labelled_table(table, domains, (), targets=targets, alpha=alpha, ci_method=ci_method,
                          all_intervals=all_intervals, min_n=min_n)
 

@@ -147,11 +147,25 @@ def item_matrices(data: pd.DataFrame, definition: IndexDefinition) -> ItemMatric
     ----------
     Bộ Y tế, Quyết định 3869/QĐ-BYT (2019): "not applicable" answers are excluded from denominators.
     """
-    needed = [c.item_id for c in definition.criteria] + [s.item_id for s in definition.separate]
-    missing = [name for name in needed if name not in data.columns]
+    missing = [name for name in definition.item_ids if name not in data.columns]
     if missing:
         raise AnalysisInputError(f"missing item column(s): {', '.join(missing)}")
     return code_matrices(lambda name: numeric_codes(data[name], name), len(data), definition)
+
+
+def no_respondents(definition: IndexDefinition) -> ItemMatrices:
+    """The item matrices of `definition` without a respondent: its layout and element structure.
+
+    Parameters
+    ----------
+    definition : instruments.index.IndexDefinition
+
+    Returns
+    -------
+    ItemMatrices
+        Zero rows, the columns of `definition`.
+    """
+    return item_matrices(pd.DataFrame(columns=definition.item_ids, dtype=np.float64), definition)
 
 
 _THREADED_ROWS = 10_000  # below this, starting threads costs more than it saves

@@ -33,7 +33,7 @@ from scipy import sparse, stats
 from analysis.calibration import Calibration, calibrated_cells
 from analysis.cell_sums import Int64Array, SummedCells, SumsLayout, sums_cell_statistics, sums_design
 from analysis.change import Direction
-from analysis.data import AnalysisInputError, FloatArray, ItemMatrices, item_matrices
+from analysis.data import AnalysisInputError, FloatArray, ItemMatrices, item_matrices, no_respondents
 from analysis.design import IntArray, LonelyPSU, build_design
 from analysis.domains import build_domains
 from analysis.estimates import _domain_sums, _DomainSums, _ratio, composite_coefficients
@@ -70,7 +70,6 @@ def _doubled(items: ItemMatrices, current: np.ndarray) -> ItemMatrices:
         listed=listed, favourable=favourable, element_valid=element_valid,
         any_valid=items.any_valid, all_satisfied=items.all_satisfied, packed=packed,
     )
-
 
 
 def change_with_covariance(
@@ -146,13 +145,6 @@ def change_with_covariance(
         cells = calibrated_cells(items, design, calibration.aligned(sub.index), domains.unit_codes,
                                  domains.membership, rows, n_domains)
     return _contrast(_domain_sums(cells, design, n_domains), domains.labels, definition, alpha)
-
-
-def _no_rows(definition: IndexDefinition) -> ItemMatrices:
-    """The item matrices of `definition` without respondents (its layout and element structure)."""
-    empty = pd.DataFrame(columns=[c.item_id for c in definition.criteria]
-                         + [s.item_id for s in definition.separate], dtype=np.float64)
-    return item_matrices(empty, definition)
 
 
 def _copy_columns(layout: Layout, offset: int) -> dict[str, IntArray]:
@@ -259,7 +251,7 @@ def change_from_sums(
     """
     if lonely_psu not in ("adjust", "certainty", "remove"):
         raise AnalysisInputError("change_from_sums supports lonely_psu 'adjust', 'certainty', 'remove'")
-    layout = SumsLayout.of(_no_rows(definition))
+    layout = SumsLayout.of(no_respondents(definition))
     weighing = weighted if isinstance(weighted, tuple) else (weighted, weighted)
     parts = []
     for offset, (cells, sums) in enumerate([(cells_current, sums_current), (cells_previous, sums_previous)]):
@@ -318,7 +310,7 @@ def _contrast(sums: _DomainSums, labels: tuple[str, ...], definition: IndexDefin
     sat, val = sums.totals[:, s_cols], sums.totals[:, v_cols]
     p = _ratio(sat, val)
     defined = (val > 0) & (sums.rows_positive[:, : 2 * k] > 0)
-    base = _no_rows(definition)
+    base = no_respondents(definition)
     parts = []
     for offset in (0, k):  # the current period's copies first, then the previous period's
         d = defined[:, offset : offset + k]

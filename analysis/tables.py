@@ -10,7 +10,7 @@ import pandas as pd
 
 from analysis.calibration import Calibration, calibrated_cells
 from analysis.cell_sums import Int64Array, SummedCells, SumsLayout, sums_cell_statistics, sums_design
-from analysis.data import AnalysisInputError, item_matrices
+from analysis.data import AnalysisInputError, item_matrices, no_respondents
 from analysis.design import LonelyPSU, build_design
 from analysis.domains import Domains, PeriodSpec, build_domains, cuts
 from analysis.estimates import domain_estimates
@@ -360,9 +360,7 @@ def indices_from_sums(
     for name in ["unit", *(["weight", "calibration_cell"] if weighted else [])]:
         if name not in cells.columns:
             raise AnalysisInputError(f"missing cell column: {name}")
-    empty = pd.DataFrame(columns=[c.item_id for c in definition.criteria]
-                         + [s.item_id for s in definition.separate], dtype=np.float64)
-    items = item_matrices(empty, definition)
+    items = no_respondents(definition)
     layout = SumsLayout.of(items)
     if sums.shape != (len(cells), layout.length):
         raise AnalysisInputError(f"sums have shape {sums.shape}, expected ({len(cells)}, {layout.length})")

@@ -85,6 +85,11 @@ class IndexDefinition:
     criteria: tuple[Criterion, ...]
     separate: tuple[SeparateDefinition, ...] = ()
 
+    @property
+    def item_ids(self) -> list[str]:
+        """The items the index reads: its criteria in element order, then its separately reported items."""
+        return [c.item_id for c in self.criteria] + [s.item_id for s in self.separate]
+
     def criterion(self, item_id: str) -> Criterion:
         """Return the criterion on item `item_id`; `KeyError` if there is none."""
         for criterion in self.criteria:

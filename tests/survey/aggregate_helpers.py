@@ -9,6 +9,7 @@ import uuid
 from collections import Counter as Tally
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,7 @@ from survey.services.reporting.indices import MIN_N, instrument_for
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import unit_parent_map
 from survey.services.staff.access import subtree_ids
+from tests.survey.staff_helpers import staff_app
 
 KEY = "sipas-counter@2025.1"
 PERIODS = (Period.month(2026, 10), Period.month(2026, 11), Period.quarter(2026, 4))
@@ -171,6 +173,16 @@ def assert_dashboard_reads_aggregates(app: Flask, *, weighted_too: bool = True) 
                 full = rows.table[rows.table["stat_type"] == "overall_index"].reset_index(drop=True)
                 assert_equal_estimates(overall, replace(rows, table=full), min_rows=5)
         db.session.rollback()
+
+
+def demo_with_responses(migrated_db: Path, tmp_path: Path, responses: int, seed: int,
+                        **config: Any) -> Flask:
+    """A staff app on the demo tree (`staff_app` seeds it) with the frames of `add_frames` and
+    `responses` submissions (`submit_many`)."""
+    app = staff_app(migrated_db, tmp_path, **config)
+    add_frames(app)
+    submit_many(app, responses, seed=seed)
+    return app
 
 
 def run_scenario(app: Flask) -> None:

@@ -16,15 +16,13 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from survey.demo.tree import seed_demo
 from survey.extensions import db
 from survey.models import IndexAggregate, ServedCount, Unit
 from survey.services.reporting.index_source import period_sums
 from survey.services.reporting.indices import DEFAULT_MIN_CELL, compute_unit_indices, instrument_for
 from survey.services.reporting.periods import Period
 from survey.services.staff.access import subtree_ids
-from tests.survey.aggregate_helpers import KEY, add_frames, submit_many
-from tests.survey.staff_helpers import staff_app
+from tests.survey.aggregate_helpers import KEY, demo_with_responses
 
 PERIOD = Period.month(2026, 11)
 FIGURES = ["est1", "est0", "ci_lo1", "ci_hi1", "diff", "se", "df", "lo", "hi", "p_value"]
@@ -47,12 +45,7 @@ def test_the_change_is_the_same_from_the_aggregates_and_from_the_responses(
         migrated_db: Path, tmp_path: Path, weighted: bool, frames: tuple[int, ...]) -> None:
     """Unweighted, both months post-stratified, and November unweighted (no frame) after a weighted
     October."""
-    app = staff_app(migrated_db, tmp_path)
-    with app.app_context():
-        seed_demo(db.session())
-        db.session.commit()
-    add_frames(app)
-    submit_many(app, 300, seed=3)
+    app = demo_with_responses(migrated_db, tmp_path, 300, seed=3)
     with app.app_context():
         if 11 not in frames:
             db.session.execute(sa.delete(ServedCount).where(ServedCount.period_start == date(2026, 11, 1)))

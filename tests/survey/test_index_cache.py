@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from survey.demo.tree import seed_demo
 from survey.extensions import db
 from survey.models import Counter, Response, Role, Unit, User
 from survey.services.citizens.flag_review import Decision, decide
@@ -19,26 +18,20 @@ from survey.services.reporting import indices
 from survey.services.reporting.periods import Period
 from tests.survey.aggregate_helpers import (
     KEY,
-    add_frames,
     counting_period_tables,
+    demo_with_responses,
     province_report,
     submit,
     submit_many,
 )
-from tests.survey.staff_helpers import signed_in, staff_app
+from tests.survey.staff_helpers import signed_in
 
 NOVEMBER = Period.month(2026, 11)
 
 
 @pytest.fixture
 def capp(migrated_db: Path, tmp_path: Path) -> Flask:
-    app = staff_app(migrated_db, tmp_path)
-    with app.app_context():
-        seed_demo(db.session())
-        db.session.commit()
-    add_frames(app)
-    submit_many(app, 120, seed=3)
-    return app
+    return demo_with_responses(migrated_db, tmp_path, 120, seed=3)
 
 
 def test_a_new_response_recomputes_only_its_own_month(capp: Flask, monkeypatch: pytest.MonkeyPatch) -> None:

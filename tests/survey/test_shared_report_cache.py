@@ -19,22 +19,18 @@ from survey.models import Counter
 from survey.report_store import store_for
 from survey.services.reporting import index_cache, indices, period_change
 from tests.survey.aggregate_helpers import (
-    add_frames,
     counting_period_tables,
+    demo_with_responses,
     province_report,
     submit,
-    submit_many,
 )
-from tests.survey.staff_helpers import running, staff_app
+from tests.survey.staff_helpers import running
 
 ALL_MONTHS = {"2025-12": 1, **{f"2026-{m:02d}": 1 for m in range(1, 12)}}
 
 
 def _app(migrated_db: Path, tmp_path: Path, store: Path) -> Flask:
-    app = staff_app(migrated_db, tmp_path, REPORT_CACHE_URI=f"filesystem:{store}")  # the demo tree
-    add_frames(app)
-    submit_many(app, 120, seed=3)
-    return app
+    return demo_with_responses(migrated_db, tmp_path, 120, seed=3, REPORT_CACHE_URI=f"filesystem:{store}")
 
 
 @pytest.fixture
@@ -144,9 +140,7 @@ def test_several_servers_share_through_redis(migrated_db: Path, tmp_path: Path,
     from tests.survey.redis_server import temporary_redis
 
     with temporary_redis() as url:
-        app = staff_app(migrated_db, tmp_path, REPORT_CACHE_URI=url)
-        add_frames(app)
-        submit_many(app, 60, seed=5)
+        app = demo_with_responses(migrated_db, tmp_path, 60, seed=5, REPORT_CACHE_URI=url)
         first = province_report(app)
         _new_process()
         computed = counting_period_tables(monkeypatch)

@@ -23,30 +23,15 @@ def ancestors_and_self(unit: Unit) -> Iterator[Unit]:
         node = node.parent
 
 
-def load_line(session: Session, unit_id: int) -> list[Unit]:
-    """Unit `unit_id` and all its ancestors, in one query (a recursive CTE; UNION ends a cycle).
-
-    A citizen's GET and POST walk up from their counter's unit (the assignment, the receipts, the
-    limits' rules): with the line loaded, `Unit.parent` finds each unit in the session rather than
-    querying for each level. The session holds loaded objects weakly: keep the list while walking.
-    """
-    return list(session.scalars(_LINE, {"unit_id": unit_id}))
-
-
 def _line_ids() -> sa.Select[Any]:
-    """The ids of unit `:unit_id` and its ancestors: a recursive CTE (UNION ends a cycle)."""
+    """The ids of unit `:unit_id` and its ancestors: a recursive CTE (UNION ends a cycle). Statements
+    using it are built once: building a recursive CTE cost more CPU than running it."""
     start = sa.select(Unit.id, Unit.parent_id).where(Unit.id == sa.bindparam("unit_id"))
     line = start.cte("line", recursive=True)
     line = line.union(sa.select(Unit.id, Unit.parent_id).join(line, Unit.id == line.c.parent_id))
     return sa.select(line.c.id)
 
 
-def _line_statement() -> sa.Select[Any]:
-    """Built once: building a recursive CTE cost more CPU than running it."""
-    return sa.select(Unit).where(Unit.id.in_(_line_ids()))
-
-
-_LINE = _line_statement()
 # Built once: the units of the line and the day are bound.
 _OPEN_ASSIGNMENTS = sa.select(InstrumentAssignment).where(
     InstrumentAssignment.unit_id.in_(sa.bindparam("units", expanding=True)),
@@ -97,8 +82,8 @@ class CounterLine:
 
 def load_counter_line(session: Session, counter_id: int, unit_id: int, day: date) -> CounterLine:
     """Counter `counter_id` if it belongs to unit `unit_id`, the unit's line, and the assignments open
-    on `day` along it, in one statement (what `session.get`, `load_line` and `assignment_for` read in
-    three): the citizen's GET and POST each start with it."""
+    on `day` along it, in one statement (what `session.get`, a walk up the tree and `assignment_for` read
+    in three or more): the citizen's GET and POST each start with it."""
     counters: dict[int, Counter] = {}
     units: dict[int, Unit] = {}
     assignments: dict[int, InstrumentAssignment] = {}

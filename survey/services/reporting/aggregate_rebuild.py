@@ -29,7 +29,8 @@ from instruments.registry import get_instrument
 from survey.local_time import local_date, utc_bounds
 from survey.models import ALL, IndexAggregate, Response, ResponseStatus, Unit
 from survey.services.reporting.aggregates import CellKey, decode, encode, index_definition, sums_layout
-from survey.services.reporting.respondent_data import load_respondents, month_spans
+from survey.services.reporting.periods import month_spans
+from survey.services.reporting.respondent_data import load_respondents
 
 
 @dataclass(frozen=True)

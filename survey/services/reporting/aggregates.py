@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from analysis.cell_sums import Int64Array, SumsLayout, cell_sums
-from analysis.data import code_matrices, item_matrices
+from analysis.data import code_matrices, no_respondents
 from instruments.index import IndexDefinition
 from instruments.registry import get_instrument
 from survey.local_time import local_month
@@ -66,18 +65,7 @@ def index_definition(instrument_id: str, version: str) -> IndexDefinition:
 @functools.cache
 def sums_layout(instrument_id: str, version: str) -> SumsLayout:
     """The layout of the sums of an instrument version."""
-    definition = index_definition(instrument_id, version)
-    return SumsLayout.of(item_matrices(_no_rows(definition), definition))
-
-
-def _no_rows(definition: IndexDefinition) -> pd.DataFrame:
-    return pd.DataFrame(columns=item_columns(definition), dtype=np.float64)
-
-
-def item_columns(definition: IndexDefinition) -> list[str]:
-    """The items the index reads: its criteria, then its separately reported items."""
-    return [c.item_id for c in definition.criteria] + [s.item_id for s in definition.separate]
-
+    return SumsLayout.of(no_respondents(index_definition(instrument_id, version)))
 
 
 def cell_key(response: Response) -> CellKey:

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from survey.local_time import utc_bounds
 from survey.models import IndexAggregate, Response, ResponseStatus, ServedCount, Target
+from survey.services.reporting.periods import month_spans
 
 _LOG = logging.getLogger(__name__)
 V = TypeVar("V")
@@ -73,11 +74,8 @@ def _forget(session: Session, *_args: object) -> None:
 
 
 def _months(first: date, last: date) -> list[str]:
-    months, year, month = [], first.year, first.month
-    while (year, month) <= (last.year, last.month):
-        months.append(f"{year:04d}-{month:02d}")
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return months
+    """The labels of the calendar months first..last touches ("2026-11")."""
+    return [start.strftime("%Y-%m") for start, _ in month_spans(first, last)]
 
 
 def _aggregate_stamps(session: Session, ids: frozenset[int], months: list[str]) -> list[Version]:

@@ -55,7 +55,7 @@ class IndexReport:
     every descendant (column ``domain`` = unit code); `trend` the overall index per period of the
     window for the same domains; `league` the shrunk league table of the comparison units (or None),
     the units the small-cell rule hides listed last with ``small_cell`` True and no figures;
-    `change` the overall index change against the previous period for the unit (or None), from
+    `change` the overall index change against the previous period for the unit (or None), its row of
     `changes` (every domain's, with the two periods' covariance: `period_change`).
     """
 
@@ -74,7 +74,6 @@ class IndexReport:
     league: pd.DataFrame | None
     league_scope: str  # code of the unit whose children the league compares
     league_scope_name: tuple[str, str]  # its names (vi, en)
-    change: pd.Series | None
     changes: pd.DataFrame  # period_change.overall_changes: every domain's overall change (the alerts')
     collapsed: pd.DataFrame  # weighting cells merged this period (analysis PoststratResult.collapsed)
     min_cell: int  # the post-stratification's smallest cell
@@ -135,6 +134,11 @@ class IndexReport:
         """`change`'s figures for any unit of the subtree, by column name: its overall index against the
         previous period, with the two periods' covariance (None when either period has no row for it)."""
         return self._changes_by_domain.get(domain)
+
+    @property
+    def change(self) -> Mapping[str, Any] | None:
+        """The report's own unit's change (`change_of`)."""
+        return self.change_of(self.unit_code)
 
     def trend_labels(self) -> list[str]:
         """Labels of the trend window, oldest first, ending with the report's period."""
@@ -300,7 +304,6 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
 
     changes = overall_changes(session, ids, parents, period, previous, instrument, definition, trend,
                               weighted=weighted, min_cell=min_cell, alpha=alpha, cache_key=(unit.id,))
-    change = _change(changes, unit.code)
     frame = frame_table(session, ids, period.first, period.last)
     served = int(frame["served"].sum()) if not frame.empty else None
     overall = current[(current["domain"] == unit.code) & (current["stat_type"] == "overall_index")]
@@ -313,22 +316,13 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
         unit_code=unit.code, root_code=unit.code, instrument_key=instrument.key,
         formula=definition.formula, period=period, previous=previous, weighted=this.weighted,
         weighting=this.weighting, alpha=alpha, target=report_target, estimates=current, trend=trend,
-        league=league, league_scope=scope, change=change, changes=changes, collapsed=this.collapsed,
+        league=league, league_scope=scope, changes=changes, collapsed=this.collapsed,
         min_cell=min_cell,
         league_scope_name=(league_root.name_vi, league_root.name_en or league_root.name_vi) if league_root
         else ("", ""), excluded=this.excluded,
         served=served, responses=this.responses, needed=needed, needed_half_width=half_width, names=names,
         parents=parents,
     )
-
-
-def _change(changes: pd.DataFrame, code: str) -> pd.Series | None:
-    """The unit's row of `changes` (None when either period has no row for it), as the page reads it."""
-    if code not in changes.index:
-        return None
-    # a domain occurs once (a Series; pandas-stubs can't know)
-    row = cast(pd.Series, changes.loc[code])
-    return row.rename({"est0": "previous_est"})
 
 
 def _needed(overall: pd.DataFrame, n: int, served: int | None, half_width: float, alpha: float) -> int | None:

@@ -1,5 +1,5 @@
 """Calendar periods of the index reports: a month, a quarter or a year, with the labels `analysis`
-uses for them, and stepping back and forth along a trend window.
+uses for them, stepping back and forth along a trend window, and a span cut at month ends.
 
 `Period.from_text` is the one parser of period strings: the report views, the frames CSV and API,
 the `flask` commands and the scripts in bench/ all go through it.
@@ -15,6 +15,17 @@ from enum import StrEnum
 FIRST_YEAR, LAST_YEAR = 2000, 2100  # a year outside these is a typo, not a survey period
 _PERIOD = re.compile(r"(?P<year>[0-9]{4})(?:-(?P<month>[0-9]{2})|-?Q(?P<quarter>[0-9]))?")
 EXPECTED = "a month (2026-10), a quarter (2026Q3 or 2026-Q3) or a year (2026)"
+
+
+def month_spans(first: date, last: date) -> list[tuple[date, date]]:
+    """first..last cut at calendar-month ends."""
+    spans = []
+    start = first
+    while start <= last:
+        month_end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        spans.append((start, min(month_end, last)))
+        start = month_end + timedelta(days=1)
+    return spans
 
 
 class PeriodError(ValueError):

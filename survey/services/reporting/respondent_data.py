@@ -32,6 +32,7 @@ from instruments.model import Instrument, MultipleChoiceItem, NumberItem, ScaleI
 from survey.local_time import TIMEZONE, utc_bounds
 from survey.models import ALL, Answer, Counter, IndexAggregate, Response, ResponseStatus, ServedCount, Unit
 from survey.services.reporting.index_cache import VersionedCache, data_version
+from survey.services.reporting.periods import month_spans
 from survey.services.staff.access import subtree_ids
 from survey.services.weighting.frame_levels import FrameCell, served_by_field
 
@@ -98,17 +99,6 @@ def _item_columns(instrument: Instrument) -> tuple[list[str], list[tuple[str, in
 _CACHE: VersionedCache[RespondentData] = VersionedCache(512)  # month slices: a dozen subtrees x a year+
 
 
-def month_spans(first: date, last: date) -> list[tuple[date, date]]:
-    """first..last cut at calendar-month ends."""
-    spans = []
-    start = first
-    while start <= last:
-        month_end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-        spans.append((start, min(month_end, last)))
-        start = month_end + timedelta(days=1)
-    return spans
-
-
 def load_respondents_cached(
     session: Session, unit_ids: Collection[int], first: date, last: date, instrument: Instrument,
     *, tz: str = TIMEZONE,
@@ -130,7 +120,7 @@ def load_respondents_cached(
         if cached is None:
             cached = load_respondents(session, unit_ids, span_first, span_last, instrument, tz=tz)
             _CACHE.put(key, version, cached)
-        data = cached
+        data = cached  # typed as found (the loop's last month gives the item columns below)
         frames.append(data.frame)
         excluded.append(data.excluded)
     if not frames:
