@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -98,6 +98,28 @@ def build_domains(units: pd.Series, parents: Mapping[str, str | None] | None = N
         unit_codes=codes,
         membership=(np.array(member_unit, dtype=np.intp), np.array(member_domain, dtype=np.intp)),
     )
+
+
+def only_domains(domains: Domains, wanted: Collection[str]) -> Domains:
+    """`domains` with only the domains labelled in `wanted` (the others are not estimated).
+
+    ``labels``, ``levels``, ``parents`` and the second element of ``membership`` (the domain) are
+    renumbered over the domains kept; ``unit_codes`` and the first element of ``membership`` (each
+    respondent's or cell's unit) keep the codes of `domains`, so the same unit codes still find their
+    domains. A unit none of whose domains is kept contributes nothing.
+    """
+    chosen = set(wanted)
+    keep = np.array([label in chosen for label in domains.labels], dtype=bool)
+    new_code = np.cumsum(keep) - 1
+    member_unit, member_domain = domains.membership
+    kept_pairs = keep[member_domain]
+
+    def kept(values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(v for v, k in zip(values, keep, strict=True) if k)
+
+    return Domains(labels=kept(domains.labels), levels=kept(domains.levels), parents=kept(domains.parents),
+                   unit_codes=domains.unit_codes,
+                   membership=(member_unit[kept_pairs], new_code[member_domain[kept_pairs]].astype(np.intp)))
 
 
 def period_labels(dates: pd.Series, period: PeriodSpec) -> list[tuple[str, IntArray]]:

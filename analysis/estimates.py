@@ -33,7 +33,7 @@ _ROUNDING = 256 * np.finfo(np.float64).eps
 class _DomainSums:
     totals: FloatArray
     centred: FloatArray  # (D, 2K, 2K)
-    pair_centred: FloatArray  # (D, R, 3)
+    pair_centred: FloatArray  # (D, R, 3); (D, 0) when summed `ratios_only`, like both sizes
     # The size of the sums `centred` and `pair_centred` are differences of: their rounding is relative
     # to these, not to the (much smaller) centred values (`_clean_variance`).
     centred_size: FloatArray  # (D, 2K, 2K)
@@ -48,16 +48,9 @@ class _DomainSums:
     sum_w_fpc: FloatArray  # sum_w with each stratum's weights times its 1 - f_h
 
 
-def _domain_sums(cells: CellStatistics, design: Design, n_domains: int) -> _DomainSums:
-    k2 = 2 * cells.layout.k
-    n_psu = design.psu_per_stratum[cells.stratum].astype(np.float64)
-    scale = design.variance_scale()[cells.stratum]
-    lonely = n_psu == 1
-    centre = cells.totals if cells.variance_totals is None else cells.variance_totals
-    t = centre[:, :k2]
-    correction = t[:, :, None] * (t / n_psu[:, None])[:, None, :]
-    centred = cells.cross - correction
-    centred_size = (np.abs(cells.cross) + np.abs(correction)) * scale[:, None, None]
+def _pair_sums(cells: CellStatistics, centre: FloatArray, n_psu: FloatArray, scale: FloatArray,
+               lonely: np.ndarray, adjust: bool) -> tuple[FloatArray, FloatArray]:
+    """The extra ratios' centred (numerator, denominator) products per cell, and their size."""
     pairs = cells.layout.pair_columns()
     num = centre[:, [a for a, _ in pairs]]
     den = centre[:, [b for _, b in pairs]]
@@ -65,16 +58,39 @@ def _domain_sums(cells: CellStatistics, design: Design, n_domains: int) -> _Doma
     pair_centred = cells.pair_cross - products / n_psu[:, None, None]
     pair_centred_size = (np.abs(cells.pair_cross) + np.abs(products) / n_psu[:, None, None]) \
         * scale[:, None, None]
-    if design.lonely_psu == "adjust":
-        # R's onestrat does not centre a lonely stratum under "adjust": its PSU total is compared with
-        # the domain mean, which is zero for a linearized variable.
-        centred[lonely] = cells.cross[lonely]
-        pair_centred[lonely] = cells.pair_cross[lonely]
-    else:
-        centred[lonely] = 0.0
-        pair_centred[lonely] = 0.0
-    centred *= scale[:, None, None]
+    pair_centred[lonely] = cells.pair_cross[lonely] if adjust else 0.0
     pair_centred *= scale[:, None, None]
+    return pair_centred, pair_centred_size
+
+
+def _domain_sums(cells: CellStatistics, design: Design, n_domains: int, *,
+                 ratios_only: bool = False) -> _DomainSums:
+    """Each domain's sums from its cells. `ratios_only`: only what the criterion ratios' variances read
+    (`centred`, the totals and counts; the pair sums and both sizes left empty), for a contrast that
+    needs no rounding threshold: at a province those are a few hundred megabytes of fresh arrays."""
+    k2 = 2 * cells.layout.k
+    n_psu = design.psu_per_stratum[cells.stratum].astype(np.float64)
+    scale = design.variance_scale()[cells.stratum]
+    lonely = n_psu == 1
+    centre = cells.totals if cells.variance_totals is None else cells.variance_totals
+    t = centre[:, :k2]
+    correction = t[:, :, None] * (t / n_psu[:, None])[:, None, :]
+    if ratios_only:
+        centred_size = np.zeros((len(lonely), 0))
+    else:
+        centred_size = (np.abs(cells.cross) + np.abs(correction)) * scale[:, None, None]
+    # R's onestrat does not centre a lonely stratum under "adjust": its PSU total is compared with the
+    # domain mean, which is zero for a linearized variable. Other rules drop the lonely stratum.
+    correction[lonely] = 0.0
+    centred = np.subtract(cells.cross, correction, out=correction)
+    if design.lonely_psu != "adjust":
+        centred[lonely] = 0.0
+    centred *= scale[:, None, None]
+    if ratios_only:
+        pair_centred = pair_centred_size = np.zeros((len(lonely), 0))
+    else:
+        pair_centred, pair_centred_size = _pair_sums(cells, centre, n_psu, scale, lonely,
+                                                     design.lonely_psu == "adjust")
     present = (cells.psu_present > 0).astype(np.float64)
     summing = sparse.csr_matrix(
         (np.ones(len(cells.domain)), (cells.domain, np.arange(len(cells.domain)))),

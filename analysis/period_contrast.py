@@ -23,7 +23,7 @@ Kish L (1965). *Survey Sampling*, sec. 12.4 (overlapping samples, covariances of
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import fields
 
 import numpy as np
@@ -214,6 +214,7 @@ def change_from_sums(
     weighted: bool | tuple[bool, bool] = False,
     lonely_psu: LonelyPSU = "adjust",
     alpha: float = 0.05,
+    stat_types: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """`change_with_covariance` of the default design from each period's integer cell sums.
 
@@ -237,6 +238,10 @@ def change_from_sums(
         As in `change_with_covariance`.
     weighted : bool or (bool, bool)
         Both periods post-stratified, or whether each is (current, previous).
+    stat_types : collection of str, optional
+        Only the rows of these statistic types (``criterion``, ``element``, ``overall_index``), with
+        the same figures; None: all. A change of the overall index alone needs one variance per domain
+        instead of one per statistic.
 
     Returns
     -------
@@ -284,8 +289,10 @@ def change_from_sums(
             calibration_cell=cells["calibration_cell"].to_numpy(np.intp) if post_stratified else None)
         periods.append(sums_cell_statistics(layout, summed, stratum[rows].astype(np.intp), (own, own)))
     n_domains = len(domains.labels)
-    by_unit = _domain_sums(_doubled_statistics(layout.layout, periods, n_domains), design, n_domains)
-    return _contrast(_rolled_up(by_unit, domains.membership, n_domains), domains.labels, definition, alpha)
+    by_unit = _domain_sums(_doubled_statistics(layout.layout, periods, n_domains), design, n_domains,
+                           ratios_only=True)
+    return _contrast(_rolled_up(by_unit, domains.membership, n_domains), domains.labels, definition, alpha,
+                     stat_types)
 
 
 def _rolled_up(units: _DomainSums, membership: tuple[IntArray, IntArray], n_domains: int) -> _DomainSums:
@@ -302,10 +309,15 @@ def _rolled_up(units: _DomainSums, membership: tuple[IntArray, IntArray], n_doma
 
 
 def _contrast(sums: _DomainSums, labels: tuple[str, ...], definition: IndexDefinition,
-              alpha: float) -> pd.DataFrame:
-    """The table of `change_with_covariance` from the domain sums of the doubled items."""
+              alpha: float, stat_types: Collection[str] | None = None) -> pd.DataFrame:
+    """The table of `change_with_covariance` from the domain sums of the doubled items (only the rows
+    of `stat_types` when given)."""
     n_domains = len(labels)
     k = len(definition.criteria)
+    names = [("criterion", c.item_id) for c in definition.criteria]
+    names += [("element", e.element_id) for e in definition.elements] + [("overall_index", "overall")]
+    kept = np.array([stat_types is None or t in stat_types for t, _ in names])
+    names = [name for name, keep in zip(names, kept, strict=True) if keep]
     s_cols, v_cols = (np.arange(2 * k), np.arange(2 * k, 4 * k))
     sat, val = sums.totals[:, s_cols], sums.totals[:, v_cols]
     p = _ratio(sat, val)
@@ -315,7 +327,8 @@ def _contrast(sums: _DomainSums, labels: tuple[str, ...], definition: IndexDefin
     for offset in (0, k):  # the current period's copies first, then the previous period's
         d = defined[:, offset : offset + k]
         coefs, _ = composite_coefficients(d, base)
-        coefs = np.concatenate([np.broadcast_to(np.eye(k) * d[:, None, :], (n_domains, k, k)), coefs], axis=1)
+        coefs = np.concatenate([np.broadcast_to(np.eye(k) * d[:, None, :], (n_domains, k, k)), coefs],
+                               axis=1)[:, kept]
         p_t = np.where(d, p[:, offset : offset + k], 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             inv = np.where(d, 1.0 / np.where(d, val[:, offset : offset + k], 1.0), 0.0)
@@ -329,8 +342,6 @@ def _contrast(sums: _DomainSums, labels: tuple[str, ...], definition: IndexDefin
     (g1, est1, df1), (g0, est0, df0) = parts
     diff_g = g1 - g0
     var = np.maximum((np.matmul(diff_g, sums.centred) * diff_g).sum(axis=2), 0.0)
-    names = [("criterion", c.item_id) for c in definition.criteria]
-    names += [("element", e.element_id) for e in definition.elements] + [("overall_index", "overall")]
     df = np.minimum(df1, df0)[:, None] * np.ones((1, len(names)))
     estimable = np.isfinite(est1) & np.isfinite(est0)
     comparable = estimable & (df > 0)  # a t test needs design df

@@ -12,7 +12,7 @@ from analysis.calibration import Calibration, calibrated_cells
 from analysis.cell_sums import Int64Array, SummedCells, SumsLayout, sums_cell_statistics, sums_design
 from analysis.data import AnalysisInputError, item_matrices, no_respondents
 from analysis.design import LonelyPSU, build_design
-from analysis.domains import Domains, PeriodSpec, build_domains, cuts
+from analysis.domains import Domains, PeriodSpec, build_domains, cuts, only_domains
 from analysis.estimates import domain_estimates
 from analysis.intervals import (
     BOUNDARY_METHOD,
@@ -327,6 +327,7 @@ def indices_from_sums(
     min_n: int = 10,
     lonely_psu: LonelyPSU = "fail",
     stat_types: Collection[str] | None = None,
+    domains: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """`compute_indices` of the default design from integer sums per weighting cell (`analysis.cell_sums`).
 
@@ -347,11 +348,17 @@ def indices_from_sums(
         Only the rows of these statistic types, e.g. ``("overall_index",)``: what a trend line shows,
         about 1/57 of the SIPAS table's rows and of its inference. Their figures are those of the full
         table. None: every statistic.
+    domains : collection of str, optional
+        Only the rows of these domains (unit codes, ``"total"``), with the figures of the full table:
+        each domain's estimates read only its own units' cells (strata are units), so after a change
+        in one unit only the domains above it need computing again. Codes not in the table are ignored.
+        None: every domain.
 
     Returns
     -------
     pandas.DataFrame
-        As `compute_indices` without `by` and periods (restricted to `stat_types` when given).
+        As `compute_indices` without `by` and periods (restricted to `stat_types` and `domains` when
+        given).
 
     References
     ----------
@@ -366,15 +373,16 @@ def indices_from_sums(
         raise AnalysisInputError(f"sums have shape {sums.shape}, expected ({len(cells)}, {layout.length})")
     keep = sums[:, 0] > 0
     cells, sums = cells.loc[keep].reset_index(drop=True), sums[keep]
-    domains = build_domains(cells["unit"], parents)
+    found = build_domains(cells["unit"], parents)
+    wanted = found if domains is None else only_domains(found, domains)
     stratum, unit_labels = pd.factorize(cells["unit"].astype("string"), sort=True)
     respondents = np.bincount(stratum, weights=sums[:, 0], minlength=len(unit_labels))
     design = sums_design([str(u) for u in unit_labels], respondents, lonely_psu)
     summed = SummedCells(
-        sums=sums, unit=domains.unit_codes,
+        sums=sums, unit=found.unit_codes,
         weight=cells["weight"].to_numpy(np.float64) if weighted else np.ones(len(cells)),
         calibration_cell=cells["calibration_cell"].to_numpy(np.intp) if weighted else None)
-    statistics = sums_cell_statistics(layout, summed, stratum.astype(np.intp), domains.membership)
-    table = domain_estimates(statistics, design, items, len(domains.labels), stat_types)
-    return labelled_table(table, domains, (), targets=targets, alpha=alpha, ci_method=ci_method,
-                     all_intervals=False, min_n=min_n)
+    statistics = sums_cell_statistics(layout, summed, stratum.astype(np.intp), wanted.membership)
+    table = domain_estimates(statistics, design, items, len(wanted.labels), stat_types)
+    return labelled_table(table, wanted, (), targets=targets, alpha=alpha, ci_method=ci_method,
+                          all_intervals=False, min_n=min_n)

@@ -91,6 +91,28 @@ def test_post_stratified_sums_give_the_calibrated_respondent_level_table(definit
                                   result.collapsed.reset_index(drop=True), check_like=True)
 
 
+@pytest.mark.parametrize(("seed", "wanted"),
+                         [(11, ("u1",)), (12, ("p1", "u2", "total")), (13, ("solo", "p2"))])
+def test_the_rows_of_some_domains_alone_equal_the_respondent_level_table(
+        definition: IndexDefinition, seed: int, wanted: tuple[str, ...]) -> None:
+    """What a page needs after one unit's new response: the rows of that unit and the domains above it,
+    each with the figures of the whole table (the independent computation is `compute_indices` on the
+    respondents, post-stratified with merged cells)."""
+    data = random_respondents(seed, 1000)
+    frame = served_frame(data, seed)
+    result = poststratify(data, frame, ["field"], unit_col="unit", count_col="served", min_cell=40)
+    full = compute_indices(data, definition, unit_col="unit", parents=PARENTS, weights=result.weights,
+                           calibration=result.calibration, targets={"u1": 0.6, "total": 0.8}, min_n=5,
+                           lonely_psu="adjust")
+    rows = full[full["domain"].isin(wanted)].reset_index(drop=True)
+    cells, sums, _ = post_stratified_cells(data, frame, definition)
+    ours = indices_from_sums(cells, sums, definition, parents=PARENTS, weighted=True,
+                             targets={"u1": 0.6, "total": 0.8}, min_n=5, lonely_psu="adjust",
+                             domains=[*wanted, "not-a-unit"])
+    assert set(ours["domain"]) == set(wanted)
+    _assert_same(ours, rows)
+
+
 @pytest.mark.parametrize("seed", [7, 8])
 def test_the_overall_rows_alone_equal_the_respondent_level_table(definition: IndexDefinition,
                                                                   seed: int) -> None:

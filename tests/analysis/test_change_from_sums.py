@@ -104,6 +104,35 @@ def test_post_stratified_change_from_sums_equals_the_calibrated_respondent_level
     _assert_same(ours, rows)
 
 
+@pytest.mark.parametrize("stat_types", [("overall_index",), ("element", "overall_index"), ("criterion",)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_only_the_statistics_asked_for_with_the_same_figures(
+        definition: IndexDefinition, stat_types: tuple[str, ...], weighted: bool) -> None:
+    """The dashboard asks for the overall index's change alone: the same rows as the respondent-level
+    table's, not a smaller computation that drifts from it."""
+    current, previous = _periods(9)
+    if weighted:
+        frames = [served_frame(current, 9), served_frame(previous, 10)]
+        results = [poststratify(data, frame, ["field"], unit_col="unit", count_col="served", min_cell=40)
+                   for data, frame in zip([current, previous], frames, strict=True)]
+        weights, calibration = stacked_period_weights(_both(current, previous).index,
+                                                      [len(current), len(previous)], results)
+        (cells_now, sums_now), (cells_before, sums_before) = (
+            post_stratified_cells(data, frame, definition)[:2]
+            for data, frame in zip([current, previous], frames, strict=True))
+    else:
+        weights = calibration = None
+        (cells_now, sums_now), (cells_before, sums_before) = (
+            cells_and_sums(data, ["unit", "field"], definition) for data in (current, previous))
+    rows = change_with_covariance(_both(current, previous), definition, unit_col="unit", period_col="period",
+                                  current="now", previous="before", parents=PARENTS, weights=weights,
+                                  calibration=calibration, lonely_psu="adjust")
+    ours = change_from_sums(cells_now, sums_now, cells_before, sums_before, definition, parents=PARENTS,
+                            weighted=weighted, lonely_psu="adjust", stat_types=stat_types)
+    assert set(ours["stat_type"]) == set(stat_types)
+    _assert_same(ours, rows[rows["stat_type"].isin(stat_types)].reset_index(drop=True))
+
+
 def test_a_period_without_respondents_is_refused(definition: IndexDefinition) -> None:
     current, _ = _periods(7)
     cells, sums = cells_and_sums(current, ["unit", "field"], definition)

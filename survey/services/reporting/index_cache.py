@@ -185,6 +185,15 @@ class VersionedCache(Generic[V]):
             return shared[1]
         return None
 
+    def latest(self, key: tuple[object, ...]) -> V | None:
+        """The value last stored under `key`, whatever its version (None if none): what a computation
+        that only redoes what changed starts from (`table_update`)."""
+        hit = self._entries.get(key)
+        if hit is not None:
+            return hit[1]
+        shared = self._shared_get(key)
+        return None if shared is None else shared[1]
+
     def put(self, key: tuple[object, ...], version: Version, value: V) -> None:
         """Store `value`, first dropping the oldest entry when the cache is full."""
         self._keep(key, version, value)

@@ -18,7 +18,6 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -30,11 +29,12 @@ from instruments.index import IndexDefinition
 from instruments.model import Instrument
 from survey.local_time import utc_bounds
 from survey.models import IndexAggregate, Response, ResponseStatus, Unit
-from survey.services.reporting.aggregates import decode, sums_layout
+from survey.services.reporting.aggregates import decode_rows, sums_layout
 from survey.services.reporting.index_cache import Version, VersionedCache, data_version
 from survey.services.reporting.period_weights import cell_weights, respondent_weights
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import load_respondents_cached
+from survey.services.reporting.table_update import TableInputs, domains_to_update, spliced, table_inputs
 
 EMPTY_COLUMNS = ["period", "level", "domain", "parent", "stat_type", "stat", "n", "df", "est", "se", "ci_lo",
                  "ci_hi", "deff_kish", "n_eff", "n_eff_floor", "target", "verdict", "p_value", "flags"]
@@ -58,6 +58,7 @@ class PeriodEstimates:
     excluded: pd.DataFrame
     source: Source
     collapsed: pd.DataFrame  # the post-stratification's merged cells (PoststratResult.collapsed)
+    inputs: TableInputs | None = None  # digests of the aggregates read (`table_update`), None: responses
 
 
 @dataclass(frozen=True)
@@ -163,15 +164,19 @@ def _sums_key(session: Session, ids: Collection[int], period: Period, instrument
 def period_estimates(session: Session, ids: Collection[int], parents: Mapping[str, str | None],
                      period: Period, instrument: Instrument, definition: IndexDefinition, *, weighted: bool,
                      targets: Targets, alpha: float, min_cell: int, min_n: int,
-                     stat_types: StatTypes = None) -> PeriodEstimates:
+                     stat_types: StatTypes = None,
+                     previous: PeriodEstimates | None = None) -> PeriodEstimates:
     """The indices of units `ids` (a subtree, `parents` its hierarchy) in `period`: from the aggregates
     when they hold exactly the valid responses of every unit, else from the responses. `stat_types`:
-    only those rows (a trend's past month needs the overall index alone), same figures."""
+    only those rows (a trend's past month needs the overall index alone), same figures. `previous`:
+    this table as last computed with the same arguments on other data; only the domains above the
+    units whose aggregates changed are computed again (`table_update`), the other rows are its own."""
     counts, rows = _trusted_rows(session, ids, period, instrument)
     if rows is not None:
         return _from_aggregates(session, rows, ids, parents, period, instrument, definition,
                                 weighted=weighted, targets=targets, alpha=alpha, min_cell=min_cell,
-                                min_n=min_n, excluded=counts.excluded, stat_types=stat_types, trusted=True)
+                                min_n=min_n, excluded=counts.excluded, stat_types=stat_types, trusted=True,
+                                previous=previous)
     found = responses_estimates(session, ids, parents, period, instrument, definition, weighted=weighted,
                                 targets=targets, alpha=alpha, min_cell=min_cell, min_n=min_n)
     if stat_types is None:
@@ -200,21 +205,32 @@ def _from_aggregates(session: Session, rows: list[_AggregateRow],
                      ids: Collection[int], parents: Mapping[str, str | None], period: Period,
                      instrument: Instrument, definition: IndexDefinition, *, weighted: bool, targets: Targets,
                      alpha: float, min_cell: int, min_n: int, excluded: pd.DataFrame,
-                     stat_types: StatTypes = None, trusted: bool = False) -> PeriodEstimates:
+                     stat_types: StatTypes = None, trusted: bool = False,
+                     previous: PeriodEstimates | None = None) -> PeriodEstimates:
     cells, sums, weighting_result, weighting = _weighted_cells(session, rows, ids, period, instrument,
                                                                weighted, min_cell)
     if cells.empty:
         return PeriodEstimates(pd.DataFrame(columns=EMPTY_COLUMNS), False, weighting, 0, excluded,
                                Source.AGGREGATES, pd.DataFrame())
+    is_weighted = weighting_result is not None
     if trusted:  # what `period_sums` would compute next, for the change against the previous period
         key, version = _sums_key(session, ids, period, instrument, weighted, min_cell)
-        _SUMS.put(key, version, PeriodSums(cells, sums, weighting_result is not None))
+        _SUMS.put(key, version, PeriodSums(cells, sums, is_weighted))
     responses = int(cells["respondents"].sum())
-    table = indices_from_sums(cells, sums, definition, parents=parents, weighted=weighting_result is not None,
-                              targets=targets, alpha=alpha, min_n=min_n, lonely_psu="adjust",
-                              stat_types=stat_types)
-    return PeriodEstimates(_finished(table, period), weighting_result is not None, weighting, responses,
-                           excluded, Source.AGGREGATES, _collapsed(weighting_result))
+    inputs = table_inputs(cells, [row[5] for row in rows], parents, is_weighted)
+
+    def table_of(domains: set[str] | None) -> pd.DataFrame:
+        return _finished(indices_from_sums(cells, sums, definition, parents=parents, weighted=is_weighted,
+                                           targets=targets, alpha=alpha, min_n=min_n, lonely_psu="adjust",
+                                           stat_types=stat_types, domains=domains), period)
+
+    table = None
+    if previous is not None and previous.inputs is not None and trusted:
+        redo = domains_to_update(previous.inputs, inputs, parents)
+        if redo is not None:
+            table = spliced(previous.table, table_of(redo), redo) if redo else previous.table
+    return PeriodEstimates(table_of(None) if table is None else table, is_weighted, weighting, responses,
+                           excluded, Source.AGGREGATES, _collapsed(weighting_result), inputs)
 
 
 def _weighted_cells(session: Session, rows: list[_AggregateRow], ids: Collection[int], period: Period,
@@ -226,7 +242,7 @@ def _weighted_cells(session: Session, rows: list[_AggregateRow], ids: Collection
     weighting_result, weighting = cell_weights(session, cells[["unit", "field", "month", "respondents"]], ids,
                                                period.first, period.last, weighted, min_cell)
     length = sums_layout(instrument.id, instrument.version).length
-    sums = np.stack([decode(row[5]) for row in rows]) if rows else np.zeros((0, length), dtype=np.int64)
+    sums = decode_rows([row[5] for row in rows], length)
     if weighting_result is not None:
         leaves = pd.MultiIndex.from_frame(cells[["unit", "month", "field"]])
         cells["weight"] = weighting_result.weight.reindex(leaves).to_numpy()

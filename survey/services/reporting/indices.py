@@ -266,7 +266,8 @@ def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str
         return hit
     result = period_estimates(session, ids, parents, period, instrument, definition, weighted=weighted,
                               targets=targets, alpha=alpha, min_cell=min_cell, min_n=MIN_N,
-                              stat_types=("overall_index",) if overall_only else None)
+                              stat_types=("overall_index",) if overall_only else None,
+                              previous=_PERIOD_TABLES.latest(key))
     _PERIOD_TABLES.put(key, version, result)
     return result
 

@@ -107,7 +107,8 @@ def _joint_change(session: Session, ids: set[int], parents: dict[str, str | None
                    for p in (period, previous))
     if now is not None and before is not None:
         return change_from_sums(now.cells, now.sums, before.cells, before.sums, definition, parents=parents,
-                                weighted=(now.weighted, before.weighted), lonely_psu="adjust", alpha=alpha)
+                                weighted=(now.weighted, before.weighted), lonely_psu="adjust", alpha=alpha,
+                                stat_types=("overall_index",))
     return _responses_change(session, ids, parents, period, previous, instrument, definition, weighting,
                              alpha)
 

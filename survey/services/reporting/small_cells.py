@@ -11,6 +11,7 @@ and reports ask through `viewer_cells`, which makes the decision once per viewer
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,15 @@ def protected_codes(counts: Mapping[str, int], parents: Mapping[str, str | None]
     """Units whose figures a table must hide: counts 0 < n < SMALL_CELL, and the complements that stop
     one being worked out from its parent's total (`analysis.small_cells`). A parent's own responses
     (its total minus its children's) are a hidden term of each sum."""
+    # A pure function of the counts and the tree, asked for every period of a trend on every page view,
+    # and after a new response only the current period's counts differ: remembered by value.
+    return _protected(tuple(counts.items()), tuple(parents.items()))
+
+
+@functools.lru_cache(maxsize=256)
+def _protected(count_items: tuple[tuple[str, int], ...],
+               parent_items: tuple[tuple[str, str | None], ...]) -> frozenset[str]:
+    counts, parents = dict(count_items), dict(parent_items)
     values = dict(counts)
     children: dict[str, list[str]] = {}
     for code in counts:

@@ -1,0 +1,100 @@
+"""A period's table after a few units' data changed: only the domains above those units computed again.
+
+A new citizen response changes one cell of one unit. Strata are units and weighting cells lie within
+a unit (`analysis.tables.indices_from_sums`), so a domain's row reads only its own units' cells: the
+rows of every domain that does not contain a changed unit are the previous table's, figure for figure.
+The province's own row still needs every cell, but the table of a thousand domains shrinks to the few
+above the changed unit (`indices_from_sums(domains=...)`), and the rest is taken from the previous
+table computed under the same key.
+
+What "changed" means is decided from the inputs themselves, not from what the caller believes
+happened: each unit's *fingerprint* digests its cells (month, field, respondents, the stored sums),
+their weights and how its cells are merged for calibration. A unit whose fingerprint moved is
+recomputed with every domain above it; anything that could move other rows (another set of units,
+another tree, weighting switched on or off) recomputes the whole table. The result is checked to be
+the previous table's row keys in the previous order, else the whole table is computed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class TableInputs:
+    """What a period table was computed from, digested: one number per unit, the tree and the weighting."""
+
+    units: Mapping[str, int]  # unit code -> fingerprint of its cells, weights and calibration cells
+    tree: int  # digest of the parents map
+    weighted: bool
+
+
+def table_inputs(cells: pd.DataFrame, blobs: Sequence[bytes], parents: Mapping[str, str | None],
+                 weighted: bool) -> TableInputs:
+    """The digests of a period's cells (``unit``, ``month``, ``field``, ``respondents`` and, when
+    `weighted`, ``weight`` and ``calibration_cell``) and their stored sums `blobs`, row by row."""
+    units = cells["unit"].astype(str).tolist()
+    months, fields = cells["month"].astype(str).tolist(), cells["field"].astype(str).tolist()
+    counts = cells["respondents"].astype(int).tolist()
+    if weighted:
+        weights = cells["weight"].astype(float).tolist()
+        # The calibration cell by its first member, not its code: codes are numbered over the period, so a
+        # new cell elsewhere renumbers them without changing how this unit's cells are merged.
+        first = (cells["month"].astype(str) + "\x00" + cells["field"].astype(str)) \
+            .groupby(cells["calibration_cell"].to_numpy()).transform("min").tolist()
+    else:
+        weights, first = [1.0] * len(cells), [""] * len(cells)
+    per_unit: dict[str, list[bytes]] = {}
+    for unit, month, field, count, blob, weight, merged in zip(units, months, fields, counts, blobs, weights,
+                                                               first, strict=True):
+        per_unit.setdefault(unit, []).append(f"{month}\x00{field}\x00{count}\x00{weight!r}\x00{merged}\x00"
+                                             .encode() + blob)
+    # hashlib, not hash(): a table and its digests may be read back by another process (the shared store)
+    return TableInputs({unit: _digest(sorted(rows)) for unit, rows in per_unit.items()},
+                       _digest(sorted(f"{k}\x00{v or ''}".encode() for k, v in parents.items())), weighted)
+
+
+def _digest(parts: list[bytes]) -> int:
+    digest = hashlib.blake2b(digest_size=8)
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "little"))
+        digest.update(part)
+    return int.from_bytes(digest.digest(), "little")
+
+
+def domains_to_update(previous: TableInputs, current: TableInputs,
+                      parents: Mapping[str, str | None]) -> set[str] | None:
+    """The domains whose rows may differ from the previous table's: every changed unit and the units
+    above it; None when the whole table must be computed (other units, tree or weighting)."""
+    if (previous.tree, previous.weighted, set(previous.units)) != (current.tree, current.weighted,
+                                                                    set(current.units)):
+        return None
+    changed = {unit for unit, digest in current.units.items() if previous.units[unit] != digest}
+    above: set[str] = set()
+    for unit in changed:
+        node: str | None = unit
+        while node is not None and node not in above:
+            above.add(node)
+            node = parents.get(node)
+    return above
+
+
+KEY = ["domain", "stat_type", "stat"]
+
+
+def spliced(previous: pd.DataFrame, fresh: pd.DataFrame, domains: set[str]) -> pd.DataFrame | None:
+    """`previous` with the rows of `domains` replaced by `fresh` (the same rows, recomputed); None when
+    `fresh` does not hold exactly those rows in the same order (then compute the whole table)."""
+    replaced = previous["domain"].isin(domains).to_numpy()
+    old_keys = previous.loc[replaced, KEY].to_numpy()
+    if list(fresh.columns) != list(previous.columns) or fresh[KEY].to_numpy().shape != old_keys.shape \
+            or not (fresh[KEY].to_numpy() == old_keys).all():
+        return None
+    updated = fresh.set_axis(np.flatnonzero(replaced))
+    table = pd.concat([previous.loc[~replaced], updated]).sort_index()
+    return table.astype(previous.dtypes.to_dict())

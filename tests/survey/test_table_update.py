@@ -1,0 +1,162 @@
+"""A period's table after a change in a few units (`table_update`): only the domains above those units
+are computed again, and the table equals both a computation of the whole table and the analysis
+package's computation from the response rows (to 1e-12, `assert_equal_estimates`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from instruments.index import IndexDefinition
+from survey.extensions import db
+from survey.models import Counter, ServedCount, Unit
+from survey.services.reporting import index_source
+from survey.services.reporting.index_source import (
+    PeriodEstimates,
+    Source,
+    period_estimates,
+    responses_estimates,
+)
+from survey.services.reporting.indices import MIN_N, instrument_for
+from survey.services.reporting.periods import Period
+from survey.services.reporting.respondent_data import unit_parent_map
+from survey.services.reporting.table_update import TableInputs, domains_to_update
+from survey.services.staff.access import subtree_ids
+from tests.survey.aggregate_helpers import KEY, assert_equal_estimates, demo_with_responses, submit
+
+NOVEMBER = Period.month(2026, 11)
+QUARTER = Period.quarter(2026, 4)
+
+
+@pytest.fixture
+def capp(migrated_db: Path, tmp_path: Path) -> Flask:
+    return demo_with_responses(migrated_db, tmp_path, 160, seed=5)
+
+
+@pytest.fixture
+def asked(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The `domains` of every table computation (None: the whole table)."""
+    calls: list[Any] = []
+    real = index_source.indices_from_sums
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs.get("domains"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(index_source, "indices_from_sums", recording)
+    return calls
+
+
+def _estimates(session: Session, period: Period, weighted: bool,
+               previous: PeriodEstimates | None = None) -> tuple[PeriodEstimates, PeriodEstimates]:
+    """The table from the aggregates (starting from `previous` when given) and from the response rows."""
+    root = session.scalar(sa.select(Unit).where(Unit.code == "HL"))
+    assert root is not None
+    ids, parents = subtree_ids(session, [root.id]), unit_parent_map(session, root.id)
+    instrument = instrument_for(KEY)
+    definition = IndexDefinition.from_instrument(instrument)
+    common: dict[str, Any] = {"weighted": weighted, "targets": {"HL": 0.8, "HL-AB": 0.85, "total": 0.8},
+                              "alpha": 0.05, "min_cell": 5, "min_n": MIN_N}
+    ours = period_estimates(session, ids, parents, period, instrument, definition, previous=previous,
+                            **common)
+    rows = responses_estimates(session, ids, parents, period, instrument, definition, **common)
+    assert ours.source is Source.AGGREGATES
+    return ours, rows
+
+
+def _first_counter_of(session: Session, code: str) -> Counter:
+    counter = session.scalars(sa.select(Counter).join(Unit).where(Unit.code == code)
+                              .order_by(Counter.id)).first()
+    assert counter is not None, code
+    return counter
+
+
+def _ancestors(session: Session, unit_id: int) -> set[str]:
+    found: set[str] = set()
+    unit = session.get(Unit, unit_id)
+    while unit is not None:
+        found.add(unit.code)
+        unit = unit.parent
+    return found
+
+
+@pytest.mark.parametrize(("period", "weighted"), [(NOVEMBER, True), (NOVEMBER, False), (QUARTER, True)])
+def test_a_new_response_recomputes_only_the_domains_above_its_unit(capp: Flask, asked: list[Any],
+                                                                   period: Period, weighted: bool) -> None:
+    with capp.app_context():
+        first, _ = _estimates(db.session(), period, weighted)
+        counter = _first_counter_of(db.session(), "HL-AB-1")
+        submit(db.session(), counter, {"e1_info": 5, "e2_fees": 2, "overall": 4},
+               datetime(2026, 11, 20, 3, tzinfo=UTC))
+        db.session.commit()
+        asked.clear()
+        updated, rows = _estimates(db.session(), period, weighted, previous=first)
+        assert asked == [_ancestors(db.session(), counter.unit_id)]  # HL-AB-1, HL-AB, HL: not the whole tree
+        assert updated.responses == first.responses + 1
+        assert_equal_estimates(updated, rows)
+        whole, _ = _estimates(db.session(), period, weighted)
+        assert asked[-1] is None
+        assert_equal_estimates(updated, whole)
+        assert list(updated.table.dtypes) == list(whole.table.dtypes)
+        changed = set(updated.table.loc[(updated.table["est"] != first.table["est"])
+                                        & updated.table["est"].notna(), "domain"])
+        assert changed and changed <= _ancestors(db.session(), counter.unit_id)
+
+
+def test_new_served_counts_of_one_unit_recompute_the_domains_above_it(capp: Flask, asked: list[Any]) -> None:
+    with capp.app_context():
+        first, _ = _estimates(db.session(), NOVEMBER, True)
+        assert first.weighted
+        unit = db.session.scalar(sa.select(Unit).where(Unit.code == "HL-HL-1"))
+        assert unit is not None
+        frame = db.session.scalars(sa.select(ServedCount).where(
+            ServedCount.unit_id == unit.id, ServedCount.period_start == date(2026, 11, 1))).one()
+        frame.served += 400  # the unit's weights move, no other unit's do
+        db.session.commit()
+        asked.clear()
+        updated, rows = _estimates(db.session(), NOVEMBER, True, previous=first)
+        assert asked == [_ancestors(db.session(), unit.id)]
+        assert_equal_estimates(updated, rows)
+        assert not updated.table.equals(first.table)
+
+
+def test_a_change_that_moves_no_cell_reuses_the_table(capp: Flask, asked: list[Any]) -> None:
+    with capp.app_context():
+        first, _ = _estimates(db.session(), NOVEMBER, True)
+        counter = _first_counter_of(db.session(), "HL-AB-1")
+        submit(db.session(), counter, {"e1_info": 1}, datetime(2026, 11, 21, 3, tzinfo=UTC),
+               flags=("device",))
+        db.session.commit()
+        asked.clear()
+        updated, rows = _estimates(db.session(), NOVEMBER, True, previous=first)
+        assert asked == [] and updated.table is first.table  # a flagged response is not in any cell
+        assert int(updated.excluded["n"].sum()) == int(first.excluded["n"].sum()) + 1
+        assert_equal_estimates(updated, rows)
+
+
+def _inputs(units: dict[str, int], tree: int = 1, weighted: bool = True) -> TableInputs:
+    return TableInputs(units, tree, weighted)
+
+
+PARENTS: dict[str, str | None] = {"P": None, "A": "P", "A1": "A", "A2": "A", "B": "P"}
+
+
+def test_the_domains_to_update_are_the_changed_units_and_those_above_them() -> None:
+    before = _inputs({"A1": 1, "A2": 2, "B": 3})
+    assert domains_to_update(before, _inputs({"A1": 9, "A2": 2, "B": 3}), PARENTS) == {"A1", "A", "P"}
+    assert domains_to_update(before, _inputs({"A1": 9, "A2": 2, "B": 8}), PARENTS) == {"A1", "A", "B", "P"}
+    assert domains_to_update(before, before, PARENTS) == set()
+
+
+@pytest.mark.parametrize("after", [_inputs({"A1": 1, "A2": 2}),  # a unit without responses any more
+                                   _inputs({"A1": 1, "A2": 2, "B": 3, "A": 4}),  # a unit's first response
+                                   _inputs({"A1": 1, "A2": 2, "B": 3}, tree=2),  # a unit moved
+                                   _inputs({"A1": 1, "A2": 2, "B": 3}, weighted=False)])  # weighting off
+def test_anything_else_recomputes_the_whole_table(after: TableInputs) -> None:
+    assert domains_to_update(_inputs({"A1": 1, "A2": 2, "B": 3}), after, PARENTS) is None
