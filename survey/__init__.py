@@ -8,6 +8,13 @@ from typing import Any
 
 from flask import Flask
 
+# NumPy asks Linux for transparent huge pages for every array of 4 MB or more (numpy.org, "madvise
+# hugepage on Linux"). A dashboard computation allocates and frees arrays of tens of MB; each fresh one
+# then waits for the kernel to find and zero 2 MB pages, which on a virtual machine made the first
+# computation in a process up to ten times slower than the next ones (docs/bench.md, "Huge pages").
+# Read once, when NumPy is first imported: set NUMPY_MADVISE_HUGEPAGE=1 to let NumPy ask again.
+os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
+
 from survey import proxies
 from survey.config import INSECURE_DEFAULT_SECRET, DefaultConfig
 from survey.resources import app_dir

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,3 +104,16 @@ def test_wrong_method_is_405(client) -> None:  # type: ignore[no-untyped-def]
     response = client.post("/")
     assert response.status_code == 405
     assert "E-METHOD" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("setting", "huge_pages"), [(None, False), ("1", True), ("0", False)])
+def test_numpy_asks_for_huge_pages_only_when_told_to(setting: str | None, huge_pages: bool) -> None:
+    """The app turns NumPy's huge-page requests off unless NUMPY_MADVISE_HUGEPAGE says otherwise
+    (survey/__init__.py; docs/bench.md, "Huge pages"), in a new process as gunicorn's workers and the
+    flask commands start."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if setting is not None:
+        env["NUMPY_MADVISE_HUGEPAGE"] = setting
+    code = "import survey, numpy; print(numpy._core.multiarray._get_madvise_hugepage())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.strip() == str(huge_pages)

@@ -86,16 +86,23 @@ class IndexReport:
     parents: dict[str, str | None]  # code -> parent code within the subtree (None at its root)
 
     @functools.cached_property
-    def _positions(self) -> dict[tuple[str, str, str], int]:
-        # One pass instead of a boolean mask per look-up: a province page looks up hundreds of rows of a
-        # table of a hundred thousand, so rows become dicts only when looked up (to_dict of the whole
-        # table took seconds).
-        table = self.estimates
-        keys = zip(table["domain"], table["stat_type"], table["stat"], strict=True)
-        return {key: i for i, key in enumerate(keys)}
+    def _positions(self) -> dict[str, dict[tuple[str, str], int]]:
+        # Row positions of a domain, found when the domain is first looked up: a page reads a few domains
+        # of a table of tens of thousands of rows (a dict of every row's key took 0.1 s; to_dict of the
+        # whole table, seconds), and rows become dicts only when looked up.
+        return {}
+
+    @functools.cached_property
+    def _domain_rows(self) -> dict[Any, Any]:
+        return self.estimates.groupby("domain", sort=False).indices
 
     @functools.cached_property
     def _looked_up(self) -> dict[int, dict[str, Any]]:
+        return {}
+
+    @functools.cached_property
+    def derived(self) -> dict[str, Any]:
+        """What other modules compute from this report once (`small_cells`: the units it hides)."""
         return {}
 
     @functools.cached_property
@@ -110,7 +117,11 @@ class IndexReport:
         """The estimate row for `domain` and statistic, or None."""
         if stat_type == "overall_index" and stat == "overall":
             return self._overall_rows.get(domain)
-        position = self._positions.get((domain, stat_type, stat))
+        if domain not in self._positions:
+            types, stats, rows = (self.estimates["stat_type"].to_numpy(), self.estimates["stat"].to_numpy(),
+                                  self._domain_rows.get(domain, ()))
+            self._positions[domain] = {(types[i], stats[i]): int(i) for i in rows}
+        position = self._positions[domain].get((stat_type, stat))
         if position is None:
             return None
         if position not in self._looked_up:

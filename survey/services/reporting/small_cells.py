@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from analysis.small_cells import Relation, suppress_small_cells
 from survey.services.reporting.formats import finite_number
@@ -85,13 +85,17 @@ def hidden_row(row: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def hidden_units(report: IndexReport) -> frozenset[str]:
     """Units of `report`'s tree whose overall figures are hidden in its period."""
-    counts = {code: row_count(report.overall(code)) for code in report.parents}
-    return protected_codes(counts, report.parents)
+    if "hidden_units" not in report.derived:
+        counts = {code: row_count(report.overall(code)) for code in report.parents}
+        report.derived["hidden_units"] = protected_codes(counts, report.parents)
+    return cast(frozenset[str], report.derived["hidden_units"])
 
 
 def hidden_units_by_period(report: IndexReport) -> dict[str, frozenset[str]]:
     """period label (as in `IndexReport.trend_labels`) -> units of the tree hidden in that period's trend."""
-    trend = report.trend
-    rows = ({"period": p, "domain": d, "n": n}
-            for p, d, n in zip(trend["period"], trend["domain"], trend["n"], strict=True))
-    return protected_by_period(rows, report.parents)
+    if "hidden_by_period" not in report.derived:
+        trend = report.trend
+        rows = ({"period": p, "domain": d, "n": n}
+                for p, d, n in zip(trend["period"], trend["domain"], trend["n"], strict=True))
+        report.derived["hidden_by_period"] = protected_by_period(rows, report.parents)
+    return dict(report.derived["hidden_by_period"])
