@@ -37,7 +37,7 @@ from survey.models import (
 from survey.services.citizens.flag_review import Decision, decide
 from survey.services.citizens.form_nonce import FormNonce
 from survey.services.citizens.submissions import Outcome, Stored, Validation, store_response
-from survey.services.reporting import indices
+from survey.services.reporting import indices, period_tables
 from survey.services.reporting.aggregate_rebuild import check
 from survey.services.reporting.index_source import (
     PeriodEstimates,
@@ -256,11 +256,11 @@ def province_report(app: Flask) -> indices.IndexReport:
 def counting_period_tables(monkeypatch: pytest.MonkeyPatch) -> Tally[str]:
     """Period labels of the period tables actually computed (cache misses)."""
     computed: Tally[str] = Tally()
-    real = indices.period_estimates
+    real = period_tables.period_estimates
 
     def counted(session: Any, ids: Any, parents: Any, period: Period, *args: Any, **kwargs: Any) -> Any:
         computed[period.label] += 1
         return real(session, ids, parents, period, *args, **kwargs)
 
-    monkeypatch.setattr(indices, "period_estimates", counted)
+    monkeypatch.setattr(period_tables, "period_estimates", counted)
     return computed

@@ -14,7 +14,7 @@ from flask import Flask
 from survey.extensions import db
 from survey.models import Counter, Response, Role, Unit, User
 from survey.services.citizens.flag_review import Decision, decide
-from survey.services.reporting import indices
+from survey.services.reporting import indices, period_tables
 from survey.services.reporting.periods import Period
 from tests.survey.aggregate_helpers import (
     KEY,
@@ -114,7 +114,7 @@ def test_a_league_reads_its_parents_report_table_when_it_is_there(capp: Flask,
             return report.league
 
     on_its_own = ward_league(capp)  # no report of the province computed yet
-    for cache in (indices._REPORTS, indices._PERIOD_TABLES):
+    for cache in (indices._REPORTS, period_tables.PERIOD_TABLES):
         cache._entries.clear()
     province_report(capp)  # as the dashboard or the alerts job would
     computed = counting_period_tables(monkeypatch)

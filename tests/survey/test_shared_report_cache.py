@@ -17,7 +17,7 @@ from flask import Flask
 from survey.extensions import db
 from survey.models import Counter
 from survey.report_store import store_for
-from survey.services.reporting import index_cache, indices, period_change
+from survey.services.reporting import index_cache, indices, period_change, period_tables
 from tests.survey.aggregate_helpers import (
     counting_period_tables,
     demo_with_responses,
@@ -40,7 +40,7 @@ def sapp(migrated_db: Path, tmp_path: Path) -> Iterator[Flask]:
 
 def _new_process() -> None:
     """What a new worker starts with: empty caches of its own (the shared store is kept)."""
-    for cache in (indices._REPORTS, indices._PERIOD_TABLES, period_change._CHANGES):
+    for cache in (indices._REPORTS, period_tables.PERIOD_TABLES, period_change._CHANGES):
         cache._entries.clear()
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -24,9 +25,10 @@ from survey.services.reporting.index_source import (
     responses_estimates,
 )
 from survey.services.reporting.indices import MIN_N, instrument_for
+from survey.services.reporting.period_tables import period_table, target_argument, targets_above
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import unit_parent_map
-from survey.services.reporting.table_update import TableInputs, domains_to_update
+from survey.services.reporting.table_update import TableInputs, domains_to_update, narrowed
 from survey.services.staff.access import subtree_ids
 from tests.survey.aggregate_helpers import KEY, assert_equal_estimates, demo_with_responses, submit
 
@@ -140,11 +142,13 @@ def test_a_change_that_moves_no_cell_reuses_the_table(capp: Flask, asked: list[A
         assert_equal_estimates(updated, rows)
 
 
-def _inputs(units: dict[str, int], tree: int = 1, weighted: bool = True) -> TableInputs:
-    return TableInputs(units, tree, weighted)
-
-
 PARENTS: dict[str, str | None] = {"P": None, "A": "P", "A1": "A", "A2": "A", "B": "P"}
+
+
+def _inputs(units: dict[str, int], parents: dict[str, str | None] | None = None, weighted: bool = True,
+            targets: dict[str, float | None] | None = None) -> TableInputs:
+    tree = PARENTS if parents is None else parents
+    return TableInputs(units, tree, targets or dict.fromkeys(tree, 0.8), weighted)
 
 
 def test_the_domains_to_update_are_the_changed_units_and_those_above_them() -> None:
@@ -156,7 +160,84 @@ def test_the_domains_to_update_are_the_changed_units_and_those_above_them() -> N
 
 @pytest.mark.parametrize("after", [_inputs({"A1": 1, "A2": 2}),  # a unit without responses any more
                                    _inputs({"A1": 1, "A2": 2, "B": 3, "A": 4}),  # a unit's first response
-                                   _inputs({"A1": 1, "A2": 2, "B": 3}, tree=2),  # a unit moved
+                                   _inputs({"A1": 1, "A2": 2, "B": 3}, {**PARENTS, "A2": "P"}),  # moved
                                    _inputs({"A1": 1, "A2": 2, "B": 3}, weighted=False)])  # weighting off
 def test_anything_else_recomputes_the_whole_table(after: TableInputs) -> None:
     assert domains_to_update(_inputs({"A1": 1, "A2": 2, "B": 3}), after, PARENTS) is None
+
+
+def _subtree_table(session: Session, code: str, period: Period, *, overall_only: bool = False,
+                   above: bool = True) -> PeriodEstimates:
+    """`period_table` of the subtree under `code`, as a unit page asks for it."""
+    unit = session.scalar(sa.select(Unit).where(Unit.code == code))
+    assert unit is not None
+    ids, parents = subtree_ids(session, [unit.id]), unit_parent_map(session, unit.id)
+    instrument = instrument_for(KEY)
+    _, targets = target_argument(session, unit, parents, instrument.id, period.first.year, 0.8)
+    definition = IndexDefinition.from_instrument(instrument)
+    return period_table(session, unit, ids, parents, period, instrument, definition, True, targets, 0.05, 5,
+                        overall_only=overall_only,
+                        above=targets_above(session, instrument, 0.8) if above else None)
+
+
+def _direct(session: Session, code: str, period: Period,
+            stat_types: tuple[str, ...] | None) -> PeriodEstimates:
+    unit = session.scalar(sa.select(Unit).where(Unit.code == code))
+    assert unit is not None
+    ids, parents = subtree_ids(session, [unit.id]), unit_parent_map(session, unit.id)
+    instrument = instrument_for(KEY)
+    _, targets = target_argument(session, unit, parents, instrument.id, period.first.year, 0.8)
+    definition = IndexDefinition.from_instrument(instrument)
+    return period_estimates(session, ids, parents, period, instrument, definition, weighted=True,
+                            targets=targets, alpha=0.05, min_cell=5, min_n=MIN_N, stat_types=stat_types)
+
+
+@pytest.mark.parametrize("overall_only", [False, True])
+def test_a_subtree_reads_its_rows_from_the_table_of_the_tree_above(capp: Flask, asked: list[Any],
+                                                                   overall_only: bool) -> None:
+    with capp.app_context():
+        session = db.session()
+        _subtree_table(session, "HL", NOVEMBER, overall_only=overall_only)  # the province's, as its page does
+        asked.clear()
+        narrowed_table = _subtree_table(session, "HL-AB", NOVEMBER, overall_only=overall_only)
+        assert asked == []  # nothing computed: the rows come from the province's table
+        direct = _direct(session, "HL-AB", NOVEMBER, ("overall_index",) if overall_only else None)
+        pd.testing.assert_frame_equal(narrowed_table.table, direct.table)
+        assert set(narrowed_table.table["domain"]) == {"HL-AB", "HL-AB-1"}
+        assert narrowed_table.table.loc[narrowed_table.table["domain"] == "HL-AB", "parent"].eq("total").all()
+        assert (narrowed_table.responses, narrowed_table.weighting) == (direct.responses, direct.weighting)
+
+
+def test_a_subtree_whose_units_changed_since_the_table_above_is_computed(capp: Flask,
+                                                                        asked: list[Any]) -> None:
+    with capp.app_context():
+        session = db.session()
+        _subtree_table(session, "HL", NOVEMBER)
+        submit(session, _first_counter_of(session, "HL-AB-1"), {"e1_info": 1},
+               datetime(2026, 11, 22, 3, tzinfo=UTC))
+        db.session.commit()
+        asked.clear()
+        computed = _subtree_table(db.session(), "HL-AB", NOVEMBER)
+        assert asked == [None]  # the province's table is older than HL-AB-1's new response
+        pd.testing.assert_frame_equal(computed.table, _direct(db.session(), "HL-AB", NOVEMBER, None).table)
+        asked.clear()
+        alone = _subtree_table(db.session(), "HL-HL", NOVEMBER)  # a unit the response did not touch
+        assert asked == []
+        pd.testing.assert_frame_equal(alone.table, _direct(db.session(), "HL-HL", NOVEMBER, None).table)
+
+
+SUBTREE: dict[str, str | None] = {"A": None, "A1": "A", "A2": "A"}
+
+
+@pytest.mark.parametrize("above", [
+    _inputs({"A1": 1, "A2": 2, "B": 3}, targets={**dict.fromkeys(PARENTS, 0.8), "A1": 0.9}),  # another target
+    _inputs({"A1": 1, "A2": 2, "B": 3}, {**PARENTS, "A3": "A"}),  # a child the subtree does not have
+    _inputs({"A1": 1, "A2": 7, "B": 3}),  # other cells
+    _inputs({"A1": 1, "B": 3}),  # a unit without cells there
+    _inputs({"A1": 1, "A2": 2, "B": 3}, weighted=False),
+])
+def test_a_subtree_is_not_read_from_a_table_whose_inputs_differ(above: TableInputs) -> None:
+    larger = pd.DataFrame({"domain": ["P", "A", "A1", "A2", "B"], "parent": ["total", "P", "A", "A", "P"]})
+    subtree = _inputs({"A1": 1, "A2": 2}, SUBTREE)
+    assert narrowed(larger, _inputs({"A1": 1, "A2": 2, "B": 3}), subtree) is not None  # the same inputs
+    assert narrowed(larger, above, subtree) is None

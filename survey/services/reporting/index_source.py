@@ -34,7 +34,13 @@ from survey.services.reporting.index_cache import Version, VersionedCache, data_
 from survey.services.reporting.period_weights import cell_weights, respondent_weights
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import load_respondents_cached
-from survey.services.reporting.table_update import TableInputs, domains_to_update, spliced, table_inputs
+from survey.services.reporting.table_update import (
+    TableInputs,
+    domains_to_update,
+    narrowed,
+    spliced,
+    table_inputs,
+)
 
 EMPTY_COLUMNS = ["period", "level", "domain", "parent", "stat_type", "stat", "n", "df", "est", "se", "ci_lo",
                  "ci_hi", "deff_kish", "n_eff", "n_eff_floor", "target", "verdict", "p_value", "flags"]
@@ -217,7 +223,7 @@ def _from_aggregates(session: Session, rows: list[_AggregateRow],
         key, version = _sums_key(session, ids, period, instrument, weighted, min_cell)
         _SUMS.put(key, version, PeriodSums(cells, sums, is_weighted))
     responses = int(cells["respondents"].sum())
-    inputs = table_inputs(cells, [row[5] for row in rows], parents, is_weighted)
+    inputs = table_inputs(cells, [row[5] for row in rows], parents, targets, is_weighted)
 
     def table_of(domains: set[str] | None) -> pd.DataFrame:
         return _finished(indices_from_sums(cells, sums, definition, parents=parents, weighted=is_weighted,
@@ -226,8 +232,9 @@ def _from_aggregates(session: Session, rows: list[_AggregateRow],
 
     table = None
     if previous is not None and previous.inputs is not None and trusted:
-        redo = domains_to_update(previous.inputs, inputs, parents)
-        if redo is not None:
+        if previous.inputs.parents != inputs.parents:  # a tree containing this one
+            table = narrowed(previous.table, previous.inputs, inputs)
+        elif (redo := domains_to_update(previous.inputs, inputs, parents)) is not None:
             table = spliced(previous.table, table_of(redo), redo) if redo else previous.table
     return PeriodEstimates(table_of(None) if table is None else table, is_weighted, weighting, responses,
                            excluded, Source.AGGREGATES, _collapsed(weighting_result), inputs)

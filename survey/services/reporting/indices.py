@@ -26,15 +26,27 @@ from instruments.index import IndexDefinition
 from instruments.model import Instrument
 from instruments.registry import get_instrument, parse_spec
 from survey.models import Unit
-from survey.services.organisation.targets import effective_targets
 from survey.services.reporting.index_cache import VersionedCache, data_version
-from survey.services.reporting.index_source import EMPTY_COLUMNS, PeriodEstimates, period_estimates
+from survey.services.reporting.index_source import EMPTY_COLUMNS
 from survey.services.reporting.period_change import overall_changes
+from survey.services.reporting.period_tables import MIN_N as MIN_N
+from survey.services.reporting.period_tables import (
+    PERIOD_TABLES,
+    period_table,
+    table_key,
+    target_argument,
+    targets_above,
+)
 from survey.services.reporting.period_weights import UNWEIGHTED_METHOD as UNWEIGHTED_METHOD
 from survey.services.reporting.period_weights import WEIGHTED_METHOD as WEIGHTED_METHOD
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import frame_table, unit_parent_map
-from survey.services.reporting.small_cells import protected_codes, row_count
+from survey.services.reporting.small_cells import (
+    hidden_units,
+    hidden_units_by_period,
+    protected_codes,
+    row_count,
+)
 from survey.services.staff.access import subtree_ids
 
 # The method of analysis.intervals.DEFAULT_INTERVAL_METHOD ("wilson_conservative").
@@ -44,7 +56,6 @@ INTERVAL_METHOD = ("Wilson score interval on the smaller of the design and Kish 
 FORMULA_TEXT = ("criterion = share of valid answers that are satisfied (not applicable and missing "
                 "excluded); element = mean of its criteria; overall = weighted mean of the elements")
 TREND_LENGTH = {"month": 12, "quarter": 4, "year": 3}
-MIN_N = 10
 
 
 @dataclass(frozen=True)
@@ -185,17 +196,6 @@ def _names(session: Session, ids: set[int]) -> dict[str, tuple[int, str, str, st
     return {code: (uid, vi, en, str(kind)) for uid, code, vi, en, kind in rows}
 
 
-def _target_argument(session: Session, unit: Unit, parents: dict[str, str | None], instrument_id: str,
-                     year: int, default: float) -> tuple[float, float | dict[str, float]]:
-    """The unit's own target, and the targets of its subtree as its tables are computed with them: a
-    single number when every unit has the same (much faster in analysis than a mapping), else a
-    mapping by unit code with the total's. Targets in force, own or inherited; proposals never count."""
-    found = effective_targets(session, unit, parents, instrument_id, year, default)
-    targets = {code: target.value for code, target in found.items()}
-    own = targets[unit.code]
-    return own, own if len(set(targets.values())) == 1 else {**targets, "total": own}
-
-
 _REPORTS: VersionedCache[IndexReport] = VersionedCache(64, name="reports")
 
 
@@ -252,43 +252,12 @@ def unit_indices(session: Session, unit: Unit, instrument_key: str, period: Peri
     if hit is not None:
         return hit
     report = compute_unit_indices(session, unit, instrument_key, period, weighted=weighted, **options)
+    # Every page of a viewer under this tree asks which units it hides: decided once, kept (and shared
+    # between processes) with the report in `IndexReport.derived`.
+    hidden_units(report)
+    hidden_units_by_period(report)
     _REPORTS.put(key, version, report)
     return report
-
-
-_PERIOD_TABLES: VersionedCache[PeriodEstimates] = VersionedCache(512, name="period-tables")
-
-
-def _period_table(session: Session, root: Unit, ids: set[int], parents: dict[str, str | None], period: Period,
-                  instrument: Instrument, definition: IndexDefinition, weighted: bool,
-                  targets: float | dict[str, float] | None, alpha: float,
-                  min_cell: int = DEFAULT_MIN_CELL, *, overall_only: bool = False) -> PeriodEstimates:
-    """Indices of one period (`index_source.period_estimates`), cached until that period's responses,
-    the frames or targets change. `overall_only`: the overall index rows alone (a trend's past month:
-    the sparkline, the trend chart and the change read nothing else), about 1/57 of the table.
-
-    Periods are computed apart (not as cuts of one call) so that a new response recomputes only its
-    own period: weights are per unit x month anyway, and the estimates of a period use its rows only.
-    """
-    key = _table_key(session, root, period, instrument, weighted, targets, alpha, min_cell, overall_only)
-    version = data_version(session, ids, period.first, period.last)
-    hit = _PERIOD_TABLES.get(key, version)
-    if hit is not None:
-        return hit
-    result = period_estimates(session, ids, parents, period, instrument, definition, weighted=weighted,
-                              targets=targets, alpha=alpha, min_cell=min_cell, min_n=MIN_N,
-                              stat_types=("overall_index",) if overall_only else None,
-                              previous=_PERIOD_TABLES.latest(key))
-    _PERIOD_TABLES.put(key, version, result)
-    return result
-
-
-def _table_key(session: Session, root: Unit, period: Period, instrument: Instrument, weighted: bool,
-               targets: float | dict[str, float] | None, alpha: float, min_cell: int,
-               overall_only: bool) -> tuple[object, ...]:
-    target_key = tuple(sorted(targets.items())) if isinstance(targets, dict) else targets
-    return (str(session.get_bind().engine.url), root.id, period.label, instrument.key, weighted, alpha,
-            target_key, min_cell, overall_only)
 
 
 def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, period: Period, *,
@@ -303,11 +272,12 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
     ids = subtree_ids(session, [unit.id])
     names = _names(session, ids)
     parents = unit_parent_map(session, unit.id)
-    report_target, target_arg = _target_argument(session, unit, parents, instrument.id, period.first.year,
-                                                  default_target)
+    report_target, target_arg = target_argument(session, unit, parents, instrument.id, period.first.year,
+                                                default_target)
     window = [period.shifted(i) for i in reversed(range(TREND_LENGTH[period.kind]))]
-    tables = [_period_table(session, unit, ids, parents, p, instrument, definition, weighted, target_arg,
-                            alpha, min_cell, overall_only=p != period) for p in window]
+    above = targets_above(session, instrument, default_target)
+    tables = [period_table(session, unit, ids, parents, p, instrument, definition, weighted, target_arg,
+                           alpha, min_cell, overall_only=p != period, above=above) for p in window]
     this = tables[-1]
     current = this.table
     trend = pd.concat([t.table[t.table["stat_type"] == "overall_index"] for t in tables if len(t.table)]
@@ -375,11 +345,11 @@ def _league(session: Session, root: Unit, instrument: Instrument, definition: In
     # The league ranks the overall index rows. The root's own report table holds them too, with the
     # same figures (targets change only verdicts): read it when the root's page or the alerts job has
     # computed it, rather than computing the overall rows again.
-    _, targets = _target_argument(session, root, parents, instrument.id, period.first.year, default_target)
-    key = _table_key(session, root, period, instrument, weighted, targets, alpha, min_cell, False)
-    full = _PERIOD_TABLES.get(key, data_version(session, ids, period.first, period.last))
-    table = (full or _period_table(session, root, ids, parents, period, instrument, definition, weighted,
-                                   None, alpha, min_cell, overall_only=True)).table
+    _, targets = target_argument(session, root, parents, instrument.id, period.first.year, default_target)
+    key = table_key(session, root, period, instrument, weighted, targets, alpha, min_cell, False)
+    full = PERIOD_TABLES.get(key, data_version(session, ids, period.first, period.last))
+    table = (full or period_table(session, root, ids, parents, period, instrument, definition, weighted,
+                                  None, alpha, min_cell, overall_only=True)).table
     children = {code for code, parent in parents.items() if parent == root.code}
     overall = table[table["stat_type"] == "overall_index"]
     counts = {str(d): row_count({"n": n}) for d, n in zip(overall["domain"], overall["n"], strict=True)}

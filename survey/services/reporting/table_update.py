@@ -13,6 +13,10 @@ their weights and how its cells are merged for calibration. A unit whose fingerp
 recomputed with every domain above it; anything that could move other rows (another set of units,
 another tree, weighting switched on or off) recomputes the whole table. The result is checked to be
 the previous table's row keys in the previous order, else the whole table is computed.
+
+The same argument gives a subtree's table from the table of a tree containing it (`narrowed`): its
+rows are the subtree's domains' rows there, when every unit of the subtree has the same cells,
+weights, target and children in both (`period_tables`).
 """
 
 from __future__ import annotations
@@ -24,20 +28,25 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.domains import TOTAL
+
 
 @dataclass(frozen=True)
 class TableInputs:
-    """What a period table was computed from, digested: one number per unit, the tree and the weighting."""
+    """What a period table was computed from: one digest per unit with cells, the tree, each unit's
+    target and whether the cells were weighted."""
 
     units: Mapping[str, int]  # unit code -> fingerprint of its cells, weights and calibration cells
-    tree: int  # digest of the parents map
+    parents: Mapping[str, str | None]  # the tree (unit code -> parent code, None at the root)
+    targets: Mapping[str, float | None]  # unit code -> the target its rows were tested against
     weighted: bool
 
 
 def table_inputs(cells: pd.DataFrame, blobs: Sequence[bytes], parents: Mapping[str, str | None],
-                 weighted: bool) -> TableInputs:
+                 targets: float | Mapping[str, float] | None, weighted: bool) -> TableInputs:
     """The digests of a period's cells (``unit``, ``month``, ``field``, ``respondents`` and, when
-    `weighted`, ``weight`` and ``calibration_cell``) and their stored sums `blobs`, row by row."""
+    `weighted`, ``weight`` and ``calibration_cell``) and their stored sums `blobs`, row by row, with the
+    tree and the targets (one for all, or by unit code)."""
     units = cells["unit"].astype(str).tolist()
     months, fields = cells["month"].astype(str).tolist(), cells["field"].astype(str).tolist()
     counts = cells["respondents"].astype(int).tolist()
@@ -55,8 +64,9 @@ def table_inputs(cells: pd.DataFrame, blobs: Sequence[bytes], parents: Mapping[s
         per_unit.setdefault(unit, []).append(f"{month}\x00{field}\x00{count}\x00{weight!r}\x00{merged}\x00"
                                              .encode() + blob)
     # hashlib, not hash(): a table and its digests may be read back by another process (the shared store)
-    return TableInputs({unit: _digest(sorted(rows)) for unit, rows in per_unit.items()},
-                       _digest(sorted(f"{k}\x00{v or ''}".encode() for k, v in parents.items())), weighted)
+    by_unit = {code: targets.get(code) if isinstance(targets, Mapping) else targets for code in parents}
+    return TableInputs({unit: _digest(sorted(rows)) for unit, rows in per_unit.items()}, dict(parents),
+                       by_unit, weighted)
 
 
 def _digest(parts: list[bytes]) -> int:
@@ -71,8 +81,8 @@ def domains_to_update(previous: TableInputs, current: TableInputs,
                       parents: Mapping[str, str | None]) -> set[str] | None:
     """The domains whose rows may differ from the previous table's: every changed unit and the units
     above it; None when the whole table must be computed (other units, tree or weighting)."""
-    if (previous.tree, previous.weighted, set(previous.units)) != (current.tree, current.weighted,
-                                                                    set(current.units)):
+    if (previous.parents, previous.weighted, set(previous.units)) != (current.parents, current.weighted,
+                                                                       set(current.units)):
         return None
     changed = {unit for unit, digest in current.units.items() if previous.units[unit] != digest}
     above: set[str] = set()
@@ -98,3 +108,25 @@ def spliced(previous: pd.DataFrame, fresh: pd.DataFrame, domains: set[str]) -> p
     updated = fresh.set_axis(np.flatnonzero(replaced))
     table = pd.concat([previous.loc[~replaced], updated]).sort_index()
     return table.astype(previous.dtypes.to_dict())
+
+
+def narrowed(larger: pd.DataFrame, above: TableInputs, inputs: TableInputs) -> pd.DataFrame | None:
+    """The rows of a subtree's table (`inputs`) taken from the table of a tree that contains it
+    (`larger`, computed from `above`), when every unit of the subtree has there the same cells, weights,
+    target and place in the tree; None otherwise. The subtree's root is its table's top: its rows' parent
+    is the total."""
+    codes = set(inputs.parents)
+    root = next((code for code, parent in inputs.parents.items() if parent is None), None)
+    if root is None or root not in above.parents or above.weighted != inputs.weighted:
+        return None
+    same_tree = all(above.parents.get(code) == parent
+                    for code, parent in inputs.parents.items() if code != root)
+    no_other_children = all(code in codes for code, parent in above.parents.items() if parent in codes)
+    same_units = {unit: digest for unit, digest in above.units.items() if unit in codes} == inputs.units
+    same_targets = all(above.targets.get(code) == inputs.targets[code] for code in codes)
+    if not (same_tree and no_other_children and same_units and same_targets):
+        return None
+    rows = larger[larger["domain"].isin(list(codes))].reset_index(drop=True)
+    rows.loc[rows["domain"] == root, "parent"] = TOTAL
+    return rows
+

@@ -1,0 +1,107 @@
+"""One period's table of a unit subtree, cached until its data change, and started from what is already
+computed: the same table on older data (`table_update`), or the table of a tree that contains it.
+
+A unit page shows its subtree's twelve months; the province's dashboard, the alerts job or the page
+of a unit above has often computed the same months for a tree containing it. A domain's row reads only
+its own units' cells (strata are units, weighting cells lie within a unit), so the subtree's rows are
+the larger table's when every one of its units has the same cells, weights, targets and children
+there: `table_update.narrowed` checks exactly that from the two tables' inputs, else the subtree's
+table is computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from analysis.weights import DEFAULT_MIN_CELL
+from instruments.index import IndexDefinition
+from instruments.model import Instrument
+from survey.models import Unit
+from survey.services.organisation.targets import effective_targets
+from survey.services.reporting.index_cache import VersionedCache, data_version
+from survey.services.reporting.index_source import PeriodEstimates, Targets, period_estimates
+from survey.services.reporting.periods import Period
+from survey.services.reporting.respondent_data import unit_parent_map
+
+MIN_N = 10
+PERIOD_TABLES: VersionedCache[PeriodEstimates] = VersionedCache(512, name="period-tables")
+# The targets argument of a unit above, by (unit, year): part of the key of that unit's period tables.
+Above = Callable[[Unit, int], float | dict[str, float]]
+
+
+def target_argument(session: Session, unit: Unit, parents: dict[str, str | None], instrument_id: str,
+                    year: int, default: float) -> tuple[float, float | dict[str, float]]:
+    """The unit's own target, and the targets of its subtree as its tables are computed with them: a
+    single number when every unit has the same (much faster in analysis than a mapping), else a
+    mapping by unit code with the total's. Targets in force, own or inherited; proposals never count."""
+    found = effective_targets(session, unit, parents, instrument_id, year, default)
+    targets = {code: target.value for code, target in found.items()}
+    own = targets[unit.code]
+    return own, own if len(set(targets.values())) == 1 else {**targets, "total": own}
+
+
+def table_key(session: Session, root: Unit, period: Period, instrument: Instrument, weighted: bool,
+              targets: Targets, alpha: float, min_cell: int, overall_only: bool) -> tuple[object, ...]:
+    """What a period table is cached under (with its data version)."""
+    target_key = tuple(sorted(targets.items())) if isinstance(targets, dict) else targets
+    return (str(session.get_bind().engine.url), root.id, period.label, instrument.key, weighted, alpha,
+            target_key, min_cell, overall_only)
+
+
+def targets_above(session: Session, instrument: Instrument, default_target: float) -> Above:
+    """The targets argument of each unit above (`target_argument`), read once per (unit, year) for the
+    periods of one report."""
+    known: dict[tuple[int, int], float | dict[str, float]] = {}
+
+    def targets_of(unit: Unit, year: int) -> float | dict[str, float]:
+        if (unit.id, year) not in known:
+            parents = unit_parent_map(session, unit.id)
+            _, known[unit.id, year] = target_argument(session, unit, parents, instrument.id, year,
+                                                      default_target)
+        return known[unit.id, year]
+
+    return targets_of
+
+
+def period_table(session: Session, root: Unit, ids: set[int], parents: dict[str, str | None], period: Period,
+                 instrument: Instrument, definition: IndexDefinition, weighted: bool, targets: Targets,
+                 alpha: float, min_cell: int = DEFAULT_MIN_CELL, *, overall_only: bool = False,
+                 above: Above | None = None) -> PeriodEstimates:
+    """Indices of one period (`index_source.period_estimates`), cached until that period's responses,
+    the frames or targets change. `overall_only`: the overall index rows alone (a trend's past month:
+    the sparkline, the trend chart and the change read nothing else), about 1/57 of the table.
+    `above`: look for the table of a unit above to take the rows from (the module's docstring).
+
+    Periods are computed apart (not as cuts of one call) so that a new response recomputes only its
+    own period: weights are per unit x month anyway, and the estimates of a period use its rows only.
+    """
+    key = table_key(session, root, period, instrument, weighted, targets, alpha, min_cell, overall_only)
+    version = data_version(session, ids, period.first, period.last)
+    hit = PERIOD_TABLES.get(key, version)
+    if hit is not None:
+        return hit
+    start = PERIOD_TABLES.latest(key)
+    if start is None and above is not None:
+        start = _table_above(session, root, period, instrument, weighted, alpha, min_cell, overall_only,
+                             above)
+    result = period_estimates(session, ids, parents, period, instrument, definition, weighted=weighted,
+                              targets=targets, alpha=alpha, min_cell=min_cell, min_n=MIN_N,
+                              stat_types=("overall_index",) if overall_only else None, previous=start)
+    PERIOD_TABLES.put(key, version, result)
+    return result
+
+
+def _table_above(session: Session, root: Unit, period: Period, instrument: Instrument, weighted: bool,
+                 alpha: float, min_cell: int, overall_only: bool, above: Above) -> PeriodEstimates | None:
+    """The last table computed for this period by the nearest unit above that has one, whatever its
+    data version (its inputs say whether its rows still hold)."""
+    unit = root.parent
+    while unit is not None:
+        found = PERIOD_TABLES.latest(table_key(session, unit, period, instrument, weighted,
+                                               above(unit, period.first.year), alpha, min_cell, overall_only))
+        if found is not None and found.inputs is not None:
+            return found
+        unit = unit.parent
+    return None
