@@ -103,10 +103,20 @@ def build_domains(units: pd.Series, parents: Mapping[str, str | None] | None = N
 def only_domains(domains: Domains, wanted: Collection[str]) -> Domains:
     """`domains` with only the domains labelled in `wanted` (the others are not estimated).
 
-    ``labels``, ``levels``, ``parents`` and the second element of ``membership`` (the domain) are
-    renumbered over the domains kept; ``unit_codes`` and the first element of ``membership`` (each
-    respondent's or cell's unit) keep the codes of `domains`, so the same unit codes still find their
-    domains. A unit none of whose domains is kept contributes nothing.
+    Parameters
+    ----------
+    domains : Domains
+        The whole hierarchy (`build_domains`).
+    wanted : collection of str
+        Labels of the domains to keep (unit codes, ``"total"``); labels not in `domains` are ignored.
+
+    Returns
+    -------
+    Domains
+        ``labels``, ``levels``, ``parents`` and the second element of ``membership`` (the domain)
+        renumbered over the domains kept; ``unit_codes`` and the first element of ``membership`` (each
+        respondent's or cell's unit) keep the codes of `domains`, so the same unit codes still find
+        their domains. A unit none of whose domains is kept contributes nothing.
     """
     chosen = set(wanted)
     keep = np.array([label in chosen for label in domains.labels], dtype=bool)

@@ -375,6 +375,8 @@ def indices_from_sums(
     cells, sums = cells.loc[keep].reset_index(drop=True), sums[keep]
     found = build_domains(cells["unit"], parents)
     wanted = found if domains is None else only_domains(found, domains)
+    if not wanted.labels:
+        return pd.DataFrame(columns=OUTPUT_COLUMNS)
     stratum, unit_labels = pd.factorize(cells["unit"].astype("string"), sort=True)
     respondents = np.bincount(stratum, weights=sums[:, 0], minlength=len(unit_labels))
     design = sums_design([str(u) for u in unit_labels], respondents, lonely_psu)

@@ -9,7 +9,12 @@ with pandas' C parser; then the streamed path with pandas' C parser in chunks, A
 whole-table output the script prints the largest relative difference of any number (the same sums
 added in another order) and whether every text column (levels, verdicts, flags) is identical.
 
-Usage: python bench/analysis_cli.py [--rows 1000000] [--repeat 3] [--dir /tmp/hailong-bench]
+With `--r`, R's `survey` package computes the criterion indices of the same file in the same run
+(bench/analysis_r.R: the same design, every unit, parent and the total; the element and overall
+indices left out, so R's time is a lower bound of the whole table's), timed the same way, and its
+estimates and SEs are compared with the command line's criterion rows.
+
+Usage: python bench/analysis_cli.py [--rows 1000000] [--repeat 3] [--dir /tmp/hailong-bench] [--r]
 Prints a table; asserts nothing about timing. On a busy machine read the CPU column (user + system time
 of all the process's threads) rather than the wall time.
 """
@@ -51,20 +56,24 @@ def write_inputs(rows: int, directory: Path) -> dict[str, Path]:
 def run_cli(source: Path, definition: Path, out: Path, engine: str | None, *extra: str
             ) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds (user + system, all threads) and peak MiB of one CLI process."""
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     command = [sys.executable, "-m", "analysis", "indices", "--responses", str(source), "--definition",
                str(definition), "--by", "unit", "--parent-col", "parent", "--weight-col", "w",
                "--target", "0.8", "--lonely-psu", "adjust", "--out", str(out)]
     if engine:
         command += ["--csv-engine", engine]
-    command += extra
+    return timed([*command, *extra], f"the CLI on {source}")
+
+
+def timed(command: list[str], what: str) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system, all threads) and peak MiB of one child process."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
     if status != 0:
         error = process.stderr.read().decode() if process.stderr else ""
-        raise SystemExit(f"the CLI failed on {source}: {error}")
+        raise SystemExit(f"{what} failed: {error}")
     return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
@@ -73,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/hailong-bench"))
+    parser.add_argument("--r", action="store_true", help="also time R's survey package (Rscript)")
     parser.add_argument("--inputs-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.inputs_only:
@@ -122,7 +132,28 @@ def main(argv: list[str] | None = None) -> int:
           f"same places: {'yes' if same_nan else 'NO'}; largest relative difference "
           f"{float(relative.max(initial=0.0)):.1e} (se: {_largest(whole, stream, 'se'):.1e}, "
           f"est: {_largest(whole, stream, 'est'):.1e})")
-    return 0 if same and text_same and same_nan else 1
+    agrees = _against_r(paths["csv"], args.dir, streamed[0], best["streamed, Arrow (default)"],
+                        cpu["streamed, Arrow (default)"]) if args.r else True
+    return 0 if same and text_same and same_nan and agrees else 1
+
+
+def _against_r(csv: Path, directory: Path, ours_path: Path, our_wall: float, our_cpu: float) -> bool:
+    """Time bench/analysis_r.R on `csv` and compare its criterion indices with ours; True if they agree."""
+    out = directory / "out-r.csv"
+    wall, cpu_s, peak = timed(["Rscript", str(ROOT / "bench" / "analysis_r.R"), str(csv), str(out)],
+                              "Rscript bench/analysis_r.R")
+    print(f"{'R survey, criteria only':<26} {wall:>7.2f} {'':>9} {cpu_s:>6.2f} {peak:>9.0f}")
+    print(f"R against the streamed command line (Arrow, default; the whole table): {wall / our_wall:.1f}x "
+          f"wall, {cpu_s / our_cpu:.1f}x CPU")
+    ours = pd.read_csv(ours_path)
+    ours = ours[ours["stat_type"] == "criterion"]
+    theirs = pd.read_csv(out)
+    both = ours.merge(theirs, on=["domain", "stat"], suffixes=("", "_r"))
+    est = float(np.abs(both["est"] - both["est_r"]).max())
+    se = float((np.abs(both["se"] - both["se_r"]) / both["se_r"].abs()).max())
+    print(f"R's criterion rows: {len(theirs):,}, matched {len(both):,} of ours ({len(ours):,}); largest "
+          f"difference of est {est:.1e} (absolute), of se {se:.1e} (relative)")
+    return len(both) == len(theirs) == len(ours) and est < 1e-9 and se < 1e-9
 
 
 def _largest(whole: pd.DataFrame, stream: pd.DataFrame, column: str) -> float:

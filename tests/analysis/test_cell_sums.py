@@ -111,6 +111,9 @@ def test_the_rows_of_some_domains_alone_equal_the_respondent_level_table(
                              domains=[*wanted, "not-a-unit"])
     assert set(ours["domain"]) == set(wanted)
     _assert_same(ours, rows)
+    nothing = indices_from_sums(cells, sums, definition, parents=PARENTS, weighted=True, lonely_psu="adjust",
+                                domains=["not-a-unit"])
+    assert nothing.empty and list(nothing.columns) == list(rows.columns)
 
 
 @pytest.mark.parametrize("seed", [7, 8])

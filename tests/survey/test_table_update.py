@@ -166,27 +166,31 @@ def test_anything_else_recomputes_the_whole_table(after: TableInputs) -> None:
     assert domains_to_update(_inputs({"A1": 1, "A2": 2, "B": 3}), after, PARENTS) is None
 
 
-def _subtree_table(session: Session, code: str, period: Period, *, overall_only: bool = False,
-                   above: bool = True) -> PeriodEstimates:
-    """`period_table` of the subtree under `code`, as a unit page asks for it."""
+def _subtree(session: Session, code: str, period: Period) -> tuple[Unit, set[int], dict[str, str | None],
+                                                                    float | dict[str, float]]:
+    """The unit `code`, its subtree's ids and tree, and the targets argument its tables are keyed by."""
     unit = session.scalar(sa.select(Unit).where(Unit.code == code))
     assert unit is not None
     ids, parents = subtree_ids(session, [unit.id]), unit_parent_map(session, unit.id)
+    _, targets = target_argument(session, unit, parents, instrument_for(KEY).id, period.first.year, 0.8)
+    return unit, ids, parents, targets
+
+
+def _subtree_table(session: Session, code: str, period: Period, *,
+                   overall_only: bool = False) -> PeriodEstimates:
+    """`period_table` of the subtree under `code`, as a unit page asks for it."""
+    unit, ids, parents, targets = _subtree(session, code, period)
     instrument = instrument_for(KEY)
-    _, targets = target_argument(session, unit, parents, instrument.id, period.first.year, 0.8)
     definition = IndexDefinition.from_instrument(instrument)
     return period_table(session, unit, ids, parents, period, instrument, definition, True, targets, 0.05, 5,
-                        overall_only=overall_only,
-                        above=targets_above(session, instrument, 0.8) if above else None)
+                        overall_only=overall_only, above=targets_above(session, instrument, 0.8))
 
 
 def _direct(session: Session, code: str, period: Period,
             stat_types: tuple[str, ...] | None) -> PeriodEstimates:
-    unit = session.scalar(sa.select(Unit).where(Unit.code == code))
-    assert unit is not None
-    ids, parents = subtree_ids(session, [unit.id]), unit_parent_map(session, unit.id)
+    """The same table computed from the aggregates without starting from any other."""
+    _, ids, parents, targets = _subtree(session, code, period)
     instrument = instrument_for(KEY)
-    _, targets = target_argument(session, unit, parents, instrument.id, period.first.year, 0.8)
     definition = IndexDefinition.from_instrument(instrument)
     return period_estimates(session, ids, parents, period, instrument, definition, weighted=True,
                             targets=targets, alpha=0.05, min_cell=5, min_n=MIN_N, stat_types=stat_types)

@@ -175,8 +175,8 @@ def period_estimates(session: Session, ids: Collection[int], parents: Mapping[st
     """The indices of units `ids` (a subtree, `parents` its hierarchy) in `period`: from the aggregates
     when they hold exactly the valid responses of every unit, else from the responses. `stat_types`:
     only those rows (a trend's past month needs the overall index alone), same figures. `previous`:
-    this table as last computed with the same arguments on other data; only the domains above the
-    units whose aggregates changed are computed again (`table_update`), the other rows are its own."""
+    this table as last computed with the same arguments on other data, or the table of a tree that
+    contains this subtree; only what differs from it is computed again (`table_update`)."""
     counts, rows = _trusted_rows(session, ids, period, instrument)
     if rows is not None:
         return _from_aggregates(session, rows, ids, parents, period, instrument, definition,
