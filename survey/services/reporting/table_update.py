@@ -63,13 +63,14 @@ def table_inputs(cells: pd.DataFrame, blobs: Sequence[bytes], parents: Mapping[s
                                                                first, strict=True):
         per_unit.setdefault(unit, []).append(f"{month}\x00{field}\x00{count}\x00{weight!r}\x00{merged}\x00"
                                              .encode() + blob)
-    # hashlib, not hash(): a table and its digests may be read back by another process (the shared store)
     by_unit = {code: targets.get(code) if isinstance(targets, Mapping) else targets for code in parents}
     return TableInputs({unit: _digest(sorted(rows)) for unit, rows in per_unit.items()}, dict(parents),
                        by_unit, weighted)
 
 
 def _digest(parts: list[bytes]) -> int:
+    """One number for `parts`, the same in every process (hashlib, not hash(): a table and its digests
+    may be read back by another process from the shared store)."""
     digest = hashlib.blake2b(digest_size=8)
     for part in parts:
         digest.update(len(part).to_bytes(8, "little"))
@@ -102,12 +103,10 @@ def spliced(previous: pd.DataFrame, fresh: pd.DataFrame, domains: set[str]) -> p
     `fresh` does not hold exactly those rows in the same order (then compute the whole table)."""
     replaced = previous["domain"].isin(domains).to_numpy()
     old_keys = previous.loc[replaced, KEY].to_numpy()
-    if list(fresh.columns) != list(previous.columns) or fresh[KEY].to_numpy().shape != old_keys.shape \
-            or not (fresh[KEY].to_numpy() == old_keys).all():
+    if list(fresh.dtypes.items()) != list(previous.dtypes.items()) \
+            or fresh[KEY].to_numpy().shape != old_keys.shape or not (fresh[KEY].to_numpy() == old_keys).all():
         return None
-    updated = fresh.set_axis(np.flatnonzero(replaced))
-    table = pd.concat([previous.loc[~replaced], updated]).sort_index()
-    return table.astype(previous.dtypes.to_dict())
+    return pd.concat([previous.loc[~replaced], fresh.set_axis(np.flatnonzero(replaced))]).sort_index()
 
 
 def narrowed(larger: pd.DataFrame, above: TableInputs, inputs: TableInputs) -> pd.DataFrame | None:
