@@ -35,7 +35,7 @@ def protected_codes(counts: Mapping[str, int], parents: Mapping[str, str | None]
     return _protected(tuple(counts.items()), tuple(parents.items()))
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)  # a trend of 12 periods for a few trees; each entry holds a tree
 def _protected(count_items: tuple[tuple[str, int], ...],
                parent_items: tuple[tuple[str, str | None], ...]) -> frozenset[str]:
     counts, parents = dict(count_items), dict(parent_items)
