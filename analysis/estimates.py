@@ -20,102 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from analysis.data import FloatArray, ItemMatrices
 from analysis.design import Design, IntArray, LonelyPSUError
+from analysis.domain_sums import domain_sums
 from analysis.sufficient import CellStatistics
 
 _ROUNDING = 256 * np.finfo(np.float64).eps
-
-
-@dataclass(frozen=True)
-class _DomainSums:
-    totals: FloatArray
-    centred: FloatArray  # (D, 2K, 2K)
-    pair_centred: FloatArray  # (D, R, 3); (D, 0) when summed `ratios_only`, like both sizes
-    # The size of the sums `centred` and `pair_centred` are differences of: their rounding is relative
-    # to these, not to the (much smaller) centred values (`_clean_variance`).
-    centred_size: FloatArray  # (D, 2K, 2K)
-    pair_centred_size: FloatArray  # (D, R, 3)
-    strata: FloatArray  # (D, Q) strata with the statistic's PSUs
-    lonely: FloatArray  # (D, Q) lonely strata among them
-    psus: FloatArray
-    rows: FloatArray
-    rows_positive: FloatArray
-    sum_w: FloatArray
-    sum_w2: FloatArray
-    sum_w_fpc: FloatArray  # sum_w with each stratum's weights times its 1 - f_h
-
-
-def _pair_sums(cells: CellStatistics, centre: FloatArray, n_psu: FloatArray, scale: FloatArray,
-               lonely: np.ndarray, adjust: bool) -> tuple[FloatArray, FloatArray]:
-    """The extra ratios' centred (numerator, denominator) products per cell, and their size."""
-    pairs = cells.layout.pair_columns()
-    num = centre[:, [a for a, _ in pairs]]
-    den = centre[:, [b for _, b in pairs]]
-    products = np.stack([num * num, num * den, den * den], axis=2)
-    pair_centred = cells.pair_cross - products / n_psu[:, None, None]
-    pair_centred_size = (np.abs(cells.pair_cross) + np.abs(products) / n_psu[:, None, None]) \
-        * scale[:, None, None]
-    pair_centred[lonely] = cells.pair_cross[lonely] if adjust else 0.0
-    pair_centred *= scale[:, None, None]
-    return pair_centred, pair_centred_size
-
-
-def _domain_sums(cells: CellStatistics, design: Design, n_domains: int, *,
-                 ratios_only: bool = False) -> _DomainSums:
-    """Each domain's sums from its cells. `ratios_only`: only what the criterion ratios' variances read
-    (`centred`, the totals and counts; the pair sums and both sizes left empty), for a contrast that
-    needs no rounding threshold: at a province those are a few hundred megabytes of fresh arrays."""
-    k2 = 2 * cells.layout.k
-    n_psu = design.psu_per_stratum[cells.stratum].astype(np.float64)
-    scale = design.variance_scale()[cells.stratum]
-    lonely = n_psu == 1
-    centre = cells.totals if cells.variance_totals is None else cells.variance_totals
-    t = centre[:, :k2]
-    correction = t[:, :, None] * (t / n_psu[:, None])[:, None, :]
-    if ratios_only:
-        centred_size = np.zeros((len(lonely), 0))
-    else:
-        centred_size = (np.abs(cells.cross) + np.abs(correction)) * scale[:, None, None]
-    # R's onestrat does not centre a lonely stratum under "adjust": its PSU total is compared with the
-    # domain mean, which is zero for a linearized variable. Other rules drop the lonely stratum.
-    correction[lonely] = 0.0
-    centred = np.subtract(cells.cross, correction, out=correction)
-    if design.lonely_psu != "adjust":
-        centred[lonely] = 0.0
-    centred *= scale[:, None, None]
-    if ratios_only:
-        pair_centred = pair_centred_size = np.zeros((len(lonely), 0))
-    else:
-        pair_centred, pair_centred_size = _pair_sums(cells, centre, n_psu, scale, lonely,
-                                                     design.lonely_psu == "adjust")
-    present = (cells.psu_present > 0).astype(np.float64)
-    summing = sparse.csr_matrix(
-        (np.ones(len(cells.domain)), (cells.domain, np.arange(len(cells.domain)))),
-        shape=(n_domains, len(cells.domain)),
-    )
-
-    def total(array: np.ndarray) -> FloatArray:
-        flat = array.reshape(array.shape[0], int(np.prod(array.shape[1:])))
-        return np.asarray(summing @ flat).reshape((n_domains, *array.shape[1:]))
-
-    return _DomainSums(
-        totals=total(cells.totals),
-        centred=total(centred),
-        pair_centred=total(pair_centred),
-        centred_size=total(centred_size),
-        pair_centred_size=total(pair_centred_size),
-        strata=total(present),
-        lonely=total(present * lonely[:, None]),
-        psus=total(cells.psu_present),
-        rows=total(cells.rows),
-        rows_positive=total(cells.rows_positive),
-        sum_w=total(cells.sum_w),
-        sum_w_fpc=total(cells.sum_w * design.fpc_factor[cells.stratum][:, None]),
-        sum_w2=total(cells.sum_w2),
-    )
 
 
 @dataclass(frozen=True)
@@ -175,7 +86,7 @@ def _clean_variance(var: FloatArray, magnitude: FloatArray) -> FloatArray:
 
     The centred cross-products are differences of large sums, so an exactly zero variance comes out as
     +-1e-16 of those sums, and its square root as ~1e-8: far from R's zero at 1e-10 tolerance. The
-    noise is relative to the sums subtracted (`magnitude`, from `_DomainSums.centred_size`), not to
+    noise is relative to the sums subtracted (`magnitude`, from `DomainSums.centred_size`), not to
     the centred values: measured against the latter, two respondents with the same code and weights
     5.87 and 5.78 kept a variance of 2e-16 whose interval changed when the weights were scaled.
     """
@@ -297,7 +208,7 @@ def domain_estimates(
     """
     lay = cells.layout
     k, e_count = lay.k, lay.e
-    sums = _domain_sums(cells, design, n_domains)
+    sums = domain_sums(cells, design, n_domains)
     tot = sums.totals
     sat, val = tot[:, :k], tot[:, k : 2 * k]
     p = _ratio(sat, val)

@@ -35,8 +35,9 @@ from analysis.cell_sums import Int64Array, SummedCells, SumsLayout, sums_cell_st
 from analysis.change import Direction
 from analysis.data import AnalysisInputError, FloatArray, ItemMatrices, item_matrices, no_respondents
 from analysis.design import IntArray, LonelyPSU, build_design
+from analysis.domain_sums import DomainSums, domain_sums
 from analysis.domains import build_domains
-from analysis.estimates import _domain_sums, _DomainSums, _ratio, composite_coefficients
+from analysis.estimates import _ratio, composite_coefficients
 from analysis.sufficient import CellStatistics, Layout, cell_statistics
 from instruments.index import IndexDefinition
 
@@ -144,7 +145,7 @@ def change_with_covariance(
     else:
         cells = calibrated_cells(items, design, calibration.aligned(sub.index), domains.unit_codes,
                                  domains.membership, rows, n_domains)
-    return _contrast(_domain_sums(cells, design, n_domains), domains.labels, definition, alpha)
+    return _contrast(domain_sums(cells, design, n_domains), domains.labels, definition, alpha)
 
 
 def _copy_columns(layout: Layout, offset: int) -> dict[str, IntArray]:
@@ -170,7 +171,7 @@ def _doubled_statistics(layout: Layout, periods: list[CellStatistics], n_domains
 
     No respondent is in both periods, so a (stratum, domain) cell's sums are those of its periods, each
     in its period's copy; the cross-products between the copies are zero. What couples the periods is
-    the centring on each stratum over both, done later from these totals (`_domain_sums`).
+    the centring on each stratum over both, done later from these totals (`domain_sums`).
     """
     doubled = Layout(2 * layout.k, 2 * layout.e, 2 * layout.j)
     keys = [p.stratum * n_domains + p.domain for p in periods]
@@ -289,14 +290,14 @@ def change_from_sums(
             calibration_cell=cells["calibration_cell"].to_numpy(np.intp) if post_stratified else None)
         periods.append(sums_cell_statistics(layout, summed, stratum[rows].astype(np.intp), (own, own)))
     n_domains = len(domains.labels)
-    by_unit = _domain_sums(_doubled_statistics(layout.layout, periods, n_domains), design, n_domains,
+    by_unit = domain_sums(_doubled_statistics(layout.layout, periods, n_domains), design, n_domains,
                            ratios_only=True)
     return _contrast(_rolled_up(by_unit, domains.membership, n_domains), domains.labels, definition, alpha,
                      stat_types)
 
 
-def _rolled_up(units: _DomainSums, membership: tuple[IntArray, IntArray], n_domains: int) -> _DomainSums:
-    """Each domain's sums from its units' own (every field of `_DomainSums` is a sum over cells)."""
+def _rolled_up(units: DomainSums, membership: tuple[IntArray, IntArray], n_domains: int) -> DomainSums:
+    """Each domain's sums from its units' own (every field of `DomainSums` is a sum over cells)."""
     member_unit, member_domain = membership
     summing = sparse.csr_matrix((np.ones(len(member_unit)), (member_domain, member_unit)),
                                 shape=(n_domains, n_domains))
@@ -305,10 +306,10 @@ def _rolled_up(units: _DomainSums, membership: tuple[IntArray, IntArray], n_doma
         flat = array.reshape(array.shape[0], -1)
         return np.asarray(summing @ flat).reshape(array.shape)
 
-    return _DomainSums(**{f.name: rolled(getattr(units, f.name)) for f in fields(units)})
+    return DomainSums(**{f.name: rolled(getattr(units, f.name)) for f in fields(units)})
 
 
-def _contrast(sums: _DomainSums, labels: tuple[str, ...], definition: IndexDefinition,
+def _contrast(sums: DomainSums, labels: tuple[str, ...], definition: IndexDefinition,
               alpha: float, stat_types: Collection[str] | None = None) -> pd.DataFrame:
     """The table of `change_with_covariance` from the domain sums of the doubled items (only the rows
     of `stat_types` when given)."""

@@ -10,7 +10,14 @@ import pytest
 from flask import Flask
 
 from survey.charts import Point, common_axis, interval_plot, sparkline, trend_chart
-from survey.services.reporting.periods import Period, PeriodError, PeriodKind
+from survey.services.reporting.periods import (
+    Period,
+    PeriodError,
+    PeriodKind,
+    is_calendar_month,
+    month_end,
+    month_spans,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -41,6 +48,18 @@ def test_period_shift_crosses_years() -> None:
 
 def _parse(svg: str) -> ElementTree.Element:
     return ElementTree.fromstring(svg)
+
+
+def test_month_ends_and_calendar_months_by_hand() -> None:
+    assert month_end(date(2028, 2, 10)) == date(2028, 2, 29)  # a leap year
+    assert month_end(date(2026, 12, 31)) == date(2026, 12, 31)
+    assert is_calendar_month(date(2026, 2, 1), date(2026, 2, 28))
+    assert not is_calendar_month(date(2026, 2, 1), date(2026, 2, 27))
+    assert not is_calendar_month(date(2026, 2, 2), date(2026, 2, 28))
+    assert not is_calendar_month(date(2026, 1, 1), date(2026, 2, 28))
+    assert month_spans(date(2026, 1, 20), date(2026, 3, 2)) == [
+        (date(2026, 1, 20), date(2026, 1, 31)), (date(2026, 2, 1), date(2026, 2, 28)),
+        (date(2026, 3, 1), date(2026, 3, 2))]
 
 
 def test_charts_are_accessible_and_escape_labels() -> None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -55,6 +55,7 @@ from survey.local_time import TIMEZONE
 from survey.models import Channel, Unit, UnitKind
 from survey.services.disclosure.scrubber import scrubbed_texts
 from survey.services.reporting.period_weights import respondent_weights
+from survey.services.reporting.periods import month_end
 from survey.services.reporting.respondent_data import load_respondents
 from survey.services.staff.access import subtree_ids
 
@@ -154,8 +155,7 @@ def _text_items(instrument: Instrument) -> list[str]:
 
 
 def _month_span(first: date, last: date) -> tuple[date, date]:
-    month_end = (last.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-    return first.replace(day=1), month_end
+    return first.replace(day=1), month_end(last)
 
 
 def _ancestors(session: Session, ids: set[int]) -> dict[str, tuple[str | None, list[tuple[str, str]]]]:

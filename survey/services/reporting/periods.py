@@ -17,14 +17,23 @@ _PERIOD = re.compile(r"(?P<year>[0-9]{4})(?:-(?P<month>[0-9]{2})|-?Q(?P<quarter>
 EXPECTED = "a month (2026-10), a quarter (2026Q3 or 2026-Q3) or a year (2026)"
 
 
+def month_end(day: date) -> date:
+    """The last day of `day`'s calendar month."""
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def is_calendar_month(first: date, last: date) -> bool:
+    """Whether first..last is exactly one calendar month (a frame row a month's cells can use)."""
+    return first.day == 1 and last == month_end(first)
+
+
 def month_spans(first: date, last: date) -> list[tuple[date, date]]:
     """first..last cut at calendar-month ends."""
     spans = []
     start = first
     while start <= last:
-        month_end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-        spans.append((start, min(month_end, last)))
-        start = month_end + timedelta(days=1)
+        spans.append((start, min(month_end(start), last)))
+        start = month_end(start) + timedelta(days=1)
     return spans
 
 
@@ -97,8 +106,7 @@ class Period:
     @classmethod
     def month(cls, year: int, month: int) -> Period:
         first = date(year, month, 1)
-        last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-        return cls(PeriodKind.MONTH, first, last, f"{year}-{month:02d}")
+        return cls(PeriodKind.MONTH, first, month_end(first), f"{year}-{month:02d}")
 
     @classmethod
     def quarter(cls, year: int, quarter: int) -> Period:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, cast
 
 import pandas as pd
@@ -32,7 +32,7 @@ from instruments.model import Instrument, MultipleChoiceItem, NumberItem, ScaleI
 from survey.local_time import TIMEZONE, utc_bounds
 from survey.models import ALL, Answer, Counter, IndexAggregate, Response, ResponseStatus, ServedCount, Unit
 from survey.services.reporting.index_cache import VersionedCache, data_version
-from survey.services.reporting.periods import month_spans
+from survey.services.reporting.periods import is_calendar_month, month_spans
 from survey.services.staff.access import subtree_ids
 from survey.services.weighting.frame_levels import FrameCell, served_by_field
 
@@ -215,8 +215,7 @@ def frame_table(session: Session, unit_ids: Collection[int], first: date, last: 
     ).all()
     frames: dict[tuple[str, date], list[FrameCell]] = defaultdict(list)
     for code, field, channel, period_start, period_end, served in rows:
-        next_month = (period_start.replace(day=28) + timedelta(days=4)).replace(day=1)
-        if period_start.day == 1 and period_end == next_month - timedelta(days=1):
+        if is_calendar_month(period_start, period_end):
             frames[(code, period_start)].append(FrameCell(field or ALL, channel or ALL, int(served)))
     # A total row and its field rows are one count, not two (`frame_levels`).
     records = [(code, field, start.strftime("%Y-%m"), served)

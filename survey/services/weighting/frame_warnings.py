@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import pandas as pd
 import sqlalchemy as sa
@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from analysis.weights import WeightingError, poststratify
 from survey.local_time import utc_bounds
 from survey.models import ALL, Response, ResponseStatus, ServedCount, Unit
+from survey.services.reporting.periods import is_calendar_month
 from survey.services.weighting.frame_levels import FrameCell, served_by_field
 
 MAX_SHOWN = 200
@@ -72,18 +73,13 @@ def upload_warnings(session: Session, upload_id: int, *, min_cell: int,
                 "the procedure fields add up to %(fields)d of the %(total)d dossiers served; the other "
                 "%(rest)d have no known field and are weighted as one cell.", fields=fields,
                 total=fields + by_field[ALL], rest=by_field[ALL]))
-        if not _one_month(start, end):
+        if not is_calendar_month(start, end):
             warn("not_a_month", _("these counts are not for one calendar month: they count in response "
                                   "rates but do not weight the survey."))
             continue
         for kind, message in _collapse_warnings(session, unit_id, code, start, end, by_field, min_cell):
             warn(kind, message)
     return found
-
-
-def _one_month(start: date, end: date) -> bool:
-    next_month = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return start.day == 1 and end == next_month - timedelta(days=1)
 
 
 def _collapse_warnings(session: Session, unit_id: int, code: str, start: date, end: date,
