@@ -36,12 +36,16 @@ from analysis.change import Direction
 from analysis.data import AnalysisInputError, FloatArray, ItemMatrices, item_matrices, no_respondents
 from analysis.design import IntArray, LonelyPSU, build_design
 from analysis.domain_sums import DomainSums, domain_sums
-from analysis.domains import build_domains
+from analysis.domains import build_domains, only_domains
 from analysis.estimates import _ratio, composite_coefficients
 from analysis.sufficient import CellStatistics, Layout, cell_statistics
 from instruments.index import IndexDefinition
 
 __all__ = ["change_from_sums", "change_with_covariance"]
+
+# The columns of a change table, in order (`_contrast`).
+_COLUMNS = ["domain", "stat_type", "stat", "est1", "est0", "diff", "se", "df", "lo", "hi", "p_value",
+            "direction"]
 
 
 def _doubled(items: ItemMatrices, current: np.ndarray) -> ItemMatrices:
@@ -216,6 +220,7 @@ def change_from_sums(
     lonely_psu: LonelyPSU = "adjust",
     alpha: float = 0.05,
     stat_types: Collection[str] | None = None,
+    domains: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """`change_with_covariance` of the default design from each period's integer cell sums.
 
@@ -243,6 +248,11 @@ def change_from_sums(
         Only the rows of these statistic types (``criterion``, ``element``, ``overall_index``), with
         the same figures; None: all. A change of the overall index alone needs one variance per domain
         instead of one per statistic.
+    domains : collection of str, optional
+        Only the rows of these domains (unit codes, ``"total"``), with the figures of the full table:
+        a stratum is one unit, so a domain's change reads only its own units' cells, and after a change
+        in one unit only the domains above it need computing again. Codes not in the table are ignored;
+        None: every domain.
 
     Returns
     -------
@@ -272,39 +282,46 @@ def change_from_sums(
             raise AnalysisInputError(f"no respondents in the {('current', 'previous')[offset]} period")
         parts.append((cells.loc[keep].reset_index(drop=True), sums[keep]))
     units = pd.concat([c["unit"] for c, _ in parts], ignore_index=True)
-    domains = build_domains(units, parents)
+    found = build_domains(units, parents)
     stratum, unit_labels = pd.factorize(units.astype("string"), sort=True)
     respondents = np.bincount(stratum, weights=np.concatenate([s[:, 0] for _, s in parts]),
                               minlength=len(unit_labels))
     design = sums_design([str(u) for u in unit_labels], respondents, lonely_psu)
     # A stratum is one unit: its (stratum, domain) cells are the same for every domain above the unit, so
     # they are centred once per unit (its own domain) and summed up the hierarchy afterwards.
-    own = np.unique(domains.unit_codes)
+    own = np.unique(found.unit_codes)
     periods, start = [], 0
     for (cells, sums), post_stratified in zip(parts, weighing, strict=True):
         rows = slice(start, start + len(cells))
         start += len(cells)
         summed = SummedCells(
-            sums=sums, unit=domains.unit_codes[rows],
+            sums=sums, unit=found.unit_codes[rows],
             weight=cells["weight"].to_numpy(np.float64) if post_stratified else np.ones(len(cells)),
             calibration_cell=cells["calibration_cell"].to_numpy(np.intp) if post_stratified else None)
         periods.append(sums_cell_statistics(layout, summed, stratum[rows].astype(np.intp), (own, own)))
-    n_domains = len(domains.labels)
+    n_domains = len(found.labels)
     by_unit = domain_sums(_doubled_statistics(layout.layout, periods, n_domains), design, n_domains,
                            ratios_only=True)
-    return _contrast(_rolled_up(by_unit, domains.membership, n_domains), domains.labels, definition, alpha,
-                     stat_types)
+    wanted = found if domains is None else only_domains(found, domains)
+    if not wanted.labels:
+        return pd.DataFrame(columns=_COLUMNS)
+    return _contrast(_rolled_up(by_unit, wanted.membership, len(wanted.labels)), wanted.labels, definition,
+                     alpha, stat_types)
 
 
 def _rolled_up(units: DomainSums, membership: tuple[IntArray, IntArray], n_domains: int) -> DomainSums:
-    """Each domain's sums from its units' own (every field of `DomainSums` is a sum over cells)."""
+    """Each of `n_domains` domains' sums from its units' own (every field of `DomainSums` is a sum over
+    cells); `membership` pairs unit codes (rows of `units`) with the domains summed."""
     member_unit, member_domain = membership
+    n_units = units.totals.shape[0]
+    # A row of a CSR product sums its own nonzeros in column order, so a domain's sums are the same
+    # whether the other domains are summed too or not (`domains`).
     summing = sparse.csr_matrix((np.ones(len(member_unit)), (member_domain, member_unit)),
-                                shape=(n_domains, n_domains))
+                                shape=(n_domains, n_units))
 
     def rolled(array: FloatArray) -> FloatArray:
         flat = array.reshape(array.shape[0], -1)
-        return np.asarray(summing @ flat).reshape(array.shape)
+        return np.asarray(summing @ flat).reshape((n_domains, *array.shape[1:]))
 
     return DomainSums(**{f.name: rolled(getattr(units, f.name)) for f in fields(units)})
 

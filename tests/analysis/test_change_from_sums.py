@@ -104,12 +104,9 @@ def test_post_stratified_change_from_sums_equals_the_calibrated_respondent_level
     _assert_same(ours, rows)
 
 
-@pytest.mark.parametrize("stat_types", [("overall_index",), ("element", "overall_index"), ("criterion",)])
-@pytest.mark.parametrize("weighted", [False, True])
-def test_only_the_statistics_asked_for_with_the_same_figures(
-        definition: IndexDefinition, stat_types: tuple[str, ...], weighted: bool) -> None:
-    """The dashboard asks for the overall index's change alone: the same rows as the respondent-level
-    table's, not a smaller computation that drifts from it."""
+def _weighted_or_not(weighted: bool, definition: IndexDefinition
+                     ) -> tuple[tuple[pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray], pd.DataFrame]:
+    """Both periods' cells and sums (current, then previous), and the respondent-level change table."""
     current, previous = _periods(9)
     if weighted:
         frames = [served_frame(current, 9), served_frame(previous, 10)]
@@ -127,10 +124,45 @@ def test_only_the_statistics_asked_for_with_the_same_figures(
     rows = change_with_covariance(_both(current, previous), definition, unit_col="unit", period_col="period",
                                   current="now", previous="before", parents=PARENTS, weights=weights,
                                   calibration=calibration, lonely_psu="adjust")
-    ours = change_from_sums(cells_now, sums_now, cells_before, sums_before, definition, parents=PARENTS,
-                            weighted=weighted, lonely_psu="adjust", stat_types=stat_types)
+    return (cells_now, sums_now, cells_before, sums_before), rows
+
+
+@pytest.mark.parametrize("stat_types", [("overall_index",), ("element", "overall_index"), ("criterion",)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_only_the_statistics_asked_for_with_the_same_figures(
+        definition: IndexDefinition, stat_types: tuple[str, ...], weighted: bool) -> None:
+    """The dashboard asks for the overall index's change alone: the same rows as the respondent-level
+    table's, not a smaller computation that drifts from it."""
+    sums, rows = _weighted_or_not(weighted, definition)
+    ours = change_from_sums(*sums, definition, parents=PARENTS, weighted=weighted, lonely_psu="adjust",
+                            stat_types=stat_types)
     assert set(ours["stat_type"]) == set(stat_types)
     _assert_same(ours, rows[rows["stat_type"].isin(stat_types)].reset_index(drop=True))
+
+
+@pytest.mark.parametrize("domains", [("u4", "p2", "total"), ("p1",), ("fresh", "lonely", "solo"),
+                                     ("u5", "no-such-unit")])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_only_the_domains_asked_for_with_the_whole_tables_figures(
+        definition: IndexDefinition, domains: tuple[str, ...], weighted: bool) -> None:
+    """After a new response only the domains above its unit are computed again and put in place of the
+    old rows (`survey.services.reporting.period_change`): those rows must be the respondent-level
+    table's, and the very numbers the whole computation gives (no rounding of their own)."""
+    sums, rows = _weighted_or_not(weighted, definition)
+    ours = change_from_sums(*sums, definition, parents=PARENTS, weighted=weighted, lonely_psu="adjust",
+                            stat_types=("overall_index",), domains=domains)
+    overall = rows[rows["stat_type"] == "overall_index"]
+    _assert_same(ours, overall[overall["domain"].isin(domains)].reset_index(drop=True))
+    whole = change_from_sums(*sums, definition, parents=PARENTS, weighted=weighted, lonely_psu="adjust",
+                             stat_types=("overall_index",))
+    pd.testing.assert_frame_equal(ours, whole[whole["domain"].isin(domains)].reset_index(drop=True),
+                                  check_exact=True)
+
+
+def test_no_domain_of_the_table_gives_an_empty_table(definition: IndexDefinition) -> None:
+    sums, rows = _weighted_or_not(False, definition)
+    ours = change_from_sums(*sums, definition, parents=PARENTS, domains=["no-such-unit"])
+    assert ours.empty and list(ours.columns) == list(rows.columns)
 
 
 def test_a_period_without_respondents_is_refused(definition: IndexDefinition) -> None:

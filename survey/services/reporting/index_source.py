@@ -40,6 +40,7 @@ from survey.services.reporting.table_update import (
     narrowed,
     spliced,
     table_inputs,
+    unit_digests,
 )
 
 EMPTY_COLUMNS = ["period", "level", "domain", "parent", "stat_type", "stat", "n", "df", "est", "se", "ci_lo",
@@ -135,6 +136,7 @@ class PeriodSums:
     cells: pd.DataFrame  # unit, month, field, respondents and, when weighted, weight and calibration_cell
     sums: Int64Array
     weighted: bool
+    digests: Mapping[str, int]  # unit code -> `table_update.unit_digests` of its cells
 
 
 def period_sums(session: Session, ids: Collection[int], period: Period, instrument: Instrument, *,
@@ -151,7 +153,8 @@ def period_sums(session: Session, ids: Collection[int], period: Period, instrume
         return None
     cells, sums, weighting_result, _ = _weighted_cells(session, rows, ids, period, instrument, weighted,
                                                         min_cell)
-    found = PeriodSums(cells, sums, weighting_result is not None)
+    is_weighted = weighting_result is not None
+    found = PeriodSums(cells, sums, is_weighted, unit_digests(cells, [row[5] for row in rows], is_weighted))
     _SUMS.put(key, version, found)
     return found
 
@@ -219,11 +222,11 @@ def _from_aggregates(session: Session, rows: list[_AggregateRow],
         return PeriodEstimates(pd.DataFrame(columns=EMPTY_COLUMNS), False, weighting, 0, excluded,
                                Source.AGGREGATES, pd.DataFrame())
     is_weighted = weighting_result is not None
+    inputs = table_inputs(cells, [row[5] for row in rows], parents, targets, is_weighted)
     if trusted:  # what `period_sums` would compute next, for the change against the previous period
         key, version = _sums_key(session, ids, period, instrument, weighted, min_cell)
-        _SUMS.put(key, version, PeriodSums(cells, sums, is_weighted))
+        _SUMS.put(key, version, PeriodSums(cells, sums, is_weighted, inputs.units))
     responses = int(cells["respondents"].sum())
-    inputs = table_inputs(cells, [row[5] for row in rows], parents, targets, is_weighted)
 
     def table_of(domains: set[str] | None) -> pd.DataFrame:
         return _finished(indices_from_sums(cells, sums, definition, parents=parents, weighted=is_weighted,

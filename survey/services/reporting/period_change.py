@@ -16,12 +16,16 @@ design degrees of freedom; the verdict against a target is the one-sided test (`
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
 from analysis.calibration import stacked_period_weights
 from analysis.change import Direction
+from analysis.domains import TOTAL
 from analysis.period_contrast import change_from_sums, change_with_covariance
 from instruments.index import IndexDefinition
 from instruments.model import Instrument
@@ -30,6 +34,7 @@ from survey.services.reporting.index_source import period_sums
 from survey.services.reporting.period_weights import respondent_weights
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import load_respondents_cached
+from survey.services.reporting.table_update import TableInputs, domains_to_update, spliced
 
 CHANGE_COLUMNS = ["est1", "est0", "ci_lo1", "ci_hi1", "diff", "se", "df", "lo", "hi", "p_value",
                   "significant", "direction"]
@@ -55,25 +60,37 @@ def overall_changes(session: Session, ids: set[int], parents: dict[str, str | No
                                           previous.label, instrument.key, weighted, min_cell, alpha)
     version = data_version(session, ids, previous.first, period.last) if key is not None else ()
     if key is not None and (hit := _CHANGES.get(key, version)) is not None:
-        return hit
-    table = _changes(session, ids, parents, period, previous, instrument, definition, trend,
-                     (weighted, min_cell), alpha)
+        return hit.table
+    computed = _changes(session, ids, parents, period, previous, instrument, definition, trend,
+                        (weighted, min_cell), alpha, None if key is None else _CHANGES.latest(key))
     if key is not None:
-        _CHANGES.put(key, version, table)
-    return table
+        _CHANGES.put(key, version, computed)
+    return computed.table
 
 
-_CHANGES: VersionedCache[pd.DataFrame] = VersionedCache(128, name="changes")
+@dataclass(frozen=True)
+class ComputedChange:
+    """A change table, with the joint change of every domain it was made from and what each period's
+    cells were (`table_update.TableInputs`, current then previous): the next computation, after a new
+    response, starts from it. No joint change when no domain was comparable; no inputs when it was
+    computed from the responses."""
+
+    table: pd.DataFrame
+    joint: pd.DataFrame | None = None
+    inputs: tuple[TableInputs, TableInputs] | None = None
+
+
+_CHANGES: VersionedCache[ComputedChange] = VersionedCache(128, name="changes")
 
 
 def _changes(session: Session, ids: set[int], parents: dict[str, str | None], period: Period,
              previous: Period, instrument: Instrument, definition: IndexDefinition, trend: pd.DataFrame,
-             weighting: tuple[bool, int], alpha: float) -> pd.DataFrame:
+             weighting: tuple[bool, int], alpha: float, last: ComputedChange | None) -> ComputedChange:
     now = trend[trend["period"] == period.label].set_index("domain")
     before = trend[trend["period"] == previous.label].set_index("domain")
     both = now.add_suffix("1").join(before.add_suffix("0"), how="inner")
     if both.empty:
-        return pd.DataFrame(columns=CHANGE_COLUMNS)
+        return ComputedChange(pd.DataFrame(columns=CHANGE_COLUMNS))
     shown = both[["est1", "se1", "df1", "est0", "se0", "df0"]].apply(pd.to_numeric, errors="coerce")
     usable = shown.notna().all(axis=1) & (shown["df1"] > 0) & (shown["df0"] > 0)
     table = pd.DataFrame(index=both.index, columns=CHANGE_COLUMNS, dtype=object)
@@ -84,33 +101,61 @@ def _changes(session: Session, ids: set[int], parents: dict[str, str | None], pe
         table[column] = np.nan
     table["significant"] = False
     table["direction"] = Direction.NOT_COMPARABLE.value
-    if usable.any():
-        joint = _joint_change(session, ids, parents, period, previous, instrument, definition, weighting,
-                              alpha)
-        rows = joint[joint["stat_type"] == "overall_index"].set_index("domain")
-        found = usable & both.index.isin(rows.index)
-        keys = both.index[found]
-        for column in ("diff", "se", "df", "lo", "hi", "p_value", "direction"):
-            table.loc[keys, column] = rows.loc[keys, column].to_numpy()
-        table.loc[keys, "significant"] = rows.loc[keys, "direction"].isin(
-            [Direction.UP.value, Direction.DOWN.value]).to_numpy()
-    return table
+    if not usable.any():
+        return ComputedChange(table)
+    joint, inputs = _joint_change(session, ids, parents, period, previous, instrument, definition, weighting,
+                                  alpha, last)
+    rows = joint[joint["stat_type"] == "overall_index"].set_index("domain")
+    found = usable & both.index.isin(rows.index)
+    keys = both.index[found]
+    for column in ("diff", "se", "df", "lo", "hi", "p_value", "direction"):
+        table.loc[keys, column] = rows.loc[keys, column].to_numpy()
+    table.loc[keys, "significant"] = rows.loc[keys, "direction"].isin(
+        [Direction.UP.value, Direction.DOWN.value]).to_numpy()
+    return ComputedChange(table, joint, inputs)
 
 
 def _joint_change(session: Session, ids: set[int], parents: dict[str, str | None], period: Period,
                   previous: Period, instrument: Instrument, definition: IndexDefinition,
-                  weighting: tuple[bool, int], alpha: float) -> pd.DataFrame:
+                  weighting: tuple[bool, int], alpha: float, last: ComputedChange | None
+                  ) -> tuple[pd.DataFrame, tuple[TableInputs, TableInputs] | None]:
     """`change_with_covariance` over both periods' respondents, weighted as each period's own table:
-    from the aggregates' cell sums when both tables are read from them, else from the responses."""
+    from the aggregates' cell sums when both tables are read from them (starting from `last`), else
+    from the responses. With what each period's cells were, when read from the aggregates."""
     weighted, min_cell = weighting
     now, before = (period_sums(session, ids, p, instrument, weighted=weighted, min_cell=min_cell)
                    for p in (period, previous))
-    if now is not None and before is not None:
+    if now is None or before is None:
+        return _responses_change(session, ids, parents, period, previous, instrument, definition, weighting,
+                                 alpha), None
+
+    def joint_of(domains: Collection[str] | None) -> pd.DataFrame:
         return change_from_sums(now.cells, now.sums, before.cells, before.sums, definition, parents=parents,
                                 weighted=(now.weighted, before.weighted), lonely_psu="adjust", alpha=alpha,
-                                stat_types=("overall_index",))
-    return _responses_change(session, ids, parents, period, previous, instrument, definition, weighting,
-                             alpha)
+                                stat_types=("overall_index",), domains=domains)
+
+    inputs = (TableInputs(now.digests, parents, {}, now.weighted),
+              TableInputs(before.digests, parents, {}, before.weighted))
+    return _updated(last, inputs, parents, joint_of), inputs
+
+
+def _updated(last: ComputedChange | None, inputs: tuple[TableInputs, TableInputs],
+             parents: dict[str, str | None],
+             joint_of: Callable[[Collection[str] | None], pd.DataFrame]) -> pd.DataFrame:
+    """The joint change of every domain: `last`'s, with the domains above a unit whose cells moved in
+    either period computed again (a stratum is one unit, so no other domain's change can move: see
+    `table_update`), or all of it when the units, the tree or the weighting differ."""
+    if last is not None and last.joint is not None and last.inputs is not None:
+        moved = [domains_to_update(old, new, parents) for old, new in zip(last.inputs, inputs, strict=True)]
+        if moved[0] is not None and moved[1] is not None:
+            redo = moved[0] | moved[1]
+            if not redo:
+                return last.joint
+            redo.add(TOTAL)
+            found = spliced(last.joint, joint_of(redo), redo)
+            if found is not None:
+                return found
+    return joint_of(None)
 
 
 def _responses_change(session: Session, ids: set[int], parents: dict[str, str | None], period: Period,

@@ -44,9 +44,15 @@ class TableInputs:
 
 def table_inputs(cells: pd.DataFrame, blobs: Sequence[bytes], parents: Mapping[str, str | None],
                  targets: float | Mapping[str, float] | None, weighted: bool) -> TableInputs:
-    """The digests of a period's cells (``unit``, ``month``, ``field``, ``respondents`` and, when
-    `weighted`, ``weight`` and ``calibration_cell``) and their stored sums `blobs`, row by row, with the
-    tree and the targets (one for all, or by unit code)."""
+    """The digests of a period's cells and their stored sums `blobs` (`unit_digests`), with the tree and
+    the targets (one for all, or by unit code)."""
+    by_unit = {code: targets.get(code) if isinstance(targets, Mapping) else targets for code in parents}
+    return TableInputs(unit_digests(cells, blobs, weighted), dict(parents), by_unit, weighted)
+
+
+def unit_digests(cells: pd.DataFrame, blobs: Sequence[bytes], weighted: bool) -> dict[str, int]:
+    """One digest per unit of its cells (``unit``, ``month``, ``field``, ``respondents`` and, when
+    `weighted`, ``weight`` and ``calibration_cell``) and their stored sums `blobs`, row by row."""
     units = cells["unit"].astype(str).tolist()
     months, fields = cells["month"].astype(str).tolist(), cells["field"].astype(str).tolist()
     counts = cells["respondents"].astype(int).tolist()
@@ -63,9 +69,7 @@ def table_inputs(cells: pd.DataFrame, blobs: Sequence[bytes], parents: Mapping[s
                                                                first, strict=True):
         per_unit.setdefault(unit, []).append(f"{month}\x00{field}\x00{count}\x00{weight!r}\x00{merged}\x00"
                                              .encode() + blob)
-    by_unit = {code: targets.get(code) if isinstance(targets, Mapping) else targets for code in parents}
-    return TableInputs({unit: _digest(sorted(rows)) for unit, rows in per_unit.items()}, dict(parents),
-                       by_unit, weighted)
+    return {unit: _digest(sorted(rows)) for unit, rows in per_unit.items()}
 
 
 def _digest(parts: list[bytes]) -> int:
@@ -106,7 +110,24 @@ def spliced(previous: pd.DataFrame, fresh: pd.DataFrame, domains: set[str]) -> p
     if list(fresh.dtypes.items()) != list(previous.dtypes.items()) \
             or fresh[KEY].to_numpy().shape != old_keys.shape or not (fresh[KEY].to_numpy() == old_keys).all():
         return None
-    return pd.concat([previous.loc[~replaced], fresh.set_axis(np.flatnonzero(replaced))]).sort_index()
+    at = np.flatnonzero(replaced)
+    return pd.DataFrame({name: _replaced(previous[name], at, fresh[name]) for name in previous.columns})
+
+
+def _replaced(column: pd.Series, at: np.ndarray, values: pd.Series) -> pd.Series:
+    """`column` with the values at positions `at` replaced by `values` (same dtype). A text column whose
+    values there are unchanged (names, levels, keys) is the same column, not a copy: on pandas' Arrow
+    strings a concatenation and reordering of a province's 57,000 rows cost 0.02-0.2 s, this 0.006 s."""
+    new = values.to_numpy()
+    if isinstance(column.dtype, pd.StringDtype) or column.dtype == object:
+        if bool((column.iloc[at].to_numpy() == new).all()):
+            return column
+        merged = column.to_numpy(dtype=object, copy=True)
+        merged[at] = new.astype(object)
+        return pd.Series(merged, index=column.index, dtype=column.dtype, name=column.name)
+    merged = column.to_numpy(copy=True)
+    merged[at] = new
+    return pd.Series(merged, index=column.index, name=column.name)
 
 
 def narrowed(larger: pd.DataFrame, above: TableInputs, inputs: TableInputs) -> pd.DataFrame | None:

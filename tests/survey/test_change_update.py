@@ -1,0 +1,152 @@
+"""The change against the previous month after a new response (`period_change`): only the domains above
+the response's unit are computed again, and the change table is the one a computation from scratch
+gives, to the last bit, and the one computed from the response rows (to 1e-12)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from survey.extensions import db
+from survey.models import Counter, IndexAggregate, Unit
+from survey.services.reporting import period_change
+from survey.services.reporting.indices import compute_unit_indices
+from survey.services.reporting.periods import Period
+from survey.services.reporting.table_update import TableInputs
+from tests.survey.aggregate_helpers import KEY, demo_with_responses, submit
+
+NOVEMBER = Period.month(2026, 11)
+FIGURES = ["est1", "est0", "ci_lo1", "ci_hi1", "diff", "se", "df", "lo", "hi", "p_value"]
+
+
+@pytest.fixture
+def capp(migrated_db: Path, tmp_path: Path) -> Flask:
+    return demo_with_responses(migrated_db, tmp_path, 160, seed=5)
+
+
+@pytest.fixture
+def asked(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The `domains` of every joint change computed from cell sums (None: every domain)."""
+    calls: list[Any] = []
+    real = period_change.change_from_sums
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs.get("domains"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(period_change, "change_from_sums", recording)
+    return calls
+
+
+def _changes(weighted: bool) -> pd.DataFrame:
+    root = db.session.scalar(sa.select(Unit).where(Unit.code == "HL"))
+    assert root is not None
+    return compute_unit_indices(db.session(), root, KEY, NOVEMBER, weighted=weighted).changes
+
+
+def _scratch(weighted: bool) -> pd.DataFrame:
+    """The change table computed with nothing to start from."""
+    period_change._CHANGES._entries.clear()
+    return _changes(weighted)
+
+
+def _counter(code: str) -> Counter:
+    found = db.session.scalars(sa.select(Counter).join(Unit).where(Unit.code == code)
+                               .order_by(Counter.id)).first()
+    assert found is not None, code
+    return found
+
+
+def _above(unit_id: int) -> set[str]:
+    found, unit = set(), db.session.get(Unit, unit_id)
+    while unit is not None:
+        found.add(unit.code)
+        unit = unit.parent
+    return found
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+@pytest.mark.parametrize("month", [11, 10])
+def test_a_new_response_recomputes_the_change_of_the_domains_above_its_unit_only(
+        capp: Flask, asked: list[Any], weighted: bool, month: int) -> None:
+    """A response in either month (the current one or the one it is compared with) moves the same
+    domains."""
+    with capp.app_context():
+        first = _changes(weighted)
+        assert asked == [None]
+        counter = _counter("HL-AB-1")
+        submit(db.session(), counter, {"e1_info": 1, "e2_fees": 1, "overall": 1},
+               datetime(2026, month, 20, 3, tzinfo=UTC))
+        db.session.commit()
+        asked.clear()
+        updated = _changes(weighted)
+        assert asked == [_above(counter.unit_id) | {"total"}]  # HL-AB-1, HL-AB, HL and the total
+        moved = updated.index[(updated["diff"] != first["diff"]) & updated["diff"].notna()]
+        assert set(moved) and set(moved) <= _above(counter.unit_id)
+        whole = _scratch(weighted)
+        assert asked[-1] is None
+        pd.testing.assert_frame_equal(updated, whole, check_exact=True)
+        db.session.execute(sa.delete(IndexAggregate))  # the same change from the response rows
+        db.session.commit()
+        rows = _scratch(weighted)
+    assert list(rows.index) == list(updated.index)
+    for column in ("direction", "significant"):
+        assert updated[column].tolist() == rows[column].tolist(), column
+    for column in FIGURES:
+        np.testing.assert_allclose(updated[column].astype(float), rows[column].astype(float), rtol=0,
+                                   atol=1e-12, err_msg=column)
+
+
+def test_a_flagged_response_computes_no_change(capp: Flask, asked: list[Any]) -> None:
+    with capp.app_context():
+        first = _changes(True)
+        submit(db.session(), _counter("HL-AB-1"), {"e1_info": 1}, datetime(2026, 11, 21, 3, tzinfo=UTC),
+               flags=("device",))
+        db.session.commit()
+        asked.clear()
+        updated = _changes(True)
+        assert asked == []  # a flagged response is in no cell: the joint change is the last one
+        pd.testing.assert_frame_equal(updated, first, check_exact=True)
+
+
+PARENTS: dict[str, str | None] = {"P": None, "A": "P", "A1": "A", "B": "P"}
+
+
+def _inputs(units: dict[str, int], parents: dict[str, str | None] = PARENTS) -> TableInputs:
+    return TableInputs(units, parents, {}, True)
+
+
+@pytest.mark.parametrize(("now", "before", "parents", "redone"), [
+    ({"A1": 1, "B": 2}, {"A1": 3, "B": 4}, PARENTS, set()),  # nothing moved: the last joint change
+    ({"A1": 9, "B": 2}, {"A1": 3, "B": 4}, PARENTS, {"A1", "A", "P", "total"}),
+    ({"A1": 1, "B": 2}, {"A1": 3, "B": 9}, PARENTS, {"B", "P", "total"}),  # the previous month moved
+    ({"A1": 1, "B": 2, "A": 5}, {"A1": 3, "B": 4}, PARENTS, None),  # a unit answering for the first time
+    ({"A1": 1}, {"A1": 3, "B": 4}, PARENTS, None),  # a unit without a response any more
+    ({"A1": 1, "B": 2}, {"A1": 3, "B": 4}, {**PARENTS, "B": "A"}, None),  # a unit moved in the tree
+])
+def test_what_is_computed_again(now: dict[str, int], before: dict[str, int], parents: dict[str, str | None],
+                                redone: set[str] | None) -> None:
+    """Another set of units numbers the strata and domains anew, and another tree other sums: the whole
+    change is computed then; else only the domains above a unit that moved in either month."""
+    last_joint = pd.DataFrame({"domain": ["A1", "A", "B", "P", "total"], "stat_type": "overall_index",
+                               "stat": "overall", "diff": [0.1, 0.2, 0.3, 0.4, 0.5]})
+    last = period_change.ComputedChange(pd.DataFrame(), last_joint,
+                                        (_inputs({"A1": 1, "B": 2}), _inputs({"A1": 3, "B": 4})))
+    calls: list[Any] = []
+
+    def joint_of(domains: Any) -> pd.DataFrame:
+        calls.append(domains)
+        rows = last_joint if domains is None else last_joint[last_joint["domain"].isin(domains)]
+        return rows.assign(diff=rows["diff"] + 1).reset_index(drop=True)
+
+    found = period_change._updated(last, (_inputs(now, parents), _inputs(before, parents)), parents, joint_of)
+    assert calls == ([] if redone == set() else [redone])
+    moved = set(found.loc[found["diff"] != last_joint["diff"], "domain"])
+    assert moved == (set(last_joint["domain"]) if redone is None else redone)
