@@ -42,6 +42,7 @@ from survey.services.reporting.report_content import tree_order
 from survey.services.reporting.respondent_data import (
     units_with_other_instruments,
 )
+from survey.services.reporting.response_counts import window_counts
 from survey.services.reporting.small_cells import SMALL_CELL, hidden_row
 from survey.services.reporting.viewer_cells import cells_of, scope_roots
 from survey.services.reporting.weighting_cells import merged_cells
@@ -87,13 +88,16 @@ _RATES: VersionedCache[dict[int, Any]] = VersionedCache(64)
 
 
 def _rates(ids: list[int], subtree: set[int], period: Period, key: str) -> dict[int, Any]:
-    """`response_rates` (one query set per unit) of `ids` cached until the data version of `subtree`
-    (the report's, which holds them: its stamps are already read) moves."""
+    """`response_rates` of `ids` cached until the data version of `subtree` (the report's, which holds
+    them: its stamps are already read) moves; the responses counted once per month (`response_counts`)."""
     cache_key = (str(db.engine.url), tuple(ids), period.label, key)
     version = data_version(db.session(), subtree, period.first, period.last)
     rates = _RATES.get(cache_key, version)
     if rates is None:
-        rates = response_rates(db.session(), ids, period.first, period.last, instrument_for(key).id)
+        instrument_id = instrument_for(key).id
+        counted = window_counts(db.session(), subtree, period, instrument_id)
+        rates = response_rates(db.session(), ids, period.first, period.last, instrument_id,
+                               own_responses=counted.valid_by_unit())
         _RATES.put(cache_key, version, rates)
     return rates
 

@@ -27,13 +27,13 @@ from analysis.poststratification import CellWeights, PoststratResult
 from analysis.tables import compute_indices, indices_from_sums
 from instruments.index import IndexDefinition
 from instruments.model import Instrument
-from survey.local_time import utc_bounds
-from survey.models import IndexAggregate, Response, ResponseStatus, Unit
+from survey.models import IndexAggregate, Unit
 from survey.services.reporting.aggregates import decode_rows, sums_layout
 from survey.services.reporting.index_cache import Version, VersionedCache, data_version
 from survey.services.reporting.period_weights import cell_weights, respondent_weights
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import load_respondents_cached
+from survey.services.reporting.response_counts import window_counts
 from survey.services.reporting.table_update import (
     TableInputs,
     domains_to_update,
@@ -76,29 +76,16 @@ class _Counts:
 
 def _response_counts(session: Session, ids: Collection[int], period: Period,
                      instrument: Instrument) -> _Counts:
-    start, end = utc_bounds(period.first, period.last)
-    in_window = (Response.unit_id.in_(list(ids)), Response.instrument_id == instrument.id,
-                 Response.instrument_version == instrument.version,
-                 Response.submitted_at >= start, Response.submitted_at < end)
-    # Two queries, so that the many valid responses are counted from the covering status index alone
-    # and only the few left out (flagged, excluded) are read for their reasons.
-    valid = {unit_id: int(n) for unit_id, n in session.execute(
-        sa.select(Response.unit_id, sa.func.count())
-        .where(Response.status == ResponseStatus.VALID, *in_window).group_by(Response.unit_id))}
-    left_out: dict[tuple[str, str], int] = {}
-    for status, reason, n in session.execute(
-            sa.select(Response.status, Response.status_reason, sa.func.count())
-            .where(Response.status.in_([s for s in ResponseStatus if s is not ResponseStatus.VALID]),
-                   *in_window)
-            .group_by(Response.status, Response.status_reason)):
-        key = (ResponseStatus(status).value, reason or "")
-        left_out[key] = left_out.get(key, 0) + int(n)
-    # As `respondent_data.load_respondents` reports them: by status and reason, in that order.
+    """The period's valid responses to this version of the instrument per unit, and those left out by
+    (status, reason), as `respondent_data.load_respondents` reports them (counted once per month:
+    `response_counts`)."""
+    counts = window_counts(session, ids, period, instrument.id)
+    left_out = counts.left_out_of(instrument.version)
     excluded = pd.DataFrame([(s, r, n) for (s, r), n in sorted(left_out.items())],
                             columns=["status", "status_reason", "n"])
     if excluded.empty:
         excluded = pd.DataFrame({"status": [], "status_reason": [], "n": []})
-    return _Counts(valid, excluded)
+    return _Counts(counts.valid_by_unit(instrument.version), excluded)
 
 
 _AggregateRow = tuple[int, str, str, str, int, bytes]  # unit id, unit code, month, field, respondents, sums

@@ -217,7 +217,8 @@ def stored_periods(session: Session, actor: User, *, limit: int = 50) -> list[St
 
 
 def response_rates(session: Session, unit_ids: Iterable[int], period_start: date, period_end: date,
-                   instrument_id: str | None = None, *, tz: tzinfo = VIETNAM) -> dict[int, ResponseRate]:
+                   instrument_id: str | None = None, *, tz: tzinfo = VIETNAM,
+                   own_responses: Mapping[int, int] | None = None) -> dict[int, ResponseRate]:
     """Served dossiers, valid responses and their ratio for each unit's subtree, per requested unit.
 
     Parameters
@@ -225,6 +226,8 @@ def response_rates(session: Session, unit_ids: Iterable[int], period_start: date
     unit_ids : the units to report (each counted with everything below it); the result keeps their order.
     period_start, period_end : the window, inclusive local calendar days (`tz`, Vietnam by default).
     instrument_id : count only responses to this instrument (any version); None = all instruments.
+    own_responses : each unit's own valid responses in the window, when the caller has counted them
+        (the dashboard: `reporting.response_counts`); None = counted here.
 
     Rules
     -----
@@ -244,9 +247,10 @@ def response_rates(session: Session, unit_ids: Iterable[int], period_start: date
     trees = _subtrees(session, ids)
     everything = set().union(*trees.values()) if trees else set()
     own_served, own_partial = _served_by_unit(session, everything, period_start, period_end)
-    own_responses = _responses_by_unit(session, everything, datetime.combine(period_start, time.min, tz),
-                                       datetime.combine(period_end + timedelta(days=1), time.min, tz),
-                                       instrument_id)
+    if own_responses is None:
+        own_responses = _responses_by_unit(session, everything, datetime.combine(period_start, time.min, tz),
+                                           datetime.combine(period_end + timedelta(days=1), time.min, tz),
+                                           instrument_id)
     result: dict[int, ResponseRate] = {}
     for unit_id in ids:
         tree = trees.get(unit_id, set())
