@@ -98,7 +98,8 @@ def test_a_new_response_recounts_its_own_month_only(capp: Flask, counted_months:
         counter = db.session.scalars(sa.select(CounterModel).order_by(CounterModel.id)).first()
         assert counter is not None
         submit(db.session(), counter, {"e1_info": 5}, datetime(2026, 11, 25, 3, tzinfo=UTC))
-        submit(db.session(), counter, {"e1_info": 1}, datetime(2026, 11, 26, 3, tzinfo=UTC), flags=("device",))
+        submit(db.session(), counter, {"e1_info": 1}, datetime(2026, 11, 26, 3, tzinfo=UTC),
+               flags=("device",))
         db.session.commit()
         counted_months.clear()
         found = window_counts(db.session(), ids, YEAR, INSTRUMENT)

@@ -127,6 +127,12 @@ def _settings_stamp(session: Session) -> Version:
     return stamps.settings
 
 
+def settings_version(session: Session) -> Version:
+    """The version of the frames of dossiers served and the targets alone: what a value that reads no
+    response (a period's frame table) is kept under."""
+    return _settings_stamp(session)
+
+
 def data_version(session: Session, ids: set[int] | frozenset[int], first: date, last: date) -> Version:
     """The version of everything a report of subtree `ids` over first..last reads (see the module)."""
     subtree = frozenset(ids)
