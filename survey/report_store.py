@@ -7,11 +7,13 @@ cachelib's: a directory (the default, ``instance/report-cache``) or Redis for se
 
 from __future__ import annotations
 
+import logging
 import os
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from cachelib import FileSystemCache, RedisCache
-from flask import Flask
+from flask import Flask, Response, g, has_request_context
 
 from survey.services.reporting.index_cache import SharedStore, share_between_processes
 
@@ -44,6 +46,49 @@ def store_for(uri: str | None, app: Flask) -> SharedStore | None:
     raise RuntimeError(f"REPORT_CACHE_URI must be none, filesystem:/path or redis://host:port/db: {uri!r}")
 
 
+_LOG = logging.getLogger(__name__)
+_PENDING = "report_store_writes"  # flask.g: what this request will write, {(store, key): (value, timeout)}
+
+
+class WrittenAfterResponse:
+    """`store`, its writes during a request made once the response has been sent (`init_app`): a
+    province's table pickled into the store took 0.1-0.2 s, which the manager who asked for the page
+    need not wait for. Outside a request (the scheduled jobs) it writes at once. This process keeps its
+    own copy meanwhile; another process that asks before the write finds nothing and computes."""
+
+    def __init__(self, store: SharedStore) -> None:
+        self.store = store
+
+    def get(self, key: str) -> Any:
+        return self.store.get(key)
+
+    def set(self, key: str, value: Any, timeout: int | None = None) -> Any:
+        if not has_request_context():
+            return self.store.set(key, value, timeout)
+        g.setdefault(_PENDING, {})[self, key] = (value, timeout)  # a key's last value is the one kept
+        return True
+
+
+def _write(pending: dict[tuple[WrittenAfterResponse, str], tuple[Any, int | None]]) -> None:
+    """Write what a request left, each entry on its own: a failure costs that entry only."""
+    for (deferred, key), (value, timeout) in pending.items():
+        try:
+            deferred.store.set(key, value, timeout)
+        except Exception:  # a full disk or a lost Redis must not fail anything: it is a cache
+            _LOG.warning("shared report cache: could not store %s", key, exc_info=True)
+
+
 def init_app(app: Flask) -> None:
-    """Share the figures as the app's configuration says."""
-    share_between_processes(store_for(app.config.get("REPORT_CACHE_URI"), app))
+    """Share the figures as the app's configuration says, each request's writes after its response."""
+    store = store_for(app.config.get("REPORT_CACHE_URI"), app)
+    if store is None:
+        share_between_processes(None)
+        return
+    share_between_processes(WrittenAfterResponse(store))
+
+    @app.after_request
+    def write_when_sent(response: Response) -> Response:
+        pending = g.pop(_PENDING, None)
+        if pending:  # the WSGI server closes the response once its body is sent
+            response.call_on_close(lambda: _write(pending))
+        return response

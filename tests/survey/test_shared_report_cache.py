@@ -14,9 +14,10 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from survey import report_store
 from survey.extensions import db
-from survey.models import Counter
-from survey.report_store import store_for
+from survey.models import Counter, Role
+from survey.report_store import WrittenAfterResponse, store_for
 from survey.services.reporting import index_cache, indices, period_change, period_tables
 from tests.survey.aggregate_helpers import (
     counting_period_tables,
@@ -24,7 +25,7 @@ from tests.survey.aggregate_helpers import (
     province_report,
     submit,
 )
-from tests.survey.staff_helpers import running
+from tests.survey.staff_helpers import running, signed_in
 
 ALL_MONTHS = {"2025-12": 1, **{f"2026-{m:02d}": 1 for m in range(1, 12)}}
 
@@ -118,6 +119,43 @@ def test_a_broken_store_costs_a_computation_not_a_page(sapp: Flask, monkeypatch:
     assert computed == ALL_MONTHS
     assert report.estimates.equals(expected.estimates)
     assert "shared report cache: could not read" in caplog.text
+    assert "shared report cache: could not store" in caplog.text
+
+
+PAGE = "/manage/?period=2026-11&instrument=sipas-counter@2025.1&weighted=1"
+
+
+def _stored(store: Path) -> set[str]:
+    return {p.name for p in store.glob("*") if not p.name.startswith("__")}  # cachelib's count file
+
+
+def test_a_page_writes_to_the_store_once_its_response_is_sent(sapp: Flask, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The manager does not wait for the pickling: the WSGI server closes the response after sending its
+    body, and only then are the page's figures written for the other processes."""
+    client = signed_in(sapp, "store-writer", Role.MANAGER, ("HL",))
+    store = tmp_path / "report-cache"
+    signing_in = _stored(store)  # what the pages of signing in stored
+    response = client.get(PAGE)
+    assert response.status_code == 200 and _stored(store) == signing_in
+    response.close()
+    assert len(_stored(store) - signing_in) >= 3  # the report, its period tables, change, months' counts
+    _new_process()
+    computed = counting_period_tables(monkeypatch)
+    again = client.get(PAGE)
+    assert again.status_code == 200 and not computed  # another process reads what this one computed
+
+
+def test_a_store_failing_after_the_response_loses_only_the_copy(sapp: Flask, monkeypatch: pytest.MonkeyPatch,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    client = signed_in(sapp, "store-failing", Role.MANAGER, ("HL",))
+    deferred = index_cache._shared[0]
+    assert isinstance(deferred, WrittenAfterResponse)
+    monkeypatch.setattr(deferred, "store", _BrokenStore())
+    with caplog.at_level(logging.WARNING, logger=report_store.__name__):
+        response = client.get(PAGE)
+        assert response.status_code == 200
+        response.close()
     assert "shared report cache: could not store" in caplog.text
 
 

@@ -18,6 +18,7 @@ from survey.blueprints.manage.dashboard_table import (
     with_data,
 )
 from survey.blueprints.manage.small_cell_scope import viewer_hidden
+from survey.blueprints.manage.unit_rows import rendered_rows
 from survey.charts import Point, common_axis, interval_plot, sparkline, trend_chart
 from survey.extensions import db
 from survey.i18n import current_locale
@@ -200,6 +201,7 @@ def dashboard() -> str:
     sections = dashboard_sections(user, period, key, weighted)
     for section in sections:
         section["rows"] = arranged(section["rows"], sort, verdict, change)
+        section["rows_html"] = rendered_rows(section["rows"], period.label, key, weighted)
         section["ranked"] = _ranked_chart(section)
         section["ranked_hidden"] = _ranked_hidden(section)
     return render_template(
