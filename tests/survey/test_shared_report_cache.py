@@ -18,7 +18,14 @@ from survey import report_store
 from survey.extensions import db
 from survey.models import Counter, Role
 from survey.report_store import WrittenAfterResponse, store_for
-from survey.services.reporting import index_cache, indices, period_change, period_tables
+from survey.services.reporting import (
+    index_cache,
+    indices,
+    period_change,
+    period_tables,
+    respondent_data,
+    response_counts,
+)
 from tests.survey.aggregate_helpers import (
     counting_period_tables,
     demo_with_responses,
@@ -41,7 +48,8 @@ def sapp(migrated_db: Path, tmp_path: Path) -> Iterator[Flask]:
 
 def _new_process() -> None:
     """What a new worker starts with: empty caches of its own (the shared store is kept)."""
-    for cache in (indices._REPORTS, period_tables.PERIOD_TABLES, period_change._CHANGES):
+    for cache in (indices._REPORTS, period_tables.PERIOD_TABLES, period_change._CHANGES,
+                  respondent_data._FRAMES, response_counts._COUNTS):
         cache._entries.clear()
 
 
@@ -67,8 +75,19 @@ def test_after_a_new_response_a_new_process_computes_only_that_month(
         db.session.commit()
     _new_process()
     computed = counting_period_tables(monkeypatch)
+    frames_read: list[object] = []
+    real_read = respondent_data._read_frame_table
+    monkeypatch.setattr(respondent_data, "_read_frame_table",
+                        lambda *args: frames_read.append(args) or real_read(*args))
+    counted: list[str] = []
+    real_count = response_counts._counted
+    monkeypatch.setattr(response_counts, "_counted",
+                        lambda session, ids, month, instrument: counted.append(month.label)
+                        or real_count(session, ids, month, instrument))
     after = province_report(sapp)
     assert computed == {"2026-11": 1}
+    # the frames and the other months' counts come from the store too: a response moves neither
+    assert frames_read == [] and counted == ["2026-11"]
     assert after.responses == before.responses + 1
     # the figures from the store are those a computation from scratch gives
     _new_process()
