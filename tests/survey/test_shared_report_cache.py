@@ -82,8 +82,8 @@ def test_after_a_new_response_a_new_process_computes_only_that_month(
     counted: list[str] = []
     real_count = response_counts._counted
     monkeypatch.setattr(response_counts, "_counted",
-                        lambda session, ids, month, instrument: counted.append(month.label)
-                        or real_count(session, ids, month, instrument))
+                        lambda session, month, instrument: counted.append(month.label)
+                        or real_count(session, month, instrument))
     after = province_report(sapp)
     assert computed == {"2026-11": 1}
     # the frames and the other months' counts come from the store too: a response moves neither

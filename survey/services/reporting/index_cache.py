@@ -53,8 +53,9 @@ _MEMO = "reporting.data_versions"  # session.info key: the stamps read in this s
 class _Stamps:
     """The stamps read in one session."""
 
-    aggregates: dict[tuple[frozenset[int], str], Version] = field(default_factory=dict)  # (ids, month)
-    left_out: dict[tuple[frozenset[int], date, date], Version] = field(default_factory=dict)
+    # (ids, month) and (ids, first, last); ids None: every unit
+    aggregates: dict[tuple[frozenset[int] | None, str], Version] = field(default_factory=dict)
+    left_out: dict[tuple[frozenset[int] | None, date, date], Version] = field(default_factory=dict)
     settings: Version | None = None
 
 
@@ -78,40 +79,44 @@ def _months(first: date, last: date) -> list[str]:
     return [start.strftime("%Y-%m") for start, _ in month_spans(first, last)]
 
 
-def _aggregate_stamps(session: Session, ids: frozenset[int], months: list[str]) -> list[Version]:
-    """(cells, respondents, last row id) of the subtree's aggregates per month; one grouped query for
-    the months not yet read in this session."""
+def _aggregate_stamps(session: Session, ids: frozenset[int] | None, months: list[str]) -> list[Version]:
+    """(cells, respondents, last row id) of the subtree's aggregates (every unit's: None) per month; one
+    grouped query for the months not yet read in this session."""
     known = _stamps(session).aggregates
     wanted = [m for m in months if (ids, m) not in known]
     if wanted:
-        rows = session.execute(
-            sa.select(IndexAggregate.month, sa.func.count(), sa.func.sum(IndexAggregate.respondents),
-                      sa.func.max(IndexAggregate.id))
-            .where(IndexAggregate.unit_id.in_(list(ids)), IndexAggregate.month >= wanted[0],
-                   IndexAggregate.month <= wanted[-1])
-            .group_by(IndexAggregate.month)).all()
+        query = (sa.select(IndexAggregate.month, sa.func.count(), sa.func.sum(IndexAggregate.respondents),
+                           sa.func.max(IndexAggregate.id))
+                 .where(IndexAggregate.month >= wanted[0], IndexAggregate.month <= wanted[-1])
+                 .group_by(IndexAggregate.month))
+        if ids is not None:
+            query = query.where(IndexAggregate.unit_id.in_(list(ids)))
+        rows = session.execute(query).all()
         found = {month: (int(n), int(total or 0), last) for month, n, total, last in rows}
         for month in wanted:
             known[ids, month] = found.get(month, (0, 0, None))
     return [known[ids, m] for m in months]
 
 
-def _left_out_stamp(session: Session, ids: frozenset[int], first: date, last: date) -> Version:
-    """(count, last id, excluded) of the responses that are not valid, in first..last. A stamp read
-    in this session for a window that covers first..last is reused: it moves whenever this one would."""
+def _left_out_stamp(session: Session, ids: frozenset[int] | None, first: date, last: date) -> Version:
+    """(count, last id, excluded) of the responses that are not valid, in first..last (of every unit:
+    `ids` None). A stamp read in this session for a window that covers first..last is reused: it moves
+    whenever this one would."""
     known = _stamps(session).left_out
     for (subtree, since, until), stamp in known.items():
         if subtree == ids and since <= first and last <= until:
             return stamp
     start, end = utc_bounds(first, last)
-    row = session.execute(
+    query = (
         sa.select(sa.func.count(), sa.func.max(Response.id),
                   # a flagged response confirmed as excluded moves neither the count nor the last id
                   sa.func.sum(sa.case((Response.status == ResponseStatus.EXCLUDED, 1), else_=0)))
         # the statuses named, not "!= valid": the (status, submitted_at) index then reads only these
         .where(Response.status.in_([s for s in ResponseStatus if s is not ResponseStatus.VALID]),
-               Response.unit_id.in_(list(ids)),
-               Response.submitted_at >= start, Response.submitted_at < end)).one()
+               Response.submitted_at >= start, Response.submitted_at < end))
+    if ids is not None:
+        query = query.where(Response.unit_id.in_(list(ids)))
+    row = session.execute(query).one()
     known[ids, first, last] = stamp = tuple(row)
     return stamp
 
@@ -133,9 +138,10 @@ def settings_version(session: Session) -> Version:
     return _settings_stamp(session)
 
 
-def data_version(session: Session, ids: set[int] | frozenset[int], first: date, last: date) -> Version:
-    """The version of everything a report of subtree `ids` over first..last reads (see the module)."""
-    subtree = frozenset(ids)
+def data_version(session: Session, ids: set[int] | frozenset[int] | None, first: date, last: date) -> Version:
+    """The version of everything a report of subtree `ids` (every unit: None) over first..last reads
+    (see the module)."""
+    subtree = None if ids is None else frozenset(ids)
     months = _months(first, last)
     return (tuple(_aggregate_stamps(session, subtree, months)),
             _left_out_stamp(session, subtree, first, last), _settings_stamp(session))

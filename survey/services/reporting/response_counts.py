@@ -7,6 +7,10 @@ view after a new response counted it twice. Counted per month instead, under tha
 (`index_cache.data_version`), a new response recounts its own month only, and the other eleven come
 from the cache, shared between processes like the reports.
 
+A month is counted for every unit at once, under the version of every unit's data: the status index
+is ordered by time before unit, so counting one ward's month reads the whole month's entries anyway,
+and a ward's page then uses the counts its province's page (or the scheduled job) made.
+
 A valid response stored without the submission service (a bulk import) moves no data version, so its
 month keeps its old count until `flask aggregates rebuild` has run, which such an import needs anyway:
 the same rule as every other cached figure (`index_cache`).
@@ -34,7 +38,7 @@ class ResponseCounts:
     """Responses to one instrument in a window, by version of it."""
 
     valid: Mapping[tuple[int, str], int]  # (unit id, instrument version) -> valid responses
-    left_out: Mapping[tuple[str, str, str], int]  # (instrument version, status, reason) -> responses
+    left_out: Mapping[tuple[int, str, str, str], int]  # (unit id, version, status, reason) -> responses
 
     def valid_by_unit(self, version: str | None = None) -> dict[int, int]:
         """Valid responses per unit, to `version` only or to any version (None)."""
@@ -46,8 +50,16 @@ class ResponseCounts:
 
     def left_out_of(self, version: str) -> dict[tuple[str, str], int]:
         """Responses to `version` that are not valid, by (status, reason)."""
-        return {(status, reason): n for (answered, status, reason), n in self.left_out.items()
-                if answered == version}
+        found: Counter[tuple[str, str]] = Counter()
+        for (_, answered, status, reason), n in self.left_out.items():
+            if answered == version:
+                found[status, reason] += n
+        return dict(found)
+
+    def of_units(self, ids: Collection[int]) -> ResponseCounts:
+        """The counts of units `ids` alone."""
+        return ResponseCounts({key: n for key, n in self.valid.items() if key[0] in ids},
+                              {key: n for key, n in self.left_out.items() if key[0] in ids})
 
 
 _COUNTS: VersionedCache[ResponseCounts] = VersionedCache(512, name="response-counts")
@@ -58,39 +70,39 @@ def window_counts(session: Session, ids: Collection[int], period: Period,
     """The responses of units `ids` (a subtree) to `instrument_id` in `period`: the sum of its months'."""
     subtree = frozenset(ids)
     valid: Counter[tuple[int, str]] = Counter()
-    left_out: Counter[tuple[str, str, str]] = Counter()
+    left_out: Counter[tuple[int, str, str, str]] = Counter()
     for first, _last in month_spans(period.first, period.last):
-        month = _month_counts(session, subtree, Period.month(first.year, first.month), instrument_id)
+        month = _month_counts(session, Period.month(first.year, first.month), instrument_id).of_units(subtree)
         valid.update(month.valid)
         left_out.update(month.left_out)
     return ResponseCounts(dict(valid), dict(left_out))
 
 
-def _month_counts(session: Session, ids: frozenset[int], month: Period, instrument_id: str) -> ResponseCounts:
-    key = (str(session.get_bind().engine.url), tuple(sorted(ids)), month.label, instrument_id)
-    version = data_version(session, ids, month.first, month.last)
+def _month_counts(session: Session, month: Period, instrument_id: str) -> ResponseCounts:
+    """Every unit's responses in `month`, kept under the version of every unit's data."""
+    key = (str(session.get_bind().engine.url), month.label, instrument_id)
+    version = data_version(session, None, month.first, month.last)
     found = _COUNTS.get(key, version)
     if found is None:
-        found = _counted(session, ids, month, instrument_id)
+        found = _counted(session, month, instrument_id)
         _COUNTS.put(key, version, found)
     return found
 
 
-def _counted(session: Session, ids: frozenset[int], month: Period, instrument_id: str) -> ResponseCounts:
+def _counted(session: Session, month: Period, instrument_id: str) -> ResponseCounts:
     """Two queries, so that the many valid responses are counted from the covering status index alone
     (status, submitted_at, unit, instrument, version) and only the few left out are read for their
     reasons."""
     start, end = utc_bounds(month.first, month.last)
-    in_window = (Response.unit_id.in_(sorted(ids)), Response.instrument_id == instrument_id,
-                 Response.submitted_at >= start, Response.submitted_at < end)
+    in_window = (Response.instrument_id == instrument_id, Response.submitted_at >= start,
+                 Response.submitted_at < end)
     valid = {(unit_id, version): int(n) for unit_id, version, n in session.execute(
         sa.select(Response.unit_id, Response.instrument_version, sa.func.count())
         .where(Response.status == ResponseStatus.VALID, *in_window)
         .group_by(Response.unit_id, Response.instrument_version))}
-    left_out: Counter[tuple[str, str, str]] = Counter()
-    for version, status, reason, n in session.execute(
-            sa.select(Response.instrument_version, Response.status, Response.status_reason, sa.func.count())
-            .where(Response.status.in_(LEFT_OUT), *in_window)
-            .group_by(Response.instrument_version, Response.status, Response.status_reason)):
-        left_out[version, ResponseStatus(status).value, reason or ""] += int(n)
+    left_out: Counter[tuple[int, str, str, str]] = Counter()
+    keys = (Response.unit_id, Response.instrument_version, Response.status, Response.status_reason)
+    left_out_query = sa.select(*keys, sa.func.count()).where(Response.status.in_(LEFT_OUT), *in_window)
+    for unit_id, version, status, reason, n in session.execute(left_out_query.group_by(*keys)):
+        left_out[unit_id, version, ResponseStatus(status).value, reason or ""] += int(n)
     return ResponseCounts(valid, dict(left_out))
