@@ -122,3 +122,15 @@ def test_a_subtree_reads_the_months_another_page_counted(capp: Flask, counted_mo
         assert counted_months == ["2026-10", "2026-11", "2026-12"]  # nothing counted again
         valid, left_out = _by_hand(QUARTER, ward)
     assert dict(found.valid) == dict(valid) and dict(found.left_out) == dict(left_out) and valid
+
+
+def test_a_month_counted_for_one_window_serves_every_window(capp: Flask, counted_months: list[str]) -> None:
+    """A month's counts are kept under that month's own version, whichever window (a year, a quarter,
+    the month) asked first: the year's page and the month's page do not recount each other's months."""
+    with capp.app_context():
+        window_counts(db.session(), _province_ids(), YEAR, INSTRUMENT)
+        db.session.remove()  # the next page: a new session, its stamps read again
+        window_counts(db.session(), _province_ids(), NOVEMBER, INSTRUMENT)
+        db.session.remove()
+        window_counts(db.session(), _province_ids("HL-AB"), QUARTER, INSTRUMENT)
+    assert counted_months == [f"2026-{m:02d}" for m in range(1, 13)]

@@ -98,13 +98,16 @@ def _aggregate_stamps(session: Session, ids: frozenset[int] | None, months: list
     return [known[ids, m] for m in months]
 
 
-def _left_out_stamp(session: Session, ids: frozenset[int] | None, first: date, last: date) -> Version:
+def _left_out_stamp(session: Session, ids: frozenset[int] | None, first: date, last: date,
+                    exact: bool = False) -> Version:
     """(count, last id, excluded) of the responses that are not valid, in first..last (of every unit:
-    `ids` None). A stamp read in this session for a window that covers first..last is reused: it moves
-    whenever this one would."""
+    `ids` None). Unless `exact`, a stamp read in this session for a window that covers first..last is
+    reused: it moves whenever this one would."""
     known = _stamps(session).left_out
+    if exact and (ids, first, last) in known:
+        return known[ids, first, last]
     for (subtree, since, until), stamp in known.items():
-        if subtree == ids and since <= first and last <= until:
+        if not exact and subtree == ids and since <= first and last <= until:
             return stamp
     start, end = utc_bounds(first, last)
     query = (
@@ -138,13 +141,16 @@ def settings_version(session: Session) -> Version:
     return _settings_stamp(session)
 
 
-def data_version(session: Session, ids: set[int] | frozenset[int] | None, first: date, last: date) -> Version:
+def data_version(session: Session, ids: set[int] | frozenset[int] | None, first: date, last: date, *,
+                 exact: bool = False) -> Version:
     """The version of everything a report of subtree `ids` (every unit: None) over first..last reads
-    (see the module)."""
+    (see the module). `exact`: the same value whichever window of the request was read first (the
+    responses left out are counted for first..last itself), for a value kept per month and read by
+    windows of every length."""
     subtree = None if ids is None else frozenset(ids)
     months = _months(first, last)
     return (tuple(_aggregate_stamps(session, subtree, months)),
-            _left_out_stamp(session, subtree, first, last), _settings_stamp(session))
+            _left_out_stamp(session, subtree, first, last, exact), _settings_stamp(session))
 
 
 class SharedStore(Protocol):

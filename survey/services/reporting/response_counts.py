@@ -71,6 +71,9 @@ def window_counts(session: Session, ids: Collection[int], period: Period,
     subtree = frozenset(ids)
     valid: Counter[tuple[int, str]] = Counter()
     left_out: Counter[tuple[int, str, str, str]] = Counter()
+    # Every month's aggregate stamps in one query, kept for the request: each month's version then reads
+    # them (a query per month scanned every unit's aggregates twelve times: 0.4 s for a year).
+    data_version(session, None, period.first, period.last)
     for first, _last in month_spans(period.first, period.last):
         month = _month_counts(session, Period.month(first.year, first.month), instrument_id).of_units(subtree)
         valid.update(month.valid)
@@ -81,7 +84,7 @@ def window_counts(session: Session, ids: Collection[int], period: Period,
 def _month_counts(session: Session, month: Period, instrument_id: str) -> ResponseCounts:
     """Every unit's responses in `month`, kept under the version of every unit's data."""
     key = (str(session.get_bind().engine.url), month.label, instrument_id)
-    version = data_version(session, None, month.first, month.last)
+    version = data_version(session, None, month.first, month.last, exact=True)
     found = _COUNTS.get(key, version)
     if found is None:
         found = _counted(session, month, instrument_id)
