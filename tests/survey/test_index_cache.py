@@ -14,7 +14,13 @@ from flask import Flask
 from survey.extensions import db
 from survey.models import Counter, Response, Role, Unit, User
 from survey.services.citizens.flag_review import Decision, decide
-from survey.services.reporting import indices, period_tables
+from survey.services.reporting import (
+    indices,
+    period_change,
+    period_tables,
+    respondent_data,
+    response_counts,
+)
 from survey.services.reporting.periods import Period
 from tests.survey.aggregate_helpers import (
     KEY,
@@ -95,6 +101,33 @@ def test_a_dashboard_view_reads_each_stamp_once(capp: Flask) -> None:
     # the old per-month fingerprints counted every response of each month: no such query any more
     assert not [s for s in statements if "FROM responses" in s and "max(responses.id)" in s
                 and "responses.status IN" not in s]
+
+
+@pytest.mark.parametrize("page", ["/manage/?period=2026-11", "/manage/units/{ward}?period=2026-11",
+                                  "/manage/?period=2026"])
+def test_a_first_view_reads_the_stamps_once_per_subtree(capp: Flask, page: str) -> None:
+    """Computing every month of a trend also asks every unit's stamps of each month (the months'
+    response counts are kept for every unit: `response_counts`): one query for all of them, not one
+    per month."""
+    client = signed_in(capp, "tinh-first", Role.MANAGER, ("HL",), totp=True)
+    with capp.app_context():
+        engine = db.engine
+        page = page.format(ward=db.session.scalar(sa.select(Unit.id).where(Unit.code == "HL-AB")))
+    for cache in (indices._REPORTS, period_tables.PERIOD_TABLES, period_change._CHANGES,
+                  response_counts._COUNTS, respondent_data._FRAMES):
+        cache._entries.clear()
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert client.get(page).status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    stamps = [s for s in statements if "index_aggregates" in s and "GROUP BY index_aggregates.month" in s]
+    assert len([s for s in stamps if "unit_id IN" not in s]) == 1, stamps  # every unit's, once
 
 
 def test_a_league_reads_its_parents_report_table_when_it_is_there(capp: Flask,
