@@ -253,6 +253,19 @@ def province_report(app: Flask) -> indices.IndexReport:
         return report
 
 
+def domains_asked(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> list[Any]:
+    """The `domains` argument of every call of `module.name` from now on (None: every domain)."""
+    calls: list[Any] = []
+    real = getattr(module, name)
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs.get("domains"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, recording)
+    return calls
+
+
 def counting_period_tables(monkeypatch: pytest.MonkeyPatch) -> Tally[str]:
     """Period labels of the period tables actually computed (cache misses)."""
     computed: Tally[str] = Tally()

@@ -20,7 +20,7 @@ from survey.services.reporting import period_change
 from survey.services.reporting.indices import compute_unit_indices
 from survey.services.reporting.periods import Period
 from survey.services.reporting.table_update import TableInputs
-from tests.survey.aggregate_helpers import KEY, demo_with_responses, submit
+from tests.survey.aggregate_helpers import KEY, demo_with_responses, domains_asked, submit
 
 NOVEMBER = Period.month(2026, 11)
 FIGURES = ["est1", "est0", "ci_lo1", "ci_hi1", "diff", "se", "df", "lo", "hi", "p_value"]
@@ -34,15 +34,7 @@ def capp(migrated_db: Path, tmp_path: Path) -> Flask:
 @pytest.fixture
 def asked(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """The `domains` of every joint change computed from cell sums (None: every domain)."""
-    calls: list[Any] = []
-    real = period_change.change_from_sums
-
-    def recording(*args: Any, **kwargs: Any) -> Any:
-        calls.append(kwargs.get("domains"))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(period_change, "change_from_sums", recording)
-    return calls
+    return domains_asked(monkeypatch, period_change, "change_from_sums")
 
 
 def _changes(weighted: bool) -> pd.DataFrame:

@@ -30,7 +30,13 @@ from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import unit_parent_map
 from survey.services.reporting.table_update import TableInputs, domains_to_update, narrowed
 from survey.services.staff.access import subtree_ids
-from tests.survey.aggregate_helpers import KEY, assert_equal_estimates, demo_with_responses, submit
+from tests.survey.aggregate_helpers import (
+    KEY,
+    assert_equal_estimates,
+    demo_with_responses,
+    domains_asked,
+    submit,
+)
 
 NOVEMBER = Period.month(2026, 11)
 QUARTER = Period.quarter(2026, 4)
@@ -44,15 +50,7 @@ def capp(migrated_db: Path, tmp_path: Path) -> Flask:
 @pytest.fixture
 def asked(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """The `domains` of every table computation (None: the whole table)."""
-    calls: list[Any] = []
-    real = index_source.indices_from_sums
-
-    def recording(*args: Any, **kwargs: Any) -> Any:
-        calls.append(kwargs.get("domains"))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(index_source, "indices_from_sums", recording)
-    return calls
+    return domains_asked(monkeypatch, index_source, "indices_from_sums")
 
 
 def _estimates(session: Session, period: Period, weighted: bool,
