@@ -15,13 +15,14 @@ from survey.extensions import db
 from survey.models import Counter, Response, Role, Unit, User
 from survey.services.citizens.flag_review import Decision, decide
 from survey.services.reporting import (
+    index_cache,
     indices,
     period_change,
     period_tables,
     respondent_data,
     response_counts,
 )
-from survey.services.reporting.periods import Period
+from survey.services.reporting.periods import Period, month_spans
 from tests.survey.aggregate_helpers import (
     KEY,
     counting_period_tables,
@@ -128,6 +129,35 @@ def test_a_first_view_reads_the_stamps_once_per_subtree(capp: Flask, page: str) 
         sa.event.remove(engine, "before_cursor_execute", record)
     stamps = [s for s in statements if "index_aggregates" in s and "GROUP BY index_aggregates.month" in s]
     assert len([s for s in stamps if "unit_id IN" not in s]) == 1, stamps  # every unit's, once
+    left_out = [s for s in statements if "FROM responses" in s and "max(" in s and "responses.status IN" in s
+                and "unit_id IN" not in s]
+    # every unit's months' responses left out: one query too, and on a unit page one more for the month
+    # before the window that its "what to fix first" reads (the previous period's report)
+    assert len(left_out) == (2 if "units" in page else 1), left_out
+
+
+@pytest.mark.parametrize("period", [Period.year(2026), Period.quarter(2026, 4), NOVEMBER])
+def test_the_months_stamps_read_at_once_are_those_read_one_by_one(capp: Flask, period: Period) -> None:
+    """`read_month_stamps` must give each month the version `data_version(exact=True)` reads alone, or
+    a month's cached values would be missed (or, worse, kept) depending on which page asked first."""
+    with capp.app_context():
+        flagged = db.session.scalars(sa.select(Counter).order_by(Counter.id)).first()
+        assert flagged is not None  # left-out responses in two months, one of them excluded later
+        for day in (3, 9):
+            submit(db.session(), flagged, {"e1_info": 1}, datetime(2026, 10 + day % 2, day, 2, tzinfo=UTC),
+                   flags=("device",))
+        db.session.commit()
+        spans = month_spans(period.first, period.last)
+        alone = []
+        for since, until in spans:
+            db.session.remove()
+            alone.append(index_cache.data_version(db.session(), None, since, until, exact=True))
+        db.session.remove()
+        index_cache.read_month_stamps(db.session(), None, period.first, period.last)
+        together = [index_cache.data_version(db.session(), None, since, until, exact=True)
+                    for since, until in spans]
+    assert together == alone
+    assert len(spans) == 1 or len({v[1] for v in alone}) > 1  # months that differ: the test can tell
 
 
 def test_a_league_reads_its_parents_report_table_when_it_is_there(capp: Flask,

@@ -129,9 +129,40 @@ def _left_out_stamp(session: Session, ids: frozenset[int] | None, first: date, l
                Response.submitted_at >= start, Response.submitted_at < end))
     if ids is not None:
         query = query.where(Response.unit_id.in_(list(ids)))
-    row = session.execute(query).one()
-    known[ids, first, last] = stamp = tuple(row)
+    count, last_id, excluded = session.execute(query).one()
+    known[ids, first, last] = stamp = (int(count), last_id, int(excluded or 0))
     return stamp
+
+
+def read_month_stamps(session: Session, ids: set[int] | frozenset[int] | None, first: date,
+                      last: date) -> None:
+    """Read the stamps of every calendar month of first..last at once and keep them for the session,
+    so that `data_version(..., exact=True)` of each month is answered without a query: a value kept
+    per month asked for its own left-out stamp month by month, twelve queries for a year (0.2 s on
+    PostgreSQL)."""
+    subtree = None if ids is None else frozenset(ids)
+    _aggregate_stamps(session, subtree, _months(first, last))
+    known = _stamps(session).left_out
+    missing = [span for span in month_spans(first, last) if (subtree, *span) not in known]
+    if not missing:
+        return
+    columns: list[sa.ColumnElement[Any]] = []
+    for since, until in missing:  # (count, last id, excluded) of each month, as `_left_out_stamp` reads them
+        start, end = utc_bounds(since, until)
+        inside = sa.and_(Response.submitted_at >= start, Response.submitted_at < end)
+        in_month = sa.case((inside, Response.id))
+        excluded = sa.case((sa.and_(inside, Response.status == ResponseStatus.EXCLUDED), 1), else_=0)
+        columns += [sa.func.count(in_month), sa.func.max(in_month), sa.func.sum(excluded)]
+    start, end = utc_bounds(missing[0][0], missing[-1][1])
+    query = sa.select(*columns).where(
+        Response.status.in_([s for s in ResponseStatus if s is not ResponseStatus.VALID]),
+        Response.submitted_at >= start, Response.submitted_at < end)
+    if subtree is not None:
+        query = query.where(Response.unit_id.in_(list(subtree)))
+    row = session.execute(query).one()
+    for i, (since, until) in enumerate(missing):
+        count, last_id, excluded = row[3 * i: 3 * i + 3]
+        known[subtree, since, until] = (int(count), last_id, int(excluded or 0))
 
 
 def _settings_stamp(session: Session) -> Version:

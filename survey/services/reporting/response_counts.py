@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from survey.local_time import utc_bounds
 from survey.models import Response, ResponseStatus
-from survey.services.reporting.index_cache import VersionedCache, data_version
+from survey.services.reporting.index_cache import VersionedCache, data_version, read_month_stamps
 from survey.services.reporting.periods import Period, month_spans
 
 LEFT_OUT = [s for s in ResponseStatus if s is not ResponseStatus.VALID]
@@ -71,9 +71,9 @@ def window_counts(session: Session, ids: Collection[int], period: Period,
     subtree = frozenset(ids)
     valid: Counter[tuple[int, str]] = Counter()
     left_out: Counter[tuple[int, str, str, str]] = Counter()
-    # Every month's aggregate stamps in one query, kept for the request: each month's version then reads
-    # them (a query per month scanned every unit's aggregates twelve times: 0.4 s for a year).
-    data_version(session, None, period.first, period.last)
+    # Every month's stamps read at once and kept for the request: each month's version then reads them
+    # (a query per month scanned every unit's aggregates twelve times, 0.4 s for a year).
+    read_month_stamps(session, None, period.first, period.last)
     for first, _last in month_spans(period.first, period.last):
         month = _month_counts(session, Period.month(first.year, first.month), instrument_id).of_units(subtree)
         valid.update(month.valid)
