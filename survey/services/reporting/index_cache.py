@@ -143,26 +143,24 @@ def read_month_stamps(session: Session, ids: set[int] | frozenset[int] | None, f
     subtree = None if ids is None else frozenset(ids)
     _aggregate_stamps(session, subtree, _months(first, last))
     known = _stamps(session).left_out
-    missing = [span for span in month_spans(first, last) if (subtree, *span) not in known]
-    if not missing:
+    spans = month_spans(first, last)
+    if all((subtree, *span) in known for span in spans):
         return
-    columns: list[sa.ColumnElement[Any]] = []
-    for since, until in missing:  # (count, last id, excluded) of each month, as `_left_out_stamp` reads them
-        start, end = utc_bounds(since, until)
-        inside = sa.and_(Response.submitted_at >= start, Response.submitted_at < end)
-        in_month = sa.case((inside, Response.id))
-        excluded = sa.case((sa.and_(inside, Response.status == ResponseStatus.EXCLUDED), 1), else_=0)
-        columns += [sa.func.count(in_month), sa.func.max(in_month), sa.func.sum(excluded)]
-    start, end = utc_bounds(missing[0][0], missing[-1][1])
-    query = sa.select(*columns).where(
-        Response.status.in_([s for s in ResponseStatus if s is not ResponseStatus.VALID]),
-        Response.submitted_at >= start, Response.submitted_at < end)
+    # Each response's month by its time against the (consecutive) months' ends, the months grouped in one
+    # scan of the window's left-out responses (one CASE per month cost four times as much on SQLite).
+    ends = [utc_bounds(since, until)[1] for since, until in spans]
+    month = sa.case(*((Response.submitted_at < end, index) for index, end in enumerate(ends))).label("month")
+    excluded = sa.case((Response.status == ResponseStatus.EXCLUDED, 1), else_=0)
+    query = (sa.select(month, sa.func.count(), sa.func.max(Response.id), sa.func.sum(excluded))
+             .where(Response.status.in_([s for s in ResponseStatus if s is not ResponseStatus.VALID]),
+                    Response.submitted_at >= utc_bounds(*spans[0])[0], Response.submitted_at < ends[-1])
+             .group_by(month))
     if subtree is not None:
         query = query.where(Response.unit_id.in_(list(subtree)))
-    row = session.execute(query).one()
-    for i, (since, until) in enumerate(missing):
-        count, last_id, excluded = row[3 * i: 3 * i + 3]
-        known[subtree, since, until] = (int(count), last_id, int(excluded or 0))
+    found = {int(index): (int(count), last_id, int(total or 0))
+             for index, count, last_id, total in session.execute(query)}
+    for index, (since, until) in enumerate(spans):
+        known[subtree, since, until] = found.get(index, (0, None, 0))
 
 
 def _settings_stamp(session: Session) -> Version:
