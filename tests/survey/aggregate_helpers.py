@@ -37,7 +37,13 @@ from survey.models import (
 from survey.services.citizens.flag_review import Decision, decide
 from survey.services.citizens.form_nonce import FormNonce
 from survey.services.citizens.submissions import Outcome, Stored, Validation, store_response
-from survey.services.reporting import indices, period_tables
+from survey.services.reporting import (
+    indices,
+    period_change,
+    period_tables,
+    respondent_data,
+    response_counts,
+)
 from survey.services.reporting.aggregate_rebuild import check
 from survey.services.reporting.index_source import (
     PeriodEstimates,
@@ -251,6 +257,13 @@ def province_report(app: Flask) -> indices.IndexReport:
         report = indices.unit_indices(db.session(), root, KEY, Period.month(2026, 11), weighted=True)
         db.session.rollback()
         return report
+
+
+def new_process() -> None:
+    """What a new worker starts with: empty caches of its own (a shared store is kept)."""
+    for cache in (indices._REPORTS, period_tables.PERIOD_TABLES, period_change._CHANGES,
+                  respondent_data._FRAMES, response_counts._COUNTS):
+        cache._entries.clear()
 
 
 def domains_asked(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> list[Any]:

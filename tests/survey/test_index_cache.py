@@ -14,19 +14,13 @@ from flask import Flask
 from survey.extensions import db
 from survey.models import Counter, Response, Role, Unit, User
 from survey.services.citizens.flag_review import Decision, decide
-from survey.services.reporting import (
-    index_cache,
-    indices,
-    period_change,
-    period_tables,
-    respondent_data,
-    response_counts,
-)
+from survey.services.reporting import index_cache, indices, period_tables
 from survey.services.reporting.periods import Period, month_spans
 from tests.survey.aggregate_helpers import (
     KEY,
     counting_period_tables,
     demo_with_responses,
+    new_process,
     province_report,
     submit,
     submit_many,
@@ -114,9 +108,7 @@ def test_a_first_view_reads_the_stamps_once_per_subtree(capp: Flask, page: str) 
     with capp.app_context():
         engine = db.engine
         page = page.format(ward=db.session.scalar(sa.select(Unit.id).where(Unit.code == "HL-AB")))
-    for cache in (indices._REPORTS, period_tables.PERIOD_TABLES, period_change._CHANGES,
-                  response_counts._COUNTS, respondent_data._FRAMES):
-        cache._entries.clear()
+    new_process()
     statements: list[str] = []
 
     def record(conn: object, cursor: object, statement: str, *args: object) -> None:

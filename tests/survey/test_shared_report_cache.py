@@ -18,17 +18,11 @@ from survey import report_store
 from survey.extensions import db
 from survey.models import Counter, Role
 from survey.report_store import WrittenAfterResponse, store_for
-from survey.services.reporting import (
-    index_cache,
-    indices,
-    period_change,
-    period_tables,
-    respondent_data,
-    response_counts,
-)
+from survey.services.reporting import index_cache, respondent_data, response_counts
 from tests.survey.aggregate_helpers import (
     counting_period_tables,
     demo_with_responses,
+    new_process,
     province_report,
     submit,
 )
@@ -46,17 +40,10 @@ def sapp(migrated_db: Path, tmp_path: Path) -> Iterator[Flask]:
     yield from running(_app(migrated_db, tmp_path, tmp_path / "report-cache"))
 
 
-def _new_process() -> None:
-    """What a new worker starts with: empty caches of its own (the shared store is kept)."""
-    for cache in (indices._REPORTS, period_tables.PERIOD_TABLES, period_change._CHANGES,
-                  respondent_data._FRAMES, response_counts._COUNTS):
-        cache._entries.clear()
-
-
 def test_a_new_process_reads_the_figures_another_computed(sapp: Flask,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     first = province_report(sapp)
-    _new_process()
+    new_process()
     computed = counting_period_tables(monkeypatch)
     again = province_report(sapp)
     assert not computed  # nothing computed: the report came from the store
@@ -73,7 +60,7 @@ def test_after_a_new_response_a_new_process_computes_only_that_month(
         assert counter is not None
         submit(db.session(), counter, {"e1_info": 5}, datetime(2026, 11, 20, 3, tzinfo=UTC))
         db.session.commit()
-    _new_process()
+    new_process()
     computed = counting_period_tables(monkeypatch)
     frames_read: list[object] = []
     real_read = respondent_data._read_frame_table
@@ -90,7 +77,7 @@ def test_after_a_new_response_a_new_process_computes_only_that_month(
     assert frames_read == [] and counted == ["2026-11"]
     assert after.responses == before.responses + 1
     # the figures from the store are those a computation from scratch gives
-    _new_process()
+    new_process()
     monkeypatch.setattr(index_cache, "_shared", [None])
     fresh = province_report(sapp)
     np.testing.assert_array_equal(after.trend["est"].to_numpy(float), fresh.trend["est"].to_numpy(float))
@@ -105,11 +92,11 @@ def test_another_database_or_another_release_shares_nothing(
     first = _app(migrated_db, first_dir, store)
     province_report(first)
     second = _app(migrated_db, second_dir, store)  # same store, same data, another database file
-    _new_process()
+    new_process()
     computed = counting_period_tables(monkeypatch)
     province_report(second)
     assert computed == ALL_MONTHS
-    _new_process()
+    new_process()
     computed.clear()
     monkeypatch.setattr(index_cache, "_CODE", "another-release")
     province_report(second)
@@ -130,7 +117,7 @@ class _BrokenStore:
 def test_a_broken_store_costs_a_computation_not_a_page(sapp: Flask, monkeypatch: pytest.MonkeyPatch,
                                                        caplog: pytest.LogCaptureFixture) -> None:
     expected = province_report(sapp)
-    _new_process()
+    new_process()
     monkeypatch.setattr(index_cache, "_shared", [_BrokenStore()])
     computed = counting_period_tables(monkeypatch)
     with caplog.at_level(logging.WARNING, logger=index_cache.__name__):
@@ -159,7 +146,7 @@ def test_a_page_writes_to_the_store_once_its_response_is_sent(sapp: Flask, tmp_p
     assert response.status_code == 200 and _stored(store) == signing_in
     response.close()
     assert len(_stored(store) - signing_in) >= 3  # the report, its period tables, change, months' counts
-    _new_process()
+    new_process()
     computed = counting_period_tables(monkeypatch)
     again = client.get(PAGE)
     assert again.status_code == 200 and not computed  # another process reads what this one computed
@@ -199,7 +186,7 @@ def test_several_servers_share_through_redis(migrated_db: Path, tmp_path: Path,
     with temporary_redis() as url:
         app = demo_with_responses(migrated_db, tmp_path, 60, seed=5, REPORT_CACHE_URI=url)
         first = province_report(app)
-        _new_process()
+        new_process()
         computed = counting_period_tables(monkeypatch)
         again = province_report(app)
         assert not computed and again.estimates.equals(first.estimates)
