@@ -9,8 +9,9 @@ request) and subtree, however many caches ask:
 * per local month, the subtree's index aggregates (cells, respondents, last row id): a valid response
   stored by the submission service, a reinstated one, a rebuild or a damaged row moves its month's
   stamp, and only that month's;
-* the responses of the window that are not valid (count, last id, excluded): a flagged response, or a
-  review that confirms or reinstates one, changes the counts of responses left out;
+* per local month, the responses that are not valid (count, last id, excluded): a flagged response,
+  or a review that confirms or reinstates one, changes the counts of responses left out, and only in
+  its month (so a value kept per month has the same version whatever window asked for it);
 * the frames of dossiers served and the targets (count, last id, sum), which weights and verdicts read.
 
 So a new citizen response recomputes only its own month: the eleven past months of a trend stay cached.
@@ -53,7 +54,7 @@ _MEMO = "reporting.data_versions"  # session.info key: the stamps read in this s
 class _Stamps:
     """The stamps read in one session."""
 
-    # (ids, month) and (ids, first, last); ids None: every unit
+    # (ids, month) and (ids, first, last of a month's span); ids None: every unit
     aggregates: dict[tuple[frozenset[int] | None, str], Version] = field(default_factory=dict)
     left_out: dict[tuple[frozenset[int] | None, date, date], Version] = field(default_factory=dict)
     settings: Version | None = None
@@ -85,82 +86,55 @@ def _aggregate_stamps(session: Session, ids: frozenset[int] | None, months: list
     without a unit to narrow it the query scans the table whatever months it asks for (12 ms at a
     million responses), and a page asks for each of its trend's months."""
     known = _stamps(session).aggregates
-    if ids is None and (None, _EVERY_MONTH) in known:  # every month read: the others have no row
+    query = (sa.select(IndexAggregate.month, sa.func.count(), sa.func.sum(IndexAggregate.respondents),
+                       sa.func.max(IndexAggregate.id))
+             .group_by(IndexAggregate.month))
+    if ids is None:
+        if (None, _EVERY_MONTH) not in known:
+            known.update({(None, month): (int(n), int(total or 0), last)
+                          for month, n, total, last in session.execute(query)})
+            known[None, _EVERY_MONTH] = ()
         return [known.get((None, m), _NO_ROWS) for m in months]
     wanted = [m for m in months if (ids, m) not in known]
     if wanted:
-        query = (sa.select(IndexAggregate.month, sa.func.count(), sa.func.sum(IndexAggregate.respondents),
-                           sa.func.max(IndexAggregate.id))
-                 .group_by(IndexAggregate.month))
-        if ids is not None:
-            query = query.where(IndexAggregate.unit_id.in_(list(ids)), IndexAggregate.month >= wanted[0],
-                                IndexAggregate.month <= wanted[-1])
-        found = {month: (int(n), int(total or 0), last) for month, n, total, last in session.execute(query)}
+        found = {month: (int(n), int(total or 0), last) for month, n, total, last in session.execute(
+            query.where(IndexAggregate.unit_id.in_(list(ids)), IndexAggregate.month >= wanted[0],
+                        IndexAggregate.month <= wanted[-1]))}
         for month in wanted:
             known[ids, month] = found.get(month, _NO_ROWS)
-        if ids is None:
-            known.update({(None, month): stamp for month, stamp in found.items()})
-            known[None, _EVERY_MONTH] = ()
     return [known[ids, m] for m in months]
 
 
 _NO_ROWS: Version = (0, 0, None)
 _EVERY_MONTH = "*"  # the memo's mark that every unit's months were all read
+LEFT_OUT = [s for s in ResponseStatus if s is not ResponseStatus.VALID]
 
 
-def _left_out_stamp(session: Session, ids: frozenset[int] | None, first: date, last: date,
-                    exact: bool = False) -> Version:
-    """(count, last id, excluded) of the responses that are not valid, in first..last (of every unit:
-    `ids` None). Unless `exact`, a stamp read in this session for a window that covers first..last is
-    reused: it moves whenever this one would."""
+def _left_out_stamps(session: Session, ids: frozenset[int] | None,
+                     spans: list[tuple[date, date]]) -> list[Version]:
+    """(count, last id, excluded) of the responses that are not valid, per span of `spans` (the
+    consecutive months of a window: `month_spans`), of the subtree (every unit's: `ids` None). One
+    grouped query for the window when a span was not read yet in this session: each response is given
+    its span by its time against the spans' ends."""
     known = _stamps(session).left_out
-    if exact and (ids, first, last) in known:
-        return known[ids, first, last]
-    for (subtree, since, until), stamp in known.items():
-        if not exact and subtree == ids and since <= first and last <= until:
-            return stamp
-    start, end = utc_bounds(first, last)
-    query = (
-        sa.select(sa.func.count(), sa.func.max(Response.id),
-                  # a flagged response confirmed as excluded moves neither the count nor the last id
-                  sa.func.sum(sa.case((Response.status == ResponseStatus.EXCLUDED, 1), else_=0)))
-        # the statuses named, not "!= valid": the (status, submitted_at) index then reads only these
-        .where(Response.status.in_([s for s in ResponseStatus if s is not ResponseStatus.VALID]),
-               Response.submitted_at >= start, Response.submitted_at < end))
-    if ids is not None:
-        query = query.where(Response.unit_id.in_(list(ids)))
-    count, last_id, excluded = session.execute(query).one()
-    known[ids, first, last] = stamp = (int(count), last_id, int(excluded or 0))
-    return stamp
-
-
-def read_month_stamps(session: Session, ids: set[int] | frozenset[int] | None, first: date,
-                      last: date) -> None:
-    """Read the stamps of every calendar month of first..last at once and keep them for the session,
-    so that `data_version(..., exact=True)` of each month is answered without a query: a value kept
-    per month asked for its own left-out stamp month by month, twelve queries for a year (0.2 s on
-    PostgreSQL)."""
-    subtree = None if ids is None else frozenset(ids)
-    _aggregate_stamps(session, subtree, _months(first, last))
-    known = _stamps(session).left_out
-    spans = month_spans(first, last)
-    if all((subtree, *span) in known for span in spans):
-        return
-    # Each response's month by its time against the (consecutive) months' ends, the months grouped in one
-    # scan of the window's left-out responses (one CASE per month cost four times as much on SQLite).
-    ends = [utc_bounds(since, until)[1] for since, until in spans]
-    month = sa.case(*((Response.submitted_at < end, index) for index, end in enumerate(ends))).label("month")
-    excluded = sa.case((Response.status == ResponseStatus.EXCLUDED, 1), else_=0)
-    query = (sa.select(month, sa.func.count(), sa.func.max(Response.id), sa.func.sum(excluded))
-             .where(Response.status.in_([s for s in ResponseStatus if s is not ResponseStatus.VALID]),
-                    Response.submitted_at >= utc_bounds(*spans[0])[0], Response.submitted_at < ends[-1])
-             .group_by(month))
-    if subtree is not None:
-        query = query.where(Response.unit_id.in_(list(subtree)))
-    found = {int(index): (int(count), last_id, int(total or 0))
-             for index, count, last_id, total in session.execute(query)}
-    for index, (since, until) in enumerate(spans):
-        known[subtree, since, until] = found.get(index, (0, None, 0))
+    if any((ids, *span) not in known for span in spans):
+        ends = [utc_bounds(since, until)[1] for since, until in spans]
+        month = sa.case(*((Response.submitted_at < end, index) for index, end in enumerate(ends)))
+        excluded = sa.case((Response.status == ResponseStatus.EXCLUDED, 1), else_=0)
+        query = (sa.select(month.label("month"), sa.func.count(), sa.func.max(Response.id),
+                           # a flagged response confirmed as excluded moves neither the count nor the last id
+                           sa.func.sum(excluded))
+                 # the statuses named, not "!= valid": the (status, submitted_at) index then reads only these
+                 .where(Response.status.in_(LEFT_OUT), Response.submitted_at >= utc_bounds(*spans[0])[0],
+                        Response.submitted_at < ends[-1])
+                 .group_by(month))
+        if ids is not None:
+            query = query.where(Response.unit_id.in_(list(ids)))
+        found = {int(index): (int(count), last_id, int(total or 0))
+                 for index, count, last_id, total in session.execute(query)}
+        for index, span in enumerate(spans):
+            known[ids, *span] = found.get(index, (0, None, 0))
+    return [known[ids, *span] for span in spans]
 
 
 def _settings_stamp(session: Session) -> Version:
@@ -180,16 +154,13 @@ def settings_version(session: Session) -> Version:
     return _settings_stamp(session)
 
 
-def data_version(session: Session, ids: set[int] | frozenset[int] | None, first: date, last: date, *,
-                 exact: bool = False) -> Version:
+def data_version(session: Session, ids: set[int] | frozenset[int] | None, first: date, last: date) -> Version:
     """The version of everything a report of subtree `ids` (every unit: None) over first..last reads
-    (see the module). `exact`: the same value whichever window of the request was read first (the
-    responses left out are counted for first..last itself), for a value kept per month and read by
-    windows of every length."""
+    (see the module). Made of per-month stamps, a month's value has the same version whichever window
+    of the request read the stamps first."""
     subtree = None if ids is None else frozenset(ids)
-    months = _months(first, last)
-    return (tuple(_aggregate_stamps(session, subtree, months)),
-            _left_out_stamp(session, subtree, first, last, exact), _settings_stamp(session))
+    return (tuple(_aggregate_stamps(session, subtree, _months(first, last))),
+            tuple(_left_out_stamps(session, subtree, month_spans(first, last))), _settings_stamp(session))
 
 
 class SharedStore(Protocol):

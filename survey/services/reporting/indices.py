@@ -26,7 +26,7 @@ from instruments.index import IndexDefinition
 from instruments.model import Instrument
 from instruments.registry import get_instrument, parse_spec
 from survey.models import Unit
-from survey.services.reporting.index_cache import VersionedCache, data_version, read_month_stamps
+from survey.services.reporting.index_cache import VersionedCache, data_version
 from survey.services.reporting.index_source import EMPTY_COLUMNS
 from survey.services.reporting.period_change import overall_changes
 from survey.services.reporting.period_tables import MIN_N as MIN_N
@@ -275,9 +275,9 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
     report_target, target_arg = target_argument(session, unit, parents, instrument.id, period.first.year,
                                                 default_target)
     window = [period.shifted(i) for i in reversed(range(TREND_LENGTH[period.kind]))]
-    # Each period's table counts its months' responses under each month's own version, for every unit
-    # (`response_counts`): the stamps of the whole window in one query rather than one per month.
-    read_month_stamps(session, None, window[0].first, period.last)
+    # Each period's table counts its months' responses under each month's version, for every unit
+    # (`response_counts`): every unit's stamps of the whole window read at once rather than per month.
+    data_version(session, None, window[0].first, period.last)
     above = targets_above(session, instrument, default_target)
     tables = [period_table(session, unit, ids, parents, p, instrument, definition, weighted, target_arg,
                            alpha, min_cell, overall_only=p != period, above=above) for p in window]

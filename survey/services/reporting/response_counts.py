@@ -4,8 +4,8 @@ Two things on every dashboard count a window's responses: the check that the ind
 exactly the valid responses of every unit (`index_source`), and the response rates. At a million
 responses a year, counting a year from the covering status index took about 0.4 s on SQLite, and each
 view after a new response counted it twice. Counted per month instead, under that month's data version
-(`index_cache.data_version`), a new response recounts its own month only, and the other eleven come
-from the cache, shared between processes like the reports.
+(`index_cache.data_version`, made of per-month stamps), a new response recounts its own month only,
+and the other eleven come from the cache, shared between processes like the reports.
 
 A month is counted for every unit at once, under the version of every unit's data: the status index
 is ordered by time before unit, so counting one ward's month reads the whole month's entries anyway,
@@ -27,10 +27,8 @@ from sqlalchemy.orm import Session
 
 from survey.local_time import utc_bounds
 from survey.models import Response, ResponseStatus
-from survey.services.reporting.index_cache import VersionedCache, data_version, read_month_stamps
+from survey.services.reporting.index_cache import LEFT_OUT, VersionedCache, data_version
 from survey.services.reporting.periods import Period, month_spans
-
-LEFT_OUT = [s for s in ResponseStatus if s is not ResponseStatus.VALID]
 
 
 @dataclass(frozen=True)
@@ -73,7 +71,7 @@ def window_counts(session: Session, ids: Collection[int], period: Period,
     left_out: Counter[tuple[int, str, str, str]] = Counter()
     # Every month's stamps read at once and kept for the request: each month's version then reads them
     # (a query per month scanned every unit's aggregates twelve times, 0.4 s for a year).
-    read_month_stamps(session, None, period.first, period.last)
+    data_version(session, None, period.first, period.last)
     for first, _last in month_spans(period.first, period.last):
         month = _month_counts(session, Period.month(first.year, first.month), instrument_id).of_units(subtree)
         valid.update(month.valid)
@@ -84,7 +82,7 @@ def window_counts(session: Session, ids: Collection[int], period: Period,
 def _month_counts(session: Session, month: Period, instrument_id: str) -> ResponseCounts:
     """Every unit's responses in `month`, kept under the version of every unit's data."""
     key = (str(session.get_bind().engine.url), month.label, instrument_id)
-    version = data_version(session, None, month.first, month.last, exact=True)
+    version = data_version(session, None, month.first, month.last)
     found = _COUNTS.get(key, version)
     if found is None:
         found = _counted(session, month, instrument_id)
