@@ -107,6 +107,7 @@ def generate(url: str, responses: int, units: int, seed: int, chunk: int) -> Non
 
     from instruments.registry import get_registered
     from survey import create_app
+    from survey.database import refresh_planner_statistics
     from survey.demo.province import COMMENTS, _calibrated_logit, _quick_answers, _sipas_answers
     from survey.extensions import db
     from survey.models import ALL, Answer, FrameUpload, Response, ServedCount, TextAnswer
@@ -212,6 +213,7 @@ def generate(url: str, responses: int, units: int, seed: int, chunk: int) -> Non
         elapsed = time.perf_counter() - started
         aggregated = time.perf_counter()
         cells = rebuild(session, None)  # the rows went in directly: their dashboard sums are computed once
+        refresh_planner_statistics(session)  # as `flask aggregates rebuild` does after a bulk import
         session.commit()
         aggregated = time.perf_counter() - aggregated
         print(f"index aggregates rebuilt: {cells:,} cells in {aggregated:.1f} s")

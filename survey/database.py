@@ -1,4 +1,5 @@
-"""Engine settings that make the embedded SQLite database safe to serve from."""
+"""Engine settings that make the embedded SQLite database safe to serve from, and keep its query
+planner informed."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from survey.extensions import db
 
@@ -27,3 +29,19 @@ def init_app(app: Flask) -> None:
         engine = db.engine
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine, "connect", _sqlite_pragmas)
+
+
+def refresh_planner_statistics(session: Session) -> None:
+    """Refresh SQLite's query-planner statistics (``ANALYZE``, sampled); PostgreSQL's autovacuum keeps
+    its own (nothing to do there).
+
+    Without statistics SQLite guesses, and for a ward's comments or counts over a year it guessed the
+    index on (status, submitted_at), reading every valid response of the year instead of the ward's
+    (25-64 ms instead of under 3 at a million responses). The scheduled alerts job and
+    `flask aggregates rebuild` (after a bulk import) call this. `analysis_limit` bounds the work by
+    sampling about a thousand rows of each index (15 ms at a million responses; sqlite.org, "ANALYZE",
+    "Approximate ANALYZE for large databases").
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(sa.text("PRAGMA analysis_limit=1000"))
+        session.execute(sa.text("ANALYZE"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from babel import Locale
 from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import get_locale
 
@@ -27,4 +28,8 @@ def current_locale() -> str:
 
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
+    # Babel reads a language's CLDR data (number symbols and formats) from disk at its first use in a
+    # process, which the first page after every restart paid (0.05-0.13 s); read it at start instead.
+    for code in app.config["LANGUAGES"]:
+        Locale.parse(code).number_symbols  # noqa: B018 (loading the data is the point)
     app.jinja_env.globals["current_locale"] = current_locale

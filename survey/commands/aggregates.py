@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask.cli import AppGroup
 
 from survey.commands.options import period_option
+from survey.database import refresh_planner_statistics
 from survey.extensions import db
 from survey.models import Unit
 from survey.services.reporting.aggregate_rebuild import check, rebuild
@@ -48,6 +49,7 @@ def rebuild_command(unit_code: str | None, period: Period | None) -> None:
     first, last = (period.first, period.last) if period is not None else (None, None)
     try:
         written = rebuild(db.session(), units, first, last)
+        refresh_planner_statistics(db.session())  # after a bulk import, the tables' sizes have moved
         db.session.commit()
     except Exception as error:
         db.session.rollback()

@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 
 from survey.auth import current_time
 from survey.commands.options import period_option
+from survey.database import refresh_planner_statistics
 from survey.extensions import db
 from survey.local_time import local_date
 from survey.services.reporting.alerts import refresh_all_alerts
@@ -32,6 +33,7 @@ def refresh(period: Period | None) -> None:
     logger = current_app.logger
     try:
         target = current_app.config["DEFAULT_TARGET"]
+        refresh_planner_statistics(db.session())  # the job runs hourly or daily: planner statistics keep up
         summary = refresh_all_alerts(db.session(), period, default_target=target, now=now)
         db.session.commit()
     except Exception as error:

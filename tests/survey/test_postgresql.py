@@ -23,6 +23,7 @@ from survey import create_app
 from survey.demo.tree import seed_demo
 from survey.extensions import db
 from survey.models import Unit
+from survey.query_lists import one_of
 from survey.services.reporting.indices import compute_unit_indices
 from survey.services.reporting.periods import Period
 from tests.survey.aggregate_helpers import assert_dashboard_reads_aggregates, damage_one_row, run_scenario
@@ -130,4 +131,31 @@ def test_index_aggregates_equal_the_rows_on_postgresql(pg_url: str) -> None:
     assert runner.invoke(args=["aggregates", "check"]).exit_code == 0
     assert_dashboard_reads_aggregates(app)
     with app.app_context():
+        _close()
+
+
+def test_a_list_of_units_is_one_array_parameter_on_postgresql(pg_url: str) -> None:
+    """`one_of` selects what IN selects, with one parameter however long the list (psycopg parses a
+    statement of more than 50 parameters anew at every execution)."""
+    app = _migrated(_app(pg_url))
+    with app.app_context():
+        seed_demo(db.session)
+        db.session.commit()
+        session = db.session()
+        units: dict[int, str] = {uid: code for uid, code in session.execute(sa.select(Unit.id, Unit.code))}
+        wanted = [*sorted(units)[::2], 10**9]  # and an id no unit has
+        sent: list[int] = []
+
+        def count_parameters(*args: Any) -> None:
+            sent.append(len(args[3]))  # (connection, cursor, statement, parameters, context, many)
+
+        sa.event.listen(db.engine, "before_cursor_execute", count_parameters)
+        found = set(session.scalars(sa.select(Unit.id).where(one_of(session, Unit.id, wanted))))
+        plain_in = set(session.scalars(sa.select(Unit.id).where(Unit.id.in_(wanted))))
+        sa.event.remove(db.engine, "before_cursor_execute", count_parameters)
+        assert found == plain_in == set(sorted(units)[::2])
+        assert sent == [1, len(wanted)]  # what the driver parses: one array against one per value
+        codes = sorted(units.values())[:3]
+        assert sorted(session.scalars(sa.select(Unit.code).where(one_of(session, Unit.code, codes)))) == codes
+        assert list(session.scalars(sa.select(Unit.id).where(one_of(session, Unit.id, [])))) == []
         _close()

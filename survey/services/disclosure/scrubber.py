@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from survey.models import Response, ResponseStatus, TextAnswer, Unit
+from survey.query_lists import one_of
 
 
 class PiiKind(StrEnum):
@@ -237,10 +238,12 @@ def scrubbed_comments(session: Session, unit_ids: Collection[int], instrument_id
     rows = session.execute(
         sa.select(Unit.code, Response.submitted_at, TextAnswer.text)
         .join(Response, Response.id == TextAnswer.response_id).join(Unit, Unit.id == Response.unit_id)
-        .where(Response.unit_id.in_(list(unit_ids)), Response.instrument_id == instrument_id,
+        .where(one_of(session, Response.unit_id, unit_ids), Response.instrument_id == instrument_id,
                Response.instrument_version == version, Response.status == ResponseStatus.VALID,
                Response.submitted_at >= start, Response.submitted_at < end)
-        .order_by(Response.submitted_at.desc()).limit(limit)
+        # The id breaks ties, and keeps SQLite from reading the whole window in (status, submitted_at)
+        # index order to find a few units' latest comments.
+        .order_by(Response.submitted_at.desc(), Response.id.desc()).limit(limit)
     ).all()
     out = []
     for code, submitted, raw in rows:

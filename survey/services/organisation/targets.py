@@ -29,6 +29,7 @@ from werkzeug.exceptions import NotFound
 from instruments.registry import list_instruments
 from survey.errors import SurveyError
 from survey.models import ProposalStatus, Role, Target, TargetProposal, Unit, User
+from survey.query_lists import one_of
 from survey.services.organisation.assignments import ancestors_and_self
 from survey.services.organisation.units import UnitRefused
 from survey.services.staff import access, audit
@@ -138,7 +139,8 @@ def effective_targets(session: Session, root: Unit, parents: Mapping[str, str | 
         EffectiveTarget(instrument_id, year, default, None, False)
     own = {unit.code: (unit, float(value)) for unit, value in session.execute(
         sa.select(Unit, Target.target).join(Target, Target.unit_id == Unit.id)
-        .where(Target.instrument_id == instrument_id, Target.year == year, Unit.code.in_(list(parents))))}
+        .where(Target.instrument_id == instrument_id, Target.year == year,
+               one_of(session, Unit.code, parents)))}
     out: dict[str, EffectiveTarget] = {}
     for code in parents:
         node: str | None = code

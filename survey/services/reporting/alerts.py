@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from analysis.verdicts import Verdict
 from survey.local_time import utc_bounds
 from survey.models import Alert, AlertKind, AlertNote, Response, Unit, User
+from survey.query_lists import one_of
 from survey.services.reporting.indices import IndexReport, unit_indices
 from survey.services.reporting.periods import Period
 from survey.services.staff import audit
@@ -121,7 +122,7 @@ def refresh_all_alerts(session: Session, period: Period, *, default_target: floa
 
 def visible_alerts(session: Session, unit_ids: Collection[int], *, open_only: bool = False) -> list[Alert]:
     """Alerts of `unit_ids`, open ones first, newest period first."""
-    query = (sa.select(Alert).where(Alert.unit_id.in_(list(unit_ids)))
+    query = (sa.select(Alert).where(one_of(session, Alert.unit_id, unit_ids))
              .options(selectinload(Alert.notes), selectinload(Alert.unit))
              .order_by(Alert.acknowledged_at.is_not(None), Alert.period_start.desc(), Alert.estimate,
                        Alert.id))

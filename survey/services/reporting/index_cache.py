@@ -42,12 +42,13 @@ from sqlalchemy.orm import Session
 
 from survey.local_time import utc_bounds
 from survey.models import IndexAggregate, Response, ResponseStatus, ServedCount, Target
+from survey.query_lists import one_of
 from survey.services.reporting.periods import month_spans
+from survey.session_memo import remembered
 
 _LOG = logging.getLogger(__name__)
 V = TypeVar("V")
 Version = tuple[object, ...]
-_MEMO = "reporting.data_versions"  # session.info key: the stamps read in this session
 
 
 @dataclass
@@ -61,18 +62,9 @@ class _Stamps:
 
 
 def _stamps(session: Session) -> _Stamps:
-    stamps = session.info.get(_MEMO)
-    if not isinstance(stamps, _Stamps):
-        stamps = session.info[_MEMO] = _Stamps()
-    return stamps
-
-
-@sa.event.listens_for(Session, "after_flush")
-@sa.event.listens_for(Session, "after_commit")
-@sa.event.listens_for(Session, "after_rollback")
-def _forget(session: Session, *_args: object) -> None:
-    """A session that writes (or ends its transaction) may see other data: read the stamps again."""
-    session.info.pop(_MEMO, None)
+    """The stamps read in this session; a session that writes (or ends its transaction) may see other
+    data and reads them again (`session_memo`)."""
+    return remembered(session, "reporting.data_versions", _Stamps)
 
 
 def _months(first: date, last: date) -> list[str]:
@@ -98,7 +90,7 @@ def _aggregate_stamps(session: Session, ids: frozenset[int] | None, months: list
     wanted = [m for m in months if (ids, m) not in known]
     if wanted:
         found = {month: (int(n), int(total or 0), last) for month, n, total, last in session.execute(
-            query.where(IndexAggregate.unit_id.in_(list(ids)), IndexAggregate.month >= wanted[0],
+            query.where(one_of(session, IndexAggregate.unit_id, ids), IndexAggregate.month >= wanted[0],
                         IndexAggregate.month <= wanted[-1]))}
         for month in wanted:
             known[ids, month] = found.get(month, _NO_ROWS)
@@ -129,7 +121,7 @@ def _left_out_stamps(session: Session, ids: frozenset[int] | None,
                         Response.submitted_at < ends[-1])
                  .group_by(month))
         if ids is not None:
-            query = query.where(Response.unit_id.in_(list(ids)))
+            query = query.where(one_of(session, Response.unit_id, ids))
         found = {int(index): (int(count), last_id, int(total or 0))
                  for index, count, last_id, total in session.execute(query)}
         for index, span in enumerate(spans):

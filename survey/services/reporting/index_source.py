@@ -28,6 +28,7 @@ from analysis.tables import compute_indices, indices_from_sums
 from instruments.index import IndexDefinition
 from instruments.model import Instrument
 from survey.models import IndexAggregate, Unit
+from survey.query_lists import one_of
 from survey.services.reporting.aggregates import decode_rows, sums_layout
 from survey.services.reporting.index_cache import Version, VersionedCache, data_version
 from survey.services.reporting.period_weights import cell_weights, respondent_weights
@@ -97,7 +98,7 @@ def _aggregate_rows(session: Session, ids: Collection[int], period: Period,
         sa.select(IndexAggregate.unit_id, Unit.code, IndexAggregate.month, IndexAggregate.procedure_field,
                   IndexAggregate.respondents, IndexAggregate.sums)
         .join(Unit, Unit.id == IndexAggregate.unit_id)
-        .where(IndexAggregate.unit_id.in_(list(ids)), IndexAggregate.instrument_id == instrument.id,
+        .where(one_of(session, IndexAggregate.unit_id, ids), IndexAggregate.instrument_id == instrument.id,
                IndexAggregate.instrument_version == instrument.version,
                IndexAggregate.month >= period.first.strftime("%Y-%m"),
                IndexAggregate.month <= period.last.strftime("%Y-%m"),

@@ -26,6 +26,7 @@ from instruments.index import IndexDefinition
 from instruments.model import Instrument
 from instruments.registry import get_instrument, parse_spec
 from survey.models import Unit
+from survey.query_lists import one_of
 from survey.services.reporting.index_cache import VersionedCache, data_version
 from survey.services.reporting.index_source import EMPTY_COLUMNS
 from survey.services.reporting.period_change import overall_changes
@@ -192,7 +193,7 @@ def instrument_for(key: str) -> Instrument:
 
 def _names(session: Session, ids: set[int]) -> dict[str, tuple[int, str, str, str]]:
     rows = session.execute(sa.select(Unit.id, Unit.code, Unit.name_vi, Unit.name_en, Unit.kind)
-                           .where(Unit.id.in_(ids))).all()
+                           .where(one_of(session, Unit.id, ids))).all()
     return {code: (uid, vi, en, str(kind)) for uid, code, vi, en, kind in rows}
 
 

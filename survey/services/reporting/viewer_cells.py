@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from survey.models import Unit, User
+from survey.query_lists import one_of
 from survey.services.reporting.indices import IndexReport, unit_indices
 from survey.services.reporting.periods import Period
 from survey.services.reporting.small_cells import hidden_units, hidden_units_by_period
@@ -57,7 +58,7 @@ def cells_of(reports: Iterable[IndexReport]) -> ViewerCells:
 def scope_roots(session: Session, user: User) -> list[Unit]:
     """The roots of what `user` may see (units whose parent they may not see), by code."""
     visible = visible_unit_ids(session, user)
-    units = session.scalars(sa.select(Unit).where(Unit.id.in_(visible))).all()
+    units = session.scalars(sa.select(Unit).where(one_of(session, Unit.id, visible))).all()
     return sorted((u for u in units if u.parent_id not in visible), key=lambda u: u.code)
 
 

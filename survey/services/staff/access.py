@@ -20,6 +20,7 @@ from werkzeug.exceptions import NotFound
 from survey.errors import SurveyError
 from survey.models import Alert, Counter, Response, Role, Unit, User
 from survey.services.staff import audit
+from survey.session_memo import remembered
 
 MANAGING_ROLES = (Role.ADMIN, Role.MANAGER)
 EXPORTING_ROLES = (Role.ADMIN, Role.MANAGER, Role.RESEARCHER)
@@ -31,13 +32,19 @@ Owned = TypeVar("Owned", Counter, Alert, Response)
 def subtree_ids(session: Session, root_ids: Iterable[int]) -> set[int]:
     """The given units and all their descendants (recursive CTE on units.parent_id; SQLite and
     PostgreSQL). UNION, not UNION ALL, so a corrupt cycle in the tree terminates instead of looping."""
-    roots = sorted(set(root_ids))
+    roots = tuple(sorted(set(root_ids)))
     if not roots:
         return set()
+    # A page asks for the same subtrees many times (its unit's, the province's for each table): read
+    # once per session until it writes (`session_memo`); a copy, as callers may add to it.
+    return set(remembered(session, ("subtree_ids", roots), lambda: _read_subtree(session, roots)))
+
+
+def _read_subtree(session: Session, roots: tuple[int, ...]) -> frozenset[int]:
     tree = sa.select(Unit.id).where(Unit.id.in_(roots)).cte("subtree", recursive=True)
     children = sa.select(Unit.id).join(tree, Unit.parent_id == tree.c.id)
     tree = tree.union(children)
-    return set(session.scalars(sa.select(tree.c.id)))
+    return frozenset(session.scalars(sa.select(tree.c.id)))
 
 
 def visible_unit_ids(session: Session, user: User) -> set[int]:
