@@ -11,6 +11,8 @@ period is measured in a fresh process, so "cold" is a first view after a restart
 caches; the operating system's file cache stays warm): cold, warm (median of three views, nothing
 changed) and after one new response (in the period's last month, at the ward's service point). Peak
 memory is the process's maximum resident set (`resource.getrusage`) after the three measurements.
+Once the app is built, the process does what a gunicorn worker does once it has loaded it
+(`survey.worker_start`, the shipped deploy/gunicorn.conf.py).
 
 Each page and period is measured twice, each in its own fresh process with its own shared report
 store (`REPORT_CACHE_URI`, a new directory): "nothing shared" starts from an empty store (the first
@@ -84,12 +86,14 @@ def measure_one(target: str, page: str, period_text: str, store: str) -> dict[st
     from survey import create_app
     from survey.models import Role
     from survey.services.reporting.periods import Period
+    from survey.worker_start import freeze_startup_objects
     from tests.survey.staff_helpers import CHEAP_ARGON2, Clock, add_staff, sign_in
 
     period = Period.from_text(period_text)
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url(target), "SECRET_KEY": "bench-only",
                       "TESTING": True, "WTF_CSRF_ENABLED": False, "CLOCK": Clock(), **CHEAP_ARGON2,
                       "REPORT_CACHE_URI": f"filesystem:{store}"})
+    freeze_startup_objects()  # as a gunicorn worker does once it has loaded the app (deploy/gunicorn.conf.py)
     staff = add_staff(app, f"bench-{time.time_ns()}", Role.MANAGER, ("HL",), totp=True)
     client = app.test_client()
     sign_in(client, app, staff)

@@ -28,6 +28,16 @@ def _app_config() -> Config:
 
 
 wsgi_app = "survey:create_app()"
+
+
+def post_worker_init(worker: object) -> None:
+    """Once a worker has loaded the app: keep the collector off its long-lived objects
+    (survey/worker_start.py)."""
+    from survey.worker_start import freeze_startup_objects
+
+    freeze_startup_objects()
+
+
 bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 forwarded_allow_ips = _allowed_proxies(_app_config())
