@@ -175,8 +175,9 @@ class IndexReport:
     @functools.cached_property
     def _trend_by_domain(self) -> dict[str, dict[str, tuple[float, float, float]]]:
         out: dict[str, dict[str, tuple[float, float, float]]] = {}
-        for domain, label, est, lo, hi in zip(self.trend["domain"], self.trend["period"], self.trend["est"],
-                                              self.trend["ci_lo"], self.trend["ci_hi"], strict=True):
+        # Python lists first: iterating Arrow-backed columns value by value cost 0.04 s a province.
+        columns = (self.trend[c].tolist() for c in ("domain", "period", "est", "ci_lo", "ci_hi"))
+        for domain, label, est, lo, hi in zip(*columns, strict=True):
             out.setdefault(domain, {})[label] = (float(est), float(lo), float(hi))
         return out
 

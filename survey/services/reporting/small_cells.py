@@ -95,7 +95,8 @@ def hidden_units_by_period(report: IndexReport) -> dict[str, frozenset[str]]:
     """period label (as in `IndexReport.trend_labels`) -> units of the tree hidden in that period's trend."""
     if "hidden_by_period" not in report.derived:
         trend = report.trend
-        rows = ({"period": p, "domain": d, "n": n}
-                for p, d, n in zip(trend["period"], trend["domain"], trend["n"], strict=True))
+        rows = ({"period": p, "domain": d, "n": n}  # lists: Arrow-backed columns iterate slowly
+                for p, d, n in zip(trend["period"].tolist(), trend["domain"].tolist(), trend["n"].tolist(),
+                                   strict=True))
         report.derived["hidden_by_period"] = protected_by_period(rows, report.parents)
     return dict(report.derived["hidden_by_period"])
