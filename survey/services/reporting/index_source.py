@@ -32,7 +32,7 @@ from survey.query_lists import one_of
 from survey.services.reporting.aggregates import decode_rows, sums_layout
 from survey.services.reporting.index_cache import Version, VersionedCache, data_version
 from survey.services.reporting.period_weights import cell_weights, respondent_weights
-from survey.services.reporting.periods import Period
+from survey.services.reporting.periods import Period, month_spans
 from survey.services.reporting.respondent_data import load_respondents_cached
 from survey.services.reporting.response_counts import window_counts
 from survey.services.reporting.table_update import (
@@ -40,6 +40,7 @@ from survey.services.reporting.table_update import (
     domains_to_update,
     narrowed,
     spliced,
+    sums_digest,
     table_inputs,
     unit_digests,
 )
@@ -89,20 +90,50 @@ def _response_counts(session: Session, ids: Collection[int], period: Period,
     return _Counts(counts.valid_by_unit(instrument.version), excluded)
 
 
-_AggregateRow = tuple[int, str, str, str, int, bytes]  # unit id, unit code, month, field, respondents, sums
+# unit id, unit code, month, field, respondents, sums, and a digest of the sums (`sums_digest`)
+_AggregateRow = tuple[int, str, str, str, int, bytes, bytes]
 
 
 def _aggregate_rows(session: Session, ids: Collection[int], period: Period,
                     instrument: Instrument) -> list[_AggregateRow]:
-    return list(session.execute(
-        sa.select(IndexAggregate.unit_id, Unit.code, IndexAggregate.month, IndexAggregate.procedure_field,
-                  IndexAggregate.respondents, IndexAggregate.sums)
-        .join(Unit, Unit.id == IndexAggregate.unit_id)
-        .where(one_of(session, IndexAggregate.unit_id, ids), IndexAggregate.instrument_id == instrument.id,
-               IndexAggregate.instrument_version == instrument.version,
-               IndexAggregate.month >= period.first.strftime("%Y-%m"),
-               IndexAggregate.month <= period.last.strftime("%Y-%m"),
-               IndexAggregate.respondents > 0)).all())
+    """The period's aggregate rows of the subtree with respondents, by (unit id, month, field).
+
+    Each month's rows are kept per process under that month's data version (`index_cache`): after a new
+    response a year's table reads its one changed month again, not twelve (a province's year at a
+    million responses is 9,000 rows and 60 MB of sums, 0.1-0.3 s to fetch)."""
+    subtree, url = frozenset(ids), str(session.get_bind().engine.url)
+    data_version(session, subtree, period.first, period.last)  # every month's stamps in one query
+    rows: list[_AggregateRow] = []
+    missing: dict[str, tuple[tuple[object, ...], Version]] = {}
+    for first, last in month_spans(period.first, period.last):
+        month = first.strftime("%Y-%m")
+        key, version = (url, subtree, month, instrument.key), data_version(session, subtree, first, last)
+        hit = _MONTH_ROWS.get(key, version)
+        if hit is None:
+            missing[month] = (key, version)
+        else:
+            rows.extend(hit)
+    if missing:
+        fetched: dict[str, list[_AggregateRow]] = {month: [] for month in missing}
+        query = (sa.select(IndexAggregate.unit_id, Unit.code, IndexAggregate.month,
+                           IndexAggregate.procedure_field, IndexAggregate.respondents, IndexAggregate.sums)
+                 .join(Unit, Unit.id == IndexAggregate.unit_id)
+                 .where(one_of(session, IndexAggregate.unit_id, subtree),
+                        IndexAggregate.instrument_id == instrument.id,
+                        IndexAggregate.instrument_version == instrument.version,
+                        IndexAggregate.month.in_(list(missing)), IndexAggregate.respondents > 0))
+        for unit_id, code, month, field, respondents, sums in session.execute(query):
+            fetched[month].append((unit_id, code, month, field, respondents, sums, sums_digest(sums)))
+        for month, found in fetched.items():
+            _MONTH_ROWS.put(*missing[month], found)
+            rows.extend(found)
+    rows.sort(key=lambda row: (row[0], row[2], row[3]))  # the same order however the months were read
+    return rows
+
+
+# Process-local: a province-month's rows are 2-3 MB (the sums); three years of a province and its largest
+# subtrees fit.
+_MONTH_ROWS: VersionedCache[list[_AggregateRow]] = VersionedCache(128)
 
 
 def _trusted_rows(session: Session, ids: Collection[int], period: Period, instrument: Instrument
@@ -142,7 +173,7 @@ def period_sums(session: Session, ids: Collection[int], period: Period, instrume
     cells, sums, weighting_result, _ = _weighted_cells(session, rows, ids, period, instrument, weighted,
                                                         min_cell)
     is_weighted = weighting_result is not None
-    found = PeriodSums(cells, sums, is_weighted, unit_digests(cells, [row[5] for row in rows], is_weighted))
+    found = PeriodSums(cells, sums, is_weighted, unit_digests(cells, [row[6] for row in rows], is_weighted))
     _SUMS.put(key, version, found)
     return found
 
@@ -210,7 +241,7 @@ def _from_aggregates(session: Session, rows: list[_AggregateRow],
         return PeriodEstimates(pd.DataFrame(columns=EMPTY_COLUMNS), False, weighting, 0, excluded,
                                Source.AGGREGATES, pd.DataFrame())
     is_weighted = weighting_result is not None
-    inputs = table_inputs(cells, [row[5] for row in rows], parents, targets, is_weighted)
+    inputs = table_inputs(cells, [row[6] for row in rows], parents, targets, is_weighted)
     if trusted:  # what `period_sums` would compute next, for the change against the previous period
         key, version = _sums_key(session, ids, period, instrument, weighted, min_cell)
         _SUMS.put(key, version, PeriodSums(cells, sums, is_weighted, inputs.units))
@@ -235,7 +266,7 @@ def _weighted_cells(session: Session, rows: list[_AggregateRow], ids: Collection
                     instrument: Instrument, weighted: bool, min_cell: int
                     ) -> tuple[pd.DataFrame, Int64Array, CellWeights | None, str]:
     """The aggregate rows as cells (with their weight and calibration cell when weighted) and sums."""
-    cells = pd.DataFrame([(code, month, field, n) for _, code, month, field, n, _ in rows],
+    cells = pd.DataFrame([(code, month, field, n) for _, code, month, field, n, *_ in rows],
                          columns=["unit", "month", "field", "respondents"])
     weighting_result, weighting = cell_weights(session, cells[["unit", "field", "month", "respondents"]], ids,
                                                period.first, period.last, weighted, min_cell)

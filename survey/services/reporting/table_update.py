@@ -44,15 +44,22 @@ class TableInputs:
 
 def table_inputs(cells: pd.DataFrame, blobs: Sequence[bytes], parents: Mapping[str, str | None],
                  targets: float | Mapping[str, float] | None, weighted: bool) -> TableInputs:
-    """The digests of a period's cells and their stored sums `blobs` (`unit_digests`), with the tree and
-    the targets (one for all, or by unit code)."""
+    """The digests of a period's cells and their stored sums (`blobs`: each cell's `sums_digest`;
+    `unit_digests`), with the tree and the targets (one for all, or by unit code)."""
     by_unit = {code: targets.get(code) if isinstance(targets, Mapping) else targets for code in parents}
     return TableInputs(unit_digests(cells, blobs, weighted), dict(parents), by_unit, weighted)
 
 
+def sums_digest(sums: bytes) -> bytes:
+    """A digest of one cell's stored sums: what a unit's digest reads in place of the sums themselves (a
+    province's year is 60 MB of sums, hashed once per cell when read rather than per table)."""
+    return hashlib.blake2b(sums, digest_size=16).digest()
+
+
 def unit_digests(cells: pd.DataFrame, blobs: Sequence[bytes], weighted: bool) -> dict[str, int]:
     """One digest per unit of its cells (``unit``, ``month``, ``field``, ``respondents`` and, when
-    `weighted`, ``weight`` and ``calibration_cell``) and their stored sums `blobs`, row by row."""
+    `weighted`, ``weight`` and ``calibration_cell``) and their stored sums (`blobs`: each cell's sums, or
+    their `sums_digest`), row by row."""
     units = cells["unit"].astype(str).tolist()
     months, fields = cells["month"].astype(str).tolist(), cells["field"].astype(str).tolist()
     counts = cells["respondents"].astype(int).tolist()
@@ -75,11 +82,10 @@ def unit_digests(cells: pd.DataFrame, blobs: Sequence[bytes], weighted: bool) ->
 def _digest(parts: list[bytes]) -> int:
     """One number for `parts`, the same in every process (hashlib, not hash(): a table and its digests
     may be read back by another process from the shared store)."""
-    digest = hashlib.blake2b(digest_size=8)
-    for part in parts:
-        digest.update(len(part).to_bytes(8, "little"))
-        digest.update(part)
-    return int.from_bytes(digest.digest(), "little")
+    # One update of the whole stream: the same digest as one update per piece, at a fraction of the calls
+    # (a province's year is 27,000 pieces).
+    stream = b"".join(len(part).to_bytes(8, "little") + part for part in parts)
+    return int.from_bytes(hashlib.blake2b(stream, digest_size=8).digest(), "little")
 
 
 def domains_to_update(previous: TableInputs, current: TableInputs,
