@@ -36,8 +36,8 @@ def refresh_planner_statistics(session: Session) -> None:
     its own (nothing to do there).
 
     Without statistics SQLite guesses, and for a ward's comments or counts over a year it guessed the
-    index on (status, submitted_at), reading every valid response of the year instead of the ward's
-    (25-64 ms instead of under 3 at a million responses). The scheduled alerts job and
+    index on (status, submitted_at), reading every valid response of the year (at a million responses)
+    instead of the ward's own. The scheduled alerts job and
     `flask aggregates rebuild` (after a bulk import) call this. `analysis_limit` bounds the work by
     sampling about a thousand rows of each index (15 ms at a million responses; sqlite.org, "ANALYZE",
     "Approximate ANALYZE for large databases").

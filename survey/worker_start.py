@@ -4,10 +4,10 @@ Python's cyclic garbage collector walks, in a full (oldest-generation) collectio
 has survived two collections: the app and the libraries it imported (pandas, NumPy, SciPy,
 SQLAlchemy, Jinja2, Babel...), several hundred thousand objects that live as long as the process.
 A dashboard's first view in a new worker allocates enough to set off one such collection: at a
-million responses it took 0.11 s of the province page's 0.46 s (docs/bench.md, "A full garbage
-collection in a new worker"). `gc.freeze()` moves every object that exists once the app is loaded to
-a permanent generation that collections skip (Python documentation, `gc.freeze`); unreachable
-objects are collected first, so none is kept by it. Collections of what requests create run as before.
+million responses it took 0.11 s of the province page's 0.46 s (docs/bench.md, "A ward's first view,
+and a year after a response"). `gc.freeze()` moves every object that exists once the app is loaded to
+a permanent generation that collections skip (Python documentation, `gc.freeze`); unreachable objects
+are collected first, so none is kept by it. Collections of what requests create run as before.
 """
 
 from __future__ import annotations

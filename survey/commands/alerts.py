@@ -33,7 +33,7 @@ def refresh(period: Period | None) -> None:
     logger = current_app.logger
     try:
         target = current_app.config["DEFAULT_TARGET"]
-        refresh_planner_statistics(db.session())  # the job runs hourly or daily: planner statistics keep up
+        refresh_planner_statistics(db.session())  # nightly, so the planner's statistics keep up
         summary = refresh_all_alerts(db.session(), period, default_target=target, now=now)
         db.session.commit()
     except Exception as error:
