@@ -1,6 +1,7 @@
 """`flask alerts` commands: the scheduled alerts job (docs/deploy.md shows cron and systemd timers).
 
-The command commits once at the end and is audited with actor None (the system).
+The command commits the planner statistics at once, then the alerts once at the end; it is audited
+with actor None (the system).
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ def refresh(period: Period | None) -> None:
     try:
         target = current_app.config["DEFAULT_TARGET"]
         refresh_planner_statistics(db.session())  # nightly, so the planner's statistics keep up
+        # On their own, at once: the job must not hold SQLite's write lock while it computes (citizens
+        # submitting meanwhile would wait on it).
+        db.session.commit()
         summary = refresh_all_alerts(db.session(), period, default_target=target, now=now)
         db.session.commit()
     except Exception as error:
