@@ -13,9 +13,15 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from cachelib import FileSystemCache, RedisCache
-from flask import Flask, Response, g, has_request_context
+from flask import Flask, Response, current_app, g, has_request_context
 
-from survey.services.reporting.index_cache import SharedStore, share_between_processes
+from survey.extensions import db
+from survey.services.reporting.index_cache import (
+    SharedStore,
+    Task,
+    prepare_later_with,
+    share_between_processes,
+)
 
 # An entry's version is checked on every read, so age only bounds what a store keeps for periods
 # nobody opens any more. A province's report at a million responses a year is about 20 MB pickled, a
@@ -78,17 +84,43 @@ def _write(pending: dict[tuple[WrittenAfterResponse, str], tuple[Any, int | None
             _LOG.warning("shared report cache: could not store %s", key, exc_info=True)
 
 
+_TASKS = "report_store_tasks"  # flask.g: what `index_cache.prepare_later` asked of this request
+
+
+def _schedule(task: Task) -> None:
+    if has_request_context():
+        g.setdefault(_TASKS, []).append(task)
+
+
+def _prepare(app: Flask, tasks: list[Task]) -> None:
+    """Run what a request left to read ahead, in a context and session of their own (read only)."""
+    with app.app_context():
+        for task in tasks:
+            try:
+                task(db.session())
+            except Exception:  # reading ahead is never needed: a failure costs a later view the read
+                _LOG.warning("reading ahead after a response failed", exc_info=True)
+            finally:
+                db.session.rollback()
+
+
 def init_app(app: Flask) -> None:
-    """Share the figures as the app's configuration says, each request's writes after its response."""
+    """Share the figures as the app's configuration says, each request's writes after its response,
+    and read ahead after it what the figures read from the store did not (`index_cache.prepare_later`)."""
     store = store_for(app.config.get("REPORT_CACHE_URI"), app)
     if store is None:
         share_between_processes(None)
+        prepare_later_with(None)
         return
     share_between_processes(WrittenAfterResponse(store))
+    prepare_later_with(_schedule)
 
     @app.after_request
     def write_when_sent(response: Response) -> Response:
-        pending = g.pop(_PENDING, None)
+        pending, tasks = g.pop(_PENDING, None), g.pop(_TASKS, None)
         if pending:  # the WSGI server closes the response once its body is sent
             response.call_on_close(lambda: _write(pending))
+        if tasks:
+            serving = current_app._get_current_object()  # type: ignore[attr-defined]
+            response.call_on_close(lambda: _prepare(serving, tasks))
         return response

@@ -38,6 +38,7 @@ from survey.services.citizens.flag_review import Decision, decide
 from survey.services.citizens.form_nonce import FormNonce
 from survey.services.citizens.submissions import Outcome, Stored, Validation, store_response
 from survey.services.reporting import (
+    index_source,
     indices,
     period_change,
     period_tables,
@@ -262,7 +263,8 @@ def province_report(app: Flask) -> indices.IndexReport:
 def new_process() -> None:
     """What a new worker starts with: empty caches of its own (a shared store is kept)."""
     for cache in (indices._REPORTS, period_tables.PERIOD_TABLES, period_change._CHANGES,
-                  respondent_data._FRAMES, response_counts._COUNTS):
+                  respondent_data._FRAMES, response_counts._COUNTS, index_source._SUMS,
+                  index_source._MONTH_ROWS):
         cache._entries.clear()
 
 

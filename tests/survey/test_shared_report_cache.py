@@ -18,7 +18,7 @@ from survey import report_store
 from survey.extensions import db
 from survey.models import Counter, Role
 from survey.report_store import WrittenAfterResponse, store_for
-from survey.services.reporting import index_cache, respondent_data, response_counts
+from survey.services.reporting import index_cache, index_source, respondent_data, response_counts
 from tests.survey.aggregate_helpers import (
     counting_period_tables,
     demo_with_responses,
@@ -150,6 +150,39 @@ def test_a_page_writes_to_the_store_once_its_response_is_sent(sapp: Flask, tmp_p
     computed = counting_period_tables(monkeypatch)
     again = client.get(PAGE)
     assert again.status_code == 200 and not computed  # another process reads what this one computed
+
+
+def test_a_page_read_from_the_store_reads_its_sums_ahead_once_sent(sapp: Flask,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that read a page from the store computed no cell sums: it reads those of the period and
+    the previous one after the response, so that after a new response it fetches only the changed month,
+    and its figures are still those of a computation from nothing."""
+    client = signed_in(sapp, "reader-ahead", Role.MANAGER, ("HL",))
+    client.get(PAGE).close()  # computed here, stored
+    new_process()
+    response = client.get(PAGE)  # read from the store
+    assert response.status_code == 200 and not index_source._SUMS._entries  # nothing before it is sent
+    response.close()
+    assert {key[2] for key in index_source._SUMS._entries} == {"2026-11", "2026-10"}
+    with sapp.app_context():
+        counter = db.session.scalars(sa.select(Counter).order_by(Counter.id)).first()
+        assert counter is not None
+        submit(db.session(), counter, {"e1_info": 2}, datetime(2026, 11, 21, 3, tzinfo=UTC))
+        db.session.commit()
+    fetched: list[str] = []
+    real_put = index_source._MONTH_ROWS.put
+    monkeypatch.setattr(index_source._MONTH_ROWS, "put", lambda key, version, value:
+                        fetched.append(str(key[2])) or real_put(key, version, value))
+    after = client.get(PAGE)
+    assert after.status_code == 200 and fetched == ["2026-11"]
+    after.close()
+    spliced = province_report(sapp)
+    new_process()
+    monkeypatch.setattr(index_cache, "_shared", [None])
+    fresh = province_report(sapp)
+    np.testing.assert_allclose(spliced.estimates["est"].to_numpy(float),
+                               fresh.estimates["est"].to_numpy(float), rtol=1e-12, atol=1e-15)
+    assert spliced.changes.equals(fresh.changes)
 
 
 def test_a_store_failing_after_the_response_loses_only_the_copy(sapp: Flask, monkeypatch: pytest.MonkeyPatch,

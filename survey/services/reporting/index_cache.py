@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -169,6 +170,24 @@ _shared: list[SharedStore | None] = [None]
 def share_between_processes(store: SharedStore | None) -> None:
     """Keep the named caches' values in `store` as well (None: in this process only)."""
     _shared[0] = store
+
+
+Task = Callable[[Session], None]
+_later: list[Callable[[Task], None] | None] = [None]
+
+
+def prepare_later_with(schedule: Callable[[Task], None] | None) -> None:
+    """How `prepare_later` runs its tasks (the web app: once the response is sent); None: never."""
+    _later[0] = schedule
+
+
+def prepare_later(task: Task) -> None:
+    """Run `task` with a session of its own once the current response has been sent (as the app
+    schedules it), or not at all: such a task only reads ahead what a later computation would read
+    itself, so no figure ever depends on it."""
+    schedule = _later[0]
+    if schedule is not None:
+        schedule(task)
 
 
 def _code_digest() -> str:

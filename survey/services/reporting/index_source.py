@@ -30,7 +30,7 @@ from instruments.model import Instrument
 from survey.models import IndexAggregate, Unit
 from survey.query_lists import one_of
 from survey.services.reporting.aggregates import decode_rows, sums_layout
-from survey.services.reporting.index_cache import Version, VersionedCache, data_version
+from survey.services.reporting.index_cache import Version, VersionedCache, data_version, prepare_later
 from survey.services.reporting.period_weights import cell_weights, respondent_weights
 from survey.services.reporting.periods import Period, month_spans
 from survey.services.reporting.respondent_data import load_respondents_cached
@@ -129,6 +129,25 @@ def _aggregate_rows(session: Session, ids: Collection[int], period: Period,
             rows.extend(found)
     rows.sort(key=lambda row: (row[0], row[2], row[3]))  # the same order however the months were read
     return rows
+
+
+def read_sums_later(session: Session, ids: Collection[int], periods: Collection[Period],
+                    instrument: Instrument, *, weighted: bool, min_cell: int) -> None:
+    """Compute, once the response is sent (`index_cache.prepare_later`), the cell sums (`period_sums`)
+    of those of `periods` this process has never computed. A report read from the shared store computed
+    nothing here; the first table and change computed after a new response would otherwise fetch and
+    weigh every month of the period and of the previous one (a province's year from PostgreSQL: 60 MB of
+    sums), not the one month that changed."""
+    url, subtree = str(session.get_bind().engine.url), frozenset(ids)
+    unread = [p for p in periods  # the key of `_sums_key`, without reading the period's stamps
+              if _SUMS.latest((url, subtree, p.label, instrument.key, weighted, min_cell)) is None]
+
+    def compute(later: Session) -> None:
+        for period in unread:
+            period_sums(later, ids, period, instrument, weighted=weighted, min_cell=min_cell)
+
+    if unread:
+        prepare_later(compute)
 
 
 # Process-local: a province-month's rows are 2-3 MB (the sums); three years of a province and its largest

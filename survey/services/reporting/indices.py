@@ -28,7 +28,7 @@ from instruments.registry import get_instrument, parse_spec
 from survey.models import Unit
 from survey.query_lists import one_of
 from survey.services.reporting.index_cache import VersionedCache, data_version
-from survey.services.reporting.index_source import EMPTY_COLUMNS
+from survey.services.reporting.index_source import EMPTY_COLUMNS, read_sums_later
 from survey.services.reporting.period_change import overall_changes
 from survey.services.reporting.period_tables import MIN_N as MIN_N
 from survey.services.reporting.period_tables import (
@@ -251,7 +251,9 @@ def unit_indices(session: Session, unit: Unit, instrument_key: str, period: Peri
            _cache_key(settings))
     version = data_version(session, ids, window_first, period.last)
     hit = _REPORTS.get(key, version)
-    if hit is not None:
+    if hit is not None:  # perhaps from the shared store: read ahead what a new response would need here
+        read_sums_later(session, subtree_ids(session, [unit.id]), (period, period.shifted(1)),
+                        instrument_for(instrument_key), weighted=weighted, min_cell=settings["min_cell"])
         return hit
     report = compute_unit_indices(session, unit, instrument_key, period, weighted=weighted, **options)
     # Every page of a viewer under this tree asks which units it hides: decided once, kept (and shared
