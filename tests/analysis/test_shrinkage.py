@@ -117,6 +117,22 @@ def test_rank_intervals_by_hand() -> None:
     assert median_low.tolist() == [3.0, 2.0, 1.0]
 
 
+def test_tied_draws_get_average_ranks_and_untied_ones_those_of_rankdata() -> None:
+    # draw 0: units 1 and 2 tie for second place (2.5 each); draw 1: no tie
+    tied = np.array([[0.9, 0.8], [0.5, 0.6], [0.5, 0.7]])
+    median, lo, hi = rank_intervals(tied, level=0.5)
+    assert median.tolist() == [1.0, 2.75, 2.25]  # mean of (2.5, 3) and (2.5, 2)
+    # linear quantiles at 0.25 and 0.75 of (2.5, 3) and (2, 2.5)
+    assert lo.tolist() == [1.0, 2.625, 2.125] and hi.tolist() == [1.0, 2.875, 2.375]
+    # the fast path (no ties) against scipy's rankdata on 300 units x 500 draws, figure for figure
+    draws = np.random.default_rng(4).beta(20.0, 5.0, size=(300, 500))
+    ranks = stats.rankdata(-draws, axis=0, method="average")
+    tail = (1 - 0.90) / 2  # the default level, computed as rank_intervals does
+    expected = (np.median(ranks, axis=1), *np.quantile(ranks, [tail, 1 - tail], axis=1))
+    for ours, theirs in zip(rank_intervals(draws), expected, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
 def test_seeded_tables_are_reproducible() -> None:
     args = (list("abcd"), [0.7, 0.8, 0.9, 0.85], [20, 30, 40, 50])
     assert league_table(*args).table.equals(league_table(*args).table)
