@@ -208,25 +208,20 @@ def sums_design(unit_labels: list[str], respondents: npt.ArrayLike, lonely_psu: 
                   fpc_factor=np.ones(len(n_h)), stratum_labels=tuple(unit_labels), lonely_psu=lonely_psu)
 
 
-def sums_cell_statistics(layout: SumsLayout, cells: SummedCells, stratum: IntArray,
-                         membership: tuple[IntArray, IntArray]) -> CellStatistics:
-    """`CellStatistics` of the default design from cell sums: what `analysis.sufficient.cell_statistics`
-    (or `analysis.calibration.calibrated_cells` when `cells` has calibration cells) gives from the
-    respondents.
+def stratum_unit_rows(layout: SumsLayout, cells: SummedCells, stratum: IntArray
+                      ) -> tuple[IntArray, IntArray, list[np.ndarray]]:
+    """The statistics of each (stratum, unit) of the cells, before they are summed into domains.
 
-    Parameters
-    ----------
-    layout : SumsLayout
-    cells : SummedCells
-    stratum : numpy.ndarray of int, shape (C,)
-        Stratum code of each cell (its unit's, `sums_design`).
-    membership : (numpy.ndarray, numpy.ndarray)
-        ``(unit domain, domain)`` pairs (`analysis.domains.Domains.membership`).
-
-    References
-    ----------
-    Deville JC, Särndal CE (1992). Calibration estimators in survey sampling. *JASA* 87:376-382.
-    Wolter KM (2007). *Introduction to Variance Estimation*, 2nd ed., ch. 6. Springer.
+    Returns
+    -------
+    base_stratum, base_unit : numpy.ndarray of int
+        Each row's stratum and unit, sorted by stratum, then unit.
+    arrays : list of numpy.ndarray
+        Per row, in the order `analysis.sufficient.aggregate_to_domains` takes them: weighted totals,
+        PSU cross-products (full matrices), the extra ratios' cross-products, PSUs present, rows,
+        rows with a positive weight, and the sums of weights and squared weights per denominator.
+        A row reads only its own cells, so rows computed from a subset of the cells are those computed
+        from all of them (`analysis.unit_statistics`).
     """
     lay = layout.layout
     k = lay.k
@@ -259,7 +254,7 @@ def sums_cell_statistics(layout: SumsLayout, cells: SummedCells, stratum: IntArr
         pairs[first] = m_pairs
     w2 = w * w
     positive = (w > 0).astype(np.float64)
-    n_units = int(max(cells.unit.max(), membership[0].max())) + 1 if len(cells.unit) else 1
+    n_units = int(cells.unit.max()) + 1 if len(cells.unit) else 1
     base_key = stratum * n_units + cells.unit
     base, at_base = np.unique(base_key, return_inverse=True)
 
@@ -267,13 +262,34 @@ def sums_cell_statistics(layout: SumsLayout, cells: SummedCells, stratum: IntArr
         return _group_sum(at_base, len(base), array)
 
     rows_positive = per_base(counts * positive[:, None])
-    statistics = aggregate_to_domains(
-        lay, (base // n_units).astype(np.intp), (base % n_units).astype(np.intp), membership,
-        per_base(totals * w[:, None]), _full_cross(layout, per_base(cross * w2[:, None])),
-        per_base(pairs * w2[:, None, None]),
-        rows_positive, per_base(counts), rows_positive, per_base(counts * w[:, None]),
-        per_base(counts * w2[:, None]),
-    )
+    return ((base // n_units).astype(np.intp), (base % n_units).astype(np.intp),
+            [per_base(totals * w[:, None]), _full_cross(layout, per_base(cross * w2[:, None])),
+             per_base(pairs * w2[:, None, None]), rows_positive, per_base(counts), rows_positive,
+             per_base(counts * w[:, None]), per_base(counts * w2[:, None])])
+
+
+def sums_cell_statistics(layout: SumsLayout, cells: SummedCells, stratum: IntArray,
+                         membership: tuple[IntArray, IntArray]) -> CellStatistics:
+    """`CellStatistics` of the default design from cell sums: what `analysis.sufficient.cell_statistics`
+    (or `analysis.calibration.calibrated_cells` when `cells` has calibration cells) gives from the
+    respondents.
+
+    Parameters
+    ----------
+    layout : SumsLayout
+    cells : SummedCells
+    stratum : numpy.ndarray of int, shape (C,)
+        Stratum code of each cell (its unit's, `sums_design`).
+    membership : (numpy.ndarray, numpy.ndarray)
+        ``(unit domain, domain)`` pairs (`analysis.domains.Domains.membership`).
+
+    References
+    ----------
+    Deville JC, Särndal CE (1992). Calibration estimators in survey sampling. *JASA* 87:376-382.
+    Wolter KM (2007). *Introduction to Variance Estimation*, 2nd ed., ch. 6. Springer.
+    """
+    base_stratum, base_unit, arrays = stratum_unit_rows(layout, cells, stratum)
+    statistics = aggregate_to_domains(layout.layout, base_stratum, base_unit, membership, *arrays)
     if cells.calibration_cell is None:
         return statistics
     return replace(statistics, variance_totals=np.zeros_like(statistics.totals))

@@ -10,8 +10,9 @@ the sufficient statistics of `analysis.sufficient` with every criterion doubled 
 give ``V(d) = g' (sum_h G_h) g``. This is R's ``svycontrast`` of the two periods' ``svyratio`` on one
 design (tests/analysis/r/change_reference.R).
 
-`change_from_sums` gives the same table from each period's integer cell sums (`analysis.cell_sums`),
-without respondents, for the default design with each period unweighted or post-stratified.
+`analysis.unit_change.change_from_sums` gives the same table from each period's integer cell sums
+(`analysis.cell_sums`), without respondents, for the default design with each period unweighted or
+post-stratified; both end in `contrast_table`.
 
 References
 ----------
@@ -24,27 +25,25 @@ Kish L (1965). *Survey Sampling*, sec. 12.4 (overlapping samples, covariances of
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import fields
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import stats
 
 from analysis.calibration import Calibration, calibrated_cells
-from analysis.cell_sums import Int64Array, SummedCells, SumsLayout, sums_cell_statistics, sums_design
 from analysis.change import Direction
-from analysis.data import AnalysisInputError, FloatArray, ItemMatrices, item_matrices, no_respondents
-from analysis.design import IntArray, LonelyPSU, build_design
+from analysis.data import AnalysisInputError, ItemMatrices, item_matrices, no_respondents
+from analysis.design import LonelyPSU, build_design
 from analysis.domain_sums import DomainSums, domain_sums
-from analysis.domains import build_domains, only_domains
+from analysis.domains import build_domains
 from analysis.estimates import _ratio, composite_coefficients
-from analysis.sufficient import CellStatistics, Layout, cell_statistics
+from analysis.sufficient import cell_statistics
 from instruments.index import IndexDefinition
 
-__all__ = ["change_from_sums", "change_with_covariance"]
+__all__ = ["CHANGE_COLUMNS", "change_with_covariance", "contrast_table"]
 
 # The columns of a change table, in order (`_contrast`).
-_COLUMNS = ["domain", "stat_type", "stat", "est1", "est0", "diff", "se", "df", "lo", "hi", "p_value",
+CHANGE_COLUMNS = ["domain", "stat_type", "stat", "est1", "est0", "diff", "se", "df", "lo", "hi", "p_value",
             "direction"]
 
 
@@ -149,187 +148,32 @@ def change_with_covariance(
     else:
         cells = calibrated_cells(items, design, calibration.aligned(sub.index), domains.unit_codes,
                                  domains.membership, rows, n_domains)
-    return _contrast(domain_sums(cells, design, n_domains), domains.labels, definition, alpha)
+    return contrast_table(domain_sums(cells, design, n_domains), domains.labels, definition, alpha)
 
 
-def _copy_columns(layout: Layout, offset: int) -> dict[str, IntArray]:
-    """Where one period's columns go among the doubled items' (``offset`` 0 current, 1 previous).
-
-    Keys: ``totals``, ``q`` (denominators), ``pairs`` (extra ratios) and ``u`` (``[s, v]``) of
-    `analysis.sufficient.Layout`. The comprehensive and any-valid columns are not doubled (`_doubled`):
-    both periods' go to the same place.
-    """
-    k, e, j = layout.k, layout.e, layout.j
-    criteria, elements = np.arange(k) + k * offset, np.arange(e) + e * offset
-    separate = np.arange(j) + j * offset
-    totals = [criteria + 2 * k * block for block in range(4)]
-    totals += [np.array([8 * k, 8 * k + 1]), 8 * k + 2 + separate, 8 * k + 2 + 2 * j + separate]
-    q = [criteria, 2 * k + elements, np.array([2 * k + 2 * e]), 2 * k + 2 * e + 1 + separate]
-    pairs = [criteria, np.array([2 * k]), 2 * k + 1 + separate]
-    return {"totals": np.concatenate(totals), "q": np.concatenate(q), "pairs": np.concatenate(pairs),
-            "u": np.concatenate([criteria, 2 * k + criteria])}
-
-
-def _doubled_statistics(layout: Layout, periods: list[CellStatistics], n_domains: int) -> CellStatistics:
-    """The `CellStatistics` of the doubled items from each period's own (same strata and domains).
-
-    No respondent is in both periods, so a (stratum, domain) cell's sums are those of its periods, each
-    in its period's copy; the cross-products between the copies are zero. What couples the periods is
-    the centring on each stratum over both, done later from these totals (`domain_sums`).
-    """
-    doubled = Layout(2 * layout.k, 2 * layout.e, 2 * layout.j)
-    keys = [p.stratum * n_domains + p.domain for p in periods]
-    key, at = np.unique(np.concatenate(keys), return_inverse=True)
-    n = len(key)
-    totals = np.zeros((n, doubled.n_totals))
-    cross = np.zeros((n, 2 * doubled.k, 2 * doubled.k))
-    pair_cross = np.zeros((n, doubled.n_pairs, 3))
-    counts = {name: np.zeros((n, doubled.n_denominators))
-              for name in ("psu_present", "rows", "rows_positive", "sum_w", "sum_w2")}
-    calibrated = any(p.variance_totals is not None for p in periods)
-    variance_totals = np.zeros((n, doubled.n_totals)) if calibrated else None
-    start = 0
-    for offset, period in enumerate(periods):
-        rows = at[start : start + len(period.stratum)]
-        start += len(period.stratum)
-        columns = _copy_columns(layout, offset)
-        # rows are distinct within a period, so a fancy-indexed += adds each of its cells once
-        totals[rows[:, None], columns["totals"]] += period.totals
-        u = columns["u"]
-        cross[rows[:, None, None], u[None, :, None], u[None, None, :]] = period.cross
-        pair_cross[rows[:, None], columns["pairs"]] += period.pair_cross  # (not read by `_contrast`)
-        for name, array in counts.items():
-            array[rows[:, None], columns["q"]] += getattr(period, name)
-        if variance_totals is not None:
-            own = period.totals if period.variance_totals is None else period.variance_totals
-            variance_totals[rows[:, None], columns["totals"]] += own
-    return CellStatistics(doubled, (key // n_domains).astype(np.intp), (key % n_domains).astype(np.intp),
-                          totals, cross, pair_cross, counts["psu_present"], counts["rows"],
-                          counts["rows_positive"], counts["sum_w"], counts["sum_w2"], variance_totals)
-
-
-def change_from_sums(
-    cells_current: pd.DataFrame,
-    sums_current: Int64Array,
-    cells_previous: pd.DataFrame,
-    sums_previous: Int64Array,
-    definition: IndexDefinition,
-    *,
-    parents: Mapping[str, str | None] | None = None,
-    weighted: bool | tuple[bool, bool] = False,
-    lonely_psu: LonelyPSU = "adjust",
-    alpha: float = 0.05,
-    stat_types: Collection[str] | None = None,
-    domains: Collection[str] | None = None,
-) -> pd.DataFrame:
-    """`change_with_covariance` of the default design from each period's integer cell sums.
-
-    The same rows, columns and figures as `change_with_covariance` on the respondents of both periods'
-    cells, with strata = units over both periods, each respondent a PSU, and in each period either no
-    weights or its own post-stratified weights with its calibration (the two models are disjoint
-    blocks: the cells of `analysis.cell_sums` are per period; an unweighted period has no calibration
-    variable). Each period's statistics are those of `analysis.cell_sums.sums_cell_statistics`, put in
-    its copy of the doubled items (`_doubled_statistics`): no respondent is in both periods, so the
-    copies' cross-products vanish, and the covariance of the periods comes from centring each unit over
-    both, from the totals and respondents of its cells.
+def contrast_table(sums: DomainSums, labels: tuple[str, ...], definition: IndexDefinition,
+                   alpha: float, stat_types: Collection[str] | None = None) -> pd.DataFrame:
+    """The table of `change_with_covariance` from the domain sums of the doubled items.
 
     Parameters
     ----------
-    cells_current, cells_previous : pandas.DataFrame
-        Each period's cells, as in `analysis.tables.indices_from_sums`: ``unit`` and, when `weighted`,
-        ``weight`` and ``calibration_cell`` (codes within the period).
-    sums_current, sums_previous : numpy.ndarray of int64
-        The cells' sums (`analysis.cell_sums.cell_sums`) in the layout of `definition`.
-    definition, parents, lonely_psu, alpha
-        As in `change_with_covariance`.
-    weighted : bool or (bool, bool)
-        Both periods post-stratified, or whether each is (current, previous).
+    sums : DomainSums
+        Per domain, of the doubled items (each criterion's current copy, then its previous copy). Only
+        ``totals`` (satisfied, then valid), ``centred``, ``rows_positive``, ``psus`` and ``strata`` are
+        read, and of these only the criterion columns.
+    labels : tuple of str
+        The domains' labels.
+    definition : IndexDefinition
+    alpha : float
+        Two-sided level of the interval and test.
     stat_types : collection of str, optional
-        Only the rows of these statistic types (``criterion``, ``element``, ``overall_index``), with
-        the same figures; None: all. A change of the overall index alone needs one variance per domain
-        instead of one per statistic.
-    domains : collection of str, optional
-        Only the rows of these domains (unit codes, ``"total"``), with the figures of the full table:
-        a stratum is one unit, so a domain's change reads only its own units' cells, and after a change
-        in one unit only the domains above it need computing again. Codes not in the table are ignored;
-        None: every domain.
+        Only the rows of these statistic types; None: all.
 
     Returns
     -------
     pandas.DataFrame
         As `change_with_covariance`.
-
-    Raises
-    ------
-    AnalysisInputError
-        On a missing cell column, sums of another shape, a period without respondents, or an
-        unsupported lonely-PSU rule.
     """
-    if lonely_psu not in ("adjust", "certainty", "remove"):
-        raise AnalysisInputError("change_from_sums supports lonely_psu 'adjust', 'certainty', 'remove'")
-    layout = SumsLayout.of(no_respondents(definition))
-    weighing = weighted if isinstance(weighted, tuple) else (weighted, weighted)
-    parts = []
-    for offset, (cells, sums) in enumerate([(cells_current, sums_current), (cells_previous, sums_previous)]):
-        for name in ["unit", *(["weight", "calibration_cell"] if weighing[offset] else [])]:
-            if name not in cells.columns:
-                raise AnalysisInputError(f"missing cell column: {name}")
-        if sums.shape != (len(cells), layout.length):
-            expected = (len(cells), layout.length)
-            raise AnalysisInputError(f"sums have shape {sums.shape}, expected {expected}")
-        keep = sums[:, 0] > 0
-        if not keep.any():
-            raise AnalysisInputError(f"no respondents in the {('current', 'previous')[offset]} period")
-        parts.append((cells.loc[keep].reset_index(drop=True), sums[keep]))
-    units = pd.concat([c["unit"] for c, _ in parts], ignore_index=True)
-    found = build_domains(units, parents)
-    stratum, unit_labels = pd.factorize(units.astype("string"), sort=True)
-    respondents = np.bincount(stratum, weights=np.concatenate([s[:, 0] for _, s in parts]),
-                              minlength=len(unit_labels))
-    design = sums_design([str(u) for u in unit_labels], respondents, lonely_psu)
-    # A stratum is one unit: its (stratum, domain) cells are the same for every domain above the unit, so
-    # they are centred once per unit (its own domain) and summed up the hierarchy afterwards.
-    own = np.unique(found.unit_codes)
-    periods, start = [], 0
-    for (cells, sums), post_stratified in zip(parts, weighing, strict=True):
-        rows = slice(start, start + len(cells))
-        start += len(cells)
-        summed = SummedCells(
-            sums=sums, unit=found.unit_codes[rows],
-            weight=cells["weight"].to_numpy(np.float64) if post_stratified else np.ones(len(cells)),
-            calibration_cell=cells["calibration_cell"].to_numpy(np.intp) if post_stratified else None)
-        periods.append(sums_cell_statistics(layout, summed, stratum[rows].astype(np.intp), (own, own)))
-    n_domains = len(found.labels)
-    by_unit = domain_sums(_doubled_statistics(layout.layout, periods, n_domains), design, n_domains,
-                           ratios_only=True)
-    wanted = found if domains is None else only_domains(found, domains)
-    if not wanted.labels:
-        return pd.DataFrame(columns=_COLUMNS)
-    return _contrast(_rolled_up(by_unit, wanted.membership, len(wanted.labels)), wanted.labels, definition,
-                     alpha, stat_types)
-
-
-def _rolled_up(units: DomainSums, membership: tuple[IntArray, IntArray], n_domains: int) -> DomainSums:
-    """Each of `n_domains` domains' sums from its units' own (every field of `DomainSums` is a sum over
-    cells); `membership` pairs unit codes (rows of `units`) with the domains summed."""
-    member_unit, member_domain = membership
-    n_units = units.totals.shape[0]
-    # A row of a CSR product sums its own nonzeros in column order, so a domain's sums are the same
-    # whether the other domains are summed too or not (`domains`).
-    summing = sparse.csr_matrix((np.ones(len(member_unit)), (member_domain, member_unit)),
-                                shape=(n_domains, n_units))
-
-    def rolled(array: FloatArray) -> FloatArray:
-        flat = array.reshape(array.shape[0], -1)
-        return np.asarray(summing @ flat).reshape((n_domains, *array.shape[1:]))
-
-    return DomainSums(**{f.name: rolled(getattr(units, f.name)) for f in fields(units)})
-
-
-def _contrast(sums: DomainSums, labels: tuple[str, ...], definition: IndexDefinition,
-              alpha: float, stat_types: Collection[str] | None = None) -> pd.DataFrame:
-    """The table of `change_with_covariance` from the domain sums of the doubled items (only the rows
-    of `stat_types` when given)."""
     n_domains = len(labels)
     k = len(definition.criteria)
     names = [("criterion", c.item_id) for c in definition.criteria]

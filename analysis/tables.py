@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.calibration import Calibration, calibrated_cells
-from analysis.cell_sums import Int64Array, SummedCells, SumsLayout, sums_cell_statistics, sums_design
-from analysis.data import AnalysisInputError, item_matrices, no_respondents
+from analysis.data import AnalysisInputError, item_matrices
 from analysis.design import LonelyPSU, build_design
-from analysis.domains import Domains, PeriodSpec, build_domains, cuts, only_domains
+from analysis.domains import Domains, PeriodSpec, build_domains, cuts
 from analysis.estimates import domain_estimates
 from analysis.intervals import (
     BOUNDARY_METHOD,
@@ -188,6 +187,7 @@ def compute_indices(
     min_n: int = 10,
     lonely_psu: LonelyPSU = "fail",
     calibration: Calibration | None = None,
+    stat_types: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """Weighted SIPAS indices with design-based intervals and verdicts for every domain.
 
@@ -228,6 +228,9 @@ def compute_indices(
         ``RakeResult.calibration``, ``calibrate_linear``): standard errors are then linearized through
         the calibration, as R's ``postStratify``, ``rake`` and ``calibrate`` designs do. Without it the
         weights are taken as fixed.
+    stat_types : collection of str, optional
+        Only the rows of these statistic types (``criterion``, ``element``, ``overall_index``,
+        ``mean_score``, ...), with the figures of the full table; None: every statistic.
 
     Returns
     -------
@@ -271,7 +274,7 @@ def compute_indices(
         else:
             cells = calibrated_cells(items, design, calibration, domains.unit_codes, domains.membership,
                                      rows, len(domains.labels))
-        table = domain_estimates(cells, design, items, len(domains.labels))
+        table = domain_estimates(cells, design, items, len(domains.labels), stat_types)
         for name, value in labels.items():
             table[name] = value
         frames.append(table)
@@ -283,7 +286,7 @@ def labelled_table(table: pd.DataFrame, domains: Domains, by: Sequence[str], *, 
                    alpha: float, ci_method: IntervalMethod, all_intervals: bool, min_n: int) -> pd.DataFrame:
     """Domain labels and inference on `domain_estimates` rows, columns in the published order.
 
-    Shared by `compute_indices`, `indices_from_sums` and the command line's streamed path
+    Shared by `compute_indices`, `analysis.sums_tables` and the command line's streamed path
     (`analysis.cli_stream`), so each publishes the same columns with the same inference.
 
     Parameters
@@ -312,79 +315,3 @@ def labelled_table(table: pd.DataFrame, domains: Domains, by: Sequence[str], *, 
     extra = [c for c in table.columns if c.startswith("ci_") and c not in ("ci_lo", "ci_hi")]
     columns = [*OUTPUT_COLUMNS[:3], *cut_columns, *OUTPUT_COLUMNS[3:], *extra]
     return table[columns]
-
-
-def indices_from_sums(
-    cells: pd.DataFrame,
-    sums: Int64Array,
-    definition: IndexDefinition,
-    *,
-    parents: Mapping[str, str | None] | None = None,
-    weighted: bool = False,
-    targets: Targets = None,
-    alpha: float = 0.05,
-    ci_method: IntervalMethod = DEFAULT_INTERVAL_METHOD,
-    min_n: int = 10,
-    lonely_psu: LonelyPSU = "fail",
-    stat_types: Collection[str] | None = None,
-    domains: Collection[str] | None = None,
-) -> pd.DataFrame:
-    """`compute_indices` of the default design from integer sums per weighting cell (`analysis.cell_sums`).
-
-    The same rows, columns and figures as `compute_indices` on the respondents of the cells, with
-    ``strata`` = units, each respondent a PSU, and either no weights or post-stratified weights with
-    their calibration (``weights`` and ``calibration`` of `analysis.weights.poststratify`).
-
-    Parameters
-    ----------
-    cells : pandas.DataFrame
-        One row per cell: ``unit`` and, when `weighted`, ``weight`` (each respondent's) and
-        ``calibration_cell`` (the post-stratification cell, after collapsing; within one unit).
-    sums : numpy.ndarray of int64, shape (len(cells), SumsLayout.length)
-        The cells' sums (`analysis.cell_sums.cell_sums`), in the layout of `definition`.
-    definition, parents, targets, alpha, ci_method, min_n, lonely_psu
-        As in `compute_indices`.
-    stat_types : collection of str, optional
-        Only the rows of these statistic types, e.g. ``("overall_index",)``: what a trend line shows,
-        about 1/57 of the SIPAS table's rows and of its inference. Their figures are those of the full
-        table. None: every statistic.
-    domains : collection of str, optional
-        Only the rows of these domains (unit codes, ``"total"``), with the figures of the full table:
-        each domain's estimates read only its own units' cells (strata are units), so after a change
-        in one unit only the domains above it need computing again. Codes not in the table are ignored.
-        None: every domain.
-
-    Returns
-    -------
-    pandas.DataFrame
-        As `compute_indices` without `by` and periods (restricted to `stat_types` and `domains` when
-        given).
-
-    References
-    ----------
-    Deville JC, Särndal CE (1992), *JASA* 87:376-382; Lumley T (2010), *Complex Surveys*, Wiley.
-    """
-    for name in ["unit", *(["weight", "calibration_cell"] if weighted else [])]:
-        if name not in cells.columns:
-            raise AnalysisInputError(f"missing cell column: {name}")
-    items = no_respondents(definition)
-    layout = SumsLayout.of(items)
-    if sums.shape != (len(cells), layout.length):
-        raise AnalysisInputError(f"sums have shape {sums.shape}, expected ({len(cells)}, {layout.length})")
-    keep = sums[:, 0] > 0
-    cells, sums = cells.loc[keep].reset_index(drop=True), sums[keep]
-    found = build_domains(cells["unit"], parents)
-    wanted = found if domains is None else only_domains(found, domains)
-    if not wanted.labels:
-        return pd.DataFrame(columns=OUTPUT_COLUMNS)
-    stratum, unit_labels = pd.factorize(cells["unit"].astype("string"), sort=True)
-    respondents = np.bincount(stratum, weights=sums[:, 0], minlength=len(unit_labels))
-    design = sums_design([str(u) for u in unit_labels], respondents, lonely_psu)
-    summed = SummedCells(
-        sums=sums, unit=found.unit_codes,
-        weight=cells["weight"].to_numpy(np.float64) if weighted else np.ones(len(cells)),
-        calibration_cell=cells["calibration_cell"].to_numpy(np.intp) if weighted else None)
-    statistics = sums_cell_statistics(layout, summed, stratum.astype(np.intp), wanted.membership)
-    table = domain_estimates(statistics, design, items, len(wanted.labels), stat_types)
-    return labelled_table(table, wanted, (), targets=targets, alpha=alpha, ci_method=ci_method,
-                          all_intervals=False, min_n=min_n)

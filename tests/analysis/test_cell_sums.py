@@ -10,13 +10,16 @@ tolerance of tests/analysis/test_calibration_r.py.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from analysis.cell_sums import SumsLayout, cell_sums
 from analysis.data import AnalysisInputError, item_matrices
-from analysis.tables import compute_indices, indices_from_sums
+from analysis.sums_tables import indices_from_sums
+from analysis.tables import compute_indices
 from analysis.weights import poststratify, poststratify_counts
 from instruments.index import IndexDefinition
 
@@ -184,3 +187,22 @@ def test_a_cell_across_a_batch_boundary_is_counted_once(definition: IndexDefinit
                           np.zeros(int((cell == c).sum()), dtype=np.intp), 1)
         assert (sums[c] == alone[0]).all(), c
     assert not sums[5].any()
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+def test_compute_indices_asked_for_some_statistics_gives_the_full_tables_rows(definition: IndexDefinition,
+                                                                                weighted: bool) -> None:
+    """What a breakdown needs (the overall index per category) is the full table's rows, figure for
+    figure, with its cuts: `stat_types` only leaves the other statistics out."""
+    data = random_respondents(12, 900)
+    result = poststratify(data, served_frame(data, 12), ["field"], unit_col="unit", count_col="served",
+                          min_cell=40) if weighted else None
+    common: dict[str, Any] = {
+        "unit_col": "unit", "parents": PARENTS, "by": ["field"], "targets": 0.75, "min_n": 5,
+        "lonely_psu": "adjust", "weights": None if result is None else result.weights,
+        "calibration": None if result is None else result.calibration}
+    full = compute_indices(data, definition, **common)
+    ours = compute_indices(data, definition, stat_types=("overall_index", "element"), **common)
+    expected = full[full["stat_type"].isin(["overall_index", "element"])].reset_index(drop=True)
+    assert set(ours["stat_type"]) == {"overall_index", "element"} and len(ours) < len(full)
+    pd.testing.assert_frame_equal(ours, expected, check_exact=True)

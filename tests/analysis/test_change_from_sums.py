@@ -17,7 +17,8 @@ import pytest
 
 from analysis.calibration import stacked_period_weights
 from analysis.data import AnalysisInputError
-from analysis.period_contrast import change_from_sums, change_with_covariance
+from analysis.period_contrast import change_with_covariance
+from analysis.unit_change import change_from_sums
 from analysis.weights import poststratify
 from instruments.index import IndexDefinition
 

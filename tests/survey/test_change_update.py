@@ -34,7 +34,7 @@ def capp(migrated_db: Path, tmp_path: Path) -> Flask:
 @pytest.fixture
 def asked(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """The `domains` of every joint change computed from cell sums (None: every domain)."""
-    return domains_asked(monkeypatch, period_change, "change_from_sums")
+    return domains_asked(monkeypatch, period_change, "change_from_unit_statistics")
 
 
 def _changes(weighted: bool) -> pd.DataFrame:

@@ -164,6 +164,7 @@ def test_a_page_read_from_the_store_reads_its_sums_ahead_once_sent(sapp: Flask,
     assert response.status_code == 200 and not index_source._SUMS._entries  # nothing before it is sent
     response.close()
     assert {key[2] for key in index_source._SUMS._entries} == {"2026-11", "2026-10"}
+    assert {key[2] for key in index_source._UNITS._entries} == {"2026-11", "2026-10"}
     with sapp.app_context():
         counter = db.session.scalars(sa.select(Counter).order_by(Counter.id)).first()
         assert counter is not None

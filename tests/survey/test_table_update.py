@@ -50,7 +50,21 @@ def capp(migrated_db: Path, tmp_path: Path) -> Flask:
 @pytest.fixture
 def asked(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """The `domains` of every table computation (None: the whole table)."""
-    return domains_asked(monkeypatch, index_source, "indices_from_sums")
+    return domains_asked(monkeypatch, index_source, "indices_from_unit_statistics")
+
+
+def units_asked(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
+    """The units whose statistics are computed (`analysis.unit_statistics.unit_statistics`) from now on."""
+    computed: list[tuple[str, ...]] = []
+    real = index_source.unit_statistics
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        found = real(*args, **kwargs)
+        computed.append(found.units)
+        return found
+
+    monkeypatch.setattr(index_source, "unit_statistics", recording)
+    return computed
 
 
 def _estimates(session: Session, period: Period, weighted: bool,
@@ -88,6 +102,7 @@ def _ancestors(session: Session, unit_id: int) -> set[str]:
 
 @pytest.mark.parametrize(("period", "weighted"), [(NOVEMBER, True), (NOVEMBER, False), (QUARTER, True)])
 def test_a_new_response_recomputes_only_the_domains_above_its_unit(capp: Flask, asked: list[Any],
+                                                                   monkeypatch: pytest.MonkeyPatch,
                                                                    period: Period, weighted: bool) -> None:
     with capp.app_context():
         first, _ = _estimates(db.session(), period, weighted)
@@ -96,8 +111,10 @@ def test_a_new_response_recomputes_only_the_domains_above_its_unit(capp: Flask, 
                datetime(2026, 11, 20, 3, tzinfo=UTC))
         db.session.commit()
         asked.clear()
+        units_computed = units_asked(monkeypatch)
         updated, rows = _estimates(db.session(), period, weighted, previous=first)
         assert asked == [_ancestors(db.session(), counter.unit_id)]  # HL-AB-1, HL-AB, HL: not the whole tree
+        assert units_computed == [("HL-AB-1",)]  # the other units' statistics are those computed before
         assert updated.responses == first.responses + 1
         assert_equal_estimates(updated, rows)
         whole, _ = _estimates(db.session(), period, weighted)

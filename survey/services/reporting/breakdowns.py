@@ -146,7 +146,7 @@ def _computed(session: Session, unit: Unit, instrument: Instrument, period: Peri
                 frame, definition, unit_col=_SCOPE, strata_col="unit", by=[_GROUP],
                 weights=None if weighting is None else weighting.weights,
                 calibration=None if weighting is None else weighting.calibration,
-                targets=target, min_n=MIN_N, lonely_psu="adjust")
+                targets=target, min_n=MIN_N, lonely_psu="adjust", stat_types=("overall_index",))
             rows = table[(table["domain"] == unit.code) & (table["stat_type"] == "overall_index")]
             records = cast(list[dict[str, Any]], rows.to_dict("records"))
             out[variable] = _Counts(respondents={str(k): int(v) for k, v in keys.value_counts().items()},

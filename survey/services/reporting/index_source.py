@@ -1,7 +1,7 @@
 """Where a period's indices come from: the index aggregates when they hold every valid response of
 the subtree and period, otherwise the responses themselves. `_trusted_rows` is the one rule, read by
 `period_estimates` (the period's table) and `period_sums` (its cell sums, for the change against the
-previous period); both ways give the same table (`analysis.tables.indices_from_sums` equals
+previous period); both ways give the same table (`analysis.sums_tables.indices_from_sums` equals
 `analysis.tables.compute_indices` on the same respondents).
 
 The aggregates are trusted for a subtree, period and instrument version when, unit by unit, their
@@ -14,17 +14,21 @@ responses: slower, never wrong.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from analysis.cell_sums import Int64Array
 from analysis.poststratification import CellWeights, PoststratResult
-from analysis.tables import compute_indices, indices_from_sums
+from analysis.sums_tables import indices_from_unit_statistics
+from analysis.tables import compute_indices
+from analysis.unit_statistics import UnitStatistics, unit_statistics, updated
 from instruments.index import IndexDefinition
 from instruments.model import Instrument
 from survey.models import IndexAggregate, Unit
@@ -133,18 +137,18 @@ def _aggregate_rows(session: Session, ids: Collection[int], period: Period,
 
 def read_sums_later(session: Session, ids: Collection[int], periods: Collection[Period],
                     instrument: Instrument, *, weighted: bool, min_cell: int) -> None:
-    """Compute, once the response is sent (`index_cache.prepare_later`), the cell sums (`period_sums`)
-    of those of `periods` this process has never computed. A report read from the shared store computed
-    nothing here; the first table and change computed after a new response would otherwise fetch and
-    weigh every month of the period and of the previous one (a province's year from PostgreSQL: 60 MB of
-    sums), not the one month that changed."""
+    """Compute, once the response is sent (`index_cache.prepare_later`), the cell sums and unit
+    statistics (`period_unit_statistics`) of those of `periods` this process has never computed. A report
+    read from the shared store computed nothing here; the first table and change computed after a new
+    response would otherwise fetch and weigh every month of the period and of the previous one (a
+    province's year from PostgreSQL: 60 MB of sums), not the one month that changed."""
     url, subtree = str(session.get_bind().engine.url), frozenset(ids)
     unread = [p for p in periods  # the key of `_sums_key`, without reading the period's stamps
               if _SUMS.latest((url, subtree, p.label, instrument.key, weighted, min_cell)) is None]
 
     def compute(later: Session) -> None:
         for period in unread:
-            period_sums(later, ids, period, instrument, weighted=weighted, min_cell=min_cell)
+            period_unit_statistics(later, ids, period, instrument, weighted=weighted, min_cell=min_cell)
 
     if unread:
         prepare_later(compute)
@@ -169,12 +173,21 @@ def _trusted_rows(session: Session, ids: Collection[int], period: Period, instru
 
 @dataclass(frozen=True)
 class PeriodSums:
-    """A period's cells from the aggregates, as `analysis.tables.indices_from_sums` reads them."""
+    """A period's cells from the aggregates, as `analysis.unit_statistics.unit_statistics` reads them."""
 
     cells: pd.DataFrame  # unit, month, field, respondents and, when weighted, weight and calibration_cell
-    sums: Int64Array
+    # Each cell's stored sums, decoded only where statistics are computed: after a new response, those
+    # of one unit (a province's year is 60 MB of sums, kept once, in the month rows' cache).
+    blobs: Sequence[bytes]
+    length: int  # of a sums vector (`aggregates.sums_layout`)
     weighted: bool
     digests: Mapping[str, int]  # unit code -> `table_update.unit_digests` of its cells
+
+    def sums(self, rows: npt.NDArray[np.bool_] | None = None) -> Int64Array:
+        """The sums of the cells (of those where `rows` is true), decoded."""
+        chosen = self.blobs if rows is None else [blob for blob, keep in zip(self.blobs, rows, strict=True)
+                                                  if keep]
+        return decode_rows(list(chosen), self.length)
 
 
 def period_sums(session: Session, ids: Collection[int], period: Period, instrument: Instrument, *,
@@ -189,16 +202,52 @@ def period_sums(session: Session, ids: Collection[int], period: Period, instrume
     _, rows = _trusted_rows(session, ids, period, instrument)
     if rows is None:
         return None
-    cells, sums, weighting_result, _ = _weighted_cells(session, rows, ids, period, instrument, weighted,
-                                                        min_cell)
+    cells, weighting_result, _ = _weighted_cells(session, rows, ids, period, weighted, min_cell)
     is_weighted = weighting_result is not None
-    found = PeriodSums(cells, sums, is_weighted, unit_digests(cells, [row[6] for row in rows], is_weighted))
+    found = PeriodSums(cells, [row[5] for row in rows], sums_layout(instrument.id, instrument.version).length,
+                       is_weighted, unit_digests(cells, [row[6] for row in rows], is_weighted))
     _SUMS.put(key, version, found)
     return found
 
 
 # Process-local only: a province-month's sums are megabytes, and computing them is what is shared.
 _SUMS: VersionedCache[PeriodSums] = VersionedCache(32)
+
+
+def period_unit_statistics(session: Session, ids: Collection[int], period: Period, instrument: Instrument, *,
+                           weighted: bool, min_cell: int) -> UnitStatistics | None:
+    """Each unit's statistics of the period's cells (`period_sums`), as its table and its change
+    against another period read them; None when the period is read from the responses."""
+    found = period_sums(session, ids, period, instrument, weighted=weighted, min_cell=min_cell)
+    if found is None:
+        return None
+    key, version = _sums_key(session, ids, period, instrument, weighted, min_cell)
+    return _unit_statistics(key, version, found, instrument)
+
+
+def _unit_statistics(key: tuple[object, ...], version: Version, found: PeriodSums,
+                     instrument: Instrument) -> UnitStatistics:
+    """`found`'s unit statistics, kept under the period's version. The units whose digest is the one they
+    had when last computed under `key` (the same subtree and period, on older data) are taken from then:
+    after a new response only its unit is computed again (`analysis.unit_statistics.updated`)."""
+    if (hit := _UNITS.get(key, version)) is not None:
+        return hit[1]
+    layout = sums_layout(instrument.id, instrument.version)
+    last = _UNITS.latest(key)
+    if last is None or last[1].calibrated != found.weighted:
+        units = unit_statistics(layout, found.cells, found.sums(), weighted=found.weighted)
+    else:
+        digests, kept = last
+        moved = {unit for unit, digest in found.digests.items() if digests.get(unit) != digest}
+        rows = found.cells["unit"].isin(moved).to_numpy()
+        units = updated(kept, unit_statistics(layout, found.cells[rows], found.sums(rows),
+                                              weighted=found.weighted), found.digests.keys())
+    _UNITS.put(key, version, (found.digests, units))
+    return units
+
+
+# Process-local, beside `_SUMS`: a province's unit statistics are about 15 kB a unit.
+_UNITS: VersionedCache[tuple[Mapping[str, int], UnitStatistics]] = VersionedCache(32)
 
 
 def _sums_key(session: Session, ids: Collection[int], period: Period, instrument: Instrument,
@@ -254,22 +303,26 @@ def _from_aggregates(session: Session, rows: list[_AggregateRow],
                      alpha: float, min_cell: int, min_n: int, excluded: pd.DataFrame,
                      stat_types: StatTypes = None, trusted: bool = False,
                      previous: PeriodEstimates | None = None) -> PeriodEstimates:
-    cells, sums, weighting_result, weighting = _weighted_cells(session, rows, ids, period, instrument,
-                                                               weighted, min_cell)
+    cells, weighting_result, weighting = _weighted_cells(session, rows, ids, period, weighted, min_cell)
     if cells.empty:
         return PeriodEstimates(pd.DataFrame(columns=EMPTY_COLUMNS), False, weighting, 0, excluded,
                                Source.AGGREGATES, pd.DataFrame())
     is_weighted = weighting_result is not None
     inputs = table_inputs(cells, [row[6] for row in rows], parents, targets, is_weighted)
+    found = PeriodSums(cells, [row[5] for row in rows], sums_layout(instrument.id, instrument.version).length,
+                       is_weighted, inputs.units)
+    key, version = _sums_key(session, ids, period, instrument, weighted, min_cell)
     if trusted:  # what `period_sums` would compute next, for the change against the previous period
-        key, version = _sums_key(session, ids, period, instrument, weighted, min_cell)
-        _SUMS.put(key, version, PeriodSums(cells, sums, is_weighted, inputs.units))
+        _SUMS.put(key, version, found)
     responses = int(cells["respondents"].sum())
 
     def table_of(domains: set[str] | None) -> pd.DataFrame:
-        return _finished(indices_from_sums(cells, sums, definition, parents=parents, weighted=is_weighted,
-                                           targets=targets, alpha=alpha, min_n=min_n, lonely_psu="adjust",
-                                           stat_types=stat_types, domains=domains), period)
+        units = (_unit_statistics(key, version, found, instrument) if trusted else
+                 unit_statistics(sums_layout(instrument.id, instrument.version), cells, found.sums(),
+                                 weighted=is_weighted))
+        return _finished(indices_from_unit_statistics(units, definition, parents=parents, targets=targets,
+                                                      alpha=alpha, min_n=min_n, lonely_psu="adjust",
+                                                      stat_types=stat_types, domains=domains), period)
 
     table = None
     if previous is not None and previous.inputs is not None and trusted:
@@ -282,20 +335,17 @@ def _from_aggregates(session: Session, rows: list[_AggregateRow],
 
 
 def _weighted_cells(session: Session, rows: list[_AggregateRow], ids: Collection[int], period: Period,
-                    instrument: Instrument, weighted: bool, min_cell: int
-                    ) -> tuple[pd.DataFrame, Int64Array, CellWeights | None, str]:
-    """The aggregate rows as cells (with their weight and calibration cell when weighted) and sums."""
+                    weighted: bool, min_cell: int) -> tuple[pd.DataFrame, CellWeights | None, str]:
+    """The aggregate rows as cells, with their weight and calibration cell when weighted."""
     cells = pd.DataFrame([(code, month, field, n) for _, code, month, field, n, *_ in rows],
                          columns=["unit", "month", "field", "respondents"])
     weighting_result, weighting = cell_weights(session, cells[["unit", "field", "month", "respondents"]], ids,
                                                period.first, period.last, weighted, min_cell)
-    length = sums_layout(instrument.id, instrument.version).length
-    sums = decode_rows([row[5] for row in rows], length)
     if weighting_result is not None:
         leaves = pd.MultiIndex.from_frame(cells[["unit", "month", "field"]])
         cells["weight"] = weighting_result.weight.reindex(leaves).to_numpy()
         cells["calibration_cell"] = weighting_result.cell.reindex(leaves).to_numpy()
-    return cells, sums, weighting_result, weighting
+    return cells, weighting_result, weighting
 
 
 def responses_estimates(session: Session, ids: Collection[int], parents: Mapping[str, str | None],

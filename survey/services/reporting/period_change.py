@@ -8,7 +8,7 @@ disjoint blocks of one model. `analysis.period_contrast.change_with_covariance` 
 difference with ``V(d) = V1 + V0 - 2 C``: the covariance the two periods' estimates get from sharing
 each unit's stratum (R's ``svycontrast`` on one design; tests/analysis/test_period_contrast.py).
 When `index_source` reads both periods from the index aggregates, the same change comes from their
-cell sums (`analysis.period_contrast.change_from_sums`), without loading a respondent.
+unit statistics (`analysis.unit_change`), without loading a respondent.
 
 The test is two-sided (a change may go either way), a t test on the smaller of the two periods'
 design degrees of freedom; the verdict against a target is the one-sided test (`analysis.verdicts`).
@@ -26,11 +26,12 @@ from sqlalchemy.orm import Session
 from analysis.calibration import stacked_period_weights
 from analysis.change import Direction
 from analysis.domains import TOTAL
-from analysis.period_contrast import change_from_sums, change_with_covariance
+from analysis.period_contrast import change_with_covariance
+from analysis.unit_change import change_from_unit_statistics
 from instruments.index import IndexDefinition
 from instruments.model import Instrument
 from survey.services.reporting.index_cache import VersionedCache, data_version
-from survey.services.reporting.index_source import period_sums
+from survey.services.reporting.index_source import period_sums, period_unit_statistics
 from survey.services.reporting.period_weights import respondent_weights
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import load_respondents_cached
@@ -125,14 +126,16 @@ def _joint_change(session: Session, ids: set[int], parents: dict[str, str | None
     weighted, min_cell = weighting
     now, before = (period_sums(session, ids, p, instrument, weighted=weighted, min_cell=min_cell)
                    for p in (period, previous))
-    if now is None or before is None:
+    current, earlier = (period_unit_statistics(session, ids, p, instrument, weighted=weighted,
+                                               min_cell=min_cell) for p in (period, previous))
+    if now is None or before is None or current is None or earlier is None:
         return _responses_change(session, ids, parents, period, previous, instrument, definition, weighting,
                                  alpha), None
 
     def joint_of(domains: Collection[str] | None) -> pd.DataFrame:
-        return change_from_sums(now.cells, now.sums, before.cells, before.sums, definition, parents=parents,
-                                weighted=(now.weighted, before.weighted), lonely_psu="adjust", alpha=alpha,
-                                stat_types=("overall_index",), domains=domains)
+        return change_from_unit_statistics(current, earlier, definition, parents=parents,
+                                           lonely_psu="adjust", alpha=alpha, stat_types=("overall_index",),
+                                           domains=domains)
 
     inputs = (TableInputs(now.digests, parents, {}, now.weighted),
               TableInputs(before.digests, parents, {}, before.weighted))

@@ -1,7 +1,7 @@
 """A period's table after a few units' data changed: only the domains above those units computed again.
 
 A new citizen response changes one cell of one unit. Strata are units and weighting cells lie within
-a unit (`analysis.tables.indices_from_sums`), so a domain's row reads only its own units' cells: the
+a unit (`analysis.sums_tables.indices_from_sums`), so a domain's row reads only its own units' cells: the
 rows of every domain that does not contain a changed unit are the previous table's, figure for figure.
 The province's own row still needs every cell, but the table of a thousand domains shrinks to the few
 above the changed unit (`indices_from_sums(domains=...)`), and the rest is taken from the previous
