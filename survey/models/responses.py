@@ -65,6 +65,11 @@ class Response(Base):
         # check, response rates): at a million responses a year, reading the rows took seconds.
         sa.Index("ix_responses_status_submitted_unit", "status", "submitted_at", "unit_id", "instrument_id",
                  "instrument_version"),
+        # By unit, then status: a commune's responses left out of a window (`index_cache`) without reading
+        # its valid ones, nor every unit's flagged ones (20 ms a page at a million responses); covering,
+        # for the valid ones' count per unit too, so a planner that picks it for that never reads rows.
+        sa.Index("ix_responses_unit_status_submitted", "unit_id", "status", "submitted_at", "instrument_id",
+                 "instrument_version", "id"),
     )
 
 

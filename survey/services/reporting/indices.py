@@ -280,8 +280,10 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
                                                 default_target)
     window = [period.shifted(i) for i in reversed(range(TREND_LENGTH[period.kind]))]
     # Each period's table counts its months' responses under each month's version, for every unit
-    # (`response_counts`): every unit's stamps of the whole window read at once rather than per month.
+    # (`response_counts`), and is kept under its subtree's: the stamps of the whole window are read at
+    # once, not one query per month.
     data_version(session, None, window[0].first, period.last)
+    data_version(session, ids, window[0].first, period.last)
     above = targets_above(session, instrument, default_target)
     tables = [period_table(session, unit, ids, parents, p, instrument, definition, weighted, target_arg,
                            alpha, min_cell, overall_only=p != period, above=above) for p in window]
