@@ -246,8 +246,9 @@ def _unit_statistics(key: tuple[object, ...], version: Version, found: PeriodSum
     return units
 
 
-# Process-local, beside `_SUMS`: a province's unit statistics are about 15 kB a unit.
-_UNITS: VersionedCache[tuple[Mapping[str, int], UnitStatistics]] = VersionedCache(32)
+# Process-local, beside `_SUMS`: a unit's statistics are about 15 kB (a province's, 15 MB), and those of
+# a subtree's current and previous periods are what a new response reuses.
+_UNITS: VersionedCache[tuple[Mapping[str, int], UnitStatistics]] = VersionedCache(16)
 
 
 def _sums_key(session: Session, ids: Collection[int], period: Period, instrument: Instrument,
@@ -317,7 +318,9 @@ def _from_aggregates(session: Session, rows: list[_AggregateRow],
     responses = int(cells["respondents"].sum())
 
     def table_of(domains: set[str] | None) -> pd.DataFrame:
-        units = (_unit_statistics(key, version, found, instrument) if trusted else
+        # Kept for a period's whole table, which a new response updates; a trend's past months (overall
+        # rows only) are computed once per data version, and their statistics would only take memory.
+        units = (_unit_statistics(key, version, found, instrument) if trusted and stat_types is None else
                  unit_statistics(sums_layout(instrument.id, instrument.version), cells, found.sums(),
                                  weighted=is_weighted))
         return _finished(indices_from_unit_statistics(units, definition, parents=parents, targets=targets,
