@@ -9,7 +9,9 @@ Run from the repository root, on a database made by bench/generate_db.py:
 A manager whose scope is the province signs in through the real pages (test client). Each page and
 period is measured in a fresh process, so "cold" is a first view after a restart (empty process
 caches; the operating system's file cache stays warm): cold, warm (median of three views, nothing
-changed) and after one new response (in the period's last month, at the ward's service point). Peak
+changed) and after one new response (at the ward's service point, in the period's last month that has
+served-dossier frames: a response in a month without one would switch a weighted quarter or year to
+unweighted, and every figure with it, which happens once a month, not on every response). Peak
 memory is the process's maximum resident set (`resource.getrusage`) after the three measurements.
 Once the app is built, the process does what a gunicorn worker does once it has loaded it
 (`survey.worker_start`, the shipped deploy/gunicorn.conf.py).
@@ -32,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,6 +77,19 @@ def _unit_id(app: object, code: str) -> int:
         return found
 
 
+def _last_framed_day(app: object) -> date:
+    """The last day covered by a served-dossier frame (`ServedCount.period_end`)."""
+    import sqlalchemy as sa
+
+    from survey.extensions import db
+    from survey.models import ServedCount
+
+    with app.app_context():  # type: ignore[attr-defined]
+        found = db.session.scalar(sa.select(sa.func.max(ServedCount.period_end)))
+        assert found is not None, "no served-dossier frame: make the database with bench/generate_db.py"
+        return found
+
+
 def database_url(target: str) -> str:
     """A PostgreSQL URL as given, a SQLite file as a sqlite:/// URL."""
     return target if target.startswith("postgresql") else f"sqlite:///{target}"
@@ -112,7 +127,7 @@ def measure_one(target: str, page: str, period_text: str, store: str) -> dict[st
 
     cold = timed()
     warm = statistics.median(timed() for _ in range(3))
-    last_month_day = period.last - timedelta(days=3)
+    last_month_day = min(period.last, _last_framed_day(app)) - timedelta(days=3)
     _add_response(app, f"{WARD}-1", datetime(last_month_day.year, last_month_day.month, last_month_day.day,
                                              3, 0, tzinfo=UTC))
     after = timed()
