@@ -175,12 +175,11 @@ def change_from_unit_statistics(
         return np.asarray(summing @ array.reshape(len(array), -1)).reshape((n_domains, *array.shape[1:]))
 
     centred = np.zeros((n_domains, 4 * k, 4 * k))
-    for offset, period in enumerate((current, previous)):
+    for offset, (period, rows) in enumerate(zip((current, previous), both.rows, strict=True)):
         # No respondent is in both periods: the cross-products between the two copies are zero.
-        rows = np.searchsorted(units, period.units)
         u = _copies(k, offset)
         centred[:, u[:, None], u[None, :]] = rolled(period.cross * cross_weight[rows, None, None], rows)
-    if both.centre.any():  # both periods post-stratified: the calibrated residuals' totals are zero
+    if both.centre.any():  # all zero when both periods are post-stratified (calibrated residuals)
         centred -= _centring(both.centre, centring_weight, member_unit, member_domain, n_domains)
     present = (both.rows_positive > 0).astype(np.float64)
     nothing = np.zeros((n_domains, 0))
@@ -204,6 +203,7 @@ class _BothPeriods:
     totals: FloatArray  # (U, 4K) weighted totals: satisfied (current, previous), valid (current, previous)
     centre: FloatArray  # (U, 4K) the totals the cross-products are centred on (zero when calibrated)
     rows_positive: FloatArray  # (U, 2K) respondents with a positive weight per criterion copy
+    rows: tuple[IntArray, IntArray]  # each period's units' positions among the U units
 
 
 def _side_by_side(k: int, units: tuple[str, ...],
@@ -211,9 +211,10 @@ def _side_by_side(k: int, units: tuple[str, ...],
     """The two periods' totals and counts per unit, in the doubled criteria's columns."""
     at = {unit: i for i, unit in enumerate(units)}
     n = len(units)
-    both = _BothPeriods(np.zeros(n), np.zeros((n, 4 * k)), np.zeros((n, 4 * k)), np.zeros((n, 2 * k)))
-    for offset, period in enumerate(periods):
-        rows = np.array([at[unit] for unit in period.units], dtype=np.intp)
+    current, previous = (np.array([at[unit] for unit in period.units], dtype=np.intp) for period in periods)
+    both = _BothPeriods(np.zeros(n), np.zeros((n, 4 * k)), np.zeros((n, 4 * k)), np.zeros((n, 2 * k)),
+                        (current, previous))
+    for offset, (period, rows) in enumerate(zip(periods, both.rows, strict=True)):
         criteria, u = np.arange(k) + k * offset, _copies(k, offset)
         both.respondents[rows] += period.respondents
         both.totals[rows[:, None], u] = period.totals[:, : 2 * k]
