@@ -57,6 +57,8 @@ def indices_from_sums(
         The cells' sums (`analysis.cell_sums.cell_sums`), in the layout of `definition`.
     definition, parents, targets, alpha, ci_method, min_n, lonely_psu
         As in `compute_indices`.
+    weighted : bool
+        Post-stratified cells (the variance is taken through their calibration), else unweighted.
     stat_types : collection of str, optional
         Only the rows of these statistic types, e.g. ``("overall_index",)``: what a trend line shows,
         about 1/57 of the SIPAS table's rows and of its inference. Their figures are those of the full
@@ -110,6 +112,11 @@ def indices_from_unit_statistics(
     -------
     pandas.DataFrame
         As `indices_from_sums` on the cells the statistics were computed from.
+
+    Raises
+    ------
+    AnalysisInputError
+        On statistics of another layout, or as `compute_indices` (a lonely stratum under "fail").
     """
     items = no_respondents(definition)
     if units.layout != SumsLayout.of(items):
