@@ -144,7 +144,7 @@ def read_sums_later(session: Session, ids: Collection[int], periods: Collection[
     province's year from PostgreSQL: 60 MB of sums), not the one month that changed."""
     url, subtree = str(session.get_bind().engine.url), frozenset(ids)
     unread = [p for p in periods  # the key of `_sums_key`, without reading the period's stamps
-              if _SUMS.latest((url, subtree, p.label, instrument.key, weighted, min_cell)) is None]
+              if _UNITS.latest((url, subtree, p.label, instrument.key, weighted, min_cell)) is None]
 
     def compute(later: Session) -> None:
         for period in unread:
