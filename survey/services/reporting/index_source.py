@@ -35,7 +35,8 @@ from survey.models import IndexAggregate, Unit
 from survey.query_lists import one_of
 from survey.services.reporting.aggregates import decode_rows, sums_layout
 from survey.services.reporting.index_cache import Version, VersionedCache, data_version, prepare_later
-from survey.services.reporting.period_weights import cell_weights, respondent_weights
+from survey.services.reporting.month_weights import period_cell_weights
+from survey.services.reporting.period_weights import respondent_weights
 from survey.services.reporting.periods import Period, month_spans
 from survey.services.reporting.respondent_data import load_respondents_cached
 from survey.services.reporting.response_counts import window_counts
@@ -202,7 +203,8 @@ def period_sums(session: Session, ids: Collection[int], period: Period, instrume
     _, rows = _trusted_rows(session, ids, period, instrument)
     if rows is None:
         return None
-    cells, weighting_result, _ = _weighted_cells(session, rows, ids, period, weighted, min_cell)
+    cells, weighting_result, _ = _weighted_cells(session, rows, ids, period, instrument.key, weighted,
+                                                 min_cell)
     is_weighted = weighting_result is not None
     found = PeriodSums(cells, [row[5] for row in rows], sums_layout(instrument.id, instrument.version).length,
                        is_weighted, unit_digests(cells, [row[6] for row in rows], is_weighted))
@@ -304,7 +306,8 @@ def _from_aggregates(session: Session, rows: list[_AggregateRow],
                      alpha: float, min_cell: int, min_n: int, excluded: pd.DataFrame,
                      stat_types: StatTypes = None, trusted: bool = False,
                      previous: PeriodEstimates | None = None) -> PeriodEstimates:
-    cells, weighting_result, weighting = _weighted_cells(session, rows, ids, period, weighted, min_cell)
+    cells, weighting_result, weighting = _weighted_cells(session, rows, ids, period, instrument.key,
+                                                         weighted, min_cell)
     if cells.empty:
         return PeriodEstimates(pd.DataFrame(columns=EMPTY_COLUMNS), False, weighting, 0, excluded,
                                Source.AGGREGATES, pd.DataFrame())
@@ -338,12 +341,14 @@ def _from_aggregates(session: Session, rows: list[_AggregateRow],
 
 
 def _weighted_cells(session: Session, rows: list[_AggregateRow], ids: Collection[int], period: Period,
-                    weighted: bool, min_cell: int) -> tuple[pd.DataFrame, CellWeights | None, str]:
+                    instrument_key: str, weighted: bool,
+                    min_cell: int) -> tuple[pd.DataFrame, CellWeights | None, str]:
     """The aggregate rows as cells, with their weight and calibration cell when weighted."""
     cells = pd.DataFrame([(code, month, field, n) for _, code, month, field, n, *_ in rows],
                          columns=["unit", "month", "field", "respondents"])
-    weighting_result, weighting = cell_weights(session, cells[["unit", "field", "month", "respondents"]], ids,
-                                               period.first, period.last, weighted, min_cell)
+    counts = cells[["unit", "field", "month", "respondents"]]
+    weighting_result, weighting = period_cell_weights(session, counts, ids, period, instrument_key, weighted,
+                                                      min_cell)
     if weighting_result is not None:
         leaves = pd.MultiIndex.from_frame(cells[["unit", "month", "field"]])
         cells["weight"] = weighting_result.weight.reindex(leaves).to_numpy()
