@@ -138,6 +138,9 @@ def test_the_months_stamps_read_at_once_are_those_read_one_by_one(capp: Flask, p
         for day in (3, 9):
             submit(db.session(), flagged, {"e1_info": 1}, datetime(2026, 10 + day % 2, day, 2, tzinfo=UTC),
                    flags=("device",))
+        # on a month's first instant (local midnight, 17:00 UTC the day before): that month's, not the last
+        submit(db.session(), flagged, {"e1_info": 2}, datetime(2026, 10, 31, 17, 0, tzinfo=UTC),
+               flags=("device",))
         db.session.commit()
         spans = month_spans(period.first, period.last)
         alone = []
