@@ -162,8 +162,12 @@ def cuts(
     by: Sequence[str] = (),
     period_col: str | None = None,
     period: PeriodSpec | None = None,
+    crossed: bool = True,
 ) -> list[tuple[dict[str, str], IntArray]]:
     """The cuts of the data: each period (or all rows), and each period x `by` combination.
+
+    With `crossed` False, each `by` column is cut on its own instead (its values, the other columns
+    ``""``), not their combinations: several one-way breakdowns of the same respondents in one pass.
 
     Returns
     -------
@@ -187,9 +191,12 @@ def cuts(
     out = [({**labels, **dict.fromkeys(by, "")}, rows) for labels, rows in base]
     if by:
         keys = data[list(by)].astype("string").fillna("")
+        groupings = [list(by)] if crossed else [[column] for column in by]
         for labels, rows in base:
             sub = keys.iloc[rows]
-            for values, positions in sub.groupby(list(by), sort=True).indices.items():
-                combo = values if isinstance(values, tuple) else (values,)
-                out.append(({**labels, **dict(zip(by, map(str, combo), strict=True))}, rows[positions]))
+            for grouping in groupings:
+                for values, positions in sub.groupby(grouping, sort=True).indices.items():
+                    combo = values if isinstance(values, tuple) else (values,)
+                    out.append(({**labels, **dict.fromkeys(by, ""),
+                                 **dict(zip(grouping, map(str, combo), strict=True))}, rows[positions]))
     return out

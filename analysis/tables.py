@@ -188,6 +188,7 @@ def compute_indices(
     lonely_psu: LonelyPSU = "fail",
     calibration: Calibration | None = None,
     stat_types: Collection[str] | None = None,
+    crossed_by: bool = True,
 ) -> pd.DataFrame:
     """Weighted SIPAS indices with design-based intervals and verdicts for every domain.
 
@@ -231,6 +232,9 @@ def compute_indices(
     stat_types : collection of str, optional
         Only the rows of these statistic types (``criterion``, ``element``, ``overall_index``,
         ``mean_score``, ...), with the figures of the full table; None: every statistic.
+    crossed_by : bool
+        True: the `by` columns' combinations. False: each `by` column on its own (the others ``""``
+        in its rows), the rows of one call per column with one design, weighting and "all" cut.
 
     Returns
     -------
@@ -268,7 +272,7 @@ def compute_indices(
             raise AnalysisInputError("a calibration needs the calibrated weights")
         calibration = calibration.aligned(data.index)
     frames = []
-    for labels, rows in cuts(data, by=by, period_col=period_col, period=period):
+    for labels, rows in cuts(data, by=by, period_col=period_col, period=period, crossed=crossed_by):
         if calibration is None:
             cells = cell_statistics(items, design, domains.unit_codes, domains.membership, rows)
         else:

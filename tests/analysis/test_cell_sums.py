@@ -206,3 +206,25 @@ def test_compute_indices_asked_for_some_statistics_gives_the_full_tables_rows(de
     expected = full[full["stat_type"].isin(["overall_index", "element"])].reset_index(drop=True)
     assert set(ours["stat_type"]) == {"overall_index", "element"} and len(ours) < len(full)
     pd.testing.assert_frame_equal(ours, expected, check_exact=True)
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+def test_by_columns_cut_on_their_own_give_each_columns_own_table(definition: IndexDefinition,
+                                                                  weighted: bool) -> None:
+    """Several one-way breakdowns in one call (`crossed_by=False`): each column's rows, and the "all"
+    rows, are those of a call with that column alone, figure for figure."""
+    data = random_respondents(13, 900)
+    data["channel"] = np.random.default_rng(13).choice(["qr", "kiosk", "web"], size=len(data))
+    result = poststratify(data, served_frame(data, 13), ["field"], unit_col="unit", count_col="served",
+                          min_cell=40) if weighted else None
+    common: dict[str, Any] = {
+        "unit_col": "unit", "parents": PARENTS, "targets": 0.75, "min_n": 5, "lonely_psu": "adjust",
+        "weights": None if result is None else result.weights,
+        "calibration": None if result is None else result.calibration}
+    both = compute_indices(data, definition, by=["field", "channel"], crossed_by=False, **common)
+    assert not ((both["field"] != "") & (both["channel"] != "")).any()  # no combination of the two
+    for column, other in (("field", "channel"), ("channel", "field")):
+        alone = compute_indices(data, definition, by=[column], **common)
+        ours = both[both[other] == ""].drop(columns=[other]).reset_index(drop=True)
+        assert set(ours[column]) == {"", *data[column].unique()}
+        pd.testing.assert_frame_equal(ours, alone, check_exact=True)

@@ -138,19 +138,26 @@ def _computed(session: Session, unit: Unit, instrument: Instrument, period: Peri
         definition = IndexDefinition.from_instrument(instrument)
         variables = [("field", False), ("channel", False),
                      *((item.id, True) for item in _profile_items(instrument))]
-        for variable, numeric in variables:
-            keys = _keys(data[variable], numeric)
-            frame = data.copy()
-            frame[_SCOPE], frame[_GROUP] = unit.code, keys
-            table = compute_indices(
-                frame, definition, unit_col=_SCOPE, strata_col="unit", by=[_GROUP],
-                weights=None if weighting is None else weighting.weights,
-                calibration=None if weighting is None else weighting.calibration,
-                targets=target, min_n=MIN_N, lonely_psu="adjust", stat_types=("overall_index",))
-            rows = table[(table["domain"] == unit.code) & (table["stat_type"] == "overall_index")]
-            records = cast(list[dict[str, Any]], rows.to_dict("records"))
-            out[variable] = _Counts(respondents={str(k): int(v) for k, v in keys.value_counts().items()},
-                                    index={str(r[_GROUP]): r for r in records})
+        frame = data.copy()
+        frame[_SCOPE] = unit.code
+        keys = {variable: _keys(data[variable], numeric) for variable, numeric in variables}
+        columns = {variable: f"{_GROUP}:{variable}" for variable in keys}
+        for variable, column in columns.items():
+            frame[column] = keys[variable]
+        # Every variable cut on its own in one call: one design, one weighting, one "all" cut (no category
+        # is ever "", which marks the rows of the other variables' cuts).
+        table = compute_indices(
+            frame, definition, unit_col=_SCOPE, strata_col="unit", by=list(columns.values()),
+            crossed_by=False, weights=None if weighting is None else weighting.weights,
+            calibration=None if weighting is None else weighting.calibration,
+            targets=target, min_n=MIN_N, lonely_psu="adjust", stat_types=("overall_index",))
+        rows = table[(table["domain"] == unit.code) & (table["stat_type"] == "overall_index")]
+        records = cast(list[dict[str, Any]], rows.to_dict("records"))
+        for variable, column in columns.items():
+            others = [other for other in columns.values() if other != column]
+            out[variable] = _Counts(
+                respondents={str(k): int(v) for k, v in keys[variable].value_counts().items()},
+                index={str(r[column]): r for r in records if all(r[other] == "" for other in others)})
     _CACHE.put(key, version, out)
     return out
 
