@@ -29,7 +29,7 @@ linear calibration, imported weights) need respondent-level data; use `analysis.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -37,7 +37,7 @@ from scipy import sparse
 
 from analysis.data import FloatArray, ItemMatrices
 from analysis.design import Design, IntArray, LonelyPSU
-from analysis.sufficient import CellStatistics, Layout, aggregate_to_domains, row_values
+from analysis.sufficient import Layout, row_values
 
 Int64Array = npt.NDArray[np.int64]
 _BATCH_ROWS = 32_768
@@ -178,13 +178,13 @@ def _group_sum(group: IntArray, n_groups: int, array: np.ndarray) -> FloatArray:
 
 @dataclass(frozen=True)
 class SummedCells:
-    """Cell sums with their unit and weighting, ready for `sums_cell_statistics`.
+    """Cell sums with their unit and weighting, ready for `stratum_unit_rows`.
 
     Attributes
     ----------
     sums : numpy.ndarray of int64, shape (C, SumsLayout.length)
     unit : numpy.ndarray of int, shape (C,)
-        Domain code (`analysis.domains.build_domains`) of each cell's unit.
+        Code of each cell's unit.
     weight : numpy.ndarray of float, shape (C,)
         The weight of every respondent of the cell (1 when unweighted).
     calibration_cell : numpy.ndarray of int, shape (C,), optional
@@ -210,7 +210,17 @@ def sums_design(unit_labels: list[str], respondents: npt.ArrayLike, lonely_psu: 
 
 def stratum_unit_rows(layout: SumsLayout, cells: SummedCells, stratum: IntArray
                       ) -> tuple[IntArray, IntArray, list[np.ndarray]]:
-    """The statistics of each (stratum, unit) of the cells, before they are summed into domains.
+    """The statistics of each (stratum, unit) of the cells, before they are summed into domains: summed
+    (`analysis.sufficient.aggregate_to_domains`), the `CellStatistics` that
+    `analysis.sufficient.cell_statistics` (or `analysis.calibration.calibrated_cells` when `cells` has
+    calibration cells, whose stratum totals are then zero) gives from the respondents.
+
+    Parameters
+    ----------
+    layout : SumsLayout
+    cells : SummedCells
+    stratum : numpy.ndarray of int, shape (C,)
+        Stratum code of each cell (its unit's, `sums_design`).
 
     Returns
     -------
@@ -222,6 +232,11 @@ def stratum_unit_rows(layout: SumsLayout, cells: SummedCells, stratum: IntArray
         rows with a positive weight, and the sums of weights and squared weights per denominator.
         A row reads only its own cells, so rows computed from a subset of the cells are those computed
         from all of them (`analysis.unit_statistics`).
+
+    References
+    ----------
+    Deville JC, Särndal CE (1992). Calibration estimators in survey sampling. *JASA* 87:376-382.
+    Wolter KM (2007). *Introduction to Variance Estimation*, 2nd ed., ch. 6. Springer.
     """
     lay = layout.layout
     k = lay.k
@@ -266,30 +281,3 @@ def stratum_unit_rows(layout: SumsLayout, cells: SummedCells, stratum: IntArray
             [per_base(totals * w[:, None]), _full_cross(layout, per_base(cross * w2[:, None])),
              per_base(pairs * w2[:, None, None]), rows_positive, per_base(counts), rows_positive,
              per_base(counts * w[:, None]), per_base(counts * w2[:, None])])
-
-
-def sums_cell_statistics(layout: SumsLayout, cells: SummedCells, stratum: IntArray,
-                         membership: tuple[IntArray, IntArray]) -> CellStatistics:
-    """`CellStatistics` of the default design from cell sums: what `analysis.sufficient.cell_statistics`
-    (or `analysis.calibration.calibrated_cells` when `cells` has calibration cells) gives from the
-    respondents.
-
-    Parameters
-    ----------
-    layout : SumsLayout
-    cells : SummedCells
-    stratum : numpy.ndarray of int, shape (C,)
-        Stratum code of each cell (its unit's, `sums_design`).
-    membership : (numpy.ndarray, numpy.ndarray)
-        ``(unit domain, domain)`` pairs (`analysis.domains.Domains.membership`).
-
-    References
-    ----------
-    Deville JC, Särndal CE (1992). Calibration estimators in survey sampling. *JASA* 87:376-382.
-    Wolter KM (2007). *Introduction to Variance Estimation*, 2nd ed., ch. 6. Springer.
-    """
-    base_stratum, base_unit, arrays = stratum_unit_rows(layout, cells, stratum)
-    statistics = aggregate_to_domains(layout.layout, base_stratum, base_unit, membership, *arrays)
-    if cells.calibration_cell is None:
-        return statistics
-    return replace(statistics, variance_totals=np.zeros_like(statistics.totals))
