@@ -32,6 +32,7 @@ from survey.models import (
     Role,
     ServedCount,
     Unit,
+    UnitKind,
     User,
 )
 from survey.services.citizens.flag_review import Decision, decide
@@ -128,6 +129,22 @@ def add_frames(app: Flask) -> None:
                                        period_start=date(2026, month, 1), period_end=date(2026, month, last),
                                        served=served, upload_id=upload.id))
         db.session.commit()
+
+
+def add_desk(session: Session, code: str, parent_code: str, served: int) -> Counter:
+    """A new one-stop desk `code` under `parent_code` with one counter and a frame of `served` dossiers in
+    November 2026, and no response yet: its first response gives a unit its first cells."""
+    parent = session.scalar(sa.select(Unit).where(Unit.code == parent_code))
+    assert parent is not None, parent_code
+    desk = Unit(code=code, kind=UnitKind.SERVICE_POINT, name_vi=f"Bàn {code}", parent=parent)
+    counter = Counter(unit=desk, code="Q1", name_vi="Quầy 1", procedure_field=None)
+    upload = FrameUpload(source="csv", rows=1)
+    session.add_all([desk, counter, upload])
+    session.flush()
+    session.add(ServedCount(unit_id=desk.id, procedure_field="", channel="", period_start=date(2026, 11, 1),
+                            period_end=date(2026, 11, 30), served=served, upload_id=upload.id))
+    session.flush()
+    return counter
 
 
 def both_ways(session: Session, period: Period, weighted: bool,

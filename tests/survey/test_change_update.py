@@ -20,7 +20,7 @@ from survey.services.reporting import period_change
 from survey.services.reporting.indices import compute_unit_indices
 from survey.services.reporting.periods import Period
 from survey.services.reporting.table_update import TableInputs
-from tests.survey.aggregate_helpers import KEY, demo_with_responses, domains_asked, submit
+from tests.survey.aggregate_helpers import KEY, add_desk, demo_with_responses, domains_asked, submit
 
 NOVEMBER = Period.month(2026, 11)
 FIGURES = ["est1", "est0", "ci_lo1", "ci_hi1", "diff", "se", "df", "lo", "hi", "p_value"]
@@ -96,6 +96,25 @@ def test_a_new_response_recomputes_the_change_of_the_domains_above_its_unit_only
                                    atol=1e-12, err_msg=column)
 
 
+@pytest.mark.parametrize("weighted", [True, False])
+def test_a_units_first_response_recomputes_the_change_of_the_domains_above_it(capp: Flask, asked: list[Any],
+                                                                             weighted: bool) -> None:
+    """A desk answering for the first time (in neither month before) moves its domains in the change's
+    order: the table is still the one computed from scratch, to the last bit."""
+    with capp.app_context():
+        counter = add_desk(db.session(), "HL-AB-2", "HL-AB", 150)
+        db.session.commit()
+        first = _changes(weighted)
+        submit(db.session(), counter, {"e1_info": 2, "e2_fees": 5, "overall": 3},
+               datetime(2026, 11, 20, 3, tzinfo=UTC))
+        db.session.commit()
+        asked.clear()
+        updated = _changes(weighted)
+        assert asked == [{"HL-AB-2", "HL-AB", "HL", "total"}], asked
+        assert list(updated.index) != list(first.index)  # the desk's rows moved up among units with answers
+        pd.testing.assert_frame_equal(updated, _scratch(weighted), check_exact=True)
+
+
 def test_a_flagged_response_computes_no_change(capp: Flask, asked: list[Any]) -> None:
     with capp.app_context():
         first = _changes(True)
@@ -119,15 +138,16 @@ def _inputs(units: dict[str, int], parents: dict[str, str | None] = PARENTS) -> 
     ({"A1": 1, "B": 2}, {"A1": 3, "B": 4}, PARENTS, set()),  # nothing moved: the last joint change
     ({"A1": 9, "B": 2}, {"A1": 3, "B": 4}, PARENTS, {"A1", "A", "P", "total"}),
     ({"A1": 1, "B": 2}, {"A1": 3, "B": 9}, PARENTS, {"B", "P", "total"}),  # the previous month moved
-    ({"A1": 1, "B": 2, "A": 5}, {"A1": 3, "B": 4}, PARENTS, None),  # a unit answering for the first time
-    ({"A1": 1}, {"A1": 3, "B": 4}, PARENTS, None),  # a unit without a response any more
+    ({"A1": 1, "B": 2, "A": 5}, {"A1": 3, "B": 4}, PARENTS, {"A", "P", "total"}),  # a unit's first answer
+    ({"A1": 1}, {"A1": 3, "B": 4}, PARENTS, {"B", "P", "total"}),  # a unit without a response this month
+    ({"A1": 1}, {"A1": 3}, PARENTS, {"B", "P", "total"}),  # a unit without a response in either month
     ({"A1": 1, "B": 2}, {"A1": 3, "B": 4}, {**PARENTS, "B": "A"}, None),  # a unit moved in the tree
 ])
 def test_what_is_computed_again(now: dict[str, int], before: dict[str, int], parents: dict[str, str | None],
                                 redone: set[str] | None) -> None:
-    """Another set of units numbers the strata and domains anew, and another tree other sums: the whole
-    change is computed then; else only the domains above a unit that moved in either month."""
-    last_joint = pd.DataFrame({"domain": ["A1", "A", "B", "P", "total"], "stat_type": "overall_index",
+    """Another tree gives other sums: the whole change is computed then; else only the domains above a
+    unit that moved, appeared or went in either month, the rows in the order of the units now."""
+    last_joint = pd.DataFrame({"domain": ["A1", "A", "P", "B", "total"], "stat_type": "overall_index",
                                "stat": "overall", "diff": [0.1, 0.2, 0.3, 0.4, 0.5]})
     last = period_change.ComputedChange(pd.DataFrame(), last_joint,
                                         (_inputs({"A1": 1, "B": 2}), _inputs({"A1": 3, "B": 4})))
@@ -140,5 +160,9 @@ def test_what_is_computed_again(now: dict[str, int], before: dict[str, int], par
 
     found = period_change._updated(last, (_inputs(now, parents), _inputs(before, parents)), parents, joint_of)
     assert calls == ([] if redone == set() else [redone])
-    moved = set(found.loc[found["diff"] != last_joint["diff"], "domain"])
+    diff, last_diff = found.set_index("domain")["diff"], last_joint.set_index("domain")["diff"]
+    moved = {domain for domain in last_diff.index if diff[domain] != last_diff[domain]}
     assert moved == (set(last_joint["domain"]) if redone is None else redone)
+    units = set(now) | set(before)
+    order = ["A", "P", "A1", "B", "total"] if "A" in units else ["A1", "A", "P", "B", "total"]
+    assert found["domain"].tolist() == (order if redone else last_joint["domain"].tolist())

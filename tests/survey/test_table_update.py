@@ -4,6 +4,7 @@ package's computation from the response rows (to 1e-12, `assert_equal_estimates`
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from instruments.index import IndexDefinition
 from survey.extensions import db
 from survey.models import Counter, ServedCount, Unit
 from survey.services.reporting import index_source
+from survey.services.reporting.aggregate_rebuild import rebuild
 from survey.services.reporting.index_source import (
     PeriodEstimates,
     Source,
@@ -28,10 +30,17 @@ from survey.services.reporting.indices import MIN_N, instrument_for
 from survey.services.reporting.period_tables import period_table, target_argument, targets_above
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import unit_parent_map
-from survey.services.reporting.table_update import TableInputs, domains_to_update, narrowed
+from survey.services.reporting.table_update import (
+    TableInputs,
+    domain_orders,
+    domains_to_update,
+    narrowed,
+    spliced,
+)
 from survey.services.staff.access import subtree_ids
 from tests.survey.aggregate_helpers import (
     KEY,
+    add_desk,
     assert_equal_estimates,
     demo_with_responses,
     domains_asked,
@@ -126,6 +135,36 @@ def test_a_new_response_recomputes_only_the_domains_above_its_unit(capp: Flask, 
         assert changed and changed <= _ancestors(db.session(), counter.unit_id)
 
 
+@pytest.mark.parametrize("weighted", [True, False])
+def test_a_units_first_response_recomputes_only_the_domains_above_it(capp: Flask, asked: list[Any],
+                                                                    weighted: bool) -> None:
+    """A desk's first response moves its domains in the table's order; the table is still the whole
+    computation's, row for row, and without the response again it is the first table."""
+    with capp.app_context():
+        counter = add_desk(db.session(), "HL-AB-2", "HL-AB", 150)
+        db.session.commit()
+        first, _ = _estimates(db.session(), NOVEMBER, weighted)
+        response = submit(db.session(), counter, {"e1_info": 5, "e2_fees": 4, "overall": 4},
+                          datetime(2026, 11, 20, 3, tzinfo=UTC))
+        db.session.commit()
+        asked.clear()
+        updated, rows = _estimates(db.session(), NOVEMBER, weighted, previous=first)
+        assert asked == [{"HL-AB-2", "HL-AB", "HL"}]
+        assert updated.weighted == first.weighted == weighted, first.weighting
+        assert_equal_estimates(updated, rows)
+        whole, _ = _estimates(db.session(), NOVEMBER, weighted)
+        pd.testing.assert_frame_equal(updated.table, whole.table, check_exact=True)
+        assert list(dict.fromkeys(updated.table["domain"])) != list(dict.fromkeys(first.table["domain"]))
+
+        db.session.delete(response)  # and back: the desk without a response, its aggregates rebuilt
+        rebuild(db.session(), None)
+        db.session.commit()
+        asked.clear()
+        gone, _ = _estimates(db.session(), NOVEMBER, weighted, previous=updated)
+        assert asked == [{"HL-AB-2", "HL-AB", "HL"}]
+        pd.testing.assert_frame_equal(gone.table, first.table, check_exact=True)
+
+
 def test_new_served_counts_of_one_unit_recompute_the_domains_above_it(capp: Flask, asked: list[Any]) -> None:
     with capp.app_context():
         first, _ = _estimates(db.session(), NOVEMBER, True)
@@ -173,12 +212,41 @@ def test_the_domains_to_update_are_the_changed_units_and_those_above_them() -> N
     assert domains_to_update(before, before, PARENTS) == set()
 
 
-@pytest.mark.parametrize("after", [_inputs({"A1": 1, "A2": 2}),  # a unit without responses any more
-                                   _inputs({"A1": 1, "A2": 2, "B": 3, "A": 4}),  # a unit's first response
-                                   _inputs({"A1": 1, "A2": 2, "B": 3}, {**PARENTS, "A2": "P"}),  # moved
+def test_a_unit_with_its_first_or_no_more_cells_is_updated_with_the_units_above_it() -> None:
+    before = _inputs({"A1": 1, "A2": 2, "B": 3})
+    no_more, first = _inputs({"A1": 1, "A2": 2}), _inputs({"A1": 1, "A2": 2, "B": 3, "A": 4})
+    assert domains_to_update(before, no_more, PARENTS) == {"B", "P"}  # B without responses now
+    assert domains_to_update(before, first, PARENTS) == {"A", "P"}  # A's first response
+    assert domains_to_update(_inputs({"A1": 1}), _inputs({"A1": 1, "A2": 5}), PARENTS) == {"A2", "A", "P"}
+
+
+@pytest.mark.parametrize("after", [_inputs({"A1": 1, "A2": 2, "B": 3}, {**PARENTS, "A2": "P"}),  # moved
                                    _inputs({"A1": 1, "A2": 2, "B": 3}, weighted=False)])  # weighting off
 def test_anything_else_recomputes_the_whole_table(after: TableInputs) -> None:
     assert domains_to_update(_inputs({"A1": 1, "A2": 2, "B": 3}), after, PARENTS) is None
+
+
+def test_the_rows_move_to_the_order_of_the_new_units_block_by_block() -> None:
+    # Two blocks (statistic types) of domains in the order of units {A1, B}: A1, A, P, B; then with A2's first
+    # response the order of units {A1, A2, B}: A1, A, P, A2, B. A2 and its ancestors are recomputed.
+    def table(order: list[str], stat_types: list[str], est: dict[str, float]) -> pd.DataFrame:
+        rows = [(d, t, "overall", est[d]) for t in stat_types for d in order]
+        return pd.DataFrame(rows, columns=["domain", "stat_type", "stat", "est"])
+
+    tree = {"P": None, "A": "P", "A1": "A", "A2": "A", "B": "P"}
+    orders = domain_orders({"A1", "B"}, {"A1", "A2", "B"}, tree)
+    assert orders == (("A1", "A", "P", "B", "A2", "total"), ("A1", "A", "P", "A2", "B", "total"))
+    before = table(["A1", "A", "P", "B", "A2"], ["element", "overall_index"],
+                   {"A1": 0.1, "A": 0.2, "P": 0.3, "B": 0.4, "A2": math.nan})
+    after = {"A1": 0.1, "A": 0.25, "P": 0.35, "B": 0.4, "A2": 0.5}
+    fresh = table(["A", "P", "A2"], ["element", "overall_index"], after)
+    found = spliced(before, fresh, {"A", "P", "A2"}, orders)
+    assert found is not None
+    expected = table(["A1", "A", "P", "A2", "B"], ["element", "overall_index"], after)
+    pd.testing.assert_frame_equal(found, expected)
+    assert spliced(before, fresh.iloc[::-1].reset_index(drop=True), {"A", "P", "A2"}, orders) is None
+    shuffled = before.iloc[[0, 2, 1, 3, 4, 5, 6, 7, 8, 9]].reset_index(drop=True)  # not in the order's blocks
+    assert spliced(shuffled, fresh, {"A", "P", "A2"}, orders) is None
 
 
 def _subtree(session: Session, code: str, period: Period) -> tuple[Unit, set[int], dict[str, str | None],

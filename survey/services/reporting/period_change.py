@@ -35,7 +35,7 @@ from survey.services.reporting.index_source import period_sums, period_unit_stat
 from survey.services.reporting.period_weights import respondent_weights
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import load_respondents_cached
-from survey.services.reporting.table_update import TableInputs, domains_to_update, spliced
+from survey.services.reporting.table_update import TableInputs, domain_orders, domains_to_update, spliced
 
 CHANGE_COLUMNS = ["est1", "est0", "ci_lo1", "ci_hi1", "diff", "se", "df", "lo", "hi", "p_value",
                   "significant", "direction"]
@@ -147,7 +147,8 @@ def _updated(last: ComputedChange | None, inputs: tuple[TableInputs, TableInputs
              joint_of: Callable[[Collection[str] | None], pd.DataFrame]) -> pd.DataFrame:
     """The joint change of every domain: `last`'s, with the domains above a unit whose cells moved in
     either period computed again (a stratum is one unit, so no other domain's change can move: see
-    `table_update`), or all of it when the units, the tree or the weighting differ."""
+    `table_update`; a unit's first or last cells included), or all of it when the tree or the weighting
+    differ."""
     if last is not None and last.joint is not None and last.inputs is not None:
         moved = [domains_to_update(old, new, parents) for old, new in zip(last.inputs, inputs, strict=True)]
         if moved[0] is not None and moved[1] is not None:
@@ -155,10 +156,16 @@ def _updated(last: ComputedChange | None, inputs: tuple[TableInputs, TableInputs
             if not redo:
                 return last.joint
             redo.add(TOTAL)
-            found = spliced(last.joint, joint_of(redo), redo)
+            found = spliced(last.joint, joint_of(redo), redo,
+                            domain_orders(_units(last.inputs), _units(inputs), parents))
             if found is not None:
                 return found
     return joint_of(None)
+
+
+def _units(inputs: tuple[TableInputs, TableInputs]) -> set[str]:
+    """The units with cells in either period: those a change lists its domains by."""
+    return set(inputs[0].units) | set(inputs[1].units)
 
 
 def _responses_change(session: Session, ids: set[int], parents: dict[str, str | None], period: Period,

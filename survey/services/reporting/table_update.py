@@ -9,10 +9,13 @@ table computed under the same key.
 
 What "changed" means is decided from the inputs themselves, not from what the caller believes
 happened: each unit's *fingerprint* digests its cells (month, field, respondents, the stored sums),
-their weights and how its cells are merged for calibration. A unit whose fingerprint moved is
-recomputed with every domain above it; anything that could move other rows (another set of units,
-another tree, weighting switched on or off) recomputes the whole table. The result is checked to be
-the previous table's row keys in the previous order, else the whole table is computed.
+their weights and how its cells are merged for calibration. A unit whose fingerprint moved, and a unit
+with its first cells of the period (or without cells any more), is recomputed with every domain above
+it; anything that could move other rows (another tree, weighting switched on or off) recomputes the
+whole table. A unit's first response moves its domains in the table's order (units with respondents
+come first: `analysis.domains.build_domains`), so the rows are then put in the order a whole
+computation gives them (`domain_orders`). The result is checked to hold the previous table's row keys,
+else the whole table is computed.
 
 The same argument gives a subtree's table from the table of a tree containing it (`narrowed`): its
 rows are the subtree's domains' rows there, when every unit of the subtree has the same cells,
@@ -22,13 +25,13 @@ weights, target and children in both (`period_tables`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from analysis.domains import TOTAL
+from analysis.domains import TOTAL, build_domains
 
 
 @dataclass(frozen=True)
@@ -90,12 +93,13 @@ def _digest(parts: list[bytes]) -> int:
 
 def domains_to_update(previous: TableInputs, current: TableInputs,
                       parents: Mapping[str, str | None]) -> set[str] | None:
-    """The domains whose rows may differ from the previous table's: every changed unit and the units
-    above it; None when the whole table must be computed (other units, tree or weighting)."""
-    if (previous.parents, previous.weighted, set(previous.units)) != (current.parents, current.weighted,
-                                                                       set(current.units)):
+    """The domains whose rows may differ from the previous table's: every unit whose cells changed,
+    appeared or went, and the units above it; None when the whole table must be computed (another
+    tree or weighting)."""
+    if (previous.parents, previous.weighted) != (current.parents, current.weighted):
         return None
-    changed = {unit for unit, digest in current.units.items() if previous.units[unit] != digest}
+    changed = {unit for unit in previous.units.keys() | current.units.keys()
+               if previous.units.get(unit) != current.units.get(unit)}
     above: set[str] = set()
     for unit in changed:
         node: str | None = unit
@@ -105,12 +109,31 @@ def domains_to_update(previous: TableInputs, current: TableInputs,
     return above
 
 
+def domain_orders(before: Collection[str], after: Collection[str], parents: Mapping[str, str | None]
+                  ) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The order of the domains in a table of units `before` (those with cells) and in one of units
+    `after`, on tree `parents`; None when they are the same units (the same order)."""
+    if set(before) == set(after):
+        return None
+    return tuple(_domain_order(before, parents)), tuple(_domain_order(after, parents))
+
+
+def _domain_order(units: Collection[str], parents: Mapping[str, str | None]) -> tuple[str, ...]:
+    return build_domains(pd.Series(sorted(units), dtype=object), parents).labels
+
+
 KEY = ["domain", "stat_type", "stat"]
 
 
-def spliced(previous: pd.DataFrame, fresh: pd.DataFrame, domains: set[str]) -> pd.DataFrame | None:
+def spliced(previous: pd.DataFrame, fresh: pd.DataFrame, domains: set[str],
+            orders: tuple[Sequence[str], Sequence[str]] | None = None) -> pd.DataFrame | None:
     """`previous` with the rows of `domains` replaced by `fresh` (the same rows, recomputed); None when
-    `fresh` does not hold exactly those rows in the same order (then compute the whole table)."""
+    `fresh` does not hold exactly those rows in the same order (then compute the whole table).
+
+    `orders`: the domain order of `previous` and that of the table now (`domain_orders`), when they
+    differ (a unit's first or last cells): see `_merged`."""
+    if orders is not None:
+        return _merged(previous, fresh, domains, *orders)
     replaced = previous["domain"].isin(domains).to_numpy()
     old_keys = previous.loc[replaced, KEY].to_numpy()
     if list(fresh.dtypes.items()) != list(previous.dtypes.items()) \
@@ -118,6 +141,55 @@ def spliced(previous: pd.DataFrame, fresh: pd.DataFrame, domains: set[str]) -> p
         return None
     at = np.flatnonzero(replaced)
     return pd.DataFrame({name: _replaced(previous[name], at, fresh[name]) for name in previous.columns})
+
+
+def _merged(previous: pd.DataFrame, fresh: pd.DataFrame, domains: set[str], before: Sequence[str],
+            after: Sequence[str]) -> pd.DataFrame | None:
+    """The rows of `previous` outside `domains` and those of `fresh`, in the order of a whole table now.
+
+    A table lists its statistic types in blocks, and its domains in their order within each block. A unit's
+    first cells move it (and the units above it) among the units with respondents; a change lists only
+    domains with respondents, so the recomputed domains may also gain or lose rows. None when either
+    table is not laid out so, or when a domain in both has other rows in `fresh`."""
+    if list(fresh.dtypes.items()) != list(previous.dtypes.items()):
+        return None
+    blocks = previous["stat_type"].unique().tolist()
+    old_block, old_rank = _places(previous, blocks, before)
+    new_block, new_rank = _places(fresh, blocks, after)
+    if not (_laid_out(old_block, old_rank) and _laid_out(new_block, new_rank)):
+        return None
+    rank_now = _places(previous, blocks, after)[1]
+    replaced = previous["domain"].isin(domains).to_numpy()
+    both = set(previous.loc[replaced, "domain"].unique().tolist()) & set(fresh["domain"].unique().tolist())
+    old = replaced & previous["domain"].isin(both).to_numpy()
+    recomputed = fresh[fresh["domain"].isin(both).to_numpy()]
+    was = previous[old].take(np.lexsort((rank_now[old], old_block[old])))
+    if was[KEY].to_numpy().shape != recomputed[KEY].to_numpy().shape \
+            or not (was[KEY].to_numpy() == recomputed[KEY].to_numpy()).all():
+        return None
+    merged = pd.concat([previous[~replaced], fresh], ignore_index=True)
+    order = np.lexsort((np.concatenate([rank_now[~replaced], new_rank]),
+                        np.concatenate([old_block[~replaced], new_block])))
+    return merged.take(order).reset_index(drop=True)
+
+
+def _places(table: pd.DataFrame, blocks: list[str], order: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's block (statistic type) and domain by their place in `blocks` and `order` (-1: neither)."""
+    def place(column: str, among: Sequence[str]) -> np.ndarray:
+        codes, uniques = pd.factorize(table[column])  # per distinct value, not per row (a province: 60,000)
+        at = {value: i for i, value in enumerate(among)}
+        return np.array([at.get(value, -1) for value in uniques.tolist()] + [-1], dtype=np.int64)[codes]
+
+    return place("stat_type", blocks), place("domain", order)
+
+
+def _laid_out(block: np.ndarray, rank: np.ndarray) -> bool:
+    """Whether rows of these places come block by block, domains in order within each block."""
+    if len(block) == 0:
+        return True
+    step_block, step_rank = np.diff(block), np.diff(rank)
+    return bool((block >= 0).all() and (rank >= 0).all() and (step_block >= 0).all()
+                and ((step_block > 0) | (step_rank >= 0)).all())
 
 
 def _replaced(column: pd.Series, at: np.ndarray, values: pd.Series) -> pd.Series:
