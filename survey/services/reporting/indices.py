@@ -257,9 +257,10 @@ def unit_indices(session: Session, unit: Unit, instrument_key: str, period: Peri
         return hit
     report = compute_unit_indices(session, unit, instrument_key, period, weighted=weighted, **options)
     # Every page of a viewer under this tree asks which units it hides: decided once, kept (and shared
-    # between processes) with the report in `IndexReport.derived`.
+    # between processes) with the report in `IndexReport.derived`; the trend's periods whose counts did
+    # not change keep the last report's decisions.
     hidden_units(report)
-    hidden_units_by_period(report)
+    hidden_units_by_period(report, _REPORTS.latest(key))
     _REPORTS.put(key, version, report)
     return report
 

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+import pandas as pd
 
 from analysis.small_cells import Relation, suppress_small_cells
 from survey.services.reporting.formats import finite_number
@@ -62,14 +65,15 @@ def row_count(row: Mapping[str, Any] | None) -> int:
     return int(row["n"]) if row is not None and finite_number(row["n"]) is not None else 0
 
 
-def protected_by_period(rows: Iterable[Mapping[str, Any]], parents: Mapping[str, str | None]
-                        ) -> dict[str, frozenset[str]]:
-    """period label -> units to hide in that period, from overall-index rows (``period``, ``domain``,
-    ``n``) of a unit tree over several periods: each period's table is protected on its own counts."""
-    by_period: dict[str, dict[str, int]] = {}
-    for row in rows:
-        by_period.setdefault(str(row["period"]), {})[str(row["domain"])] = row_count(row)
-    return {period: protected_codes(counts, parents) for period, counts in by_period.items()}
+def _counts_by_period(trend: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """period label -> unit code -> count (`row_count`) of a trend's overall rows, column by column: a
+    province's year of months is 12,000 rows."""
+    n = pd.to_numeric(trend["n"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    counts = np.where(np.isfinite(n), n, 0).astype(np.int64)
+    periods, labels = pd.factorize(trend["period"].astype(str))
+    domains = trend["domain"].astype(str).to_numpy(dtype=object)
+    return {str(label): dict(zip(domains[periods == i].tolist(), counts[periods == i].tolist(), strict=True))
+            for i, label in enumerate(labels.tolist())}
 
 
 def hidden_row(row: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -86,17 +90,29 @@ def hidden_row(row: Mapping[str, Any] | None) -> dict[str, Any]:
 def hidden_units(report: IndexReport) -> frozenset[str]:
     """Units of `report`'s tree whose overall figures are hidden in its period."""
     if "hidden_units" not in report.derived:
-        counts = {code: row_count(report.overall(code)) for code in report.parents}
+        table = report.estimates
+        overall = table[(table["stat_type"] == "overall_index") & (table["stat"] == "overall")]
+        found = {str(domain): row_count({"n": n})
+                 for domain, n in zip(overall["domain"].tolist(), overall["n"].tolist(), strict=True)}
+        counts = {code: found.get(code, 0) for code in report.parents}
         report.derived["hidden_units"] = protected_codes(counts, report.parents)
     return cast(frozenset[str], report.derived["hidden_units"])
 
 
-def hidden_units_by_period(report: IndexReport) -> dict[str, frozenset[str]]:
-    """period label (as in `IndexReport.trend_labels`) -> units of the tree hidden in that period's trend."""
+def hidden_units_by_period(report: IndexReport, last: IndexReport | None = None) -> dict[str, frozenset[str]]:
+    """period label (as in `IndexReport.trend_labels`) -> units of the tree hidden in that period's trend.
+
+    `last`: the same report on older data, whose decisions are kept for the periods whose counts it
+    shares (after a new response, all but the response's own period): the decision is a function of the
+    counts and the tree alone."""
     if "hidden_by_period" not in report.derived:
-        trend = report.trend
-        rows = ({"period": p, "domain": d, "n": n}  # lists: Arrow-backed columns iterate slowly
-                for p, d, n in zip(trend["period"].tolist(), trend["domain"].tolist(), trend["n"].tolist(),
-                                   strict=True))
-        report.derived["hidden_by_period"] = protected_by_period(rows, report.parents)
+        counts = _counts_by_period(report.trend)
+        kept: Mapping[str, frozenset[str]] = {}
+        before: dict[str, dict[str, int]] = {}
+        if last is not None and last.parents == report.parents and "hidden_by_period" in last.derived:
+            kept, before = last.derived["hidden_by_period"], _counts_by_period(last.trend)
+        report.derived["hidden_by_period"] = {
+            label: kept[label] if label in kept and before.get(label) == found
+            else protected_codes(found, report.parents)
+            for label, found in counts.items()}
     return dict(report.derived["hidden_by_period"])
