@@ -170,29 +170,63 @@ def rank_intervals(
         raise ValueError(f"level must lie in (0, 1), got {level}")
     oriented = -draws if higher_is_better else draws
     tail = (1 - level) / 2
-    ranks = _ordinal_ranks(oriented)
-    if ranks is None:  # tied draws: average ranks, as R's rank()
+    order = _draw_order(oriented)
+    if order is None:  # tied draws: average ranks, as R's rank()
         ranks = stats.rankdata(oriented, axis=0, method="average")
         median = np.median(ranks, axis=1)
         lo, hi = np.quantile(ranks, [tail, 1 - tail], axis=1)
         return median, lo, hi
     # ranks are whole numbers below 2^53: the linear quantile at 0.5 is exactly the median
-    median, lo, hi = np.quantile(ranks, [0.5, tail, 1 - tail], axis=1)
+    if order.shape[1] <= _MAX_PLACES:
+        median, lo, hi = _place_quantiles(order, (0.5, tail, 1 - tail))
+        return median, lo, hi
+    ranks = np.empty(order.shape)
+    np.put_along_axis(ranks, order, np.arange(1, order.shape[1] + 1, dtype=np.float64)[None, :], axis=1)
+    median, lo, hi = np.quantile(ranks.T, [0.5, tail, 1 - tail], axis=1)
     return median, lo, hi
 
 
-def _ordinal_ranks(values: FloatArray) -> FloatArray | None:
-    """Each unit's rank (1 = smallest) in every draw (column) of `values`, shape (units, draws); None when
-    a draw has tied values (their average ranks then differ from these). One sort per draw, along
-    contiguous memory: three times faster than `scipy.stats.rankdata` on a province's 500 x 2000 draws."""
+# Units up to which the rank quantiles are read from each unit's histogram of places (units x units counts:
+# 32 MB at 2,000 units); beyond, from the ranks themselves.
+_MAX_PLACES = 2000
+
+
+def _draw_order(values: FloatArray) -> npt.NDArray[np.intp] | None:
+    """Each draw's units in increasing order of `values` (shape (units, draws)), shape (draws, units): one
+    sort per draw, along contiguous memory. None when a draw has tied values (their average ranks then
+    differ from the places)."""
     by_draw = values.T
     order = np.argsort(by_draw, axis=1)
     ordered = np.take_along_axis(by_draw, order, axis=1)
     if (ordered[:, 1:] == ordered[:, :-1]).any():
         return None
-    ranks = np.empty(by_draw.shape)
-    np.put_along_axis(ranks, order, np.arange(1, by_draw.shape[1] + 1, dtype=np.float64)[None, :], axis=1)
-    return np.asarray(ranks.T)
+    return order
+
+
+def _place_quantiles(order: npt.NDArray[np.intp], quantiles: tuple[float, ...]) -> list[FloatArray]:
+    """The linear quantiles (numpy's default) of each unit's rank over the draws, from how often it comes at
+    each place: a unit's j-th smallest rank is the first place where its running count exceeds j. The
+    same figures as `numpy.quantile` of the ranks, without a sort per unit of its 2,000 ranks (a
+    province's 500 communes over 2,000 draws: the ranks' intervals 35 -> 18 ms)."""
+    n_draws, n_units = order.shape
+    places = np.broadcast_to(np.arange(n_units), order.shape)
+    counts = np.bincount((order * n_units + places).ravel(), minlength=n_units * n_units)
+    running = np.cumsum(counts.reshape(n_units, n_units), axis=1)  # draws at place <= p + 1, per unit
+
+    def smallest(j: int) -> FloatArray:
+        """Each unit's j-th smallest rank (0-based)."""
+        return np.asarray((running <= j).sum(axis=1) + 1, dtype=np.float64)
+
+    out = []
+    for q in quantiles:
+        virtual = (n_draws - 1) * q  # numpy's linear method, its virtual index
+        below = min(max(int(np.floor(virtual)), 0), n_draws - 1)
+        gamma = virtual - np.floor(virtual)
+        pair = np.column_stack([smallest(below), smallest(min(below + 1, n_draws - 1))])
+        # numpy's own interpolation between the two order statistics: at quantile gamma of a pair, its
+        # virtual index is gamma itself
+        out.append(np.quantile(pair, gamma, axis=1))
+    return out
 
 
 def league_table(

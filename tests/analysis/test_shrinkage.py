@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from scipy import special, stats
 
+from analysis import shrinkage
 from analysis.fay_herriot import fay_herriot_table, fit_fay_herriot
 from analysis.shrinkage import BetaPrior, fit_beta_prior, league_table, rank_intervals
 
@@ -130,6 +131,19 @@ def test_tied_draws_get_average_ranks_and_untied_ones_those_of_rankdata() -> Non
     tail = (1 - 0.90) / 2  # the default level, computed as rank_intervals does
     expected = (np.median(ranks, axis=1), *np.quantile(ranks, [tail, 1 - tail], axis=1))
     for ours, theirs in zip(rank_intervals(draws), expected, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("max_places", [10, 2000])  # 57 units: the ranks' own quantiles, then the places'
+@pytest.mark.parametrize("level", [0.90, 0.5, 0.999])
+def test_rank_quantiles_from_the_places_equal_those_of_the_ranks(monkeypatch: pytest.MonkeyPatch,
+                                                                  level: float, max_places: int) -> None:
+    monkeypatch.setattr(shrinkage, "_MAX_PLACES", max_places)
+    draws = np.random.default_rng(7).beta(30.0, 6.0, size=(57, 2000))
+    ranks = stats.rankdata(-draws, axis=0, method="average")
+    tail = (1 - level) / 2
+    expected = (np.median(ranks, axis=1), *np.quantile(ranks, [tail, 1 - tail], axis=1))
+    for ours, theirs in zip(rank_intervals(draws, level=level), expected, strict=True):
         np.testing.assert_array_equal(ours, theirs)
 
 
