@@ -42,7 +42,7 @@ from survey.services.reporting.respondent_data import load_respondents_cached
 from survey.services.reporting.response_counts import window_counts
 from survey.services.reporting.table_update import (
     TableInputs,
-    domain_orders,
+    domain_order,
     domains_to_update,
     narrowed,
     spliced,
@@ -336,8 +336,8 @@ def _from_aggregates(session: Session, rows: list[_AggregateRow],
         if previous.inputs.parents != inputs.parents:  # a tree containing this one
             table = narrowed(previous.table, previous.inputs, inputs)
         elif (redo := domains_to_update(previous.inputs, inputs, parents)) is not None:
-            orders = domain_orders(previous.inputs.units, inputs.units, parents)
-            table = spliced(previous.table, table_of(redo), redo, orders) if redo else previous.table
+            order = domain_order(previous.inputs.units, inputs.units, parents)
+            table = spliced(previous.table, table_of(redo), redo, order) if redo else previous.table
     return PeriodEstimates(table_of(None) if table is None else table, is_weighted, weighting, responses,
                            excluded, Source.AGGREGATES, _collapsed(weighting_result), inputs)
 

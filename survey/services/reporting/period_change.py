@@ -35,7 +35,7 @@ from survey.services.reporting.index_source import period_sums, period_unit_stat
 from survey.services.reporting.period_weights import respondent_weights
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import load_respondents_cached
-from survey.services.reporting.table_update import TableInputs, domain_orders, domains_to_update, spliced
+from survey.services.reporting.table_update import TableInputs, domain_order, domains_to_update, spliced
 
 CHANGE_COLUMNS = ["est1", "est0", "ci_lo1", "ci_hi1", "diff", "se", "df", "lo", "hi", "p_value",
                   "significant", "direction"]
@@ -157,7 +157,7 @@ def _updated(last: ComputedChange | None, inputs: tuple[TableInputs, TableInputs
                 return last.joint
             redo.add(TOTAL)
             found = spliced(last.joint, joint_of(redo), redo,
-                            domain_orders(_units(last.inputs), _units(inputs), parents))
+                            domain_order(_units(last.inputs), _units(inputs), parents))
             if found is not None:
                 return found
     return joint_of(None)

@@ -14,7 +14,7 @@ with its first cells of the period (or without cells any more), is recomputed wi
 it; anything that could move other rows (another tree, weighting switched on or off) recomputes the
 whole table. A unit's first response moves its domains in the table's order (units with respondents
 come first: `analysis.domains.build_domains`), so the rows are then put in the order a whole
-computation gives them (`domain_orders`). The result is checked to hold the previous table's row keys,
+computation gives them (`domain_order`). The result is checked to hold the previous table's row keys,
 else the whole table is computed.
 
 The same argument gives a subtree's table from the table of a tree containing it (`narrowed`): its
@@ -109,31 +109,27 @@ def domains_to_update(previous: TableInputs, current: TableInputs,
     return above
 
 
-def domain_orders(before: Collection[str], after: Collection[str], parents: Mapping[str, str | None]
-                  ) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
-    """The order of the domains in a table of units `before` (those with cells) and in one of units
-    `after`, on tree `parents`; None when they are the same units (the same order)."""
+def domain_order(before: Collection[str], after: Collection[str], parents: Mapping[str, str | None]
+                 ) -> tuple[str, ...] | None:
+    """The order of the domains in a table of units `after` (those with cells) on tree `parents`, when
+    they are not the units `before` (None: the same units, the same order)."""
     if set(before) == set(after):
         return None
-    return tuple(_domain_order(before, parents)), tuple(_domain_order(after, parents))
-
-
-def _domain_order(units: Collection[str], parents: Mapping[str, str | None]) -> tuple[str, ...]:
-    return build_domains(pd.Series(sorted(units), dtype=object), parents).labels
+    return build_domains(pd.Series(sorted(after), dtype=object), parents).labels
 
 
 KEY = ["domain", "stat_type", "stat"]
 
 
 def spliced(previous: pd.DataFrame, fresh: pd.DataFrame, domains: set[str],
-            orders: tuple[Sequence[str], Sequence[str]] | None = None) -> pd.DataFrame | None:
+            order: Sequence[str] | None = None) -> pd.DataFrame | None:
     """`previous` with the rows of `domains` replaced by `fresh` (the same rows, recomputed); None when
     `fresh` does not hold exactly those rows in the same order (then compute the whole table).
 
-    `orders`: the domain order of `previous` and that of the table now (`domain_orders`), when they
-    differ (a unit's first or last cells): see `_merged`."""
-    if orders is not None:
-        return _merged(previous, fresh, domains, *orders)
+    `order`: the order of the domains in the table now (`domain_order`), when it may differ from
+    `previous`'s (a unit's first or last cells): see `_merged`."""
+    if order is not None:
+        return _merged(previous, fresh, domains, order)
     replaced = previous["domain"].isin(domains).to_numpy()
     old_keys = previous.loc[replaced, KEY].to_numpy()
     if list(fresh.dtypes.items()) != list(previous.dtypes.items()) \
@@ -143,7 +139,7 @@ def spliced(previous: pd.DataFrame, fresh: pd.DataFrame, domains: set[str],
     return pd.DataFrame({name: _replaced(previous[name], at, fresh[name]) for name in previous.columns})
 
 
-def _merged(previous: pd.DataFrame, fresh: pd.DataFrame, domains: set[str], before: Sequence[str],
+def _merged(previous: pd.DataFrame, fresh: pd.DataFrame, domains: set[str],
             after: Sequence[str]) -> pd.DataFrame | None:
     """The rows of `previous` outside `domains` and those of `fresh`, in the order of a whole table now.
 
@@ -154,6 +150,7 @@ def _merged(previous: pd.DataFrame, fresh: pd.DataFrame, domains: set[str], befo
     if list(fresh.dtypes.items()) != list(previous.dtypes.items()):
         return None
     blocks = previous["stat_type"].unique().tolist()
+    before = previous["domain"].unique().tolist()  # as its first block lists them
     old_block, old_rank = _places(previous, blocks, before)
     new_block, new_rank = _places(fresh, blocks, after)
     if not (_laid_out(old_block, old_rank) and _laid_out(new_block, new_rank)):
