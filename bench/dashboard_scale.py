@@ -11,7 +11,11 @@ period is measured in a fresh process, so "cold" is a first view after a restart
 caches; the operating system's file cache stays warm): cold, warm (median of three views, nothing
 changed) and after one new response (at the ward's service point, in the period's last month that has
 served-dossier frames: a response in a month without one would switch a weighted quarter or year to
-unweighted, and every figure with it, which happens once a month, not on every response). Peak
+unweighted, and every figure with it, which happens once a month, not on every response). The ward
+(`--ward`, default G00005) is a commune whose one-stop desk answers the SIPAS counter form at about the
+average desk's volume (233 responses in November 2026 in the default database), so the response is an
+ordinary one; `--ward G00000` (a hospital desk that never answered the form) measures a unit's first
+response instead, as the bench did before 5 December 2026. Peak
 memory is the process's maximum resident set (`resource.getrusage`) after the three measurements.
 Once the app is built, the process does what a gunicorn worker does once it has loaded it
 (`survey.worker_start`, the shipped deploy/gunicorn.conf.py).
@@ -40,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-WARD = "G00000"  # the first generated commune (bench/generate_db.py)
+WARD = "G00005"  # a generated commune whose desk answers the SIPAS counter form (see the docstring)
 
 
 def _add_response(app: object, point_code: str, when: datetime) -> None:
@@ -95,7 +99,8 @@ def database_url(target: str) -> str:
     return target if target.startswith("postgresql") else f"sqlite:///{target}"
 
 
-def measure_one(target: str, page: str, period_text: str, store: str) -> dict[str, float]:
+def measure_one(target: str, page: str, period_text: str, store: str,
+                ward: str = WARD) -> dict[str, float]:
     """Cold, warm and after-one-response times of one page and period, in this (fresh) process, with
     the shared report store in directory `store`."""
     from survey import create_app
@@ -113,7 +118,7 @@ def measure_one(target: str, page: str, period_text: str, store: str) -> dict[st
     client = app.test_client()
     sign_in(client, app, staff)
     url = (f"/manage/?period={period.label}" if page == "province"
-           else f"/manage/units/{_unit_id(app, WARD)}?period={period.label}")
+           else f"/manage/units/{_unit_id(app, ward)}?period={period.label}")
 
     def timed() -> float:
         """The time to the page's last byte; then the response is closed, as the WSGI server does once it
@@ -128,7 +133,7 @@ def measure_one(target: str, page: str, period_text: str, store: str) -> dict[st
     cold = timed()
     warm = statistics.median(timed() for _ in range(3))
     last_month_day = min(period.last, _last_framed_day(app)) - timedelta(days=3)
-    _add_response(app, f"{WARD}-1", datetime(last_month_day.year, last_month_day.month, last_month_day.day,
+    _add_response(app, f"{ward}-1", datetime(last_month_day.year, last_month_day.month, last_month_day.day,
                                              3, 0, tzinfo=UTC))
     after = timed()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
@@ -148,8 +153,8 @@ def run_job(target: str, period_text: str, store: str) -> float:
     return time.perf_counter() - started
 
 
-def _measured(target: str, page: str, period: str, store: str) -> dict[str, float]:
-    done = subprocess.run([sys.executable, __file__, target, "--one", page, period, store],
+def _measured(target: str, page: str, period: str, store: str, ward: str) -> dict[str, float]:
+    done = subprocess.run([sys.executable, __file__, target, "--one", page, period, store, "--ward", ward],
                           capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
         sys.exit(f"{page} {period} failed:\n{done.stderr[-3000:]}")
@@ -165,21 +170,22 @@ def main() -> None:
                                    "bench/generate_db.py")
     parser.add_argument("--month", default="2026-11", type=period_argument)
     parser.add_argument("--year", default="2026", type=period_argument)
+    parser.add_argument("--ward", default=WARD, help="the commune whose page is measured (%(default)s)")
     parser.add_argument("--one", nargs=3, metavar=("PAGE", "PERIOD", "STORE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.db.startswith("postgresql") and not Path(args.db).exists():
         parser.error(f"{args.db} does not exist: make it with bench/generate_db.py")
     if args.one:
-        print(json.dumps(measure_one(args.db, *args.one)))
+        print(json.dumps(measure_one(args.db, *args.one, ward=args.ward)))
         return
     print(f"{'page':9} {'period':8} {'store':15} {'cold':>8} {'warm (median of 3)':>19} "
           f"{'after 1 response':>17} {'peak RSS':>9}")
     for page in ("province", "ward"):
         for period in (args.month, args.year):
             with tempfile.TemporaryDirectory() as empty, tempfile.TemporaryDirectory() as filled:
-                rows = [("nothing shared", _measured(args.db, page, period, empty))]
+                rows = [("nothing shared", _measured(args.db, page, period, empty, args.ward))]
                 job = run_job(args.db, period, filled)
-                rows.append(("after the job", _measured(args.db, page, period, filled)))
+                rows.append(("after the job", _measured(args.db, page, period, filled, args.ward)))
             for label, figures in rows:
                 print(f"{page:9} {period:8} {label:15} {figures['cold']:7.2f}s {figures['warm']:18.3f}s "
                       f"{figures['after']:16.2f}s {figures['peak_mb']:7.0f}MB", flush=True)

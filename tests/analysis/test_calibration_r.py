@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.calibration import calibrate_linear
+from analysis.calibration import calibrate_linear, cell_calibration
 from analysis.tables import compute_indices
 from analysis.weighting import WeightingResult
 from analysis.weights import poststratify, rake
@@ -171,3 +171,20 @@ def test_calibrated_ses_differ_from_fixed_weight_ses(definition: IndexDefinition
     np.testing.assert_allclose(calibrated["est"], fixed["est"], rtol=0, atol=1e-14)
     ratio = (calibrated["se"] / fixed["se"]).dropna()
     assert (abs(ratio - 1) > 0.01).mean() > 0.5
+
+
+def test_post_stratified_residuals_are_the_cell_means_written_out() -> None:
+    """`Calibration.residuals` on cells: w (v - the base-weighted mean of v in its cell), the means
+    summed row by row (`numpy.add.at`, an independent sum in the same order): equal to the bit."""
+    rng = np.random.default_rng(11)
+    n, cells, columns = 900, 23, 7
+    cell = rng.integers(0, cells, n)
+    cell[:cells] = np.arange(cells)  # every cell has a member
+    d, w = rng.uniform(0.5, 4.0, n), rng.uniform(0.5, 9.0, n)
+    values = rng.normal(size=(n, columns)) * 10.0 ** rng.uniform(-4, 4, (n, columns))
+    values[rng.random((n, columns)) < 0.3] = 0.0  # outside the domain
+    model = cell_calibration(pd.RangeIndex(n), cell, "poststratified", base_weight=d)
+    totals = np.zeros((cells, columns))
+    np.add.at(totals, cell, values * d[:, None])
+    means = totals / np.bincount(cell, weights=d, minlength=cells)[:, None]
+    np.testing.assert_array_equal(model.residuals(values, w), w[:, None] * (values - means[cell]))
