@@ -12,7 +12,13 @@ from flask import Flask
 from instruments.registry import get_instrument
 from survey.extensions import db
 from survey.models import Answer, Response, ResponseStatus, Unit
-from survey.services.reporting.respondent_data import load_respondents, unit_parent_map
+from survey.services.reporting.periods import month_spans
+from survey.services.reporting.respondent_data import (
+    TEXT,
+    load_respondents,
+    load_respondents_cached,
+    unit_parent_map,
+)
 from tests.survey.report_helpers import add_responses
 
 
@@ -48,3 +54,29 @@ def test_sql_pivot_equals_python_pivot(app: Flask, demo: dict[str, int]) -> None
     assert loaded.excluded_total == 1 and loaded.excluded.iloc[0]["status_reason"] == "burst"
     assert set(got["unit"]) == {"HL-AB-1", "HL-TTHCC-1"} and parents["HL-AB-1"] == "HL-AB"
     assert (got["month"] == "2026-10").all()
+
+
+def test_months_read_together_are_the_months_read_alone(app: Flask, demo: dict[str, int]) -> None:
+    """A window's uncached months are read in one query and cut by month (`load_respondents_cached`):
+    each month is the frame its own query gives, column types included, with its own left-out counts;
+    a month without responses (October here) is read alone."""
+    add_responses(app, "HL-AB-1", [5, 4, 2, 1], month=9, harassment=False)
+    add_responses(app, "HL-TTHCC-1", [4, 3, 5], month=11, extra={"sex": [1, None, 2]})
+    with app.app_context():
+        flagged = db.session.scalar(sa.select(Response).order_by(Response.id.desc()))
+        assert flagged is not None
+        flagged.status, flagged.status_reason = ResponseStatus.FLAGGED, "burst"
+        db.session.commit()
+        instrument = get_instrument("sipas-counter", "2025.1")
+        ids = list(db.session.scalars(sa.select(Unit.id)))
+        window = load_respondents_cached(db.session, ids, date(2026, 9, 1), date(2026, 11, 30), instrument)
+        spans = month_spans(date(2026, 9, 1), date(2026, 11, 30))
+        alone = [load_respondents(db.session, ids, first, last, instrument) for first, last in spans]
+        for (first, last), direct in zip(spans, alone, strict=True):
+            kept = load_respondents_cached(db.session, ids, first, last, instrument)  # the window's month
+            pd.testing.assert_frame_equal(kept.frame, direct.frame)
+            pd.testing.assert_frame_equal(kept.excluded, direct.excluded)
+    assert [len(d.frame) for d in alone] == [4, 0, 2] and alone[2].excluded_total == 1
+    both = pd.concat([alone[0].frame, alone[2].frame], ignore_index=True)
+    pd.testing.assert_frame_equal(window.frame, both)
+    assert window.frame["counter"].isna().all() and window.frame["counter"].dtype == TEXT

@@ -118,22 +118,23 @@ def load_respondents_cached(
     view needs it at once. Each calendar month is cached apart and reused while its data version
     (`index_cache.data_version`: the month's aggregates, the responses left out, frames and targets)
     is unchanged, so new responses and status changes are seen at once, and a new response re-reads
-    only its own month.
+    only its own month. The months not cached are read in one query (a ward's year after a restart:
+    twelve queries and pivots cost 0.3 s).
     """
-    frames, excluded = [], []
     url = str(session.get_bind().engine.url)
-    for span_first, span_last in month_spans(first, last):
-        key = (frozenset(unit_ids), span_first, span_last, instrument.key, tz, url)
-        version = data_version(session, set(unit_ids), span_first, span_last)
-        cached = _CACHE.get(key, version)
-        if cached is None:
-            cached = load_respondents(session, unit_ids, span_first, span_last, instrument, tz=tz)
-            _CACHE.put(key, version, cached)
-        data = cached  # typed as found (the loop's last month gives the item columns below)
-        frames.append(data.frame)
-        excluded.append(data.excluded)
-    if not frames:
+    spans = month_spans(first, last)
+    if not spans:
         return load_respondents(session, unit_ids, first, last, instrument, tz=tz)
+    keys = {span: (frozenset(unit_ids), *span, instrument.key, tz, url) for span in spans}
+    versions = {span: data_version(session, set(unit_ids), *span) for span in spans}
+    cached = {span: _CACHE.get(keys[span], versions[span]) for span in spans}
+    missing = [span for span, hit in cached.items() if hit is None]
+    read = _load_months(session, unit_ids, missing, instrument, tz)
+    for span, loaded in read.items():
+        _CACHE.put(keys[span], versions[span], loaded)
+    months = [hit if hit is not None else read[span] for span, hit in cached.items()]
+    frames, excluded = [m.frame for m in months], [m.excluded for m in months]
+    data = months[-1]  # the item columns are the instrument's, the same in every month
     non_empty = [f for f in frames if len(f)] or frames[:1]
     frame = pd.concat(non_empty, ignore_index=True) if len(non_empty) > 1 else non_empty[0]
     counted = [e for e in excluded if len(e)]
@@ -159,6 +160,33 @@ def load_respondents(
     Only `statuses` are returned (valid by default); the others are counted in `excluded` with
     their reason. One SQL query.
     """
+    return _respondents(_rows(session, unit_ids, first, last, instrument, tz), instrument, statuses)
+
+
+def _load_months(session: Session, unit_ids: Collection[int], spans: list[tuple[date, date]],
+                 instrument: Instrument, tz: str) -> dict[tuple[date, date], RespondentData]:
+    """`load_respondents` (valid only) of each local month of `spans` (in order), in one query when
+    there are several: each month's rows are the same rows, in the same order, as its own query's."""
+    if len(spans) < 2:
+        return {span: load_respondents(session, unit_ids, *span, instrument, tz=tz) for span in spans}
+    rows = _rows(session, unit_ids, spans[0][0], spans[-1][1], instrument, tz)
+    out = {}
+    for span in spans:
+        part = rows[(rows["month"] == span[0].strftime("%Y-%m")).to_numpy()].reset_index(drop=True)
+        # a month without rows: its own (empty) query, whose columns carry no data to type them
+        out[span] = (_respondents(part, instrument, (ResponseStatus.VALID,)) if len(part)
+                     else load_respondents(session, unit_ids, *span, instrument, tz=tz))
+    return out
+
+
+TEXT = pd.StringDtype(na_value=np.nan)  # a text column's type whether or not a value is missing
+_TEXT_COLUMNS = ("unit", "parent", "counter", "field", "channel", "status", "status_reason")
+
+
+def _rows(session: Session, unit_ids: Collection[int], first: date, last: date, instrument: Instrument,
+          tz: str) -> pd.DataFrame:
+    """Every response to `instrument` in `unit_ids` on local days first..last, whatever its status, one
+    row each by id, with the module's columns."""
     coded, multi = _item_columns(instrument)
     start, end = utc_bounds(first, last, tz)
     parent = aliased(Unit)
@@ -195,9 +223,17 @@ def load_respondents(
     raw["month"] = local.dt.strftime("%Y-%m")
     raw["status"] = raw["status"].map(lambda s: ResponseStatus(s).value)
     raw["channel"] = raw["channel"].map(lambda c: str(getattr(c, "value", c)))
+    if len(raw):  # one type for text, missing values or not: a month's rows, alone or with others, alike
+        raw = raw.astype(dict.fromkeys(_TEXT_COLUMNS, TEXT))
     if coded:  # every coded column at once (the database gives integers or NULL): 1/30 of column by column
         raw[coded] = raw[coded].to_numpy(dtype="float64", na_value=np.nan)
-    frame = raw[[*META_COLUMNS, *item_names]]
+    return raw[[*META_COLUMNS, *item_names]]
+
+
+def _respondents(frame: pd.DataFrame, instrument: Instrument,
+                 statuses: Iterable[ResponseStatus]) -> RespondentData:
+    """`_rows` of the statuses wanted, and the others counted by status and reason."""
+    item_names = [name for name in frame.columns if name not in META_COLUMNS]
     wanted = {ResponseStatus(s).value for s in statuses}
     keep = frame["status"].isin(wanted)
     left_out = frame.loc[~keep, ["status", "status_reason"]].fillna({"status_reason": ""})
