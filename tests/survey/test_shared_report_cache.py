@@ -226,3 +226,31 @@ def test_several_servers_share_through_redis(migrated_db: Path, tmp_path: Path,
         assert not computed and again.estimates.equals(first.estimates)
         with app.app_context():
             db.engine.dispose()
+
+
+class _DictStore:
+    """A shared store in a dict, counting its reads."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, object] = {}
+        self.reads = 0
+
+    def get(self, key: str) -> object:
+        self.reads += 1
+        return self.values.get(key)
+
+    def set(self, key: str, value: object, timeout: int | None = None) -> object:
+        self.values[key] = value
+        return True
+
+
+def test_the_latest_value_from_this_process_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A value reused only if this process holds it (the last report's small-cell decisions) is not read
+    from the shared store, where a province's report is megabytes."""
+    store = _DictStore()
+    monkeypatch.setattr(index_cache, "_shared", [store])
+    writer, reader = index_cache.VersionedCache[str](4, "test"), index_cache.VersionedCache[str](4, "test")
+    writer.put(("k",), (1,), "value")
+    assert reader.latest(("k",), shared_too=False) is None and store.reads == 0
+    assert reader.latest(("k",)) == "value" and store.reads == 1
+    assert writer.latest(("k",), shared_too=False) == "value"

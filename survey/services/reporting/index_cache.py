@@ -238,12 +238,15 @@ class VersionedCache(Generic[V]):
             return shared[1]
         return None
 
-    def latest(self, key: tuple[object, ...]) -> V | None:
+    def latest(self, key: tuple[object, ...], *, shared_too: bool = True) -> V | None:
         """The value last stored under `key`, whatever its version (None if none): what a computation
-        that only redoes what changed starts from (`table_update`)."""
+        that only redoes what changed starts from (`table_update`). `shared_too`: look in the shared
+        store as well when this process has none."""
         hit = self._entries.get(key)
         if hit is not None:
             return hit[1]
+        if not shared_too:
+            return None
         shared = self._shared_get(key)
         return None if shared is None else shared[1]
 

@@ -258,9 +258,10 @@ def unit_indices(session: Session, unit: Unit, instrument_key: str, period: Peri
     report = compute_unit_indices(session, unit, instrument_key, period, weighted=weighted, **options)
     # Every page of a viewer under this tree asks which units it hides: decided once, kept (and shared
     # between processes) with the report in `IndexReport.derived`; the trend's periods whose counts did
-    # not change keep the last report's decisions.
+    # not change keep the decisions of the last report this process holds (one from the shared store
+    # would cost more to read than the decisions: a province's report is 20 MB).
     hidden_units(report)
-    hidden_units_by_period(report, _REPORTS.latest(key))
+    hidden_units_by_period(report, _REPORTS.latest(key, shared_too=False))
     _REPORTS.put(key, version, report)
     return report
 
