@@ -22,15 +22,19 @@ from survey.services.reporting.respondent_data import (
 from tests.survey.report_helpers import add_responses
 
 
+def _flag_the_last_response() -> None:
+    flagged = db.session.scalar(sa.select(Response).order_by(Response.id.desc()))
+    assert flagged is not None
+    flagged.status, flagged.status_reason = ResponseStatus.FLAGGED, "burst"
+    db.session.commit()
+
+
 def test_sql_pivot_equals_python_pivot(app: Flask, demo: dict[str, int]) -> None:
     add_responses(app, "HL-AB-1", [5, 4, 2, 0, 1, 3] * 3, day=10, harassment=False)
     # 31 Oct 03:00 UTC is 31 Oct in Vietnam
     add_responses(app, "HL-TTHCC-1", [4, 4, 5], day=31, harassment=False)
     with app.app_context():
-        flagged = db.session.scalar(sa.select(Response).order_by(Response.id.desc()))
-        assert flagged is not None
-        flagged.status, flagged.status_reason = ResponseStatus.FLAGGED, "burst"
-        db.session.commit()
+        _flag_the_last_response()
         instrument = get_instrument("sipas-counter", "2025.1")
         root = db.session.scalar(sa.select(Unit.id).where(Unit.code == "HL"))
         ids = [u for u in db.session.scalars(sa.select(Unit.id))]
@@ -63,10 +67,7 @@ def test_months_read_together_are_the_months_read_alone(app: Flask, demo: dict[s
     add_responses(app, "HL-AB-1", [5, 4, 2, 1], month=9, harassment=False)
     add_responses(app, "HL-TTHCC-1", [4, 3, 5], month=11, extra={"sex": [1, None, 2]})
     with app.app_context():
-        flagged = db.session.scalar(sa.select(Response).order_by(Response.id.desc()))
-        assert flagged is not None
-        flagged.status, flagged.status_reason = ResponseStatus.FLAGGED, "burst"
-        db.session.commit()
+        _flag_the_last_response()
         instrument = get_instrument("sipas-counter", "2025.1")
         ids = list(db.session.scalars(sa.select(Unit.id)))
         window = load_respondents_cached(db.session, ids, date(2026, 9, 1), date(2026, 11, 30), instrument)
