@@ -248,6 +248,7 @@ def test_the_rows_move_to_the_order_of_the_new_units_block_by_block() -> None:
     assert spliced(before, fresh.iloc[::-1].reset_index(drop=True), {"A", "P", "A2"}, order) is None
     shuffled = before.iloc[[0, 2, 1, 3, 4, 5, 6, 7, 8, 9]].reset_index(drop=True)  # not in the order's blocks
     assert spliced(shuffled, fresh, {"A", "P", "A2"}, order) is None
+    assert spliced(before, fresh, {"A", "P", "A2"}, ("A1", "A", "P", "A2", "total")) is None  # B not listed
 
 
 def _subtree(session: Session, code: str, period: Period) -> tuple[Unit, set[int], dict[str, str | None],

@@ -156,6 +156,8 @@ def _merged(previous: pd.DataFrame, fresh: pd.DataFrame, domains: set[str],
     if not (_laid_out(old_block, old_rank) and _laid_out(new_block, new_rank)):
         return None
     rank_now = _places(previous, blocks, after)[1]
+    if (rank_now < 0).any():  # a domain the table now would not list
+        return None
     replaced = previous["domain"].isin(domains).to_numpy()
     both = set(previous.loc[replaced, "domain"].unique().tolist()) & set(fresh["domain"].unique().tolist())
     old = replaced & previous["domain"].isin(both).to_numpy()
