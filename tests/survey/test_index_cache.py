@@ -171,7 +171,7 @@ def test_a_league_reads_its_parents_report_table_when_it_is_there(capp: Flask,
             return report.league
 
     on_its_own = ward_league(capp)  # no report of the province computed yet
-    for cache in (indices._REPORTS, period_tables.PERIOD_TABLES):
+    for cache in (indices._REPORTS, period_tables.PERIOD_TABLES, indices._LEAGUES):
         cache._entries.clear()
     province_report(capp)  # as the dashboard or the alerts job would
     computed = counting_period_tables(monkeypatch)
@@ -179,3 +179,40 @@ def test_a_league_reads_its_parents_report_table_when_it_is_there(capp: Flask,
     assert "2026-11" in computed  # the ward's own month
     assert computed["2026-11"] == 1  # ... but not the province's again
     pd.testing.assert_frame_equal(from_the_report, on_its_own)
+
+
+def test_the_pages_of_a_provinces_children_share_its_league(capp: Flask,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every child's page shows its parent's league: computed once per data version of the parent's
+    subtree, again after a new response, and the same table either way."""
+    computed: list[int] = []
+    real = indices.league_table
+
+    def counted(*args: object, **kwargs: object) -> object:
+        computed.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(indices, "league_table", counted)
+
+    def league_of(code: str) -> pd.DataFrame:
+        with capp.app_context():
+            unit, province = (db.session.scalar(sa.select(Unit).where(Unit.code == c)) for c in (code, "HL"))
+            assert unit is not None and province is not None
+            report = indices.unit_indices(db.session(), unit, KEY, NOVEMBER, weighted=True,
+                                          league_root=province)
+            db.session.rollback()
+            assert report.league is not None
+            return report.league
+
+    first = league_of("HL-AB")
+    pd.testing.assert_frame_equal(league_of("HL-HL"), first)
+    assert len(computed) == 1
+    with capp.app_context():
+        counter = db.session.scalars(sa.select(Counter).join(Unit).where(Unit.code == "HL-HL-1")).first()
+        assert counter is not None
+        submit(db.session(), counter, {"e1_info": 1, "overall": 1}, datetime(2026, 11, 23, 3, tzinfo=UTC))
+        db.session.commit()
+    after = league_of("HL-AB")
+    assert len(computed) == 2 and not after.equals(first)
+    indices._LEAGUES._entries.clear()
+    pd.testing.assert_frame_equal(league_of("HL-TTHCC"), after)  # computed again: the same table

@@ -350,7 +350,26 @@ def _league(session: Session, root: Unit, instrument: Instrument, definition: In
             default_target: float = _DEFAULTS["default_target"]) -> tuple[pd.DataFrame | None, str]:
     """Shrunk league table of `root`'s children on the overall index (no targets: ranks only). The
     children hidden are those of the viewer's decision (`viewer_hidden`) when given, else those of the
-    small-cell rule on `root`'s own subtree."""
+    small-cell rule on `root`'s own subtree. Kept apart from the reports, under the data version of
+    `root`'s subtree: every child's page shows the same league (a province's 500 communes: 65 ms)."""
+    key = (str(session.get_bind().engine.url), root.id, instrument.key, period.label, weighted, alpha,
+           min_cell, default_target, None if viewer_hidden is None else tuple(sorted(viewer_hidden)))
+    version = data_version(session, subtree_ids(session, [root.id]), period.first, period.last)
+    found = _LEAGUES.get(key, version)
+    if found is None:
+        found = _computed_league(session, root, instrument, definition, period, weighted, alpha, min_cell,
+                                 viewer_hidden, default_target)
+        _LEAGUES.put(key, version, found)
+    return found
+
+
+_LEAGUES: VersionedCache[tuple[pd.DataFrame | None, str]] = VersionedCache(64, name="leagues")
+
+
+def _computed_league(session: Session, root: Unit, instrument: Instrument, definition: IndexDefinition,
+                     period: Period, weighted: bool, alpha: float, min_cell: int,
+                     viewer_hidden: frozenset[str] | None,
+                     default_target: float) -> tuple[pd.DataFrame | None, str]:
     ids = subtree_ids(session, [root.id])
     parents = unit_parent_map(session, root.id)
     # The league ranks the overall index rows. The root's own report table holds them too, with the
