@@ -154,28 +154,28 @@ def test_the_months_stamps_read_at_once_are_those_read_one_by_one(capp: Flask, p
     assert len(spans) == 1 or len({v[1] for v in alone}) > 1  # months that differ: the test can tell
 
 
+def _league_on_the_page_of(app: Flask, code: str) -> pd.DataFrame:
+    """The league of the province's children on unit `code`'s page (November, weighted)."""
+    with app.app_context():
+        unit, province = (db.session.scalar(sa.select(Unit).where(Unit.code == c)) for c in (code, "HL"))
+        assert unit is not None and province is not None
+        report = indices.unit_indices(db.session(), unit, KEY, NOVEMBER, weighted=True, league_root=province)
+        db.session.rollback()
+        assert report.league is not None
+        return report.league
+
+
 def test_a_league_reads_its_parents_report_table_when_it_is_there(capp: Flask,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The unit page's league ranks its parent's children on the overall index: computed on its own
     (overall rows only) or read from the parent's report table (the dashboard's, the alerts job's),
     the league is the same, and in the second case the parent's period is not computed again."""
-    def ward_league(app: Flask) -> pd.DataFrame:
-        with app.app_context():
-            ward, province = (db.session.scalar(sa.select(Unit).where(Unit.code == code))
-                              for code in ("HL-AB", "HL"))
-            assert ward is not None and province is not None
-            report = indices.unit_indices(db.session(), ward, KEY, NOVEMBER, weighted=True,
-                                          league_root=province)
-            db.session.rollback()
-            assert report.league is not None
-            return report.league
-
-    on_its_own = ward_league(capp)  # no report of the province computed yet
+    on_its_own = _league_on_the_page_of(capp, "HL-AB")  # no report of the province computed yet
     for cache in (indices._REPORTS, period_tables.PERIOD_TABLES, indices._LEAGUES):
         cache._entries.clear()
     province_report(capp)  # as the dashboard or the alerts job would
     computed = counting_period_tables(monkeypatch)
-    from_the_report = ward_league(capp)
+    from_the_report = _league_on_the_page_of(capp, "HL-AB")
     assert "2026-11" in computed  # the ward's own month
     assert computed["2026-11"] == 1  # ... but not the province's again
     pd.testing.assert_frame_equal(from_the_report, on_its_own)
@@ -194,25 +194,15 @@ def test_the_pages_of_a_provinces_children_share_its_league(capp: Flask,
 
     monkeypatch.setattr(indices, "league_table", counted)
 
-    def league_of(code: str) -> pd.DataFrame:
-        with capp.app_context():
-            unit, province = (db.session.scalar(sa.select(Unit).where(Unit.code == c)) for c in (code, "HL"))
-            assert unit is not None and province is not None
-            report = indices.unit_indices(db.session(), unit, KEY, NOVEMBER, weighted=True,
-                                          league_root=province)
-            db.session.rollback()
-            assert report.league is not None
-            return report.league
-
-    first = league_of("HL-AB")
-    pd.testing.assert_frame_equal(league_of("HL-HL"), first)
+    first = _league_on_the_page_of(capp, "HL-AB")
+    pd.testing.assert_frame_equal(_league_on_the_page_of(capp, "HL-HL"), first)
     assert len(computed) == 1
     with capp.app_context():
         counter = db.session.scalars(sa.select(Counter).join(Unit).where(Unit.code == "HL-HL-1")).first()
         assert counter is not None
         submit(db.session(), counter, {"e1_info": 1, "overall": 1}, datetime(2026, 11, 23, 3, tzinfo=UTC))
         db.session.commit()
-    after = league_of("HL-AB")
+    after = _league_on_the_page_of(capp, "HL-AB")
     assert len(computed) == 2 and not after.equals(first)
-    indices._LEAGUES._entries.clear()
-    pd.testing.assert_frame_equal(league_of("HL-TTHCC"), after)  # computed again: the same table
+    indices._LEAGUES._entries.clear()  # computed again: the same table
+    pd.testing.assert_frame_equal(_league_on_the_page_of(capp, "HL-TTHCC"), after)
