@@ -271,19 +271,24 @@ def compute_indices(
         if weight_array is None:
             raise AnalysisInputError("a calibration needs the calibrated weights")
         calibration = calibration.aligned(data.index)
-    frames = []
+    frames, cut_labels = [], []
     for labels, rows in cuts(data, by=by, period_col=period_col, period=period, crossed=crossed_by):
         if calibration is None:
             cells = cell_statistics(items, design, domains.unit_codes, domains.membership, rows)
         else:
             cells = calibrated_cells(items, design, calibration, domains.unit_codes, domains.membership,
                                      rows, len(domains.labels))
-        table = domain_estimates(cells, design, items, len(domains.labels), stat_types)
-        for name, value in labels.items():
-            table[name] = value
-        frames.append(table)
-    return labelled_table(pd.concat(frames, ignore_index=True), domains, by, targets=targets, alpha=alpha,
-                     ci_method=ci_method, all_intervals=all_intervals, min_n=min_n)
+        frames.append(domain_estimates(cells, design, items, len(domains.labels), stat_types))
+        cut_labels.append(labels)
+    table = pd.concat(frames, ignore_index=True)
+    # Each cut's labels, a column each once the cuts' rows are together (column by column per cut cost
+    # more than the estimates of a unit's 18 breakdown cuts)
+    sizes = [len(frame) for frame in frames]
+    for name in dict.fromkeys(name for labels in cut_labels for name in labels):
+        table[name] = pd.Series(np.repeat(np.array([labels[name] for labels in cut_labels], dtype=object),
+                                          sizes), dtype=str)
+    return labelled_table(table, domains, by, targets=targets, alpha=alpha, ci_method=ci_method,
+                          all_intervals=all_intervals, min_n=min_n)
 
 
 def labelled_table(table: pd.DataFrame, domains: Domains, by: Sequence[str], *, targets: Targets,

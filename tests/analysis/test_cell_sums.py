@@ -223,6 +223,8 @@ def test_by_columns_cut_on_their_own_give_each_columns_own_table(definition: Ind
         "calibration": None if result is None else result.calibration}
     both = compute_indices(data, definition, by=["field", "channel"], crossed_by=False, **common)
     assert not ((both["field"] != "") & (both["channel"] != "")).any()  # no combination of the two
+    for label in ("field", "channel"):  # a text column, one value per cut, "" in the others' rows
+        assert isinstance(both[label].dtype, pd.StringDtype) and both[label].notna().all()
     for column, other in (("field", "channel"), ("channel", "field")):
         alone = compute_indices(data, definition, by=[column], **common)
         ours = both[both[other] == ""].drop(columns=[other]).reset_index(drop=True)
