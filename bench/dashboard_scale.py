@@ -106,14 +106,14 @@ def measure_one(target: str, page: str, period_text: str, store: str,
     from survey import create_app
     from survey.models import Role
     from survey.services.reporting.periods import Period
-    from survey.worker_start import freeze_startup_objects
+    from survey.worker_start import prepare_worker
     from tests.survey.staff_helpers import CHEAP_ARGON2, Clock, add_staff, sign_in
 
     period = Period.from_text(period_text)
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url(target), "SECRET_KEY": "bench-only",
                       "TESTING": True, "WTF_CSRF_ENABLED": False, "CLOCK": Clock(), **CHEAP_ARGON2,
                       "REPORT_CACHE_URI": f"filesystem:{store}"})
-    freeze_startup_objects()  # as a gunicorn worker does once it has loaded the app (deploy/gunicorn.conf.py)
+    prepare_worker(app)  # as a gunicorn worker does once it has loaded the app (deploy/gunicorn.conf.py)
     staff = add_staff(app, f"bench-{time.time_ns()}", Role.MANAGER, ("HL",), totp=True)
     client = app.test_client()
     sign_in(client, app, staff)

@@ -31,11 +31,11 @@ wsgi_app = "survey:create_app()"
 
 
 def post_worker_init(worker: object) -> None:
-    """Once a worker has loaded the app: keep the collector off its long-lived objects
-    (survey/worker_start.py)."""
-    from survey.worker_start import freeze_startup_objects
+    """Once a worker has loaded the app: compile its templates and keep the collector off its long-lived
+    objects (survey/worker_start.py)."""
+    from survey.worker_start import prepare_worker
 
-    freeze_startup_objects()
+    prepare_worker(getattr(worker, "wsgi", None))
 
 
 bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
