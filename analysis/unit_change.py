@@ -95,8 +95,6 @@ def change_from_sums(
         On a missing cell column, sums of another shape, a period without respondents, or an
         unsupported lonely-PSU rule.
     """
-    if lonely_psu not in _RULES:
-        raise AnalysisInputError("change_from_sums supports lonely_psu 'adjust', 'certainty', 'remove'")
     layout = SumsLayout.of(no_respondents(definition))
     weighing = weighted if isinstance(weighted, tuple) else (weighted, weighted)
     current = unit_statistics(layout, cells_current, sums_current, weighted=weighing[0])

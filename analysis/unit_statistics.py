@@ -1,5 +1,5 @@
 """Each unit's own sufficient statistics, from its cells' integer sums: the rows every domain of a table
-(`analysis.tables.indices_from_unit_statistics`) and of a change between two periods
+(`analysis.sums_tables.indices_from_unit_statistics`) and of a change between two periods
 (`analysis.unit_change`) is summed from.
 
 Under the default design of `analysis.cell_sums` a stratum is one unit, so the (stratum, domain)

@@ -173,3 +173,10 @@ def test_a_period_without_respondents_is_refused(definition: IndexDefinition) ->
         change_from_sums(cells, sums, cells, np.zeros_like(sums), definition)
     with pytest.raises(AnalysisInputError, match="shape"):
         change_from_sums(cells, sums, cells, sums[:, :3], definition)
+
+
+@pytest.mark.parametrize("rule", ["fail", "average"])
+def test_a_lonely_psu_rule_without_a_sums_form_is_refused(definition: IndexDefinition, rule: str) -> None:
+    sums, _ = _weighted_or_not(False, definition)
+    with pytest.raises(AnalysisInputError, match="lonely_psu"):
+        change_from_sums(*sums, definition, parents=PARENTS, lonely_psu=rule)  # type: ignore[arg-type]

@@ -88,8 +88,7 @@ def test_a_unit_gone_is_dropped_and_a_new_one_added(definition: IndexDefinition)
     new = (renamed["unit"] == "u7").to_numpy()
     fresh = unit_statistics(layout, renamed[new], sums[new], weighted=False)
     ours = updated(kept, fresh, set(renamed.loc[without_u1, "unit"]))
-    mask = without_u1
-    whole = unit_statistics(layout, renamed[mask], sums[mask], weighted=False)
+    whole = unit_statistics(layout, renamed[without_u1], sums[without_u1], weighted=False)
     _assert_identical(ours, whole)
     assert "u1" not in ours.units and "u7" in ours.units
 

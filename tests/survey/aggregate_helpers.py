@@ -41,6 +41,7 @@ from survey.services.citizens.submissions import Outcome, Stored, Validation, st
 from survey.services.reporting import (
     index_source,
     indices,
+    league,
     period_change,
     period_tables,
     respondent_data,
@@ -281,7 +282,7 @@ def new_process() -> None:
     """What a new worker starts with: empty caches of its own (a shared store is kept)."""
     for cache in (indices._REPORTS, period_tables.PERIOD_TABLES, period_change._CHANGES,
                   respondent_data._FRAMES, response_counts._COUNTS, index_source._SUMS,
-                  index_source._MONTH_ROWS, index_source._UNITS, indices._LEAGUES):
+                  index_source._MONTH_ROWS, index_source._UNITS, league._LEAGUES):
         cache._entries.clear()
 
 

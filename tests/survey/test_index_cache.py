@@ -14,7 +14,7 @@ from flask import Flask
 from survey.extensions import db
 from survey.models import Counter, Response, Role, Unit, User
 from survey.services.citizens.flag_review import Decision, decide
-from survey.services.reporting import index_cache, indices, period_tables
+from survey.services.reporting import index_cache, indices, league, period_tables
 from survey.services.reporting.periods import Period, month_spans
 from tests.survey.aggregate_helpers import (
     KEY,
@@ -171,7 +171,7 @@ def test_a_league_reads_its_parents_report_table_when_it_is_there(capp: Flask,
     (overall rows only) or read from the parent's report table (the dashboard's, the alerts job's),
     the league is the same, and in the second case the parent's period is not computed again."""
     on_its_own = _league_on_the_page_of(capp, "HL-AB")  # no report of the province computed yet
-    for cache in (indices._REPORTS, period_tables.PERIOD_TABLES, indices._LEAGUES):
+    for cache in (indices._REPORTS, period_tables.PERIOD_TABLES, league._LEAGUES):
         cache._entries.clear()
     province_report(capp)  # as the dashboard or the alerts job would
     computed = counting_period_tables(monkeypatch)
@@ -186,13 +186,13 @@ def test_the_pages_of_a_provinces_children_share_its_league(capp: Flask,
     """Every child's page shows its parent's league: computed once per data version of the parent's
     subtree, again after a new response, and the same table either way."""
     computed: list[int] = []
-    real = indices.league_table
+    real = league.league_table
 
     def counted(*args: object, **kwargs: object) -> object:
         computed.append(1)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(indices, "league_table", counted)
+    monkeypatch.setattr(league, "league_table", counted)
 
     first = _league_on_the_page_of(capp, "HL-AB")
     pd.testing.assert_frame_equal(_league_on_the_page_of(capp, "HL-HL"), first)
@@ -204,5 +204,5 @@ def test_the_pages_of_a_provinces_children_share_its_league(capp: Flask,
         db.session.commit()
     after = _league_on_the_page_of(capp, "HL-AB")
     assert len(computed) == 2 and not after.equals(first)
-    indices._LEAGUES._entries.clear()  # computed again: the same table
+    league._LEAGUES._entries.clear()  # computed again: the same table
     pd.testing.assert_frame_equal(_league_on_the_page_of(capp, "HL-TTHCC"), after)

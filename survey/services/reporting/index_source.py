@@ -185,6 +185,13 @@ class PeriodSums:
     weighted: bool
     digests: Mapping[str, int]  # unit code -> `table_update.unit_digests` of its cells
 
+    @staticmethod
+    def of(cells: pd.DataFrame, rows: list[_AggregateRow], instrument: Instrument, weighted: bool,
+           digests: Mapping[str, int]) -> PeriodSums:
+        """The cells of aggregate rows `rows`, with their stored sums."""
+        length = sums_layout(instrument.id, instrument.version).length
+        return PeriodSums(cells, [row[5] for row in rows], length, weighted, digests)
+
     def sums(self, rows: npt.NDArray[np.bool_] | None = None) -> Int64Array:
         """The sums of the cells (of those where `rows` is true), decoded."""
         chosen = self.blobs if rows is None else [blob for blob, keep in zip(self.blobs, rows, strict=True)
@@ -207,8 +214,8 @@ def period_sums(session: Session, ids: Collection[int], period: Period, instrume
     cells, weighting_result, _ = _weighted_cells(session, rows, ids, period, instrument.key, weighted,
                                                  min_cell)
     is_weighted = weighting_result is not None
-    found = PeriodSums(cells, [row[5] for row in rows], sums_layout(instrument.id, instrument.version).length,
-                       is_weighted, unit_digests(cells, [row[6] for row in rows], is_weighted))
+    found = PeriodSums.of(cells, rows, instrument, is_weighted,
+                          unit_digests(cells, [row[6] for row in rows], is_weighted))
     _SUMS.put(key, version, found)
     return found
 
@@ -218,14 +225,14 @@ _SUMS: VersionedCache[PeriodSums] = VersionedCache(32)
 
 
 def period_unit_statistics(session: Session, ids: Collection[int], period: Period, instrument: Instrument, *,
-                           weighted: bool, min_cell: int) -> UnitStatistics | None:
-    """Each unit's statistics of the period's cells (`period_sums`), as its table and its change
+                           weighted: bool, min_cell: int) -> tuple[PeriodSums, UnitStatistics] | None:
+    """The period's cells (`period_sums`) and each unit's statistics of them, as its table and its change
     against another period read them; None when the period is read from the responses."""
     found = period_sums(session, ids, period, instrument, weighted=weighted, min_cell=min_cell)
     if found is None:
         return None
     key, version = _sums_key(session, ids, period, instrument, weighted, min_cell)
-    return _unit_statistics(key, version, found, instrument)
+    return found, _unit_statistics(key, version, found, instrument)
 
 
 def _unit_statistics(key: tuple[object, ...], version: Version, found: PeriodSums,
@@ -314,8 +321,7 @@ def _from_aggregates(session: Session, rows: list[_AggregateRow],
                                Source.AGGREGATES, pd.DataFrame())
     is_weighted = weighting_result is not None
     inputs = table_inputs(cells, [row[6] for row in rows], parents, targets, is_weighted)
-    found = PeriodSums(cells, [row[5] for row in rows], sums_layout(instrument.id, instrument.version).length,
-                       is_weighted, inputs.units)
+    found = PeriodSums.of(cells, rows, instrument, is_weighted, inputs.units)
     key, version = _sums_key(session, ids, period, instrument, weighted, min_cell)
     if trusted:  # what `period_sums` would compute next, for the change against the previous period
         _SUMS.put(key, version, found)

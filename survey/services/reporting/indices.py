@@ -14,39 +14,32 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict, Unpack, cast
 
-import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from analysis.planning import DEFAULT_PLANNING_P, responses_needed
-from analysis.shrinkage import MIN_UNITS, league_table
 from analysis.weights import DEFAULT_MIN_CELL
 from instruments.index import IndexDefinition
 from instruments.model import Instrument
 from instruments.registry import get_instrument, parse_spec
 from survey.models import Unit
-from survey.query_lists import one_of
 from survey.services.reporting.index_cache import VersionedCache, data_version
 from survey.services.reporting.index_source import EMPTY_COLUMNS, read_sums_later
+from survey.services.reporting.league import unit_league
 from survey.services.reporting.period_change import overall_changes
 from survey.services.reporting.period_tables import MIN_N as MIN_N
 from survey.services.reporting.period_tables import (
-    PERIOD_TABLES,
     period_table,
-    table_key,
     target_argument,
     targets_above,
 )
 from survey.services.reporting.period_weights import UNWEIGHTED_METHOD as UNWEIGHTED_METHOD
 from survey.services.reporting.period_weights import WEIGHTED_METHOD as WEIGHTED_METHOD
 from survey.services.reporting.periods import Period
-from survey.services.reporting.respondent_data import frame_table, unit_parent_map
+from survey.services.reporting.respondent_data import frame_table, unit_names, unit_parent_map
 from survey.services.reporting.small_cells import (
     hidden_units,
     hidden_units_by_period,
-    protected_codes,
-    row_count,
 )
 from survey.services.staff.access import subtree_ids
 
@@ -192,12 +185,6 @@ def instrument_for(key: str) -> Instrument:
     return get_instrument(instrument_id, version)
 
 
-def _names(session: Session, ids: set[int]) -> dict[str, tuple[int, str, str, str]]:
-    rows = session.execute(sa.select(Unit.id, Unit.code, Unit.name_vi, Unit.name_en, Unit.kind)
-                           .where(one_of(session, Unit.id, ids))).all()
-    return {code: (uid, vi, en, str(kind)) for uid, code, vi, en, kind in rows}
-
-
 _REPORTS: VersionedCache[IndexReport] = VersionedCache(64, name="reports")
 
 
@@ -276,7 +263,7 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
     instrument = instrument_for(instrument_key)
     definition = IndexDefinition.from_instrument(instrument)
     ids = subtree_ids(session, [unit.id])
-    names = _names(session, ids)
+    names = unit_names(session, ids)
     parents = unit_parent_map(session, unit.id)
     report_target, target_arg = target_argument(session, unit, parents, instrument.id, period.first.year,
                                                 default_target)
@@ -303,8 +290,9 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
     needed = _needed(overall, this.responses, served, half_width, alpha)
     league, scope = (None, "")
     if league_root is not None:
-        league, scope = _league(session, league_root, instrument, definition, period, weighted, alpha,
-                                min_cell, league_hidden, default_target)
+        league, scope = unit_league(session, league_root, instrument, definition, period, weighted=weighted,
+                                    alpha=alpha, min_cell=min_cell, viewer_hidden=league_hidden,
+                                    default_target=default_target)
     return IndexReport(
         unit_code=unit.code, root_code=unit.code, instrument_key=instrument.key,
         formula=definition.formula, period=period, previous=previous, weighted=this.weighted,
@@ -342,62 +330,3 @@ def _needed(overall: pd.DataFrame, n: int, served: int | None, half_width: float
     plan = responses_needed(half_width, p=p, confidence=1 - alpha, deff=deff,
                             population=float(served) if served else None)
     return max(0, plan.responses - n)
-
-
-def _league(session: Session, root: Unit, instrument: Instrument, definition: IndexDefinition,
-            period: Period, weighted: bool, alpha: float, min_cell: int = DEFAULT_MIN_CELL,
-            viewer_hidden: frozenset[str] | None = None,
-            default_target: float = _DEFAULTS["default_target"]) -> tuple[pd.DataFrame | None, str]:
-    """Shrunk league table of `root`'s children on the overall index (no targets: ranks only). The
-    children hidden are those of the viewer's decision (`viewer_hidden`) when given, else those of the
-    small-cell rule on `root`'s own subtree. Kept apart from the reports, under the data version of
-    `root`'s subtree: every child's page shows the same league (a province's 500 communes: 65 ms)."""
-    key = (str(session.get_bind().engine.url), root.id, instrument.key, period.label, weighted, alpha,
-           min_cell, default_target, None if viewer_hidden is None else tuple(sorted(viewer_hidden)))
-    version = data_version(session, subtree_ids(session, [root.id]), period.first, period.last)
-    found = _LEAGUES.get(key, version)
-    if found is None:
-        found = _computed_league(session, root, instrument, definition, period, weighted, alpha, min_cell,
-                                 viewer_hidden, default_target)
-        _LEAGUES.put(key, version, found)
-    return found
-
-
-_LEAGUES: VersionedCache[tuple[pd.DataFrame | None, str]] = VersionedCache(64, name="leagues")
-
-
-def _computed_league(session: Session, root: Unit, instrument: Instrument, definition: IndexDefinition,
-                     period: Period, weighted: bool, alpha: float, min_cell: int,
-                     viewer_hidden: frozenset[str] | None,
-                     default_target: float) -> tuple[pd.DataFrame | None, str]:
-    ids = subtree_ids(session, [root.id])
-    parents = unit_parent_map(session, root.id)
-    # The league ranks the overall index rows. The root's own report table holds them too, with the
-    # same figures (targets change only verdicts): read it when the root's page or the alerts job has
-    # computed it, rather than computing the overall rows again.
-    _, targets = target_argument(session, root, parents, instrument.id, period.first.year, default_target)
-    key = table_key(session, root, period, instrument, weighted, targets, alpha, min_cell, False)
-    full = PERIOD_TABLES.get(key, data_version(session, ids, period.first, period.last))
-    table = (full or period_table(session, root, ids, parents, period, instrument, definition, weighted,
-                                  None, alpha, min_cell, overall_only=True)).table
-    children = {code for code, parent in parents.items() if parent == root.code}
-    overall = table[table["stat_type"] == "overall_index"]
-    counts = {str(d): row_count({"n": n}) for d, n in zip(overall["domain"], overall["n"], strict=True)}
-    # The league's counts and the root's total are published: the small-cell rule's hidden children
-    # are left out of the shrinkage (nothing shown depends on them) and listed with a mark instead.
-    decided = protected_codes(counts, parents) if viewer_hidden is None else viewer_hidden
-    hidden = {c for c in decided & children if counts.get(c, 0) > 0}
-    rows = overall[overall["domain"].isin(children - hidden)]
-    rows = rows[np.isfinite(rows["est"].astype(float)) & (rows["n_eff"].astype(float) > 0)]
-    if len(rows) < MIN_UNITS:
-        return None, root.code
-    league = league_table(rows["domain"].to_numpy(), rows["est"].to_numpy(float), rows["n"].to_numpy(float),
-                          rows["n_eff"].to_numpy(float), level=1 - alpha)
-    names = _names(session, ids)
-    withheld = sorted(hidden, key=lambda c: (names[c][1].casefold(), c))
-    table = league.table.assign(small_cell=False)
-    if withheld:
-        table = pd.concat([table, pd.DataFrame({"unit": withheld, "small_cell": True})], ignore_index=True)
-    table = table.assign(name_vi=[names[c][1] for c in table["unit"]],
-                         name_en=[names[c][2] or names[c][1] for c in table["unit"]])
-    return table, root.code

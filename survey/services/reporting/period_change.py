@@ -31,7 +31,7 @@ from analysis.unit_change import change_from_unit_statistics
 from instruments.index import IndexDefinition
 from instruments.model import Instrument
 from survey.services.reporting.index_cache import VersionedCache, data_version
-from survey.services.reporting.index_source import period_sums, period_unit_statistics
+from survey.services.reporting.index_source import period_unit_statistics
 from survey.services.reporting.period_weights import respondent_weights
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import load_respondents_cached
@@ -124,13 +124,12 @@ def _joint_change(session: Session, ids: set[int], parents: dict[str, str | None
     from the aggregates' cell sums when both tables are read from them (starting from `last`), else
     from the responses. With what each period's cells were, when read from the aggregates."""
     weighted, min_cell = weighting
-    now, before = (period_sums(session, ids, p, instrument, weighted=weighted, min_cell=min_cell)
-                   for p in (period, previous))
-    current, earlier = (period_unit_statistics(session, ids, p, instrument, weighted=weighted,
-                                               min_cell=min_cell) for p in (period, previous))
-    if now is None or before is None or current is None or earlier is None:
+    read_now, read_before = (period_unit_statistics(session, ids, p, instrument, weighted=weighted,
+                                                    min_cell=min_cell) for p in (period, previous))
+    if read_now is None or read_before is None:
         return _responses_change(session, ids, parents, period, previous, instrument, definition, weighting,
                                  alpha), None
+    (now, current), (before, earlier) = read_now, read_before
 
     def joint_of(domains: Collection[str] | None) -> pd.DataFrame:
         return change_from_unit_statistics(current, earlier, definition, parents=parents,

@@ -81,6 +81,13 @@ def unit_parent_map(session: Session, root_id: int) -> dict[str, str | None]:
     return dict(remembered(session, ("unit_parent_map", root_id), lambda: _read_parent_map(session, root_id)))
 
 
+def unit_names(session: Session, ids: Collection[int]) -> dict[str, tuple[int, str, str, str]]:
+    """``unit code -> (id, name_vi, name_en, kind)`` of units `ids`."""
+    rows = session.execute(sa.select(Unit.id, Unit.code, Unit.name_vi, Unit.name_en, Unit.kind)
+                           .where(one_of(session, Unit.id, ids))).all()
+    return {code: (uid, vi, en, str(kind)) for uid, code, vi, en, kind in rows}
+
+
 def _read_parent_map(session: Session, root_id: int) -> dict[str, str | None]:
     ids = subtree_ids(session, [root_id])
     parent = aliased(Unit)
