@@ -1,4 +1,5 @@
-"""`flask aggregates` commands: recompute the index aggregates from the responses, or check them.
+"""`flask aggregates` commands: recompute the index aggregates (and the database's tallies of valid
+responses, `models.ResponseTally`) from the responses, or check them.
 
 `rebuild` is needed once after the migration that creates the table (and after any bulk import that
 bypasses the submission service); the dashboard reads the responses wherever the aggregates are
@@ -18,6 +19,7 @@ from survey.extensions import db
 from survey.models import Unit
 from survey.services.reporting.aggregate_rebuild import check, rebuild
 from survey.services.reporting.periods import Period
+from survey.services.reporting.response_tallies import tally_differences
 from survey.services.staff.access import subtree_ids
 
 group = AppGroup("aggregates", help="Index aggregates: rebuild them from the responses, or check them.")
@@ -66,10 +68,15 @@ def check_command(unit_code: str | None, period: Period | None) -> None:
     units = _units(unit_code)
     first, last = (period.first, period.last) if period is not None else (None, None)
     mismatches = check(db.session(), units, first, last)
+    tallies = tally_differences(db.session(), units, first, last)
+    codes = {unit_id: code for unit_id, code in db.session.execute(sa.select(Unit.id, Unit.code))}
     db.session.rollback()  # read only
     for mismatch in mismatches:
         click.echo(mismatch.describe(), err=True)
-    if mismatches:
-        raise SystemExit(f"aggregates check: {len(mismatches)} cells differ from the responses; "
-                         "run `flask aggregates rebuild` (with the same --unit/--period)")
-    click.echo("aggregates check: every cell equals the responses")
+    for (month, instrument_id, unit_id, version), stored, counted in tallies:
+        click.echo(f"unit {codes.get(unit_id, unit_id)} month {month} instrument {instrument_id}@{version}: "
+                   f"tallied {stored}, counted {counted}", err=True)
+    if mismatches or tallies:
+        raise SystemExit(f"aggregates check: {len(mismatches)} cells and {len(tallies)} tallies differ from "
+                         "the responses; run `flask aggregates rebuild` (with the same --unit/--period)")
+    click.echo("aggregates check: every cell and tally equals the responses")

@@ -1,7 +1,7 @@
 """Typed SQLAlchemy 2 models. Import from here so Alembic sees every table."""
 
 from survey.models.accounts import AuditEvent, Role, StaffSession, User, UserScope
-from survey.models.aggregates import IndexAggregate
+from survey.models.aggregates import IndexAggregate, ResponseTally
 from survey.models.alerts import Alert, AlertKind, AlertNote
 from survey.models.base import Base, utcnow
 from survey.models.frames import ALL, ApiClient, FrameUpload, ServedCount
@@ -23,7 +23,7 @@ __all__ = [
     "ALL", "Alert", "AlertKind", "AlertNote", "Answer", "ApiClient", "AuditEvent", "Base", "Channel",
     "Counter", "FrameUpload", "IndexAggregate", "InstrumentAssignment", "KioskDevice", "ProposalStatus",
     "ReportDelivery", "ReportFrequency", "ReportSubscription", "Response",
-    "ResponseStatus", "Role", "ServedCount", "SpentReceipt", "StaffSession", "SubmissionHit",
+    "ResponseStatus", "ResponseTally", "Role", "ServedCount", "SpentReceipt", "StaffSession", "SubmissionHit",
     "SubmissionRefusal", "Target", "TargetProposal", "TextAnswer", "Unit", "UnitKind", "User", "UserScope",
     "utcnow",
 ]

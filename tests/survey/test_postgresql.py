@@ -22,16 +22,22 @@ from flask_migrate import downgrade, upgrade
 from survey import create_app
 from survey.demo.tree import seed_demo
 from survey.extensions import db
-from survey.models import Unit
+from survey.models import ResponseTally, Unit
 from survey.query_lists import one_of
 from survey.services.reporting.indices import compute_unit_indices
 from survey.services.reporting.periods import Period
-from tests.survey.aggregate_helpers import assert_dashboard_reads_aggregates, damage_one_row, run_scenario
+from tests.survey.aggregate_helpers import (
+    assert_dashboard_reads_aggregates,
+    damage_one_row,
+    run_scenario,
+    submit_many,
+)
 from tests.survey.conftest import TEST_SECRET
 from tests.survey.postgres import Server, temporary_server
 from tests.survey.report_helpers import AB_CODES, HL_CODES, PHONE_COMMENT, add_responses
 from tests.survey.staff_helpers import CHEAP_ARGON2, Clock
 from tests.survey.survey_helpers import VALID, kitchen_sink_paths, serve_kitchen_sink_on
+from tests.survey.test_response_tallies import follow_every_change
 
 _numbers = itertools.count()
 
@@ -131,6 +137,22 @@ def test_index_aggregates_equal_the_rows_on_postgresql(pg_url: str) -> None:
     assert runner.invoke(args=["aggregates", "check"]).exit_code == 0
     assert_dashboard_reads_aggregates(app)
     with app.app_context():
+        _close()
+
+
+def test_response_tallies_follow_every_change_on_postgresql(pg_url: str) -> None:
+    """The tallies' triggers (tests/survey/test_response_tallies.py), and a TRUNCATE, which fires no row
+    trigger, empties them."""
+    app = _migrated(_app(pg_url))
+    with app.app_context():
+        seed_demo(db.session)
+        db.session.commit()
+    submit_many(app, 80, seed=34)
+    follow_every_change(app)
+    with app.app_context():
+        db.session.execute(sa.text("TRUNCATE responses CASCADE"))
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ResponseTally)) == 0
+        db.session.rollback()
         _close()
 
 

@@ -31,6 +31,7 @@ from survey.models import ALL, IndexAggregate, Response, ResponseStatus, Unit
 from survey.services.reporting.aggregates import CellKey, decode, encode, index_definition, sums_layout
 from survey.services.reporting.periods import month_spans
 from survey.services.reporting.respondent_data import load_respondents
+from survey.services.reporting.response_tallies import rebuild_tallies
 
 
 @dataclass(frozen=True)
@@ -110,10 +111,14 @@ def stored_cells(session: Session, unit_ids: Collection[int] | None, first: date
 
 def rebuild(session: Session, unit_ids: Collection[int] | None, first: date | None = None,
             last: date | None = None) -> int:
-    """Replace the scope's rows by sums computed from the responses; flushes. Returns the rows written."""
+    """Replace the scope's rows by sums computed from the responses, and its tallies of valid responses
+    by their count (`response_tallies`); flushes. Returns the rows written."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("LOCK TABLE index_aggregates IN EXCLUSIVE MODE"))
+        # The tallies first: a submission writes its tally (a trigger) before its aggregate, so it has
+        # either finished before the rebuild reads the responses or waits for it to commit.
+        session.execute(sa.text("LOCK TABLE response_tallies, index_aggregates IN EXCLUSIVE MODE"))
     session.execute(sa.delete(IndexAggregate).where(*_in_scope(unit_ids, first, last)))
+    rebuild_tallies(session, unit_ids, first, last)
     written = 0
     batch: list[dict[str, object]] = []
     for key, sums in expected_cells(session, unit_ids, first, last):

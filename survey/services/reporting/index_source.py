@@ -5,11 +5,12 @@ previous period); both ways give the same table (`analysis.sums_tables.indices_f
 `analysis.tables.compute_indices` on the same respondents).
 
 The aggregates are trusted for a subtree, period and instrument version when, unit by unit, their
-respondents add up to the valid responses stored there (one grouped count of the responses, which
-also gives the excluded responses' counts by status and reason). A response stored without going
-through the submission service (a bulk import, a migration before `flask aggregates rebuild`), or an
-aggregate update that failed, makes its unit disagree, and that period is then read from the
-responses: slower, never wrong.
+respondents add up to the valid responses stored there (`response_counts`: the database's own tallies,
+kept by triggers on the responses, not by the submission service that keeps the aggregates; and the
+excluded responses' counts by status and reason). A response stored without going through the
+submission service (a bulk import, a migration before `flask aggregates rebuild`), or an aggregate
+update that failed, makes its unit disagree, and that period is then read from the responses: slower,
+never wrong.
 """
 
 from __future__ import annotations
