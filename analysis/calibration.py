@@ -107,7 +107,6 @@ class Calibration:
         -------
         numpy.ndarray, shape (n, T)
         """
-        fitted = np.zeros_like(values)
         d = self.base_weight
         model = self.model
         if _is_cell_model(model):  # post-stratification: the fit is the base-weighted cell mean
@@ -118,20 +117,24 @@ class Calibration:
             size = np.bincount(cell, weights=d, minlength=model.shape[1])
             with np.errstate(divide="ignore", invalid="ignore"):
                 means = np.where(size[:, None] > 0, totals / size[:, None], 0.0)
-            fitted = means[cell]
-        else:
-            labels = self.blocks()
-            order = np.argsort(labels, kind="stable")
-            bounds = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1], True])
-            for start, stop in itertools.pairwise(bounds):
-                rows = order[start:stop]
-                x = model[rows].toarray()
-                used = np.flatnonzero(np.abs(x).sum(axis=0) > 0)
-                if not len(used):
-                    continue
-                root = np.sqrt(d[rows])[:, None]
-                coef = np.linalg.lstsq(x[:, used] * root, values[rows] * root, rcond=None)[0]
-                fitted[rows] = x[:, used] @ coef
+            # w (z - fit), in the fit's own array: a cut of a ward's year is 12,000 x 90 values
+            residual: FloatArray = means[cell]
+            np.subtract(values, residual, out=residual)
+            residual *= weight[:, None]
+            return residual
+        fitted = np.zeros_like(values)
+        labels = self.blocks()
+        order = np.argsort(labels, kind="stable")
+        bounds = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1], True])
+        for start, stop in itertools.pairwise(bounds):
+            rows = order[start:stop]
+            x = model[rows].toarray()
+            used = np.flatnonzero(np.abs(x).sum(axis=0) > 0)
+            if not len(used):
+                continue
+            root = np.sqrt(d[rows])[:, None]
+            coef = np.linalg.lstsq(x[:, used] * root, values[rows] * root, rcond=None)[0]
+            fitted[rows] = x[:, used] @ coef
         return np.asarray(weight[:, None] * (values - fitted), dtype=np.float64)
 
 
@@ -188,31 +191,76 @@ def calibrated_cells(
     CellStatistics
         With ``variance_totals`` set.
 
+    See Also
+    --------
+    CalibratedCuts : the same for many cuts of one table, with what they share computed once.
+
     References
     ----------
     Deville JC, Särndal CE (1992), *JASA* 87:376-382; Lumley T (2010), *Complex Surveys*, ch. 7.
     """
-    estimate_cells = cell_statistics(items, design, unit, membership, rows)
-    everyone = np.arange(len(unit), dtype=np.intp)
-    in_cut = np.zeros((len(unit), 1))
-    in_cut[rows] = 1.0
-    values = row_values(items, everyone) * in_cut
-    blocks = calibration.blocks()
-    nested = bool((pd.Series(unit).groupby(blocks).nunique() <= 1).all())
-    if nested:
-        residual = calibration.residuals(values, design.weight)
-        variance_cells = cell_statistics(items, design, unit, membership, everyone, values=residual)
-    else:
-        member_unit, member_domain = membership
-        parts = []
-        for domain in np.unique(member_domain):
-            inside = np.isin(unit, member_unit[member_domain == domain]).astype(np.float64)[:, None]
-            residual = calibration.residuals(values * inside, design.weight)
-            every_unit = np.unique(unit)
-            parts.append(cell_statistics(items, design, unit, (every_unit, np.full_like(every_unit, domain)),
-                                         everyone, values=residual))
-        variance_cells = _concatenate(parts)
-    return _with_variance(estimate_cells, variance_cells, n_domains)
+    return CalibratedCuts(items, design, calibration, unit, membership, n_domains).cells(rows)
+
+
+class CalibratedCuts:
+    """`calibrated_cells` for the cuts of one table: every respondent's row values, and whether the
+    calibration's blocks lie within units, are the same for every cut and computed once (a unit page's
+    breakdowns are 18 cuts of one table).
+
+    Parameters
+    ----------
+    items, design, calibration, unit, membership, n_domains
+        As in `calibrated_cells`.
+    """
+
+    def __init__(self, items: ItemMatrices, design: Design, calibration: Calibration, unit: IntArray,
+                 membership: tuple[IntArray, IntArray], n_domains: int) -> None:
+        self.items, self.design, self.calibration = items, design, calibration
+        self.unit, self.membership, self.n_domains = unit, membership, n_domains
+        self.everyone = np.arange(len(unit), dtype=np.intp)
+
+    @functools.cached_property
+    def _row_values(self) -> FloatArray:
+        return row_values(self.items, self.everyone)
+
+    @functools.cached_property
+    def _nested(self) -> bool:
+        """Whether every block of the calibration lies within one unit (one residual serves every
+        domain)."""
+        return bool((pd.Series(self.unit).groupby(self.calibration.blocks()).nunique() <= 1).all())
+
+    def cells(self, rows: IntArray) -> CellStatistics:
+        """`calibrated_cells` of the cut made of respondents `rows`.
+
+        Parameters
+        ----------
+        rows : numpy.ndarray of int
+
+        Returns
+        -------
+        CellStatistics
+        """
+        items, design, unit, membership = self.items, self.design, self.unit, self.membership
+        estimate_cells = cell_statistics(items, design, unit, membership, rows)
+        everyone = self.everyone
+        in_cut = np.zeros((len(unit), 1))
+        in_cut[rows] = 1.0
+        values = self._row_values * in_cut
+        if self._nested:
+            residual = self.calibration.residuals(values, design.weight)
+            variance_cells = cell_statistics(items, design, unit, membership, everyone, values=residual)
+        else:
+            member_unit, member_domain = membership
+            parts = []
+            for domain in np.unique(member_domain):
+                inside = np.isin(unit, member_unit[member_domain == domain]).astype(np.float64)[:, None]
+                residual = self.calibration.residuals(values * inside, design.weight)
+                every_unit = np.unique(unit)
+                parts.append(cell_statistics(items, design, unit,
+                                             (every_unit, np.full_like(every_unit, domain)),
+                                             everyone, values=residual))
+            variance_cells = _concatenate(parts)
+        return _with_variance(estimate_cells, variance_cells, self.n_domains)
 
 
 def _concatenate(parts: list[CellStatistics]) -> CellStatistics:

@@ -154,7 +154,9 @@ def cell_statistics(
         The respondents of this cut (period x grouping); all when omitted.
     values : numpy.ndarray, shape (n, layout.n_totals), optional
         Row-level variables to total instead of the weighted answers ``w x`` (every respondent, not
-        only `rows`): the calibrated residuals of `analysis.calibration`.
+        only `rows`): the calibrated residuals of `analysis.calibration`. Only the variance parts
+        (``totals``, ``cross``, ``pair_cross``) are computed then; the counts and sums of weights,
+        which are the estimate cells', are left at zero.
 
     Returns
     -------
@@ -197,11 +199,10 @@ def cell_statistics(
     numerators = [a for a, _ in layout.pair_columns()]
     denominators = [b for _, b in layout.pair_columns()]
 
-    def process(c0: int, c1: int) -> None:
-        r0 = cell_start[c0]
-        r1 = cell_start[c1] if c1 < nb else len(rows)
-        p0 = cell_psu_start[c0]
-        p1 = cell_psu_start[c1] if c1 < nb else len(psu_start)
+    def weighted_answers(c0: int, c1: int, r0: int, r1: int, local_psus: IntArray,
+                         psu_cells: IntArray) -> FloatArray:
+        """The counts and sums of weights of cells c0..c1 (rows r0..r1), written in place; the weighted
+        answers ``w x`` returned, by PSU when the design has clusters."""
         w = design.weight[rows[r0:r1]]
         x, d = _batch_matrices(items, rows[r0:r1])
         local_cells = cell_start[c0:c1] - r0
@@ -215,18 +216,28 @@ def cell_statistics(
         sum_w[c0:c1] = np.add.reduceat(wd, local_cells, axis=0)
         wd *= w[:, None]
         sum_w2[c0:c1] = np.add.reduceat(wd, local_cells, axis=0)
-        if values is None:
-            x *= w[:, None]
-        else:
-            x = values[rows[r0:r1]]
-        psu_cells = cell_psu_start[c0:c1] - p0
+        x *= w[:, None]
         if design.psu is None:  # each respondent is a PSU: PSUs present = respondents present
             psu_present[c0:c1] = rows_pos[c0:c1]
-        else:  # PSU totals first: the variance is over PSUs, not respondents
-            local_psus = psu_start[p0:p1] - r0
-            x = np.add.reduceat(x, local_psus, axis=0)
-            present = np.add.reduceat(positive, local_psus, axis=0) > 0
-            psu_present[c0:c1] = np.add.reduceat(present.astype(np.float64), psu_cells, axis=0)
+            return x
+        # PSU totals first: the variance is over PSUs, not respondents
+        present = np.add.reduceat(positive, local_psus, axis=0) > 0
+        psu_present[c0:c1] = np.add.reduceat(present.astype(np.float64), psu_cells, axis=0)
+        return np.add.reduceat(x, local_psus, axis=0)
+
+    def process(c0: int, c1: int) -> None:
+        r0 = cell_start[c0]
+        r1 = cell_start[c1] if c1 < nb else len(rows)
+        p0 = cell_psu_start[c0]
+        p1 = cell_psu_start[c1] if c1 < nb else len(psu_start)
+        psu_cells = cell_psu_start[c0:c1] - p0
+        local_psus = psu_start[p0:p1] - r0
+        if values is None:
+            x = weighted_answers(c0, c1, r0, r1, local_psus, psu_cells)
+        else:  # the variance parts alone (a calibrated cut's, over every respondent: see above)
+            x = values[rows[r0:r1]]
+            if design.psu is not None:
+                x = np.add.reduceat(x, local_psus, axis=0)
         totals[c0:c1] = np.add.reduceat(x, psu_cells, axis=0)
         num, den = x[:, numerators], x[:, denominators]
         for m, product in enumerate((num * num, num * den, den * den)):

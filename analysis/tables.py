@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.calibration import Calibration, calibrated_cells
+from analysis.calibration import CalibratedCuts, Calibration
 from analysis.data import AnalysisInputError, item_matrices
 from analysis.design import LonelyPSU, build_design
 from analysis.domains import Domains, PeriodSpec, build_domains, cuts
@@ -272,12 +272,13 @@ def compute_indices(
             raise AnalysisInputError("a calibration needs the calibrated weights")
         calibration = calibration.aligned(data.index)
     frames, cut_labels = [], []
+    calibrated = None if calibration is None else CalibratedCuts(
+        items, design, calibration, domains.unit_codes, domains.membership, len(domains.labels))
     for labels, rows in cuts(data, by=by, period_col=period_col, period=period, crossed=crossed_by):
-        if calibration is None:
+        if calibrated is None:
             cells = cell_statistics(items, design, domains.unit_codes, domains.membership, rows)
         else:
-            cells = calibrated_cells(items, design, calibration, domains.unit_codes, domains.membership,
-                                     rows, len(domains.labels))
+            cells = calibrated.cells(rows)
         frames.append(domain_estimates(cells, design, items, len(domains.labels), stat_types))
         cut_labels.append(labels)
     table = pd.concat(frames, ignore_index=True)

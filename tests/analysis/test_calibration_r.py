@@ -17,7 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.calibration import calibrate_linear, cell_calibration
+from analysis.calibration import CalibratedCuts, calibrate_linear, calibrated_cells, cell_calibration
+from analysis.data import item_matrices
+from analysis.design import build_design
+from analysis.domains import build_domains, cuts
 from analysis.tables import compute_indices
 from analysis.weighting import WeightingResult
 from analysis.weights import poststratify, rake
@@ -188,3 +191,28 @@ def test_post_stratified_residuals_are_the_cell_means_written_out() -> None:
     np.add.at(totals, cell, values * d[:, None])
     means = totals / np.bincount(cell, weights=d, minlength=cells)[:, None]
     np.testing.assert_array_equal(model.residuals(values, w), w[:, None] * (values - means[cell]))
+
+
+@pytest.mark.parametrize("name", ["ps_unit_field", "rake_crossed", "linear"])
+def test_the_cuts_of_one_table_equal_each_cut_computed_alone(definition: IndexDefinition, name: str) -> None:
+    """`CalibratedCuts` computes what every cut shares once (row values, whether blocks nest in units):
+    each cut's statistics equal `calibrated_cells` computed for that cut alone, to the bit, whether the
+    calibration's blocks lie within units (post-stratification by unit and field) or not (raking on
+    crossed margins, linear calibration)."""
+    data, result = _simulated(), _simulated_weights()[name]
+    items = item_matrices(data, definition)
+    domains = build_domains(data["unit"], PARENTS)
+    design = build_design(data, unit_col="unit", weight=result.weights.reindex(data.index).to_numpy(float),
+                          lonely_psu="adjust")
+    calibration = result.calibration.aligned(data.index)  # type: ignore[attr-defined]
+    shared = CalibratedCuts(items, design, calibration, domains.unit_codes, domains.membership,
+                            len(domains.labels))
+    every_cut = cuts(data, by=["field", "channel"], crossed=False)
+    assert len(every_cut) > 5
+    for _labels, rows in every_cut:
+        alone = calibrated_cells(items, design, calibration, domains.unit_codes, domains.membership, rows,
+                                 len(domains.labels))
+        together = shared.cells(rows)
+        for field in ("stratum", "domain", "totals", "cross", "pair_cross", "psu_present", "rows",
+                      "rows_positive", "sum_w", "sum_w2", "variance_totals"):
+            np.testing.assert_array_equal(getattr(together, field), getattr(alone, field), err_msg=field)
