@@ -20,6 +20,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sqlalchemy.orm import Session
 
@@ -87,33 +88,44 @@ _CHANGES: VersionedCache[ComputedChange] = VersionedCache(128, name="changes")
 def _changes(session: Session, ids: set[int], parents: dict[str, str | None], period: Period,
              previous: Period, instrument: Instrument, definition: IndexDefinition, trend: pd.DataFrame,
              weighting: tuple[bool, int], alpha: float, last: ComputedChange | None) -> ComputedChange:
-    now = trend[trend["period"] == period.label].set_index("domain")
-    before = trend[trend["period"] == previous.label].set_index("domain")
-    both = now.add_suffix("1").join(before.add_suffix("0"), how="inner")
-    if both.empty:
+    # Column by column: a province's change is a thousand domains, and a frame joined, converted and
+    # assigned cell by cell took as long as the joint change itself.
+    now = trend[trend["period"] == period.label]
+    before = trend[trend["period"] == previous.label]
+    at = pd.Index(before["domain"]).get_indexer(now["domain"])  # the domains of both, in `now`'s order
+    shown = at >= 0
+    index = pd.Index(now["domain"].to_numpy()[shown], name="domain")
+    if index.empty:
         return ComputedChange(pd.DataFrame(columns=CHANGE_COLUMNS))
-    shown = both[["est1", "se1", "df1", "est0", "se0", "df0"]].apply(pd.to_numeric, errors="coerce")
-    usable = shown.notna().all(axis=1) & (shown["df1"] > 0) & (shown["df0"] > 0)
-    table = pd.DataFrame(index=both.index, columns=CHANGE_COLUMNS, dtype=object)
-    table["est1"], table["est0"] = shown["est1"], shown["est0"]
-    table["ci_lo1"] = pd.to_numeric(both["ci_lo1"], errors="coerce")
-    table["ci_hi1"] = pd.to_numeric(both["ci_hi1"], errors="coerce")
-    for column in ("diff", "se", "df", "lo", "hi", "p_value"):
-        table[column] = np.nan
-    table["significant"] = False
-    table["direction"] = Direction.NOT_COMPARABLE.value
+
+    def numbers(frame: pd.DataFrame, column: str, rows: npt.NDArray[np.intp] | npt.NDArray[np.bool_]
+                ) -> npt.NDArray[np.float64]:
+        values = np.asarray(pd.to_numeric(frame[column], errors="coerce"), dtype=np.float64)
+        return np.asarray(values[rows], dtype=np.float64)
+
+    figures = {f"{column}{suffix}": numbers(frame, column, rows)
+               for column in ("est", "se", "df", "ci_lo", "ci_hi")
+               for frame, rows, suffix in ((now, shown, "1"), (before, at[shown], "0"))}
+    needed = np.column_stack([figures[c] for c in ("est1", "se1", "df1", "est0", "se0", "df0")])
+    usable = ~np.isnan(needed).any(axis=1) & (figures["df1"] > 0) & (figures["df0"] > 0)
+    columns: dict[str, np.ndarray] = {name: np.full(len(index), np.nan) for name in CHANGE_COLUMNS}
+    columns.update(est1=figures["est1"], est0=figures["est0"], ci_lo1=figures["ci_lo1"],
+                   ci_hi1=figures["ci_hi1"], significant=np.zeros(len(index), dtype=bool),
+                   direction=np.full(len(index), Direction.NOT_COMPARABLE.value, dtype=object))
     if not usable.any():
-        return ComputedChange(table)
+        return ComputedChange(pd.DataFrame(columns, index=index))
     joint, inputs = _joint_change(session, ids, parents, period, previous, instrument, definition, weighting,
                                   alpha, last)
-    rows = joint[joint["stat_type"] == "overall_index"].set_index("domain")
-    found = usable & both.index.isin(rows.index)
-    keys = both.index[found]
-    for column in ("diff", "se", "df", "lo", "hi", "p_value", "direction"):
-        table.loc[keys, column] = rows.loc[keys, column].to_numpy()
-    table.loc[keys, "significant"] = rows.loc[keys, "direction"].isin(
-        [Direction.UP.value, Direction.DOWN.value]).to_numpy()
-    return ComputedChange(table, joint, inputs)
+    rows = joint[joint["stat_type"] == "overall_index"]
+    found = pd.Index(rows["domain"]).get_indexer(index)
+    filled = usable & (found >= 0)
+    picked = found[filled]
+    for column in ("diff", "se", "df", "lo", "hi", "p_value"):
+        columns[column][filled] = np.asarray(rows[column], dtype=np.float64)[picked]
+    direction = np.asarray(rows["direction"], dtype=object)[picked]
+    columns["direction"][filled] = direction
+    columns["significant"][filled] = np.isin(direction, [Direction.UP.value, Direction.DOWN.value])
+    return ComputedChange(pd.DataFrame(columns, index=index), joint, inputs)
 
 
 def _joint_change(session: Session, ids: set[int], parents: dict[str, str | None], period: Period,
