@@ -36,7 +36,7 @@ from survey.models import IndexAggregate, Unit
 from survey.query_lists import one_of
 from survey.services.reporting.aggregates import decode_rows, sums_layout
 from survey.services.reporting.index_cache import Version, VersionedCache, data_version, prepare_later
-from survey.services.reporting.month_weights import period_cell_weights
+from survey.services.reporting.period_cells import AggregateRow, WeightedCells, weighted_cells
 from survey.services.reporting.period_weights import respondent_weights
 from survey.services.reporting.periods import Period, month_spans
 from survey.services.reporting.respondent_data import load_respondents_cached
@@ -49,7 +49,6 @@ from survey.services.reporting.table_update import (
     spliced,
     sums_digest,
     table_inputs,
-    unit_digests,
 )
 
 EMPTY_COLUMNS = ["period", "level", "domain", "parent", "stat_type", "stat", "n", "df", "est", "se", "ci_lo",
@@ -97,12 +96,8 @@ def _response_counts(session: Session, ids: Collection[int], period: Period,
     return _Counts(counts.valid_by_unit(instrument.version), excluded)
 
 
-# unit id, unit code, month, field, respondents, sums, and a digest of the sums (`sums_digest`)
-_AggregateRow = tuple[int, str, str, str, int, bytes, bytes]
-
-
 def _aggregate_rows(session: Session, ids: Collection[int], period: Period,
-                    instrument: Instrument) -> list[_AggregateRow]:
+                    instrument: Instrument) -> list[AggregateRow]:
     """The period's aggregate rows of the subtree with respondents, by (unit id, month, field).
 
     Each month's rows are kept per process under that month's data version (`index_cache`): after a new
@@ -110,7 +105,7 @@ def _aggregate_rows(session: Session, ids: Collection[int], period: Period,
     million responses is 9,000 rows and 60 MB of sums, 0.1-0.3 s to fetch)."""
     subtree, url = frozenset(ids), str(session.get_bind().engine.url)
     data_version(session, subtree, period.first, period.last)  # every month's stamps in one query
-    rows: list[_AggregateRow] = []
+    rows: list[AggregateRow] = []
     missing: dict[str, tuple[tuple[object, ...], Version]] = {}
     for first, last in month_spans(period.first, period.last):
         month = first.strftime("%Y-%m")
@@ -121,7 +116,7 @@ def _aggregate_rows(session: Session, ids: Collection[int], period: Period,
         else:
             rows.extend(hit)
     if missing:
-        fetched: dict[str, list[_AggregateRow]] = {month: [] for month in missing}
+        fetched: dict[str, list[AggregateRow]] = {month: [] for month in missing}
         query = (sa.select(IndexAggregate.unit_id, Unit.code, IndexAggregate.month,
                            IndexAggregate.procedure_field, IndexAggregate.respondents, IndexAggregate.sums)
                  .join(Unit, Unit.id == IndexAggregate.unit_id)
@@ -159,11 +154,11 @@ def read_sums_later(session: Session, ids: Collection[int], periods: Collection[
 
 # Process-local: a province-month's rows are 2-3 MB (the sums); three years of a province and its largest
 # subtrees fit.
-_MONTH_ROWS: VersionedCache[list[_AggregateRow]] = VersionedCache(128)
+_MONTH_ROWS: VersionedCache[list[AggregateRow]] = VersionedCache(128)
 
 
 def _trusted_rows(session: Session, ids: Collection[int], period: Period, instrument: Instrument
-                  ) -> tuple[_Counts, list[_AggregateRow] | None]:
+                  ) -> tuple[_Counts, list[AggregateRow] | None]:
     """The period's response counts, and its aggregate rows when they hold exactly the valid responses
     of every unit (None otherwise): the one rule for reading a period from the aggregates."""
     counts = _response_counts(session, ids, period, instrument)
@@ -187,11 +182,10 @@ class PeriodSums:
     digests: Mapping[str, int]  # unit code -> `table_update.unit_digests` of its cells
 
     @staticmethod
-    def of(cells: pd.DataFrame, rows: list[_AggregateRow], instrument: Instrument, weighted: bool,
-           digests: Mapping[str, int]) -> PeriodSums:
-        """The cells of aggregate rows `rows`, with their stored sums."""
+    def of(cells: WeightedCells, rows: list[AggregateRow], instrument: Instrument) -> PeriodSums:
+        """The cells of aggregate rows `rows` (`period_cells`), with their stored sums."""
         length = sums_layout(instrument.id, instrument.version).length
-        return PeriodSums(cells, [row[5] for row in rows], length, weighted, digests)
+        return PeriodSums(cells.cells, [row[5] for row in rows], length, cells.weighted, cells.digests)
 
     def sums(self, rows: npt.NDArray[np.bool_] | None = None) -> Int64Array:
         """The sums of the cells (of those where `rows` is true), decoded."""
@@ -212,11 +206,8 @@ def period_sums(session: Session, ids: Collection[int], period: Period, instrume
     _, rows = _trusted_rows(session, ids, period, instrument)
     if rows is None:
         return None
-    cells, weighting_result, _ = _weighted_cells(session, rows, ids, period, instrument.key, weighted,
-                                                 min_cell)
-    is_weighted = weighting_result is not None
-    found = PeriodSums.of(cells, rows, instrument, is_weighted,
-                          unit_digests(cells, [row[6] for row in rows], is_weighted))
+    weighed = weighted_cells(session, rows, ids, period, instrument.key, weighted, min_cell)
+    found = PeriodSums.of(weighed, rows, instrument)
     _SUMS.put(key, version, found)
     return found
 
@@ -309,20 +300,19 @@ def _finished(table: pd.DataFrame, period: Period) -> pd.DataFrame:
     return table[table["domain"] != "total"].reset_index(drop=True)
 
 
-def _from_aggregates(session: Session, rows: list[_AggregateRow],
+def _from_aggregates(session: Session, rows: list[AggregateRow],
                      ids: Collection[int], parents: Mapping[str, str | None], period: Period,
                      instrument: Instrument, definition: IndexDefinition, *, weighted: bool, targets: Targets,
                      alpha: float, min_cell: int, min_n: int, excluded: pd.DataFrame,
                      stat_types: StatTypes = None, trusted: bool = False,
                      previous: PeriodEstimates | None = None) -> PeriodEstimates:
-    cells, weighting_result, weighting = _weighted_cells(session, rows, ids, period, instrument.key,
-                                                         weighted, min_cell)
+    weighed = weighted_cells(session, rows, ids, period, instrument.key, weighted, min_cell)
+    cells, is_weighted = weighed.cells, weighed.weighted
     if cells.empty:
-        return PeriodEstimates(pd.DataFrame(columns=EMPTY_COLUMNS), False, weighting, 0, excluded,
+        return PeriodEstimates(pd.DataFrame(columns=EMPTY_COLUMNS), False, weighed.weighting, 0, excluded,
                                Source.AGGREGATES, pd.DataFrame())
-    is_weighted = weighting_result is not None
-    inputs = table_inputs(cells, [row[6] for row in rows], parents, targets, is_weighted)
-    found = PeriodSums.of(cells, rows, instrument, is_weighted, inputs.units)
+    inputs = table_inputs(weighed.digests, parents, targets, is_weighted)
+    found = PeriodSums.of(weighed, rows, instrument)
     key, version = _sums_key(session, ids, period, instrument, weighted, min_cell)
     if trusted:  # what `period_sums` would compute next, for the change against the previous period
         _SUMS.put(key, version, found)
@@ -345,24 +335,8 @@ def _from_aggregates(session: Session, rows: list[_AggregateRow],
         elif (redo := domains_to_update(previous.inputs, inputs, parents)) is not None:
             order = domain_order(previous.inputs.units, inputs.units, parents)
             table = spliced(previous.table, table_of(redo), redo, order) if redo else previous.table
-    return PeriodEstimates(table_of(None) if table is None else table, is_weighted, weighting, responses,
-                           excluded, Source.AGGREGATES, _collapsed(weighting_result), inputs)
-
-
-def _weighted_cells(session: Session, rows: list[_AggregateRow], ids: Collection[int], period: Period,
-                    instrument_key: str, weighted: bool,
-                    min_cell: int) -> tuple[pd.DataFrame, CellWeights | None, str]:
-    """The aggregate rows as cells, with their weight and calibration cell when weighted."""
-    cells = pd.DataFrame([(code, month, field, n) for _, code, month, field, n, *_ in rows],
-                         columns=["unit", "month", "field", "respondents"])
-    counts = cells[["unit", "field", "month", "respondents"]]
-    weighting_result, weighting = period_cell_weights(session, counts, ids, period, instrument_key, weighted,
-                                                      min_cell)
-    if weighting_result is not None:
-        leaves = pd.MultiIndex.from_frame(cells[["unit", "month", "field"]])
-        cells["weight"] = weighting_result.weight.reindex(leaves).to_numpy()
-        cells["calibration_cell"] = weighting_result.cell.reindex(leaves).to_numpy()
-    return cells, weighting_result, weighting
+    return PeriodEstimates(table_of(None) if table is None else table, is_weighted, weighed.weighting,
+                           responses, excluded, Source.AGGREGATES, weighed.collapsed, inputs)
 
 
 def responses_estimates(session: Session, ids: Collection[int], parents: Mapping[str, str | None],

@@ -31,7 +31,7 @@ from survey.services.reporting.periods import Period, month_spans
 from survey.services.reporting.respondent_data import frame_table
 
 # What one month gives: its weights, nothing (no respondents, no frame), or "weigh the whole period".
-_Month = tuple[Literal["weights", "nothing", "whole"], CellWeights | None]
+MonthPart = tuple[Literal["weights", "nothing", "whole"], CellWeights | None]
 
 
 def period_cell_weights(session: Session, counts: pd.DataFrame, ids: Collection[int], period: Period,
@@ -41,18 +41,11 @@ def period_cell_weights(session: Session, counts: pd.DataFrame, ids: Collection[
     spans = month_spans(period.first, period.last)
     if not weighted or counts.empty or len(spans) == 1:
         return cell_weights(session, counts, ids, period.first, period.last, weighted, min_cell)
-    url, subtree = str(session.get_bind().engine.url), frozenset(ids)
     by_month = {str(month): part for month, part in counts.groupby("month", sort=False)}
     pieces: list[CellWeights] = []
     for first, last in spans:
-        label = first.strftime("%Y-%m")
-        key = (url, subtree, label, instrument_key, min_cell)
-        version = data_version(session, subtree, first, last)
-        found = _MONTHS.get(key, version)
-        if found is None:
-            found = _month(session, by_month.get(label), ids, first, last, min_cell)
-            _MONTHS.put(key, version, found)
-        kind, weights = found
+        kind, weights = month_part(session, by_month.get(first.strftime("%Y-%m")), ids, first, last,
+                                   instrument_key, min_cell)
         if kind == "whole":
             return cell_weights(session, counts, ids, period.first, period.last, weighted, min_cell)
         if weights is not None:
@@ -60,9 +53,22 @@ def period_cell_weights(session: Session, counts: pd.DataFrame, ids: Collection[
     return _side_by_side(pieces), WEIGHTED_METHOD
 
 
+def month_part(session: Session, counts: pd.DataFrame | None, ids: Collection[int], first: date, last: date,
+               instrument_key: str, min_cell: int) -> MonthPart:
+    """The part of a period's weights of the month first..last (`MonthPart`), from its cells' counts
+    (`counts`: unit, field, month, respondents; None when it has none), kept under the month's version."""
+    url, subtree = str(session.get_bind().engine.url), frozenset(ids)
+    key = (url, subtree, first.strftime("%Y-%m"), instrument_key, min_cell)
+    version = data_version(session, subtree, first, last)
+    found = _MONTHS.get(key, version)
+    if found is None:
+        found = _month(session, counts, ids, first, last, min_cell)
+        _MONTHS.put(key, version, found)
+    return found
+
+
 def _month(session: Session, counts: pd.DataFrame | None, ids: Collection[int], first: date, last: date,
-           min_cell: int) -> _Month:
-    """The part of a period's weights of the month first..last (`_Month`)."""
+           min_cell: int) -> MonthPart:
     if counts is None or counts.empty:
         return ("nothing", None) if frame_table(session, ids, first, last).empty else ("whole", None)
     weights, _statement = cell_weights(session, counts, ids, first, last, True, min_cell)
@@ -87,4 +93,4 @@ def _side_by_side(pieces: list[CellWeights]) -> CellWeights:
 
 
 # Process-local: a month of a province's cells is about a thousand weights.
-_MONTHS: VersionedCache[_Month] = VersionedCache(256)
+_MONTHS: VersionedCache[MonthPart] = VersionedCache(256)

@@ -45,12 +45,12 @@ class TableInputs:
     weighted: bool
 
 
-def table_inputs(cells: pd.DataFrame, blobs: Sequence[bytes], parents: Mapping[str, str | None],
+def table_inputs(digests: Mapping[str, int], parents: Mapping[str, str | None],
                  targets: float | Mapping[str, float] | None, weighted: bool) -> TableInputs:
-    """The digests of a period's cells and their stored sums (`blobs`: each cell's `sums_digest`;
-    `unit_digests`), with the tree and the targets (one for all, or by unit code)."""
+    """The digests of a period's cells and their stored sums (`unit_digests`), with the tree and the
+    targets (one for all, or by unit code)."""
     by_unit = {code: targets.get(code) if isinstance(targets, Mapping) else targets for code in parents}
-    return TableInputs(unit_digests(cells, blobs, weighted), dict(parents), by_unit, weighted)
+    return TableInputs(dict(digests), dict(parents), by_unit, weighted)
 
 
 def sums_digest(sums: bytes) -> bytes:
@@ -62,24 +62,43 @@ def sums_digest(sums: bytes) -> bytes:
 def unit_digests(cells: pd.DataFrame, blobs: Sequence[bytes], weighted: bool) -> dict[str, int]:
     """One digest per unit of its cells (``unit``, ``month``, ``field``, ``respondents`` and, when
     `weighted`, ``weight`` and ``calibration_cell``) and their stored sums (`blobs`: each cell's sums, or
-    their `sums_digest`), row by row."""
+    their `sums_digest`), row by row: the digests of its months (`month_digests`) in month order, so
+    that a period put together from its months (`period_cells`) has the same digests."""
+    return combined_digests([month_digests(cells, blobs, weighted)])
+
+
+def month_digests(cells: pd.DataFrame, blobs: Sequence[bytes],
+                  weighted: bool) -> dict[tuple[str, str], bytes]:
+    """(unit code, month) -> a digest of that unit's cells in that month (see `unit_digests`)."""
     units = cells["unit"].astype(str).tolist()
     months, fields = cells["month"].astype(str).tolist(), cells["field"].astype(str).tolist()
     counts = cells["respondents"].astype(int).tolist()
     if weighted:
         weights = cells["weight"].astype(float).tolist()
         # The calibration cell by its first member, not its code: codes are numbered over the period, so a
-        # new cell elsewhere renumbers them without changing how this unit's cells are merged.
+        # new cell elsewhere renumbers them without changing how this unit's cells are merged. (Cells are
+        # merged within a unit's month only, so a month's first members are the same in any period.)
         first = (cells["month"].astype(str) + "\x00" + cells["field"].astype(str)) \
             .groupby(cells["calibration_cell"].to_numpy()).transform("min").tolist()
     else:
         weights, first = [1.0] * len(cells), [""] * len(cells)
-    per_unit: dict[str, list[bytes]] = {}
+    per_cell: dict[tuple[str, str], list[bytes]] = {}
     for unit, month, field, count, blob, weight, merged in zip(units, months, fields, counts, blobs, weights,
                                                                first, strict=True):
-        per_unit.setdefault(unit, []).append(f"{month}\x00{field}\x00{count}\x00{weight!r}\x00{merged}\x00"
-                                             .encode() + blob)
-    return {unit: _digest(sorted(rows)) for unit, rows in per_unit.items()}
+        row = f"{month}\x00{field}\x00{count}\x00{weight!r}\x00{merged}\x00".encode()
+        per_cell.setdefault((unit, month), []).append(row + blob)
+    return {key: _digest(sorted(rows)).to_bytes(8, "little") for key, rows in per_cell.items()}
+
+
+def combined_digests(months: Sequence[Mapping[tuple[str, str], bytes]]) -> dict[str, int]:
+    """Each unit's digest from the digests of its months (`month_digests`, of one or several frames),
+    in month order."""
+    per_unit: dict[str, list[tuple[str, bytes]]] = {}
+    for found in months:
+        for (unit, month), digest in found.items():
+            per_unit.setdefault(unit, []).append((month, digest))
+    return {unit: _digest([month.encode() + digest for month, digest in sorted(parts)])
+            for unit, parts in per_unit.items()}
 
 
 def _digest(parts: list[bytes]) -> int:
