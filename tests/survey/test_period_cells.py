@@ -117,3 +117,31 @@ def test_a_month_that_cannot_stand_alone_weighs_the_period_whole(capp: Flask) ->
         assert not found.weighted and found.weighting == statement != WEIGHTED_METHOD
         assert "weight" not in found.cells
         assert found.digests == unit_digests(whole, [row[6] for row in rows], False)
+
+
+def test_a_month_read_again_digests_only_the_sums_that_moved(capp: Flask,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a new response a month's aggregate rows are read again: the cells whose sums are the bytes
+    read last time keep their digest, the moved one is hashed again, and every digest is its sums'."""
+    with capp.app_context():
+        session = db.session()
+        ids = _province(session)
+        index_source._MONTH_ROWS._entries.clear()
+        first_read = index_source._aggregate_rows(session, ids, YEAR, instrument_for(KEY))
+        before = {row[:4]: row[5] for row in first_read}
+        counter = session.scalars(sa.select(Counter).join(Unit).where(Unit.code == "HL-AB-1")).first()
+        assert counter is not None
+        submit(session, counter, {"e1_info": 4, "overall": 5}, datetime(2026, 10, 12, 3, tzinfo=UTC))
+        session.commit()
+        hashed: list[bytes] = []
+        real = index_source.sums_digest
+
+        def recording(sums: bytes) -> bytes:
+            hashed.append(sums)
+            return real(sums)
+
+        monkeypatch.setattr(index_source, "sums_digest", recording)
+        rows = index_source._aggregate_rows(db.session(), ids, YEAR, instrument_for(KEY))
+        moved = [row[5] for row in rows if before.get(row[:4]) != row[5]]
+        assert len(moved) == 1 and hashed == moved
+        assert all(row[6] == real(row[5]) for row in rows)

@@ -117,6 +117,11 @@ def _aggregate_rows(session: Session, ids: Collection[int], period: Period,
             rows.extend(hit)
     if missing:
         fetched: dict[str, list[AggregateRow]] = {month: [] for month in missing}
+        # The month's rows this process last read, on older data: a cell whose sums are the same bytes
+        # keeps its digest (after a new response, one cell of a province's month has moved, and hashing
+        # the other 800 sums again took 15 ms).
+        known = {(row[0], row[2], row[3]): row for month, (key, _) in missing.items()
+                 for row in _MONTH_ROWS.latest(key, shared_too=False) or ()}
         query = (sa.select(IndexAggregate.unit_id, Unit.code, IndexAggregate.month,
                            IndexAggregate.procedure_field, IndexAggregate.respondents, IndexAggregate.sums)
                  .join(Unit, Unit.id == IndexAggregate.unit_id)
@@ -125,7 +130,9 @@ def _aggregate_rows(session: Session, ids: Collection[int], period: Period,
                         IndexAggregate.instrument_version == instrument.version,
                         IndexAggregate.month.in_(list(missing)), IndexAggregate.respondents > 0))
         for unit_id, code, month, field, respondents, sums in session.execute(query):
-            fetched[month].append((unit_id, code, month, field, respondents, sums, sums_digest(sums)))
+            earlier = known.get((unit_id, month, field))
+            digest = earlier[6] if earlier is not None and earlier[5] == sums else sums_digest(sums)
+            fetched[month].append((unit_id, code, month, field, respondents, sums, digest))
         for month, found in fetched.items():
             _MONTH_ROWS.put(*missing[month], found)
             rows.extend(found)
