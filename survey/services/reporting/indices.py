@@ -25,7 +25,7 @@ from instruments.registry import get_instrument, parse_spec
 from survey.models import Unit
 from survey.services.reporting.index_cache import VersionedCache, data_version
 from survey.services.reporting.index_source import EMPTY_COLUMNS, read_sums_later
-from survey.services.reporting.league import unit_league
+from survey.services.reporting.league import PendingLeague, unit_league
 from survey.services.reporting.period_change import overall_changes
 from survey.services.reporting.period_tables import MIN_N as MIN_N
 from survey.services.reporting.period_tables import (
@@ -273,6 +273,13 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
     # once, not one query per month.
     data_version(session, None, window[0].first, period.last)
     data_version(session, ids, window[0].first, period.last)
+    # The league of another unit's children (the parent's, whose table the viewer's decision has read)
+    # is ranked in a thread while this unit's tables are computed; a unit's own league needs its table.
+    def league_of(root: Unit) -> PendingLeague:
+        return unit_league(session, root, instrument, definition, period, weighted=weighted, alpha=alpha,
+                           min_cell=min_cell, viewer_hidden=league_hidden, default_target=default_target)
+
+    pending = league_of(league_root) if league_root is not None and league_root.id != unit.id else None
     above = targets_above(session, instrument, default_target)
     tables = [period_table(session, unit, ids, parents, p, instrument, definition, weighted, target_arg,
                            alpha, min_cell, overall_only=p != period, above=above) for p in window]
@@ -290,9 +297,7 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
     needed = _needed(overall, this.responses, served, half_width, alpha)
     league, scope = (None, "")
     if league_root is not None:
-        league, scope = unit_league(session, league_root, instrument, definition, period, weighted=weighted,
-                                    alpha=alpha, min_cell=min_cell, viewer_hidden=league_hidden,
-                                    default_target=default_target)
+        league, scope = (pending or league_of(league_root)).result()
     return IndexReport(
         unit_code=unit.code, root_code=unit.code, instrument_key=instrument.key,
         formula=definition.formula, period=period, previous=previous, weighted=this.weighted,
