@@ -224,10 +224,30 @@ class CalibratedCuts:
         return row_values(self.items, self.everyone)
 
     @functools.cached_property
-    def _nested(self) -> bool:
-        """Whether every block of the calibration lies within one unit (one residual serves every
-        domain)."""
+    def nested(self) -> bool:
+        """Whether every block of the calibration lies within one unit: one residual per cut
+        (`residual`) then serves every domain."""
         return bool((pd.Series(self.unit).groupby(self.calibration.blocks()).nunique() <= 1).all())
+
+    def _values(self, rows: IntArray) -> FloatArray:
+        """Every respondent's row values, zero outside the cut."""
+        in_cut = np.zeros((len(self.unit), 1))
+        in_cut[rows] = 1.0
+        return self._row_values * in_cut
+
+    def residual(self, rows: IntArray) -> FloatArray:
+        """The calibrated residuals ``w e`` of the cut made of respondents `rows`, one row per respondent
+        (when `nested`).
+
+        Parameters
+        ----------
+        rows : numpy.ndarray of int
+
+        Returns
+        -------
+        numpy.ndarray, shape (n, layout.n_totals)
+        """
+        return self.calibration.residuals(self._values(rows), self.design.weight)
 
     def cells(self, rows: IntArray) -> CellStatistics:
         """`calibrated_cells` of the cut made of respondents `rows`.
@@ -243,13 +263,11 @@ class CalibratedCuts:
         items, design, unit, membership = self.items, self.design, self.unit, self.membership
         estimate_cells = cell_statistics(items, design, unit, membership, rows)
         everyone = self.everyone
-        in_cut = np.zeros((len(unit), 1))
-        in_cut[rows] = 1.0
-        values = self._row_values * in_cut
-        if self._nested:
-            residual = self.calibration.residuals(values, design.weight)
-            variance_cells = cell_statistics(items, design, unit, membership, everyone, values=residual)
+        if self.nested:
+            variance_cells = cell_statistics(items, design, unit, membership, everyone,
+                                             values=self.residual(rows))
         else:
+            values = self._values(rows)
             member_unit, member_domain = membership
             parts = []
             for domain in np.unique(member_domain):
@@ -260,7 +278,7 @@ class CalibratedCuts:
                                              (every_unit, np.full_like(every_unit, domain)),
                                              everyone, values=residual))
             variance_cells = _concatenate(parts)
-        return _with_variance(estimate_cells, variance_cells, self.n_domains)
+        return with_variance(estimate_cells, variance_cells, self.n_domains)
 
 
 def _concatenate(parts: list[CellStatistics]) -> CellStatistics:
@@ -274,8 +292,21 @@ _ARRAY_FIELDS = ("stratum", "domain", "totals", "cross", "pair_cross", "psu_pres
 _VARIANCE_FIELDS = ("cross", "pair_cross")
 
 
-def _with_variance(estimate: CellStatistics, variance: CellStatistics, n_domains: int) -> CellStatistics:
-    """Estimate cells with the variance parts of `variance`, over the union of their (stratum, domain)."""
+def with_variance(estimate: CellStatistics, variance: CellStatistics, n_domains: int) -> CellStatistics:
+    """Estimate cells with the variance parts of `variance`, over the union of their (stratum, domain).
+
+    Parameters
+    ----------
+    estimate, variance : CellStatistics
+        From `analysis.sufficient.cell_statistics` on the cut's respondents, and on every respondent's
+        residuals.
+    n_domains : int
+        Number of domain codes.
+
+    Returns
+    -------
+    CellStatistics
+    """
     est_key = estimate.stratum * n_domains + estimate.domain
     var_key = variance.stratum * n_domains + variance.domain
     keys = np.union1d(est_key, var_key)

@@ -139,6 +139,9 @@ def cell_statistics(
     membership: tuple[IntArray, IntArray],
     rows: IntArray | None = None,
     values: FloatArray | None = None,
+    *,
+    row_units: IntArray | None = None,
+    row_values: FloatArray | None = None,
 ) -> CellStatistics:
     """Compute the sufficient statistics of every (stratum, domain) cell in one respondent pass.
 
@@ -157,6 +160,12 @@ def cell_statistics(
         only `rows`): the calibrated residuals of `analysis.calibration`. Only the variance parts
         (``totals``, ``cross``, ``pair_cross``) are computed then; the counts and sums of weights,
         which are the estimate cells', are left at zero.
+    row_units : numpy.ndarray of int, optional
+        The unit code of each entry of `rows`, instead of ``unit[rows]``: the cuts of a table stacked
+        in one pass give each cut's respondents units of their own (`analysis.cut_cells`); `rows` may
+        then name a respondent more than once.
+    row_values : numpy.ndarray, shape (len(rows), layout.n_totals), optional
+        As `values`, one row per entry of `rows` rather than per respondent.
 
     Returns
     -------
@@ -170,10 +179,14 @@ def cell_statistics(
     """
     layout = Layout(len(items.criteria), len(items.elements), len(items.separate))
     k2 = 2 * layout.k
-    n_units = int(unit.max()) + 1 if len(unit) else 1
     if rows is None:
         rows = np.arange(items.n, dtype=np.intp)
-    base_key_rows = design.stratum[rows] * n_units + unit[rows]
+    if row_units is None:
+        n_units = int(unit.max()) + 1 if len(unit) else 1
+        row_units = unit[rows]
+    else:
+        n_units = int(row_units.max()) + 1 if len(row_units) else 1
+    base_key_rows = design.stratum[rows] * n_units + row_units
     psu_rows = np.arange(len(rows)) if design.psu is None else design.psu[rows]
     # Sort by (cell, PSU): every group sum below is then a reduceat over contiguous rows.
     if design.psu is None:
@@ -181,6 +194,8 @@ def cell_statistics(
     else:
         order = np.lexsort((psu_rows, base_key_rows))
     rows, base_key_rows, psu_rows = rows[order], base_key_rows[order], psu_rows[order]
+    if row_values is not None:
+        row_values = row_values[order]
     new_cell = base_key_rows[1:] != base_key_rows[:-1]
     cell_start = np.flatnonzero(np.r_[len(rows) > 0, new_cell])
     psu_start = np.flatnonzero(np.r_[len(rows) > 0, new_cell | (psu_rows[1:] != psu_rows[:-1])])
@@ -225,6 +240,8 @@ def cell_statistics(
         psu_present[c0:c1] = np.add.reduceat(present.astype(np.float64), psu_cells, axis=0)
         return np.add.reduceat(x, local_psus, axis=0)
 
+    variance_of = row_values if row_values is not None else values  # by entry of `rows`, or by respondent
+
     def process(c0: int, c1: int) -> None:
         r0 = cell_start[c0]
         r1 = cell_start[c1] if c1 < nb else len(rows)
@@ -232,10 +249,10 @@ def cell_statistics(
         p1 = cell_psu_start[c1] if c1 < nb else len(psu_start)
         psu_cells = cell_psu_start[c0:c1] - p0
         local_psus = psu_start[p0:p1] - r0
-        if values is None:
+        if variance_of is None:
             x = weighted_answers(c0, c1, r0, r1, local_psus, psu_cells)
-        else:  # the variance parts alone (a calibrated cut's, over every respondent: see above)
-            x = values[rows[r0:r1]]
+        else:  # the variance parts alone (a calibrated cut's, over every respondent: see `values`)
+            x = variance_of[r0:r1] if row_values is not None else variance_of[rows[r0:r1]]
             if design.psu is not None:
                 x = np.add.reduceat(x, local_psus, axis=0)
         totals[c0:c1] = np.add.reduceat(x, psu_cells, axis=0)

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.calibration import CalibratedCuts, Calibration
+from analysis.cut_cells import cut_estimates
 from analysis.data import AnalysisInputError, item_matrices
 from analysis.design import LonelyPSU, build_design
 from analysis.domains import Domains, PeriodSpec, build_domains, cuts
-from analysis.estimates import domain_estimates
 from analysis.intervals import (
     BOUNDARY_METHOD,
     DEFAULT_INTERVAL_METHOD,
@@ -25,7 +25,6 @@ from analysis.intervals import (
     wilson_conservative_interval,
     wilson_interval,
 )
-from analysis.sufficient import cell_statistics
 from analysis.verdicts import Verdict, p_values, precision_flags, verdicts
 from instruments.index import IndexDefinition
 
@@ -271,16 +270,12 @@ def compute_indices(
         if weight_array is None:
             raise AnalysisInputError("a calibration needs the calibrated weights")
         calibration = calibration.aligned(data.index)
-    frames, cut_labels = [], []
     calibrated = None if calibration is None else CalibratedCuts(
         items, design, calibration, domains.unit_codes, domains.membership, len(domains.labels))
-    for labels, rows in cuts(data, by=by, period_col=period_col, period=period, crossed=crossed_by):
-        if calibrated is None:
-            cells = cell_statistics(items, design, domains.unit_codes, domains.membership, rows)
-        else:
-            cells = calibrated.cells(rows)
-        frames.append(domain_estimates(cells, design, items, len(domains.labels), stat_types))
-        cut_labels.append(labels)
+    every_cut = cuts(data, by=by, period_col=period_col, period=period, crossed=crossed_by)
+    cut_labels = [labels for labels, _rows in every_cut]
+    frames = cut_estimates(items, design, domains, [rows for _labels, rows in every_cut], calibrated,
+                           stat_types)
     table = pd.concat(frames, ignore_index=True)
     # Each cut's labels, a column each once the cuts' rows are together (column by column per cut cost
     # more than the estimates of a unit's 18 breakdown cuts)
