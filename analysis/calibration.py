@@ -211,17 +211,27 @@ class CalibratedCuts:
     ----------
     items, design, calibration, unit, membership, n_domains
         As in `calibrated_cells`.
+    ratios_only : bool, default False
+        Only the criterion, element and overall indices will be estimated: with post-stratified
+        weights, the residuals and their cross-products are those of the criteria's satisfied and valid
+        columns alone (the others, and the pairs behind mean scores and separate items, are left at
+        zero). Each column's residual is its own cell means', so their figures are the same to the bit.
     """
 
     def __init__(self, items: ItemMatrices, design: Design, calibration: Calibration, unit: IntArray,
-                 membership: tuple[IntArray, IntArray], n_domains: int) -> None:
+                 membership: tuple[IntArray, IntArray], n_domains: int, *, ratios_only: bool = False) -> None:
         self.items, self.design, self.calibration = items, design, calibration
         self.unit, self.membership, self.n_domains = unit, membership, n_domains
         self.everyone = np.arange(len(unit), dtype=np.intp)
+        # Post-stratification only: the least-squares fit of raking or linear calibration solves the
+        # columns together, and its last bits depend on which columns it is given.
+        self.ratios_only = ratios_only and _is_cell_model(calibration.model)
 
     @functools.cached_property
     def _row_values(self) -> FloatArray:
-        return row_values(self.items, self.everyone)
+        found = row_values(self.items, self.everyone)
+        # a unit page's breakdowns (overall index only): 40 of 96 columns, in their own contiguous array
+        return np.ascontiguousarray(found[:, :2 * len(self.items.criteria)]) if self.ratios_only else found
 
     @functools.cached_property
     def nested(self) -> bool:

@@ -163,6 +163,11 @@ def composite_coefficients(defined: np.ndarray, items: ItemMatrices) -> tuple[Fl
     return np.concatenate([coef_element, coef_overall], axis=1), elem_defined
 
 
+# The statistics whose variances read only the criteria's satisfied and valid columns (ratios of them and
+# their composites), not the scores, the separate items nor the pairs behind mean scores.
+RATIO_STAT_TYPES = frozenset({"criterion", "element", "overall_index"})
+
+
 def domain_estimates(
     cells: CellStatistics,
     design: Design,

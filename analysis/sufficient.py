@@ -167,6 +167,10 @@ def cell_statistics(
     row_values : numpy.ndarray, shape (len(rows), layout.n_totals), optional
         As `values`, one row per entry of `rows` rather than per respondent.
 
+    `values` and `row_values` may hold only the first ``2 K`` columns (the criteria's satisfied and
+    valid indicators): then only those totals and their cross-products are computed, and the pairs'
+    are left at zero (`analysis.calibration.CalibratedCuts`, ``ratios_only``).
+
     Returns
     -------
     CellStatistics
@@ -255,10 +259,11 @@ def cell_statistics(
             x = variance_of[r0:r1] if row_values is not None else variance_of[rows[r0:r1]]
             if design.psu is not None:
                 x = np.add.reduceat(x, local_psus, axis=0)
-        totals[c0:c1] = np.add.reduceat(x, psu_cells, axis=0)
-        num, den = x[:, numerators], x[:, denominators]
-        for m, product in enumerate((num * num, num * den, den * den)):
-            pair_cross[c0:c1, :, m] = np.add.reduceat(product, psu_cells, axis=0)
+        totals[c0:c1, : x.shape[1]] = np.add.reduceat(x, psu_cells, axis=0)
+        if x.shape[1] == layout.n_totals:  # else the criteria's columns alone (see the docstring)
+            num, den = x[:, numerators], x[:, denominators]
+            for m, product in enumerate((num * num, num * den, den * den)):
+                pair_cross[c0:c1, :, m] = np.add.reduceat(product, psu_cells, axis=0)
         cross[c0:c1] = _group_cross(x[:, :k2], psu_cells)
 
     # Batches write disjoint slices and numpy releases the GIL in the heavy loops: two threads use

@@ -13,6 +13,7 @@ from analysis.cut_cells import cut_estimates
 from analysis.data import AnalysisInputError, item_matrices
 from analysis.design import LonelyPSU, build_design
 from analysis.domains import Domains, PeriodSpec, build_domains, cuts
+from analysis.estimates import RATIO_STAT_TYPES
 from analysis.intervals import (
     BOUNDARY_METHOD,
     DEFAULT_INTERVAL_METHOD,
@@ -271,7 +272,8 @@ def compute_indices(
             raise AnalysisInputError("a calibration needs the calibrated weights")
         calibration = calibration.aligned(data.index)
     calibrated = None if calibration is None else CalibratedCuts(
-        items, design, calibration, domains.unit_codes, domains.membership, len(domains.labels))
+        items, design, calibration, domains.unit_codes, domains.membership, len(domains.labels),
+        ratios_only=stat_types is not None and set(stat_types) <= RATIO_STAT_TYPES)
     every_cut = cuts(data, by=by, period_col=period_col, period=period, crossed=crossed_by)
     cut_labels = [labels for labels, _rows in every_cut]
     frames = cut_estimates(items, design, domains, [rows for _labels, rows in every_cut], calibrated,

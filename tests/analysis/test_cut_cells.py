@@ -16,6 +16,7 @@ from analysis.design import Design, IntArray, build_design
 from analysis.domains import Domains, build_domains, cuts
 from analysis.estimates import domain_estimates
 from analysis.sufficient import cell_statistics
+from analysis.tables import compute_indices
 from instruments.index import IndexDefinition
 
 from .test_calibration_r import PARENTS, _simulated, _simulated_weights
@@ -64,3 +65,22 @@ def test_batches_bound_the_entries() -> None:
     assert cut_cells._batches([10, 20, 30]) == [[0, 1, 2]]
     most = cut_cells.MAX_ENTRIES
     assert cut_cells._batches([most - 5, 10, most + 1, 3]) == [[0], [1], [2], [3]]
+
+
+@pytest.mark.parametrize("weighting", ["ps_unit_field", "rake_nested", "rake_crossed"])
+@pytest.mark.parametrize("stat_types", [("overall_index",), ("criterion", "element")])
+def test_a_table_of_ratios_alone_has_the_figures_of_the_whole_table(definition: IndexDefinition,
+                                                                     weighting: str,
+                                                                     stat_types: tuple[str, ...]) -> None:
+    """Asked for ratio statistics only, a post-stratified table's variance pass totals the criteria's
+    columns alone (`CalibratedCuts`, ``ratios_only``; raking keeps every column): its rows are the whole
+    table's, to the bit."""
+    data, result = _simulated(), _simulated_weights()[weighting]
+    common = {"unit_col": "unit", "parents": PARENTS, "weights": result.weights, "min_n": 0,
+              "lonely_psu": "adjust", "by": ["field", "channel"], "crossed_by": False,
+              "calibration": result.calibration}  # type: ignore[attr-defined]
+    whole = compute_indices(data, definition, **common)  # type: ignore[arg-type]
+    ratios = compute_indices(data, definition, stat_types=stat_types, **common)  # type: ignore[arg-type]
+    expected = whole[whole["stat_type"].isin(stat_types)].reset_index(drop=True)
+    assert len(ratios) > 50
+    pd.testing.assert_frame_equal(ratios, expected, check_exact=True)
