@@ -13,7 +13,7 @@ import math
 from datetime import UTC, date, datetime
 
 from babel.numbers import NumberPattern, parse_pattern
-from flask_babel import format_date, format_datetime, format_decimal, format_percent
+from flask_babel import format_date, format_datetime, format_decimal, get_locale
 
 from survey.local_time import VIETNAM, local_date
 
@@ -45,7 +45,10 @@ def percent(value: object, digits: int = 1) -> str:
     number = finite_number(value)
     if number is None:
         return MISSING
-    return str(format_percent(_no_negative_zero(number, digits + 2), _pattern(f"#,##0{_decimals(digits)}%")))
+    # What flask_babel.format_percent does, without its wrapper's look-ups: a unit page prints 2,000
+    # figures (its league table), and Babel's own formatting is the pattern's `apply`.
+    pattern = _pattern(f"#,##0{_decimals(digits)}%")
+    return str(pattern.apply(_no_negative_zero(number, digits + 2), get_locale()))
 
 
 def number(value: object, digits: int = 0) -> str:
@@ -53,7 +56,7 @@ def number(value: object, digits: int = 0) -> str:
     found = finite_number(value)
     if found is None:
         return MISSING
-    return str(format_decimal(_no_negative_zero(found, digits), _pattern(f"#,##0{_decimals(digits)}")))
+    return str(_pattern(f"#,##0{_decimals(digits)}").apply(_no_negative_zero(found, digits), get_locale()))
 
 
 def signed(value: object, digits: int = 1) -> str:
