@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sqlalchemy.orm import Session
 
@@ -81,6 +82,7 @@ class _Month:
     cells: pd.DataFrame | None
     collapsed: pd.DataFrame
     digests: dict[str, bytes]  # unit code -> digest of its cells this month
+    unit_ids: npt.NDArray[np.int64]  # of the cells: what puts a period's months back in the rows' order
 
 
 def _by_month(session: Session, rows: Sequence[AggregateRow], ids: Collection[int], period: Period,
@@ -110,7 +112,8 @@ def _by_month(session: Session, rows: Sequence[AggregateRow], ids: Collection[in
             offset += int(month.cells["calibration_cell"].max()) + 1
     # the rows' order (unit, month, field): months side by side, then each unit's months together
     cells = pd.concat(frames, ignore_index=True)
-    order = np.argsort(_unit_ids(rows, months), kind="stable")
+    unit_ids = [month.unit_ids for _label, month in months if month.cells is not None and len(month.cells)]
+    order = np.argsort(np.concatenate(unit_ids), kind="stable")
     cells = cells.take(order).reset_index(drop=True)
     weighed = [month for _label, month in months if month.cells is not None and len(month.cells)]
     reports = [month.collapsed for month in weighed if not month.collapsed.empty]
@@ -122,27 +125,21 @@ def _by_month(session: Session, rows: Sequence[AggregateRow], ids: Collection[in
                                            for label, month in months]))
 
 
-def _unit_ids(rows: Sequence[AggregateRow], months: list[tuple[str, _Month]]) -> np.ndarray:
-    """The unit id of each concatenated month cell, to sort them back into the rows' order."""
-    by_month: dict[str, list[int]] = {}
-    for row in rows:
-        by_month.setdefault(row[2], []).append(row[0])
-    return np.array([unit for label, _month in months for unit in by_month.get(label, [])], dtype=np.int64)
-
-
 def _month(session: Session, rows: list[AggregateRow], ids: Collection[int], first: date, last: date,
            instrument_key: str, min_cell: int) -> _Month:
     """The month first..last of a period weighed month by month (`month_weights.month_part`)."""
     cells = _frame(rows)
     counts = cells[["unit", "field", "month", "respondents"]] if rows else None
     kind, result = month_part(session, counts, ids, first, last, instrument_key, min_cell)
+    unit_ids = np.array([row[0] for row in rows], dtype=np.int64)
     if kind == "whole":
-        return _Month(None, pd.DataFrame(), {})
+        return _Month(None, pd.DataFrame(), {}, unit_ids)
     if result is None:  # no respondents and no frame: nothing to add
-        return _Month(cells, pd.DataFrame(), {})
+        return _Month(cells, pd.DataFrame(), {}, unit_ids)
     _weigh(cells, result)
     digests = month_digests(cells, [row[6] for row in rows], True)
-    return _Month(cells, result.collapsed, {unit: digest for (unit, _label), digest in digests.items()})
+    return _Month(cells, result.collapsed, {unit: digest for (unit, _label), digest in digests.items()},
+                  unit_ids)
 
 
 # Process-local: a month of a province's cells is about a thousand rows.
