@@ -27,6 +27,12 @@ group = AppGroup("aggregates", help="Index aggregates: rebuild them from the res
 
 
 
+def _statuses(counts: tuple[int, int, int]) -> str:
+    """"valid 20 flagged 1 excluded 0"."""
+    names = ("valid", "flagged", "excluded")
+    return " ".join(f"{status} {n}" for status, n in zip(names, counts, strict=True))
+
+
 def _units(code: str | None) -> set[int] | None:
     if code is None:
         return None
@@ -75,7 +81,7 @@ def check_command(unit_code: str | None, period: Period | None) -> None:
         click.echo(mismatch.describe(), err=True)
     for (month, instrument_id, unit_id, version), stored, counted in tallies:
         click.echo(f"unit {codes.get(unit_id, unit_id)} month {month} instrument {instrument_id}@{version}: "
-                   f"tallied {stored}, counted {counted}", err=True)
+                   f"tallied {_statuses(stored)}, counted {_statuses(counted)}", err=True)
     if mismatches or tallies:
         raise SystemExit(f"aggregates check: {len(mismatches)} cells and {len(tallies)} tallies differ from "
                          "the responses; run `flask aggregates rebuild` (with the same --unit/--period)")

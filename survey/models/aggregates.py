@@ -43,15 +43,16 @@ class IndexAggregate(Base):
 
 
 class ResponseTally(Base):
-    """Valid responses per local month × instrument version × unit, counted by the database itself.
+    """Responses per local month × instrument version × unit and status, counted by the database itself.
 
-    Triggers on `responses` (created by the migration that creates this table, on SQLite and
-    PostgreSQL) add and take away one on every insert, delete and change of status, unit, time or
-    instrument, whichever code wrote the row: a bulk import, a SQL console, a restore. The index
-    aggregates are kept by the submission service instead; `services.reporting.index_source` reads a
-    period from them only where, unit by unit, they hold as many respondents as this table counts.
-    Counting the responses themselves gave the same check at 26 ms a month at a million responses;
-    this table gives it from a thousand rows. `flask aggregates check` compares it with the responses.
+    Triggers on `responses` (created by the migrations, on SQLite and PostgreSQL) add and take away
+    one on every insert, delete and change of status, reason, unit, time or instrument, and move
+    `revision` each time, whichever code wrote the row: a bulk import, a SQL console, a restore. The
+    index aggregates are kept by the submission service instead; `services.reporting.index_source`
+    reads a period from them only where, unit by unit, they hold as many respondents as `valid` says
+    (counting the responses themselves gave the same check at 26 ms a month at a million responses),
+    and the dashboards' caches keep a month's figures while its tallies and aggregates have not moved
+    (`services.reporting.index_cache`). `flask aggregates check` compares the counts with the responses.
     """
 
     __tablename__ = "response_tallies"
@@ -62,3 +63,6 @@ class ResponseTally(Base):
     unit_id: Mapped[int] = mapped_column(primary_key=True)  # no foreign key: a deleted unit's zero rows stay
     instrument_version: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
     valid: Mapped[int]
+    flagged: Mapped[int] = mapped_column(server_default="0")
+    excluded: Mapped[int] = mapped_column(server_default="0")
+    revision: Mapped[int] = mapped_column(server_default="0")  # +1 at every change of the key's responses

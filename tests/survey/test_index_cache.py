@@ -122,11 +122,12 @@ def test_a_first_view_reads_the_stamps_once_per_subtree(capp: Flask, page: str) 
         sa.event.remove(engine, "before_cursor_execute", record)
     stamps = [s for s in statements if "index_aggregates" in s and "GROUP BY index_aggregates.month" in s]
     assert len([s for s in stamps if "unit_id IN" not in s]) == 1, stamps  # every unit's, once
-    left_out = [s for s in statements if "FROM responses" in s and "max(" in s and "responses.status IN" in s
-                and "unit_id IN" not in s]
-    # every unit's months' responses left out: one query too, and on a unit page one more for the month
-    # before the window that its "what to fix first" reads (the previous period's report)
+    left_out = [s for s in statements if "FROM response_tallies" in s
+                and "GROUP BY response_tallies.month" in s and "unit_id IN" not in s]
+    # every unit's months' tallies (responses left out, revisions): one query too, and on a unit page one
+    # more for the month before the window that its "what to fix first" reads (the previous period's)
     assert len(left_out) == (2 if "units" in page else 1), left_out
+    assert not [s for s in statements if "FROM responses" in s and "max(responses.id)" in s]
 
 
 @pytest.mark.parametrize("period", [Period.year(2026), Period.quarter(2026, 4), NOVEMBER])

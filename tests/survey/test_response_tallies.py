@@ -1,7 +1,7 @@
-"""The database's own count of valid responses (`models.ResponseTally`, kept by triggers): equal, after
-every kind of write, to the responses counted here in Python by their local month (`local_time`),
-whatever wrote them; checked and rebuilt by `flask aggregates`. The same scenario runs on PostgreSQL
-(tests/survey/test_postgresql.py)."""
+"""The database's own count of responses by status (`models.ResponseTally`, kept by triggers): equal,
+after every kind of write, to the responses counted here in Python by their local month (`local_time`),
+whatever wrote them, with a revision that every change moves; checked and rebuilt by `flask aggregates`.
+The same scenario runs on PostgreSQL (tests/survey/test_postgresql.py)."""
 
 from __future__ import annotations
 
@@ -13,36 +13,61 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import Flask
 
+from instruments.index import IndexDefinition
 from survey.extensions import db
 from survey.local_time import local_month
-from survey.models import Channel, Response, ResponseStatus, ResponseTally, Unit
+from survey.models import Answer, Channel, Response, ResponseStatus, ResponseTally, Unit
+from survey.services.reporting.index_cache import data_version
+from survey.services.reporting.index_source import Source, period_estimates
+from survey.services.reporting.indices import instrument_for, unit_indices
 from survey.services.reporting.periods import Period
+from survey.services.reporting.respondent_data import unit_parent_map
 from survey.services.reporting.response_counts import window_counts
 from survey.services.reporting.response_tallies import rebuild_tallies, tally_differences
-from tests.survey.aggregate_helpers import demo_with_responses, new_process
+from survey.services.staff.access import subtree_ids
+from tests.survey.aggregate_helpers import KEY, demo_with_responses, new_process
 
 TallyKey = tuple[str, str, int, str]
 
 
-def counted_in_python() -> dict[TallyKey, int]:
-    """Valid responses by (local month, instrument, unit, version), from the rows themselves."""
+Counts = tuple[int, int, int]  # valid, flagged, excluded
+STATUSES = (ResponseStatus.VALID, ResponseStatus.FLAGGED, ResponseStatus.EXCLUDED)
+
+
+def counted_in_python() -> dict[TallyKey, Counts]:
+    """Responses by (local month, instrument, unit, version) and status, from the rows themselves."""
     rows = db.session.execute(sa.select(Response.submitted_at, Response.instrument_id, Response.unit_id,
-                                        Response.instrument_version)
-                              .where(Response.status == ResponseStatus.VALID))
-    return dict(Counter((local_month(when), instrument, unit, version)
-                        for when, instrument, unit, version in rows))
+                                        Response.instrument_version, Response.status))
+    found: dict[TallyKey, list[int]] = {}
+    for when, instrument, unit, version, status in rows:
+        key = (local_month(when), instrument, unit, version)
+        found.setdefault(key, [0, 0, 0])[STATUSES.index(status)] += 1
+    return {key: (a, b, c) for key, (a, b, c) in found.items()}
 
 
-def tallied() -> dict[TallyKey, int]:
-    """The tallies that are not zero."""
-    return {(m, i, u, v): n for m, i, u, v, n in db.session.execute(
+def tallied() -> dict[TallyKey, Counts]:
+    """The tallies that are not all zero."""
+    return {(m, i, u, v): (a, b, c) for m, i, u, v, a, b, c in db.session.execute(
         sa.select(ResponseTally.month, ResponseTally.instrument_id, ResponseTally.unit_id,
-                  ResponseTally.instrument_version, ResponseTally.valid)) if n != 0}
+                  ResponseTally.instrument_version, ResponseTally.valid, ResponseTally.flagged,
+                  ResponseTally.excluded)) if (a, b, c) != (0, 0, 0)}
 
 
-def _assert_tallies_hold() -> None:
+def revisions() -> dict[TallyKey, int]:
+    return {(m, i, u, v): r for m, i, u, v, r in db.session.execute(
+        sa.select(ResponseTally.month, ResponseTally.instrument_id, ResponseTally.unit_id,
+                  ResponseTally.instrument_version, ResponseTally.revision))}
+
+
+def _assert_tallies_hold() -> dict[TallyKey, int]:
+    """The tallies equal the rows' counts; their revisions, for the next change to move."""
     db.session.flush()
     assert tallied() == counted_in_python()
+    return revisions()
+
+
+def _moved(before: dict[TallyKey, int], after: dict[TallyKey, int]) -> set[TallyKey]:
+    return {key for key in after.keys() | before.keys() if after.get(key, 0) != before.get(key, 0)}
 
 
 def follow_every_change(app: Flask) -> None:
@@ -51,7 +76,7 @@ def follow_every_change(app: Flask) -> None:
     with app.app_context():
         session = db.session()
         assert len(tallied()) >= 4
-        _assert_tallies_hold()
+        revised = _assert_tallies_hold()
         units = list(session.scalars(sa.select(Unit.id).order_by(Unit.id).limit(2)))
         # 17:00 UTC on 31 October is already 1 November in Vietnam
         row = Response(instrument_id="sipas-counter", instrument_version="2025.1", instrument_hash="0" * 64,
@@ -59,19 +84,21 @@ def follow_every_change(app: Flask) -> None:
                        submitted_at=datetime(2026, 10, 31, 17, 0, tzinfo=UTC), status=ResponseStatus.VALID,
                        idempotency_key=uuid.uuid4().hex)
         session.add(row)
-        _assert_tallies_hold()
-        assert tallied()[("2026-11", "sipas-counter", units[0], "2025.1")] >= 1
+        november = ("2026-11", "sipas-counter", units[0], "2025.1")
+        now = _assert_tallies_hold()
+        assert tallied()[november][0] >= 1 and _moved(revised, now) == {november}
         changes = [("submitted_at", datetime(2026, 10, 31, 16, 59, 59, tzinfo=UTC)),  # back to October
-                   ("status", ResponseStatus.FLAGGED), ("status", ResponseStatus.VALID),
-                   ("unit_id", units[1]), ("instrument_version", "2025.2"),
+                   ("status", ResponseStatus.FLAGGED), ("status_reason", "burst"),
+                   ("status", ResponseStatus.VALID), ("unit_id", units[1]), ("instrument_version", "2025.2"),
                    ("instrument_id", "sipas-other"), ("status", ResponseStatus.EXCLUDED),
-                   ("unit_id", units[0]),  # a change while left out counts nothing
-                   ("status", ResponseStatus.VALID)]
+                   ("unit_id", units[0]), ("status", ResponseStatus.VALID)]
         for column, value in changes:
             setattr(row, column, value)
-            _assert_tallies_hold()
+            before, now = now, _assert_tallies_hold()
+            assert _moved(before, now), column  # every change moves its keys' revision, a reason's too
         session.delete(row)
-        _assert_tallies_hold()
+        before, now = now, _assert_tallies_hold()
+        assert _moved(before, now)
         # many rows in one statement, as a review or an import would
         some = list(session.scalars(sa.select(Response.id).where(Response.status == ResponseStatus.VALID)
                                     .order_by(Response.id).limit(7)))
@@ -92,12 +119,14 @@ def follow_every_change(app: Flask) -> None:
                         .where(ResponseTally.month == key[0], ResponseTally.instrument_id == key[1],
                                ResponseTally.unit_id == key[2], ResponseTally.instrument_version == key[3]))
         session.commit()
-        expected = counted_in_python()[key]
-        assert tally_differences(session, None) == [(key, expected + 3, expected)]
+        valid, flagged, excluded = counted_in_python()[key]
+        assert tally_differences(session, None) == [(key, (valid + 3, flagged, excluded),
+                                                     (valid, flagged, excluded))]
         checked = runner.invoke(args=["aggregates", "check"])
         assert checked.exit_code == 1 and "0 cells and 1 tallies differ" in checked.output
-        assert f"month {key[0]} instrument {key[1]}@{key[3]}: tallied {expected + 3}, counted {expected}" in (
-            checked.output)
+        assert (f"month {key[0]} instrument {key[1]}@{key[3]}: tallied valid {valid + 3} flagged {flagged} "
+                f"excluded {excluded}, counted valid {valid} flagged {flagged} excluded {excluded}"
+                in checked.output)
         assert runner.invoke(args=["aggregates", "rebuild"]).exit_code == 0
         assert tally_differences(session, None) == []
         assert tallied() == counted_in_python()
@@ -132,8 +161,8 @@ def test_the_month_counts_read_the_tallies(migrated_db: Path, tmp_path: Path) ->
         ids = set(session.scalars(sa.select(Unit.id)))
         october = Period.month(2026, 10)
         expected: Counter[int] = Counter()
-        for (month, instrument, unit, version), n in counted_in_python().items():
-            if month == "2026-10" and instrument == "sipas-counter" and version == "2025.1":
+        for (month, instrument, unit, version), (n, _flagged, _excluded) in counted_in_python().items():
+            if month == "2026-10" and instrument == "sipas-counter" and version == "2025.1" and n:
                 expected[unit] += n
         assert window_counts(session, ids, october, "sipas-counter").valid_by_unit("2025.1") == dict(expected)
         unit = min(expected)
@@ -144,3 +173,37 @@ def test_the_month_counts_read_the_tallies(migrated_db: Path, tmp_path: Path) ->
         moved = window_counts(db.session(), ids, october, "sipas-counter").valid_by_unit("2025.1")
         assert moved == {**expected, unit: expected[unit] + 2}
         session.rollback()
+
+
+def test_a_response_stored_around_the_service_is_seen_at_once(migrated_db: Path, tmp_path: Path) -> None:
+    """A valid response written straight into the tables (a bulk import, a console) moves its month's
+    tallies, so the month's data version moves at once: the province's report is made again, its period
+    is read from the responses (the aggregates hold one respondent fewer than the tallies count), and it
+    counts the new response. Before the tallies' revision, the cached report was served until a rebuild."""
+    app = demo_with_responses(migrated_db, tmp_path, 120, seed=35)
+    with app.app_context():
+        session = db.session()
+        province = session.scalar(sa.select(Unit).where(Unit.code == "HL"))
+        desk = session.scalar(sa.select(Unit).where(Unit.code == "HL-AB-1"))
+        assert province is not None and desk is not None
+        november, instrument = Period.month(2026, 11), instrument_for(KEY)
+        ids = subtree_ids(session, [province.id])
+
+        def estimates() -> Source:
+            return period_estimates(db.session(), ids, unit_parent_map(db.session(), province.id), november,
+                                    instrument, IndexDefinition.from_instrument(instrument), weighted=False,
+                                    targets=0.8, alpha=0.05, min_cell=5, min_n=10).source
+
+        before = unit_indices(session, province, KEY, november, weighted=False)
+        version = data_version(session, ids, november.first, november.last)
+        assert estimates() is Source.AGGREGATES
+        session.add(Response(instrument_id="sipas-counter", instrument_version="2025.1",
+                             instrument_hash="0" * 64, unit_id=desk.id, channel=Channel.QR, language="vi",
+                             submitted_at=datetime(2026, 11, 20, 3, tzinfo=UTC), status=ResponseStatus.VALID,
+                             idempotency_key=uuid.uuid4().hex, answers=[Answer(item_id="e1_info", code=5)]))
+        session.commit()
+        assert data_version(db.session(), ids, november.first, november.last) != version
+        assert estimates() is Source.RESPONSES
+        after = unit_indices(db.session(), province, KEY, november, weighted=False)
+        assert after.responses == before.responses + 1
+        db.session.rollback()

@@ -9,15 +9,17 @@ request) and subtree, however many caches ask:
 * per local month, the subtree's index aggregates (cells, respondents, last row id): a valid response
   stored by the submission service, a reinstated one, a rebuild or a damaged row moves its month's
   stamp, and only that month's;
-* per local month, the responses that are not valid (count, last id, excluded): a flagged response,
-  or a review that confirms or reinstates one, changes the counts of responses left out, and only in
-  its month (so a value kept per month has the same version whatever window asked for it);
+* per local month, the subtree's responses as the database itself tallies them (`models.ResponseTally`,
+  kept by triggers: responses left out, their revision, excluded): any insert, delete or change of a
+  response's status, reason, unit, time or instrument moves its month's stamp, and only that month's
+  (so a value kept per month has the same version whatever window asked for it), whoever wrote it;
 * the frames of dossiers served and the targets (count, last id, sum), which weights and verdicts read.
 
 So a new citizen response recomputes only its own month: the eleven past months of a trend stay cached.
-A valid response stored *without* the submission service (a bulk import) moves no stamp; it is seen
-once `flask aggregates rebuild` has run, which such an import needs anyway (docs/dashboard.md,
-"Aggregates"). Each cache is bounded and drops its oldest entry first.
+A valid response stored *without* the submission service (a bulk import) moves its month's stamp too:
+the figures of that month are computed again at once, from the responses, until `flask aggregates
+rebuild` has brought the aggregates level (docs/dashboard.md, "Aggregates"). Each cache is bounded and
+drops its oldest entry first.
 
 A cache given a `name` also keeps its values in the store shared between processes
 (`share_between_processes`: a directory, or Redis, through cachelib), checked against the same
@@ -34,15 +36,14 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from survey.local_time import utc_bounds
-from survey.models import IndexAggregate, Response, ResponseStatus, ServedCount, Target
+from survey.models import IndexAggregate, ResponseStatus, ResponseTally, ServedCount, Target
 from survey.query_lists import one_of
 from survey.services.reporting.periods import month_spans
 from survey.session_memo import remembered
@@ -105,43 +106,27 @@ LEFT_OUT = [s for s in ResponseStatus if s is not ResponseStatus.VALID]
 
 def _left_out_stamps(session: Session, ids: frozenset[int] | None,
                      spans: list[tuple[date, date]]) -> list[Version]:
-    """(count, last id, excluded) of the responses that are not valid, per span of `spans` (the
-    consecutive months of a window: `month_spans`), of the subtree (every unit's: `ids` None). One
-    grouped query for the window when a span was not read yet in this session: each response is given
-    its span by its time against the spans' ends."""
+    """(responses left out, revision, excluded) of the subtree's responses (every unit's: `ids` None)
+    per span of `spans` (the consecutive months of a window: `month_spans`), from the database's own
+    tallies (`models.ResponseTally`): the revision moves at every insert, delete and change of status,
+    reason, unit, time or instrument of a response, whoever writes it, so a response stored around the
+    submission service moves its month's version too. A span is stamped by its whole month. One grouped
+    query for the window when a span was not read yet in this session."""
     known = _stamps(session).left_out
     if any((ids, *span) not in known for span in spans):
-        ends = [utc_bounds(since, until)[1] for since, until in spans]
-        # a CASE even for one span: a bare constant would be read as a column number in GROUP BY
-        month = (_span_index(Response.submitted_at, ends, 0, len(ends)) if len(ends) > 1
-                 else sa.case((Response.submitted_at < ends[0], sa.literal_column("0", sa.Integer))))
-        excluded = sa.case((Response.status == ResponseStatus.EXCLUDED, 1), else_=0)
-        query = (sa.select(month.label("month"), sa.func.count(), sa.func.max(Response.id),
-                           # a flagged response confirmed as excluded moves neither the count nor the last id
-                           sa.func.sum(excluded))
-                 # the statuses named, not "!= valid": the (status, submitted_at) index then reads only these
-                 .where(Response.status.in_(LEFT_OUT), Response.submitted_at >= utc_bounds(*spans[0])[0],
-                        Response.submitted_at < ends[-1])
-                 .group_by(month))
+        months = [since.strftime("%Y-%m") for since, _until in spans]
+        query = (sa.select(ResponseTally.month,
+                           sa.func.sum(ResponseTally.flagged + ResponseTally.excluded),
+                           sa.func.sum(ResponseTally.revision), sa.func.sum(ResponseTally.excluded))
+                 .where(ResponseTally.month >= months[0], ResponseTally.month <= months[-1])
+                 .group_by(ResponseTally.month))
         if ids is not None:
-            query = query.where(one_of(session, Response.unit_id, ids))
-        found = {int(index): (int(count), last_id, int(total or 0))
-                 for index, count, last_id, total in session.execute(query)}
-        for index, span in enumerate(spans):
-            known[ids, *span] = found.get(index, (0, None, 0))
+            query = query.where(one_of(session, ResponseTally.unit_id, ids))
+        found = {month: (int(left_out or 0), int(revision or 0), int(excluded or 0))
+                 for month, left_out, revision, excluded in session.execute(query)}
+        for month, span in zip(months, spans, strict=True):
+            known[ids, *span] = found.get(month, (0, 0, 0))
     return [known[ids, *span] for span in spans]
-
-
-def _span_index(column: sa.orm.InstrumentedAttribute[datetime], ends: list[datetime], low: int,
-                high: int) -> sa.ColumnElement[int]:
-    """The index of the span, among spans `low`..`high` - 1 (ending at `ends`, in order), a time falls
-    in: by halving, so a row of a three-year window is compared six times, not eighteen on average
-    (the stamps are read on every page view; 11 -> 4 ms for a province's 36 months on SQLite)."""
-    if high - low == 1:
-        return sa.literal_column(str(low), sa.Integer)
-    middle = (low + high) // 2
-    return sa.case((column < ends[middle - 1], _span_index(column, ends, low, middle)),
-                   else_=_span_index(column, ends, middle, high))
 
 
 def _settings_stamp(session: Session) -> Version:

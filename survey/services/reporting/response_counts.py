@@ -12,10 +12,9 @@ for every unit at once: a new response reads its own month again, and the other 
 from the cache, shared between processes like the reports; a ward's page uses the counts its province's
 page (or the scheduled job) read.
 
-A valid response stored without the submission service (a bulk import) is in the tallies at once but
-moves no data version, so a month already cached keeps its old count until a stamp of that month moves
-(the next response through the service, or `flask aggregates rebuild`, which such an import needs
-anyway): the same rule as every other cached figure (`index_cache`).
+A valid response stored without the submission service (a bulk import) is in the tallies at once, and
+moves its month's data version with them (`index_cache`): its month is counted again, finds the
+aggregates short, and is read from the responses until `flask aggregates rebuild`.
 """
 
 from __future__ import annotations

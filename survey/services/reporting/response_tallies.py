@@ -1,4 +1,4 @@
-"""The database's own count of valid responses (`models.ResponseTally`), rebuilt and checked.
+"""The database's own count of responses by status (`models.ResponseTally`), rebuilt and checked.
 
 Triggers on `responses` keep the tallies (the migration that creates them says how); nothing in the
 app writes them but `rebuild_tallies`, which `flask aggregates rebuild` runs beside the aggregates'
@@ -34,12 +34,16 @@ def _local_month(session: Session, moment: sa.orm.InstrumentedAttribute[datetime
 
 
 def _counted(session: Session, unit_ids: Collection[int] | None, first: date | None,
-             last: date | None) -> sa.Select[str, str, int, str, int]:
-    """The valid responses of the scope counted by tally key."""
+             last: date | None) -> sa.Select[str, str, int, str, int, int, int, int]:
+    """The responses of the scope counted by tally key and status (and a revision: their number)."""
     month = _local_month(session, Response.submitted_at).label("month")
+
+    def of_status(status: ResponseStatus, name: str) -> sa.Label[int]:
+        return sa.func.sum(sa.case((Response.status == status, 1), else_=0)).label(name)
+
     query = (sa.select(month, Response.instrument_id, Response.unit_id, Response.instrument_version,
-                       sa.func.count().label("valid"))
-             .where(Response.status == ResponseStatus.VALID)
+                       of_status(ResponseStatus.VALID, "valid"), of_status(ResponseStatus.FLAGGED, "flagged"),
+                       of_status(ResponseStatus.EXCLUDED, "excluded"), sa.func.count().label("revision"))
              .group_by(month, Response.instrument_id, Response.unit_id, Response.instrument_version))
     if unit_ids is not None:
         query = query.where(Response.unit_id.in_(list(unit_ids)))
@@ -63,25 +67,34 @@ def _tally_scope(unit_ids: Collection[int] | None, first: date | None,
 def rebuild_tallies(session: Session, unit_ids: Collection[int] | None, first: date | None = None,
                     last: date | None = None) -> int:
     """Replace the scope's tallies (every unit: `unit_ids` None; whole local months `first`..`last`, or
-    every month) by a count of its valid responses; the number of tallies written. Run after the
-    aggregates' rebuild has taken the write lock, in its transaction."""
+    every month) by a count of its responses; the number of tallies written. Run after the aggregates'
+    rebuild has taken the write lock, in its transaction (whose new aggregate rows move the data
+    versions, whatever the revisions written here)."""
     session.execute(sa.delete(ResponseTally).where(*_tally_scope(unit_ids, first, last)))
     counted = _counted(session, unit_ids, first, last).subquery()
     result = session.execute(sa.insert(ResponseTally).from_select(
-        ["month", "instrument_id", "unit_id", "instrument_version", "valid"], sa.select(counted)))
+        ["month", "instrument_id", "unit_id", "instrument_version", "valid", "flagged", "excluded",
+         "revision"], sa.select(counted)))
     # a DML statement's result is a CursorResult (it has rowcount); Session.execute is typed Result
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+# valid, flagged, excluded
+Counts = tuple[int, int, int]
+_NONE: Counts = (0, 0, 0)
+
+
 def tally_differences(session: Session, unit_ids: Collection[int] | None, first: date | None = None,
-                      last: date | None = None) -> list[tuple[TallyKey, int, int]]:
-    """(key, tallied, counted) wherever the scope's tallies differ from a count of its valid responses
-    (a tally of 0 and no tally are the same), in key order."""
-    counted = {(m, i, u, v): int(n)
-               for m, i, u, v, n in session.execute(_counted(session, unit_ids, first, last))}
-    tallied = {(m, i, u, v): int(n) for m, i, u, v, n in session.execute(
+                      last: date | None = None) -> list[tuple[TallyKey, Counts, Counts]]:
+    """(key, tallied, counted) wherever the scope's tallies (valid, flagged, excluded) differ from a
+    count of its responses (zeros and no tally are the same), in key order. Revisions are not counts."""
+    counted = {(m, i, u, v): (int(a), int(b), int(c)) for m, i, u, v, a, b, c, _revision
+               in session.execute(_counted(session, unit_ids, first, last))}
+    tallied = {(m, i, u, v): (int(a), int(b), int(c)) for m, i, u, v, a, b, c in session.execute(
         sa.select(ResponseTally.month, ResponseTally.instrument_id, ResponseTally.unit_id,
-                  ResponseTally.instrument_version, ResponseTally.valid)
+                  ResponseTally.instrument_version, ResponseTally.valid, ResponseTally.flagged,
+                  ResponseTally.excluded)
         .where(*_tally_scope(unit_ids, first, last)))}
-    return [(key, tallied.get(key, 0), counted.get(key, 0)) for key in sorted(counted.keys() | tallied.keys())
-            if tallied.get(key, 0) != counted.get(key, 0)]
+    return [(key, tallied.get(key, _NONE), counted.get(key, _NONE))
+            for key in sorted(counted.keys() | tallied.keys())
+            if tallied.get(key, _NONE) != counted.get(key, _NONE)]
