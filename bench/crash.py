@@ -12,7 +12,8 @@ process group with SIGKILL a random 2-5 s (seeded) after the first form is serve
 A submission counts as acknowledged only when its POST got the 303 answer. At the end: every
 acknowledged marker must appear in exactly one stored comment ("lost" and "duplicated" are counted,
 and must be 0), every stored crash response must hold all its answers (no half-written response),
-and on SQLite `PRAGMA integrity_check` must say ok.
+on SQLite `PRAGMA integrity_check` must say ok, and the database's response tallies (kept by triggers in
+each response's transaction) must equal the responses counted by local month and status.
 Unacknowledged submissions may or may not be stored (the kill can fall after the commit and before
 the answer); they are counted apart.
 """
@@ -32,6 +33,7 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,9 +79,13 @@ def database(engine: str, scratch: Path) -> Iterator[str]:
         yield server.url("crash")
 
 
-def check_store(url: str) -> tuple[list[str], int, int, str]:
-    """Stored crash markers, responses in all, crash responses missing answers, integrity verdict."""
+def check_store(url: str) -> tuple[list[str], int, int, str, int]:
+    """Stored crash markers, responses in all, crash responses missing answers, integrity verdict, and
+    the database's response tallies that differ from the responses counted here (the triggers write
+    them in the response's own transaction, so a kill must not split the two)."""
     import sqlalchemy as sa
+
+    from survey.local_time import local_month
 
     engine = sa.create_engine(url)
     with engine.connect() as connection:
@@ -95,8 +101,20 @@ def check_store(url: str) -> tuple[list[str], int, int, str]:
         short = sum(1 for count in per_response if count < full)
         integrity = (connection.scalar(sa.text("PRAGMA integrity_check")) if url.startswith("sqlite")
                      else "n/a (PostgreSQL: the server was not killed)")
+        statuses = ("valid", "flagged", "excluded")
+        counted: dict[tuple[object, ...], list[int]] = {}
+        for when, instrument, unit, version, status in connection.execute(sa.text(
+                "SELECT submitted_at, instrument_id, unit_id, instrument_version, status FROM responses")):
+            moment = when if isinstance(when, datetime) else datetime.fromisoformat(str(when))
+            key = (local_month(moment.replace(tzinfo=moment.tzinfo or UTC)), instrument, unit, version)
+            counted.setdefault(key, [0, 0, 0])[statuses.index(status)] += 1
+        tallied = {tuple(row[:4]): list(row[4:]) for row in connection.execute(sa.text(
+            "SELECT month, instrument_id, unit_id, instrument_version, valid, flagged, excluded "
+            "FROM response_tallies")) if any(row[4:])}
+        tallies_off = sum(1 for key in counted.keys() | tallied.keys()
+                          if counted.get(key, [0, 0, 0]) != tallied.get(key, [0, 0, 0]))
     engine.dispose()
-    return stored, int(responses), short, str(integrity)
+    return stored, int(responses), short, str(integrity), tallies_off
 
 
 def main() -> None:
@@ -135,7 +153,7 @@ def main() -> None:
             for thread in threads:
                 thread.join()
             print(f"cycle {cycle + 1:>3}: {len(acknowledged):>6} acknowledged so far", flush=True)
-        stored, responses, short, integrity = check_store(url)
+        stored, responses, short, integrity, tallies_off = check_store(url)
     counts: dict[str, int] = {}
     for text in stored:
         counts[text] = counts.get(text, 0) + 1
@@ -146,11 +164,13 @@ def main() -> None:
           f"{args.clients} clients, {args.workers} workers")
     print(f"sent {len(sent)}, acknowledged (303) {len(acknowledged)}, stored {len(counts)} distinct "
           f"({responses} responses in all); lost {lost}, duplicated {duplicated}, half-written {short}, "
-          f"stored without acknowledgement {unacknowledged_stored}; integrity_check: {integrity}")
+          f"stored without acknowledgement {unacknowledged_stored}; integrity_check: {integrity}; "
+          f"response tallies that differ from the responses: {tallies_off}")
     if not acknowledged:
         print("no submission was acknowledged: the run proves nothing (is the form refusing the clients?)")
         sys.exit(1)
-    if lost or duplicated or short or integrity not in {"ok", "n/a (PostgreSQL: the server was not killed)"}:
+    if lost or duplicated or short or tallies_off \
+            or integrity not in {"ok", "n/a (PostgreSQL: the server was not killed)"}:
         sys.exit(1)
 
 
