@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from instruments.index import IndexDefinition
 from survey.extensions import db
 from survey.models import Counter, ServedCount, Unit
-from survey.services.reporting import index_source
+from survey.services.reporting import index_source, table_update
 from survey.services.reporting.aggregate_rebuild import rebuild
 from survey.services.reporting.index_source import (
     PeriodEstimates,
@@ -330,3 +331,16 @@ def test_a_subtree_is_not_read_from_a_table_whose_inputs_differ(above: TableInpu
     subtree = _inputs({"A1": 1, "A2": 2}, SUBTREE)
     assert narrowed(larger, _inputs({"A1": 1, "A2": 2, "B": 3}), subtree) is not None  # the same inputs
     assert narrowed(larger, above, subtree) is None
+
+
+def test_a_text_column_is_replaced_in_place_of_its_rows_on_every_text_type() -> None:
+    """`spliced` replaces a text column's rows in Arrow when pandas keeps it there, else as objects: the
+    same column either way, with its type."""
+    at = np.array([1, 3, 4])
+    for dtype in ("str", "string", object):
+        column = pd.Series(["a", "b", "c", "d", "e", "f"], dtype=dtype, name="verdict")
+        fresh = pd.Series(["B", "D", "E"], dtype=dtype)
+        found = table_update._replaced(column, at, fresh)
+        expected = pd.Series(["a", "B", "c", "D", "E", "f"], dtype=dtype, name="verdict")
+        pd.testing.assert_series_equal(found, expected)
+        assert table_update._replaced(column, at, column.iloc[at]) is column  # unchanged: not copied

