@@ -58,8 +58,11 @@ def cells_of(reports: Iterable[IndexReport]) -> ViewerCells:
 def scope_roots(session: Session, user: User) -> list[Unit]:
     """The roots of what `user` may see (units whose parent they may not see), by code."""
     visible = visible_unit_ids(session, user)
-    units = session.scalars(sa.select(Unit).where(one_of(session, Unit.id, visible))).all()
-    return sorted((u for u in units if u.parent_id not in visible), key=lambda u: u.code)
+    # the parent links alone first: a province's thousand units as objects cost 5 ms a page
+    links = session.execute(sa.select(Unit.id, Unit.parent_id).where(one_of(session, Unit.id, visible)))
+    roots = [unit_id for unit_id, parent_id in links if parent_id not in visible]
+    units = session.scalars(sa.select(Unit).where(one_of(session, Unit.id, roots))).all()
+    return sorted(units, key=lambda u: u.code)
 
 
 def viewer_cells(session: Session, user: User, instrument_key: str, period: Period, *, weighted: bool,
