@@ -95,14 +95,19 @@ def _recount(postgresql: bool) -> None:
                + ", count(*) FROM responses GROUP BY 1, 2, 3, 4")
 
 
-def upgrade():
-    postgresql = op.get_bind().dialect.name == "postgresql"
-    if postgresql:  # no response may be stored between the count and the triggers
-        op.execute("LOCK TABLE responses IN SHARE MODE")
+def _drop_triggers(postgresql: bool) -> None:
+    if postgresql:
         op.execute("DROP TRIGGER responses_tally ON responses")
     else:
         for name in ("responses_tally_update", "responses_tally_delete", "responses_tally_insert"):
             op.execute(f"DROP TRIGGER {name}")
+
+
+def upgrade():
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    if postgresql:  # no response may be stored between the count and the triggers
+        op.execute("LOCK TABLE responses IN SHARE MODE")
+    _drop_triggers(postgresql)
     with op.batch_alter_table('response_tallies', schema=None) as batch_op:
         for column in ("flagged", "excluded", "revision"):
             batch_op.add_column(sa.Column(column, sa.Integer(), server_default="0", nullable=False))
@@ -113,15 +118,11 @@ def upgrade():
 
 def downgrade():
     postgresql = op.get_bind().dialect.name == "postgresql"
-    if postgresql:
-        op.execute("DROP TRIGGER responses_tally ON responses")
-    else:
-        for name in ("responses_tally_update", "responses_tally_delete", "responses_tally_insert"):
-            op.execute(f"DROP TRIGGER {name}")
+    _drop_triggers(postgresql)
     with op.batch_alter_table('response_tallies', schema=None) as batch_op:
         for column in ("revision", "excluded", "flagged"):
             batch_op.drop_column(column)
-    # the valid responses alone, as a9d4e6f1c3b7 counts them
+    # the valid responses alone, and a9d4e6f1c3b7's triggers again (a migration is a frozen copy)
     month = (_PG_MONTH.format(row="responses") if postgresql
              else "strftime('%Y-%m', responses.submitted_at, '+7 hours')")
     op.execute("DELETE FROM response_tallies")

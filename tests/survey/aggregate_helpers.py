@@ -80,6 +80,16 @@ def submit(session: Session, counter: Counter, answers: dict[str, int], when: da
     return found
 
 
+def respond_at(session: Session, unit_code: str = "HL-AB-1",
+               when: datetime = datetime(2026, 10, 12, 3, tzinfo=UTC)) -> Response:
+    """One more response at the unit's first counter, through the service, committed."""
+    counter = session.scalars(sa.select(Counter).join(Unit).where(Unit.code == unit_code)).first()
+    assert counter is not None
+    response = submit(session, counter, {"e1_info": 4, "overall": 5}, when)
+    session.commit()
+    return response
+
+
 def _answers(rng: np.random.Generator, level: float) -> dict[str, int]:
     registered = get_registered("sipas-counter", "2025.1")
     out: dict[str, int] = {}

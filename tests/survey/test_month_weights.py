@@ -6,7 +6,7 @@ again."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 
 from analysis.weights import CellWeights
 from survey.extensions import db
-from survey.models import Counter, FrameUpload, ServedCount, Unit
+from survey.models import FrameUpload, ServedCount, Unit
 from survey.services.reporting import index_source, month_weights
 from survey.services.reporting.indices import instrument_for
 from survey.services.reporting.period_weights import WEIGHTED_METHOD, cell_weights
 from survey.services.reporting.periods import Period
 from survey.services.staff.access import subtree_ids
-from tests.survey.aggregate_helpers import KEY, demo_with_responses, submit
+from tests.survey.aggregate_helpers import KEY, demo_with_responses, respond_at
 
 QUARTER, YEAR = Period.quarter(2026, 4), Period.year(2026)
 MIN_CELL = 5
@@ -111,10 +111,7 @@ def test_a_new_response_weighs_its_own_month_again(capp: Flask, monkeypatch: pyt
         session = db.session()
         counts, ids = _counts(session, YEAR)
         month_weights.period_cell_weights(session, counts, ids, YEAR, KEY, True, MIN_CELL)
-        counter = session.scalars(sa.select(Counter).join(Unit).where(Unit.code == "HL-AB-1")).first()
-        assert counter is not None
-        submit(session, counter, {"e1_info": 4, "overall": 5}, datetime(2026, 10, 12, 3, tzinfo=UTC))
-        session.commit()
+        respond_at(session)
         weighed: list[Any] = []
         real = month_weights.cell_weights
 

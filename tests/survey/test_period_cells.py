@@ -5,7 +5,7 @@ month cannot stand on its own the period is weighed whole, with the same digests
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from survey.extensions import db
-from survey.models import Counter, ServedCount, Unit
+from survey.models import ServedCount, Unit
 from survey.services.reporting import index_source, period_cells
 from survey.services.reporting.indices import instrument_for
 from survey.services.reporting.period_cells import WeightedCells, weighted_cells
@@ -24,7 +24,7 @@ from survey.services.reporting.period_weights import WEIGHTED_METHOD, cell_weigh
 from survey.services.reporting.periods import Period
 from survey.services.reporting.table_update import unit_digests
 from survey.services.staff.access import subtree_ids
-from tests.survey.aggregate_helpers import KEY, demo_with_responses, submit
+from tests.survey.aggregate_helpers import KEY, demo_with_responses, respond_at
 
 QUARTER, YEAR = Period.quarter(2026, 4), Period.year(2026)
 MIN_CELL = 5
@@ -83,10 +83,7 @@ def test_a_new_response_makes_its_own_month_again(capp: Flask, monkeypatch: pyte
         session = db.session()
         period_cells._MONTHS._entries.clear()
         before = _assert_as_weighed_whole(session, YEAR)
-        counter = session.scalars(sa.select(Counter).join(Unit).where(Unit.code == "HL-AB-1")).first()
-        assert counter is not None
-        submit(session, counter, {"e1_info": 4, "overall": 5}, datetime(2026, 10, 12, 3, tzinfo=UTC))
-        session.commit()
+        respond_at(session)
         made: list[date] = []
         real = period_cells._month
 
@@ -129,10 +126,7 @@ def test_a_month_read_again_digests_only_the_sums_that_moved(capp: Flask,
         index_source._MONTH_ROWS._entries.clear()
         first_read = index_source._aggregate_rows(session, ids, YEAR, instrument_for(KEY))
         before = {row[:4]: row[5] for row in first_read}
-        counter = session.scalars(sa.select(Counter).join(Unit).where(Unit.code == "HL-AB-1")).first()
-        assert counter is not None
-        submit(session, counter, {"e1_info": 4, "overall": 5}, datetime(2026, 10, 12, 3, tzinfo=UTC))
-        session.commit()
+        respond_at(session)
         hashed: list[bytes] = []
         real = index_source.sums_digest
 
