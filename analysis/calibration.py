@@ -15,7 +15,7 @@ A domain's linearized variable is zero outside the domain, but its residual is n
 the same weighting cell outside the domain gets ``-g d x' B``. When every connected block of the
 calibration model lies inside one unit (cells of one unit, a unit's own margins), the residual of a
 domain made of whole units is the residual of the cut restricted to those units, so one residual per
-cut serves every domain. Otherwise each domain gets its own residual.
+cut serves every domain. Otherwise each domain gets its own residual (`analysis.cut_cells`).
 
 References
 ----------
@@ -39,9 +39,8 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from analysis.data import AnalysisInputError, FloatArray, ItemMatrices
-from analysis.design import Design, IntArray
-from analysis.sufficient import CellStatistics, cell_statistics, row_values
+from analysis.data import AnalysisInputError, FloatArray
+from analysis.design import IntArray
 from analysis.weighting import WEIGHT_NAME, WeightingError, WeightingMethod, WeightingResult, as_weight_array
 
 
@@ -81,6 +80,12 @@ class Calibration:
             raise AnalysisInputError("the calibration was made for other respondents than the data")
         return replace(self, index=index, model=self.model[position], base_weight=self.base_weight[position])
 
+    @functools.cached_property
+    def poststratified(self) -> bool:
+        """Whether the model is one indicator per respondent: weighting cells, whose fit is each cell's
+        base-weighted mean."""
+        return _is_cell_model(self.model)
+
     def blocks(self) -> IntArray:
         """Connected block of each respondent: rows linked by a shared calibration variable."""
         return self._blocks
@@ -109,7 +114,7 @@ class Calibration:
         """
         d = self.base_weight
         model = self.model
-        if _is_cell_model(model):  # post-stratification: the fit is the base-weighted cell mean
+        if self.poststratified:  # the fit is the base-weighted cell mean
             cell = model.indices
             # Each cell's sum by a sparse product, rows added in their order as `numpy.add.at` adds them
             # (the same sums to the bit), at a tenth of its time (a breakdown's 18 cuts: 16 -> 1.5 ms).
@@ -162,181 +167,6 @@ def cell_calibration(index: pd.Index, cells: IntArray, method: str,
     model = sparse.csr_matrix((np.ones(n), (np.arange(n), cells)), shape=(n, width))
     d = np.ones(n) if base_weight is None else np.asarray(base_weight, dtype=np.float64)
     return Calibration(index=index, model=model, base_weight=d, method=method)
-
-
-def calibrated_cells(
-    items: ItemMatrices,
-    design: Design,
-    calibration: Calibration,
-    unit: IntArray,
-    membership: tuple[IntArray, IntArray],
-    rows: IntArray,
-    n_domains: int,
-) -> CellStatistics:
-    """Cell statistics of one cut with the variance parts taken from the calibrated residuals.
-
-    The estimates, counts and Kish sums are those of the cut's respondents; the cross-products and the
-    stratum totals that centre them come from ``w e`` (`Calibration.residuals`), over every respondent
-    whose residual can be non-zero.
-
-    Parameters
-    ----------
-    items, design, unit, membership, rows, n_domains
-        As in `analysis.sufficient.cell_statistics`; `n_domains` is the number of domain codes.
-    calibration : Calibration
-        Aligned with the design's rows.
-
-    Returns
-    -------
-    CellStatistics
-        With ``variance_totals`` set.
-
-    See Also
-    --------
-    CalibratedCuts : the same for many cuts of one table, with what they share computed once.
-
-    References
-    ----------
-    Deville JC, Särndal CE (1992), *JASA* 87:376-382; Lumley T (2010), *Complex Surveys*, ch. 7.
-    """
-    return CalibratedCuts(items, design, calibration, unit, membership, n_domains).cells(rows)
-
-
-class CalibratedCuts:
-    """`calibrated_cells` for the cuts of one table: every respondent's row values, and whether the
-    calibration's blocks lie within units, are the same for every cut and computed once (a unit page's
-    breakdowns are 18 cuts of one table).
-
-    Parameters
-    ----------
-    items, design, calibration, unit, membership, n_domains
-        As in `calibrated_cells`.
-    ratios_only : bool, default False
-        Only the criterion, element and overall indices will be estimated: with post-stratified
-        weights, the residuals and their cross-products are those of the criteria's satisfied and valid
-        columns alone (the others, and the pairs behind mean scores and separate items, are left at
-        zero). Each column's residual is its own cell means', so their figures are the same to the bit.
-    """
-
-    def __init__(self, items: ItemMatrices, design: Design, calibration: Calibration, unit: IntArray,
-                 membership: tuple[IntArray, IntArray], n_domains: int, *, ratios_only: bool = False) -> None:
-        self.items, self.design, self.calibration = items, design, calibration
-        self.unit, self.membership, self.n_domains = unit, membership, n_domains
-        self.everyone = np.arange(len(unit), dtype=np.intp)
-        # Post-stratification only: the least-squares fit of raking or linear calibration solves the
-        # columns together, and its last bits depend on which columns it is given.
-        self.ratios_only = ratios_only and _is_cell_model(calibration.model)
-
-    @functools.cached_property
-    def _row_values(self) -> FloatArray:
-        found = row_values(self.items, self.everyone)
-        # a unit page's breakdowns (overall index only): 40 of 96 columns, in their own contiguous array
-        return np.ascontiguousarray(found[:, :2 * len(self.items.criteria)]) if self.ratios_only else found
-
-    @functools.cached_property
-    def nested(self) -> bool:
-        """Whether every block of the calibration lies within one unit: one residual per cut
-        (`residual`) then serves every domain."""
-        return bool((pd.Series(self.unit).groupby(self.calibration.blocks()).nunique() <= 1).all())
-
-    def _values(self, rows: IntArray) -> FloatArray:
-        """Every respondent's row values, zero outside the cut."""
-        in_cut = np.zeros((len(self.unit), 1))
-        in_cut[rows] = 1.0
-        return self._row_values * in_cut
-
-    def residual(self, rows: IntArray) -> FloatArray:
-        """The calibrated residuals ``w e`` of the cut made of respondents `rows`, one row per respondent
-        (when `nested`).
-
-        Parameters
-        ----------
-        rows : numpy.ndarray of int
-
-        Returns
-        -------
-        numpy.ndarray, shape (n, layout.n_totals)
-        """
-        return self.calibration.residuals(self._values(rows), self.design.weight)
-
-    def cells(self, rows: IntArray) -> CellStatistics:
-        """`calibrated_cells` of the cut made of respondents `rows`.
-
-        Parameters
-        ----------
-        rows : numpy.ndarray of int
-
-        Returns
-        -------
-        CellStatistics
-        """
-        items, design, unit, membership = self.items, self.design, self.unit, self.membership
-        estimate_cells = cell_statistics(items, design, unit, membership, rows)
-        everyone = self.everyone
-        if self.nested:
-            variance_cells = cell_statistics(items, design, unit, membership, everyone,
-                                             values=self.residual(rows))
-        else:
-            values = self._values(rows)
-            member_unit, member_domain = membership
-            parts = []
-            for domain in np.unique(member_domain):
-                inside = np.isin(unit, member_unit[member_domain == domain]).astype(np.float64)[:, None]
-                residual = self.calibration.residuals(values * inside, design.weight)
-                every_unit = np.unique(unit)
-                parts.append(cell_statistics(items, design, unit,
-                                             (every_unit, np.full_like(every_unit, domain)),
-                                             everyone, values=residual))
-            variance_cells = _concatenate(parts)
-        return with_variance(estimate_cells, variance_cells, self.n_domains)
-
-
-def _concatenate(parts: list[CellStatistics]) -> CellStatistics:
-    first = parts[0]
-    fields = {name: np.concatenate([getattr(p, name) for p in parts]) for name in _ARRAY_FIELDS}
-    return CellStatistics(first.layout, **fields)
-
-
-_ARRAY_FIELDS = ("stratum", "domain", "totals", "cross", "pair_cross", "psu_present", "rows",
-                 "rows_positive", "sum_w", "sum_w2")
-_VARIANCE_FIELDS = ("cross", "pair_cross")
-
-
-def with_variance(estimate: CellStatistics, variance: CellStatistics, n_domains: int) -> CellStatistics:
-    """Estimate cells with the variance parts of `variance`, over the union of their (stratum, domain).
-
-    Parameters
-    ----------
-    estimate, variance : CellStatistics
-        From `analysis.sufficient.cell_statistics` on the cut's respondents, and on every respondent's
-        residuals.
-    n_domains : int
-        Number of domain codes.
-
-    Returns
-    -------
-    CellStatistics
-    """
-    est_key = estimate.stratum * n_domains + estimate.domain
-    var_key = variance.stratum * n_domains + variance.domain
-    keys = np.union1d(est_key, var_key)
-    est_at, var_at = np.searchsorted(keys, est_key), np.searchsorted(keys, var_key)
-
-    def spread(array: np.ndarray, at: IntArray) -> np.ndarray:
-        out = np.zeros((len(keys), *array.shape[1:]))
-        out[at] = array
-        return out
-
-    fields = {name: spread(getattr(estimate, name), est_at) for name in _ARRAY_FIELDS[2:]}
-    for name in _VARIANCE_FIELDS:
-        fields[name] = spread(getattr(variance, name), var_at)
-    return CellStatistics(
-        estimate.layout,
-        stratum=(keys // n_domains).astype(np.intp),
-        domain=(keys % n_domains).astype(np.intp),
-        variance_totals=spread(variance.totals, var_at),
-        **fields,
-    )
 
 
 @dataclass(frozen=True)

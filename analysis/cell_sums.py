@@ -212,7 +212,7 @@ def stratum_unit_rows(layout: SumsLayout, cells: SummedCells, stratum: IntArray
                       ) -> tuple[IntArray, IntArray, list[np.ndarray]]:
     """The statistics of each (stratum, unit) of the cells, before they are summed into domains: summed
     (`analysis.sufficient.aggregate_to_domains`), the `CellStatistics` that
-    `analysis.sufficient.cell_statistics` (or `analysis.calibration.calibrated_cells` when `cells` has
+    `analysis.sufficient.cell_statistics` (or `analysis.cut_cells.calibrated_cells` when `cells` has
     calibration cells, whose stratum totals are then zero) gives from the respondents.
 
     Parameters

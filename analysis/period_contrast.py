@@ -30,8 +30,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.calibration import Calibration, calibrated_cells
+from analysis.calibration import Calibration
 from analysis.change import Direction
+from analysis.cut_cells import calibrated_cells
 from analysis.data import AnalysisInputError, ItemMatrices, item_matrices, no_respondents
 from analysis.design import LonelyPSU, build_design
 from analysis.domain_sums import DomainSums, domain_sums

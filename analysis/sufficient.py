@@ -169,7 +169,7 @@ def cell_statistics(
 
     `values` and `row_values` may hold only the first ``2 K`` columns (the criteria's satisfied and
     valid indicators): then only those totals and their cross-products are computed, and the pairs'
-    are left at zero (`analysis.calibration.CalibratedCuts`, ``ratios_only``).
+    are left at zero (`analysis.cut_cells.CalibratedCuts`, ``ratios_only``).
 
     Returns
     -------

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.calibration import CalibratedCuts, Calibration
-from analysis.cut_cells import cut_estimates
+from analysis.calibration import Calibration
+from analysis.cut_cells import CalibratedCuts, cut_estimates
 from analysis.data import AnalysisInputError, item_matrices
 from analysis.design import LonelyPSU, build_design
 from analysis.domains import Domains, PeriodSpec, build_domains, cuts

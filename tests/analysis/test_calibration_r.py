@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.calibration import CalibratedCuts, calibrate_linear, calibrated_cells, cell_calibration
+from analysis.calibration import calibrate_linear, cell_calibration
+from analysis.cut_cells import CalibratedCuts, calibrated_cells
 from analysis.data import item_matrices
 from analysis.design import build_design
 from analysis.domains import build_domains, cuts

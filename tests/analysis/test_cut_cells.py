@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 
 from analysis import cut_cells
-from analysis.calibration import CalibratedCuts
-from analysis.cut_cells import cut_estimates
+from analysis.cut_cells import CalibratedCuts, cut_estimates
 from analysis.data import ItemMatrices, item_matrices
 from analysis.design import Design, IntArray, build_design
 from analysis.domains import Domains, build_domains, cuts
