@@ -4,12 +4,12 @@
 residuals (`analysis.calibration`); `CalibratedCuts` does it for the many cuts of one table, with
 what they share computed once.
 
-`analysis.tables.compute_indices` estimates each cut of a table (each period, each category of each
-``by`` column) on its own. A unit page's breakdowns are seventeen cuts of a few hundred respondents,
-and each cut paid the fixed cost of two passes over the respondents, the residuals, the domain sums and
-a frame of its own: 2.5 ms a cut, where the respondents themselves cost almost nothing.
+Estimated one by one, the cuts of a table (each period, each category of each ``by`` column of
+`analysis.tables.compute_indices`) each pay the fixed cost of two passes over the respondents, the
+residuals, the domain sums and a frame of their own: a unit page's breakdowns are seventeen cuts of a
+few hundred respondents, 2.5 ms a cut, where the respondents themselves cost almost nothing.
 
-Here the cuts of a batch are stacked: cut ``c``'s respondents get units ``c·U + u`` and its domains
+So `cut_estimates` stacks the cuts of a batch: cut ``c``'s respondents get units ``c·U + u`` and its domains
 ``c·D + d``, so the cells of different cuts never meet, and one `sufficient.cell_statistics`, one
 `estimates.domain_estimates` give every cut's rows. Each (stratum, unit) cell holds the same
 respondents in the same order as when its cut is estimated alone, so the figures are the same to the
