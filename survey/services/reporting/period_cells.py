@@ -104,18 +104,16 @@ def _by_month(session: Session, rows: Sequence[AggregateRow], ids: Collection[in
         if found.cells is None:
             return None
         months.append((label, found))
-    frames, offset = [], 0
-    for _label, month in months:
-        if month.cells is not None and len(month.cells):
-            # each month's calibration cells numbered after the previous months' (`month_weights`)
-            frames.append(month.cells.assign(calibration_cell=month.cells["calibration_cell"] + offset))
-            offset += int(month.cells["calibration_cell"].max()) + 1
-    # the rows' order (unit, month, field): months side by side, then each unit's months together
-    cells = pd.concat(frames, ignore_index=True)
-    unit_ids = [month.unit_ids for _label, month in months if month.cells is not None and len(month.cells)]
-    order = np.argsort(np.concatenate(unit_ids), kind="stable")
-    cells = cells.take(order).reset_index(drop=True)
     weighed = [month for _label, month in months if month.cells is not None and len(month.cells)]
+    frames, offset = [], 0
+    for month in weighed:
+        assert month.cells is not None
+        # each month's calibration cells numbered after the previous months' (`month_weights`)
+        frames.append(month.cells.assign(calibration_cell=month.cells["calibration_cell"] + offset))
+        offset += int(month.cells["calibration_cell"].max()) + 1
+    # the rows' order (unit, month, field): months side by side, then each unit's months together
+    order = np.argsort(np.concatenate([month.unit_ids for month in weighed]), kind="stable")
+    cells = pd.concat(frames, ignore_index=True).take(order).reset_index(drop=True)
     reports = [month.collapsed for month in weighed if not month.collapsed.empty]
     # as `month_weights` puts the months' reports together: the first month's (empty) when none merged
     collapsed = (pd.concat(reports, ignore_index=True) if reports
