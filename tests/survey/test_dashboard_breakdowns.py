@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 
 from survey.extensions import db
 from survey.models import Role, Unit
+from survey.services.reporting import breakdowns
 from survey.services.reporting.breakdowns import NOT_ANSWERED, hidden_categories, overall_of_all
 from survey.services.reporting.indices import unit_indices
 from survey.services.reporting.periods import Period
@@ -125,3 +127,15 @@ def test_respondent_profile_counts_and_shares_with_the_same_groups_hidden(bapp: 
     assert re.search(r">24</td>\s*<td class=\"num\">61,5%<", age["3"])  # 24 of 39
     assert "%" not in age["1"] and "%" not in age["2"]
     assert "39 người trả lời" in html
+
+
+def test_category_keys_spell_each_value_once_and_missing_as_not_answered() -> None:
+    """Answer codes become their integer text, text stays itself, and a missing value (None, NaN, an
+    empty text) is "not answered", on the index of the values given."""
+    codes = pd.Series([3.0, None, 1.0, float("nan"), 3.0], index=[5, 6, 7, 8, 9], name="age_band")
+    assert breakdowns._keys(codes, True).tolist() == ["3", NOT_ANSWERED, "1", NOT_ANSWERED, "3"]
+    assert list(breakdowns._keys(codes, True).index) == [5, 6, 7, 8, 9]
+    text = pd.Series(["qr", None, "", float("nan"), "kiosk", "qr"], dtype=object, name="channel")
+    assert breakdowns._keys(text, False).tolist() == ["qr", NOT_ANSWERED, NOT_ANSWERED, NOT_ANSWERED, "kiosk",
+                                                      "qr"]
+    assert breakdowns._keys(pd.Series(["5", "x"], dtype=object), True).tolist() == ["5", NOT_ANSWERED]

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
+import numpy as np
 import pandas as pd
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
@@ -105,12 +106,18 @@ class _Counts:
 
 
 def _keys(values: pd.Series, numeric: bool) -> pd.Series:
-    """Category codes as strings: "3" for an answer code 3.0, NOT_ANSWERED for a missing value."""
+    """Category codes as strings: "3" for an answer code 3.0, NOT_ANSWERED for a missing value (or an
+    empty text). Each distinct value is spelled once: a year's respondents are thousands of rows and a
+    variable a handful of categories."""
     if numeric:
-        codes = pd.to_numeric(values, errors="coerce")
-        return codes.map(lambda v: NOT_ANSWERED if pd.isna(v) else str(int(v)))
-    return values.map(lambda v: NOT_ANSWERED if v is None or (isinstance(v, float) and math.isnan(v))
-                      or str(v) == "" else str(v))
+        at, found = pd.factorize(pd.to_numeric(values, errors="coerce"))  # missing: -1
+        spelled = [str(int(v)) for v in found.tolist()]
+    else:
+        at, found = pd.factorize(values)
+        spelled = [NOT_ANSWERED if str(v) == "" else str(v) for v in found.tolist()]
+    # the text type pandas infers, as `Series.map` gave it
+    return pd.Series(np.array([*spelled, NOT_ANSWERED], dtype=object)[at].tolist(), index=values.index,
+                     name=values.name)
 
 
 def _profile_items(instrument: Instrument) -> list[SingleChoiceItem]:
