@@ -1,6 +1,6 @@
 """The database's own count of responses by status (`models.ResponseTally`), rebuilt and checked.
 
-Triggers on `responses` keep the tallies (the migration that creates them says how); nothing in the
+Triggers on `responses` keep the tallies (the migrations that create them say how); nothing in the
 app writes them but `rebuild_tallies`, which `flask aggregates rebuild` runs beside the aggregates'
 rebuild for a database whose triggers were once off (a data-only restore with triggers disabled, a
 SQLite migration that rebuilt the table without them). `tally_differences` compares them with the
