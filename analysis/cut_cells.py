@@ -273,8 +273,8 @@ def _stacked(items: ItemMatrices, design: Design, domains: Domains, batch: list[
         everyone = np.tile(np.arange(len(unit), dtype=np.intp), k)
         stacked_units = np.repeat(np.arange(k), len(unit)) * n_units + np.tile(unit, k)
         residuals = np.concatenate([calibrated.residual(r) for r in batch])
-        variance = cell_statistics(items, design, unit, membership, everyone, row_units=stacked_units,
-                                   row_values=residuals)
+        variance = cell_statistics(items, design, unit, membership, everyone, residuals,
+                                   row_units=stacked_units)
         cells = with_variance(cells, variance, n_domains * k)
     table = domain_estimates(cells, design, items, n_domains * k, stat_types)
     stacked_domain = table["domain"].to_numpy()

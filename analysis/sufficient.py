@@ -141,7 +141,6 @@ def cell_statistics(
     values: FloatArray | None = None,
     *,
     row_units: IntArray | None = None,
-    row_values: FloatArray | None = None,
 ) -> CellStatistics:
     """Compute the sufficient statistics of every (stratum, domain) cell in one respondent pass.
 
@@ -155,19 +154,18 @@ def cell_statistics(
         Pairs ``(unit, domain)``: every domain each unit belongs to (itself, its ancestors, total).
     rows : numpy.ndarray of int, optional
         The respondents of this cut (period x grouping); all when omitted.
-    values : numpy.ndarray, shape (n, layout.n_totals), optional
-        Row-level variables to total instead of the weighted answers ``w x`` (every respondent, not
-        only `rows`): the calibrated residuals of `analysis.calibration`. Only the variance parts
+    values : numpy.ndarray, shape (len(rows), layout.n_totals), optional
+        Row-level variables to total instead of the weighted answers ``w x``, one row per entry of
+        `rows`: the calibrated residuals of `analysis.calibration` (over every respondent whose residual
+        can be non-zero, so `rows` is then every respondent, or each cut's). Only the variance parts
         (``totals``, ``cross``, ``pair_cross``) are computed then; the counts and sums of weights,
         which are the estimate cells', are left at zero.
     row_units : numpy.ndarray of int, optional
         The unit code of each entry of `rows`, instead of ``unit[rows]``: the cuts of a table stacked
         in one pass give each cut's respondents units of their own (`analysis.cut_cells`); `rows` may
         then name a respondent more than once.
-    row_values : numpy.ndarray, shape (len(rows), layout.n_totals), optional
-        As `values`, one row per entry of `rows` rather than per respondent.
 
-    `values` and `row_values` may hold only the first ``2 K`` columns (the criteria's satisfied and
+    `values` may hold only the first ``2 K`` columns (the criteria's satisfied and
     valid indicators): then only those totals and their cross-products are computed, and the pairs'
     are left at zero (`analysis.cut_cells.CalibratedCuts`, ``ratios_only``).
 
@@ -198,8 +196,8 @@ def cell_statistics(
     else:
         order = np.lexsort((psu_rows, base_key_rows))
     rows, base_key_rows, psu_rows = rows[order], base_key_rows[order], psu_rows[order]
-    if row_values is not None:
-        row_values = row_values[order]
+    if values is not None:
+        values = values[order]
     new_cell = base_key_rows[1:] != base_key_rows[:-1]
     cell_start = np.flatnonzero(np.r_[len(rows) > 0, new_cell])
     psu_start = np.flatnonzero(np.r_[len(rows) > 0, new_cell | (psu_rows[1:] != psu_rows[:-1])])
@@ -244,8 +242,6 @@ def cell_statistics(
         psu_present[c0:c1] = np.add.reduceat(present.astype(np.float64), psu_cells, axis=0)
         return np.add.reduceat(x, local_psus, axis=0)
 
-    variance_of = row_values if row_values is not None else values  # by entry of `rows`, or by respondent
-
     def process(c0: int, c1: int) -> None:
         r0 = cell_start[c0]
         r1 = cell_start[c1] if c1 < nb else len(rows)
@@ -253,10 +249,10 @@ def cell_statistics(
         p1 = cell_psu_start[c1] if c1 < nb else len(psu_start)
         psu_cells = cell_psu_start[c0:c1] - p0
         local_psus = psu_start[p0:p1] - r0
-        if variance_of is None:
+        if values is None:
             x = weighted_answers(c0, c1, r0, r1, local_psus, psu_cells)
         else:  # the variance parts alone (a calibrated cut's, over every respondent: see `values`)
-            x = variance_of[r0:r1] if row_values is not None else variance_of[rows[r0:r1]]
+            x = values[r0:r1]
             if design.psu is not None:
                 x = np.add.reduceat(x, local_psus, axis=0)
         totals[c0:c1, : x.shape[1]] = np.add.reduceat(x, psu_cells, axis=0)

@@ -27,7 +27,7 @@ from survey.services.reporting.index_cache import VersionedCache, data_version
 from survey.services.reporting.month_weights import month_part, period_cell_weights
 from survey.services.reporting.period_weights import WEIGHTED_METHOD
 from survey.services.reporting.periods import Period, month_spans
-from survey.services.reporting.table_update import combined_digests, month_digests
+from survey.services.reporting.table_update import combined_digests, month_digests, unit_digests
 
 # unit id, unit code, month, field, respondents, sums, and a digest of the sums (`table_update.sums_digest`)
 AggregateRow = tuple[int, str, str, str, int, bytes, bytes]
@@ -61,7 +61,7 @@ def weighted_cells(session: Session, rows: Sequence[AggregateRow], ids: Collecti
     blobs = [row[6] for row in rows]
     return WeightedCells(cells, weighting, result is not None,
                          pd.DataFrame() if result is None else result.collapsed,
-                         combined_digests([month_digests(cells, blobs, result is not None)]))
+                         unit_digests(cells, blobs, result is not None))
 
 
 def _frame(rows: Sequence[AggregateRow]) -> pd.DataFrame:
@@ -81,7 +81,7 @@ class _Month:
 
     cells: pd.DataFrame | None
     collapsed: pd.DataFrame
-    digests: dict[str, bytes]  # unit code -> digest of its cells this month
+    digests: dict[tuple[str, str], bytes]  # (unit code, month) -> digest of the unit's cells this month
     unit_ids: npt.NDArray[np.int64]  # of the cells: what puts a period's months back in the rows' order
 
 
@@ -119,8 +119,7 @@ def _by_month(session: Session, rows: Sequence[AggregateRow], ids: Collection[in
     collapsed = (pd.concat(reports, ignore_index=True) if reports
                  else weighed[0].collapsed if weighed else pd.DataFrame())
     return WeightedCells(cells, WEIGHTED_METHOD, True, collapsed,
-                         combined_digests([{(unit, label): digest for unit, digest in month.digests.items()}
-                                           for label, month in months]))
+                         combined_digests([month.digests for _label, month in months]))
 
 
 def _month(session: Session, rows: list[AggregateRow], ids: Collection[int], first: date, last: date,
@@ -135,9 +134,7 @@ def _month(session: Session, rows: list[AggregateRow], ids: Collection[int], fir
     if result is None:  # no respondents and no frame: nothing to add
         return _Month(cells, pd.DataFrame(), {}, unit_ids)
     _weigh(cells, result)
-    digests = month_digests(cells, [row[6] for row in rows], True)
-    return _Month(cells, result.collapsed, {unit: digest for (unit, _label), digest in digests.items()},
-                  unit_ids)
+    return _Month(cells, result.collapsed, month_digests(cells, [row[6] for row in rows], True), unit_ids)
 
 
 # Process-local: a month of a province's cells is about a thousand rows.
