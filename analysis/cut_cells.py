@@ -13,9 +13,11 @@ So `cut_estimates` stacks the cuts of a batch: cut ``c``'s respondents get units
 ``c·D + d``, so the cells of different cuts never meet, and one `sufficient.cell_statistics`, one
 `estimates.domain_estimates` give every cut's rows. Each (stratum, unit) cell holds the same
 respondents in the same order as when its cut is estimated alone, so the figures are the same to the
-bit (tests/analysis/test_cut_cells.py). A batch holds at most `MAX_ENTRIES` rows of respondents (a
-calibrated cut's variance pass reads every respondent), so memory stays bounded; a calibration whose
-blocks cross units needs a residual per domain and keeps the cut-by-cut computation.
+bit (tests/analysis/test_cut_cells.py). The calibrated variance parts of post-stratified respondents
+are summed by weighting cell from the cuts' own respondents (`analysis.residual_cells`: the same sums
+in another order, equal to 1e-12); with other calibrations each cut's residual is written out for
+every respondent. A batch holds at most `MAX_ENTRIES` rows of respondents, so memory stays bounded; a
+calibration whose blocks cross units needs a residual per domain and keeps the cut-by-cut computation.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from analysis.data import FloatArray, ItemMatrices
 from analysis.design import Design, IntArray
 from analysis.domains import Domains
 from analysis.estimates import domain_estimates
-from analysis.sufficient import CellStatistics, cell_statistics, row_values
+from analysis.residual_cells import applies, residual_cells
+from analysis.sufficient import CellStatistics, cell_statistics, row_values, unit_cells
 
 MAX_ENTRIES = 65_536  # rows of respondents in one batch (x ~100 totals of 8 bytes: about 50 MB)
 
@@ -110,6 +113,19 @@ class CalibratedCuts:
         """Whether every block of the calibration lies within one unit: one residual per cut
         (`residual`) then serves every domain."""
         return bool((pd.Series(self.unit).groupby(self.calibration.blocks()).nunique() <= 1).all())
+
+    def row_values(self, rows: IntArray) -> FloatArray:
+        """The row values of respondents `rows` (the criteria's columns alone when ``ratios_only``).
+
+        Parameters
+        ----------
+        rows : numpy.ndarray of int
+
+        Returns
+        -------
+        numpy.ndarray, shape (len(rows), T)
+        """
+        return self._row_values[rows]
 
     def _values(self, rows: IntArray) -> FloatArray:
         """Every respondent's row values, zero outside the cut."""
@@ -238,7 +254,9 @@ def cut_estimates(items: ItemMatrices, design: Design, domains: Domains, cut_row
     if calibrated is not None and not calibrated.nested:
         return [domain_estimates(calibrated.cells(rows), design, items, n_domains, stat_types)
                 for rows in cut_rows]
-    everyone = len(domains.unit_codes) if calibrated is not None else 0
+    # the direct residual pass reads every respondent once per cut; summed by cell, a cut its own alone
+    by_cell = calibrated is None or applies(design, calibrated.calibration)
+    everyone = 0 if by_cell else len(domains.unit_codes)
     frames: list[pd.DataFrame] = []
     for batch in _batches([len(rows) + everyone for rows in cut_rows]):
         frames.extend(_stacked(items, design, domains, [cut_rows[i] for i in batch], calibrated, stat_types))
@@ -268,8 +286,13 @@ def _stacked(items: ItemMatrices, design: Design, domains: Domains, batch: list[
                   np.concatenate([c * n_domains + member_domain for c in range(k)]))
     rows = np.concatenate(batch)
     cut = np.repeat(np.arange(k), [len(r) for r in batch])
-    cells = cell_statistics(items, design, unit, membership, rows, row_units=cut * n_units + unit[rows])
-    if calibrated is not None:
+    members = unit_cells(items, design, unit, rows, row_units=cut * n_units + unit[rows])
+    cells = members.in_domains(membership)
+    if calibrated is not None and applies(design, calibrated.calibration):
+        variance = residual_cells(members, design, calibrated.calibration, unit, n_units, k, rows, cut,
+                                  calibrated.row_values(rows)).in_domains(membership)
+        cells = with_variance(cells, variance, n_domains * k)
+    elif calibrated is not None:
         everyone = np.tile(np.arange(len(unit), dtype=np.intp), k)
         stacked_units = np.repeat(np.arange(k), len(unit)) * n_units + np.tile(unit, k)
         residuals = np.concatenate([calibrated.residual(r) for r in batch])

@@ -132,6 +132,39 @@ def _batch_matrices(items: ItemMatrices, rows: IntArray) -> tuple[FloatArray, Fl
     return x, d
 
 
+@dataclass(frozen=True)
+class UnitCells:
+    """`CellStatistics` per (stratum, unit) cell, before they are summed into domains (`in_domains`).
+
+    Attributes
+    ----------
+    layout : Layout
+    stratum, unit : numpy.ndarray of int, shape (B,)
+    arrays : tuple of numpy.ndarray
+        ``totals, cross, pair_cross, psu_present, rows, rows_positive, sum_w, sum_w2``, each with B
+        rows, as in `CellStatistics`.
+    """
+
+    layout: Layout
+    stratum: IntArray
+    unit: IntArray
+    arrays: tuple[FloatArray, ...]
+
+    def in_domains(self, membership: tuple[IntArray, IntArray]) -> CellStatistics:
+        """The (stratum, domain) cells: each unit cell added to every domain its unit belongs to.
+
+        Parameters
+        ----------
+        membership : (numpy.ndarray, numpy.ndarray)
+            As in `cell_statistics`.
+
+        Returns
+        -------
+        CellStatistics
+        """
+        return aggregate_to_domains(self.layout, self.stratum, self.unit, membership, *self.arrays)
+
+
 def cell_statistics(
     items: ItemMatrices,
     design: Design,
@@ -178,6 +211,24 @@ def cell_statistics(
     Binder DA (1983). On the variances of asymptotically normal estimators from complex surveys.
     *International Statistical Review* 51(3):279-292.
     Wolter KM (2007). *Introduction to Variance Estimation*, 2nd ed., ch. 6 (Taylor series). Springer.
+    """
+    return unit_cells(items, design, unit, rows, values, row_units=row_units).in_domains(membership)
+
+
+def unit_cells(
+    items: ItemMatrices,
+    design: Design,
+    unit: IntArray,
+    rows: IntArray | None = None,
+    values: FloatArray | None = None,
+    *,
+    row_units: IntArray | None = None,
+) -> UnitCells:
+    """`cell_statistics` per (stratum, unit) cell, before the domains: the parameters are its own.
+
+    Returns
+    -------
+    UnitCells
     """
     layout = Layout(len(items.criteria), len(items.elements), len(items.separate))
     k2 = 2 * layout.k
@@ -272,10 +323,8 @@ def cell_statistics(
     else:
         for c0, c1 in batches:
             process(c0, c1)
-    return aggregate_to_domains(
-        layout, base_stratum, base_unit, membership, totals, cross, pair_cross,
-        psu_present, rows_all, rows_pos, sum_w, sum_w2,
-    )
+    return UnitCells(layout, base_stratum, base_unit,
+                     (totals, cross, pair_cross, psu_present, rows_all, rows_pos, sum_w, sum_w2))
 
 
 _BATCH_ROWS = 32_768
