@@ -85,6 +85,30 @@ class PendingLeague:
         return self._done
 
 
+# A child's page shows its siblings' league around itself: the first and last rows, and its neighbours.
+LEAGUE_ENDS, LEAGUE_AROUND, LEAGUE_WHOLE = 3, 5, 25
+
+
+def league_window(table: pd.DataFrame, code: str) -> list[int | None]:
+    """The positions of `table`'s rows a child's page shows (None where rows are left out): all of a
+    league of at most `LEAGUE_WHOLE` rows, else the first and last `LEAGUE_ENDS` and `LEAGUE_AROUND`
+    either side of unit `code`. A province's 500 communes on each commune's page were 2,000 of its
+    2,300 figures and a long scroll on a phone; the page links to the whole table."""
+    n = len(table)
+    if n <= LEAGUE_WHOLE:
+        return list(range(n))
+    kept = set(range(LEAGUE_ENDS)) | set(range(n - LEAGUE_ENDS, n))
+    for here in np.flatnonzero(table["unit"].to_numpy() == code).tolist():
+        kept |= set(range(max(here - LEAGUE_AROUND, 0), min(here + LEAGUE_AROUND + 1, n)))
+    shown: list[int | None] = []
+    for at in range(n):
+        if at in kept or (at - 1 in kept and at + 1 in kept):  # a gap of one row: the row itself
+            shown.append(at)
+        elif not shown or shown[-1] is not None:
+            shown.append(None)
+    return shown
+
+
 _LEAGUES: VersionedCache[tuple[pd.DataFrame | None, str]] = VersionedCache(64, name="leagues")
 # Threads start when first used, in the worker process (never before a fork); two, for a threaded server.
 _THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="league")
