@@ -209,3 +209,35 @@ def test_the_pages_of_a_provinces_children_share_its_league(capp: Flask,
     assert len(computed) == 2 and not after.equals(first)
     league._LEAGUES._entries.clear()  # computed again: the same table
     pd.testing.assert_frame_equal(_league_on_the_page_of(capp, "HL-TTHCC"), after)
+
+
+def test_a_tree_of_every_unit_is_stamped_as_every_unit(capp: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The province's whole tree reads every unit's stamps (no list of its thousand ids) and moves with a
+    response; a subtree one unit short reads its own, which that unit's response leaves alone."""
+    def versions() -> tuple[index_cache.Version, index_cache.Version, index_cache.Version]:
+        with capp.app_context():
+            session = db.session()
+            every = set(session.scalars(sa.select(Unit.id)))
+            counter = session.scalars(sa.select(Counter).order_by(Counter.id)).first()
+            assert counter is not None
+            short = every - {counter.unit_id}
+            found = (index_cache.data_version(session, every, NOVEMBER.first, NOVEMBER.last),
+                     index_cache.data_version(session, None, NOVEMBER.first, NOVEMBER.last),
+                     index_cache.data_version(session, short, NOVEMBER.first, NOVEMBER.last))
+            db.session.remove()
+            return found
+
+    statements: list[str] = []
+    with capp.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    every, none, short = versions()
+    assert every == none and short != none
+    stamp_reads = [s for s in statements if "index_aggregates" in s or "response_tallies" in s]
+    assert not any("unit_id IN" in s for s in stamp_reads[:2])  # the whole tree's: no list of ids
+    with capp.app_context():
+        counter = db.session.scalars(sa.select(Counter).order_by(Counter.id)).first()
+        assert counter is not None
+        submit(db.session(), counter, {"e1_info": 5}, datetime(2026, 11, 20, 3, tzinfo=UTC))
+        db.session.commit()
+    after = versions()
+    assert after[0] == after[1] and after[0] != every and after[2] == short
