@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.data import AnalysisInputError
+from analysis.data import AnalysisInputError, item_matrices, no_respondents
 from analysis.design import LonelyPSUError
 from analysis.tables import Estimate, compute_indices
 from instruments.index import IndexDefinition
@@ -191,3 +191,17 @@ def test_fpc_given_as_text_fractions_is_read(household: pd.DataFrame) -> None:
                                compute_indices(household, TWO, **kwargs)["se"], rtol=1e-12)
     with pytest.raises(AnalysisInputError, match="fpc values must be positive"):
         compute_indices(household.assign(fpc="many"), TWO, **kwargs)
+
+
+def test_the_matrices_without_respondents_are_shared_and_read_only(definition: IndexDefinition) -> None:
+    """`no_respondents` is asked for by every table computed from sums: one object per definition, the
+    layout of an empty frame's, which no caller can change."""
+    shared = no_respondents(definition)
+    assert no_respondents(definition) is shared
+    fresh = item_matrices(pd.DataFrame(columns=definition.item_ids, dtype=np.float64), definition)
+    for name, value in vars(fresh).items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(getattr(shared, name), value)
+            assert getattr(shared, name).shape == value.shape and not getattr(shared, name).flags.writeable
+        else:
+            assert getattr(shared, name) == value
