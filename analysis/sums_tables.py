@@ -18,7 +18,7 @@ import pandas as pd
 from analysis.cell_sums import Int64Array, SumsLayout, sums_design
 from analysis.data import AnalysisInputError, no_respondents
 from analysis.design import LonelyPSU
-from analysis.domains import build_domains, only_domains
+from analysis.domains import only_domains, unit_domains
 from analysis.estimates import domain_estimates
 from analysis.intervals import DEFAULT_INTERVAL_METHOD, IntervalMethod
 from analysis.sufficient import aggregate_to_domains
@@ -121,7 +121,7 @@ def indices_from_unit_statistics(
     items = no_respondents(definition)
     if units.layout != SumsLayout.of(items):
         raise AnalysisInputError("the unit statistics are not in the layout of this definition")
-    found = build_domains(pd.Series(units.units, dtype=object), parents)
+    found = unit_domains(units.units, parents)
     wanted = found if domains is None else only_domains(found, domains)
     if not wanted.labels:
         return pd.DataFrame(columns=OUTPUT_COLUMNS)

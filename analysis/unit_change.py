@@ -32,7 +32,7 @@ from analysis.cell_sums import Int64Array, SumsLayout, sums_design
 from analysis.data import AnalysisInputError, FloatArray, no_respondents
 from analysis.design import IntArray, LonelyPSU
 from analysis.domain_sums import DomainSums
-from analysis.domains import build_domains, only_domains
+from analysis.domains import only_domains, unit_domains
 from analysis.period_contrast import CHANGE_COLUMNS, contrast_table
 from analysis.unit_statistics import UnitStatistics, unit_statistics
 from instruments.index import IndexDefinition
@@ -143,7 +143,7 @@ def change_from_unit_statistics(
         if not period.units:
             raise AnalysisInputError(f"no respondents in the {name} period")
     units = tuple(sorted(set(current.units) | set(previous.units)))
-    found = build_domains(pd.Series(units, dtype=object), parents)
+    found = unit_domains(units, parents)
     wanted = found if domains is None else only_domains(found, domains)
     if not wanted.labels:
         return pd.DataFrame(columns=CHANGE_COLUMNS)

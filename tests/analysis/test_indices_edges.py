@@ -8,6 +8,7 @@ import pytest
 
 from analysis.data import AnalysisInputError, item_matrices, no_respondents
 from analysis.design import LonelyPSUError
+from analysis.domains import build_domains, unit_domains
 from analysis.tables import Estimate, compute_indices
 from instruments.index import IndexDefinition
 
@@ -205,3 +206,18 @@ def test_the_matrices_without_respondents_are_shared_and_read_only(definition: I
             assert getattr(shared, name).shape == value.shape and not getattr(shared, name).flags.writeable
         else:
             assert getattr(shared, name) == value
+
+
+def test_the_domains_of_unit_rows_are_made_once_per_tree() -> None:
+    """`unit_domains` is `build_domains` of one row per unit, kept per units and tree (read-only)."""
+    units, parents = ["b", "a", "c"], {"a": "p", "b": "p", "c": None}
+    found = unit_domains(units, parents)
+    expected = build_domains(pd.Series(units, dtype=object), parents)
+    assert found.labels == expected.labels and found.levels == expected.levels
+    assert found.parents == expected.parents
+    np.testing.assert_array_equal(found.unit_codes, expected.unit_codes)
+    for mine, theirs in zip(found.membership, expected.membership, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    assert unit_domains(tuple(units), dict(parents)) is found
+    assert unit_domains(units, {**parents, "c": "p"}) is not found  # another tree
+    assert not found.unit_codes.flags.writeable and not found.membership[0].flags.writeable
