@@ -32,6 +32,7 @@ from analysis.tables import compute_indices
 from analysis.unit_statistics import UnitStatistics, unit_statistics, updated
 from instruments.index import IndexDefinition
 from instruments.model import Instrument
+from survey.binary_rows import binary_rows
 from survey.models import IndexAggregate, Unit
 from survey.query_lists import one_of
 from survey.services.reporting.aggregates import decode_rows, sums_layout
@@ -129,7 +130,7 @@ def _aggregate_rows(session: Session, ids: Collection[int], period: Period,
                         IndexAggregate.instrument_id == instrument.id,
                         IndexAggregate.instrument_version == instrument.version,
                         IndexAggregate.month.in_(list(missing)), IndexAggregate.respondents > 0))
-        for unit_id, code, month, field, respondents, sums in session.execute(query):
+        for unit_id, code, month, field, respondents, sums in binary_rows(session, query):
             earlier = known.get((unit_id, month, field))
             digest = earlier[6] if earlier is not None and earlier[5] == sums else sums_digest(sums)
             fetched[month].append((unit_id, code, month, field, respondents, sums, digest))
