@@ -20,8 +20,9 @@ from .test_calibration_r import PARENTS, _simulated, _simulated_weights
 
 
 def assert_close(found: pd.DataFrame, expected: pd.DataFrame, rtol: float = 1e-12) -> float:
-    """Every column equal, the floating ones to `rtol` relative to the larger value; the worst
-    relative difference returned."""
+    """Every column equal, the floating ones to `rtol` relative to the larger value (p-values, which are
+    probabilities, to `rtol` absolute: a p-value of 1e-200 is known to a few digits only); the worst
+    difference returned."""
     figures = [c for c in expected.columns if pd.api.types.is_float_dtype(expected[c])]
     pd.testing.assert_frame_equal(found.drop(columns=figures), expected.drop(columns=figures),
                                   check_exact=True)
@@ -33,7 +34,8 @@ def assert_close(found: pd.DataFrame, expected: pd.DataFrame, rtol: float = 1e-1
         assert np.array_equal(left[~finite], right[~finite], equal_nan=True), column
         both = finite & np.isfinite(left)
         assert both.sum() == finite.sum(), column
-        scale = np.maximum(np.abs(left[both]), np.abs(right[both]))
+        scale = (np.ones(int(both.sum())) if column == "p_value"
+                 else np.maximum(np.abs(left[both]), np.abs(right[both])))
         differs = np.abs(left[both] - right[both]) / np.where(scale > 0, scale, 1)
         worst = max(worst, float(np.max(differs, initial=0.0)))
         assert worst <= rtol, (column, worst)

@@ -33,6 +33,8 @@ import pandas as pd
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from analysis.cut_sums import CutSums, added, cut_sums, cut_table
+from analysis.poststratification import PoststratResult
 from analysis.small_cells import Relation, suppress_small_cells
 from analysis.tables import compute_indices
 from instruments.index import IndexDefinition
@@ -41,7 +43,7 @@ from survey.models import Channel, Unit
 from survey.services.reporting.index_cache import VersionedCache, data_version
 from survey.services.reporting.indices import MIN_N, instrument_for
 from survey.services.reporting.period_weights import respondent_weights
-from survey.services.reporting.periods import Period
+from survey.services.reporting.periods import Period, month_spans
 from survey.services.reporting.respondent_data import load_respondents_cached
 from survey.services.reporting.small_cells import SMALL_CELL
 from survey.services.staff.access import subtree_ids
@@ -137,36 +139,145 @@ def _computed(session: Session, unit: Unit, instrument: Instrument, period: Peri
     hit = _CACHE.get(key, version)
     if hit is not None:
         return hit
-    data = load_respondents_cached(session, ids, period.first, period.last, instrument).frame
-    out: dict[str, _Counts] = {}
-    if not data.empty:
-        weighting, _method = respondent_weights(session, data, ids, period.first, period.last, weighted,
-                                                min_cell)
-        definition = IndexDefinition.from_instrument(instrument)
-        variables = [("field", False), ("channel", False),
-                     *((item.id, True) for item in _profile_items(instrument))]
-        frame = data.copy()
-        frame[_SCOPE] = unit.code
-        keys = {variable: _keys(data[variable], numeric) for variable, numeric in variables}
-        columns = {variable: f"{_GROUP}:{variable}" for variable in keys}
-        for variable, column in columns.items():
-            frame[column] = keys[variable]
-        # Every variable cut on its own in one call: one design, one weighting, one "all" cut (no category
-        # is ever "", which marks the rows of the other variables' cuts).
-        table = compute_indices(
-            frame, definition, unit_col=_SCOPE, strata_col="unit", by=list(columns.values()),
-            crossed_by=False, weights=None if weighting is None else weighting.weights,
-            calibration=None if weighting is None else weighting.calibration,
-            targets=target, min_n=MIN_N, lonely_psu="adjust", stat_types=("overall_index",))
-        rows = table[(table["domain"] == unit.code) & (table["stat_type"] == "overall_index")]
-        records = cast(list[dict[str, Any]], rows.to_dict("records"))
-        for variable, column in columns.items():
-            others = [other for other in columns.values() if other != column]
-            out[variable] = _Counts(
-                respondents={str(k): int(v) for k, v in keys[variable].value_counts().items()},
-                index={str(r[column]): r for r in records if all(r[other] == "" for other in others)})
+    # A longer period from its months' sums, each kept under its month's version (`analysis.cut_sums`)
+    found = _from_months(session, unit, ids, instrument, period, weighted, target, min_cell)
+    out = found if found is not None else _from_period(session, unit, ids, instrument, period, weighted,
+                                                       target, min_cell)
     _CACHE.put(key, version, out)
     return out
+
+
+def _variables(instrument: Instrument) -> list[tuple[str, bool]]:
+    """The variables broken down by, each with whether its values are answer codes."""
+    return [("field", False), ("channel", False), *((item.id, True) for item in _profile_items(instrument))]
+
+
+def _cut_frame(data: pd.DataFrame, unit: Unit, instrument: Instrument
+               ) -> tuple[pd.DataFrame, dict[str, pd.Series], dict[str, str]]:
+    """The respondents with the unit as their one domain and a category column per variable; the
+    categories; each variable's column."""
+    frame = data.copy()
+    frame[_SCOPE] = unit.code
+    keys = {variable: _keys(data[variable], numeric) for variable, numeric in _variables(instrument)}
+    columns = {variable: f"{_GROUP}:{variable}" for variable in keys}
+    for variable, column in columns.items():
+        frame[column] = keys[variable]
+    return frame, keys, columns
+
+
+def _counted(table: pd.DataFrame, unit: Unit, respondents: dict[str, dict[str, int]],
+             columns: dict[str, str]) -> dict[str, _Counts]:
+    """Each variable's respondents and overall rows (its column's value, the others' "")."""
+    rows = table[(table["domain"] == unit.code) & (table["stat_type"] == "overall_index")]
+    records = cast(list[dict[str, Any]], rows.to_dict("records"))
+    out: dict[str, _Counts] = {}
+    for variable, column in columns.items():
+        others = [other for other in columns.values() if other != column]
+        out[variable] = _Counts(
+            respondents=respondents[variable],
+            index={str(r[column]): r for r in records if all(r[other] == "" for other in others)})
+    return out
+
+
+def _from_period(session: Session, unit: Unit, ids: set[int], instrument: Instrument, period: Period,
+                 weighted: bool, target: float, min_cell: int) -> dict[str, _Counts]:
+    """The breakdowns from the period's respondents at once."""
+    data = load_respondents_cached(session, ids, period.first, period.last, instrument).frame
+    if data.empty:
+        return {}
+    weighting, _method = respondent_weights(session, data, ids, period.first, period.last, weighted,
+                                            min_cell)
+    frame, keys, columns = _cut_frame(data, unit, instrument)
+    # Every variable cut on its own in one call: one design, one weighting, one "all" cut (no category
+    # is ever "", which marks the rows of the other variables' cuts).
+    table = compute_indices(
+        frame, IndexDefinition.from_instrument(instrument), unit_col=_SCOPE, strata_col="unit",
+        by=list(columns.values()), crossed_by=False, weights=None if weighting is None else weighting.weights,
+        calibration=None if weighting is None else weighting.calibration,
+        targets=target, min_n=MIN_N, lonely_psu="adjust", stat_types=("overall_index",))
+    return _counted(table, unit, {v: _tallied(k) for v, k in keys.items()}, columns)
+
+
+def _tallied(categories: pd.Series) -> dict[str, int]:
+    """Respondents per category, by category (the same order however they were counted)."""
+    return dict(sorted((str(k), int(v)) for k, v in categories.value_counts().items()))
+
+
+@dataclass(frozen=True)
+class _Month:
+    """A month's part of a longer period's breakdowns: its cuts' sums (None: no respondents) and its
+    respondents per category."""
+
+    sums: CutSums | None
+    respondents: dict[str, dict[str, int]]
+
+
+# Process-local, each month under its own version: a new response recomputes its month's sums only.
+_MONTHS: VersionedCache[_Month] = VersionedCache(256)
+
+
+def _from_months(session: Session, unit: Unit, ids: set[int], instrument: Instrument, period: Period,
+                 weighted: bool, target: float, min_cell: int) -> dict[str, _Counts] | None:
+    """The breakdowns of a period of several months from each month's sums added; None for a single
+    month, or when the months not kept cannot be weighted (the period's own weighting then decides).
+
+    The weighting cells are a unit's month, each weighted ``N_c / n_c`` whatever the other months hold,
+    so the months computed together (those not kept, and any between them) are weighted as the period
+    weighs them, and their sums are the period's parts."""
+    spans = month_spans(period.first, period.last)
+    if len(spans) < 2:
+        return None
+    url = str(session.get_bind().engine.url)
+    keys = {span: (url, unit.id, instrument.key, span[0].strftime("%Y-%m"), weighted, min_cell)
+            for span in spans}
+    versions = {span: data_version(session, ids, *span) for span in spans}
+    months = {span: _MONTHS.get(keys[span], versions[span]) for span in spans}
+    missing = [span for span, month in months.items() if month is None]
+    if missing:
+        first, last = missing[0][0], missing[-1][1]
+        data = load_respondents_cached(session, ids, first, last, instrument).frame
+        weighting = None
+        if not data.empty:
+            weighting, _method = respondent_weights(session, data, ids, first, last, weighted, min_cell)
+            if weighted and weighting is None:
+                return None
+        computed = _months_of(data, unit, instrument, weighting)
+        for span in spans:
+            if first <= span[0] <= last:
+                month = computed.get(span[0].strftime("%Y-%m"), _Month(None, {}))
+                _MONTHS.put(keys[span], versions[span], month)
+                months[span] = month
+    kept = [month for month in months.values() if month is not None]
+    parts = [month.sums for month in kept if month.sums is not None]
+    if not parts:
+        return {}
+    table = cut_table(added(parts), IndexDefinition.from_instrument(instrument), targets=target, min_n=MIN_N,
+                      stat_types=("overall_index",))
+    respondents: dict[str, dict[str, int]] = {}
+    for month in kept:
+        for variable, counts in month.respondents.items():
+            into = respondents.setdefault(variable, {})
+            for category, n in counts.items():
+                into[category] = into.get(category, 0) + n
+    respondents = {variable: dict(sorted(counts.items())) for variable, counts in respondents.items()}
+    columns = {variable: f"{_GROUP}:{variable}" for variable, _numeric in _variables(instrument)}
+    return _counted(table, unit, respondents, columns)
+
+
+def _months_of(data: pd.DataFrame, unit: Unit, instrument: Instrument, weighting: PoststratResult | None
+               ) -> dict[str, _Month]:
+    """Each month's part of respondents `data` (local month label -> `_Month`), in one pass."""
+    if data.empty:
+        return {}
+    frame, keys, columns = _cut_frame(data, unit, instrument)
+    sums = cut_sums(frame, IndexDefinition.from_instrument(instrument), unit_col=_SCOPE, strata_col="unit",
+                    by=list(columns.values()), weights=None if weighting is None else weighting.weights,
+                    calibration=None if weighting is None else weighting.calibration, ratios_only=True,
+                    part_col="month")
+    month_of = data["month"].astype(str).to_numpy()
+    return {label: _Month(part, {variable: _tallied(categories[month_of == label])
+                                 for variable, categories in keys.items()})
+            for label, part in sums.items()}
 
 
 def hidden_categories(respondents: Mapping[str, int], index_n: Mapping[str, int]) -> frozenset[str] | None:
