@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from survey.services.reporting import league
-from survey.services.reporting.league import league_window
+from survey.services.reporting.league import LeftOut, league_window
 from tests.survey.conftest import unit_id
 from tests.survey.test_dashboard_small_cells import QUERY, _province, large  # noqa: F401 (a fixture)
 
@@ -25,13 +25,14 @@ def test_a_short_league_is_shown_whole() -> None:
 
 
 def test_a_long_league_shows_its_ends_and_the_units_around_this_one() -> None:
-    assert league_window(_league(100), "U050") == [0, 1, 2, None, *range(45, 56), None, 97, 98, 99]
-    assert league_window(_league(100), "U003") == [*range(0, 9), None, 97, 98, 99]
-    assert league_window(_league(100), "U099") == [0, 1, 2, None, *range(94, 100)]
+    assert league_window(_league(100), "U050") == [0, 1, 2, LeftOut(42), *range(45, 56), LeftOut(41),
+                                                   97, 98, 99]
+    assert league_window(_league(100), "U003") == [*range(0, 9), LeftOut(88), 97, 98, 99]
+    assert league_window(_league(100), "U099") == [0, 1, 2, LeftOut(91), *range(94, 100)]
     # a gap of one row is shown rather than marked
-    assert league_window(_league(100), "U009") == [*range(0, 15), None, 97, 98, 99]
+    assert league_window(_league(100), "U009") == [*range(0, 15), LeftOut(82), 97, 98, 99]
     # a unit not in the league (its own page's league is its children's): the ends alone
-    assert league_window(_league(40), "elsewhere") == [0, 1, 2, None, 37, 38, 39]
+    assert league_window(_league(40), "elsewhere") == [0, 1, 2, LeftOut(34), 37, 38, 39]
 
 
 def test_the_page_shows_the_window_and_links_to_the_whole_table(large: Flask,  # noqa: F811
@@ -51,6 +52,7 @@ def test_the_page_shows_the_window_and_links_to_the_whole_table(large: Flask,  #
     assert shown.count('<th scope="row">') == 1 and 'class="this-unit"' in shown
     assert shown.count('class="left-out"') in (1, 2)  # before and/or after it
     assert "1 of 3 units shown" in page
+    assert re.search(r'<span class="visually-hidden">[12] units? not shown</span>', shown)
     link = re.search(r'<a href="([^"]*league=all[^"]*)">Show the whole table</a>', page)
     assert link is not None
     whole = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)

@@ -38,7 +38,7 @@ from survey.services.reporting.labels import (
     INTERVAL_LABEL,
     SUPPRESSED,
 )
-from survey.services.reporting.league import league_window
+from survey.services.reporting.league import LeftOut, league_window
 from survey.services.reporting.periods import Period
 from survey.services.reporting.report_content import tree_order
 from survey.services.reporting.respondent_data import (
@@ -249,10 +249,11 @@ def unit_page(unit_id: int) -> str:
     )
     withheld = cells.hides(unit.code)
     # The siblings' league around this unit, unless the whole table is asked for (`league.league_window`)
-    league = [] if report.league is None else list(report.league.itertuples())
-    league_rows = ([league[at] if at is not None else None for at in league_window(report.league, unit.code)]
-                   if report.league is not None and league_root is not unit
-                   and request.args.get("league") != "all" else league)
+    league: list[Any] = [] if report.league is None else list(report.league.itertuples())
+    league_rows = league
+    if report.league is not None and league_root is not unit and request.args.get("league") != "all":
+        window = league_window(report.league, unit.code)
+        league_rows = [league[at] if isinstance(at, int) else at for at in window]
 
     def shown(row: dict[str, Any] | None) -> dict[str, Any] | None:
         return hidden_row(row) if withheld and row is not None else row
@@ -329,7 +330,7 @@ def unit_page(unit_id: int) -> str:
         lang=lang,
         merged=merged_cells(report, lang),
         league_rows=league_rows,
-        league_left_out=len(league) - sum(row is not None for row in league_rows),
+        league_left_out=sum(row.left_out for row in league_rows if isinstance(row, LeftOut)),
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -89,23 +90,32 @@ class PendingLeague:
 LEAGUE_ENDS, LEAGUE_AROUND, LEAGUE_WHOLE = 3, 5, 25
 
 
-def league_window(table: pd.DataFrame, code: str) -> list[int | None]:
-    """The positions of `table`'s rows a child's page shows (None where rows are left out): all of a
-    league of at most `LEAGUE_WHOLE` rows, else the first and last `LEAGUE_ENDS` and `LEAGUE_AROUND`
-    either side of unit `code`. A province's 500 communes on each commune's page were 2,000 of its
-    2,300 figures and a long scroll on a phone; the page links to the whole table."""
+@dataclass(frozen=True)
+class LeftOut:
+    """Consecutive rows of a league table a page leaves out (`league_window`)."""
+
+    left_out: int
+
+
+def league_window(table: pd.DataFrame, code: str) -> list[int | LeftOut]:
+    """The positions of `table`'s rows a child's page shows, a `LeftOut` for each run of rows it does
+    not: all of a league of at most `LEAGUE_WHOLE` rows, else the first and last `LEAGUE_ENDS` and
+    `LEAGUE_AROUND` either side of unit `code`. A province's 500 communes on each commune's page were
+    2,000 of its 2,300 figures and a long scroll on a phone; the page links to the whole table."""
     n = len(table)
     if n <= LEAGUE_WHOLE:
         return list(range(n))
     kept = set(range(LEAGUE_ENDS)) | set(range(n - LEAGUE_ENDS, n))
     for here in np.flatnonzero(table["unit"].to_numpy() == code).tolist():
         kept |= set(range(max(here - LEAGUE_AROUND, 0), min(here + LEAGUE_AROUND + 1, n)))
-    shown: list[int | None] = []
+    shown: list[int | LeftOut] = []
     for at in range(n):
         if at in kept or (at - 1 in kept and at + 1 in kept):  # a gap of one row: the row itself
             shown.append(at)
-        elif not shown or shown[-1] is not None:
-            shown.append(None)
+        elif shown and isinstance(shown[-1], LeftOut):
+            shown[-1] = LeftOut(shown[-1].left_out + 1)
+        else:
+            shown.append(LeftOut(1))
     return shown
 
 
