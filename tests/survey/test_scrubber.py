@@ -282,3 +282,12 @@ def test_names_after_an_honorific_are_flagged_and_the_limit_is_reported() -> Non
     clean_flags = sum(scrub(text).needs_review for text in clean_corpus()) / len(clean_corpus())
     print(f"review flags on clean comments: {clean_flags:.1%}")
     assert clean_flags <= 0.05
+
+
+def test_a_text_is_scrubbed_once_and_remembered() -> None:
+    """Every unit page scrubs its comments again: the result is remembered, and is the one computed."""
+    text = "Gọi tôi 0912 345 678 hoặc viết a.b@example.vn, hồ sơ 000.12.34.H26-241105-0001"
+    first = scrub(text)
+    assert scrub(text) is first
+    assert scrub.__wrapped__(text) == first  # type: ignore[attr-defined]
+    assert "0912" not in first.text and "example.vn" not in first.text
