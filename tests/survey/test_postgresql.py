@@ -20,10 +20,9 @@ from flask import Flask
 from flask_migrate import downgrade, upgrade
 
 from survey import create_app
-from survey.binary_rows import binary_rows
 from survey.demo.tree import seed_demo
 from survey.extensions import db
-from survey.models import IndexAggregate, ResponseTally, Unit
+from survey.models import ResponseTally, Unit
 from survey.query_lists import one_of
 from survey.services.reporting.indices import compute_unit_indices
 from survey.services.reporting.periods import Period
@@ -38,6 +37,7 @@ from tests.survey.postgres import Server, temporary_server
 from tests.survey.report_helpers import AB_CODES, HL_CODES, PHONE_COMMENT, add_responses
 from tests.survey.staff_helpers import CHEAP_ARGON2, Clock
 from tests.survey.survey_helpers import VALID, kitchen_sink_paths, serve_kitchen_sink_on
+from tests.survey.test_raw_rows import rows_as_the_session_reads_them
 from tests.survey.test_response_tallies import follow_every_change
 
 _numbers = itertools.count()
@@ -184,31 +184,12 @@ def test_a_list_of_units_is_one_array_parameter_on_postgresql(pg_url: str) -> No
         _close()
 
 
-def test_binary_rows_are_the_rows_in_the_sessions_transaction(pg_url: str) -> None:
-    """`binary_rows` reads the index aggregates as the session does (bytes, text, integers, an array
-    parameter, an IN list), in binary format and in the session's own transaction: it sees a row the
-    session has written and not committed."""
+def test_raw_rows_are_the_rows_in_the_sessions_transaction(pg_url: str) -> None:
+    """`raw_rows` on PostgreSQL (binary format): tests/survey/test_raw_rows.py."""
     app = _migrated(_app(pg_url))
     with app.app_context():
         seed_demo(db.session)
         db.session.commit()
-    submit_many(app, 40, seed=35)
+    rows_as_the_session_reads_them(app)
     with app.app_context():
-        session = db.session()
-        months = sorted(set(session.scalars(sa.select(IndexAggregate.month))))
-        units = list(session.scalars(sa.select(Unit.id)))
-        first = session.scalars(sa.select(IndexAggregate).order_by(IndexAggregate.id)).first()
-        assert first is not None and months
-        first.sums = first.sums + b"\x00\xff"  # written, not committed: only this transaction sees it
-        session.flush()
-        query = (sa.select(IndexAggregate.unit_id, Unit.code, IndexAggregate.month,
-                           IndexAggregate.respondents, IndexAggregate.sums)
-                 .join(Unit, Unit.id == IndexAggregate.unit_id)
-                 .where(one_of(session, IndexAggregate.unit_id, units), IndexAggregate.month.in_(months))
-                 .order_by(IndexAggregate.id))
-        expected = [tuple(row) for row in session.execute(query)]
-        found = binary_rows(session, query)
-        assert len(found) > 5 and list(found) == expected
-        assert found[0][4].endswith(b"\x00\xff") and isinstance(found[0][4], bytes)
-        session.rollback()
         _close()

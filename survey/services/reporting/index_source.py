@@ -32,9 +32,9 @@ from analysis.tables import compute_indices
 from analysis.unit_statistics import UnitStatistics, unit_statistics, updated
 from instruments.index import IndexDefinition
 from instruments.model import Instrument
-from survey.binary_rows import binary_rows
 from survey.models import IndexAggregate, Unit
 from survey.query_lists import one_of
+from survey.raw_rows import raw_rows
 from survey.services.reporting.aggregates import decode_rows, sums_layout
 from survey.services.reporting.index_cache import Version, VersionedCache, data_version, prepare_later
 from survey.services.reporting.period_cells import AggregateRow, WeightedCells, weighted_cells
@@ -130,7 +130,7 @@ def _aggregate_rows(session: Session, ids: Collection[int], period: Period,
                         IndexAggregate.instrument_id == instrument.id,
                         IndexAggregate.instrument_version == instrument.version,
                         IndexAggregate.month.in_(list(missing)), IndexAggregate.respondents > 0))
-        for unit_id, code, month, field, respondents, sums in binary_rows(session, query):
+        for unit_id, code, month, field, respondents, sums in raw_rows(session, query):
             earlier = known.get((unit_id, month, field))
             digest = earlier[6] if earlier is not None and earlier[5] == sums else sums_digest(sums)
             fetched[month].append((unit_id, code, month, field, respondents, sums, digest))
