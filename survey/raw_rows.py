@@ -29,6 +29,8 @@ def raw_rows(session: Session, query: sa.Select[*Ts]) -> Sequence[tuple[*Ts]]:
     """The rows of `query` in the session's transaction, as the driver gives them (see the module).
 
     Only for columns the drivers give as the Python values SQLAlchemy would: integers, text, bytes."""
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        session.flush()  # as `session.execute` would: its connection's statements skip the autoflush
     bind = session.get_bind()
     if bind.dialect.name != "postgresql":
         result = session.connection().execute(query)

@@ -18,7 +18,8 @@ from tests.survey.staff_helpers import staff_app
 
 def rows_as_the_session_reads_them(app: Flask) -> None:
     """The index aggregates (bytes, text, integers, a list of units, an IN list) read by `raw_rows` and
-    by the session are the same rows, and `raw_rows` sees a row the session has written, not committed."""
+    by the session are the same rows, and `raw_rows` sees a change the session holds (flushed first, as
+    `session.execute` does), not committed."""
     submit_many(app, 40, seed=35)
     with app.app_context():
         session = db.session()
@@ -26,15 +27,14 @@ def rows_as_the_session_reads_them(app: Flask) -> None:
         units = list(session.scalars(sa.select(Unit.id)))
         first = session.scalars(sa.select(IndexAggregate).order_by(IndexAggregate.id)).first()
         assert first is not None and months
-        first.sums = first.sums + b"\x00\xff"  # written, not committed: only this transaction sees it
-        session.flush()
+        first.sums = first.sums + b"\x00\xff"  # not flushed: `raw_rows` flushes as the session would
         query = (sa.select(IndexAggregate.unit_id, Unit.code, IndexAggregate.month,
                            IndexAggregate.respondents, IndexAggregate.sums)
                  .join(Unit, Unit.id == IndexAggregate.unit_id)
                  .where(one_of(session, IndexAggregate.unit_id, units), IndexAggregate.month.in_(months))
                  .order_by(IndexAggregate.id))
-        expected = [tuple(row) for row in session.execute(query)]
         found = raw_rows(session, query)
+        expected = [tuple(row) for row in session.execute(query)]
         assert len(found) > 5 and [tuple(row) for row in found] == expected
         assert found[0][4].endswith(b"\x00\xff") and isinstance(found[0][4], bytes)
         session.rollback()
