@@ -285,7 +285,7 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
                            alpha, min_cell, overall_only=p != period, above=above) for p in window]
     this = tables[-1]
     current = this.table
-    trend = pd.concat([t.table[t.table["stat_type"] == "overall_index"] for t in tables if len(t.table)]
+    trend = pd.concat([_overall_rows(t.table) for t in tables if len(t.table)]
                       or [pd.DataFrame(columns=EMPTY_COLUMNS)], ignore_index=True)
     previous = period.shifted(1)
 
@@ -309,6 +309,13 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
         served=served, responses=this.responses, needed=needed, needed_half_width=half_width, names=names,
         parents=parents,
     )
+
+
+def _overall_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The overall index rows of a period's table; a past period's table holds nothing else, and taking
+    its rows again would copy every text column."""
+    overall = table["stat_type"] == "overall_index"
+    return table if bool(overall.all()) else table[overall]
 
 
 def _needed(overall: pd.DataFrame, n: int, served: int | None, half_width: float, alpha: float) -> int | None:
