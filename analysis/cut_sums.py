@@ -206,19 +206,21 @@ def cut_table(sums: CutSums, definition: IndexDefinition, *, targets: Targets = 
     -------
     pandas.DataFrame
     """
+    if not sums.estimate:
+        raise AnalysisInputError("no respondents to estimate from")
     every_cut = sorted({key[0] for key in sums.estimate}, key=_cut_order)
     strata = sorted(sums.respondents)
     units = build_domains(pd.Series(sorted({key[2] for key in sums.estimate}), dtype=object))
     n_units, n_domains = len(units.labels) - 1, len(units.labels)  # the last domain is the total
     cut_at = {c: i for i, c in enumerate(every_cut)}
     stratum_at = {s: i for i, s in enumerate(strata)}
-    unit_at = {label: int(code) for label, code in zip(units.labels, range(n_domains), strict=False)}
+    unit_at = {label: code for code, label in enumerate(units.labels)}
+    template = next(iter(sums.estimate.values()))  # a cell's arrays: the variance gives the first three
 
-    def stacked(found: dict[_Key, tuple[FloatArray, ...]], fill: int) -> UnitCells:
+    def stacked(found: dict[_Key, tuple[FloatArray, ...]]) -> UnitCells:
         keys = sorted(found, key=lambda k: (cut_at[k[0]], stratum_at[k[1]], unit_at[k[2]]))
         arrays = [np.stack([found[k][i] for k in keys]) for i in range(len(found[keys[0]]))]
-        template = next(iter(sums.estimate.values()))
-        arrays += [np.zeros((len(keys), *template[i].shape)) for i in range(len(arrays), fill)]
+        arrays += [np.zeros((len(keys), *template[i].shape)) for i in range(len(arrays), len(template))]
         return UnitCells(sums.layout, np.array([stratum_at[k[1]] for k in keys], dtype=np.intp),
                          np.array([cut_at[k[0]] * n_units + unit_at[k[2]] for k in keys], dtype=np.intp),
                          tuple(arrays))
@@ -227,9 +229,9 @@ def cut_table(sums: CutSums, definition: IndexDefinition, *, targets: Targets = 
     k = len(every_cut)
     membership = (np.concatenate([c * n_units + member_unit for c in range(k)]),
                   np.concatenate([c * n_domains + member_domain for c in range(k)]))
-    cells = stacked(sums.estimate, 8).in_domains(membership)
+    cells = stacked(sums.estimate).in_domains(membership)
     if sums.variance is not None:
-        cells = with_variance(cells, stacked(sums.variance, 8).in_domains(membership), n_domains * k)
+        cells = with_variance(cells, stacked(sums.variance).in_domains(membership), n_domains * k)
     design = sums_design(strata, [sums.respondents[s] for s in strata], "adjust")
     table = domain_estimates(cells, design, no_respondents(definition), n_domains * k, stat_types)
     stacked_domain = table["domain"].to_numpy()
@@ -245,7 +247,7 @@ def cut_table(sums: CutSums, definition: IndexDefinition, *, targets: Targets = 
 
 
 def _cut_order(cut: Cut) -> tuple[int, str]:
-    """"all" first, then each column's values in order (as `analysis.domains.cuts` lists them)."""
+    """The "all" cut first, then each column's values in order (as `analysis.domains.cuts` lists them)."""
     for position, (_column, value) in enumerate(cut):
         if value != "":
             return position + 1, value
