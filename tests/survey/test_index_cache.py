@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from survey.blueprints.manage import dashboard
 from survey.extensions import db
 from survey.models import Counter, Response, Role, Unit, User
 from survey.services.citizens.flag_review import Decision, decide
@@ -209,6 +210,38 @@ def test_the_pages_of_a_provinces_children_share_its_league(capp: Flask,
     assert len(computed) == 2 and not after.equals(first)
     league._LEAGUES._entries.clear()  # computed again: the same table
     pd.testing.assert_frame_equal(_league_on_the_page_of(capp, "HL-TTHCC"), after)
+
+
+def test_a_league_started_ahead_of_the_report_is_ranked_once(capp: Flask,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unit page starts its siblings' ranks before its breakdowns (`indices.rank_ahead`); its report
+    then takes that league rather than ranking it again: the page ranks as many leagues (the benchmarks'
+    reports have theirs) as without the early start, and shows the same table."""
+    ranked: list[int] = []
+    real = league.league_table
+
+    def counted(*args: object, **kwargs: object) -> object:
+        ranked.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(league, "league_table", counted)
+    client = signed_in(capp, "tinh", Role.MANAGER, ("HL",))
+    with capp.app_context():
+        commune = db.session.scalar(sa.select(Unit.id).where(Unit.code == "HL-AB"))
+    url = f"/manage/units/{commune}?period={NOVEMBER.label}&lang=en"
+
+    def view() -> tuple[int, str]:
+        for cache in (indices._REPORTS, period_tables.PERIOD_TABLES, league._LEAGUES):
+            cache._entries.clear()
+        ranked.clear()
+        page = client.get(url).get_data(as_text=True)
+        assert not league._RUNNING  # taken off once finished
+        start = page.index('<table class="league">')
+        return len(ranked), page[start:page.index("</table>", start)]
+
+    ahead, table = view()
+    monkeypatch.setattr(dashboard, "rank_ahead", lambda *args, **kwargs: None)
+    assert view() == (ahead, table) and ahead >= 1 and table.count('<th scope="row">') >= 3
 
 
 def test_a_tree_of_every_unit_is_stamped_as_every_unit(capp: Flask, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -32,7 +32,14 @@ from survey.services.reporting.benchmarks import unit_benchmarks
 from survey.services.reporting.breakdowns import unit_breakdowns
 from survey.services.reporting.fix_first import FixItem, fix_first
 from survey.services.reporting.index_cache import VersionedCache, data_version
-from survey.services.reporting.indices import IndexReport, instrument_for, unit_indices
+from survey.services.reporting.indices import (
+    IndexOptions,
+    IndexReport,
+    instrument_for,
+    rank_ahead,
+    unit_indices,
+    unit_target,
+)
 from survey.services.reporting.labels import (
     FORMULA_TEXT,
     INTERVAL_LABEL,
@@ -236,17 +243,16 @@ def unit_page(unit_id: int) -> str:
     # The viewer's one small-cell decision (on their scope roots' trees), not one on this unit's subtree:
     # a complement hidden in the parent's table must not show its figures here.
     cells = viewer_hidden(key, period, weighted)
-    report = unit_indices(
-        db.session(),
-        unit,
-        key,
-        period,
-        weighted=weighted,
-        default_target=current_app.config["DEFAULT_TARGET"],
-        league_root=league_root,
-        min_cell=current_app.config["POSTSTRAT_MIN_CELL"],
-        league_hidden=cells.current,
-    )
+    default_target, min_cell = current_app.config["DEFAULT_TARGET"], current_app.config["POSTSTRAT_MIN_CELL"]
+    options: IndexOptions = {"default_target": default_target, "league_root": league_root,
+                             "min_cell": min_cell, "league_hidden": cells.current}
+    # The siblings' ranks are drawn in a thread while the breakdowns and the unit's own tables are computed
+    rank_ahead(db.session(), unit, key, period, weighted=weighted, **options)
+    lang = current_locale()
+    target = unit_target(db.session(), unit, key, period, default_target)
+    breakdowns = unit_breakdowns(db.session(), unit, key, period, weighted=weighted, target=target, lang=lang,
+                                 min_cell=min_cell)
+    report = unit_indices(db.session(), unit, key, period, weighted=weighted, **options)
     withheld = cells.hides(unit.code)
     # The siblings' league around this unit, unless the whole table is asked for (`league.league_window`)
     league: list[Any] = [] if report.league is None else list(report.league.itertuples())
@@ -258,10 +264,8 @@ def unit_page(unit_id: int) -> str:
     def shown(row: dict[str, Any] | None) -> dict[str, Any] | None:
         return hidden_row(row) if withheld and row is not None else row
 
-    lang = current_locale()
     benchmarks = unit_benchmarks(db.session(), unit, report, key, period, weighted=weighted, visible=visible,
-                                 default_target=current_app.config["DEFAULT_TARGET"],
-                                 min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
+                                 default_target=default_target, min_cell=min_cell)
     items, elements, element_labels = _definition_labels(key, lang)
     element_rows = {e: shown(report.row(unit.code, "element", e)) for e, _ in elements}
     criteria = [(e, [(c, shown(report.row(unit.code, "criterion", c))) for c in crits])
@@ -284,8 +288,6 @@ def unit_page(unit_id: int) -> str:
         limit=500,
     )
     rates = response_rates(db.session(), [unit.id], period.first, period.last, instrument_for(key).id)
-    breakdowns = unit_breakdowns(db.session(), unit, key, period, weighted=weighted, target=report.target,
-                                 lang=lang, min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
     charts = {} if withheld else {
         "element_chart": interval_plot(
             [Point(element_labels[e], *_triple(element_rows[e])) for e, _ in elements],

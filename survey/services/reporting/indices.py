@@ -259,7 +259,6 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
     settings = _settings(options)
     alpha, default_target, half_width = settings["alpha"], settings["default_target"], settings["half_width"]
     league_root, min_cell = settings["league_root"], settings["min_cell"]
-    league_hidden = settings["league_hidden"]
     instrument = instrument_for(instrument_key)
     definition = IndexDefinition.from_instrument(instrument)
     ids = subtree_ids(session, [unit.id])
@@ -274,12 +273,9 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
     data_version(session, None, window[0].first, period.last)
     data_version(session, ids, window[0].first, period.last)
     # The league of another unit's children (the parent's, whose table the viewer's decision has read)
-    # is ranked in a thread while this unit's tables are computed; a unit's own league needs its table.
-    def league_of(root: Unit) -> PendingLeague:
-        return unit_league(session, root, instrument, definition, period, weighted=weighted, alpha=alpha,
-                           min_cell=min_cell, viewer_hidden=league_hidden, default_target=default_target)
-
-    pending = league_of(league_root) if league_root is not None and league_root.id != unit.id else None
+    # is ranked in a thread while this unit's tables are computed (or was, from `rank_ahead`); a unit's
+    # own league needs its table.
+    pending = rank_ahead(session, unit, instrument_key, period, weighted=weighted, **options)
     above = targets_above(session, instrument, default_target)
     tables = [period_table(session, unit, ids, parents, p, instrument, definition, weighted, target_arg,
                            alpha, min_cell, overall_only=p != period, above=above) for p in window]
@@ -297,7 +293,8 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
     needed = _needed(overall, this.responses, served, half_width, alpha)
     league, scope = (None, "")
     if league_root is not None:
-        league, scope = (pending or league_of(league_root)).result()
+        league, scope = (pending or _league(session, league_root, instrument_key, period, weighted,
+                                            settings)).result()
     return IndexReport(
         unit_code=unit.code, root_code=unit.code, instrument_key=instrument.key,
         formula=definition.formula, period=period, previous=previous, weighted=this.weighted,
@@ -309,6 +306,34 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
         served=served, responses=this.responses, needed=needed, needed_half_width=half_width, names=names,
         parents=parents,
     )
+
+
+def rank_ahead(session: Session, unit: Unit, instrument_key: str, period: Period, *, weighted: bool,
+               **options: Unpack[IndexOptions]) -> PendingLeague | None:
+    """Start ranking the league `unit_indices` will show for `unit` when it is another unit's children
+    (`options`' league root not the unit itself), and return it; a page may compute something else
+    before asking for its report, which then takes this one (`league.unit_league`)."""
+    settings = _settings(options)
+    root = settings["league_root"]
+    if root is None or root.id == unit.id:
+        return None
+    return _league(session, root, instrument_key, period, weighted, settings)
+
+
+def _league(session: Session, root: Unit, instrument_key: str, period: Period, weighted: bool,
+            settings: IndexOptions) -> PendingLeague:
+    instrument = instrument_for(instrument_key)
+    return unit_league(session, root, instrument, IndexDefinition.from_instrument(instrument), period,
+                       weighted=weighted, alpha=settings["alpha"], min_cell=settings["min_cell"],
+                       viewer_hidden=settings["league_hidden"], default_target=settings["default_target"])
+
+
+def unit_target(session: Session, unit: Unit, instrument_key: str, period: Period, default_target: float
+                ) -> float:
+    """The target `unit`'s report is judged by (`IndexReport.target`), without the report."""
+    instrument = instrument_for(instrument_key)
+    return target_argument(session, unit, unit_parent_map(session, unit.id), instrument.id,
+                           period.first.year, default_target)[0]
 
 
 def _overall_rows(table: pd.DataFrame) -> pd.DataFrame:

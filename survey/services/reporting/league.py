@@ -21,7 +21,7 @@ from analysis.shrinkage import MIN_UNITS, LeagueTable, league_table
 from instruments.index import IndexDefinition
 from instruments.model import Instrument
 from survey.models import Unit
-from survey.services.reporting.index_cache import VersionedCache, data_version
+from survey.services.reporting.index_cache import Version, VersionedCache, data_version
 from survey.services.reporting.period_tables import PERIOD_TABLES, period_table, table_key, target_argument
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import unit_names, unit_parent_map
@@ -47,6 +47,9 @@ def unit_league(session: Session, root: Unit, instrument: Instrument, definition
     found = _LEAGUES.get(key, version)
     if found is not None:
         return PendingLeague(found)
+    running = _RUNNING.get(key)
+    if running is not None and running[0] == version:  # asked for ahead on this page (`indices.rank_ahead`)
+        return running[1]
     rows, withheld, names = _league_rows(session, root, instrument, definition, period, weighted, alpha,
                                          min_cell, viewer_hidden, default_target)
     if len(rows) < MIN_UNITS:
@@ -56,6 +59,7 @@ def unit_league(session: Session, root: Unit, instrument: Instrument, definition
                               rows["n"].to_numpy(float), rows["n_eff"].to_numpy(float), level=1 - alpha)
 
     def finish(league: LeagueTable) -> tuple[pd.DataFrame | None, str]:
+        _RUNNING.pop(key, None)
         table = league.table.assign(small_cell=False)
         if withheld:
             marked = pd.DataFrame({"unit": withheld, "small_cell": True})
@@ -65,7 +69,11 @@ def unit_league(session: Session, root: Unit, instrument: Instrument, definition
         _LEAGUES.put(key, version, (table, root.code))
         return table, root.code
 
-    return PendingLeague(None, figures, finish)
+    pending = PendingLeague(None, figures, finish)
+    if key not in _RUNNING and len(_RUNNING) >= _LEAGUES.size:  # one started ahead and never asked for
+        _RUNNING.pop(next(iter(_RUNNING)))
+    _RUNNING[key] = (version, pending)
+    return pending
 
 
 class PendingLeague:
@@ -120,6 +128,9 @@ def league_window(table: pd.DataFrame, code: str) -> list[int | LeftOut]:
 
 
 _LEAGUES: VersionedCache[tuple[pd.DataFrame | None, str]] = VersionedCache(64, name="leagues")
+# Leagues whose ranks are being computed, by key, with their data version: a page that starts one ahead
+# of its report gets the same one back (taken off once finished).
+_RUNNING: dict[tuple[object, ...], tuple[Version, PendingLeague]] = {}
 # Threads start when first used, in the worker process (never before a fork); two, for a threaded server.
 _THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="league")
 
