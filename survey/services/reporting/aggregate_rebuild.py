@@ -28,7 +28,14 @@ from analysis.data import item_matrices
 from instruments.registry import get_instrument
 from survey.local_time import local_date, utc_bounds
 from survey.models import ALL, IndexAggregate, Response, ResponseStatus, Unit
-from survey.services.reporting.aggregates import CellKey, decode, encode, index_definition, sums_layout
+from survey.services.reporting.aggregates import (
+    CellKey,
+    aggregated,
+    decode,
+    encode,
+    index_definition,
+    sums_layout,
+)
 from survey.services.reporting.periods import month_spans
 from survey.services.reporting.respondent_data import load_respondents
 from survey.services.reporting.response_tallies import rebuild_tallies
@@ -84,6 +91,8 @@ def expected_cells(session: Session, unit_ids: Collection[int] | None, first: da
                                          sa.func.max(Response.submitted_at))
                                .where(*where).group_by(*instrument_columns).order_by(*instrument_columns)).all()
     for instrument_id, version, earliest, latest in versions:
+        if not aggregated(instrument_id, version):  # an instrument from INSTRUMENT_PATHS: none to rebuild
+            continue
         instrument = get_instrument(instrument_id, version)
         definition = index_definition(instrument_id, version)
         span_first = first or local_date(earliest).replace(day=1)

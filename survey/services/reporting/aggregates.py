@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from analysis.cell_sums import Int64Array, SumsLayout, cell_sums
 from analysis.data import code_matrices, no_respondents
 from instruments.index import IndexDefinition
-from instruments.registry import get_instrument
+from instruments.registry import UnknownInstrument, get_instrument
 from survey.local_time import local_month
 from survey.models import ALL, IndexAggregate, Response, ResponseStatus
 
@@ -65,8 +65,33 @@ def decode_rows(blobs: list[bytes], length: int) -> Int64Array:
 
 @functools.cache
 def index_definition(instrument_id: str, version: str) -> IndexDefinition:
-    """The index definition of a registered instrument version (every instrument has an index)."""
+    """The index definition of a registered instrument version (every instrument has an index).
+
+    Raises
+    ------
+    UnknownInstrument
+        For an instrument outside the shipped registry (one from the app's ``INSTRUMENT_PATHS``): the
+        dashboards and their aggregates cover the shipped instruments (`aggregated`)."""
     return IndexDefinition.from_instrument(get_instrument(instrument_id, version))
+
+
+def aggregated(instrument_id: str, version: str) -> bool:
+    """Whether responses to this instrument version have index aggregates: the shipped instruments, which
+    the dashboards report. One from the app's ``INSTRUMENT_PATHS`` is stored and exported like any other,
+    but has none; saying so once per process, rather than failing each of its responses' updates (and
+    the `flask aggregates` commands) as if the aggregates were damaged."""
+    return _known(instrument_id, version)
+
+
+@functools.cache
+def _known(instrument_id: str, version: str) -> bool:
+    try:
+        get_instrument(instrument_id, version)
+    except UnknownInstrument:
+        _LOG.warning("instrument %s@%s is not a shipped one: its responses are stored without index "
+                     "aggregates, and the dashboards do not report it", instrument_id, version)
+        return False
+    return True
 
 
 @functools.cache
@@ -101,7 +126,8 @@ def count_response(session: Session, response: Response,
     response is still stored; its cell then disagrees with the responses, so the dashboard reads
     the responses there (`survey.services.reporting.index_source`) until `flask aggregates rebuild`.
     """
-    if response.status is not ResponseStatus.VALID:
+    if response.status is not ResponseStatus.VALID or not aggregated(response.instrument_id,
+                                                                     response.instrument_version):
         return False
     try:
         with session.begin_nested():
