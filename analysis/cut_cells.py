@@ -104,9 +104,8 @@ class CalibratedCuts:
 
     @functools.cached_property
     def _row_values(self) -> FloatArray:
-        found = row_values(self.items, self.everyone)
-        # a unit page's breakdowns (overall index only): 40 of 96 columns, in their own contiguous array
-        return np.ascontiguousarray(found[:, :2 * len(self.items.criteria)]) if self.ratios_only else found
+        # a unit page's breakdowns (overall index only): 40 of 96 columns
+        return row_values(self.items, self.everyone, criteria_only=self.ratios_only)
 
     @functools.cached_property
     def nested(self) -> bool:
@@ -280,10 +279,8 @@ def _stacked(items: ItemMatrices, design: Design, domains: Domains, batch: list[
              calibrated: CalibratedCuts | None, stat_types: Collection[str] | None) -> list[pd.DataFrame]:
     """The cuts of `batch` estimated in one pass (see the module)."""
     unit = domains.unit_codes
-    member_unit, member_domain = domains.membership
     n_units, n_domains, k = int(unit.max()) + 1 if len(unit) else 1, len(domains.labels), len(batch)
-    membership = (np.concatenate([c * n_units + member_unit for c in range(k)]),
-                  np.concatenate([c * n_domains + member_domain for c in range(k)]))
+    membership = stacked_membership(domains.membership, k, n_units, n_domains)
     rows = np.concatenate(batch)
     cut = np.repeat(np.arange(k), [len(r) for r in batch])
     members = unit_cells(items, design, unit, rows, row_units=cut * n_units + unit[rows])
@@ -299,11 +296,52 @@ def _stacked(items: ItemMatrices, design: Design, domains: Domains, batch: list[
         variance = cell_statistics(items, design, unit, membership, everyone, residuals,
                                    row_units=stacked_units)
         cells = with_variance(cells, variance, n_domains * k)
-    table = domain_estimates(cells, design, items, n_domains * k, stat_types)
+    table, of_cut = stacked_estimates(cells, design, items, n_domains, k, stat_types)
+    bounds = np.searchsorted(of_cut, np.arange(k + 1))
+    return [table.iloc[bounds[c]:bounds[c + 1]].reset_index(drop=True) for c in range(k)]
+
+
+def stacked_membership(membership: tuple[IntArray, IntArray], n_cuts: int, n_units: int, n_domains: int
+                       ) -> tuple[IntArray, IntArray]:
+    """The (unit, domain) pairs of `n_cuts` stacked cuts: cut ``c``'s unit ``c·n_units + u`` belongs to
+    its domains ``c·n_domains + d``.
+
+    Parameters
+    ----------
+    membership : (numpy.ndarray, numpy.ndarray)
+        One cut's pairs (`analysis.domains.Domains.membership`).
+    n_cuts, n_units, n_domains : int
+        The cuts, and the strides of their unit and domain codes.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+    """
+    member_unit, member_domain = membership
+    return (np.concatenate([c * n_units + member_unit for c in range(n_cuts)]),
+            np.concatenate([c * n_domains + member_domain for c in range(n_cuts)]))
+
+
+def stacked_estimates(cells: CellStatistics, design: Design, items: ItemMatrices, n_domains: int, n_cuts: int,
+                      stat_types: Collection[str] | None) -> tuple[pd.DataFrame, IntArray]:
+    """`estimates.domain_estimates` of the cells of `n_cuts` stacked cuts, their rows grouped by cut and
+    each cut's in the order of its own estimation, with each cut's own domain codes; and each row's cut.
+
+    Parameters
+    ----------
+    cells : CellStatistics
+        Of the stacked cuts (domains ``c·n_domains + d``).
+    design, items, stat_types
+        As in `domain_estimates`.
+    n_domains, n_cuts : int
+
+    Returns
+    -------
+    (pandas.DataFrame, numpy.ndarray of int)
+    """
+    table = domain_estimates(cells, design, items, n_domains * n_cuts, stat_types)
     stacked_domain = table["domain"].to_numpy()
     of_cut = stacked_domain // n_domains
     table["domain"] = stacked_domain % n_domains
-    order = np.argsort(of_cut, kind="stable")  # each cut's rows in the order of its own estimation
-    table = table.take(order).reset_index(drop=True)
-    bounds = np.searchsorted(of_cut[order], np.arange(k + 1))
-    return [table.iloc[bounds[c]:bounds[c + 1]].reset_index(drop=True) for c in range(k)]
+    order = np.argsort(of_cut, kind="stable")
+    return table.take(order).reset_index(drop=True), of_cut[order]

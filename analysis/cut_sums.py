@@ -28,11 +28,10 @@ import pandas as pd
 
 from analysis.calibration import Calibration
 from analysis.cell_sums import sums_design
-from analysis.cut_cells import with_variance
+from analysis.cut_cells import stacked_estimates, stacked_membership, with_variance
 from analysis.data import AnalysisInputError, FloatArray, item_matrices, no_respondents
 from analysis.design import IntArray, build_design
 from analysis.domains import build_domains, cuts
-from analysis.estimates import domain_estimates
 from analysis.intervals import DEFAULT_INTERVAL_METHOD
 from analysis.residual_cells import applies, residual_cells
 from analysis.sufficient import Layout, UnitCells, row_values, unit_cells
@@ -130,9 +129,7 @@ def cut_sums(data: pd.DataFrame, definition: IndexDefinition, *, unit_col: str, 
     estimate = _by_key(members, names, design.stratum_labels, units.labels, n_units)
     variance = None
     if calibration is not None:
-        values = row_values(items, rows)
-        if ratios_only:
-            values = np.ascontiguousarray(values[:, :2 * len(items.criteria)])
+        values = row_values(items, rows, criteria_only=ratios_only)
         variance = _by_key(residual_cells(members, design, calibration, unit, n_units, len(pieces), rows, cut,
                                           values), names, design.stratum_labels, units.labels, n_units)
     counted = np.zeros((len(part_labels), design.n_strata), dtype=np.int64)
@@ -225,20 +222,13 @@ def cut_table(sums: CutSums, definition: IndexDefinition, *, targets: Targets = 
                          np.array([cut_at[k[0]] * n_units + unit_at[k[2]] for k in keys], dtype=np.intp),
                          tuple(arrays))
 
-    member_unit, member_domain = units.membership
     k = len(every_cut)
-    membership = (np.concatenate([c * n_units + member_unit for c in range(k)]),
-                  np.concatenate([c * n_domains + member_domain for c in range(k)]))
+    membership = stacked_membership(units.membership, k, n_units, n_domains)
     cells = stacked(sums.estimate).in_domains(membership)
     if sums.variance is not None:
         cells = with_variance(cells, stacked(sums.variance).in_domains(membership), n_domains * k)
     design = sums_design(strata, [sums.respondents[s] for s in strata], "adjust")
-    table = domain_estimates(cells, design, no_respondents(definition), n_domains * k, stat_types)
-    stacked_domain = table["domain"].to_numpy()
-    of_cut = stacked_domain // n_domains
-    table["domain"] = stacked_domain % n_domains
-    table = table.take(np.argsort(of_cut, kind="stable")).reset_index(drop=True)
-    of_cut = np.sort(of_cut, kind="stable")
+    table, of_cut = stacked_estimates(cells, design, no_respondents(definition), n_domains, k, stat_types)
     for position, column in enumerate(sums.by):
         values = np.array([cut[position][1] for cut in every_cut], dtype=object)
         table[column] = pd.Series(values[of_cut], dtype=str)

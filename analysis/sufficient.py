@@ -104,9 +104,12 @@ class CellStatistics:
     variance_totals: FloatArray | None = None
 
 
-def row_values(items: ItemMatrices, rows: IntArray) -> FloatArray:
-    """Unweighted total columns (see `Layout`) of the respondents `rows`, one row each."""
-    return _batch_matrices(items, rows)[0]
+def row_values(items: ItemMatrices, rows: IntArray, *, criteria_only: bool = False) -> FloatArray:
+    """Unweighted total columns (see `Layout`) of the respondents `rows`, one row each; with
+    `criteria_only`, the criteria's satisfied and valid columns alone (the first ``2 K``), in an array of
+    their own (what the variance of ratio statistics reads: `analysis.cut_cells.CalibratedCuts`)."""
+    found = _batch_matrices(items, rows)[0]
+    return np.ascontiguousarray(found[:, :2 * len(items.criteria)]) if criteria_only else found
 
 
 def _batch_matrices(items: ItemMatrices, rows: IntArray) -> tuple[FloatArray, FloatArray]:

@@ -19,7 +19,7 @@ from tests.survey.test_plausibility_flags import _send, _served
 
 def test_an_extra_instruments_responses_leave_the_aggregates_and_their_commands_alone(
         migrated_db: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    aggregates._known.cache_clear()
+    aggregates.aggregated.cache_clear()
     served = _served(migrated_db, tmp_path)
     with caplog.at_level(logging.WARNING, logger=aggregates.__name__):
         _send(served)

@@ -75,16 +75,12 @@ def index_definition(instrument_id: str, version: str) -> IndexDefinition:
     return IndexDefinition.from_instrument(get_instrument(instrument_id, version))
 
 
+@functools.cache
 def aggregated(instrument_id: str, version: str) -> bool:
     """Whether responses to this instrument version have index aggregates: the shipped instruments, which
     the dashboards report. One from the app's ``INSTRUMENT_PATHS`` is stored and exported like any other,
     but has none; saying so once per process, rather than failing each of its responses' updates (and
     the `flask aggregates` commands) as if the aggregates were damaged."""
-    return _known(instrument_id, version)
-
-
-@functools.cache
-def _known(instrument_id: str, version: str) -> bool:
     try:
         get_instrument(instrument_id, version)
     except UnknownInstrument:
