@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from survey.extensions import db
-from survey.models import Counter, IndexAggregate, Unit
+from survey.models import Counter, IndexAggregate, ServedCount, Unit
 from survey.services.reporting import period_change
 from survey.services.reporting.indices import compute_unit_indices
 from survey.services.reporting.periods import Period
@@ -166,3 +166,46 @@ def test_what_is_computed_again(now: dict[str, int], before: dict[str, int], par
     units = set(now) | set(before)
     order = ["A", "P", "A1", "B", "total"] if "A" in units else ["A1", "A", "P", "B", "total"]
     assert found["domain"].tolist() == (order if redone else last_joint["domain"].tolist())
+
+
+def _unit_changes(code: str, weighted: bool) -> pd.DataFrame:
+    unit = db.session.scalar(sa.select(Unit).where(Unit.code == code))
+    assert unit is not None
+    return compute_unit_indices(db.session(), unit, KEY, NOVEMBER, weighted=weighted).changes
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+def test_after_a_response_a_subtree_reads_its_change_from_the_one_above(capp: Flask, asked: list[Any],
+                                                                       weighted: bool) -> None:
+    """A unit page after a new response: the province's change, just computed for the viewer's small-cell
+    decision, holds the unit's domains; nothing is computed for them, and the table is the one computed
+    for the unit alone from scratch, to the last bit."""
+    with capp.app_context():
+        for code in ("HL", "HL-AB"):
+            _unit_changes(code, weighted)
+        submit(db.session(), _counter("HL-AB-1"), {"e1_info": 1, "e2_fees": 2, "overall": 1},
+               datetime(2026, 11, 20, 3, tzinfo=UTC))
+        db.session.commit()
+        _unit_changes("HL", weighted)
+        asked.clear()
+        found = _unit_changes("HL-AB", weighted)
+        assert asked == []
+        assert set(found.index) == {"HL-AB", "HL-AB-1"}
+        period_change._CHANGES._entries.clear()
+        pd.testing.assert_frame_equal(found, _unit_changes("HL-AB", weighted), check_exact=True)
+        assert asked == [None]
+
+
+def test_a_subtree_of_a_change_that_could_not_be_weighted_computes_its_own(capp: Flask,
+                                                                         asked: list[Any]) -> None:
+    with capp.app_context():
+        unit = db.session.scalar(sa.select(Unit).where(Unit.code == "HL-HL-1"))
+        assert unit is not None
+        db.session.execute(sa.delete(ServedCount).where(ServedCount.unit_id == unit.id))
+        db.session.commit()
+        _unit_changes("HL", True)
+        asked.clear()
+        found = _unit_changes("HL-AB", True)
+        assert asked == [None]  # the province's months are unweighted; the unit's own are weighted
+        period_change._CHANGES._entries.clear()
+        pd.testing.assert_frame_equal(found, _unit_changes("HL-AB", True), check_exact=True)

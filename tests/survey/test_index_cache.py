@@ -172,15 +172,16 @@ def test_a_league_reads_its_parents_report_table_when_it_is_there(capp: Flask,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The unit page's league ranks its parent's children on the overall index: computed on its own
     (overall rows only) or read from the parent's report table (the dashboard's, the alerts job's),
-    the league is the same, and in the second case the parent's period is not computed again."""
+    the league is the same, and in the second case the parent's period is not computed again, nor are
+    the unit's own months with responses: their rows are the parent's tables' (`period_tables`)."""
     on_its_own = _league_on_the_page_of(capp, "HL-AB")  # no report of the province computed yet
     for cache in (indices._REPORTS, period_tables.PERIOD_TABLES, league._LEAGUES):
         cache._entries.clear()
     province_report(capp)  # as the dashboard or the alerts job would
     computed = counting_period_tables(monkeypatch)
     from_the_report = _league_on_the_page_of(capp, "HL-AB")
-    assert "2026-11" in computed  # the ward's own month
-    assert computed["2026-11"] == 1  # ... but not the province's again
+    assert computed["2026-11"] == computed["2026-10"] == 0  # neither the province's months nor the ward's
+    assert computed  # the months without responses: an empty table says nothing of the units' cells
     pd.testing.assert_frame_equal(from_the_report, on_its_own)
 
 

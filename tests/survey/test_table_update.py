@@ -263,23 +263,83 @@ def _subtree(session: Session, code: str, period: Period) -> tuple[Unit, set[int
 
 
 def _subtree_table(session: Session, code: str, period: Period, *,
-                   overall_only: bool = False) -> PeriodEstimates:
+                   overall_only: bool = False, weighted: bool = True) -> PeriodEstimates:
     """`period_table` of the subtree under `code`, as a unit page asks for it."""
     unit, ids, parents, targets = _subtree(session, code, period)
     instrument = instrument_for(KEY)
     definition = IndexDefinition.from_instrument(instrument)
-    return period_table(session, unit, ids, parents, period, instrument, definition, True, targets, 0.05, 5,
-                        overall_only=overall_only, above=targets_above(session, instrument, 0.8))
+    return period_table(session, unit, ids, parents, period, instrument, definition, weighted, targets, 0.05,
+                        5, overall_only=overall_only, above=targets_above(session, instrument, 0.8))
 
 
 def _direct(session: Session, code: str, period: Period,
-            stat_types: tuple[str, ...] | None) -> PeriodEstimates:
+            stat_types: tuple[str, ...] | None, weighted: bool = True) -> PeriodEstimates:
     """The same table computed from the aggregates without starting from any other."""
     _, ids, parents, targets = _subtree(session, code, period)
     instrument = instrument_for(KEY)
     definition = IndexDefinition.from_instrument(instrument)
-    return period_estimates(session, ids, parents, period, instrument, definition, weighted=True,
+    return period_estimates(session, ids, parents, period, instrument, definition, weighted=weighted,
                             targets=targets, alpha=0.05, min_cell=5, min_n=MIN_N, stat_types=stat_types)
+
+
+def _assert_same_estimates(found: PeriodEstimates, direct: PeriodEstimates) -> None:
+    """Everything a page reads of a period's table, as computed directly."""
+    pd.testing.assert_frame_equal(found.table, direct.table, check_exact=True)
+    assert (found.responses, found.weighted, found.weighting, found.source, found.inputs) \
+        == (direct.responses, direct.weighted, direct.weighting, direct.source, direct.inputs)
+    pd.testing.assert_frame_equal(found.excluded, direct.excluded)
+    pd.testing.assert_frame_equal(found.collapsed, direct.collapsed)
+
+
+def _weighings(monkeypatch: pytest.MonkeyPatch) -> list[frozenset[int]]:
+    """The subtrees whose aggregate rows are read (`index_source._aggregate_rows`) from now on."""
+    read: list[frozenset[int]] = []
+    real = index_source._aggregate_rows
+
+    def recording(session: Session, ids: Any, *args: Any) -> Any:
+        read.append(frozenset(ids))
+        return real(session, ids, *args)
+
+    monkeypatch.setattr(index_source, "_aggregate_rows", recording)
+    return read
+
+
+@pytest.mark.parametrize(("period", "weighted"), [(NOVEMBER, True), (NOVEMBER, False), (QUARTER, True)])
+def test_after_a_response_a_subtree_reads_the_table_above_computed_on_the_same_data(
+        capp: Flask, asked: list[Any], monkeypatch: pytest.MonkeyPatch, period: Period,
+        weighted: bool) -> None:
+    """A unit page after a new response: the viewer's decision has just computed the province's table;
+    the unit's own table (older than the response) is not updated but taken from it, without reading or
+    weighing an aggregate row, and is the table computed directly."""
+    with capp.app_context():
+        for code in ("HL", "HL-AB"):
+            _subtree_table(db.session(), code, period, weighted=weighted)
+        submit(db.session(), _first_counter_of(db.session(), "HL-AB-1"), {"e1_info": 1, "overall": 2},
+               datetime(2026, 11, 22, 3, tzinfo=UTC))
+        db.session.commit()
+        _subtree_table(db.session(), "HL", period, weighted=weighted)
+        asked.clear()
+        read = _weighings(monkeypatch)
+        found = _subtree_table(db.session(), "HL-AB", period, weighted=weighted)
+        assert asked == [] and read == []
+        _assert_same_estimates(found, _direct(db.session(), "HL-AB", period, None, weighted))
+        assert found.weighted == weighted
+
+
+def test_a_subtree_of_a_table_that_could_not_be_weighted_is_computed(capp: Flask, asked: list[Any]) -> None:
+    """A unit outside the subtree without a frame leaves the province's table unweighted; the subtree's
+    own cells can be weighted, so its table is not the province's rows."""
+    with capp.app_context():
+        unit = db.session.scalar(sa.select(Unit).where(Unit.code == "HL-HL-1"))
+        assert unit is not None
+        db.session.execute(sa.delete(ServedCount).where(ServedCount.unit_id == unit.id))
+        db.session.commit()
+        province = _subtree_table(db.session(), "HL", NOVEMBER)
+        assert not province.weighted
+        asked.clear()
+        found = _subtree_table(db.session(), "HL-AB", NOVEMBER)
+        assert asked == [None] and found.weighted
+        _assert_same_estimates(found, _direct(db.session(), "HL-AB", NOVEMBER, None))
 
 
 @pytest.mark.parametrize("overall_only", [False, True])

@@ -38,7 +38,7 @@ from survey.raw_rows import raw_rows
 from survey.services.reporting.aggregates import decode_rows, sums_layout
 from survey.services.reporting.index_cache import Version, VersionedCache, data_version, prepare_later
 from survey.services.reporting.period_cells import AggregateRow, WeightedCells, weighted_cells
-from survey.services.reporting.period_weights import respondent_weights
+from survey.services.reporting.period_weights import CHOSEN_UNWEIGHTED, respondent_weights
 from survey.services.reporting.periods import Period, month_spans
 from survey.services.reporting.respondent_data import load_respondents_cached
 from survey.services.reporting.response_counts import window_counts
@@ -290,6 +290,35 @@ def period_estimates(session: Session, ids: Collection[int], parents: Mapping[st
         return found
     kept = found.table[found.table["stat_type"].isin(list(stat_types))].reset_index(drop=True)
     return replace(found, table=kept)
+
+
+def narrowed_estimates(session: Session, larger: PeriodEstimates, ids: Collection[int],
+                       parents: Mapping[str, str | None], period: Period, instrument: Instrument,
+                       targets: Targets) -> PeriodEstimates | None:
+    """`period_estimates` of subtree `ids` taken from `larger`, the same period's table of a tree that
+    contains it computed from the aggregates on the data as they are now, or None (then compute it).
+
+    The subtree's cells are among those `larger` read, weighed as they were there (a unit's weights and
+    calibration cells are its own: `period_cells`), so its units' digests are `larger`'s, and its rows
+    are `larger`'s when its targets and tree agree (`table_update.narrowed`). A subtree without
+    respondents is left to the computation, which says how an empty table is weighted, and so is a subtree
+    of a table that could not be weighted (its own cells may be)."""
+    if larger.inputs is None or not (larger.weighted or larger.weighting == CHOSEN_UNWEIGHTED):
+        return None
+    counts = _response_counts(session, ids, period, instrument)
+    responses = sum(counts.valid.values())
+    codes = set(parents)
+    inputs = table_inputs({unit: digest for unit, digest in larger.inputs.units.items() if unit in codes},
+                          parents, targets, larger.inputs.weighted)
+    table = narrowed(larger.table, larger.inputs, inputs) if responses else None
+    if table is None:
+        return None
+    collapsed = larger.collapsed
+    if "unit" in collapsed.columns:  # a weighted table's merged cells: the subtree's, as computed alone
+        kept = collapsed[collapsed["unit"].isin(list(codes))].reset_index(drop=True)
+        collapsed = kept if len(kept) else pd.DataFrame(columns=collapsed.columns)
+    return PeriodEstimates(table, larger.weighted, larger.weighting, responses, counts.excluded,
+                           Source.AGGREGATES, collapsed, inputs)
 
 
 def aggregate_estimates(session: Session, ids: Collection[int], parents: Mapping[str, str | None],

@@ -286,7 +286,8 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
     previous = period.shifted(1)
 
     changes = overall_changes(session, ids, parents, period, previous, instrument, definition, trend,
-                              weighted=weighted, min_cell=min_cell, alpha=alpha, cache_key=(unit.id,))
+                              weighted=weighted, min_cell=min_cell, alpha=alpha, cache_key=(unit.id,),
+                              above=_ancestor_ids(unit))
     frame = frame_table(session, ids, period.first, period.last)
     served = int(frame["served"].sum()) if not frame.empty else None
     overall = current[(current["domain"] == unit.code) & (current["stat_type"] == "overall_index")]
@@ -334,6 +335,15 @@ def unit_target(session: Session, unit: Unit, instrument_key: str, period: Perio
     instrument = instrument_for(instrument_key)
     return target_argument(session, unit, unit_parent_map(session, unit.id), instrument.id,
                            period.first.year, default_target)[0]
+
+
+def _ancestor_ids(unit: Unit) -> list[int]:
+    """The ids of the units above `unit`, nearest first."""
+    found, node = [], unit.parent
+    while node is not None:
+        found.append(node.id)
+        node = node.parent
+    return found
 
 
 def _overall_rows(table: pd.DataFrame) -> pd.DataFrame:

@@ -16,7 +16,7 @@ design degrees of freedom; the verdict against a target is the one-sided test (`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +37,7 @@ from survey.services.reporting.period_weights import respondent_weights
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import load_respondents_cached
 from survey.services.reporting.table_update import TableInputs, domain_order, domains_to_update, spliced
+from survey.services.staff.access import subtree_ids
 
 CHANGE_COLUMNS = ["est1", "est0", "ci_lo1", "ci_hi1", "diff", "se", "df", "lo", "hi", "p_value",
                   "significant", "direction"]
@@ -46,7 +47,7 @@ PERIOD_COLUMN = "_period"
 def overall_changes(session: Session, ids: set[int], parents: dict[str, str | None], period: Period,
                     previous: Period, instrument: Instrument, definition: IndexDefinition,
                     trend: pd.DataFrame, *, weighted: bool, min_cell: int, alpha: float,
-                    cache_key: tuple[object, ...] | None = None) -> pd.DataFrame:
+                    cache_key: tuple[object, ...] | None = None, above: Sequence[int] = ()) -> pd.DataFrame:
     """Overall-index change ``period - previous`` per domain (unit code) shown in both periods' trend.
 
     A domain whose row is suppressed in either period (too few responses: NaN estimate) or has no
@@ -57,14 +58,17 @@ def overall_changes(session: Session, ids: set[int], parents: dict[str, str | No
     `cache_key` names everything else the result depends on (the subtree's root); with it the table is
     reused, per process, while the two periods' responses and frames are unchanged: the dashboard, the
     unit page, the reports and the alerts job ask for the same change under different report keys.
+    `above`: the ids of the units above the subtree's root `cache_key[0]`, nearest first: a change one of
+    them has computed in this process on the data as they are now holds this subtree's (`_change_above`).
     """
     key = None if cache_key is None else (str(session.get_bind().engine.url), *cache_key, period.label,
                                           previous.label, instrument.key, weighted, min_cell, alpha)
     version = data_version(session, ids, previous.first, period.last) if key is not None else ()
     if key is not None and (hit := _CHANGES.get(key, version)) is not None:
         return hit.table
+    larger = None if key is None else _change_above(session, key, above, period, previous, weighted)
     computed = _changes(session, ids, parents, period, previous, instrument, definition, trend,
-                        (weighted, min_cell), alpha, None if key is None else _CHANGES.latest(key))
+                        (weighted, min_cell), alpha, None if key is None else _CHANGES.latest(key), larger)
     if key is not None:
         _CHANGES.put(key, version, computed)
     return computed.table
@@ -85,9 +89,30 @@ class ComputedChange:
 _CHANGES: VersionedCache[ComputedChange] = VersionedCache(128, name="changes")
 
 
+def _change_above(session: Session, key: tuple[object, ...], above: Sequence[int], period: Period,
+                  previous: Period, weighted: bool) -> ComputedChange | None:
+    """The change that the nearest unit of `above` holding one in this process computed on the data as
+    they are now (a unit page after a new response: its province's, computed moments before for the
+    viewer's small-cell decision), when it can stand for this subtree's: from the aggregates in both
+    periods, weighted in both when weighting is asked (a table that could not be weighted may hide a
+    subtree that can). Each domain's change reads its own units' cells only, so the subtree's domains
+    have the same joint change there (`_joint_change`)."""
+    for unit_id in above:
+        larger_key = (key[0], unit_id, *key[2:])  # `overall_changes`' key with the root above
+        if _CHANGES.latest(larger_key, shared_too=False) is None:
+            continue
+        version = data_version(session, subtree_ids(session, [unit_id]), previous.first, period.last)
+        found = _CHANGES.get(larger_key, version)
+        usable = (found is not None and found.joint is not None and found.inputs is not None
+                  and (not weighted or all(inputs.weighted for inputs in found.inputs)))
+        return found if usable else None
+    return None
+
+
 def _changes(session: Session, ids: set[int], parents: dict[str, str | None], period: Period,
              previous: Period, instrument: Instrument, definition: IndexDefinition, trend: pd.DataFrame,
-             weighting: tuple[bool, int], alpha: float, last: ComputedChange | None) -> ComputedChange:
+             weighting: tuple[bool, int], alpha: float, last: ComputedChange | None,
+             larger: ComputedChange | None = None) -> ComputedChange:
     # Column by column: a province's change is a thousand domains, and a frame joined, converted and
     # assigned cell by cell took as long as the joint change itself.
     # the columns read, before the rows: a province's trend is 12,000 rows of a dozen text columns, and
@@ -117,8 +142,12 @@ def _changes(session: Session, ids: set[int], parents: dict[str, str | None], pe
                    direction=np.full(len(index), Direction.NOT_COMPARABLE.value, dtype=object))
     if not usable.any():
         return ComputedChange(pd.DataFrame(columns, index=index))
-    joint, inputs = _joint_change(session, ids, parents, period, previous, instrument, definition, weighting,
-                                  alpha, last)
+    if larger is not None and larger.joint is not None:  # `_change_above`: this subtree's rows are there
+        # kept without inputs: the next change of this subtree is computed, or taken from above again
+        joint, inputs = larger.joint[larger.joint["domain"].isin(list(parents))], None
+    else:
+        joint, inputs = _joint_change(session, ids, parents, period, previous, instrument, definition,
+                                      weighting, alpha, last)
     rows = joint[joint["stat_type"] == "overall_index"]
     found = pd.Index(rows["domain"]).get_indexer(index)
     filled = usable & (found >= 0)

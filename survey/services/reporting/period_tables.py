@@ -6,7 +6,9 @@ of a unit above has often computed the same months for a tree containing it. A d
 its own units' cells (strata are units, weighting cells lie within a unit), so the subtree's rows are
 the larger table's when every one of its units has the same cells, weights, targets and children
 there: `table_update.narrowed` checks exactly that from the two tables' inputs, else the subtree's
-table is computed.
+table is computed. When the larger table was computed on the data as they are now (a unit page after
+a new response: the province's, for the viewer's small-cell decision, moments before), its inputs are
+the subtree's too, and not an aggregate row is read (`index_source.narrowed_estimates`).
 """
 
 from __future__ import annotations
@@ -21,9 +23,15 @@ from instruments.model import Instrument
 from survey.models import Unit
 from survey.services.organisation.targets import effective_targets
 from survey.services.reporting.index_cache import VersionedCache, data_version
-from survey.services.reporting.index_source import PeriodEstimates, Targets, period_estimates
+from survey.services.reporting.index_source import (
+    PeriodEstimates,
+    Targets,
+    narrowed_estimates,
+    period_estimates,
+)
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import unit_parent_map
+from survey.services.staff.access import subtree_ids
 
 MIN_N = 10
 PERIOD_TABLES: VersionedCache[PeriodEstimates] = VersionedCache(512, name="period-tables")
@@ -82,6 +90,14 @@ def period_table(session: Session, root: Unit, ids: set[int], parents: dict[str,
     hit = PERIOD_TABLES.get(key, version)
     if hit is not None:
         return hit
+    if above is not None:  # a unit above has this period's table on these very data: its rows are ours
+        larger = _current_table_above(session, root, period, instrument, weighted, alpha, min_cell,
+                                      overall_only, above)
+        found = None if larger is None else narrowed_estimates(session, larger, ids, parents, period,
+                                                               instrument, targets)
+        if found is not None:
+            PERIOD_TABLES.put(key, version, found)
+            return found
     start = PERIOD_TABLES.latest(key)
     if start is None and above is not None:
         start = _table_above(session, root, period, instrument, weighted, alpha, min_cell, overall_only,
@@ -91,6 +107,25 @@ def period_table(session: Session, root: Unit, ids: set[int], parents: dict[str,
                               stat_types=("overall_index",) if overall_only else None, previous=start)
     PERIOD_TABLES.put(key, version, result)
     return result
+
+
+def _current_table_above(session: Session, root: Unit, period: Period, instrument: Instrument,
+                         weighted: bool, alpha: float, min_cell: int, overall_only: bool,
+                         above: Above) -> PeriodEstimates | None:
+    """The table of this period that the nearest unit above holding one in this process computed on the
+    data as they are now (after a new response, the province's table this request has just computed
+    for the viewer's small-cell decision), or None. The subtree's cells are then the ones that table was
+    computed from, so its units' digests are theirs, and no aggregate row needs to be read or weighed."""
+    unit = root.parent
+    while unit is not None:
+        key = table_key(session, unit, period, instrument, weighted, above(unit, period.first.year), alpha,
+                        min_cell, overall_only)
+        if PERIOD_TABLES.latest(key, shared_too=False) is not None:
+            version = data_version(session, subtree_ids(session, [unit.id]), period.first, period.last)
+            found = PERIOD_TABLES.get(key, version)
+            return found if found is not None and found.inputs is not None else None
+        unit = unit.parent
+    return None
 
 
 def _table_above(session: Session, root: Unit, period: Period, instrument: Instrument, weighted: bool,
