@@ -25,9 +25,10 @@ from survey.services.reporting.index_cache import (
 
 # An entry's version is checked on every read, so age only bounds what a store keeps for periods
 # nobody opens any more. A province's report at a million responses a year is about 20 MB pickled, a
-# commune's a few kilobytes; past the file limit cachelib removes the expired, then the oldest.
+# commune's a few kilobytes; past the file limit cachelib removes the expired, then the oldest. An entry
+# is two files: its value, and its version alone (`index_cache.VersionedCache`).
 KEEP_SECONDS = 30 * 24 * 3600
-MAX_FILES = 2000
+MAX_FILES = 4000
 
 
 def store_for(uri: str | None, app: Flask) -> SharedStore | None:

@@ -254,3 +254,31 @@ def test_the_latest_value_from_this_process_alone(monkeypatch: pytest.MonkeyPatc
     assert reader.latest(("k",), shared_too=False) is None and store.reads == 0
     assert reader.latest(("k",)) == "value" and store.reads == 1
     assert writer.latest(("k",), shared_too=False) == "value"
+
+
+class _LoggedStore(_DictStore):
+    """A `_DictStore` that lists the keys it is asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[str] = []
+
+    def get(self, key: str) -> object:
+        self.asked.append(key)
+        return super().get(key)
+
+
+def test_another_version_is_found_out_without_reading_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a new response most look-ups find an older version in the store: its version alone is read,
+    not the value (a province's report is 20 MB to unpickle); the version asked for reads both."""
+    store = _LoggedStore()
+    monkeypatch.setattr(index_cache, "_shared", [store])
+    writer, reader = index_cache.VersionedCache[str](4, "test"), index_cache.VersionedCache[str](4, "test")
+    writer.put(("k",), (1,), "value")
+    value_address = next(key for key in store.values if not key.endswith(":version"))
+    assert reader.get(("k",), (2,)) is None
+    assert store.asked == [value_address + ":version"]
+    assert reader.get(("k",), (1,)) == "value"
+    assert store.asked[1:] == [value_address + ":version", value_address]
+    store.values[value_address] = ((3,), "other")  # a value written by another process meanwhile
+    assert index_cache.VersionedCache[str](4, "test").get(("k",), (1,)) is None  # its own version counts

@@ -218,6 +218,9 @@ def _code_digest() -> str:
 _CODE = _code_digest()
 
 
+_VERSION = ":version"  # a shared entry's version alone, beside the entry (`VersionedCache._shared_get`)
+
+
 class VersionedCache(Generic[V]):
     """At most `size` values by key, each valid only for the data version it was stored with; a named
     cache also keeps them in the shared store (`share_between_processes`)."""
@@ -232,7 +235,7 @@ class VersionedCache(Generic[V]):
         hit = self._entries.get(key)
         if hit is not None and hit[0] == version:
             return hit[1]
-        shared = self._shared_get(key)
+        shared = self._shared_get(key, version)
         if shared is not None and shared[0] == version:
             self._keep(key, version, shared[1])
             return shared[1]
@@ -257,6 +260,7 @@ class VersionedCache(Generic[V]):
         if store is not None and address is not None:
             try:
                 store.set(address, (version, value))
+                store.set(address + _VERSION, version)
             except Exception:  # a full disk or a lost Redis must not fail a page: the value is computed
                 _LOG.warning("shared report cache: could not store %s", self.name, exc_info=True)
 
@@ -274,11 +278,17 @@ class VersionedCache(Generic[V]):
             return None
         return f"{_CODE}:{self.name}:{hashlib.sha256(text.encode()).hexdigest()[:32]}"
 
-    def _shared_get(self, key: tuple[object, ...]) -> tuple[Version, V] | None:
+    def _shared_get(self, key: tuple[object, ...],
+                    version: Version | None = None) -> tuple[Version, V] | None:
+        """The shared store's (version, value) of `key`; with `version`, only if that is the version stored,
+        which is read first on its own: after a new response most look-ups find an older version, and a
+        province's report is 20 MB to unpickle before its version can be compared."""
         store, address = _shared[0], self._address(key)
         if store is None or address is None:
             return None
         try:
+            if version is not None and store.get(address + _VERSION) != version:
+                return None
             found = store.get(address)
         except Exception:
             _LOG.warning("shared report cache: could not read %s", self.name, exc_info=True)
