@@ -17,6 +17,7 @@ from survey.models.units import (
     TargetProposal,
     Unit,
     UnitKind,
+    UnitRevision,
 )
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Counter", "FrameUpload", "IndexAggregate", "InstrumentAssignment", "KioskDevice", "ProposalStatus",
     "ReportDelivery", "ReportFrequency", "ReportSubscription", "Response",
     "ResponseStatus", "ResponseTally", "Role", "ServedCount", "SpentReceipt", "StaffSession", "SubmissionHit",
-    "SubmissionRefusal", "Target", "TargetProposal", "TextAnswer", "Unit", "UnitKind", "User", "UserScope",
+    "SubmissionRefusal", "Target", "TargetProposal", "TextAnswer", "Unit", "UnitKind", "UnitRevision", "User",
+    "UserScope",
     "utcnow",
 ]

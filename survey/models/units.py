@@ -67,6 +67,18 @@ class Unit(Base):
         return f"<Unit {self.code}>"
 
 
+class UnitRevision(Base):
+    """How many times the unit tree has been written: one row, moved by triggers on `units` at every
+    insert, update and delete, whoever writes it (the admin pages, an import, a SQL session). Every
+    cached figure's data version reads it (`reporting.index_cache`), and the trees read once per process
+    are kept under it (`organisation.unit_trees`): a unit renamed, moved or added is seen at once."""
+
+    __tablename__ = "unit_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
 class Counter(Base):
     """A counter (quầy) at a service point. Its QR token carries `key_version`; bumping the version
     (rotation) or setting `revoked_at` makes every printed code of the old version stop working."""

@@ -22,7 +22,7 @@ from flask_migrate import downgrade, upgrade
 from survey import create_app
 from survey.demo.tree import seed_demo
 from survey.extensions import db
-from survey.models import ResponseTally, Unit
+from survey.models import ResponseTally, Unit, UnitRevision
 from survey.query_lists import one_of
 from survey.services.reporting.indices import compute_unit_indices
 from survey.services.reporting.periods import Period
@@ -39,6 +39,7 @@ from tests.survey.staff_helpers import CHEAP_ARGON2, Clock
 from tests.survey.survey_helpers import VALID, kitchen_sink_paths, serve_kitchen_sink_on
 from tests.survey.test_raw_rows import rows_as_the_session_reads_them
 from tests.survey.test_response_tallies import follow_every_change
+from tests.survey.test_unit_revision import revision_follows_every_write
 
 _numbers = itertools.count()
 
@@ -153,6 +154,21 @@ def test_response_tallies_follow_every_change_on_postgresql(pg_url: str) -> None
     with app.app_context():
         db.session.execute(sa.text("TRUNCATE responses CASCADE"))
         assert db.session.scalar(sa.select(sa.func.count()).select_from(ResponseTally)) == 0
+        db.session.rollback()
+        _close()
+
+
+def test_the_unit_revision_follows_every_write_on_postgresql(pg_url: str) -> None:
+    """The units' statement trigger (tests/survey/test_unit_revision.py), a TRUNCATE included."""
+    app = _migrated(_app(pg_url))
+    with app.app_context():
+        seed_demo(db.session)
+        db.session.commit()
+    revision_follows_every_write(app)
+    with app.app_context():
+        before = db.session.scalar(sa.select(UnitRevision.revision))
+        db.session.execute(sa.text("TRUNCATE units CASCADE"))
+        assert db.session.scalar(sa.select(UnitRevision.revision)) == (before or 0) + 1
         db.session.rollback()
         _close()
 

@@ -13,7 +13,9 @@ request) and subtree, however many caches ask:
   kept by triggers: responses left out, their revision, excluded): any insert, delete or change of a
   response's status, reason, unit, time or instrument moves its month's stamp, and only that month's
   (so a value kept per month has the same version whatever window asked for it), whoever wrote it;
-* the frames of dossiers served and the targets (count, last id, sum), which weights and verdicts read.
+* the frames of dossiers served and the targets (count, last id, sum), which weights and verdicts read,
+  and the unit tree's revision (`models.UnitRevision`, moved by triggers at every write to `units`): a
+  unit renamed, moved or added changes names, trees and subtrees, whoever wrote it.
 
 So a new citizen response recomputes only its own month: the eleven past months of a trend stay cached.
 A valid response stored *without* the submission service (a bulk import) moves its month's stamp too:
@@ -43,7 +45,15 @@ from typing import Any, Generic, Protocol, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from survey.models import IndexAggregate, ResponseStatus, ResponseTally, ServedCount, Target, Unit
+from survey.models import (
+    IndexAggregate,
+    ResponseStatus,
+    ResponseTally,
+    ServedCount,
+    Target,
+    Unit,
+    UnitRevision,
+)
 from survey.query_lists import one_of
 from survey.services.reporting.periods import month_spans
 from survey.session_memo import remembered
@@ -132,19 +142,21 @@ def _left_out_stamps(session: Session, ids: frozenset[int] | None,
 
 
 def _settings_stamp(session: Session) -> Version:
-    """(count, last id, sum) of the frames of dossiers served and of the targets, in one query."""
+    """(count, last id, sum) of the frames of dossiers served and of the targets, and the unit tree's
+    revision, in one query."""
     stamps = _stamps(session)
     if stamps.settings is None:
         row = session.execute(sa.select(*(sa.select(f).scalar_subquery() for f in (
             sa.func.count(ServedCount.id), sa.func.max(ServedCount.id), sa.func.sum(ServedCount.served),
-            sa.func.count(Target.id), sa.func.max(Target.id), sa.func.sum(Target.target))))).one()
+            sa.func.count(Target.id), sa.func.max(Target.id), sa.func.sum(Target.target),
+            sa.func.max(UnitRevision.revision))))).one()
         stamps.settings = tuple(row)
     return stamps.settings
 
 
 def settings_version(session: Session) -> Version:
-    """The version of the frames of dossiers served and the targets alone: what a value that reads no
-    response (a period's frame table) is kept under."""
+    """The version of the frames of dossiers served, the targets and the unit tree alone: what a value
+    that reads no response (a period's frame table, a subtree) is kept under."""
     return _settings_stamp(session)
 
 

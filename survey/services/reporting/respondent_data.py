@@ -35,11 +35,11 @@ from survey.local_time import TIMEZONE, utc_bounds
 from survey.models import ALL, Answer, Counter, IndexAggregate, Response, ResponseStatus, ServedCount, Unit
 from survey.query_lists import one_of
 from survey.raw_rows import raw_rows
+from survey.services.organisation.unit_trees import kept_tree
 from survey.services.reporting.index_cache import VersionedCache, data_version, settings_version
 from survey.services.reporting.periods import is_calendar_month, month_spans
 from survey.services.staff.access import subtree_ids
 from survey.services.weighting.frame_levels import FrameCell, served_by_field
-from survey.session_memo import remembered
 
 META_COLUMNS = ("response_id", "unit", "parent", "counter", "field", "channel", "submitted", "month",
                 "status", "status_reason")
@@ -77,17 +77,20 @@ def unit_parent_map(session: Session, root_id: int) -> dict[str, str | None]:
     """``unit code -> parent code`` for the subtree of `root_id`; the root maps to None.
 
     The analysis hierarchy: every node becomes a domain, parents pool their descendants. Read once
-    per session until it writes (`session_memo`: a page asks for its province's map several times);
-    each caller gets its own copy.
+    per process while the tree is unchanged (`unit_trees`: a page asks for its province's map several
+    times, and every page for its own); each caller gets its own copy.
     """
-    return dict(remembered(session, ("unit_parent_map", root_id), lambda: _read_parent_map(session, root_id)))
+    return dict(kept_tree(session, ("unit_parent_map", root_id), lambda: _read_parent_map(session, root_id)))
 
 
 def unit_names(session: Session, ids: Collection[int]) -> dict[str, tuple[int, str, str, str]]:
-    """``unit code -> (id, name_vi, name_en, kind)`` of units `ids`."""
-    rows = session.execute(sa.select(Unit.id, Unit.code, Unit.name_vi, Unit.name_en, Unit.kind)
-                           .where(one_of(session, Unit.id, ids))).all()
-    return {code: (uid, vi, en, str(kind)) for uid, code, vi, en, kind in rows}
+    """``unit code -> (id, name_vi, name_en, kind)`` of units `ids` (kept like the tree: `unit_trees`)."""
+    def read() -> dict[str, tuple[int, str, str, str]]:
+        rows = session.execute(sa.select(Unit.id, Unit.code, Unit.name_vi, Unit.name_en, Unit.kind)
+                               .where(one_of(session, Unit.id, ids))).all()
+        return {code: (uid, vi, en, str(kind)) for uid, code, vi, en, kind in rows}
+
+    return dict(kept_tree(session, ("unit_names", frozenset(ids)), read))
 
 
 def _read_parent_map(session: Session, root_id: int) -> dict[str, str | None]:

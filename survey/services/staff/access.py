@@ -19,8 +19,8 @@ from werkzeug.exceptions import NotFound
 
 from survey.errors import SurveyError
 from survey.models import Alert, Counter, Response, Role, Unit, User
+from survey.services.organisation.unit_trees import kept_tree
 from survey.services.staff import audit
-from survey.session_memo import remembered
 
 MANAGING_ROLES = (Role.ADMIN, Role.MANAGER)
 EXPORTING_ROLES = (Role.ADMIN, Role.MANAGER, Role.RESEARCHER)
@@ -35,9 +35,10 @@ def subtree_ids(session: Session, root_ids: Iterable[int]) -> set[int]:
     roots = tuple(sorted(set(root_ids)))
     if not roots:
         return set()
-    # A page asks for the same subtrees many times (its unit's, the province's for each table): read
-    # once per session until it writes (`session_memo`); a copy, as callers may add to it.
-    return set(remembered(session, ("subtree_ids", roots), lambda: _read_subtree(session, roots)))
+    # A page asks for the same subtrees many times (its unit's, the province's for each table), and every
+    # page for its viewer's: read once per process while the tree is unchanged (`unit_trees`); a copy, as
+    # callers may add to it.
+    return set(kept_tree(session, ("subtree_ids", roots), lambda: _read_subtree(session, roots)))
 
 
 def _read_subtree(session: Session, roots: tuple[int, ...]) -> frozenset[int]:
