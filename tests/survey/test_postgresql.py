@@ -18,14 +18,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from flask import Flask
 from flask_migrate import downgrade, upgrade
+from sqlalchemy.orm import Session
 
+from instruments.registry import get_instrument
 from survey import create_app
 from survey.demo.tree import seed_demo
 from survey.extensions import db
-from survey.models import ResponseTally, Unit, UnitRevision
+from survey.models import Response, ResponseStatus, ResponseTally, Unit, UnitRevision
 from survey.query_lists import one_of
 from survey.services.reporting.indices import compute_unit_indices
 from survey.services.reporting.periods import Period
+from survey.services.reporting.respondent_data import load_respondents_cached
 from tests.survey.aggregate_helpers import (
     assert_dashboard_reads_aggregates,
     damage_one_row,
@@ -38,6 +41,7 @@ from tests.survey.report_helpers import AB_CODES, HL_CODES, PHONE_COMMENT, add_r
 from tests.survey.staff_helpers import CHEAP_ARGON2, Clock
 from tests.survey.survey_helpers import VALID, kitchen_sink_paths, serve_kitchen_sink_on
 from tests.survey.test_raw_rows import rows_as_the_session_reads_them
+from tests.survey.test_respondent_data import NOVEMBER, add_response
 from tests.survey.test_response_tallies import follow_every_change
 from tests.survey.test_unit_revision import revision_follows_every_write
 
@@ -169,6 +173,31 @@ def test_the_unit_revision_follows_every_write_on_postgresql(pg_url: str) -> Non
         before = db.session.scalar(sa.select(UnitRevision.revision))
         db.session.execute(sa.text("TRUNCATE units CASCADE"))
         assert db.session.scalar(sa.select(UnitRevision.revision)) == (before or 0) + 1
+        db.session.rollback()
+        _close()
+
+
+def test_a_response_committed_late_under_an_older_id_is_read_on_postgresql(pg_url: str) -> None:
+    """PostgreSQL hands ids out before commit: a response with a smaller id may become visible after a
+    larger one was read. A kept month then sees more changes than responses past its last id, and is read
+    whole (`respondent_data._grown`), the late response included."""
+    app = _migrated(_app(pg_url))
+    with app.app_context():
+        seed_demo(db.session)
+        db.session.commit()
+        instrument = get_instrument("sipas-counter", "2025.1")
+        ids = list(db.session.scalars(sa.select(Unit.id)))
+        with Session(db.engine) as late:
+            add_response(late, "HL-AB-1", "late")  # its id first, its commit last
+            add_response(db.session(), "HL-TTHCC-1", "early")
+            db.session.commit()
+            seen = load_respondents_cached(db.session, ids, *NOVEMBER, instrument)
+            db.session.commit()  # a new transaction sees what commits next
+            late.commit()
+        kept = load_respondents_cached(db.session, ids, *NOVEMBER, instrument)
+        assert sorted(kept.frame["response_id"]) == sorted(
+            db.session.scalars(sa.select(Response.id).where(Response.status == ResponseStatus.VALID)))
+        assert len(kept.frame) == len(seen.frame) + 1
         db.session.rollback()
         _close()
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from instruments.registry import get_instrument
 from survey.extensions import db
 from survey.models import Answer, Response, ResponseStatus, Unit
+from survey.services.reporting import respondent_data
 from survey.services.reporting.periods import month_spans
 from survey.services.reporting.respondent_data import (
     TEXT,
@@ -81,3 +85,72 @@ def test_months_read_together_are_the_months_read_alone(app: Flask, demo: dict[s
     both = pd.concat([alone[0].frame, alone[2].frame], ignore_index=True)
     pd.testing.assert_frame_equal(window.frame, both)
     assert window.frame["counter"].isna().all() and window.frame["counter"].dtype == TEXT
+
+
+NOVEMBER = (date(2026, 11, 1), date(2026, 11, 30))
+
+
+def add_response(session: Session, unit_code: str, key: str, status: ResponseStatus = ResponseStatus.VALID,
+                 version: str = "2025.1") -> None:
+    """One response of 20 November 2026 (its overall answer only) stored as it is, with `status`, flushed
+    (the caller commits)."""
+    unit = session.scalar(sa.select(Unit).where(Unit.code == unit_code))
+    assert unit is not None
+    response = Response(instrument_id="sipas-counter", instrument_version=version, instrument_hash="x",
+                        unit_id=unit.id, channel="qr", language="vi", idempotency_key=key,
+                        submitted_at=datetime(2026, 11, 20, 3, tzinfo=UTC), status=status,
+                        status_reason=None if status is ResponseStatus.VALID else "device")
+    session.add(response)
+    session.flush()
+    session.add(Answer(response_id=response.id, item_id="overall", code=2))
+    session.flush()
+
+
+def _add(unit_code: str, key: str, status: ResponseStatus = ResponseStatus.VALID,
+         version: str = "2025.1") -> None:
+    add_response(db.session(), unit_code, key, status, version)
+    db.session.commit()
+
+
+def _reads(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
+    """The `after_id` of every read of responses (`respondent_data._rows`; None: the whole month)."""
+    found: list[int | None] = []
+    real = respondent_data._rows
+
+    def recording(*args: Any, after_id: int | None = None) -> pd.DataFrame:
+        found.append(after_id)
+        return real(*args, after_id=after_id)
+
+    monkeypatch.setattr(respondent_data, "_rows", recording)
+    return found
+
+
+def _same_as_read_now(kept: Any, ids: list[int]) -> None:
+    direct = load_respondents(db.session, ids, *NOVEMBER, get_instrument("sipas-counter", "2025.1"))
+    pd.testing.assert_frame_equal(kept.frame, direct.frame, check_exact=True)
+    pd.testing.assert_frame_equal(kept.excluded, direct.excluded, check_exact=True)
+
+
+def test_a_month_with_responses_added_reads_them_alone(app: Flask, demo: dict[str, int],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """After new responses, valid or not, a kept month reads the responses past its last id alone and is
+    the month read whole; any other change (a status, a response to another version) reads it whole."""
+    add_responses(app, "HL-AB-1", [5, 4, 2, 1], month=11, extra={"sex": [1, None, 2, 1]})
+    with app.app_context():
+        instrument = get_instrument("sipas-counter", "2025.1")
+        ids = list(db.session.scalars(sa.select(Unit.id)))
+        first = load_respondents_cached(db.session, ids, *NOVEMBER, instrument)
+        last_id = int(first.frame["response_id"].max())
+        _add("HL-TTHCC-1", "new-valid")
+        _add("HL-AB-1", "new-flagged", ResponseStatus.FLAGGED)
+        reads = _reads(monkeypatch)
+        grown = load_respondents_cached(db.session, ids, *NOVEMBER, instrument)
+        assert reads == [last_id]
+        assert len(grown.frame) == len(first.frame) + 1 and grown.excluded_total == first.excluded_total + 1
+        _same_as_read_now(grown, ids)
+        for change in (_flag_the_last_response, lambda: _add("HL-AB-1", "other-version", version="2099.1")):
+            change()
+            reads.clear()
+            again = load_respondents_cached(db.session, ids, *NOVEMBER, instrument)
+            assert reads[-1] is None  # more changes than new rows: read whole
+            _same_as_read_now(again, ids)

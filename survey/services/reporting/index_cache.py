@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -180,6 +180,18 @@ def data_version(session: Session, ids: set[int] | frozenset[int] | None, first:
     subtree = None if ids is None or _every_unit(session, frozenset(ids)) else frozenset(ids)
     return (tuple(_aggregate_stamps(session, subtree, _months(first, last))),
             tuple(_left_out_stamps(session, subtree, month_spans(first, last))), _settings_stamp(session))
+
+
+def responses_revision(version: Version) -> int:
+    """The tallies' revision in a `data_version`, summed over its months: every insert, delete and change
+    of a response of its subtree and window moves it (`_left_out_stamps`)."""
+    stamps = cast(tuple[tuple[int, int, int], ...], version[1])
+    return sum(stamp[1] for stamp in stamps)
+
+
+def settings_of(version: Version) -> Version:
+    """The frames, targets and tree stamp of a `data_version` (`settings_version`)."""
+    return cast(Version, version[2])
 
 
 class SharedStore(Protocol):
