@@ -112,11 +112,11 @@ class IndexReport:
 
     @functools.cached_property
     def _overall_rows(self) -> dict[str, dict[str, Any]]:
-        # A province table asks for every unit's overall row: one to_dict of those rows, not one iloc each
+        # A province table asks for every unit's overall row, a unit page for its province's: all of them
+        # at once (`records`), not one iloc each
         table = self.estimates
         overall = table[(table["stat_type"] == "overall_index") & (table["stat"] == "overall")]
-        records = cast(list[dict[str, Any]], overall.to_dict("records"))
-        return {str(record["domain"]): record for record in records}
+        return {str(record["domain"]): record for record in records(overall)}
 
     def row(self, domain: str, stat_type: str, stat: str) -> dict[str, Any] | None:
         """The estimate row for `domain` and statistic, or None."""
@@ -143,8 +143,7 @@ class IndexReport:
         # All rows in one pass when the first is asked for: a province table asks for hundreds, and a
         # `.loc` (or a Series) per unit cost 0.2-0.8 s at a thousand units.
         renamed = self.changes.rename(columns={"est0": "previous_est"})
-        # the columns are strings; pandas-stubs types a record's keys as Hashable
-        return {str(domain): cast(dict[str, Any], row) for domain, row in renamed.to_dict("index").items()}
+        return dict(zip(map(str, renamed.index.tolist()), records(renamed), strict=True))
 
     def change_of(self, domain: str) -> Mapping[str, Any] | None:
         """`change`'s figures for any unit of the subtree, by column name: its overall index against the
@@ -178,6 +177,14 @@ class IndexReport:
         """(label, est, ci_lo, ci_hi) per period of the window; None where there is no estimate."""
         found = self._trend_by_domain.get(domain, {})
         return [(label, *found.get(label, (None, None, None))) for label in self._trend_labels]
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """``frame.to_dict("records")``, the same values of the same types, column by column: to_dict boxes
+    Arrow-backed values one at a time (a province's thousand overall rows: 14 ms, this 3.4 ms)."""
+    columns = [frame[name].tolist() for name in frame.columns]
+    names = [str(name) for name in frame.columns]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 def instrument_for(key: str) -> Instrument:
