@@ -91,7 +91,7 @@ _CHANGES: VersionedCache[ComputedChange] = VersionedCache(128, name="changes")
 
 def _change_above(session: Session, key: tuple[object, ...], above: Sequence[int], period: Period,
                   previous: Period, weighted: bool) -> ComputedChange | None:
-    """The change that the nearest unit of `above` holding one in this process computed on the data as
+    """The change that the nearest unit of `above` holding one in this process has computed on the data as
     they are now (a unit page after a new response: its province's, computed moments before for the
     viewer's small-cell decision), when it can stand for this subtree's: from the aggregates in both
     periods, weighted in both when weighting is asked (a table that could not be weighted may hide a
@@ -103,9 +103,9 @@ def _change_above(session: Session, key: tuple[object, ...], above: Sequence[int
             continue
         version = data_version(session, subtree_ids(session, [unit_id]), previous.first, period.last)
         found = _CHANGES.get(larger_key, version)
-        usable = (found is not None and found.joint is not None and found.inputs is not None
-                  and (not weighted or all(inputs.weighted for inputs in found.inputs)))
-        return found if usable else None
+        if (found is not None and found.joint is not None and found.inputs is not None
+                and (not weighted or all(inputs.weighted for inputs in found.inputs))):
+            return found
     return None
 
 

@@ -112,8 +112,8 @@ def period_table(session: Session, root: Unit, ids: set[int], parents: dict[str,
 def _current_table_above(session: Session, root: Unit, period: Period, instrument: Instrument,
                          weighted: bool, alpha: float, min_cell: int, overall_only: bool,
                          above: Above) -> PeriodEstimates | None:
-    """The table of this period that the nearest unit above holding one in this process computed on the
-    data as they are now (after a new response, the province's table this request has just computed
+    """The table of this period that the nearest unit above holding one in this process has computed on
+    the data as they are now (after a new response, the province's table this request has just computed
     for the viewer's small-cell decision), or None. The subtree's cells are then the ones that table was
     computed from, so its units' digests are theirs, and no aggregate row needs to be read or weighed."""
     unit = root.parent
@@ -123,7 +123,8 @@ def _current_table_above(session: Session, root: Unit, period: Period, instrumen
         if PERIOD_TABLES.latest(key, shared_too=False) is not None:
             version = data_version(session, subtree_ids(session, [unit.id]), period.first, period.last)
             found = PERIOD_TABLES.get(key, version)
-            return found if found is not None and found.inputs is not None else None
+            if found is not None and found.inputs is not None:
+                return found
         unit = unit.parent
     return None
 
