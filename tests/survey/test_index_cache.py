@@ -275,3 +275,24 @@ def test_a_tree_of_every_unit_is_stamped_as_every_unit(capp: Flask, monkeypatch:
         db.session.commit()
     after = versions()
     assert after[0] == after[1] and after[0] != every and after[2] == short
+
+
+@pytest.mark.parametrize("scope", ["HL", "HL-AB"])
+def test_after_a_response_a_unit_page_computes_the_provinces_month_alone(
+        capp: Flask, monkeypatch: pytest.MonkeyPatch, scope: str) -> None:
+    """Whoever views a commune's page (its province's manager or its own), after a new response only the
+    province's month is computed: the benchmarks' report comes first, and the commune's own tables are
+    taken from it (`period_tables`)."""
+    client = signed_in(capp, f"viewer-{scope}", Role.MANAGER, (scope,))
+    with capp.app_context():
+        unit_id = db.session.scalar(sa.select(Unit.id).where(Unit.code == "HL-AB"))
+    page = f"/manage/units/{unit_id}?period=2026-11&instrument={KEY}"
+    assert client.get(page).status_code == 200
+    with capp.app_context():
+        counter = db.session.scalars(sa.select(Counter).join(Unit).where(Unit.code == "HL-AB-1")).first()
+        assert counter is not None
+        submit(db.session(), counter, {"e1_info": 2, "overall": 2}, datetime(2026, 11, 24, 3, tzinfo=UTC))
+        db.session.commit()
+    computed = counting_period_tables(monkeypatch)
+    assert client.get(page).status_code == 200
+    assert computed == {"2026-11": 1}

@@ -28,7 +28,7 @@ from survey.services.citizens.flag_review import flagged_counts
 from survey.services.disclosure.scrubber import Comment, scrubbed_comments
 from survey.services.organisation.targets import effective_targets, pending_proposals, proposals_to_decide
 from survey.services.organisation.unit_plans import instrument_keys
-from survey.services.reporting.benchmarks import unit_benchmarks
+from survey.services.reporting.benchmarks import benchmark_reports, unit_benchmarks
 from survey.services.reporting.breakdowns import unit_breakdowns
 from survey.services.reporting.fix_first import FixItem, fix_first
 from survey.services.reporting.index_cache import VersionedCache, data_version
@@ -240,10 +240,13 @@ def unit_page(unit_id: int) -> str:
     period, key, weighted = dashboard_options()
     visible = visible_unit_ids(db.session(), user)
     league_root = unit.parent if unit.parent_id in visible else unit
+    default_target, min_cell = current_app.config["DEFAULT_TARGET"], current_app.config["POSTSTRAT_MIN_CELL"]
+    # The benchmarks' reports first (the province's): the unit's own tables are then taken from them
+    compared = benchmark_reports(db.session(), unit, key, period, weighted=weighted,
+                                 default_target=default_target, min_cell=min_cell)
     # The viewer's one small-cell decision (on their scope roots' trees), not one on this unit's subtree:
     # a complement hidden in the parent's table must not show its figures here.
     cells = viewer_hidden(key, period, weighted)
-    default_target, min_cell = current_app.config["DEFAULT_TARGET"], current_app.config["POSTSTRAT_MIN_CELL"]
     options: IndexOptions = {"default_target": default_target, "league_root": league_root,
                              "min_cell": min_cell, "league_hidden": cells.current}
     # The siblings' ranks are drawn in a thread while the breakdowns and the unit's own tables are computed
@@ -264,8 +267,7 @@ def unit_page(unit_id: int) -> str:
     def shown(row: dict[str, Any] | None) -> dict[str, Any] | None:
         return hidden_row(row) if withheld and row is not None else row
 
-    benchmarks = unit_benchmarks(db.session(), unit, report, key, period, weighted=weighted, visible=visible,
-                                 default_target=default_target, min_cell=min_cell)
+    benchmarks = unit_benchmarks(compared, report, visible)
     items, elements, element_labels = _definition_labels(key, lang)
     element_rows = {e: shown(report.row(unit.code, "element", e)) for e, _ in elements}
     criteria = [(e, [(c, shown(report.row(unit.code, "criterion", c))) for c in crits])

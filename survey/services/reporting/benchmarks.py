@@ -100,17 +100,29 @@ def _province(unit: Unit) -> Unit:
     return node
 
 
-def unit_benchmarks(session: Session, unit: Unit, own: IndexReport, instrument_key: str, period: Period, *,
-                    weighted: bool, visible: set[int], **options: Unpack[IndexOptions]) -> list[Benchmark]:
-    """The parent's and the province's benchmarks of `unit` (one when they are the same unit, none at
-    the province itself). `options` as for `unit_indices`, without a league (benchmarks need none)."""
+def benchmark_reports(session: Session, unit: Unit, instrument_key: str, period: Period, *, weighted: bool,
+                      **options: Unpack[IndexOptions]) -> list[tuple[str, Unit, IndexReport]]:
+    """(role, unit, report) of the parent's and the province's benchmarks of `unit` (one when they are the
+    same unit, none at the province itself). `options` as for `unit_indices`, without a league
+    (benchmarks need none).
+
+    A unit page asks for them first, whoever the viewer is: after a new response the unit's own tables are
+    then taken from the province's just computed (`period_tables`), not updated apart."""
     if unit.parent is None:
         return []
     settings: IndexOptions = {**options, "league_root": None}
     province = _province(unit)
     wanted = ([(PARENT_AND_PROVINCE, province)] if unit.parent.id == province.id
               else [(PARENT, unit.parent), (PROVINCE, province)])
-    return [Benchmark(role, bench, bench.id in visible, own=own,
-                      report=unit_indices(session, bench, instrument_key, period, weighted=weighted,
-                                          **settings))
-            for role, bench in wanted]
+    # the province's first: the parent's tables are then taken from it
+    reports = {bench.id: unit_indices(session, bench, instrument_key, period, weighted=weighted, **settings)
+               for _, bench in reversed(wanted)}
+    return [(role, bench, reports[bench.id]) for role, bench in wanted]
+
+
+def unit_benchmarks(found: list[tuple[str, Unit, IndexReport]], own: IndexReport,
+                    visible: set[int]) -> list[Benchmark]:
+    """The benchmarks of `benchmark_reports` beside the unit page's report `own`; those in the viewer's
+    scope (`visible` ids) shown in full."""
+    return [Benchmark(role, bench, bench.id in visible, report=report, own=own)
+            for role, bench, report in found]
