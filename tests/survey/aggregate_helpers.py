@@ -48,6 +48,7 @@ from survey.services.reporting import (
     response_counts,
 )
 from survey.services.reporting.aggregate_rebuild import check
+from survey.services.reporting.index_report import IndexReport
 from survey.services.reporting.index_source import (
     PeriodEstimates,
     Source,
@@ -278,7 +279,7 @@ def delete_one_row(app: Flask) -> None:
         db.session.commit()
 
 
-def province_report(app: Flask) -> indices.IndexReport:
+def province_report(app: Flask) -> IndexReport:
     """The province's weighted report of November 2026 (through the caches)."""
     with app.app_context():
         root = db.session.scalar(sa.select(Unit).where(Unit.code == "HL"))

@@ -1,4 +1,4 @@
-"""`indices.records`: a report's rows as dicts, the values and types ``DataFrame.to_dict`` gives."""
+"""`index_report.records`: a report's rows as dicts, the values and types ``DataFrame.to_dict`` gives."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from survey.services.reporting.indices import records
+from survey.services.reporting.index_report import records
 from tests.survey.aggregate_helpers import demo_with_responses, province_report
 
 

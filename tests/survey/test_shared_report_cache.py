@@ -18,7 +18,13 @@ from survey import report_store
 from survey.extensions import db
 from survey.models import Counter, Role
 from survey.report_store import WrittenAfterResponse, store_for
-from survey.services.reporting import index_cache, index_source, respondent_data, response_counts
+from survey.services.reporting import (
+    index_cache,
+    index_source,
+    period_tables,
+    respondent_data,
+    response_counts,
+)
 from tests.survey.aggregate_helpers import (
     counting_period_tables,
     demo_with_responses,
@@ -282,3 +288,33 @@ def test_another_version_is_found_out_without_reading_the_value(monkeypatch: pyt
     assert store.asked[1:] == [value_address + ":version", value_address]
     store.values[value_address] = ((3,), "other")  # a value written by another process meanwhile
     assert index_cache.VersionedCache[str](4, "test").get(("k",), (1,)) is None  # its own version counts
+
+
+def test_a_report_read_from_the_store_reads_its_tables_ahead_once_sent(
+        sapp: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that read a report from the store holds none of its period tables: it reads them once the
+    page is sent, so that after a new response the report is computed from tables it holds, and reads
+    nothing more from the store."""
+    client = signed_in(sapp, "tables-ahead", Role.MANAGER, ("HL",))
+    client.get(PAGE).close()  # computed here, stored
+    new_process()
+    response = client.get(PAGE)  # read from the store
+    assert response.status_code == 200 and not period_tables.PERIOD_TABLES._entries
+    response.close()
+    assert {key[2] for key in period_tables.PERIOD_TABLES._entries} == set(ALL_MONTHS)
+    with sapp.app_context():
+        counter = db.session.scalars(sa.select(Counter).order_by(Counter.id)).first()
+        assert counter is not None
+        submit(db.session(), counter, {"e1_info": 2}, datetime(2026, 11, 21, 3, tzinfo=UTC))
+        db.session.commit()
+    computed = counting_period_tables(monkeypatch)
+    store = index_cache._shared[0]
+    assert store is not None
+    read: list[str] = []
+    real_get = store.get
+    monkeypatch.setattr(store, "get", lambda key: (read.append(key) if ":version" not in key else None)
+                        or real_get(key))
+    after = client.get(PAGE)
+    assert after.status_code == 200 and computed == {"2026-11": 1}
+    assert not [key for key in read if ":period-tables:" in key]
+    after.close()

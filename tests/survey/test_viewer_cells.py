@@ -11,7 +11,7 @@ from typing import cast
 
 import pandas as pd
 
-from survey.services.reporting.indices import IndexReport
+from survey.services.reporting.index_report import IndexReport
 from survey.services.reporting.small_cells import SMALL_CELL, hidden_units_by_period, protected_codes
 from survey.services.reporting.viewer_cells import ViewerCells
 

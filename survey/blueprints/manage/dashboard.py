@@ -32,9 +32,9 @@ from survey.services.reporting.benchmarks import benchmark_reports, unit_benchma
 from survey.services.reporting.breakdowns import unit_breakdowns
 from survey.services.reporting.fix_first import FixItem, fix_first
 from survey.services.reporting.index_cache import VersionedCache, data_version
+from survey.services.reporting.index_report import IndexReport
 from survey.services.reporting.indices import (
     IndexOptions,
-    IndexReport,
     instrument_for,
     rank_ahead,
     unit_indices,

@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 from survey.blueprints.manage import bp
 from survey.services.reporting import formats
-from survey.services.reporting.indices import IndexReport
+from survey.services.reporting.index_report import IndexReport
 from survey.services.reporting.labels import CHANGES as CHANGE_WORDS
 
 # Verdicts in the order a manager acts on them: below target first.

@@ -3,6 +3,7 @@
 - `periods`: calendar periods (month, quarter, year) and trend windows.
 - `respondent_data`: respondents out of the database, shaped for `analysis`.
 - `indices`: the one place the web calls `analysis` (intervals, verdicts, trends, change).
+- `index_report`: a unit report as pages read it (rows, change and trend of a domain, looked up once).
 - `period_change`: the overall index's change against the previous period, one design over both.
 - `weighting_cells`: which post-stratification cells were merged into which, and why, in words.
 - `index_cache`: the one cache mechanism: per-process values kept while their data version (read from the

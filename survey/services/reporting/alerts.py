@@ -20,7 +20,8 @@ from analysis.verdicts import Verdict
 from survey.local_time import utc_bounds
 from survey.models import Alert, AlertKind, AlertNote, Response, Unit, User
 from survey.query_lists import one_of
-from survey.services.reporting.indices import IndexReport, unit_indices
+from survey.services.reporting.index_report import IndexReport
+from survey.services.reporting.indices import unit_indices
 from survey.services.reporting.periods import Period
 from survey.services.staff import audit
 

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from survey.charts import Benchmark as ChartBenchmark
 from survey.models import Unit
 from survey.services.reporting.formats import finite_number
-from survey.services.reporting.indices import IndexOptions, IndexReport, unit_indices
+from survey.services.reporting.index_report import IndexReport
+from survey.services.reporting.indices import IndexOptions, unit_indices
 from survey.services.reporting.periods import Period
 from survey.services.reporting.small_cells import SMALL_CELL
 

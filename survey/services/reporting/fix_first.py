@@ -18,7 +18,7 @@ from analysis.change import Direction, period_change
 from survey.services.disclosure.scrubber import Comment
 from survey.services.reporting.comment_topics import mentioning
 from survey.services.reporting.formats import finite_number
-from survey.services.reporting.indices import IndexReport
+from survey.services.reporting.index_report import IndexReport
 
 DEFAULT_LIMIT = 5
 

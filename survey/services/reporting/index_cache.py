@@ -265,6 +265,11 @@ class VersionedCache(Generic[V]):
             return shared[1]
         return None
 
+    def held(self, key: tuple[object, ...], version: Version) -> bool:
+        """Whether this process holds the value of `key` for `version` (not only the shared store)."""
+        hit = self._entries.get(key)
+        return hit is not None and hit[0] == version
+
     def latest(self, key: tuple[object, ...], *, shared_too: bool = True) -> V | None:
         """The value last stored under `key`, whatever its version (None if none): what a computation
         that only redoes what changed starts from (`table_update`). `shared_too`: look in the shared

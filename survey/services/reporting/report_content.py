@@ -22,10 +22,10 @@ from instruments.model import Instrument
 from survey.local_time import local_month, utc_bounds
 from survey.services.disclosure.scrubber import scrubbed_comments
 from survey.services.reporting.formats import day, finite_number, utc_moment
+from survey.services.reporting.index_report import IndexReport
 from survey.services.reporting.indices import (
     INTERVAL_METHOD,
     MIN_N,
-    IndexReport,
 )
 from survey.services.reporting.labels import (
     CHANGE_LABEL,

@@ -23,7 +23,7 @@ from analysis.small_cells import Relation, suppress_small_cells
 from survey.services.reporting.formats import finite_number
 
 if TYPE_CHECKING:  # indices imports this module for its league table
-    from survey.services.reporting.indices import IndexReport
+    from survey.services.reporting.index_report import IndexReport
 
 SMALL_CELL = 5  # counts 0 < n < 5 are never published (docs/bad-input.md, "Export anonymity")
 SMALL_CELL_FLAG = "small_cell"  # the precision flag a hidden figure carries (labels.FLAG_TEXT)

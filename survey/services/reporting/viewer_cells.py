@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from survey.models import Unit, User
 from survey.query_lists import one_of
-from survey.services.reporting.indices import IndexReport, unit_indices
+from survey.services.reporting.index_report import IndexReport
+from survey.services.reporting.indices import unit_indices
 from survey.services.reporting.periods import Period
 from survey.services.reporting.small_cells import hidden_units, hidden_units_by_period
 from survey.services.staff.access import visible_unit_ids

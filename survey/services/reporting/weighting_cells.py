@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from survey.services.reporting.indices import IndexReport
+from survey.services.reporting.index_report import IndexReport
 from survey.services.weighting.frame_warnings import collapse_reason_label, field_label, merged_into_label
 
 
