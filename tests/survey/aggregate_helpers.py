@@ -68,6 +68,15 @@ SIZES = ["n_eff", "n_eff_floor"]
 EXACT = ["period", "level", "domain", "parent", "stat_type", "stat", "n", "df", "verdict", "flags"]
 
 
+def respond_at_first_counter(app: Flask, answers: dict[str, int], when: datetime) -> None:
+    """One response at the demo's first counter through the submission service, committed."""
+    with app.app_context():
+        counter = db.session.scalars(sa.select(Counter).order_by(Counter.id)).first()
+        assert counter is not None
+        submit(db.session(), counter, answers, when)
+        db.session.commit()
+
+
 def submit(session: Session, counter: Counter, answers: dict[str, int], when: datetime,
            flags: tuple[str, ...] = ()) -> Response:
     """Store one response through the submission service, as the citizen form does."""

@@ -13,12 +13,12 @@ import sqlalchemy as sa
 from flask import Flask
 
 from survey.extensions import db
-from survey.models import Counter, Unit
+from survey.models import Unit
 from survey.services.reporting import breakdowns
 from survey.services.reporting.indices import instrument_for
 from survey.services.reporting.periods import Period
 from survey.services.staff.access import subtree_ids
-from tests.survey.aggregate_helpers import KEY, demo_with_responses, submit
+from tests.survey.aggregate_helpers import KEY, demo_with_responses, respond_at_first_counter
 
 FIGURES = ("est", "se", "ci_lo", "ci_hi", "deff_kish", "n_eff", "p_value")
 
@@ -81,11 +81,7 @@ def test_a_new_response_recomputes_its_own_months_sums(mapp: Flask, monkeypatch:
     first, _ = _both(mapp, "HL", year, True)
     assert summed == [{"2026-10", "2026-11"}]  # every month in one pass; the others have no respondents
     summed.clear()
-    with mapp.app_context():
-        counter = db.session.scalars(sa.select(Counter).order_by(Counter.id)).first()
-        assert counter is not None
-        submit(db.session(), counter, {"e1_info": 5}, datetime(2026, 11, 20, 3, tzinfo=UTC))
-        db.session.commit()
+    respond_at_first_counter(mapp, {"e1_info": 5}, datetime(2026, 11, 20, 3, tzinfo=UTC))
     after, whole = _both(mapp, "HL", year, True)
     assert summed == [{"2026-11"}]  # November's alone
     assert sum(after["channel"].respondents.values()) == sum(first["channel"].respondents.values()) + 1

@@ -24,6 +24,7 @@ from tests.survey.aggregate_helpers import (
     demo_with_responses,
     new_process,
     province_report,
+    respond_at_first_counter,
     submit,
     submit_many,
 )
@@ -41,11 +42,7 @@ def test_a_new_response_recomputes_only_its_own_month(capp: Flask, monkeypatch: 
     first = province_report(capp)
     computed = counting_period_tables(monkeypatch)
     assert province_report(capp) is first and not computed  # nothing changed: the whole report is reused
-    with capp.app_context():
-        counter = db.session.scalars(sa.select(Counter).order_by(Counter.id)).first()
-        assert counter is not None
-        submit(db.session(), counter, {"e1_info": 5}, datetime(2026, 11, 20, 3, tzinfo=UTC))
-        db.session.commit()
+    respond_at_first_counter(capp, {"e1_info": 5}, datetime(2026, 11, 20, 3, tzinfo=UTC))
     second = province_report(capp)
     assert second is not first
     assert computed == {"2026-11": 1}  # the eleven past months of the trend came from the cache
@@ -268,11 +265,7 @@ def test_a_tree_of_every_unit_is_stamped_as_every_unit(capp: Flask, monkeypatch:
     assert every == none and short != none
     stamp_reads = [s for s in statements if "index_aggregates" in s or "response_tallies" in s]
     assert not any("unit_id IN" in s for s in stamp_reads[:2])  # the whole tree's: no list of ids
-    with capp.app_context():
-        counter = db.session.scalars(sa.select(Counter).order_by(Counter.id)).first()
-        assert counter is not None
-        submit(db.session(), counter, {"e1_info": 5}, datetime(2026, 11, 20, 3, tzinfo=UTC))
-        db.session.commit()
+    respond_at_first_counter(capp, {"e1_info": 5}, datetime(2026, 11, 20, 3, tzinfo=UTC))
     after = versions()
     assert after[0] == after[1] and after[0] != every and after[2] == short
 

@@ -80,6 +80,15 @@ def _migrated(app: Flask) -> Flask:
     return app
 
 
+def _seeded(url: str) -> Flask:
+    """An app on database `url`, migrated, with the demo's tree (no responses)."""
+    app = _migrated(_app(url))
+    with app.app_context():
+        seed_demo(db.session)
+        db.session.commit()
+    return app
+
+
 def test_migrations_build_the_models_schema_on_postgresql_and_go_back(pg_url: str) -> None:
     app = _app(pg_url)
     with app.app_context():
@@ -149,10 +158,7 @@ def test_index_aggregates_equal_the_rows_on_postgresql(pg_url: str) -> None:
 def test_response_tallies_follow_every_change_on_postgresql(pg_url: str) -> None:
     """The tallies' triggers (tests/survey/test_response_tallies.py), and a TRUNCATE, which fires no row
     trigger, empties them."""
-    app = _migrated(_app(pg_url))
-    with app.app_context():
-        seed_demo(db.session)
-        db.session.commit()
+    app = _seeded(pg_url)
     submit_many(app, 80, seed=34)
     follow_every_change(app)
     with app.app_context():
@@ -164,10 +170,7 @@ def test_response_tallies_follow_every_change_on_postgresql(pg_url: str) -> None
 
 def test_the_unit_revision_follows_every_write_on_postgresql(pg_url: str) -> None:
     """The units' statement trigger (tests/survey/test_unit_revision.py), a TRUNCATE included."""
-    app = _migrated(_app(pg_url))
-    with app.app_context():
-        seed_demo(db.session)
-        db.session.commit()
+    app = _seeded(pg_url)
     revision_follows_every_write(app)
     with app.app_context():
         before = db.session.scalar(sa.select(UnitRevision.revision))
@@ -181,10 +184,8 @@ def test_a_response_committed_late_under_an_older_id_is_read_on_postgresql(pg_ur
     """PostgreSQL hands ids out before commit: a response with a smaller id may become visible after a
     larger one was read. A kept month then sees more changes than responses past its last id, and is read
     whole (`respondent_data._grown`), the late response included."""
-    app = _migrated(_app(pg_url))
+    app = _seeded(pg_url)
     with app.app_context():
-        seed_demo(db.session)
-        db.session.commit()
         instrument = get_instrument("sipas-counter", "2025.1")
         ids = list(db.session.scalars(sa.select(Unit.id)))
         with Session(db.engine) as late:
@@ -205,10 +206,8 @@ def test_a_response_committed_late_under_an_older_id_is_read_on_postgresql(pg_ur
 def test_a_list_of_units_is_one_array_parameter_on_postgresql(pg_url: str) -> None:
     """`one_of` selects what IN selects, with one parameter however long the list (psycopg parses a
     statement of more than 50 parameters anew at every execution)."""
-    app = _migrated(_app(pg_url))
+    app = _seeded(pg_url)
     with app.app_context():
-        seed_demo(db.session)
-        db.session.commit()
         session = db.session()
         units: dict[int, str] = {uid: code for uid, code in session.execute(sa.select(Unit.id, Unit.code))}
         wanted = [*sorted(units)[::2], 10**9]  # and an id no unit has
@@ -231,10 +230,7 @@ def test_a_list_of_units_is_one_array_parameter_on_postgresql(pg_url: str) -> No
 
 def test_raw_rows_are_the_rows_in_the_sessions_transaction(pg_url: str) -> None:
     """`raw_rows` on PostgreSQL (binary format): tests/survey/test_raw_rows.py."""
-    app = _migrated(_app(pg_url))
-    with app.app_context():
-        seed_demo(db.session)
-        db.session.commit()
+    app = _seeded(pg_url)
     rows_as_the_session_reads_them(app)
     with app.app_context():
         _close()

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 
 from survey import report_store
 from survey.extensions import db
-from survey.models import Counter, Role
+from survey.models import Role
 from survey.report_store import WrittenAfterResponse, store_for
 from survey.services.reporting import (
     index_cache,
@@ -30,7 +29,7 @@ from tests.survey.aggregate_helpers import (
     demo_with_responses,
     new_process,
     province_report,
-    submit,
+    respond_at_first_counter,
 )
 from tests.survey.staff_helpers import running, signed_in
 
@@ -61,11 +60,7 @@ def test_a_new_process_reads_the_figures_another_computed(sapp: Flask,
 def test_after_a_new_response_a_new_process_computes_only_that_month(
         sapp: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     before = province_report(sapp)
-    with sapp.app_context():
-        counter = db.session.scalars(sa.select(Counter).order_by(Counter.id)).first()
-        assert counter is not None
-        submit(db.session(), counter, {"e1_info": 5}, datetime(2026, 11, 20, 3, tzinfo=UTC))
-        db.session.commit()
+    respond_at_first_counter(sapp, {"e1_info": 5}, datetime(2026, 11, 20, 3, tzinfo=UTC))
     new_process()
     computed = counting_period_tables(monkeypatch)
     frames_read: list[object] = []
@@ -171,11 +166,7 @@ def test_a_page_read_from_the_store_reads_its_sums_ahead_once_sent(sapp: Flask,
     response.close()
     assert {key[2] for key in index_source._SUMS._entries} == {"2026-11", "2026-10"}
     assert {key[2] for key in index_source._UNITS._entries} == {"2026-11", "2026-10"}
-    with sapp.app_context():
-        counter = db.session.scalars(sa.select(Counter).order_by(Counter.id)).first()
-        assert counter is not None
-        submit(db.session(), counter, {"e1_info": 2}, datetime(2026, 11, 21, 3, tzinfo=UTC))
-        db.session.commit()
+    respond_at_first_counter(sapp, {"e1_info": 2}, datetime(2026, 11, 21, 3, tzinfo=UTC))
     fetched: list[str] = []
     real_put = index_source._MONTH_ROWS.put
     monkeypatch.setattr(index_source._MONTH_ROWS, "put", lambda key, version, value:
@@ -302,11 +293,7 @@ def test_a_report_read_from_the_store_reads_its_tables_ahead_once_sent(
     assert response.status_code == 200 and not period_tables.PERIOD_TABLES._entries
     response.close()
     assert {key[2] for key in period_tables.PERIOD_TABLES._entries} == set(ALL_MONTHS)
-    with sapp.app_context():
-        counter = db.session.scalars(sa.select(Counter).order_by(Counter.id)).first()
-        assert counter is not None
-        submit(db.session(), counter, {"e1_info": 2}, datetime(2026, 11, 21, 3, tzinfo=UTC))
-        db.session.commit()
+    respond_at_first_counter(sapp, {"e1_info": 2}, datetime(2026, 11, 21, 3, tzinfo=UTC))
     computed = counting_period_tables(monkeypatch)
     store = index_cache._shared[0]
     assert store is not None
