@@ -6,7 +6,9 @@ Run from the repository root, on a database made by bench/generate_db.py:
     .venv/bin/python bench/dashboard_scale.py /tmp/scale.db [--month 2026-11] [--year 2026]
     .venv/bin/python bench/dashboard_scale.py postgresql+psycopg://user@localhost/scale   # PostgreSQL
 
-A manager whose scope is the province signs in through the real pages (test client). Each page and
+A manager whose scope is the province signs in through the real pages (test client); with `--viewer
+commune`, the ward's own manager (its scope the ward alone: its "province" page is the commune's
+dashboard, and its ward page decides small cells on the commune's tree). Each page and
 period is measured in a fresh process, so "cold" is a first view after a restart (empty process
 caches; the operating system's file cache stays warm): cold, warm (median of three views, nothing
 changed) and after one new response (at the ward's service point, in the period's last month that has
@@ -100,7 +102,7 @@ def database_url(target: str) -> str:
 
 
 def measure_one(target: str, page: str, period_text: str, store: str,
-                ward: str = WARD) -> dict[str, float]:
+                ward: str = WARD, viewer: str = "province") -> dict[str, float]:
     """Cold, warm and after-one-response times of one page and period, in this (fresh) process, with
     the shared report store in directory `store`."""
     from survey import create_app
@@ -114,7 +116,8 @@ def measure_one(target: str, page: str, period_text: str, store: str,
                       "TESTING": True, "WTF_CSRF_ENABLED": False, "CLOCK": Clock(), **CHEAP_ARGON2,
                       "REPORT_CACHE_URI": f"filesystem:{store}"})
     prepare_worker(app)  # as a gunicorn worker does once it has loaded the app (deploy/gunicorn.conf.py)
-    staff = add_staff(app, f"bench-{time.time_ns()}", Role.MANAGER, ("HL",), totp=True)
+    scope = "HL" if viewer == "province" else ward
+    staff = add_staff(app, f"bench-{time.time_ns()}", Role.MANAGER, (scope,), totp=True)
     client = app.test_client()
     sign_in(client, app, staff)
     url = (f"/manage/?period={period.label}" if page == "province"
@@ -153,9 +156,9 @@ def run_job(target: str, period_text: str, store: str) -> float:
     return time.perf_counter() - started
 
 
-def _measured(target: str, page: str, period: str, store: str, ward: str) -> dict[str, float]:
-    done = subprocess.run([sys.executable, __file__, target, "--one", page, period, store, "--ward", ward],
-                          capture_output=True, text=True, cwd=ROOT)
+def _measured(target: str, page: str, period: str, store: str, ward: str, viewer: str) -> dict[str, float]:
+    done = subprocess.run([sys.executable, __file__, target, "--one", page, period, store, "--ward", ward,
+                           "--viewer", viewer], capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
         sys.exit(f"{page} {period} failed:\n{done.stderr[-3000:]}")
     figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -171,21 +174,24 @@ def main() -> None:
     parser.add_argument("--month", default="2026-11", type=period_argument)
     parser.add_argument("--year", default="2026", type=period_argument)
     parser.add_argument("--ward", default=WARD, help="the commune whose page is measured (%(default)s)")
+    parser.add_argument("--viewer", choices=("province", "commune"), default="province",
+                        help="whose scope the signed-in manager has: the province or the ward (%(default)s)")
     parser.add_argument("--one", nargs=3, metavar=("PAGE", "PERIOD", "STORE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.db.startswith("postgresql") and not Path(args.db).exists():
         parser.error(f"{args.db} does not exist: make it with bench/generate_db.py")
     if args.one:
-        print(json.dumps(measure_one(args.db, *args.one, ward=args.ward)))
+        print(json.dumps(measure_one(args.db, *args.one, ward=args.ward, viewer=args.viewer)))
         return
     print(f"{'page':9} {'period':8} {'store':15} {'cold':>8} {'warm (median of 3)':>19} "
           f"{'after 1 response':>17} {'peak RSS':>9}")
     for page in ("province", "ward"):
         for period in (args.month, args.year):
             with tempfile.TemporaryDirectory() as empty, tempfile.TemporaryDirectory() as filled:
-                rows = [("nothing shared", _measured(args.db, page, period, empty, args.ward))]
+                rows = [("nothing shared", _measured(args.db, page, period, empty, args.ward, args.viewer))]
                 job = run_job(args.db, period, filled)
-                rows.append(("after the job", _measured(args.db, page, period, filled, args.ward)))
+                rows.append(("after the job", _measured(args.db, page, period, filled, args.ward,
+                                                        args.viewer)))
             for label, figures in rows:
                 print(f"{page:9} {period:8} {label:15} {figures['cold']:7.2f}s {figures['warm']:18.3f}s "
                       f"{figures['after']:16.2f}s {figures['peak_mb']:7.0f}MB", flush=True)
