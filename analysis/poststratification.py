@@ -247,7 +247,11 @@ def _weighting_cells(respondents: pd.Series, frame: pd.DataFrame, cells: Sequenc
         if group not in resp_by_group:
             report_rows.append(_unrepresented_row(group_cols, group, served_leaves, cell_cols))
     columns = [*group_cols, *cell_cols, "respondents", "served", "reason", "kept", "merged_into"]
-    return CellWeights(weight=pd.Series(factors, dtype=np.float64), cell=pd.Series(cell_of, dtype=np.int64),
+    # One index for both Series (their keys are the same, in the same order): a province's month of a
+    # thousand units spent half its weighing making the index of each from its dict's tuples.
+    index = pd.Series(factors, dtype=np.float64).index
+    return CellWeights(weight=pd.Series(list(factors.values()), index=index, dtype=np.float64),
+                       cell=pd.Series([cell_of[key] for key in factors], index=index, dtype=np.int64),
                        collapsed=pd.DataFrame(report_rows, columns=columns))
 
 
