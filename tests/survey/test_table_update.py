@@ -404,3 +404,21 @@ def test_a_text_column_is_replaced_in_place_of_its_rows_on_every_text_type() -> 
         expected = pd.Series(["a", "B", "c", "D", "E", "f"], dtype=dtype, name="verdict")
         pd.testing.assert_series_equal(found, expected)
         assert table_update._replaced(column, at, column.iloc[at]) is column  # unchanged: not copied
+
+
+def test_a_stale_table_of_the_unit_above_gives_way_to_a_current_one_further_up(
+        capp: Flask, asked: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A desk under a ward under the province: after a response only the province's table is computed
+    again; the ward's, older, is passed over, and the desk's rows come from the province's."""
+    with capp.app_context():
+        for code in ("HL", "HL-AB", "HL-AB-1"):
+            _subtree_table(db.session(), code, NOVEMBER)
+        submit(db.session(), _first_counter_of(db.session(), "HL-AB-1"), {"e1_info": 4, "overall": 5},
+               datetime(2026, 11, 23, 3, tzinfo=UTC))
+        db.session.commit()
+        _subtree_table(db.session(), "HL", NOVEMBER)
+        asked.clear()
+        read = _weighings(monkeypatch)
+        found = _subtree_table(db.session(), "HL-AB-1", NOVEMBER)
+        assert asked == [] and read == []
+        _assert_same_estimates(found, _direct(db.session(), "HL-AB-1", NOVEMBER, None))
