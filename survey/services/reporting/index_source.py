@@ -38,7 +38,7 @@ from survey.raw_rows import raw_rows
 from survey.services.reporting.aggregates import decode_rows, sums_layout
 from survey.services.reporting.index_cache import Version, VersionedCache, data_version, prepare_later
 from survey.services.reporting.period_cells import AggregateRow, WeightedCells, weighted_cells
-from survey.services.reporting.period_weights import CHOSEN_UNWEIGHTED, respondent_weights
+from survey.services.reporting.period_weights import respondent_weights
 from survey.services.reporting.periods import Period, month_spans
 from survey.services.reporting.respondent_data import load_respondents_cached
 from survey.services.reporting.response_counts import window_counts
@@ -78,13 +78,13 @@ class PeriodEstimates:
 
 
 @dataclass(frozen=True)
-class _Counts:
+class PeriodCounts:
     valid: dict[int, int]  # unit id -> valid responses
     excluded: pd.DataFrame  # status, status_reason, n
 
 
-def _response_counts(session: Session, ids: Collection[int], period: Period,
-                     instrument: Instrument) -> _Counts:
+def period_response_counts(session: Session, ids: Collection[int], period: Period,
+                           instrument: Instrument) -> PeriodCounts:
     """The period's valid responses to this version of the instrument per unit, and those left out by
     (status, reason), as `respondent_data.load_respondents` reports them (counted once per month:
     `response_counts`)."""
@@ -94,7 +94,7 @@ def _response_counts(session: Session, ids: Collection[int], period: Period,
                             columns=["status", "status_reason", "n"])
     if excluded.empty:
         excluded = pd.DataFrame({"status": [], "status_reason": [], "n": []})
-    return _Counts(counts.valid_by_unit(instrument.version), excluded)
+    return PeriodCounts(counts.valid_by_unit(instrument.version), excluded)
 
 
 def _aggregate_rows(session: Session, ids: Collection[int], period: Period,
@@ -166,10 +166,10 @@ _MONTH_ROWS: VersionedCache[list[AggregateRow]] = VersionedCache(128)
 
 
 def _trusted_rows(session: Session, ids: Collection[int], period: Period, instrument: Instrument
-                  ) -> tuple[_Counts, list[AggregateRow] | None]:
+                  ) -> tuple[PeriodCounts, list[AggregateRow] | None]:
     """The period's response counts, and its aggregate rows when they hold exactly the valid responses
     of every unit (None otherwise): the one rule for reading a period from the aggregates."""
-    counts = _response_counts(session, ids, period, instrument)
+    counts = period_response_counts(session, ids, period, instrument)
     rows = _aggregate_rows(session, ids, period, instrument)
     summed: dict[int, int] = {}
     for row in rows:
@@ -292,41 +292,12 @@ def period_estimates(session: Session, ids: Collection[int], parents: Mapping[st
     return replace(found, table=kept)
 
 
-def narrowed_estimates(session: Session, larger: PeriodEstimates, ids: Collection[int],
-                       parents: Mapping[str, str | None], period: Period, instrument: Instrument,
-                       targets: Targets) -> PeriodEstimates | None:
-    """`period_estimates` of subtree `ids` taken from `larger`, the same period's table of a tree that
-    contains it computed from the aggregates on the data as they are now, or None (then compute it).
-
-    The subtree's cells are among those `larger` read, weighed as they were there (a unit's weights and
-    calibration cells are its own: `period_cells`), so its units' digests are `larger`'s, and its rows
-    are `larger`'s when its targets and tree agree (`table_update.narrowed`). A subtree without
-    respondents is left to the computation, which says how an empty table is weighted, and so is a subtree
-    of a table that could not be weighted (its own cells may be)."""
-    if larger.inputs is None or not (larger.weighted or larger.weighting == CHOSEN_UNWEIGHTED):
-        return None
-    counts = _response_counts(session, ids, period, instrument)
-    responses = sum(counts.valid.values())
-    codes = set(parents)
-    inputs = table_inputs({unit: digest for unit, digest in larger.inputs.units.items() if unit in codes},
-                          parents, targets, larger.inputs.weighted)
-    table = narrowed(larger.table, larger.inputs, inputs) if responses else None
-    if table is None:
-        return None
-    collapsed = larger.collapsed
-    if "unit" in collapsed.columns:  # a weighted table's merged cells: the subtree's, as computed alone
-        kept = collapsed[collapsed["unit"].isin(list(codes))].reset_index(drop=True)
-        collapsed = kept if len(kept) else pd.DataFrame(columns=collapsed.columns)
-    return PeriodEstimates(table, larger.weighted, larger.weighting, responses, counts.excluded,
-                           Source.AGGREGATES, collapsed, inputs)
-
-
 def aggregate_estimates(session: Session, ids: Collection[int], parents: Mapping[str, str | None],
                         period: Period, instrument: Instrument, definition: IndexDefinition, *,
                         weighted: bool, targets: Targets, alpha: float, min_cell: int,
                         min_n: int) -> PeriodEstimates:
     """`period_estimates` from the aggregates, whatever they hold (for tests and benchmarks)."""
-    counts = _response_counts(session, ids, period, instrument)
+    counts = period_response_counts(session, ids, period, instrument)
     return _from_aggregates(session, _aggregate_rows(session, ids, period, instrument), ids, parents, period,
                             instrument, definition, weighted=weighted, targets=targets, alpha=alpha,
                             min_cell=min_cell, min_n=min_n, excluded=counts.excluded)

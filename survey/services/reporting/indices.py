@@ -20,6 +20,7 @@ from instruments.index import IndexDefinition
 from instruments.model import Instrument
 from instruments.registry import get_instrument, parse_spec
 from survey.models import Unit
+from survey.services.organisation.assignments import ancestors_and_self
 from survey.services.reporting.index_cache import VersionedCache, data_version, prepare_later
 from survey.services.reporting.index_report import TREND_LENGTH, IndexReport
 from survey.services.reporting.index_source import EMPTY_COLUMNS, read_sums_later
@@ -178,7 +179,7 @@ def compute_unit_indices(session: Session, unit: Unit, instrument_key: str, peri
 
     changes = overall_changes(session, ids, parents, period, previous, instrument, definition, trend,
                               weighted=weighted, min_cell=min_cell, alpha=alpha, cache_key=(unit.id,),
-                              above=_ancestor_ids(unit))
+                              above=[node.id for node in ancestors_and_self(unit)][1:])
     frame = frame_table(session, ids, period.first, period.last)
     served = int(frame["served"].sum()) if not frame.empty else None
     overall = current[(current["domain"] == unit.code) & (current["stat_type"] == "overall_index")]
@@ -226,15 +227,6 @@ def unit_target(session: Session, unit: Unit, instrument_key: str, period: Perio
     instrument = instrument_for(instrument_key)
     return target_argument(session, unit, unit_parent_map(session, unit.id), instrument.id,
                            period.first.year, default_target)[0]
-
-
-def _ancestor_ids(unit: Unit) -> list[int]:
-    """The ids of the units above `unit`, nearest first."""
-    found, node = [], unit.parent
-    while node is not None:
-        found.append(node.id)
-        node = node.parent
-    return found
 
 
 def _overall_rows(table: pd.DataFrame) -> pd.DataFrame:

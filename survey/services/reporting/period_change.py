@@ -61,12 +61,14 @@ def overall_changes(session: Session, ids: set[int], parents: dict[str, str | No
     `above`: the ids of the units above the subtree's root `cache_key[0]`, nearest first: a change one of
     them has computed in this process on the data as they are now holds this subtree's (`_change_above`).
     """
-    key = None if cache_key is None else (str(session.get_bind().engine.url), *cache_key, period.label,
-                                          previous.label, instrument.key, weighted, min_cell, alpha)
+    url, rest = str(session.get_bind().engine.url), (period.label, previous.label, instrument.key, weighted,
+                                                      min_cell, alpha)
+    key = None if cache_key is None else (url, *cache_key, *rest)
     version = data_version(session, ids, previous.first, period.last) if key is not None else ()
     if key is not None and (hit := _CHANGES.get(key, version)) is not None:
         return hit.table
-    larger = None if key is None else _change_above(session, key, above, period, previous, weighted)
+    larger = None if key is None else _change_above(session, [(url, unit_id, *rest) for unit_id in above],
+                                                    above, period, previous, weighted)
     computed = _changes(session, ids, parents, period, previous, instrument, definition, trend,
                         (weighted, min_cell), alpha, None if key is None else _CHANGES.latest(key), larger)
     if key is not None:
@@ -89,16 +91,15 @@ class ComputedChange:
 _CHANGES: VersionedCache[ComputedChange] = VersionedCache(128, name="changes")
 
 
-def _change_above(session: Session, key: tuple[object, ...], above: Sequence[int], period: Period,
+def _change_above(session: Session, keys: list[tuple[object, ...]], above: Sequence[int], period: Period,
                   previous: Period, weighted: bool) -> ComputedChange | None:
-    """The change that the nearest unit of `above` holding one in this process has computed on the data as
-    they are now (a unit page after a new response: its province's, computed moments before for the
-    viewer's small-cell decision), when it can stand for this subtree's: from the aggregates in both
+    """The change that the nearest unit of `above` (its key in `keys`) holding one in this process has
+    computed on the data as they are now (a unit page after a new response: its province's, computed
+    moments before for the benchmarks), when it can stand for this subtree's: from the aggregates in both
     periods, weighted in both when weighting is asked (a table that could not be weighted may hide a
     subtree that can). Each domain's change reads its own units' cells only, so the subtree's domains
     have the same joint change there (`_joint_change`)."""
-    for unit_id in above:
-        larger_key = (key[0], unit_id, *key[2:])  # `overall_changes`' key with the root above
+    for larger_key, unit_id in zip(keys, above, strict=True):  # `overall_changes`' key of each unit above
         if _CHANGES.latest(larger_key, shared_too=False) is None:
             continue
         version = data_version(session, subtree_ids(session, [unit_id]), previous.first, period.last)
