@@ -9,7 +9,7 @@ drop out of every denominator instead of counting as zeros.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -109,20 +109,47 @@ def _parse_codes(column: pd.Series, name: str) -> FloatArray:
     return np.asarray(values.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 
 
-def _code_classes(codes: FloatArray, classes: Mapping[int, int]) -> npt.NDArray[np.uint8]:
-    """Map integer-valued codes (NaN for missing) to small class numbers (0 for any other value).
+@dataclass(frozen=True)
+class _ClassTable:
+    """The code -> class tables of several columns side by side, so that one look-up classifies a whole
+    (n, m) matrix of codes as well as one column: column j's code c sits at ``base[j] + c - low[j]``, and
+    the last slot (class 0) takes every code outside a column's table, NaN included."""
 
-    One table look-up per column instead of a set-membership test per class.
-    """
-    if not classes:
-        return np.zeros(codes.shape, dtype=np.uint8)
-    low, high = min(classes), max(classes)
-    table = np.zeros(high - low + 2, dtype=np.uint8)  # last slot: outside the table
-    for code, value in classes.items():
-        table[code - low] = value
-    offset = codes - low
-    inside = (offset >= 0) & (offset <= high - low)  # False for NaN
-    return table[np.where(inside, offset, high - low + 1).astype(np.intp)]
+    low: npt.NDArray[np.float64]
+    last: npt.NDArray[np.float64]
+    base: npt.NDArray[np.intp]
+    flat: npt.NDArray[np.uint8]
+
+    @classmethod
+    def of(cls, columns: tuple[Mapping[int, int], ...]) -> _ClassTable:
+        """The table of each column's {code: class} (class 0 for any other value)."""
+        low = [min(classes, default=0) for classes in columns]
+        span = [max(classes) - lo + 1 if classes else 0 for classes, lo in zip(columns, low, strict=True)]
+        base = np.concatenate([[0], np.cumsum(span)]).astype(np.intp)
+        flat = np.zeros(int(base[-1]) + 1, dtype=np.uint8)
+        for classes, lo, start in zip(columns, low, base, strict=False):
+            for code, value in classes.items():
+                flat[start + code - lo] = value
+        return cls(np.array(low, dtype=np.float64), np.array(span, dtype=np.float64) - 1, base[:-1], flat)
+
+    def classes(self, codes: FloatArray, column: int | slice = slice(None)) -> npt.NDArray[np.uint8]:
+        """The class of each code: `codes` is column `column`'s (n,) or the columns' (n, m) matrix.
+
+        Codes are integer-valued (`numeric_codes`); the offset is a float until it is known inside the
+        column's table, so that NaN and far-off codes never index it."""
+        offset = codes - self.low[column]
+        inside = (offset >= 0) & (offset <= self.last[column])  # False for NaN
+        return self.flat[np.where(inside, offset + self.base[column], len(self.flat) - 1).astype(np.intp)]
+
+
+@functools.lru_cache(maxsize=16)
+def _class_tables(definition: IndexDefinition) -> tuple[_ClassTable, _ClassTable]:
+    """The criteria's classes (1 valid, 2 valid and satisfied) and the separate items' (1 listed, 2 listed
+    and favourable): the one reading of validity and satisfaction, built once per definition."""
+    criteria = tuple({c: 1 + (c in criterion.satisfied_codes) for c in criterion.valid_codes}
+                     for criterion in definition.criteria)
+    separate = tuple({c: 1 + (c in item.favourable) for c in item.codes} for item in definition.separate)
+    return _ClassTable.of(criteria), _ClassTable.of(separate)
 
 
 def item_matrices(data: pd.DataFrame, definition: IndexDefinition) -> ItemMatrices:
@@ -186,42 +213,23 @@ _THREADED_ROWS = 10_000  # below this, starting threads costs more than it saves
 def code_matrices(read: Callable[[str], FloatArray], n: int, definition: IndexDefinition) -> ItemMatrices:
     """`item_matrices` from a reader of each item's codes as floats (NaN = missing), one per respondent.
 
-    The one reading of validity and satisfaction, for a table (`item_matrices`) or a single
-    respondent's answers (a web submission, without building a table).
+    The one reading of validity and satisfaction (`_class_tables`), for a table (`item_matrices`) or a
+    single respondent's answers (a web submission, without building a table).
     """
-    k = len(definition.criteria)
-    # Column-major: each criterion fills one contiguous column (a row-major column write strides
-    # through the whole matrix; 0.5 s of a million-row run). Values are the same either way.
-    valid = np.zeros((n, k), dtype=bool, order="F")
-    satisfied = np.zeros((n, k), dtype=bool, order="F")
-    score = np.zeros((n, k), dtype=np.int16, order="F")
-
-    def read_criterion(j: int) -> None:
-        criterion = definition.criteria[j]
-        codes = read(criterion.item_id)
-        cls = _code_classes(
-            codes, {c: 1 + (c in criterion.satisfied_codes) for c in criterion.valid_codes}
-        )
-        valid[:, j] = cls > 0
-        satisfied[:, j] = cls == 2
-        score[:, j] = np.where(valid[:, j], codes, 0.0)
-
+    criteria, separate = _class_tables(definition)
     if n < _THREADED_ROWS:
-        for j in range(k):
-            read_criterion(j)
-    else:  # columns are independent and numpy releases the GIL: two threads use both cores
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(read_criterion, range(k)))
+        # Every column in one look-up: a column at a time costs a dozen numpy calls per item, most of a
+        # web submission's 0.3 ms here. F order as below, so that both give the same arrays.
+        codes = _stacked(read, [c.item_id for c in definition.criteria], n)
+        classes = criteria.classes(codes)
+        valid, satisfied = np.asfortranarray(classes > 0), np.asfortranarray(classes == 2)
+        score = np.asfortranarray(np.where(valid, codes, 0.0).astype(np.int16))
+        listed_classes = separate.classes(_stacked(read, [s.item_id for s in definition.separate], n))
+        listed, favourable = np.asfortranarray(listed_classes > 0), np.asfortranarray(listed_classes == 2)
+    else:
+        valid, satisfied, score, listed, favourable = _column_matrices(read, n, definition)
     elements = tuple(e.element_id for e in definition.elements)
     element_of = np.array([elements.index(c.element_id) for c in definition.criteria], dtype=np.intp)
-    separate = tuple(s.item_id for s in definition.separate)
-    listed = np.zeros((n, len(separate)), dtype=bool, order="F")
-    favourable = np.zeros((n, len(separate)), dtype=bool, order="F")
-    for j, item in enumerate(definition.separate):
-        codes = read(item.item_id)
-        cls = _code_classes(codes, {c: 1 + (c in item.favourable) for c in item.codes})
-        listed[:, j] = cls > 0
-        favourable[:, j] = cls == 2
     element_valid = np.zeros((n, len(elements)), dtype=bool, order="F")
     for e in range(len(elements)):
         element_valid[:, e] = valid[:, element_of == e].any(axis=1)
@@ -241,7 +249,7 @@ def code_matrices(read: Callable[[str], FloatArray], n: int, definition: IndexDe
         valid=valid,
         satisfied=satisfied,
         score=score,
-        separate=separate,
+        separate=tuple(s.item_id for s in definition.separate),
         listed=listed,
         favourable=favourable,
         element_valid=element_valid,
@@ -249,3 +257,41 @@ def code_matrices(read: Callable[[str], FloatArray], n: int, definition: IndexDe
         all_satisfied=all_satisfied,
         packed=packed,
     )
+
+
+def _stacked(read: Callable[[str], FloatArray], item_ids: Sequence[str], n: int) -> FloatArray:
+    """The codes of `item_ids`, one column each, as an (n, len(item_ids)) matrix."""
+    if not item_ids:
+        return np.zeros((n, 0))
+    return np.column_stack([read(item_id) for item_id in item_ids]).astype(np.float64, copy=False)
+
+
+def _column_matrices(read: Callable[[str], FloatArray], n: int, definition: IndexDefinition
+                     ) -> tuple[BoolMatrix, BoolMatrix, npt.NDArray[np.int16], BoolMatrix, BoolMatrix]:
+    """valid, satisfied, score, listed and favourable filled a column at a time, the criteria on two
+    threads: a large table's matrices without a stacked copy of its codes."""
+    criteria, separate = _class_tables(definition)
+    k = len(definition.criteria)
+    # Column-major: each criterion fills one contiguous column (a row-major column write strides
+    # through the whole matrix; 0.5 s of a million-row run). Values are the same either way.
+    valid = np.zeros((n, k), dtype=bool, order="F")
+    satisfied = np.zeros((n, k), dtype=bool, order="F")
+    score = np.zeros((n, k), dtype=np.int16, order="F")
+
+    def read_criterion(j: int) -> None:
+        codes = read(definition.criteria[j].item_id)
+        classes = criteria.classes(codes, j)
+        valid[:, j] = classes > 0
+        satisfied[:, j] = classes == 2
+        score[:, j] = np.where(valid[:, j], codes, 0.0)
+
+    # columns are independent and numpy releases the GIL: two threads use both cores
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(read_criterion, range(k)))
+    listed = np.zeros((n, len(definition.separate)), dtype=bool, order="F")
+    favourable = np.zeros((n, len(definition.separate)), dtype=bool, order="F")
+    for j, item in enumerate(definition.separate):
+        classes = separate.classes(read(item.item_id), j)
+        listed[:, j] = classes > 0
+        favourable[:, j] = classes == 2
+    return valid, satisfied, score, listed, favourable
