@@ -11,6 +11,7 @@ from survey.models.responses import Answer, Channel, Response, ResponseStatus, T
 from survey.models.subscriptions import ReportDelivery, ReportFrequency, ReportSubscription
 from survey.models.units import (
     Counter,
+    CounterRevision,
     InstrumentAssignment,
     ProposalStatus,
     Target,
@@ -22,8 +23,8 @@ from survey.models.units import (
 
 __all__ = [
     "ALL", "Alert", "AlertKind", "AlertNote", "Answer", "ApiClient", "AuditEvent", "Base", "Channel",
-    "Counter", "FrameUpload", "IndexAggregate", "InstrumentAssignment", "KioskDevice", "ProposalStatus",
-    "ReportDelivery", "ReportFrequency", "ReportSubscription", "Response",
+    "Counter", "CounterRevision", "FrameUpload", "IndexAggregate", "InstrumentAssignment", "KioskDevice",
+    "ProposalStatus", "ReportDelivery", "ReportFrequency", "ReportSubscription", "Response",
     "ResponseStatus", "ResponseTally", "Role", "ServedCount", "SpentReceipt", "StaffSession", "SubmissionHit",
     "SubmissionRefusal", "Target", "TargetProposal", "TextAnswer", "Unit", "UnitKind", "UnitRevision", "User",
     "UserScope",

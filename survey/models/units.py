@@ -79,6 +79,18 @@ class UnitRevision(Base):
     revision: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
 
+class CounterRevision(Base):
+    """How many times the counters or the instrument assignments have been written: one row, moved by
+    triggers on `counters` and `instrument_assignments` at every insert, update and delete, whoever
+    writes them. With the units' revision it stamps the counter lines kept per process
+    (`organisation.counter_lines`): a counter revoked, moved or given another instrument is seen at once."""
+
+    __tablename__ = "counter_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
 class Counter(Base):
     """A counter (quầy) at a service point. Its QR token carries `key_version`; bumping the version
     (rotation) or setting `revoked_at` makes every printed code of the old version stop working."""

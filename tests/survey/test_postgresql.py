@@ -24,7 +24,7 @@ from instruments.registry import get_instrument
 from survey import create_app
 from survey.demo.tree import seed_demo
 from survey.extensions import db
-from survey.models import Response, ResponseStatus, ResponseTally, Unit, UnitRevision
+from survey.models import CounterRevision, Response, ResponseStatus, ResponseTally, Unit, UnitRevision
 from survey.query_lists import one_of
 from survey.services.reporting.indices import compute_unit_indices
 from survey.services.reporting.periods import Period
@@ -40,6 +40,7 @@ from tests.survey.postgres import Server, temporary_server
 from tests.survey.report_helpers import AB_CODES, HL_CODES, PHONE_COMMENT, add_responses
 from tests.survey.staff_helpers import CHEAP_ARGON2, Clock
 from tests.survey.survey_helpers import VALID, kitchen_sink_paths, serve_kitchen_sink_on
+from tests.survey.test_counter_lines import revision_follows_every_write as counter_revision_follows
 from tests.survey.test_raw_rows import rows_as_the_session_reads_them
 from tests.survey.test_respondent_data import NOVEMBER, add_response
 from tests.survey.test_response_tallies import follow_every_change
@@ -176,6 +177,19 @@ def test_the_unit_revision_follows_every_write_on_postgresql(pg_url: str) -> Non
         before = db.session.scalar(sa.select(UnitRevision.revision))
         db.session.execute(sa.text("TRUNCATE units CASCADE"))
         assert db.session.scalar(sa.select(UnitRevision.revision)) == (before or 0) + 1
+        db.session.rollback()
+        _close()
+
+
+def test_the_counter_revision_follows_every_write_on_postgresql(pg_url: str) -> None:
+    """The counters' and assignments' statement triggers (tests/survey/test_counter_lines.py), a TRUNCATE
+    included."""
+    app = _seeded(pg_url)
+    counter_revision_follows(app)
+    with app.app_context():
+        before = db.session.scalar(sa.select(CounterRevision.revision))
+        db.session.execute(sa.text("TRUNCATE instrument_assignments"))
+        assert db.session.scalar(sa.select(CounterRevision.revision)) == (before or 0) + 1
         db.session.rollback()
         _close()
 

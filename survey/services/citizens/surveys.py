@@ -17,6 +17,7 @@ from instruments.registry import RegisteredInstrument, UnknownInstrument, get_re
 from survey.errors import SurveyError
 from survey.models import Counter
 from survey.services.organisation.assignments import CounterLine, load_counter_line, nearest_assignment
+from survey.services.organisation.counter_lines import kept_counter_line
 from survey.services.qr.qr_tokens import check_counter, decode_token, token_secret
 
 logger = logging.getLogger(__name__)
@@ -57,10 +58,11 @@ def _no_survey() -> SurveyError:
 def open_survey(session: Session, token: str, config: Mapping[str, Any], day: date) -> OpenSurvey:
     """Resolve `token` (404/410/414 as `resolve_token`) and the instrument assigned on `day` (else 404).
 
-    The counter, its unit's line and the open assignments come in one statement (`load_counter_line`);
-    the token's checks are `resolve_token`'s own (`check_counter`)."""
+    The counter, its unit's line and the open assignments come in one statement (`load_counter_line`),
+    kept per process while none of them changes (`kept_counter_line`); the token's checks are
+    `resolve_token`'s own (`check_counter`), made at every request."""
     decoded = decode_token(token, token_secret(config))
-    read = load_counter_line(session, decoded.counter_id, decoded.unit_id, day)
+    read = kept_counter_line(session, decoded.counter_id, decoded.unit_id, day)
     return _survey(check_counter(read.counter, decoded), read, config)
 
 
