@@ -29,6 +29,7 @@ linear calibration, imported weights) need respondent-level data; use `analysis.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,7 +118,7 @@ def cell_sums(items: ItemMatrices, cell: IntArray, n_cells: int) -> Int64Array:
     """
     layout = SumsLayout.of(items)
     k2 = 2 * len(items.criteria)
-    upper = np.triu_indices(k2)
+    upper = _upper_triangle(k2)
     out = np.zeros((n_cells, layout.length), dtype=np.int64)
     order = np.argsort(cell, kind="stable")
     sorted_cells = cell[order]
@@ -130,18 +131,27 @@ def cell_sums(items: ItemMatrices, cell: IntArray, n_cells: int) -> Int64Array:
             stop = int(np.searchsorted(sorted_cells, sorted_cells[stop - 1], side="right"))
         rows = order[start:stop]
         codes = sorted_cells[start:stop]
-        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
         present = codes[starts]
         x = row_values(items, rows)
         columns = np.concatenate([np.ones((len(rows), 1)), x, items.element_valid[rows]], axis=1)
         out[present, : layout.element_valid.stop] += np.rint(np.add.reduceat(columns, starts, axis=0)).astype(
             np.int64)
-        bounds = np.r_[starts, len(rows)]
+        bounds = np.append(starts, len(rows))
         for g, code in enumerate(present):
             block = x[bounds[g] : bounds[g + 1], :k2]
             out[code, layout.cross] += np.rint((block.T @ block)[upper]).astype(np.int64)
         start = stop
     return out
+
+
+@functools.lru_cache(maxsize=8)
+def _upper_triangle(size: int) -> tuple[IntArray, IntArray]:
+    """`numpy.triu_indices(size)`, read-only and made once per size (a web submission's sums ask for it)."""
+    rows, columns = np.triu_indices(size)
+    rows.flags.writeable = False
+    columns.flags.writeable = False
+    return rows, columns
 
 
 def _full_cross(layout: SumsLayout, upper: FloatArray) -> FloatArray:
