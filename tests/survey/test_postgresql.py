@@ -7,10 +7,12 @@ Alembic migrations only.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -24,8 +26,17 @@ from instruments.registry import get_instrument
 from survey import create_app
 from survey.demo.tree import seed_demo
 from survey.extensions import db
-from survey.models import CounterRevision, Response, ResponseStatus, ResponseTally, Unit, UnitRevision
+from survey.models import (
+    CounterRevision,
+    IndexAggregate,
+    Response,
+    ResponseStatus,
+    ResponseTally,
+    Unit,
+    UnitRevision,
+)
 from survey.query_lists import one_of
+from survey.services.reporting.aggregates import CellKey, add_sums, decode, sums_layout
 from survey.services.reporting.indices import compute_unit_indices
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import load_respondents_cached
@@ -191,6 +202,34 @@ def test_the_counter_revision_follows_every_write_on_postgresql(pg_url: str) -> 
         db.session.execute(sa.text("TRUNCATE instrument_assignments"))
         assert db.session.scalar(sa.select(CounterRevision.revision)) == (before or 0) + 1
         db.session.rollback()
+        _close()
+
+
+def test_two_first_responses_to_a_cell_at_once_both_count_on_postgresql(pg_url: str) -> None:
+    """The cell's row is looked for before it is created: two first responses find none, both insert
+    it (the second waits for the first's commit, then does nothing), and each adds its sums in turn."""
+    app = _seeded(pg_url)
+    with app.app_context():
+        engine, unit = db.engine, db.session.scalar(sa.select(Unit.id).where(Unit.code == "HL-AB-1"))
+        assert unit is not None
+        layout = sums_layout("sipas-counter", "2025.1")
+        key = CellKey(unit, "2026-11", "ALL", "sipas-counter", "2025.1")
+        first, second = (np.arange(layout.length, dtype=np.int64) + 1,
+                         np.full(layout.length, 7, dtype=np.int64))
+        first[0] = second[0] = 1  # one respondent each
+        with Session(engine) as one, Session(engine) as two:
+            add_sums(one, key, first)  # the row created, locked, not committed
+            waiting = threading.Thread(target=lambda: (add_sums(two, key, second), two.commit()))
+            waiting.start()
+            waiting.join(0.5)
+            assert waiting.is_alive()  # the second's insert waits for the first's transaction
+            one.commit()
+            waiting.join(10)
+            assert not waiting.is_alive()
+        row = db.session.execute(sa.select(IndexAggregate.respondents, IndexAggregate.sums)
+                                 .where(IndexAggregate.unit_id == unit)).one()
+        assert row.respondents == 2
+        np.testing.assert_array_equal(decode(row.sums), first + second)
         _close()
 
 

@@ -152,13 +152,18 @@ _STORE = (sa.update(_AGGREGATES).where(_AGGREGATES.c.id == sa.bindparam("row_id"
 
 
 def add_sums(session: Session, key: CellKey, sums: Int64Array) -> None:
-    """Add `sums` to the row of `key`, creating it at zero first; the row stays locked until commit."""
+    """Add `sums` to the row of `key`, creating it at zero first if there is none; the row stays locked
+    until commit. The row is looked for first: it exists for all but a cell's first response, and the
+    insert that would create it was a statement more on every submission."""
     columns = {"unit_id": key.unit_id, "month": key.month, "procedure_field": key.procedure_field,
                "instrument_id": key.instrument_id, "instrument_version": key.instrument_version}
-    empty = {**columns, "respondents": 0, "sums": encode(np.zeros_like(sums))}
-    # A concurrent first response to the same cell makes the same insert: one wins, the other does nothing.
-    session.execute(_CREATE_EMPTY[session.get_bind().dialect.name], empty)
-    found = session.execute(_LOCK_ROW, columns).one()
+    found = session.execute(_LOCK_ROW, columns).one_or_none()
+    if found is None:  # the cell's first response (or so it seems: another may be creating it now)
+        empty = {**columns, "respondents": 0, "sums": encode(np.zeros_like(sums))}
+        # A concurrent first response to the same cell makes the same insert: one wins, the other waits
+        # for it (PostgreSQL) and does nothing; both then lock the one row and add to it in turn.
+        session.execute(_CREATE_EMPTY[session.get_bind().dialect.name], empty)
+        found = session.execute(_LOCK_ROW, columns).one()
     stored = decode(found.sums)
     if stored.shape != sums.shape:  # a row of another layout: the instrument version's items changed
         raise ValueError(f"aggregate {found.id} holds {stored.shape[0]} sums, the response {sums.shape[0]}")
