@@ -227,3 +227,40 @@ def test_a_response_without_coded_answers_breaks_a_run_of_repeats(migrated_db: P
         add(1, {})  # the latest has no coded answer (texts only)
         assert not _repeats(db.session(), counter, mine, now, rules)
         db.session.rollback()
+
+
+def test_a_run_is_broken_by_the_latest_response_or_by_an_older_one(migrated_db: Path, tmp_path: Path) -> None:
+    """The latest response is compared first and the run read only when it matches: an older response
+    that differs still breaks the run, and a run as long as asked is still found."""
+    from datetime import UTC, datetime, timedelta
+
+    from survey.models import Answer, Channel
+    from survey.services.citizens.limits import parse_rules
+    from survey.services.citizens.plausibility import _repeats
+
+    served = _served(migrated_db, tmp_path)
+    now = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+    mine, other = {"q_access": (4,), "q_staff": (5,)}, {"q_access": (4,), "q_staff": (4,)}
+    counter = served.counters[KITCHEN_COUNTER]
+
+    def repeats(run: int) -> bool:
+        rules = parse_rules({**RELAXED_RULES, "repeat_run": run, "repeat_min_answers": 1})
+        return _repeats(db.session(), counter, mine, now, rules)
+
+    with served.app.app_context():
+        for minutes_ago, answers in ((4, other), (3, mine), (2, mine), (1, mine)):
+            response = Response(instrument_id="kitchen-sink", instrument_version="2025.1",
+                                instrument_hash="0" * 64, unit_id=unit_id("HL-AB-1"), counter_id=counter,
+                                channel=Channel.QR, language="vi", status=ResponseStatus.VALID,
+                                submitted_at=now - timedelta(minutes=minutes_ago),
+                                idempotency_key=f"k{minutes_ago}")
+            db.session.add(response)
+            db.session.flush()
+            db.session.add_all(Answer(response_id=response.id, item_id=item, code=code)
+                               for item, codes in answers.items() for code in codes)
+            db.session.flush()
+        # By hand: the last three are `mine`, the fourth from the end is `other`.
+        assert [repeats(run) for run in (2, 3, 4, 5, 6)] == [True, True, True, False, False]
+        mine = other  # now only the fourth from the end matches: the latest breaks every run
+        assert [repeats(run) for run in (2, 3, 4, 5)] == [False, False, False, False]
+        db.session.rollback()

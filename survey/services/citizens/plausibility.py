@@ -105,15 +105,23 @@ def _repeats(session: Session, counter_id: int, answers: Mapping[str, tuple[int,
     before = rules.threshold("repeat_run") - 1
     if len(answers) < rules.threshold("repeat_min_answers") or before < 1:
         return False
+    # The latest response alone first: a citizen's answers seldom equal the one before, and then the run
+    # is broken without reading the others' answers (two thirds of the rows, at the shipped run of 4).
+    return all(_last_vectors(session, counter_id, now, count) == [mine] * count
+               for count in sorted({1, before}))
+
+
+def _last_vectors(session: Session, counter_id: int, now: datetime,
+                  count: int) -> list[frozenset[tuple[str, int]]]:
+    """The answer vectors of the last `count` responses at the counter within the window (fewer if there
+    are fewer), the latest first."""
     vectors: dict[int, set[tuple[str, int]]] = {}
-    window = {"counter_id": counter_id, "since": now - REPEAT_WINDOW, "until": now, "before": before}
+    window = {"counter_id": counter_id, "since": now - REPEAT_WINDOW, "until": now, "before": count}
     for response_id, item_id, code in session.execute(_LAST_RUN, window):
         vector = vectors.setdefault(response_id, set())
         if item_id is not None:
             vector.add((item_id, code))
-    if len(vectors) < before:
-        return False
-    return all(frozenset(vector) == mine for vector in vectors.values())
+    return [frozenset(vectors[response_id]) for response_id in sorted(vectors, reverse=True)]
 
 
 def _last_run_statement() -> sa.Select[Any]:
