@@ -10,12 +10,16 @@ file (the survey's made by `flask db upgrade` and `flask seed demo`). Each clien
 POST the answers (the survey: every radio question answered, the form's nonce and CSRF token sent back
 with its session cookie), until `--seconds` have passed or it has sent `--max-per-client` forms.
 Printed per level: completed submissions (303) per second, the ratio survey / bare, p50 and p99 of
-GET and POST, and the count of 5xx answers and of connection errors.
+GET and POST, and the count of 5xx answers and of connection errors; then where the machine's CPU
+went: the server's (the gunicorn process group's, from /proc) and the clients' (this process's) CPU
+per completed form, and the share of the machine's CPU time left idle during the level. While the
+cores are busy, the ratio is about (server + client CPU of a bare form) / (the same of a survey form).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import http.client
 import json
 import os
@@ -31,7 +35,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,6 +173,7 @@ class Tally:
     server_errors: int = 0
     other_status: int = 0
     connection_errors: int = 0
+    elapsed: float = 0.0  # seconds the level ran
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -223,6 +228,44 @@ def client_loop(port: int, paths: list[str], index: int, deadline: float, limit:
             tally.other_status += status < 500 and status != 303
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of `pid` and its children (the gunicorn workers), from /proc."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    user = system = 0.0
+    for process in [pid, *map(int, children)]:
+        fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        user, system = user + int(fields[11]) / TICKS, system + int(fields[12]) / TICKS
+    return user, system
+
+
+def machine_times() -> tuple[int, int]:
+    """(idle, total) CPU ticks of the machine since boot, all cores (/proc/stat)."""
+    ticks = [int(part) for part in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return ticks[3] + ticks[4], sum(ticks)  # idle and I/O wait
+
+
+@dataclass(frozen=True)
+class CpuShares:
+    """Where the CPU of one level went: per completed form (ms) and the machine's idle share."""
+
+    server_ms: float
+    client_ms: float
+    idle: float
+
+    @classmethod
+    def measure(cls, server_pid: int, run: Callable[[], tuple[Tally, float]]) -> tuple[Tally, CpuShares]:
+        server, client, machine = sum(group_cpu(server_pid)), time.process_time(), machine_times()
+        tally = run()[0]
+        server = sum(group_cpu(server_pid)) - server
+        client = time.process_time() - client
+        idle, total = (after - before for after, before in zip(machine_times(), machine, strict=True))
+        done = max(tally.completed, 1)
+        return tally, cls(1000 * server / done, 1000 * client / done, idle / total if total else float("nan"))
+
+
 def run_level(port: int, paths: list[str], clients: int, seconds: float, limit: int) -> tuple[Tally, float]:
     tally = Tally()
     started = time.monotonic()
@@ -232,7 +275,8 @@ def run_level(port: int, paths: list[str], clients: int, seconds: float, limit: 
         thread.start()
     for thread in threads:
         thread.join()
-    return tally, time.monotonic() - started
+    tally.elapsed = time.monotonic() - started
+    return tally, tally.elapsed
 
 
 def status_counts(database_url: str) -> dict[str, int]:
@@ -274,18 +318,22 @@ def main() -> None:
         survey_port, bare_port = free_port(), free_port()
         bare_env = {"BARE_DB": str(bare_db), "PATH": os.environ.get("PATH", "")}
         with gunicorn("survey:create_app()", survey_port, args.workers,
-                      survey_env(survey_url, valid=not args.flagged)), \
-                gunicorn("bench.bare_app:app", bare_port, args.workers, bare_env):
+                      survey_env(survey_url, valid=not args.flagged)) as survey_server, \
+                gunicorn("bench.bare_app:app", bare_port, args.workers, bare_env) as bare_server:
             print(f"gunicorn, {args.workers} sync workers each, {args.seconds:.0f} s per level "
                   f"(at most {args.max_per_client} forms per client)")
             print(f"{'clients':>7} {'app':6} {'forms/s':>8} {'ratio':>6} {'GET p50':>8} {'GET p99':>8} "
                   f"{'POST p50':>9} {'POST p99':>9} {'5xx':>4} {'conn err':>8} {'other':>5}")
+            shares: list[tuple[int, str, CpuShares]] = []
             for clients in levels:
                 figures = {}
-                for name, port, targets in (("survey", survey_port, paths), ("bare", bare_port, ["/form"])):
+                for name, port, targets, server in (("survey", survey_port, paths, survey_server),
+                                                    ("bare", bare_port, ["/form"], bare_server)):
                     run_level(port, targets, 2, 1.0, 5)  # warm the workers
-                    tally, elapsed = run_level(port, targets, clients, args.seconds, args.max_per_client)
-                    figures[name] = (tally, tally.completed / elapsed)
+                    tally, share = CpuShares.measure(server.pid, functools.partial(
+                        run_level, port, targets, clients, args.seconds, args.max_per_client))
+                    figures[name] = (tally, tally.completed / tally.elapsed)
+                    shares.append((clients, name, share))
                 ratio = figures["survey"][1] / figures["bare"][1] if figures["bare"][1] else float("nan")
                 for name, (tally, rate) in figures.items():
                     print(f"{clients:>7} {name:6} {rate:8.1f} {ratio if name == 'survey' else 1.0:6.2f} "
@@ -293,6 +341,10 @@ def main() -> None:
                           f"{percentile(tally.post_ms, 50):7.1f}ms {percentile(tally.post_ms, 99):7.1f}ms "
                           f"{tally.server_errors:>4} {tally.connection_errors:>8} {tally.other_status:>5}",
                           flush=True)
+            print(f"\n{'clients':>7} {'app':6} {'server CPU':>11} {'client CPU':>11} {'idle':>5}  (per form)")
+            for clients, name, share in shares:
+                print(f"{clients:>7} {name:6} {share.server_ms:8.2f} ms {share.client_ms:8.2f} ms "
+                      f"{100 * share.idle:4.0f}%")
         print(f"survey responses stored: {stored_since(survey_url, seeded)} "
               f"(load {' '.join(f'{x:.1f}' for x in os.getloadavg())})")
 

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.load import (
     form_fields,
     free_port,
+    group_cpu,
     gunicorn,
     prepare_survey,
     request,
@@ -32,18 +33,6 @@ from bench.load import (
     survey_env,
     wait_ready,
 )
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def group_cpu(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds of `pid` and its children (the gunicorn workers)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    user = system = 0.0
-    for process in [pid, *map(int, children)]:
-        fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
-        user, system = user + int(fields[11]) / TICKS, system + int(fields[12]) / TICKS
-    return user, system
 
 
 def completions(port: int, paths: list[str], count: int, rng: random.Random) -> None:
