@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,9 @@ from flask_babel import force_locale
 
 from survey.extensions import db
 from survey.local_time import local_date
-from survey.models import Response, ResponseStatus, Role
-from survey.services.citizens.plausibility import reason_labels
+from survey.models import Answer, Channel, Response, ResponseStatus, Role
+from survey.services.citizens.limits import parse_rules
+from survey.services.citizens.plausibility import _repeats, reason_labels
 from survey.services.citizens.surveys import find_instrument
 from survey.services.reporting.respondent_data import load_respondents
 from tests.survey.conftest import RELAXED_RULES, audit_events, make_app, unit_id
@@ -193,74 +195,54 @@ def test_refusals_are_listed_for_managers(migrated_db: Path, tmp_path: Path) -> 
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == 1
 
 
+REPEAT_NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+
+
+def _add_response(counter: int, minutes_ago: int, answers: dict[str, tuple[int, ...]]) -> None:
+    """A valid kitchen-sink response at `counter`, `minutes_ago` before REPEAT_NOW, with these answers."""
+    response = Response(instrument_id="kitchen-sink", instrument_version="2025.1", instrument_hash="0" * 64,
+                        unit_id=unit_id("HL-AB-1"), counter_id=counter, channel=Channel.QR, language="vi",
+                        status=ResponseStatus.VALID, submitted_at=REPEAT_NOW - timedelta(minutes=minutes_ago),
+                        idempotency_key=f"k{minutes_ago}")
+    db.session.add(response)
+    db.session.flush()
+    db.session.add_all(Answer(response_id=response.id, item_id=item, code=code)
+                       for item, codes in answers.items() for code in codes)
+    db.session.flush()
+
+
+def _repeated(counter: int, answers: dict[str, tuple[int, ...]], run: int) -> bool:
+    rules = parse_rules({**RELAXED_RULES, "repeat_run": run, "repeat_min_answers": 1})
+    return _repeats(db.session(), counter, answers, REPEAT_NOW, rules)
+
+
 def test_a_response_without_coded_answers_breaks_a_run_of_repeats(migrated_db: Path, tmp_path: Path) -> None:
     """The last responses and their answers come in one outer join: one with no coded answer is
     still one of the last `repeat_run - 1` (an empty vector), so it breaks the run."""
-    from datetime import UTC, datetime, timedelta
-
-    from survey.models import Answer, Channel
-    from survey.services.citizens.limits import parse_rules
-    from survey.services.citizens.plausibility import _repeats
-
     served = _served(migrated_db, tmp_path)
-    rules = parse_rules({**RELAXED_RULES, "repeat_run": 3, "repeat_min_answers": 1})
-    now = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
     mine = {"q_access": (4,), "q_staff": (5,)}
     counter = served.counters[KITCHEN_COUNTER]
     with served.app.app_context():
-        def add(minutes_ago: int, answers: dict[str, tuple[int, ...]]) -> None:
-            response = Response(instrument_id="kitchen-sink", instrument_version="2025.1",
-                                instrument_hash="0" * 64, unit_id=unit_id("HL-AB-1"), counter_id=counter,
-                                channel=Channel.QR, language="vi", status=ResponseStatus.VALID,
-                                submitted_at=now - timedelta(minutes=minutes_ago),
-                                idempotency_key=f"k{minutes_ago}")
-            db.session.add(response)
-            db.session.flush()
-            db.session.add_all(Answer(response_id=response.id, item_id=item, code=code)
-                               for item, codes in answers.items() for code in codes)
-            db.session.flush()
-
-        add(3, mine)
-        assert not _repeats(db.session(), counter, mine, now, rules)  # one before: too few for a run of 3
-        add(2, mine)
-        assert _repeats(db.session(), counter, mine, now, rules)
-        add(1, {})  # the latest has no coded answer (texts only)
-        assert not _repeats(db.session(), counter, mine, now, rules)
+        _add_response(counter, 3, mine)
+        assert not _repeated(counter, mine, 3)  # one before: too few for a run of 3
+        _add_response(counter, 2, mine)
+        assert _repeated(counter, mine, 3)
+        _add_response(counter, 1, {})  # the latest has no coded answer (texts only)
+        assert not _repeated(counter, mine, 3)
         db.session.rollback()
 
 
 def test_a_run_is_broken_by_the_latest_response_or_by_an_older_one(migrated_db: Path, tmp_path: Path) -> None:
     """The latest response is compared first and the run read only when it matches: an older response
     that differs still breaks the run, and a run as long as asked is still found."""
-    from datetime import UTC, datetime, timedelta
-
-    from survey.models import Answer, Channel
-    from survey.services.citizens.limits import parse_rules
-    from survey.services.citizens.plausibility import _repeats
-
     served = _served(migrated_db, tmp_path)
-    now = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
     mine, other = {"q_access": (4,), "q_staff": (5,)}, {"q_access": (4,), "q_staff": (4,)}
     counter = served.counters[KITCHEN_COUNTER]
-
-    def repeats(run: int) -> bool:
-        rules = parse_rules({**RELAXED_RULES, "repeat_run": run, "repeat_min_answers": 1})
-        return _repeats(db.session(), counter, mine, now, rules)
-
     with served.app.app_context():
         for minutes_ago, answers in ((4, other), (3, mine), (2, mine), (1, mine)):
-            response = Response(instrument_id="kitchen-sink", instrument_version="2025.1",
-                                instrument_hash="0" * 64, unit_id=unit_id("HL-AB-1"), counter_id=counter,
-                                channel=Channel.QR, language="vi", status=ResponseStatus.VALID,
-                                submitted_at=now - timedelta(minutes=minutes_ago),
-                                idempotency_key=f"k{minutes_ago}")
-            db.session.add(response)
-            db.session.flush()
-            db.session.add_all(Answer(response_id=response.id, item_id=item, code=code)
-                               for item, codes in answers.items() for code in codes)
-            db.session.flush()
+            _add_response(counter, minutes_ago, answers)
         # By hand: the last three are `mine`, the fourth from the end is `other`.
-        assert [repeats(run) for run in (2, 3, 4, 5, 6)] == [True, True, True, False, False]
-        mine = other  # now only the fourth from the end matches: the latest breaks every run
-        assert [repeats(run) for run in (2, 3, 4, 5)] == [False, False, False, False]
+        assert [_repeated(counter, mine, run) for run in (2, 3, 4, 5, 6)] == [True, True, True, False, False]
+        # only the fourth from the end is `other`: the latest breaks every run of it
+        assert [_repeated(counter, other, run) for run in (2, 3, 4, 5)] == [False, False, False, False]
         db.session.rollback()
