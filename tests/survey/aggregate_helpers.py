@@ -5,6 +5,7 @@ with the analysis package's computation from the response rows (to 1e-12)."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import Counter as Tally
 from dataclasses import replace
@@ -330,3 +331,48 @@ def counting_period_tables(monkeypatch: pytest.MonkeyPatch) -> Tally[str]:
 
     monkeypatch.setattr(period_tables, "period_estimates", counted)
     return computed
+
+
+def a_failed_update_keeps_the_response(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An aggregate update that fails in the database, after the cell's row was read (an existing cell)
+    or inserted (a new one), is rolled back alone: the response is stored and committed, the failure
+    logged, the rows left as they were, `flask aggregates check` names the cell and a rebuild counts the
+    response. Shared with tests/survey/test_postgresql.py (where a failed statement aborts the whole
+    transaction unless it ran in a savepoint)."""
+    from survey.services.reporting import aggregates
+
+    logged = _Logged()  # on the module's logger: a migration's logging set-up replaces the root's handlers
+    monkeypatch.setattr(aggregates._LOG, "handlers", [*aggregates._LOG.handlers, logged])
+    submit_many(app, 10, seed=5)
+    with app.app_context():
+        before = _aggregate_rows()
+    monkeypatch.setattr(aggregates, "_STORE", sa.text("UPDATE index_aggregates SET no_such_column = 1"))
+    with app.app_context():
+        existing = respond_at(db.session(), when=datetime(2026, 10, 12, 3, tzinfo=UTC))  # an October cell
+        new = respond_at(db.session(), when=datetime(2027, 3, 2, 3, tzinfo=UTC))  # a month with no row yet
+        stored = db.session.scalars(sa.select(Response.id).where(Response.id.in_([existing.id, new.id])))
+        assert sorted(stored) == sorted([existing.id, new.id])
+        assert _aggregate_rows() == before  # neither the existing row's update nor the new row kept
+        db.session.rollback()
+    hint = "not updated; run `flask aggregates rebuild`"
+    assert [message.endswith(hint) for message in logged.messages] == [True, True]
+    monkeypatch.undo()
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["aggregates", "check"]).exit_code == 1
+    assert runner.invoke(args=["aggregates", "rebuild"]).exit_code == 0
+    assert runner.invoke(args=["aggregates", "check"]).exit_code == 0
+
+
+def _aggregate_rows() -> dict[int, tuple[int, bytes]]:
+    return {row.id: (row.respondents, row.sums) for row in db.session.scalars(sa.select(IndexAggregate))}
+
+
+class _Logged(logging.Handler):
+    """The messages of the records it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
+from survey.demo.tree import seed_demo
 from survey.extensions import db
 from survey.models import IndexAggregate
 from survey.services.reporting.index_source import Source
 from survey.services.reporting.periods import Period
 from tests.survey.aggregate_helpers import (
+    a_failed_update_keeps_the_response,
     assert_dashboard_reads_aggregates,
     both_ways,
     damage_one_row,
@@ -75,3 +78,12 @@ def test_cli_refuses_an_unknown_unit_and_a_bad_period(migrated_db: Path, tmp_pat
     assert unknown.exit_code == 2 and "NOWHERE" in unknown.output
     bad = runner.invoke(args=["aggregates", "check", "--period", "2026-13"])
     assert bad.exit_code == 2 and "2026-13" in bad.output
+
+
+def test_a_failed_update_keeps_the_response(migrated_db: Path, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    app = staff_app(migrated_db, tmp_path)
+    with app.app_context():
+        seed_demo(db.session())
+        db.session.commit()
+    a_failed_update_keeps_the_response(app, monkeypatch)

@@ -41,6 +41,7 @@ from survey.services.reporting.indices import compute_unit_indices
 from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import load_respondents_cached
 from tests.survey.aggregate_helpers import (
+    a_failed_update_keeps_the_response,
     assert_dashboard_reads_aggregates,
     damage_one_row,
     run_scenario,
@@ -230,6 +231,16 @@ def test_two_first_responses_to_a_cell_at_once_both_count_on_postgresql(pg_url: 
                                  .where(IndexAggregate.unit_id == unit)).one()
         assert row.respondents == 2
         np.testing.assert_array_equal(decode(row.sums), first + second)
+        _close()
+
+
+def test_a_failed_aggregate_update_keeps_the_response_on_postgresql(pg_url: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """tests/survey/aggregate_helpers.py: the failed statement, which aborts a PostgreSQL transaction,
+    is rolled back to its savepoint and the response is committed."""
+    app = _seeded(pg_url)
+    a_failed_update_keeps_the_response(app, monkeypatch)
+    with app.app_context():
         _close()
 
 
