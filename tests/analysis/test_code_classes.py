@@ -1,5 +1,6 @@
-"""The reading of validity and satisfaction: one look-up for a small table, a column at a time (on
-threads) for a large one; both give the same matrices, and both the values written out here by hand."""
+"""The reading of validity and satisfaction: one look-up for a small table, a column at a time for a
+larger one (on two threads for a large one); all give the same matrices, and the values written out here
+by hand."""
 
 from __future__ import annotations
 
@@ -42,14 +43,20 @@ LISTED = [1, 1, 1, 0, 0, 0, 1, 1, 0]
 FAVOURABLE = [1, 0, 0, 0, 0, 0, 1, 0, 0]
 
 
-def _columns_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(analysis.data, "_THREADED_ROWS", 0)
+PATHS = ["stacked", "columns", "threads"]
 
 
-@pytest.mark.parametrize("path", ["stacked", "columns"])
+def _take_path(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Send every table of this test down `path`, whatever its size."""
+    if path in ("columns", "threads"):
+        monkeypatch.setattr(analysis.data, "_STACKED_ROWS", 0)
+    if path == "threads":
+        monkeypatch.setattr(analysis.data, "_THREADED_ROWS", 0)
+
+
+@pytest.mark.parametrize("path", PATHS)
 def test_codes_are_read_as_written_out_by_hand(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    if path == "columns":
-        _columns_path(monkeypatch)
+    _take_path(path, monkeypatch)
     items = item_matrices(ROWS, ODD)
     np.testing.assert_array_equal(items.valid[:, :2], np.array(VALID, dtype=bool))
     np.testing.assert_array_equal(items.satisfied[:, :2], np.array(SATISFIED, dtype=bool))
@@ -76,12 +83,13 @@ def _random_table(definition: IndexDefinition, n: int, seed: int) -> pd.DataFram
 @pytest.mark.parametrize("definition", [
     reference_definition(), ODD,
     IndexDefinition.from_instrument(get_instrument("sipas-counter", "2025.1"))], ids=lambda d: d.key)
-def test_one_look_up_and_a_column_at_a_time_give_the_same_matrices(definition: IndexDefinition,
+@pytest.mark.parametrize("path", PATHS[1:])
+def test_one_look_up_and_a_column_at_a_time_give_the_same_matrices(definition: IndexDefinition, path: str,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     for n, seed in ((1, 1), (2, 2), (500, 3)):
         table = _random_table(definition, n, seed)
         stacked = item_matrices(table, definition)
-        _columns_path(monkeypatch)
+        _take_path(path, monkeypatch)
         columns = item_matrices(table, definition)
         monkeypatch.undo()
         for name in FIELDS:
