@@ -9,18 +9,29 @@ writes without a flush) drops every kept answer, so a session that writes reads 
 changed.
 
 A caller that hands a kept value on returns a copy of it when the receiver may change it in place.
+
+The session also remembers which tables it has written in its open transaction (`written_tables`), until
+that transaction commits or rolls back: a value computed from its own uncommitted writes must not be kept
+beyond it (`reporting.index_cache`). Writes through the ORM are seen (a flush, a bulk statement); a SQL
+text statement that may write counts as a write to every table (`EVERY_TABLE`); a statement run on
+`session.connection()` directly is not seen.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 T = TypeVar("T")
 _KEY = "survey.session_memo"
+_WRITTEN = "survey.session_memo.written"
+EVERY_TABLE = "*"  # what `written_tables` holds after a SQL text statement that may write
+# The first word of a SQL text statement that may write (WITH may carry an INSERT, UPDATE or DELETE).
+_WRITING_TEXT = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|TRUNCATE|MERGE|WITH)\b", re.IGNORECASE)
 
 
 def session_memo(session: Session) -> dict[Hashable, Any]:
@@ -39,14 +50,41 @@ def remembered(session: Session, key: Hashable, compute: Callable[[], T]) -> T:
     return cast(T, memo[key])
 
 
+def written_tables(session: Session) -> frozenset[str]:
+    """The names of the tables `session` has written in its open transaction (see the module)."""
+    return frozenset(session.info.get(_WRITTEN, ()))
+
+
+def _wrote(session: Session, tables: set[str]) -> None:
+    session.info.setdefault(_WRITTEN, set()).update(tables)
+
+
 @sa.event.listens_for(Session, "after_flush")
+def _forget_after_flush(session: Session, _context: object) -> None:
+    # still the flush's objects here (SQLAlchemy clears them after this event)
+    _wrote(session, {table.name for changed in (*session.new, *session.dirty, *session.deleted)
+                     for table in sa.inspect(changed).mapper.tables})
+    session.info.pop(_KEY, None)
+
+
 @sa.event.listens_for(Session, "after_commit")
 @sa.event.listens_for(Session, "after_rollback")
 def _forget(session: Session, *_args: object) -> None:
     session.info.pop(_KEY, None)
 
 
+@sa.event.listens_for(Session, "after_transaction_end")
+def _forget_writes(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the transaction itself, not a savepoint within it
+        session.info.pop(_WRITTEN, None)
+
+
 @sa.event.listens_for(Session, "do_orm_execute")
 def _forget_on_bulk_write(state: ORMExecuteState) -> None:
     if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        _wrote(state.session, {table.name} if isinstance(table, sa.Table) else {EVERY_TABLE})
+        state.session.info.pop(_KEY, None)
+    elif isinstance(state.statement, sa.TextClause) and _WRITING_TEXT.match(state.statement.text):
+        _wrote(state.session, {EVERY_TABLE})
         state.session.info.pop(_KEY, None)

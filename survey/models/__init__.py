@@ -4,7 +4,7 @@ from survey.models.accounts import AuditEvent, Role, StaffSession, User, UserSco
 from survey.models.aggregates import IndexAggregate, ResponseTally
 from survey.models.alerts import Alert, AlertKind, AlertNote
 from survey.models.base import Base, utcnow
-from survey.models.frames import ALL, ApiClient, FrameUpload, ServedCount
+from survey.models.frames import ALL, ApiClient, FrameUpload, ServedCount, SettingsRevision
 from survey.models.integrity import SpentReceipt, SubmissionHit, SubmissionRefusal
 from survey.models.kiosks import KioskDevice
 from survey.models.responses import Answer, Channel, Response, ResponseStatus, TextAnswer
@@ -25,8 +25,8 @@ __all__ = [
     "ALL", "Alert", "AlertKind", "AlertNote", "Answer", "ApiClient", "AuditEvent", "Base", "Channel",
     "Counter", "CounterRevision", "FrameUpload", "IndexAggregate", "InstrumentAssignment", "KioskDevice",
     "ProposalStatus", "ReportDelivery", "ReportFrequency", "ReportSubscription", "Response",
-    "ResponseStatus", "ResponseTally", "Role", "ServedCount", "SpentReceipt", "StaffSession", "SubmissionHit",
-    "SubmissionRefusal", "Target", "TargetProposal", "TextAnswer", "Unit", "UnitKind", "UnitRevision", "User",
-    "UserScope",
+    "ResponseStatus", "ResponseTally", "Role", "ServedCount", "SettingsRevision", "SpentReceipt",
+    "StaffSession", "SubmissionHit", "SubmissionRefusal", "Target", "TargetProposal", "TextAnswer", "Unit",
+    "UnitKind", "UnitRevision", "User", "UserScope",
     "utcnow",
 ]

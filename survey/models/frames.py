@@ -35,6 +35,19 @@ class ServedCount(Base):
     )
 
 
+class SettingsRevision(Base):
+    """How many times the frames of dossiers served or the targets have been written: one row, moved by
+    triggers on `served_counts` and `targets` at every insert, update and delete, whoever writes them.
+    Every cached figure's data version reads it (`reporting.index_cache`): weights and verdicts read
+    both, and a correction that leaves their count and sum where they were (two units' numbers swapped)
+    is seen at once."""
+
+    __tablename__ = "settings_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
 class FrameUpload(Base):
     """One accepted upload (CSV page or API call); re-uploading a period replaces its counts."""
 

@@ -32,6 +32,7 @@ from survey.models import (
     Response,
     ResponseStatus,
     ResponseTally,
+    SettingsRevision,
     Unit,
     UnitRevision,
 )
@@ -42,6 +43,7 @@ from survey.services.reporting.periods import Period
 from survey.services.reporting.respondent_data import load_respondents_cached
 from tests.survey.aggregate_helpers import (
     a_failed_update_keeps_the_response,
+    add_frames,
     assert_dashboard_reads_aggregates,
     damage_one_row,
     run_scenario,
@@ -53,6 +55,8 @@ from tests.survey.report_helpers import AB_CODES, HL_CODES, PHONE_COMMENT, add_r
 from tests.survey.staff_helpers import CHEAP_ARGON2, Clock
 from tests.survey.survey_helpers import VALID, kitchen_sink_paths, serve_kitchen_sink_on
 from tests.survey.test_counter_lines import revision_follows_every_write as counter_revision_follows
+from tests.survey.test_data_versions import revision_follows_every_write as settings_revision_follows
+from tests.survey.test_migrations import REVISED_TABLES, trigger_events
 from tests.survey.test_raw_rows import rows_as_the_session_reads_them
 from tests.survey.test_respondent_data import NOVEMBER, add_response
 from tests.survey.test_response_tallies import follow_every_change
@@ -204,6 +208,21 @@ def test_the_counter_revision_follows_every_write_on_postgresql(pg_url: str) -> 
     app = _seeded(pg_url)
     counter_revision_follows(app)
     _truncate_moves_once(app, "instrument_assignments", CounterRevision.revision)
+
+
+def test_the_settings_revision_follows_every_write_on_postgresql(pg_url: str) -> None:
+    """The frames' and targets' statement triggers (tests/survey/test_data_versions.py), a TRUNCATE
+    included; every revised table keeps its triggers at head (tests/survey/test_migrations.py)."""
+    app = _seeded(pg_url)
+    add_frames(app)
+    settings_revision_follows(app)
+    _truncate_moves_once(app, "targets", SettingsRevision.revision)
+    with app.app_context():
+        events = trigger_events(db.session.connection())
+        for table in REVISED_TABLES:
+            assert events.get(table) == {"INSERT", "UPDATE", "DELETE"}, table
+        db.session.rollback()
+        _close()
 
 
 def test_two_first_responses_to_a_cell_at_once_both_count_on_postgresql(pg_url: str) -> None:

@@ -152,6 +152,41 @@ def test_rebuild_of_a_scope_leaves_the_rest(migrated_db: Path, tmp_path: Path) -
         session.rollback()
 
 
+def test_a_rebuild_moves_every_tally_of_its_scope_forward(migrated_db: Path, tmp_path: Path) -> None:
+    """No revision goes back (a figure kept under an older one would be served again): a tally is one past
+    what it was, a tally deleted by hand comes back at its count of responses, and a key whose responses
+    are all gone keeps a tally of zeros."""
+    app = demo_with_responses(migrated_db, tmp_path, 120, seed=36)
+    with app.app_context():
+        session = db.session()
+        some = sa.select(Response.id).order_by(Response.id).limit(9).scalar_subquery()
+        session.execute(sa.update(Response).where(Response.id.in_(some)).values(status=ResponseStatus.FLAGGED))
+        keys = sorted(revisions())
+        lost, emptied = keys[0], keys[-1]
+        session.execute(sa.delete(ResponseTally).where(
+            ResponseTally.month == lost[0], ResponseTally.instrument_id == lost[1],
+            ResponseTally.unit_id == lost[2], ResponseTally.instrument_version == lost[3]))
+        for response in counted_responses(session, emptied):
+            session.delete(response)
+        session.flush()
+        before = revisions()
+        assert tallied().get(emptied) is None and before[emptied] > 0
+        assert any(r > sum(counted_in_python().get(k, (0, 0, 0))) for k, r in before.items())  # changes
+        rebuild_tallies(session, None)
+        after = revisions()
+        assert after == {**{key: r + 1 for key, r in before.items()}, lost: sum(counted_in_python()[lost])}
+        assert tallied() == counted_in_python()
+        session.rollback()
+
+
+def counted_responses(session: sa.orm.Session, key: TallyKey) -> list[Response]:
+    """The responses of tally `key`, found by their local month here."""
+    month, instrument, unit, version = key
+    return [r for r in session.scalars(sa.select(Response).where(
+        Response.instrument_id == instrument, Response.unit_id == unit,
+        Response.instrument_version == version)) if local_month(r.submitted_at) == month]
+
+
 def test_the_month_counts_read_the_tallies(migrated_db: Path, tmp_path: Path) -> None:
     """The guard's counts (`response_counts`) are the tallies': equal to the rows counted here, and a
     tally moved by hand moves them (in a new process, whose caches are empty)."""

@@ -13,9 +13,12 @@ request) and subtree, however many caches ask:
   kept by triggers: responses left out, their revision, excluded): any insert, delete or change of a
   response's status, reason, unit, time or instrument moves its month's stamp, and only that month's
   (so a value kept per month has the same version whatever window asked for it), whoever wrote it;
-* the frames of dossiers served and the targets (count, last id, sum), which weights and verdicts read,
-  and the unit tree's revision (`models.UnitRevision`, moved by triggers at every write to `units`): a
-  unit renamed, moved or added changes names, trees and subtrees, whoever wrote it.
+* the revision of the frames of dossiers served and the targets, which weights and verdicts read
+  (`models.SettingsRevision`), and the unit tree's (`models.UnitRevision`), both moved by triggers at
+  every write, whoever wrote it: a frame corrected, a target set, a unit renamed, moved or added.
+
+A session that has written any of these tables and not committed reads versions marked unsettled: a
+value it computes is not kept (its revisions may go to another change if it rolls back; `_Unsettled`).
 
 So a new citizen response recomputes only its own month: the eleven past months of a trend stay cached.
 A valid response stored *without* the submission service (a bulk import) moves its month's stamp too:
@@ -49,18 +52,35 @@ from survey.models import (
     IndexAggregate,
     ResponseStatus,
     ResponseTally,
-    ServedCount,
-    Target,
+    SettingsRevision,
     Unit,
     UnitRevision,
 )
 from survey.query_lists import one_of
 from survey.services.reporting.periods import month_spans
-from survey.session_memo import remembered
+from survey.session_memo import EVERY_TABLE, remembered, written_tables
 
 _LOG = logging.getLogger(__name__)
 V = TypeVar("V")
 Version = tuple[object, ...]
+
+
+class _Unsettled:
+    """The mark of a version read by a session that has written, and not yet committed, what versions
+    are made of: equal to nothing but itself, and never kept (`VersionedCache`). Its revisions may be
+    handed to another change if it rolls back, so a value kept under them could later be served for
+    data it was not computed from."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<unsettled>"
+
+
+# The tables whose writes move a version (directly, or through the triggers that move the tallies and
+# the revisions), and the mark of a text statement that may have written any of them.
+_VERSIONED = frozenset({"index_aggregates", "responses", "response_tallies", "served_counts", "targets",
+                        "settings_revision", "units", "unit_revision", EVERY_TABLE})
 
 
 @dataclass
@@ -73,6 +93,7 @@ class _Stamps:
     settings: Version | None = None
     units: int | None = None  # how many units there are
     unit_ids: frozenset[int] | None = None  # which, once a subtree that large has asked
+    unsettled: _Unsettled | None = None  # this read's mark, once it has written (`_settled`)
 
 
 def _stamps(session: Session) -> _Stamps:
@@ -141,23 +162,40 @@ def _left_out_stamps(session: Session, ids: frozenset[int] | None,
     return [known[ids, *span] for span in spans]
 
 
+# The revisions of the frames and targets and of the unit tree, in one statement (built once).
+_SETTINGS = sa.select(sa.select(SettingsRevision.revision).scalar_subquery(),
+                      sa.select(UnitRevision.revision).scalar_subquery())
+
+
 def _settings_stamp(session: Session) -> Version:
-    """(count, last id, sum) of the frames of dossiers served and of the targets, and the unit tree's
-    revision, in one query."""
+    """The revisions of the frames of dossiers served and the targets (`models.SettingsRevision`) and of
+    the unit tree (`models.UnitRevision`), both moved by triggers at every write, in one query."""
     stamps = _stamps(session)
     if stamps.settings is None:
-        row = session.execute(sa.select(*(sa.select(f).scalar_subquery() for f in (
-            sa.func.count(ServedCount.id), sa.func.max(ServedCount.id), sa.func.sum(ServedCount.served),
-            sa.func.count(Target.id), sa.func.max(Target.id), sa.func.sum(Target.target),
-            sa.func.max(UnitRevision.revision))))).one()
-        stamps.settings = tuple(row)
+        stamps.settings = tuple(session.execute(_SETTINGS).one())
     return stamps.settings
+
+
+def _settled(session: Session, version: Version) -> Version:
+    """`version`, marked unsettled (`_Unsettled`, one mark per read of the session) when the session has
+    written what versions are made of in its open transaction."""
+    if not written_tables(session) & _VERSIONED:
+        return version
+    stamps = _stamps(session)
+    if stamps.unsettled is None:
+        stamps.unsettled = _Unsettled()
+    return (*version, stamps.unsettled)
+
+
+def unsettled(version: Version) -> bool:
+    """Whether `version` was read by a session with uncommitted writes to what it is made of."""
+    return bool(version) and isinstance(version[-1], _Unsettled)
 
 
 def settings_version(session: Session) -> Version:
     """The version of the frames of dossiers served, the targets and the unit tree alone: what a value
     that reads no response (a period's frame table, a subtree) is kept under."""
-    return _settings_stamp(session)
+    return _settled(session, _settings_stamp(session))
 
 
 def _every_unit(session: Session, ids: frozenset[int]) -> bool:
@@ -178,8 +216,9 @@ def data_version(session: Session, ids: set[int] | frozenset[int] | None, first:
     (see the module). Made of per-month stamps, a month's value has the same version whichever window
     of the request read the stamps first."""
     subtree = None if ids is None or _every_unit(session, frozenset(ids)) else frozenset(ids)
-    return (tuple(_aggregate_stamps(session, subtree, _months(first, last))),
-            tuple(_left_out_stamps(session, subtree, month_spans(first, last))), _settings_stamp(session))
+    return _settled(session, (tuple(_aggregate_stamps(session, subtree, _months(first, last))),
+                              tuple(_left_out_stamps(session, subtree, month_spans(first, last))),
+                              _settings_stamp(session)))
 
 
 def responses_revision(version: Version) -> int:
@@ -256,6 +295,8 @@ class VersionedCache(Generic[V]):
 
     def get(self, key: tuple[object, ...], version: Version) -> V | None:
         """The value stored under `key` if it was stored with `version`, else None."""
+        if unsettled(version):  # nothing is ever stored under it
+            return None
         hit = self._entries.get(key)
         if hit is not None and hit[0] == version:
             return hit[1]
@@ -283,7 +324,10 @@ class VersionedCache(Generic[V]):
         return None if shared is None else shared[1]
 
     def put(self, key: tuple[object, ...], version: Version, value: V) -> None:
-        """Store `value`, first dropping the oldest entry when the cache is full."""
+        """Store `value`, first dropping the oldest entry when the cache is full; a value read on
+        uncommitted writes (`unsettled`) is not stored."""
+        if unsettled(version):
+            return
         self._keep(key, version, value)
         store, address = _shared[0], self._address(key)
         if store is not None and address is not None:

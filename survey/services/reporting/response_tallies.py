@@ -68,15 +68,31 @@ def rebuild_tallies(session: Session, unit_ids: Collection[int] | None, first: d
                     last: date | None = None) -> int:
     """Replace the scope's tallies (every unit: `unit_ids` None; whole local months `first`..`last`, or
     every month) by a count of its responses; the number of tallies written. Run after the aggregates'
-    rebuild has taken the write lock, in its transaction (whose new aggregate rows move the data
-    versions, whatever the revisions written here)."""
-    session.execute(sa.delete(ResponseTally).where(*_tally_scope(unit_ids, first, last)))
-    counted = _counted(session, unit_ids, first, last).subquery()
-    result = session.execute(sa.insert(ResponseTally).from_select(
-        ["month", "instrument_id", "unit_id", "instrument_version", "valid", "flagged", "excluded",
-         "revision"], sa.select(counted)))
-    # a DML statement's result is a CursorResult (it has rowcount); Session.execute is typed Result
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    rebuild has taken the write lock, in its transaction.
+
+    Every tally of the scope moves forward, never back: a key's revision is one past the one it had (its
+    count of responses if it had no tally), and a key whose responses are gone keeps a tally of zeros.
+    So every month the rebuild touched gets a data version it never had (`index_cache`), and the figures
+    kept from before it, on the aggregates it replaced, are computed again; the rebuilt aggregates alone
+    would not move it (SQLite hands the deleted rows' ids out again, and mended sums keep their counts).
+    """
+    scope = _tally_scope(unit_ids, first, last)
+    had = {(m, i, u, v): int(r) for m, i, u, v, r in session.execute(
+        sa.select(ResponseTally.month, ResponseTally.instrument_id, ResponseTally.unit_id,
+                  ResponseTally.instrument_version, ResponseTally.revision).where(*scope))}
+    counted = {(m, i, u, v): (int(a), int(b), int(c), int(n))
+               for m, i, u, v, a, b, c, n in session.execute(_counted(session, unit_ids, first, last))}
+    rows = []
+    for key in sorted(had.keys() | counted.keys()):
+        valid, flagged, excluded, responses = counted.get(key, (0, 0, 0, 0))
+        month, instrument_id, unit_id, version = key
+        rows.append({"month": month, "instrument_id": instrument_id, "unit_id": unit_id,
+                     "instrument_version": version, "valid": valid, "flagged": flagged, "excluded": excluded,
+                     "revision": had[key] + 1 if key in had else responses})
+    session.execute(sa.delete(ResponseTally).where(*scope))
+    if rows:
+        session.execute(sa.insert(ResponseTally), rows)
+    return len(rows)
 
 
 # valid, flagged, excluded
