@@ -60,6 +60,7 @@ from tests.survey.test_migrations import REVISED_TABLES, trigger_events
 from tests.survey.test_raw_rows import rows_as_the_session_reads_them
 from tests.survey.test_respondent_data import NOVEMBER, add_response
 from tests.survey.test_response_tallies import follow_every_change
+from tests.survey.test_response_tallies import revisions as tally_revisions
 from tests.survey.test_unit_revision import revision_follows_every_write
 
 _numbers = itertools.count()
@@ -174,13 +175,17 @@ def test_index_aggregates_equal_the_rows_on_postgresql(pg_url: str) -> None:
 
 def test_response_tallies_follow_every_change_on_postgresql(pg_url: str) -> None:
     """The tallies' triggers (tests/survey/test_response_tallies.py), and a TRUNCATE, which fires no row
-    trigger, empties them."""
+    trigger, sets every tally to zero and moves its revision forward (never back: a month's data version
+    must not come back for other data)."""
     app = _seeded(pg_url)
     submit_many(app, 80, seed=34)
     follow_every_change(app)
     with app.app_context():
+        before = tally_revisions()
         db.session.execute(sa.text("TRUNCATE responses CASCADE"))
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(ResponseTally)) == 0
+        counts = sa.select(ResponseTally.valid, ResponseTally.flagged, ResponseTally.excluded)
+        assert {tuple(row) for row in db.session.execute(counts)} == {(0, 0, 0)}
+        assert tally_revisions() == {key: revision + 1 for key, revision in before.items()}
         db.session.rollback()
         _close()
 
