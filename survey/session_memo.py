@@ -4,23 +4,23 @@ session writes or ends its transaction.
 A page asks the same question of the database many times: the subtree of the province, its map of
 parents, the stamps of the data its caches are checked against. The answers cannot change while the
 session only reads inside one transaction, so the first answer is kept in `Session.info`; a flush, a
-commit, a rollback or a bulk INSERT/UPDATE/DELETE through the session (`session.execute(sa.update(...))`
-writes without a flush) drops every kept answer, so a session that writes reads again what it may have
-changed.
+commit, a rollback, a bulk INSERT/UPDATE/DELETE through the session (`session.execute(sa.update(...))`
+writes without a flush) or a SQL text statement that may write drops every kept answer, so a session
+that writes reads again what it may have changed.
 
 A caller that hands a kept value on returns a copy of it when the receiver may change it in place.
 
-The session also remembers which tables it has written in its open transaction (`written_tables`), until
-that transaction commits or rolls back: a value computed from its own uncommitted writes must not be kept
-beyond it (`reporting.index_cache`). Writes through the ORM are seen (a flush, a bulk statement); a SQL
-text statement that may write counts as a write to every table (`EVERY_TABLE`); a statement run on
-`session.connection()` directly is not seen.
+The session also remembers which tables it has written in its open transaction, until that transaction
+commits or rolls back (`has_written`): a value computed from its own uncommitted writes must not be kept
+beyond it (`reporting.index_cache`, `organisation.counter_lines`). Writes through the ORM are seen (a
+flush, a bulk statement); a SQL text statement that may write counts as a write to every table; a
+statement run on `session.connection()` directly is not seen.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable
 from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
@@ -29,7 +29,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 T = TypeVar("T")
 _KEY = "survey.session_memo"
 _WRITTEN = "survey.session_memo.written"
-EVERY_TABLE = "*"  # what `written_tables` holds after a SQL text statement that may write
+_EVERY_TABLE = "*"  # what a session has written after a SQL text statement that may write
 # The first word of a SQL text statement that may write (WITH may carry an INSERT, UPDATE or DELETE).
 _WRITING_TEXT = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|TRUNCATE|MERGE|WITH)\b", re.IGNORECASE)
 
@@ -50,9 +50,11 @@ def remembered(session: Session, key: Hashable, compute: Callable[[], T]) -> T:
     return cast(T, memo[key])
 
 
-def written_tables(session: Session) -> frozenset[str]:
-    """The names of the tables `session` has written in its open transaction (see the module)."""
-    return frozenset(session.info.get(_WRITTEN, ()))
+def has_written(session: Session, tables: Collection[str]) -> bool:
+    """Whether `session` may have written any of `tables` in its open transaction (a SQL text statement
+    that may write counts as a write to every table)."""
+    written = session.info.get(_WRITTEN, ())
+    return bool(written) and (_EVERY_TABLE in written or not written.isdisjoint(tables))
 
 
 def _wrote(session: Session, tables: set[str]) -> None:
@@ -83,8 +85,8 @@ def _forget_writes(session: Session, transaction: SessionTransaction) -> None:
 def _forget_on_bulk_write(state: ORMExecuteState) -> None:
     if state.is_insert or state.is_update or state.is_delete:
         table = getattr(state.statement, "table", None)
-        _wrote(state.session, {table.name} if isinstance(table, sa.Table) else {EVERY_TABLE})
+        _wrote(state.session, {table.name} if isinstance(table, sa.Table) else {_EVERY_TABLE})
         state.session.info.pop(_KEY, None)
     elif isinstance(state.statement, sa.TextClause) and _WRITING_TEXT.match(state.statement.text):
-        _wrote(state.session, {EVERY_TABLE})
+        _wrote(state.session, {_EVERY_TABLE})
         state.session.info.pop(_KEY, None)

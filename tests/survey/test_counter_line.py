@@ -14,6 +14,7 @@ from survey.errors import SurveyError
 from survey.extensions import db
 from survey.models import Counter, InstrumentAssignment, Unit
 from survey.services.citizens.surveys import open_survey
+from survey.services.organisation import counter_lines
 from survey.services.organisation.assignments import assignment_for
 from survey.services.qr.qr_tokens import issue_token, token_secret
 from tests.survey.conftest import counter_id, unit_id
@@ -29,7 +30,8 @@ def _assign(unit_code: str, instrument_id: str, version: str, opens_on: date,
 
 
 def _opened_key(app: Flask, counter: Counter, day: date) -> tuple[str, int]:
-    """The instrument `open_survey` finds for `counter`'s QR code on `day`, and the statements it sent."""
+    """The instrument `open_survey` finds for `counter`'s QR code on `day`, and the statements it sent
+    besides the revisions' stamp (`counter_lines`), with no line kept yet."""
     statements: list[str] = []
 
     def count(*args: object) -> None:
@@ -37,12 +39,14 @@ def _opened_key(app: Flask, counter: Counter, day: date) -> tuple[str, int]:
 
     token = issue_token(counter, token_secret(app.config))
     db.session.expire_all()  # nothing already in the session: every row is read again
+    counter_lines._LINES._entries.clear()  # nor in the process
     event.listen(db.engine, "before_cursor_execute", count)
     try:
         opened = open_survey(db.session(), token, app.config, day)
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
-    return opened.registered.key, len(statements)
+    assert "counter_revision" in statements[0]  # the stamp
+    return opened.registered.key, len(statements) - 1
 
 
 def test_the_nearest_open_assignment_in_one_statement(app: Flask, demo: dict[str, int]) -> None:

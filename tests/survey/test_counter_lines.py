@@ -141,10 +141,11 @@ def test_a_unit_renamed_or_an_instrument_assigned_is_seen_at_the_next_request(
     assert len(reads) == 4
 
 
-def test_a_session_that_has_begun_reads_the_line_itself(app: Flask, demo: dict[str, int],
-                                                        reads: list[int]) -> None:
+def test_a_session_that_has_written_reads_the_line_itself(app: Flask, demo: dict[str, int],
+                                                          reads: list[int]) -> None:
     """A write not yet committed moves the revision inside its transaction alone; a line read there and
-    kept under it would be handed, after a rollback, to whatever other change takes that revision."""
+    kept under it would be handed, after a rollback, to whatever other change takes that revision. A
+    session that has only read takes the kept line."""
     key, day = (counter_id(COUNTER, app), unit_id("HL-AB-1", app)), _today(app)
     with app.app_context():
         counter = db.session.get(Counter, key[0])
@@ -161,5 +162,8 @@ def test_a_session_that_has_begun_reads_the_line_itself(app: Flask, demo: dict[s
         assert kept.counter is not None and kept.counter.name_en != "Not committed"
         assert kept.counter.unit.parent is not None  # the line up loaded: read without a session
     with app.app_context():
+        assert counter_lines.kept_counter_line(db.session(), *key, day) is kept
+        db.session.scalars(sa.select(Counter)).all()  # a transaction begun by reads alone
+        assert db.session().in_transaction()
         assert counter_lines.kept_counter_line(db.session(), *key, day) is kept
     assert len(reads) == 2

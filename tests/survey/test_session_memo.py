@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from flask import Flask
 
 from survey.extensions import db
-from survey.models import Unit
+from survey.models import Target, Unit
 from survey.services.reporting.respondent_data import unit_parent_map
 from survey.services.staff.access import subtree_ids
-from survey.session_memo import remembered
+from survey.session_memo import has_written, remembered
 from tests.survey.conftest import unit_id
 from tests.survey.staff_helpers import running, staff_app
 
@@ -66,3 +66,36 @@ def test_a_moved_unit_is_seen_in_the_same_session(sapp: Flask) -> None:
         assert point not in subtree_ids(session, [ab])
         assert "HL-HL-1" not in unit_parent_map(session, ab)
         session.rollback()
+
+
+def test_the_tables_a_session_has_written_are_known_until_its_transaction_ends(sapp: Flask) -> None:
+    with sapp.app_context():
+        session = db.session()
+        assert not has_written(session, ["units"])
+        session.execute(sa.text("SELECT count(*) FROM units"))
+        session.scalars(sa.select(Unit)).all()
+        assert not has_written(session, ["units", "targets"])  # reads are not writes
+        unit = session.get(Unit, unit_id("HL-AB"))
+        assert unit is not None
+        unit.name_en = "changed"
+        session.flush()
+        assert has_written(session, ["units"]) and not has_written(session, ["targets"])
+        savepoint = session.begin_nested()  # a savepoint rolled back leaves the write before it
+        session.execute(sa.update(Target).values(target=0.9))
+        assert has_written(session, ["targets"])
+        savepoint.rollback()
+        assert has_written(session, ["units"])
+        session.commit()
+        assert not has_written(session, ["units"])
+        session.execute(sa.delete(Target).where(Target.year == 1999))  # a bulk DELETE
+        assert has_written(session, ["targets"]) and not has_written(session, ["units"])
+        session.rollback()
+        assert not has_written(session, ["targets"])
+        session.execute(sa.text("  update units SET name_en = name_en WHERE id = 0"))
+        assert has_written(session, ["counters"])  # SQL text that may write: every table
+        session.rollback()
+        session.execute(sa.text("WITH old AS (SELECT 1999 AS year) "
+                                "DELETE FROM targets WHERE year IN (SELECT year FROM old)"))
+        assert has_written(session, ["units"])
+        session.rollback()
+        assert not has_written(session, ["units"])

@@ -8,8 +8,9 @@ tables, whoever writes them): a line is kept under both revisions, read in one s
 
 The kept objects are detached from every session, the counter's unit and every parent up the line
 loaded: read them, never add them to a session or change them (the citizen's paths only read them and
-store ids). A session whose transaction has already begun reads the line itself, uncached: it may have
-written a counter it has not committed, under a revision that a rollback would hand to another change.
+store ids). A session that has written counters, assignments or units and not committed reads the line
+itself, uncached (`session_memo.has_written`): a line kept under its revision would be served, after a
+rollback, for the change that takes that revision next.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from sqlalchemy.orm import Session
 from survey.models import CounterRevision, UnitRevision
 from survey.services.organisation.assignments import CounterLine, ancestors_and_self, load_counter_line
 from survey.services.reporting.index_cache import VersionedCache
+from survey.session_memo import has_written
 
 # Process-local: a line is a counter, a few units and their open assignments.
 _LINES: VersionedCache[CounterLine] = VersionedCache(4096)
+# What a line is read from and stamped by (the revisions are written by the tables' triggers).
+_LINE_TABLES = frozenset({"counters", "instrument_assignments", "units", "counter_revision", "unit_revision"})
 # Built once (it runs on every citizen's GET and POST).
 _STAMP = sa.select(sa.select(UnitRevision.revision).scalar_subquery(),
                    sa.select(CounterRevision.revision).scalar_subquery())
@@ -32,8 +36,8 @@ _STAMP = sa.select(sa.select(UnitRevision.revision).scalar_subquery(),
 
 def kept_counter_line(session: Session, counter_id: int, unit_id: int, day: date) -> CounterLine:
     """`load_counter_line`'s line, read once per process while the counters, the assignments and the
-    units are unchanged; read directly in a session whose transaction has begun."""
-    if session.in_transaction():
+    units are unchanged; read directly in a session that has written them and not committed."""
+    if has_written(session, _LINE_TABLES):
         return load_counter_line(session, counter_id, unit_id, day)
     stamp = tuple(session.execute(_STAMP).one())
     key = (str(session.get_bind().engine.url), counter_id, unit_id, day)

@@ -58,7 +58,7 @@ from survey.models import (
 )
 from survey.query_lists import one_of
 from survey.services.reporting.periods import month_spans
-from survey.session_memo import EVERY_TABLE, remembered, written_tables
+from survey.session_memo import has_written, remembered
 
 _LOG = logging.getLogger(__name__)
 V = TypeVar("V")
@@ -78,9 +78,9 @@ class _Unsettled:
 
 
 # The tables whose writes move a version (directly, or through the triggers that move the tallies and
-# the revisions), and the mark of a text statement that may have written any of them.
+# the revisions).
 _VERSIONED = frozenset({"index_aggregates", "responses", "response_tallies", "served_counts", "targets",
-                        "settings_revision", "units", "unit_revision", EVERY_TABLE})
+                        "settings_revision", "units", "unit_revision"})
 
 
 @dataclass
@@ -179,7 +179,7 @@ def _settings_stamp(session: Session) -> Version:
 def _settled(session: Session, version: Version) -> Version:
     """`version`, marked unsettled (`_Unsettled`, one mark per read of the session) when the session has
     written what versions are made of in its open transaction."""
-    if not written_tables(session) & _VERSIONED:
+    if not has_written(session, _VERSIONED):
         return version
     stamps = _stamps(session)
     if stamps.unsettled is None:
