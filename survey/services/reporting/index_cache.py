@@ -187,7 +187,7 @@ def _settled(session: Session, version: Version) -> Version:
     return (*version, stamps.unsettled)
 
 
-def unsettled(version: Version) -> bool:
+def _marked_unsettled(version: Version) -> bool:
     """Whether `version` was read by a session with uncommitted writes to what it is made of."""
     return bool(version) and isinstance(version[-1], _Unsettled)
 
@@ -295,7 +295,7 @@ class VersionedCache(Generic[V]):
 
     def get(self, key: tuple[object, ...], version: Version) -> V | None:
         """The value stored under `key` if it was stored with `version`, else None."""
-        if unsettled(version):  # nothing is ever stored under it
+        if _marked_unsettled(version):  # nothing is ever stored under it
             return None
         hit = self._entries.get(key)
         if hit is not None and hit[0] == version:
@@ -325,8 +325,8 @@ class VersionedCache(Generic[V]):
 
     def put(self, key: tuple[object, ...], version: Version, value: V) -> None:
         """Store `value`, first dropping the oldest entry when the cache is full; a value read on
-        uncommitted writes (`unsettled`) is not stored."""
-        if unsettled(version):
+        uncommitted writes (`_marked_unsettled`) is not stored."""
+        if _marked_unsettled(version):
             return
         self._keep(key, version, value)
         store, address = _shared[0], self._address(key)
