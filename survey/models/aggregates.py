@@ -47,12 +47,13 @@ class ResponseTally(Base):
 
     Triggers on `responses` (created by the migrations, on SQLite and PostgreSQL) add and take away
     one on every insert, delete and change of status, reason, unit, time or instrument, and move
-    `revision` each time, whichever code wrote the row: a bulk import, a SQL console, a restore. The
-    index aggregates are kept by the submission service instead; `services.reporting.index_source`
-    reads a period from them only where, unit by unit, they hold as many respondents as `valid` says
-    (counting the responses themselves gave the same check at 26 ms a month at a million responses),
-    and the dashboards' caches keep a month's figures while its tallies and aggregates have not moved
-    (`services.reporting.index_cache`). `flask aggregates check` compares the counts with the responses.
+    `revision` and `changed_at_us` each time, whichever code wrote the row: a bulk import, a SQL
+    console, a restore. The index aggregates are kept by the submission service instead;
+    `services.reporting.index_source` reads a period from them only where, unit by unit, they hold as
+    many respondents as `valid` says (counting the responses themselves gave the same check at 26 ms a
+    month at a million responses), and the dashboards' caches keep a month's figures while its tallies
+    and aggregates have not moved (`services.reporting.index_cache`). `flask aggregates check` compares
+    the counts with the responses.
     """
 
     __tablename__ = "response_tallies"
@@ -66,3 +67,6 @@ class ResponseTally(Base):
     flagged: Mapped[int] = mapped_column(server_default="0")
     excluded: Mapped[int] = mapped_column(server_default="0")
     revision: Mapped[int] = mapped_column(server_default="0")  # +1 at every change of the key's responses
+    # When the key last changed: microseconds since 1970 on the database's clock, never less than one
+    # past the last. A database restored from a backup then never gives a version the lost changes gave.
+    changed_at_us: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")

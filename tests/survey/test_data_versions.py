@@ -1,14 +1,16 @@
 """A data version (`index_cache.data_version`, `settings_version`) never comes back for other data: a
 value kept under it would be served for data it was not computed from.
 
-Three ways it did: a change that leaves a count, a last id and a sum where they were (two units'
+Four ways it did: a change that leaves a count, a last id and a sum where they were (two units'
 dossiers swapped by a correction); a rebuild that wrote the same row ids and revisions over mended sums
 (SQLite hands deleted ids out again); a session that read its own uncommitted write, kept a value
-under it and rolled back, after which another change reached the same revision."""
+under it and rolled back, after which another change reached the same revision; and a database
+restored from a backup, whose next change reached the revision a lost change had reached."""
 
 from __future__ import annotations
 
-from datetime import date
+import sqlite3
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,12 @@ from survey.services.reporting import respondent_data
 from survey.services.reporting.aggregates import decode, encode
 from survey.services.reporting.respondent_data import frame_table
 from survey.services.staff.access import subtree_ids
-from tests.survey.aggregate_helpers import demo_with_responses, new_process, province_report
+from tests.survey.aggregate_helpers import (
+    demo_with_responses,
+    new_process,
+    province_report,
+    respond_at_first_counter,
+)
 
 FIRST, LAST = date(2026, 10, 1), date(2026, 12, 31)
 
@@ -149,3 +156,27 @@ def test_a_rebuild_is_seen_by_the_figures_kept_before_it(capp: Flask) -> None:
     assert not damaged.equals(truth)
     assert capp.test_cli_runner().invoke(args=["aggregates", "rebuild"]).exit_code == 0
     pd.testing.assert_frame_equal(province_report(capp).estimates, truth)
+
+
+def test_changes_after_a_restore_do_not_reach_a_version_of_the_lost_ones(capp: Flask, tmp_path: Path) -> None:
+    """A database restored from a backup goes back in time, revisions with it: the first change after it
+    takes the revision the first lost change took. The time it was made tells them apart (migration
+    d9a2f6b4c8e1), so the figures kept from the lost change are not shown, in this process or another."""
+    database = Path(capp.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
+    backup = tmp_path / "backup.db"
+    with sqlite3.connect(database) as source, sqlite3.connect(backup) as target:
+        source.backup(target)
+    when = datetime(2026, 11, 20, 3, tzinfo=UTC)
+    respond_at_first_counter(capp, {"e1_info": 5, "overall": 5}, when)  # to be lost
+    lost = province_report(capp).estimates
+    with capp.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    with sqlite3.connect(backup) as source, sqlite3.connect(database) as target:
+        source.backup(target)  # the restore, as `sqlite3 hailong.db ".restore backup.db"` does
+    respond_at_first_counter(capp, {"e1_info": 1, "overall": 1}, when)  # the same cell, the same ids
+    shown = province_report(capp).estimates
+    new_process()
+    truth = province_report(capp).estimates
+    assert not truth.equals(lost)
+    pd.testing.assert_frame_equal(shown, truth)

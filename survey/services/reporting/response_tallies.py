@@ -12,6 +12,7 @@ compute it on both engines.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection
 from datetime import date, datetime
 
@@ -71,24 +72,28 @@ def rebuild_tallies(session: Session, unit_ids: Collection[int] | None, first: d
     rebuild has taken the write lock, in its transaction.
 
     Every tally of the scope moves forward, never back: a key's revision is one past the one it had (its
-    count of responses if it had no tally), and a key whose responses are gone keeps a tally of zeros.
+    count of responses if it had no tally), its time of change now (this server's clock) or one past the
+    one it had, and a key whose responses are gone keeps a tally of zeros.
     So every month the rebuild touched gets a data version it never had (`index_cache`), and the figures
     kept from before it, on the aggregates it replaced, are computed again; the rebuilt aggregates alone
     would not move it (SQLite hands the deleted rows' ids out again, and mended sums keep their counts).
     """
     scope = _tally_scope(unit_ids, first, last)
-    had = {(m, i, u, v): int(r) for m, i, u, v, r in session.execute(
+    had = {(m, i, u, v): (int(r), int(t)) for m, i, u, v, r, t in session.execute(
         sa.select(ResponseTally.month, ResponseTally.instrument_id, ResponseTally.unit_id,
-                  ResponseTally.instrument_version, ResponseTally.revision).where(*scope))}
+                  ResponseTally.instrument_version, ResponseTally.revision, ResponseTally.changed_at_us)
+        .where(*scope))}
     counted = {(m, i, u, v): (int(a), int(b), int(c), int(n))
                for m, i, u, v, a, b, c, n in session.execute(_counted(session, unit_ids, first, last))}
     rows = []
+    now = time.time_ns() // 1000
     for key in sorted(had.keys() | counted.keys()):
         valid, flagged, excluded, responses = counted.get(key, (0, 0, 0, 0))
+        revision, changed = had.get(key, (responses - 1, 0))
         month, instrument_id, unit_id, version = key
         rows.append({"month": month, "instrument_id": instrument_id, "unit_id": unit_id,
                      "instrument_version": version, "valid": valid, "flagged": flagged, "excluded": excluded,
-                     "revision": had[key] + 1 if key in had else responses})
+                     "revision": revision + 1, "changed_at_us": max(changed + 1, now)})
     session.execute(sa.delete(ResponseTally).where(*scope))
     if rows:
         session.execute(sa.insert(ResponseTally), rows)
