@@ -161,7 +161,7 @@ def test_a_rebuild_is_seen_by_the_figures_kept_before_it(capp: Flask) -> None:
 def test_changes_after_a_restore_do_not_reach_a_version_of_the_lost_ones(capp: Flask, tmp_path: Path) -> None:
     """A database restored from a backup goes back in time, revisions with it: the first change after it
     takes the revision the first lost change took. The time it was made tells them apart (migration
-    d9a2f6b4c8e1), so the figures kept from the lost change are not shown, in this process or another."""
+    d9a2f6b4c8e1), so the figures kept from the lost change are not shown."""
     database = Path(capp.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
     backup = tmp_path / "backup.db"
     with sqlite3.connect(database) as source, sqlite3.connect(backup) as target:

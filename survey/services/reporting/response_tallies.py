@@ -89,11 +89,11 @@ def rebuild_tallies(session: Session, unit_ids: Collection[int] | None, first: d
     now = time.time_ns() // 1000
     for key in sorted(had.keys() | counted.keys()):
         valid, flagged, excluded, responses = counted.get(key, (0, 0, 0, 0))
-        revision, changed = had.get(key, (responses - 1, 0))
+        revision, changed = (had[key][0] + 1, had[key][1] + 1) if key in had else (responses, 0)
         month, instrument_id, unit_id, version = key
         rows.append({"month": month, "instrument_id": instrument_id, "unit_id": unit_id,
                      "instrument_version": version, "valid": valid, "flagged": flagged, "excluded": excluded,
-                     "revision": revision + 1, "changed_at_us": max(changed + 1, now)})
+                     "revision": revision, "changed_at_us": max(changed, now)})
     session.execute(sa.delete(ResponseTally).where(*scope))
     if rows:
         session.execute(sa.insert(ResponseTally), rows)
