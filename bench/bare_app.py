@@ -1,7 +1,9 @@
 """The baseline of bench/load.py: a bare Flask app that renders a small form and inserts each POST as
 one SQLite row (WAL, one transaction per submission), answering 303 like the survey does.
 
-Served by gunicorn (`bench.bare_app:app`), with BARE_DB naming the database file.
+Served by gunicorn (`bench.bare_app:app`), with BARE_DB naming the database file, which
+`prepare_database` has made (bench/load.py calls it before the workers start: two workers' first
+connections switching the journal to WAL at once could find the file locked and fail a request).
 """
 
 from __future__ import annotations
@@ -20,13 +22,18 @@ FORM = ('<!doctype html><form method="post">' + "".join(
     + '<input id="nonce" name="nonce" type="hidden" value="x"><button>Gửi</button></form>')
 
 
+def prepare_database(path: str) -> None:
+    """The file in WAL mode (kept in the file) with its one table."""
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("CREATE TABLE IF NOT EXISTS submissions (id INTEGER PRIMARY KEY, body TEXT)")
+    connection.close()
+
+
 def _db() -> sqlite3.Connection:
     connection: sqlite3.Connection | None = getattr(_local, "connection", None)
     if connection is None:
         connection = sqlite3.connect(os.environ["BARE_DB"], timeout=30)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("CREATE TABLE IF NOT EXISTS submissions (id INTEGER PRIMARY KEY, body TEXT)")
-        connection.commit()
         _local.connection = connection
     return connection
 

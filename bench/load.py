@@ -42,6 +42,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.bare_app import prepare_database  # noqa: E402  (after the path: run as a script)
+
 BIN = Path(sys.executable).parent
 COUNTERS = ("HL-TTHCC-1/Q1", "HL-TTHCC-1/Q2", "HL-AB-1/Q1")
 _INPUT = re.compile(r"<input\b[^>]*>")
@@ -316,6 +318,7 @@ def main() -> None:
         paths = prepare_survey(survey_url)
         seeded = status_counts(survey_url)
         survey_port, bare_port = free_port(), free_port()
+        prepare_database(str(bare_db))
         bare_env = {"BARE_DB": str(bare_db), "PATH": os.environ.get("PATH", "")}
         with gunicorn("survey:create_app()", survey_port, args.workers,
                       survey_env(survey_url, valid=not args.flagged)) as survey_server, \

@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.bare_app import prepare_database
 from bench.load import (
     form_fields,
     free_port,
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(20261204)
     with tempfile.TemporaryDirectory() as tmp:
         survey_url = f"sqlite:///{tmp}/survey.db"
+        prepare_database(f"{tmp}/bare.db")
         bare_env = {"BARE_DB": f"{tmp}/bare.db", "PATH": os.environ.get("PATH", "")}
         apps = (("survey", "survey:create_app()", survey_env(survey_url, valid=not args.flagged),
                   prepare_survey(survey_url)),
