@@ -258,9 +258,9 @@ class CpuShares:
     idle: float
 
     @classmethod
-    def measure(cls, server_pid: int, run: Callable[[], tuple[Tally, float]]) -> tuple[Tally, CpuShares]:
+    def measure(cls, server_pid: int, run: Callable[[], Tally]) -> tuple[Tally, CpuShares]:
         server, client, machine = sum(group_cpu(server_pid)), time.process_time(), machine_times()
-        tally = run()[0]
+        tally = run()
         server = sum(group_cpu(server_pid)) - server
         client = time.process_time() - client
         idle, total = (after - before for after, before in zip(machine_times(), machine, strict=True))
@@ -268,7 +268,7 @@ class CpuShares:
         return tally, cls(1000 * server / done, 1000 * client / done, idle / total if total else float("nan"))
 
 
-def run_level(port: int, paths: list[str], clients: int, seconds: float, limit: int) -> tuple[Tally, float]:
+def run_level(port: int, paths: list[str], clients: int, seconds: float, limit: int) -> Tally:
     tally = Tally()
     started = time.monotonic()
     threads = [threading.Thread(target=client_loop, args=(port, paths, i, started + seconds, limit, tally))
@@ -278,7 +278,7 @@ def run_level(port: int, paths: list[str], clients: int, seconds: float, limit: 
     for thread in threads:
         thread.join()
     tally.elapsed = time.monotonic() - started
-    return tally, tally.elapsed
+    return tally
 
 
 def status_counts(database_url: str) -> dict[str, int]:

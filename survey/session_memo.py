@@ -63,9 +63,10 @@ def _wrote(session: Session, tables: set[str]) -> None:
 
 @sa.event.listens_for(Session, "after_flush")
 def _forget_after_flush(session: Session, _context: object) -> None:
-    # still the flush's objects here (SQLAlchemy clears them after this event)
-    _wrote(session, {table.name for changed in (*session.new, *session.dirty, *session.deleted)
-                     for table in sa.inspect(changed).mapper.tables})
+    # still the flush's objects here (SQLAlchemy clears them after this event); their classes first: a
+    # citizen's response flushes some thirty answers of one class (2 µs, against 18 µs object by object)
+    classes = {type(changed) for changed in (*session.new, *session.dirty, *session.deleted)}
+    _wrote(session, {table.name for cls in classes for table in sa.inspect(cls).tables})
     session.info.pop(_KEY, None)
 
 
