@@ -4,6 +4,7 @@ run (prints figures; no pass/fail).
 Run from the repository root (gunicorn comes with the `deploy` extra):
 
     .venv/bin/python bench/load.py [--workers 2] [--clients 4,8,32] [--seconds 10] [--max-per-client 2000]
+                                   [--floor] [--flagged]
 
 Both apps are served by gunicorn with `--workers` sync workers on 127.0.0.1, each on a new SQLite
 file (the survey's made by `flask db upgrade` and `flask seed demo`). Each client loops GET form, then
@@ -14,6 +15,10 @@ GET and POST, and the count of 5xx answers and of connection errors; then where 
 went: the server's (the gunicorn process group's, from /proc) and the clients' (this process's) CPU
 per completed form, and the share of the machine's CPU time left idle during the level. While the
 cores are busy, the ratio is about (server + client CPU of a bare form) / (the same of a survey form).
+
+With `--floor` a third app runs beside them, `bench/floor_app.py`: the survey's own form page and the
+least work a Flask app must do to take a SIPAS completion (checks, one response and its answers, one
+aggregate row, one commit; raw sqlite3). Its ratio to the bare endpoint bounds what the survey could reach.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -309,47 +314,81 @@ def main() -> None:
     parser.add_argument("--flagged", action="store_true",
                         help="keep the shipped flag thresholds: the bench's responses are stored flagged "
                              "(burst) and skip the index aggregates (the default stores them valid)")
+    parser.add_argument("--floor", action="store_true",
+                        help="also serve bench/floor_app.py: the least a Flask app does for this form")
     args = parser.parse_args()
     if args.workers < 2:
         parser.error("--workers must be at least 2")
     levels = [int(part) for part in args.clients.split(",")]
-    with tempfile.TemporaryDirectory(prefix="hailong-load-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="hailong-load-") as scratch, ExitStack() as servers:
         survey_url, bare_db = f"sqlite:///{Path(scratch) / 'survey.db'}", Path(scratch) / "bare.db"
         paths = prepare_survey(survey_url)
         seeded = status_counts(survey_url)
-        survey_port, bare_port = free_port(), free_port()
         prepare_database(str(bare_db))
-        bare_env = {"BARE_DB": str(bare_db), "PATH": os.environ.get("PATH", "")}
-        with gunicorn("survey:create_app()", survey_port, args.workers,
-                      survey_env(survey_url, valid=not args.flagged)) as survey_server, \
-                gunicorn("bench.bare_app:app", bare_port, args.workers, bare_env) as bare_server:
-            print(f"gunicorn, {args.workers} sync workers each, {args.seconds:.0f} s per level "
-                  f"(at most {args.max_per_client} forms per client)")
-            print(f"{'clients':>7} {'app':6} {'forms/s':>8} {'ratio':>6} {'GET p50':>8} {'GET p99':>8} "
-                  f"{'POST p50':>9} {'POST p99':>9} {'5xx':>4} {'conn err':>8} {'other':>5}")
-            shares: list[tuple[int, str, CpuShares]] = []
-            for clients in levels:
-                figures = {}
-                for name, port, targets, server in (("survey", survey_port, paths, survey_server),
-                                                    ("bare", bare_port, ["/form"], bare_server)):
-                    run_level(port, targets, 2, 1.0, 5)  # warm the workers
-                    tally, share = CpuShares.measure(server.pid, functools.partial(
-                        run_level, port, targets, clients, args.seconds, args.max_per_client))
-                    figures[name] = (tally, tally.completed / tally.elapsed)
-                    shares.append((clients, name, share))
-                ratio = figures["survey"][1] / figures["bare"][1] if figures["bare"][1] else float("nan")
-                for name, (tally, rate) in figures.items():
-                    print(f"{clients:>7} {name:6} {rate:8.1f} {ratio if name == 'survey' else 1.0:6.2f} "
-                          f"{percentile(tally.get_ms, 50):6.1f}ms {percentile(tally.get_ms, 99):6.1f}ms "
-                          f"{percentile(tally.post_ms, 50):7.1f}ms {percentile(tally.post_ms, 99):7.1f}ms "
-                          f"{tally.server_errors:>4} {tally.connection_errors:>8} {tally.other_status:>5}",
-                          flush=True)
-            print(f"\n{'clients':>7} {'app':6} {'server CPU':>11} {'client CPU':>11} {'idle':>5}  (per form)")
-            for clients, name, share in shares:
-                print(f"{clients:>7} {name:6} {share.server_ms:8.2f} ms {share.client_ms:8.2f} ms "
-                      f"{100 * share.idle:4.0f}%")
+        apps: dict[str, tuple[int, list[str], subprocess.Popen[bytes]]] = {}
+        port = free_port()
+        apps["survey"] = (port, paths, servers.enter_context(gunicorn(
+            "survey:create_app()", port, args.workers, survey_env(survey_url, valid=not args.flagged))))
+        if args.floor:
+            port = free_port()
+            env = floor_env(Path(scratch), apps["survey"][0], paths[0])
+            apps["floor"] = (port, ["/form"], servers.enter_context(gunicorn(
+                "bench.floor_app:app", port, args.workers, env)))
+        port = free_port()
+        env = {"BARE_DB": str(bare_db), "PATH": os.environ.get("PATH", "")}
+        apps["bare"] = (port, ["/form"], servers.enter_context(gunicorn(
+            "bench.bare_app:app", port, args.workers, env)))
+        print(f"gunicorn, {args.workers} sync workers each, {args.seconds:.0f} s per level "
+              f"(at most {args.max_per_client} forms per client)")
+        print(f"{'clients':>7} {'app':6} {'forms/s':>8} {'ratio':>6} {'GET p50':>8} {'GET p99':>8} "
+              f"{'POST p50':>9} {'POST p99':>9} {'5xx':>4} {'conn err':>8} {'other':>5}")
+        shares: list[tuple[int, str, CpuShares]] = []
+        for clients in levels:
+            figures = {}
+            for name, (port, targets, server) in apps.items():
+                run_level(port, targets, 2, 1.0, 5)  # warm the workers
+                tally, share = CpuShares.measure(server.pid, functools.partial(
+                    run_level, port, targets, clients, args.seconds, args.max_per_client))
+                figures[name] = (tally, tally.completed / tally.elapsed)
+                shares.append((clients, name, share))
+            bare_rate = figures["bare"][1]
+            for name, (tally, rate) in figures.items():
+                ratio = rate / bare_rate if bare_rate else float("nan")
+                print(f"{clients:>7} {name:6} {rate:8.1f} {ratio:6.2f} "
+                      f"{percentile(tally.get_ms, 50):6.1f}ms {percentile(tally.get_ms, 99):6.1f}ms "
+                      f"{percentile(tally.post_ms, 50):7.1f}ms {percentile(tally.post_ms, 99):7.1f}ms "
+                      f"{tally.server_errors:>4} {tally.connection_errors:>8} {tally.other_status:>5}",
+                      flush=True)
+        print(f"\n{'clients':>7} {'app':6} {'server CPU':>11} {'client CPU':>11} {'idle':>5}  (per form)")
+        for clients, name, share in shares:
+            print(f"{clients:>7} {name:6} {share.server_ms:8.2f} ms {share.client_ms:8.2f} ms "
+                  f"{100 * share.idle:4.0f}%")
+        servers.close()
         print(f"survey responses stored: {stored_since(survey_url, seeded)} "
               f"(load {' '.join(f'{x:.1f}' for x in os.getloadavg())})")
+        if args.floor:
+            with sqlite3.connect(Path(scratch) / "floor.db") as connection:
+                stored = connection.execute("SELECT count(*), (SELECT count(*) FROM answers) FROM responses")
+                print("floor responses stored: {:,} ({:,} answers)".format(*stored.fetchone()))
+            connection.close()
+
+
+def floor_env(scratch: Path, survey_port: int, form_path: str) -> dict[str, str]:
+    """The floor app's environment: its database, and the survey's form page as the survey serves it
+    (its CSRF token and nonce made placeholders), so that the clients parse and answer the same HTML."""
+    # Here, not at the top: bench/floor_app.py reads this module's page parser.
+    from bench.floor_app import form_page
+    from bench.floor_app import prepare_database as prepare_floor
+
+    wait_ready(survey_port, form_path)
+    html = request(survey_port, "GET", form_path, "")[1]
+    hidden = {attributes.get("name"): attributes.get("value", "") for attributes in input_attributes(html)
+              if attributes.get("type") == "hidden"}
+    page = scratch / "floor-page.html"
+    page.write_text(form_page(html, hidden["csrf_token"], hidden["nonce"]), encoding="utf-8")
+    prepare_floor(str(scratch / "floor.db"))
+    return {"FLOOR_DB": str(scratch / "floor.db"), "FLOOR_PAGE": str(page),
+            "PATH": os.environ.get("PATH", "")}
 
 
 if __name__ == "__main__":
