@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from survey.services.reporting.indices import UNWEIGHTED_METHOD, WEIGHTED_METHOD
+from survey.services.reporting.period_weights import CHOSEN_UNWEIGHTED, NO_RESPONSES
 
 FORMULA_TEXT = _l("criterion index = share of valid answers that are satisfied (levels 4–5; "
                   "\"not applicable\" and missing answers excluded); element index = mean of its criterion "
@@ -89,7 +90,8 @@ def weighting_text(weighting: str) -> str:
     known = {
         WEIGHTED_METHOD: _l("post-stratified to the dossiers served (unit × procedure field × month)"),
         UNWEIGHTED_METHOD: _l("unweighted: no served-dossier counts for this period"),
-        "unweighted (chosen)": _l("unweighted (chosen by the reader)"),
+        CHOSEN_UNWEIGHTED: _l("unweighted (chosen by the reader)"),
+        NO_RESPONSES: _l("no responses in this period"),
     }
     for statement, text in known.items():
         if weighting == statement:
