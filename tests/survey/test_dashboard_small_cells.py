@@ -361,17 +361,18 @@ def test_the_desk_manager_sees_their_own_desks_alert(small: Flask) -> None:
     assert MARK not in rows[DESKS["HL-HL-2"]] and re.search(FIGURE, rows[DESKS["HL-HL-2"]])
 
 
-def _flag(app: Flask, counts: dict[str, int]) -> None:
+def _flag(app: Flask, counts: dict[str, int], instrument: tuple[str, str] = ("sipas-counter", "2025.1")
+          ) -> None:
     """`counts` more responses per desk in October, flagged for review (so outside every index)."""
-    registered = get_registered("sipas-counter", "2025.1")
+    registered = get_registered(*instrument)
     with app.app_context():
         for code, n in counts.items():
             for i in range(n):
                 db.session.add(Response(
-                    instrument_id="sipas-counter", instrument_version="2025.1",
+                    instrument_id=instrument[0], instrument_version=instrument[1],
                     instrument_hash=registered.content_hash, unit_id=unit_id(code, app), channel="qr",
                     language="vi", submitted_at=datetime(2026, 10, 12, 3, i, tzinfo=UTC),
-                    idempotency_key=f"flagged-{code}-{i}", status=ResponseStatus.FLAGGED))
+                    idempotency_key=f"flagged-{instrument[0]}-{code}-{i}", status=ResponseStatus.FLAGGED))
         db.session.commit()
 
 
@@ -386,6 +387,19 @@ def test_a_hidden_row_shows_no_count_of_flagged_responses(small: Flask) -> None:
     assert "Left out (flagged or excluded" not in desk  # the unit page's count of them goes too
     own = _page(_desk_manager(small), small, "HL-HL-2")
     assert "Left out (flagged or excluded responses in the window):" in own and "2 flagged" in own
+
+
+def test_a_rows_flagged_count_is_of_the_pages_instrument(small: Flask) -> None:
+    """Two flagged SIPAS responses at desk 3 and one to the quick rating: the SIPAS page's row says 2,
+    as its footer's count of left-out responses does (the quick rating's cannot enter this index)."""
+    _flag(small, {"HL-HL-3": 2})
+    _flag(small, {"HL-HL-3": 1}, ("quick-rating", "2025.1"))
+    province = _province(small)
+    rows = _table_rows(province.get(f"/manage/?{QUERY}&lang=en").get_data(as_text=True), small,
+                       ["HL", "HL-HL", "HL-HL-3"])
+    for code in rows:  # the desk, and each unit above it
+        assert "2 flagged" in rows[code] and "3 flagged" not in rows[code], code
+    assert "2 flagged" in _page(province, small, "HL-HL-3")
 
 
 def test_an_alerts_dates_name_its_period() -> None:

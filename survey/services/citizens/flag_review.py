@@ -60,12 +60,14 @@ def flagged_responses(session: Session, unit_ids: Collection[int], start: dateti
     return [FlaggedRow(*row) for row in rows]
 
 
-def flagged_counts(session: Session, unit_ids: Collection[int], start: datetime, end: datetime
-                   ) -> dict[int, int]:
-    """Unit id -> responses still `flagged` there (the unit itself, not its descendants) in [start, end)."""
+def flagged_counts(session: Session, unit_ids: Collection[int], start: datetime, end: datetime,
+                   instrument_id: str) -> dict[int, int]:
+    """Unit id -> responses to `instrument_id` still `flagged` there (the unit itself, not its
+    descendants) in [start, end): those a review could bring into that instrument's index."""
     rows = session.execute(
         sa.select(Response.unit_id, sa.func.count())
         .where(Response.status == ResponseStatus.FLAGGED, Response.unit_id.in_(list(unit_ids)),
+               Response.instrument_id == instrument_id,
                Response.submitted_at >= start, Response.submitted_at < end)
         .group_by(Response.unit_id))
     return {unit_id: int(n) for unit_id, n in rows}
