@@ -1,5 +1,5 @@
-"""The managers' pages in a browser under the app's own Content-Security-Policy: nothing refused, and
-the unit tree indented by depth (its indents were once style attributes the policy dropped)."""
+"""The managers' pages in a browser under the app's own Content-Security-Policy: nothing refused or
+missing, and the unit tree indented by depth (its indents were once style attributes the policy dropped)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,11 @@ def manager_live(migrated_db: Path, tmp_path: Path) -> Iterator[Live]:
 
 def _signed_in(live: Live, open_page: PageFactory, refused: list[str]) -> Page:
     page = open_page(js=True, viewport=DESKTOP)
-    # Chromium reports each thing the policy refuses as a console error naming the policy.
+    # Chromium reports each thing the policy refuses as a console error naming the policy, and each
+    # resource the page asks for and does not get (the browser's own /favicon.ico once) as well.
     page.on("console", lambda message: _note_refusal(message, refused))
+    page.on("response", lambda response: refused.append(f"{response.status} {response.url}")
+            if response.status >= 400 else None)
     page.goto(f"{live.base}/auth/login")
     page.fill("input[name=username]", "quanly.tinh")
     page.fill("input[name=password]", PASSWORD)
