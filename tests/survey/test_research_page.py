@@ -50,6 +50,21 @@ def test_researcher_signs_in_lands_on_the_research_page_and_downloads(rapp: Flas
     assert not audit_events("role.denied", rapp)
 
 
+def test_each_formats_release_has_a_name_of_its_own(rapp: Flask) -> None:
+    """Downloaded one after the other, the releases in two formats must not overwrite each other."""
+    staff = add_staff(rapp, "nghiencuu5", Role.RESEARCHER, ("HL",))
+    client = rapp.test_client()
+    sign_in(client, rapp, staff)
+    names = {}
+    for file_format in ("csv", "dta"):
+        download = client.post("/manage/research/microdata",
+                               data={**FORM, "unit_id": unit_id("HL", rapp), "file_format": file_format})
+        assert download.status_code == 200, download.get_data(as_text=True)[-800:]
+        names[file_format] = download.headers["Content-Disposition"]
+    assert 'filename="hailong_HL_2026-10-01_2026-10-31_sipas-counter-2025.1.csv.zip"' in names["csv"]
+    assert 'filename="hailong_HL_2026-10-01_2026-10-31_sipas-counter-2025.1.dta.zip"' in names["dta"]
+
+
 def test_researcher_sent_to_sign_in_by_the_dashboard_url_lands_on_the_research_page(rapp: Flask) -> None:
     staff = add_staff(rapp, "nghiencuu4", Role.RESEARCHER, ("HL",))
     client = rapp.test_client()

@@ -165,7 +165,7 @@ def research_microdata() -> Any:
                          "instrument": instrument.key, "rows": len(microdata.table),
                          "k": report.k_achieved, "suppression_rate": round(report.suppression_rate, 4)})
     db.session.commit()
-    zip_name = data_name.rsplit(".", 1)[0] + ".zip"
+    zip_name = f"{data_name}.zip"  # the format in the name: a CSV and a Stata release are two files
     return Response(buffer.getvalue(), mimetype="application/zip", headers={
         "Content-Disposition": exports.content_disposition(zip_name),
         "Cache-Control": "private, no-store",
