@@ -3,7 +3,9 @@ another unit is refused (404 + audit) and an unsafe request is answered 422 with
 
 from __future__ import annotations
 
+import html
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from flask import Flask
 from survey.models import Role
 from tests.survey.conftest import audit_events, unit_id
 from tests.survey.microdata_helpers import seed_microdata
+from tests.survey.report_helpers import AB_CODES, add_responses
 from tests.survey.staff_helpers import PASSWORD, add_staff, sign_in, staff_app
 
 FORM = {"instrument": "sipas-counter@2025.1", "first": "2026-10-01", "last": "2026-10-31",
@@ -97,3 +100,29 @@ def test_unsafe_request_is_answered_with_what_to_coarsen(rapp: Flask) -> None:
     html = response.get_data(as_text=True)
     assert "cannot be released safely" in html and "longer period" in html
     assert not audit_events("microdata.download", rapp)
+
+
+def test_what_a_refusal_asks_to_leave_out_the_form_offers(migrated_db: Path, tmp_path: Path) -> None:
+    """Forty responses in which every citizen answered "no" to both integrity questions: a release would
+    tell a reader those answers for each group, so disclosure control would blank all 80 of their cells,
+    20 % of the 400 (40 rows × 8 quasi-identifier and 2 sensitive columns), over the 10 % budget. The
+    refusal asks for the two questions to be left out, by their wording; the form must offer exactly
+    that, and leaving them out must be enough."""
+    app = staff_app(migrated_db, tmp_path)
+    no = [1] * len(AB_CODES)
+    add_responses(app, "HL-AB-1", AB_CODES, harassment=False, extra={"harassment": no, "extra_payment": no})
+    staff = add_staff(app, "nghiencuu6", Role.RESEARCHER, ("HL",))
+    client = app.test_client()
+    sign_in(client, app, staff)
+    page = client.get("/manage/research/?lang=en").get_data(as_text=True)
+    offered = set(re.findall(r'name="omit"[^>]*value="([^"]+)"', page))
+    assert {"age_band", "sex", "procedure_field", "harassment", "extra_payment", "channel"} <= offered
+    request = {**FORM, "unit_id": unit_id("HL", app)}
+    refused = client.post("/manage/research/microdata?lang=en", data=request)
+    assert refused.status_code == 422
+    advice = html.unescape(refused.get_data(as_text=True)).split('role="alert">')[1].split("</p>")[0]
+    assert "Did you have to pay any money beyond the prescribed fees and charges?" in advice
+    assert "extra_payment" not in advice and "harassment" not in advice  # words, not column names
+    released = client.post("/manage/research/microdata?lang=en",
+                           data={**request, "omit": ["harassment", "extra_payment"]})
+    assert released.status_code == 200, released.get_data(as_text=True)[-800:]

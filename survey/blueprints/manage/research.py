@@ -31,10 +31,16 @@ from survey.auth import current_staff, current_time, local_today, staff_required
 from survey.blueprints.manage import bp
 from survey.blueprints.manage.unit_forms import KIND_SHORT
 from survey.extensions import db
+from survey.i18n import current_locale
 from survey.local_time import local_date
 from survey.models import Role, Unit, UnitKind
 from survey.services.disclosure import exports
-from survey.services.disclosure.microdata import MicrodataRefused, MicrodataRequest, build_microdata
+from survey.services.disclosure.microdata import (
+    MicrodataRefused,
+    MicrodataRequest,
+    build_microdata,
+    quasi_identifiers_for,
+)
 from survey.services.disclosure.microdata_files import FORMATS, bundle
 from survey.services.staff import audit
 from survey.services.staff.access import unit_or_404, visible_unit_ids
@@ -43,8 +49,7 @@ PERIOD_LABELS = {"day": _l("Day"), "week": _l("Week"), "month": _l("Month"), "qu
                  "year": _l("Year")}
 FORMAT_LABELS = {"csv": "CSV (UTF-8)", "xlsx": "Excel (XLSX)", "sav": "SPSS (.sav)", "dta": "Stata (.dta)",
                  "parquet": "Parquet"}
-OMITTABLE = {"age_band": _l("Age band"), "sex": _l("Sex"), "procedure_field": _l("Procedure field (answer)"),
-             "insured": _l("Health insurance"), "channel": _l("Channel")}
+CHANNEL_LABEL = _l("Channel")
 
 
 class MicrodataForm(FlaskForm):
@@ -58,8 +63,8 @@ class MicrodataForm(FlaskForm):
                          choices=[SelectChoice(g, PERIOD_LABELS[g]) for g in GRANULARITIES])
     merge_age_bands = BooleanField(_l("Merge the five age bands into three"))
     include_text = BooleanField(_l("Add the comments, with personal data removed"))
-    omit = SelectMultipleField(_l("Leave out"), choices=[SelectChoice(k, v) for k, v in OMITTABLE.items()],
-                               widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+    omit = SelectMultipleField(_l("Leave out"), widget=ListWidget(prefix_label=False),
+                               option_widget=CheckboxInput())
     lang = SelectField(_l("Language of the labels"),
                        choices=[SelectChoice("vi", "Tiếng Việt"), SelectChoice("en", "English")])
 
@@ -74,11 +79,32 @@ def _form() -> MicrodataForm:
                                for r in list_instruments() if r.instrument.status == "published"]
     form.level.choices = [SelectChoice("", _("The unit where the response was given")), *(
         SelectChoice(kind.value, str(KIND_SHORT[kind])) for kind in UnitKind)]
+    form.omit.choices = [SelectChoice(column, label) for column, label in _omittable().items()]
     if not form.is_submitted():
         today = local_today()
         last = today.replace(day=1) - timedelta(days=1)
         form.first.data, form.last.data = last.replace(day=1), last
     return form
+
+
+def _omittable() -> dict[str, str]:
+    """Column -> its label, for every column disclosure control may blank in a published instrument's
+    export (its quasi-identifiers and sensitive items, `quasi_identifiers_for`): what a refusal may ask
+    to leave out must be something the form offers. Named by the question as the instrument words it,
+    and by the questionnaires that ask it when not all do."""
+    lang = current_locale()
+    asked: dict[str, tuple[str, list[str]]] = {}
+    published = [r.instrument for r in list_instruments() if r.instrument.status == "published"]
+    for instrument in published:
+        quasi, sensitive = quasi_identifiers_for(instrument)
+        questions = {item.id: item for item in instrument.items()}
+        for column in [*(q.column for q in quasi if q.suppressible), *sensitive]:
+            if column in questions:
+                asked.setdefault(column, (questions[column].text.get(lang), []))[1].append(instrument.id)
+    everywhere = {instrument.id for instrument in published}
+    labels = {column: label + ("" if set(ids) == everywhere else f" ({', '.join(sorted(set(ids)))})")
+              for column, (label, ids) in asked.items()}
+    return {**labels, "channel": str(CHANNEL_LABEL)}  # every export has the channel
 
 
 def _roots(visible: set[int]) -> list[Unit]:
@@ -110,9 +136,10 @@ def _refusal_text(refused: MicrodataRefused) -> str:
     steps = []
     if "(records)" in refused.refusal.costliest:
         steps.append(_("choose a higher unit level or a longer period"))
-    columns = [c for c in refused.refusal.costliest if c != "(records)"]
+    labels = _omittable()
+    columns = [labels.get(c, c) for c in refused.refusal.costliest if c != "(records)"]
     if columns:
-        steps.append(_("merge the age bands or leave out: %(columns)s", columns=", ".join(columns)))
+        steps.append(_("merge the age bands or leave out: %(columns)s", columns="; ".join(columns)))
     return str(_("This request cannot be released safely: %(rate)s of the cells would have to be suppressed "
              "(the limit is %(budget)s). To continue, %(steps)s.",
              rate=format_percent(report.suppression_rate, "#,##0.0 %"),
