@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
+from itertools import pairwise
 from typing import TypeGuard
 
 from markupsafe import Markup
@@ -260,13 +261,45 @@ def trend_chart(
         parts.append(f'<line class="target" x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}"/>')
     parts.extend(_noted(f"{x(i):.1f}", height - bottom - 4, 12, i == len(points) - 1 and i > 0)
                  for i, p in enumerate(points) if p.note)
-    step = max(1, len(points) // 6)
-    for i, p in enumerate(points):
-        if i % step == 0 or i == len(points) - 1:
-            anchor = "end" if i == len(points) - 1 and len(points) > 1 else "start" if i == 0 else "middle"
-            parts.append(
-                f'<text class="tick" x="{x(i):.1f}" y="{height - 8}" text-anchor="{anchor}">'
-                f"{escape(p.label)}</text>"
-            )
+    for i, anchor in _period_labels([p.label for p in points], [x(i) for i in range(len(points))]):
+        parts.append(
+            f'<text class="tick" x="{x(i):.1f}" y="{height - 8}" text-anchor="{anchor}">'
+            f"{escape(points[i].label)}</text>"
+        )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+# Labels are not measured (no font metrics here): a character counts as 0.65 em, a little wider than
+# DejaVu Sans's digits (0.636 em; the PDF's font) and most sans fonts', so the estimate errs towards
+# thinning. 11 is the ticks' font size in manage.css and pdf_report.PRINT_ATTRIBUTES.
+_CHAR_EM, _TICK_SIZE, _LABEL_GAP = 0.65, 11, 6
+
+
+def _period_labels(labels: Sequence[str], xs: Sequence[float]) -> list[tuple[int, str]]:
+    """The x axis's labels as (index, text-anchor): every `step`-th period counted back from the latest,
+    so the latest is always labelled, with the smallest step at which no two labels come within
+    `_LABEL_GAP` of each other (and at most about seven labels).
+
+    The first label is anchored at its start and the last at its end, so that neither is cut by the
+    canvas's edge; those two need more room than centred ones, which is why the boxes are checked.
+    """
+    last = len(labels) - 1
+    if last < 0:
+        return []
+
+    def anchor(i: int) -> str:
+        return "end" if i == last and last > 0 else "start" if i == 0 else "middle"
+
+    def box(i: int) -> tuple[float, float]:
+        width = len(labels[i]) * _CHAR_EM * _TICK_SIZE
+        left = xs[i] - {"start": 0.0, "middle": width / 2, "end": width}[anchor(i)]
+        return left, left + width
+
+    step = max(1, len(labels) // 6)
+    while True:  # ends by the time the step passes `last`: the latest label alone always fits
+        shown = range(last % step, last + 1, step)
+        boxes = [box(i) for i in shown]
+        if all(a[1] + _LABEL_GAP <= b[0] for a, b in pairwise(boxes)):
+            return [(i, anchor(i)) for i in shown]
+        step += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from itertools import pairwise
 from xml.etree import ElementTree
 
 import pytest
@@ -143,3 +144,63 @@ def test_period_from_text_names_the_string_and_the_reason(text: str, reason: str
 def test_latest_complete_month_is_the_month_before_today() -> None:
     assert Period.latest_complete_month(date(2026, 1, 1)).label == "2025-12"
     assert Period.latest_complete_month(date(2026, 3, 31)).label == "2026-02"
+
+
+# Width of a seven-character month label ("2026-10") in the charts' 11-unit tick font, from DejaVu Sans's
+# advance widths (the PDF's font; the web's sans fonts are no wider): six digits of 0.636 em and a hyphen
+# of 0.361 em make 4.18 em, 46 units. A label's box is where its text-anchor puts these 46 units.
+MONTH_LABEL = 46.0
+TWELVE_MONTHS = [f"2025-{m:02d}" for m in (12,)] + [f"2026-{m:02d}" for m in range(1, 12)]
+
+
+def _period_labels(svg: str, height: int) -> list[tuple[str, float, str]]:
+    """The x axis's labels (text, x, text-anchor), left to right; the y axis's sit elsewhere."""
+    root = _parse(svg)
+    return [(t.text or "", float(t.get("x", "nan")), t.get("text-anchor", ""))
+            for t in root.iter(f"{SVG}text") if t.get("y") == str(height - 8)]
+
+
+def _boxes(labels: list[tuple[str, float, str]]) -> list[tuple[float, float]]:
+    shift = {"start": 0.0, "middle": MONTH_LABEL / 2, "end": MONTH_LABEL}
+    return [(x - shift[anchor], x - shift[anchor] + MONTH_LABEL) for _, x, anchor in labels]
+
+
+def test_trend_labels_at_the_pdf_width_are_thinned_back_from_the_latest_period() -> None:
+    """The PDF's trend chart (680 wide, 12 months) once printed "2026-10" and "2026-11" on top of each
+    other: every other month was labelled from the first, and the latest month was added at the end.
+
+    By hand: the plot runs from x = 44 to 680 - 10 = 670, 626 units over 11 gaps, 56.91 apart. Labelling
+    every month fails at once: the first, anchored at its start, covers 44-90 and the second, centred on
+    100.91, covers 77.91-123.91. Every second month counted back from the latest: months 1, 3, ..., 11
+    at 44 + 56.91 * i, the latest anchored at its end (624-670, 38 units clear of the 2026-09 box,
+    533.18-579.18).
+    """
+    points = [Point(label, 0.8, 0.77, 0.83) for label in TWELVE_MONTHS]
+    labels = _period_labels(str(trend_chart(points, target=0.9, title="t", width=680, height=210)), 210)
+    assert [(text, anchor) for text, _, anchor in labels] == [
+        ("2026-01", "middle"), ("2026-03", "middle"), ("2026-05", "middle"), ("2026-07", "middle"),
+        ("2026-09", "middle"), ("2026-11", "end")]
+    assert [x for _, x, _ in labels] == pytest.approx([100.9, 214.7, 328.5, 442.4, 556.2, 670.0], abs=0.06)
+    boxes = _boxes(labels)
+    assert all(left[1] < right[0] for left, right in pairwise(boxes))
+
+
+def test_trend_labels_all_shown_when_they_fit() -> None:
+    """Three quarters on the dashboard's 900 units: 44, 467 and 890, each label 7 characters (46 units):
+    the first anchored at its start, the last at its end, nothing near another."""
+    points = [Point(q, 0.8, 0.75, 0.85) for q in ("2026Q1", "2026Q2", "2026Q3")]
+    labels = _period_labels(str(trend_chart(points, target=0.9, title="t")), 240)
+    assert labels == [("2026Q1", 44.0, "start"), ("2026Q2", 467.0, "middle"), ("2026Q3", 890.0, "end")]
+
+
+@pytest.mark.parametrize("width", [360, 680, 900])
+@pytest.mark.parametrize("count", [1, 2, 3, 5, 8, 12, 13, 24, 36])
+def test_trend_labels_never_overlap_and_the_latest_is_always_labelled(width: int, count: int) -> None:
+    points = [Point(TWELVE_MONTHS[i % 12], 0.8, 0.75, 0.85) for i in range(count)]
+    labels = _period_labels(str(trend_chart(points, target=0.9, title="t", width=width, height=200)), 200)
+    # the latest period, at the plot's right end (a lone period sits at its left end, x = 44)
+    text, x, _ = labels[-1]
+    assert text == points[-1].label and x == pytest.approx(44 if count == 1 else width - 10)
+    boxes = _boxes(labels)
+    assert all(left[1] < right[0] for left, right in pairwise(boxes))
+    assert boxes[0][0] >= 0 and boxes[-1][1] <= width  # inside the canvas
