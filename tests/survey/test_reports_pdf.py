@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import re
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from PIL import Image
 
+from instruments.registry import get_registered
 from survey.extensions import db
-from survey.models import Role
+from survey.models import Role, Unit
+from survey.services.reporting.indices import unit_indices
+from survey.services.reporting.pdf_report import render_html
+from survey.services.reporting.periods import Period
+from survey.services.reporting.report_content import build_content
 from tests.survey.conftest import unit_id
 from tests.survey.report_helpers import FORMULA_COMMENT, PERIOD, RAW_PHONE, seed_responses
 from tests.survey.staff_helpers import add_staff, sign_in, staff_app
@@ -70,5 +77,67 @@ def test_pdf_report_renders_with_vietnamese_text_figures_verdicts_and_page_numbe
             width, height = image.size
             assert (width, height) == pytest.approx((413, 585), abs=3)  # A4 portrait at 50 dpi
             assert image.convert("L").getextrema()[0] < 100  # something dark is printed on the page
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _method_rows(html: str) -> list[tuple[list[str], list[str]]]:
+    """The method section's body rows: each row's header cells and data cells, as text."""
+    section = re.search(r'<section class="method".*?</section>', html, re.S)
+    assert section is not None
+    body = re.search(r"<tbody>(.*?)</tbody>", section.group(0), re.S)
+    rows = re.findall(r"<tr>(.*?)</tr>", body.group(1) if body else "", re.S)
+    return [(re.findall(r"<th[^>]*>(.*?)</th>", row, re.S), re.findall(r"<td[^>]*>(.*?)</td>", row, re.S))
+            for row in rows]
+
+
+def test_each_method_label_shares_a_table_row_with_its_own_value(migrated_db: Path, tmp_path: Path) -> None:
+    """The method note was a floated <dl>: a value's line did not depend on its label's, so after a label
+    that wrapped ("Công thức chỉ số (phiên bản)") every later value sat a line above its label, and a
+    page break could split them (on paper "Góp ý" showed the creation time). A table row holds both."""
+    app: Flask = staff_app(migrated_db, tmp_path)
+    seed_responses(app)
+    with app.app_context(), app.test_request_context("/?lang=vi"):
+        unit = db.session.scalar(sa.select(Unit).where(Unit.code == "HL-AB"))
+        assert unit is not None
+        report = unit_indices(db.session, unit, "sipas-counter@2025.1", Period.month(2026, 10),
+                              weighted=False, default_target=app.config["DEFAULT_TARGET"],
+                              min_cell=app.config["POSTSTRAT_MIN_CELL"])
+        registered = get_registered("sipas-counter", "2025.1")
+        content = build_content(db.session, report, registered.instrument, lang="vi",
+                                now=datetime(2026, 11, 2, 8, 30, tzinfo=UTC))
+        html = render_html(content)
+    rows = _method_rows(html)
+    assert len(rows) == 20  # the method note's 20 items, unit to generation time
+    assert all(len(headers) == 1 and len(cells) == 1 for headers, cells in rows)
+    value = {headers[0]: cells[0] for headers, cells in rows}
+    assert value["Công thức chỉ số (phiên bản)"] == "sipas-share-satisfied-v1"
+    assert value["Chỉ tiêu"] == "90%"
+    assert value["Số phiếu hợp lệ"] == "40"  # AB_CODES twice
+    assert value["Số hồ sơ đã giải quyết"] == "–"  # no frame uploaded
+    assert value["Góp ý"] == "thông tin cá nhân đã được che; tối đa 30 góp ý mới nhất"
+    assert value["Thời điểm lập (UTC)"] == "08:30:00 2 thg 11, 2026"
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_pdf_method_labels_print_on_the_line_of_their_values(migrated_db: Path, tmp_path: Path) -> None:
+    """What the reader sees: in the PDF's text, each label of the method note and its value share a line."""
+    app: Flask = staff_app(migrated_db, tmp_path)
+    seed_responses(app)
+    manager = add_staff(app, "ab", Role.MANAGER, ("HL-AB",))
+    client = app.test_client()
+    sign_in(client, app, manager)
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(client.get(f"/manage/units/{unit_id('HL-AB', app)}/report.pdf"
+                               f"?period={PERIOD}&instrument=sipas-counter@2025.1&weighted=0&lang=vi").data)
+    text = _run("pdftotext", "-layout", str(pdf), "-")
+    heading = re.search(r"^\s*Phương pháp\s*$", text, re.M)  # the method section on: not the cover's lines
+    assert heading is not None
+    method = text[heading.start():]
+    for line in (r"Công thức chỉ số \(phiên\s+sipas-share-satisfied-v1", r"Chỉ tiêu\s+90%",
+                 r"Số phiếu hợp lệ\s+40", r"Góp ý\s+thông tin cá nhân đã được che; tối đa 30 góp ý mới nhất",
+                 r"Thời điểm lập \(UTC\)\s+\d\d:\d\d:\d\d \d{1,2} thg \d{1,2}, \d{4}"):
+        assert re.search(rf"^\s*{line}\s*$", method, re.M), line
     with app.app_context():
         db.engine.dispose()
