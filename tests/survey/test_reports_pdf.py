@@ -6,17 +6,19 @@ import re
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, render_template
 from PIL import Image
+from weasyprint import HTML
 
 from instruments.registry import get_registered
 from survey.extensions import db
 from survey.models import Role, Unit
 from survey.services.reporting.indices import unit_indices
-from survey.services.reporting.pdf_report import render_html
+from survey.services.reporting.pdf_report import css_string, render_html
 from survey.services.reporting.periods import Period
 from survey.services.reporting.report_content import build_content
 from tests.survey.conftest import unit_id
@@ -100,11 +102,11 @@ def test_each_method_label_shares_a_table_row_with_its_own_value(migrated_db: Pa
     with app.app_context(), app.test_request_context("/?lang=vi"):
         unit = db.session.scalar(sa.select(Unit).where(Unit.code == "HL-AB"))
         assert unit is not None
-        report = unit_indices(db.session, unit, "sipas-counter@2025.1", Period.month(2026, 10),
+        report = unit_indices(db.session(), unit, "sipas-counter@2025.1", Period.month(2026, 10),
                               weighted=False, default_target=app.config["DEFAULT_TARGET"],
                               min_cell=app.config["POSTSTRAT_MIN_CELL"])
         registered = get_registered("sipas-counter", "2025.1")
-        content = build_content(db.session, report, registered.instrument, lang="vi",
+        content = build_content(db.session(), report, registered.instrument, lang="vi",
                                 now=datetime(2026, 11, 2, 8, 30, tzinfo=UTC))
         html = render_html(content)
     rows = _method_rows(html)
@@ -141,3 +143,22 @@ def test_pdf_method_labels_print_on_the_line_of_their_values(migrated_db: Path, 
         assert re.search(rf"^\s*{line}\s*$", method, re.M), line
     with app.app_context():
         db.engine.dispose()
+
+
+def test_heading_and_caption_move_with_their_unbreakable_table(app: Flask, tmp_path: Path) -> None:
+    """The heading "Liêm chính" was left alone at the foot of a page with its table's caption, the table
+    (kept whole) on the next. Here the report's stylesheet prints 235 mm of filler on A4's 259 mm of
+    content height: the heading (about 15 mm with its margins) and the caption (about 5 mm) fit below it,
+    the six rows of the unbreakable table (about 33 mm) do not, so all three must start page 2."""
+    with app.test_request_context("/?lang=vi"):
+        style = render_template("reports/_style.html", css_string=css_string,
+                                c=SimpleNamespace(unit_name="U", period_label=PERIOD, instrument_key="k"))
+    rows = "".join(f"<tr><th>Dòng {i}</th><td>{i}</td></tr>" for i in range(6))
+    pdf = tmp_path / "orphan.pdf"
+    pdf.write_bytes(HTML(string=(
+        f"<!doctype html><html><head>{style}</head><body><div style='height: 235mm'></div><section>"
+        f"<h2>Liêm chính</h2><table class='keep'><caption>Chú thích</caption><tbody>{rows}</tbody></table>"
+        "</section></body></html>")).write_pdf())
+    first, second = (_run("pdftotext", "-f", page, "-l", page, str(pdf), "-") for page in ("1", "2"))
+    assert "Liêm chính" not in first and "Chú thích" not in first
+    assert re.search(r"Liêm chính\s+Chú thích\s+Dòng 0", second)
