@@ -52,6 +52,17 @@ def _target_form(value: str, reason: str = "Chỉ tiêu năm 2026") -> dict[str,
     return {"instrument_id": "sipas-counter", "year": "2026", "target": value, "reason": reason}
 
 
+@pytest.mark.parametrize("scope, approver", [("HL-AB", "the manager of the unit above"),
+                                             ("HL", "an administrator")])
+def test_a_proposal_says_who_decides_it(tapp: Flask, scope: str, approver: str) -> None:
+    """A ward's proposal goes to the province's manager; the province has no unit above it, so its
+    manager's proposal waits for an administrator, and the page must not send them looking for one."""
+    manager = signed_in(tapp, f"quanly-{scope.lower()}", Role.MANAGER, (scope,))
+    posted = manager.post(f"/manage/units/{unit_id(scope, tapp)}/targets?lang=en", data=_target_form("95%"),
+                          follow_redirects=True)
+    assert f"The target changes only when {approver} approves it." in posted.get_data(as_text=True)
+
+
 def test_a_ward_manager_posting_50_percent_only_files_a_proposal(tapp: Flask) -> None:
     before = _verdicts(tapp)
     assert before == {"HL": "below", "HL-AB": "below"}  # both well under the province's 90 %

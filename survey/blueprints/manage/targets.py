@@ -45,6 +45,8 @@ def _set_or_propose(session: Session, actor: User, unit: Unit, instrument_id: st
     change as a proposal for the manager above. Returns what the page tells the manager."""
     if not targets.may_set_target(actor, unit):
         targets.propose_target(session, actor, unit.id, instrument_id, year, target, reason=reason, now=now)
+        if unit.parent_id is None:  # nobody above the province: only an administrator may decide
+            return str(_("Proposal sent. The target changes only when an administrator approves it."))
         return str(_("Proposal sent. The target changes only when the manager of the unit above "
                      "approves it."))
     if target is None:
