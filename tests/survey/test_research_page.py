@@ -40,6 +40,7 @@ def test_researcher_signs_in_lands_on_the_research_page_and_downloads(rapp: Flas
     html = page.get_data(as_text=True)
     assert "/manage/research/microdata" in html and "/report.xlsx" in html
     assert 'href="/manage/"' not in html  # no dashboard link for a researcher: it would be a 403
+    assert re.search(r'<option selected value="sipas-counter@2025.1">', html)  # the SIPAS index first
     download = client.post("/manage/research/microdata", data={**FORM, "unit_id": unit_id("HL", rapp)})
     assert download.status_code == 200, download.get_data(as_text=True)[-800:]
     assert download.mimetype == "application/zip"

@@ -58,8 +58,8 @@ from survey.services.reporting.weighting_cells import merged_cells
 from survey.services.staff.access import unit_or_404, visible_unit_ids
 from survey.services.weighting.frames import response_rates
 
-# The instrument picker: every shipped version, the SIPAS counter survey (the default) first.
-INSTRUMENTS = tuple(sorted(instrument_keys(), key=lambda key: key != "sipas-counter@2025.1"))
+# The instrument picker: every shipped version, the default (the SIPAS counter survey) first.
+INSTRUMENTS = tuple(instrument_keys())
 
 
 def dashboard_options() -> tuple[Period, str, bool]:

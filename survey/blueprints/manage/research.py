@@ -42,6 +42,7 @@ from survey.services.disclosure.microdata import (
     quasi_identifiers_for,
 )
 from survey.services.disclosure.microdata_files import FORMATS, bundle
+from survey.services.organisation.unit_plans import DEFAULT_INSTRUMENT
 from survey.services.staff import audit
 from survey.services.staff.access import unit_or_404, visible_unit_ids
 
@@ -81,6 +82,7 @@ def _form() -> MicrodataForm:
         SelectChoice(kind.value, str(KIND_SHORT[kind])) for kind in UnitKind)]
     form.omit.choices = [SelectChoice(column, label) for column, label in _omittable().items()]
     if not form.is_submitted():
+        form.instrument.data = DEFAULT_INSTRUMENT
         today = local_today()
         last = today.replace(day=1) - timedelta(days=1)
         form.first.data, form.last.data = last.replace(day=1), last

@@ -20,10 +20,13 @@ from survey.services.organisation.assignments import assignment_for
 from survey.services.organisation.units import UnitRefused
 from survey.services.staff import access, audit
 
+# The SIPAS counter survey: what a page that asks for one instrument offers first.
+DEFAULT_INSTRUMENT = "sipas-counter@2025.1"
+
 
 def instrument_keys() -> list[str]:
-    """`id@version` of every shipped instrument, for the assignment form."""
-    return [entry.key for entry in list_instruments()]
+    """`id@version` of every shipped instrument, the default first (pickers, the assignment form)."""
+    return sorted((entry.key for entry in list_instruments()), key=lambda key: key != DEFAULT_INSTRUMENT)
 
 
 # ---------------------------------------------------------------- assignments
