@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -138,6 +139,23 @@ def test_five_point_labels_fit_in_two_lines(live: Live, open_page: PageFactory, 
         text.selectNodeContents(el.lastChild);
         return new Set([...text.getClientRects()].map(r => Math.round(r.top))).size; })""")
     assert lines and max(lines) <= 2, lines
+
+
+@pytest.mark.parametrize("js", [True, False])
+def test_five_point_scale_reads_in_order_on_a_phone(live: Live, open_page: PageFactory, js: bool) -> None:
+    """On a 360-px phone the levels are a list, one under the other in scale order, "no opinion" last: a
+    3 + 3 grid put "Hài lòng" under "Rất không hài lòng" and the scale's meaning was lost."""
+    page = open_page(js=js)
+    page.goto(live.url(SIPAS))
+    scales = page.evaluate("""() => [...document.querySelectorAll('.item-scale .options')].map(options =>
+        [...options.querySelectorAll('label')].map(label => {
+          const r = label.getBoundingClientRect();
+          return {top: Math.round(r.top), bottom: Math.round(r.bottom), width: r.width,
+                  room: options.getBoundingClientRect().width}; }))""")
+    assert len(scales) > 10 and {len(levels) for levels in scales} >= {5, 6}  # with and without "no opinion"
+    for levels in scales:
+        assert all(below["top"] >= above["bottom"] for above, below in itertools.pairwise(levels)), levels
+        assert all(level["width"] >= 0.95 * level["room"] for level in levels), levels  # full width
 
 
 @pytest.mark.parametrize("name", ["errors", "error-page"])
