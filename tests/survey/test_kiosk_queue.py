@@ -195,6 +195,27 @@ def test_only_a_registered_tablets_pages_load_the_offline_script(kapp: Flask) ->
     assert re.search(r"/static/kiosk\.[0-9a-f]{12}\.js", plain)
 
 
+ERROR_STYLES = re.compile(r'<link rel="stylesheet" href="/static/survey-errors\.[0-9a-f]{12}\.css">')
+
+
+def test_a_registered_tablets_form_carries_the_servers_error_summary_for_offline(kapp: Flask) -> None:
+    """Offline the tablet checks the form itself (kiosk-offline.js) and shows the server's summary: its
+    entries and style sheet come with the page, in its language; a phone's clean form stays without."""
+    tablet = kapp.test_client()
+    form_url = tablet.get(tablet_path(kapp)).headers["Location"]
+    form = tablet.get(form_url).get_data(as_text=True)
+    head = form.split("</head>")[0]
+    assert ERROR_STYLES.search(head)  # in the head: the worker keeps what the page links
+    template = re.search(r'<template id="kiosk-offline-errors">(.*?)</template>', form, re.S)
+    assert template is not None
+    assert re.findall(r'<li data-item="(\w+)" data-error-code="([A-Z-]+)"><a href="#item-\1">Nhìn chung, ',
+                      template.group(1)) == [("overall", "E-REQUIRED")]
+    assert "Xin vui lòng trả lời câu hỏi này." in template.group(1)
+    assert 'id="err-overall" data-error-code="E-REQUIRED"' in template.group(1)
+    phone = kapp.test_client().get(form_url.split("?")[0] + "?new=1").get_data(as_text=True)
+    assert not ERROR_STYLES.search(phone) and "kiosk-offline-errors" not in phone
+
+
 def test_ten_concurrent_syncs_of_one_queued_answer_store_exactly_one(kapp: Flask) -> None:
     """A tablet restarted mid-sync, or two tabs: the same item sent ten times at one instant, through
     two app instances on one database file."""

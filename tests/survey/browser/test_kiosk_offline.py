@@ -3,6 +3,7 @@ are stored exactly once when the network returns (docs/kiosk.md, "Offline")."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -131,11 +132,28 @@ def test_offline_the_tablet_points_at_a_required_question_before_queueing(live: 
     page = open_tablet(context, url)
     context.set_offline(True)
     answers, _ = fill_form(page, Mood.SATISFIED, skip=frozenset({"overall"}))
+    # The language switch sends the form unchecked (formnovalidate); offline it leaves the page as it is.
+    page.locator(".lang-switch button[lang=en]").click()
+    expect(page.locator("html")).to_have_attribute("lang", "vi")
+    expect(page.locator("#error-summary")).to_have_count(0)
     submit(page)
-    # Nobody could tell the citizen later that the server refused it: the tablet says so now.
-    expect(page.locator("#kiosk-offline-required")).to_be_visible()
-    expect(page.locator("#kiosk-offline-required")).to_have_text(
-        "Xin Ông/Bà trả lời các câu hỏi có ghi “bắt buộc”.")
+    submit(page)  # a second tap shows the errors once
+    # Nobody could tell the citizen later that the server refused it: the tablet does now, with the
+    # error summary the server gives an online form, styled by a style sheet the worker kept, focused.
+    summary = page.locator("#error-summary")
+    expect(summary).to_be_focused()
+    expect(summary.locator("h2")).to_have_text("Xin vui lòng kiểm tra lại câu trả lời")
+    expect(summary.locator("li")).to_have_text(re.compile(
+        r"^Nhìn chung, Ông/Bà hài lòng thế nào .*\?: Xin vui lòng trả lời câu hỏi này\.$"))
+    expect(summary.locator(".error-code code")).to_have_text("E-REQUIRED")
+    assert summary.evaluate("el => getComputedStyle(el).borderTopWidth") == "3px"
+    question = page.locator("#item-overall")
+    expect(question).to_have_class(re.compile(r"\bhas-error\b"))
+    expect(question.locator(".field-error")).to_have_count(1)
+    expect(question.locator(".field-error")).to_contain_text("E-REQUIRED")
+    assert axe_violations(page) == []
+    summary.locator("a").click()  # leads to the question's first answer, ready to be chosen
+    expect(question.locator("input").first).to_be_focused()
     expect(page.locator("[data-page=thanks]")).to_have_count(0)
     expect_kept(page, answers)
     option_label(page, "overall", 4).click()
@@ -145,4 +163,21 @@ def test_offline_the_tablet_points_at_a_required_question_before_queueing(live: 
     context.set_offline(False)  # the `online` event sends the queue (not the 30 s round)
     rows = wait_for_rows(live, 1, seconds=20)
     assert [(r.answers, r.channel) for r in rows] == [({**answers, "overall": (5,)}, "kiosk")]
+    context.close()
+
+
+def test_offline_the_required_question_is_pointed_at_in_the_page_language(live: Live, playwright: Playwright,
+                                                                          tmp_path: Path) -> None:
+    context = launch(playwright, tmp_path / "tablet-profile")
+    page = open_tablet(context, tablet_url(live))
+    page.locator(".lang-switch button[lang=en]").click()  # online: the same form in English
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    context.set_offline(True)
+    submit(page)  # nothing answered: only the required question is named
+    summary = page.locator("#error-summary")
+    expect(summary).to_be_focused()
+    expect(summary.locator("h2")).to_have_text("Please check your answers")
+    expect(summary.locator("li")).to_have_text("Overall, how satisfied are you with the agency's service on "
+                                               "this occasion?: Please answer this question.")
+    screenshot(page, "kiosk-offline-required-en", full_page=False)
     context.close()
