@@ -34,6 +34,8 @@
     if (box.querySelectorAll("input:checked").length > max) { event.target.checked = false; }
   }
 
+  // Back to a page that answered a post (errors, language) GETs the form, not a resend.
+  if (window.history && history.replaceState) { history.replaceState(null, "", form.action); }
   form.addEventListener("change", function (event) { limitChoices(event); update(); });
   update();
   var summary = document.getElementById("error-summary");

@@ -87,6 +87,27 @@ def test_double_tap_stores_one_response(live: Live, open_page: PageFactory, js: 
     assert [r.answers for r in live.responses()] == [answers]
 
 
+@pytest.mark.parametrize("detour", ["errors", "language"])
+def test_back_after_thanks_from_a_page_that_answered_a_post(live: Live, open_page: PageFactory,
+                                                            detour: str) -> None:
+    """The form sent back with its errors, or switched to English, is the answer to a post; Back to it
+    after the thank-you page once showed a blank "confirm resubmission" page (ERR_CACHE_MISS)."""
+    page = open_page(js=True)
+    page.goto(live.url("HL-HL-1/Q1"))
+    if detour == "errors":
+        submit(page)  # nothing answered: the required questions come back marked
+        expect(page.locator("#error-summary")).to_be_visible()
+    else:
+        page.locator(".lang-switch button[lang=en]").click()
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+    fill_form(page, Mood.SATISFIED)
+    submit(page)
+    thanks_shown(page)
+    page.go_back()
+    thanks_shown(page)
+    assert len(live.responses()) == 1
+
+
 @JS
 def test_back_after_thanks_never_stores_a_second_response(live: Live, open_page: PageFactory,
                                                           js: bool) -> None:
