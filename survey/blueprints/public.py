@@ -52,6 +52,7 @@ from survey.services.citizens.submissions import (
     Outcome,
     Stored,
     SubmissionSettings,
+    refusal_message,
     validate_submission,
 )
 from survey.services.citizens.surveys import OpenSurvey, open_survey
@@ -299,7 +300,7 @@ def _page(survey: OpenSurvey, token: str) -> dict[str, Any]:
                 "queue": url_for("kiosk_offline.queued", device_token=device),
                 "nonces": url_for("kiosk_offline.nonces", device_token=device),
                 "thanks": url_for("public.thanks", token=token, mode="kiosk", lang="vi")}
-            page["validation_messages"] = MESSAGES  # the server's refusals, foreseen offline by the tablet
+            page["refusal_message"] = refusal_message  # the server's refusals, foreseen offline by the tablet
         page["kiosk_idle"] = {"idle": config["KIOSK_IDLE_SECONDS"],
                               "warn": config["KIOSK_IDLE_WARNING_SECONDS"],
                               # an untouched form renews its nonce well before it expires

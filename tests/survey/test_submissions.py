@@ -48,6 +48,15 @@ def test_valid_answers_are_parsed_to_raw_codes_and_clean_text() -> None:
     assert result.nonce is not None and result.nonce.counter_id == COUNTER
 
 
+@pytest.mark.parametrize("typed", ["0", "21", "2.5", "hai"])
+def test_a_number_out_of_range_is_told_its_range(typed: str) -> None:
+    """A number box offers no answers to choose from: its refusal names the range (1-20 here)."""
+    result = check({**VALID, "visits": typed})
+    assert result.outcome is Outcome.INVALID
+    [error] = [e for e in result.errors if e.item_id == "visits"]
+    assert error.code == "E-VALUE" and str(error.message) == "Please enter a whole number from 1 to 20."
+
+
 def test_optional_items_may_be_skipped_and_empty_boxes_are_no_answer() -> None:
     result = check({"q_access": "3", "overall": "4", "visits": "", "comment": "   ", "other_reason": ""})
     assert result.outcome is Outcome.ACCEPTED

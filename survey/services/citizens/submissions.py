@@ -64,6 +64,14 @@ MESSAGES: Mapping[str, Any] = {
 _HIDDEN_ITEM = _l("This question applies only to some answers above; please leave it empty.")
 
 
+def refusal_message(item: Item, code: str) -> Any:
+    """What the form says beside `item` for the refusal `code`: a number box out of range names its
+    range (there are no answers shown to choose from); anything else, the code's message."""
+    if code == "E-VALUE" and isinstance(item, NumberItem):
+        return _l("Please enter a whole number from %(min)s to %(max)s.", min=item.min, max=item.max)
+    return MESSAGES[code]
+
+
 class FormData(Protocol):
     """What is read from the posted form: Werkzeug's MultiDict fits."""
 
@@ -221,7 +229,7 @@ def _parse_item(item: Item, values: Sequence[str], codes: Mapping[str, int], par
         if _INTEGER.fullmatch(values[0]) and item.min <= int(values[0]) <= item.max:
             parsed.answers[item.id] = (int(values[0]),)
         else:
-            parsed.fail(item.id, "E-VALUE")
+            parsed.fail(item.id, "E-VALUE", refusal_message(item, "E-VALUE"))
     elif isinstance(item, SingleChoiceItem) and values == [""]:
         return  # a long option list is a drop-down, whose empty first entry means "not answered"
     elif values:
@@ -368,5 +376,5 @@ _INSERT_TEXTS = sa.insert(cast(sa.Table, TextAnswer.__table__))
 __all__ = [
     "CSRF_FIELD", "HONEYPOT_FIELD", "MESSAGES", "NONCE_FIELD", "RESERVED_FIELDS", "FieldError", "Outcome",
     "Stored", "SubmissionSettings", "TextProblem", "Validation", "already_stored", "answerable_items",
-    "store_response", "validate_submission",
+    "refusal_message", "store_response", "validate_submission",
 ]
