@@ -3,6 +3,7 @@ dashboard, the confirmation before a target is removed, approval by the parent's
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,3 +133,14 @@ def test_removing_a_target_asks_for_confirmation_first(tapp: Flask) -> None:
     assert done.status_code == 302 and _own_targets(tapp) == {"HL": 0.90}
     cleared = audit_events("target.clear", tapp)
     assert len(cleared) == 1 and '"before": 0.85' in cleared[0].detail and "thống nhất" in cleared[0].detail
+
+
+def test_the_target_form_names_each_questionnaire_by_its_title_sipas_first(tapp: Flask) -> None:
+    province = signed_in(tapp, "tinh-form", Role.MANAGER, ("HL",))
+    page = province.get(f"/manage/units/{unit_id('HL-AB', tapp)}/edit?lang=en").get_data(as_text=True)
+    select = page.split('name="instrument_id"')[1].split("</select>")[0]
+    options = re.findall(r'<option[^>]*value="([^"]+)"[^>]*>([^<]+)</option>', select)
+    assert options[0][0] == "sipas-counter" and options[0][1].endswith("(sipas-counter)")
+    assert "satisfaction" in options[0][1].lower()  # the questionnaire's English title, not only its id
+    shipped = ["outpatient", "quick-rating", "school-parents", "sipas-counter"]
+    assert sorted(value for value, _ in options) == shipped

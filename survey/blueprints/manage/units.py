@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms.fields.choices import SelectChoice
 
+from instruments.registry import get_instrument
 from survey.auth import current_staff, current_time, staff_required
 from survey.blueprints.manage import bp
 from survey.blueprints.manage.frames import UPLOAD_LIMIT
@@ -34,6 +35,7 @@ from survey.blueprints.manage.unit_forms import (
     UploadForm,
 )
 from survey.extensions import db
+from survey.i18n import current_locale
 from survey.local_time import local_date
 from survey.models import Role, Unit, UnitKind
 from survey.services.organisation import targets, unit_import, unit_plans, units
@@ -136,8 +138,8 @@ def render_unit_page(unit: Unit, form: UnitForm, *, status: int = 200, **forms: 
     assignment_form = forms.get("assignment_form") or AssignmentForm(opens_on=today)
     assignment_form.instrument.choices = unit_plans.instrument_keys()
     target_form = forms.get("target_form") or TargetForm(year=today.year)
-    instrument_ids = instrument_id_choices()
-    target_form.instrument_id.choices = instrument_ids
+    target_form.instrument_id.choices = instrument_id_choices()
+    instrument_ids = [choice.value for choice in target_form.instrument_id.choices]
     default = float(current_app.config["DEFAULT_TARGET"])
     effective = [targets.effective_target(db.session(), unit, instrument_id, year, default)
                  for year in (today.year, today.year + 1) for instrument_id in instrument_ids]
@@ -146,6 +148,7 @@ def render_unit_page(unit: Unit, form: UnitForm, *, status: int = 200, **forms: 
         "manage/units/unit_edit.html", unit=unit, form=form, close_form=close_form,
         assignment_form=assignment_form, target_form=target_form, confirm_form=ConfirmForm(),
         close_assignment_form=CloseAssignmentForm(closes_on=today), targets=effective,
+        instrument_names={choice.value: choice.label for choice in target_form.instrument_id.choices},
         pending=sorted(pending.values(), key=lambda p: (p.year, p.instrument_id)),
         may_set_target=targets.may_set_target(actor, unit), approve_form=ApproveProposalForm(),
         reject_form=RejectProposalForm(),
@@ -289,8 +292,12 @@ def assignment_close(unit_id: int) -> WerkzeugResponse:
     return redirect(back)
 
 
-def instrument_id_choices() -> list[str]:
-    return sorted({key.partition("@")[0] for key in unit_plans.instrument_keys()})
+def instrument_id_choices() -> list[SelectChoice]:
+    """Each instrument once (a target holds for all its versions), by its title in the page's language
+    and its id, the default instrument first."""
+    ids = dict.fromkeys(key.partition("@")[0] for key in unit_plans.instrument_keys())
+    lang = current_locale()
+    return [SelectChoice(i, f"{get_instrument(i).title.get(lang)} ({i})") for i in ids]
 
 
 def unit_form_for(unit: Unit) -> UnitForm:
