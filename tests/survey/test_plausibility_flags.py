@@ -146,8 +146,10 @@ def test_managers_reinstate_or_confirm_with_an_audit_trail(migrated_db: Path, tm
     manager = signed_in(served.app, "quanly.anbinh", Role.MANAGER, ("HL-AB",))
     page = manager.get("/manage/flags").get_data(as_text=True)
     assert page.count("nhiều phiếu từ cùng một trình duyệt") == 2  # the reason, in Vietnamese
+    # The dashboard's rows count the flagged responses of the index they sit beside (SIPAS by default):
+    # these answered the test questionnaire, which no dashboard reports, so the queue alone lists them.
     month = f"/manage/?period={clock_of(served.app).now:%Y-%m}"
-    assert "2 phiếu bị gắn cờ" in manager.get(month).get_data(as_text=True)
+    assert "phiếu bị gắn cờ" not in manager.get(month).get_data(as_text=True)
     assert manager.post(f"/manage/flags/{first}", data={"decision": "reinstate", "note": "khách quen"}
                         ).status_code == 303
     assert manager.post(f"/manage/flags/{second}", data={"decision": "confirm"}).status_code == 303
