@@ -12,7 +12,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from survey.auth import current_time
-from survey.commands.csv_import import all_or_nothing
+from survey.commands.csv_import import LANG_OPTION, all_or_nothing
 from survey.extensions import db
 from survey.services.staff import api_clients
 from survey.services.weighting import frames
@@ -50,9 +50,10 @@ def client_revoke(client_id: int) -> None:
 
 @group.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def import_command(path: Path) -> None:
+@LANG_OPTION
+def import_command(path: Path, lang: str | None) -> None:
     """Import a frames CSV for any unit (a system action); all or nothing, every error listed."""
-    with all_or_nothing(frames.FramesRefused):
+    with all_or_nothing(frames.FramesRefused, path, lang):
         result = frames.import_csv(db.session(), path.read_bytes(), actor=None, now=current_time())
     warnings = upload_warnings(db.session(), result.upload_id,
                                min_cell=current_app.config["POSTSTRAT_MIN_CELL"])

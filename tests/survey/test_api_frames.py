@@ -161,7 +161,17 @@ def test_cli_import_of_frames_and_units(app: Flask, tmp_path: Any) -> None:
     bad.write_text("code,kind,name_vi,parent_code\nHL-Z,commune,Xã Z,NOPE\n", encoding="utf-8")
     result = app.test_cli_runner().invoke(args=["units", "import", str(bad)])
     assert result.exit_code == 1
-    assert "Dòng 2: mã đơn vị cha 'NOPE' không tồn tại." in result.output  # Vietnamese by default
+    # the file, the row and the value on each line; Vietnamese by default, the summary too
+    assert f"{bad}: Dòng 2: mã đơn vị cha 'NOPE' không tồn tại." in result.output
+    assert f"{bad}: 1 lỗi; chưa nhập dòng nào." in result.output
+    english = app.test_cli_runner().invoke(args=["units", "import", str(bad), "--lang", "en"])
+    assert english.exit_code == 1
+    assert f"{bad}: Line 2: parent unit code 'NOPE' does not exist." in english.output
+    assert f"{bad}: 1 error(s); nothing was imported." in english.output
+    frames_bad = tmp_path / "frames-bad.csv"
+    frames_bad.write_text("unit_code,period,served\nHL-HL-1,2026-Q1,-5\n", encoding="utf-8")
+    refused = app.test_cli_runner().invoke(args=["frames", "import", str(frames_bad), "--lang", "en"])
+    assert refused.exit_code == 1 and f"{frames_bad}: Line 2" in refused.output and "-5" in refused.output
 
 
 def test_body_limits(app: Flask, client: FlaskClient, token: str) -> None:
