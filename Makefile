@@ -36,7 +36,7 @@ instance/config.py:
 run: $(STAMP) system-deps translations instance/config.py
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed demo --responses --base-url http://127.0.0.1:$(PORT)
-	$(BIN)/flask alerts refresh   # what the nightly job does (docs/deploy.md): the demo's alerts page is not empty
+	$(BIN)/flask alerts refresh >/dev/null  # as the nightly job would (docs/deploy.md); quiet: the URLs above stay in view
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 # Lint and strict typing run first: CI (.ci/run → make test) fails on either.
