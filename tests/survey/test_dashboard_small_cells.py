@@ -402,6 +402,21 @@ def test_a_rows_flagged_count_is_of_the_pages_instrument(small: Flask) -> None:
     assert "2 flagged" in _page(province, small, "HL-HL-3")
 
 
+def test_flagged_counts_are_of_one_instrument_version(small: Flask) -> None:
+    """Outpatient 2025.1 and 2026.1 are two indices: a row beside one counts only its own flags."""
+    from survey.services.citizens.flag_review import flagged_counts
+
+    _flag(small, {"HL-HL-3": 1}, ("outpatient", "2025.1"))
+    _flag(small, {"HL-HL-4": 2}, ("outpatient", "2026.1"))
+    _flag(small, {"HL-HL-4": 3})  # SIPAS
+    desks = [unit_id(code, small) for code in ("HL-HL-3", "HL-HL-4")]
+    october = (datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC))
+    with small.app_context():
+        assert flagged_counts(db.session, desks, *october, "outpatient", "2025.1") == {desks[0]: 1}
+        assert flagged_counts(db.session, desks, *october, "outpatient", "2026.1") == {desks[1]: 2}
+        assert flagged_counts(db.session, desks, *october, "sipas-counter", "2025.1") == {desks[1]: 3}
+
+
 def test_an_alerts_dates_name_its_period() -> None:
     assert Period.spanning(date(2026, 10, 1), date(2026, 10, 31)) == Period.month(2026, 10)
     assert Period.spanning(date(2026, 7, 1), date(2026, 9, 30)) == Period.quarter(2026, 3)

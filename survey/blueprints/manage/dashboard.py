@@ -111,11 +111,12 @@ def _rates(ids: list[int], subtree: set[int], period: Period, key: str) -> dict[
     return rates
 
 
-def _flagged_by_code(report: IndexReport, period: Period, instrument_id: str) -> dict[str, int]:
-    """Unit code -> responses to the page's instrument awaiting review (`flagged`) in the unit and its
-    descendants, in the period: a row counts only what could enter the index it sits beside."""
+def _flagged_by_code(report: IndexReport, period: Period, key: str) -> dict[str, int]:
+    """Unit code -> responses to the page's instrument version awaiting review (`flagged`) in the unit
+    and its descendants, in the period: a row counts only what could enter the index it sits beside."""
+    instrument = instrument_for(key)
     own = flagged_counts(db.session(), [info[0] for info in report.names.values()],
-                         *utc_bounds(period.first, period.last), instrument_id)
+                         *utc_bounds(period.first, period.last), instrument.id, instrument.version)
     totals: dict[str, int] = {}
     for code, info in report.names.items():
         n = own.get(info[0], 0)
@@ -167,7 +168,7 @@ def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> l
                                                       if info[0] in elsewhere})
         ids = [report.names[code][0] for _, code in tree]
         rates = _rates(ids, {info[0] for info in report.names.values()}, period, key)
-        flagged = _flagged_by_code(report, period, instrument_id)
+        flagged = _flagged_by_code(report, period, key)
         cells = cells_of([report])  # the viewer's decision on this root's tree (`viewer_cells`)
         hidden, hidden_in = cells.current, cells.by_period
         trends = {code: _trend_points(report, code, hidden_in) for _, code in tree}

@@ -61,13 +61,13 @@ def flagged_responses(session: Session, unit_ids: Collection[int], start: dateti
 
 
 def flagged_counts(session: Session, unit_ids: Collection[int], start: datetime, end: datetime,
-                   instrument_id: str) -> dict[int, int]:
-    """Unit id -> responses to `instrument_id` still `flagged` there (the unit itself, not its
-    descendants) in [start, end): those a review could bring into that instrument's index."""
+                   instrument_id: str, instrument_version: str) -> dict[int, int]:
+    """Unit id -> responses to that instrument version still `flagged` there (the unit itself, not its
+    descendants) in [start, end): those a review could bring into its index."""
     rows = session.execute(
         sa.select(Response.unit_id, sa.func.count())
         .where(Response.status == ResponseStatus.FLAGGED, Response.unit_id.in_(list(unit_ids)),
-               Response.instrument_id == instrument_id,
+               Response.instrument_id == instrument_id, Response.instrument_version == instrument_version,
                Response.submitted_at >= start, Response.submitted_at < end)
         .group_by(Response.unit_id))
     return {unit_id: int(n) for unit_id, n in rows}
