@@ -146,6 +146,7 @@ def test_managers_reinstate_or_confirm_with_an_audit_trail(migrated_db: Path, tm
     manager = signed_in(served.app, "quanly.anbinh", Role.MANAGER, ("HL-AB",))
     page = manager.get("/manage/flags").get_data(as_text=True)
     assert page.count("nhiều phiếu từ cùng một trình duyệt") == 2  # the reason, in Vietnamese
+    assert page.count("<code>kitchen-sink@2025.1</code>") == 2  # and the index a reinstatement enters
     # The dashboard's rows count the flagged responses of the index they sit beside (SIPAS by default):
     # these answered the test questionnaire, which no dashboard reports, so the queue alone lists them.
     month = f"/manage/?period={clock_of(served.app).now:%Y-%m}"

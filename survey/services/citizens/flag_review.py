@@ -45,6 +45,7 @@ class FlaggedRow:
     counter_code: str | None
     submitted_at: datetime
     status_reason: str | None
+    instrument_key: str  # id@version: the index a reinstated response would enter
 
 
 def flagged_responses(session: Session, unit_ids: Collection[int], start: datetime, end: datetime
@@ -52,7 +53,8 @@ def flagged_responses(session: Session, unit_ids: Collection[int], start: dateti
     """Responses still `flagged` in `unit_ids`, submitted in [start, end), newest first (at most 500)."""
     rows = session.execute(
         sa.select(Response.id, Unit.id, Unit.code, Unit.name_vi, Unit.name_en, Counter.code,
-                  Response.submitted_at, Response.status_reason)
+                  Response.submitted_at, Response.status_reason,
+                  Response.instrument_id + "@" + Response.instrument_version)
         .join(Unit, Unit.id == Response.unit_id).outerjoin(Counter, Counter.id == Response.counter_id)
         .where(Response.status == ResponseStatus.FLAGGED, Response.unit_id.in_(list(unit_ids)),
                Response.submitted_at >= start, Response.submitted_at < end)
