@@ -75,8 +75,12 @@ def rotate_command(counter_id: int, base_url: str | None) -> None:
     url = counter_survey_url(counter, base, token_secret(current_app.config))
     click.echo(f"Counter {counter_id} ({counter.unit.code}/{counter.code}): key version "
                f"{change.old_key_version} → {change.key_version}. Old posters no longer work.")
-    click.echo(f"New survey URL: {url}")
-    click.echo(f"Print new posters: flask qr export --unit {counter.unit.code} --out DIR")
+    # `qr export` needs the public address too, unless it is configured; without one the URL is a path.
+    configured = bool(current_app.config["PUBLIC_BASE_URL"]) and not base_url
+    where = "" if configured else f" --base-url {base or 'https://YOUR-PUBLIC-ADDRESS'}"
+    unknown = "" if base else " (a path: give --base-url or set PUBLIC_BASE_URL)"
+    click.echo(f"New survey URL: {url}{unknown}")
+    click.echo(f"Print new posters: flask qr export --unit {counter.unit.code} --out DIR{where}")
 
 
 @group.command("revoke")

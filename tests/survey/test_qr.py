@@ -300,6 +300,19 @@ def test_rotate_command_commits_and_prints_the_new_url(app: Flask, runner: Flask
         new_url = survey_url(BASE, issue_token(counter, TEST_SECRET))
         assert f"New survey URL: {new_url}" in result.output
         assert _code_of(old) == (410, "E-QR-EXPIRED")
+    assert f"flask qr export --unit HL-AB-1 --out DIR --base-url {BASE}\n" in result.output
+
+
+def test_rotate_without_a_public_address_says_the_export_needs_one(app: Flask, runner: FlaskCliRunner,
+                                                                   demo: dict[str, int]) -> None:
+    result = runner.invoke(args=["qr", "rotate", str(demo["HL-AB-1/Q1"])])
+    assert result.exit_code == 0, result.output
+    assert "New survey URL: /s/" in result.output
+    assert "give --base-url or set PUBLIC_BASE_URL" in result.output
+    hint = "flask qr export --unit HL-AB-1 --out DIR --base-url https://YOUR-PUBLIC-ADDRESS"
+    assert hint in result.output
+    exported = runner.invoke(args=["qr", "export", "--unit", "HL-AB-1", "--out", "unused"])
+    assert exported.exit_code != 0  # what the hint's --base-url is for
 
 
 def test_revoke_command_commits_and_rotate_then_refuses(app: Flask, runner: FlaskCliRunner,
