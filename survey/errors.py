@@ -44,10 +44,15 @@ def _wants_json() -> bool:
     return best == "application/json" and accepted[best] > accepted["text/html"]
 
 
+# Blueprints whose pages only staff open: their errors do not carry the citizen's anonymity note.
+_STAFF_BLUEPRINTS = frozenset({"manage", "auth", "posters"})
+
+
 def render_error(status: int, code: str, message: Any, title: Any = None) -> tuple[Any, int]:
     if _wants_json():
         return jsonify(error={"status": status, "code": code, "message": str(message)}), status
-    html = render_template("error.html", status=status, code=code, message=message, title=title)
+    html = render_template("error.html", status=status, code=code, message=message, title=title,
+                           for_staff=request.blueprint in _STAFF_BLUEPRINTS)
     return html, status
 
 

@@ -100,6 +100,20 @@ def test_not_found_has_code_and_vietnamese_message(client) -> None:  # type: ign
     assert "This page does not exist." in english
 
 
+def test_only_a_citizens_error_page_carries_the_anonymity_note(migrated_db: Path, tmp_path: Path) -> None:
+    from survey.models import Role
+    from tests.survey.staff_helpers import signed_in, staff_app
+
+    app = staff_app(migrated_db, tmp_path)
+    note = "Anonymous: we do not ask for your name, phone number or ID."
+    citizen = app.test_client().get("/s/not-a-real-code?lang=en")
+    assert citizen.status_code == 404 and note in citizen.get_data(as_text=True)
+    manager = signed_in(app, "quanly.loi", Role.MANAGER, ("HL",))
+    staff = manager.get("/manage/units/999999/edit?lang=en")  # a manager's bad link
+    assert staff.status_code == 404 and "E-NOT-FOUND" in staff.get_data(as_text=True)
+    assert note not in staff.get_data(as_text=True)
+
+
 def test_wrong_method_is_405(client) -> None:  # type: ignore[no-untyped-def]
     response = client.post("/")
     assert response.status_code == 405
