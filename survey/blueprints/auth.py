@@ -146,6 +146,7 @@ def logout() -> WerkzeugResponse:
     auth.sign_out()
     db.session.commit()
     session.pop(_PENDING_TOTP, None)
+    flash(_("You have signed out."), "ok")  # on a shared office computer, say that it took effect
     return redirect(url_for("auth.login"))
 
 

@@ -45,6 +45,8 @@ def test_sign_in_then_sign_out_ends_the_session(sapp: Flask) -> None:
     sign_in(client, sapp, staff)
     assert client.get(PAGE).status_code == 200
     assert client.post("/auth/logout").headers["Location"] == "/auth/login"
+    assert "Đã đăng xuất." in client.get("/auth/login").get_data(as_text=True)  # said, once
+    assert "Đã đăng xuất." not in client.get("/auth/login").get_data(as_text=True)
     assert client.get(PAGE).status_code == 302
     with sapp.app_context():
         row = db.session.scalar(sa.select(StaffSession))
