@@ -33,7 +33,7 @@ from pathlib import Path
 from flask import Flask, redirect, request, session
 from werkzeug.wrappers import Response
 
-from bench.load import input_attributes
+from bench.load import input_attributes, radio_offers
 
 app = Flask(__name__)
 app.secret_key = "floor-only-secret-key-0123456789abcdef"
@@ -67,16 +67,8 @@ def form_page(html: str, csrf: str, nonce: str) -> str:
     return html.replace(csrf, "{csrf_token}").replace(nonce, "{nonce}")
 
 
-def _offered_codes(page: str) -> dict[str, frozenset[str]]:
-    offered: dict[str, set[str]] = {}
-    for attributes in input_attributes(page):
-        if attributes.get("type") == "radio" and "name" in attributes:
-            offered.setdefault(attributes["name"], set()).add(attributes.get("value", ""))
-    return {name: frozenset(codes) for name, codes in offered.items()}
-
-
 _PAGE = Path(os.environ["FLOOR_PAGE"]).read_text(encoding="utf-8") if "FLOOR_PAGE" in os.environ else ""
-_OFFERED = _offered_codes(_PAGE)
+_OFFERED = {name: frozenset(codes) for name, codes in radio_offers(input_attributes(_PAGE)).items()}
 
 
 def _db() -> sqlite3.Connection:

@@ -153,20 +153,22 @@ def input_attributes(html: str) -> list[dict[str, str]]:
             for tag in _INPUT.findall(html)]
 
 
+def radio_offers(inputs: list[dict[str, str]]) -> dict[str, list[str]]:
+    """Every radio question's offered values, by name, from a page's inputs (`input_attributes`)."""
+    offered: dict[str, list[str]] = {}
+    for attributes in inputs:
+        if attributes.get("type") == "radio" and "name" in attributes:
+            offered.setdefault(attributes["name"], []).append(attributes.get("value", ""))
+    return offered
+
+
 def form_fields(html: str, rng: random.Random | None = None) -> dict[str, str]:
     """Hidden fields as given, and one offered value of every radio question: with `rng` a random one
     (answers vary as citizens' do, so no run of identical answers is flagged `repeated`), else the first."""
-    fields: dict[str, str] = {}
-    offered: dict[str, list[str]] = {}
-    for attributes in input_attributes(html):
-        name, kind = attributes.get("name"), attributes.get("type")
-        if name is None:
-            continue
-        if kind == "hidden":
-            fields[name] = attributes.get("value", "")
-        elif kind == "radio":
-            offered.setdefault(name, []).append(attributes.get("value", ""))
-    for name, values in offered.items():
+    inputs = input_attributes(html)
+    fields = {attributes["name"]: attributes.get("value", "") for attributes in inputs
+              if attributes.get("type") == "hidden" and "name" in attributes}
+    for name, values in radio_offers(inputs).items():
         fields[name] = values[0] if rng is None else rng.choice(values)
     fields.setdefault("website", "")  # the honeypot stays empty
     return fields

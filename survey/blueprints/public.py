@@ -52,7 +52,7 @@ from survey.services.citizens.submissions import (
     Outcome,
     Stored,
     SubmissionSettings,
-    refusal_message,
+    offline_refusals,
     validate_submission,
 )
 from survey.services.citizens.surveys import OpenSurvey, open_survey
@@ -300,7 +300,7 @@ def _page(survey: OpenSurvey, token: str) -> dict[str, Any]:
                 "queue": url_for("kiosk_offline.queued", device_token=device),
                 "nonces": url_for("kiosk_offline.nonces", device_token=device),
                 "thanks": url_for("public.thanks", token=token, mode="kiosk", lang="vi")}
-            page["refusal_message"] = refusal_message  # the server's refusals, foreseen offline by the tablet
+            page["offline_refusals"] = offline_refusals  # the server's refusals, foreseen by the tablet
         page["kiosk_idle"] = {"idle": config["KIOSK_IDLE_SECONDS"],
                               "warn": config["KIOSK_IDLE_WARNING_SECONDS"],
                               # an untouched form renews its nonce well before it expires

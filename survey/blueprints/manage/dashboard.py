@@ -9,6 +9,7 @@ from flask import current_app, render_template, request
 from flask_babel import gettext as _
 from markupsafe import Markup
 
+from instruments.model import Instrument
 from survey.auth import current_staff, current_time, local_today, staff_required
 from survey.blueprints.manage import bp
 from survey.blueprints.manage.dashboard_table import (
@@ -111,10 +112,9 @@ def _rates(ids: list[int], subtree: set[int], period: Period, key: str) -> dict[
     return rates
 
 
-def _flagged_by_code(report: IndexReport, period: Period, key: str) -> dict[str, int]:
+def _flagged_by_code(report: IndexReport, period: Period, instrument: Instrument) -> dict[str, int]:
     """Unit code -> responses to the page's instrument version awaiting review (`flagged`) in the unit
     and its descendants, in the period: a row counts only what could enter the index it sits beside."""
-    instrument = instrument_for(key)
     own = flagged_counts(db.session(), [info[0] for info in report.names.values()],
                          *utc_bounds(period.first, period.last), instrument.id, instrument.version)
     totals: dict[str, int] = {}
@@ -154,7 +154,8 @@ def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> l
     """One section per scope root: its report and the rows of the unit table (tree order). Reads only:
     alerts are the `flask alerts refresh` job's, not a side effect of a page view."""
     default_target = current_app.config["DEFAULT_TARGET"]
-    instrument_id = instrument_for(key).id
+    instrument = instrument_for(key)
+    instrument_id = instrument.id
     sections = []
     for root in scope_roots(db.session(), user):
         report = unit_indices(db.session(), root, key, period, weighted=weighted,
@@ -168,7 +169,7 @@ def dashboard_sections(user: Any, period: Period, key: str, weighted: bool) -> l
                                                       if info[0] in elsewhere})
         ids = [report.names[code][0] for _, code in tree]
         rates = _rates(ids, {info[0] for info in report.names.values()}, period, key)
-        flagged = _flagged_by_code(report, period, key)
+        flagged = _flagged_by_code(report, period, instrument)
         cells = cells_of([report])  # the viewer's decision on this root's tree (`viewer_cells`)
         hidden, hidden_in = cells.current, cells.by_period
         trends = {code: _trend_points(report, code, hidden_in) for _, code in tree}

@@ -128,7 +128,8 @@ def research() -> tuple[str, int]:
     return _page(_form())
 
 
-def _refusal_text(refused: MicrodataRefused) -> str:
+def _refusal_text(refused: MicrodataRefused, labels: dict[str, str]) -> str:
+    """The refusal in words; `labels` name the columns as the form's "leave out" list does."""
     if refused.refusal is None:
         if refused.code == "E-MICRODATA-DATES":
             return str(_("The end date is before the start date."))
@@ -138,7 +139,6 @@ def _refusal_text(refused: MicrodataRefused) -> str:
     steps = []
     if "(records)" in refused.refusal.costliest:
         steps.append(_("choose a higher unit level or a longer period"))
-    labels = _omittable()
     columns = [labels.get(c, c) for c in refused.refusal.costliest if c != "(records)"]
     if columns:
         steps.append(_("merge the age bands or leave out: %(columns)s", columns="; ".join(columns)))
@@ -176,7 +176,8 @@ def research_microdata() -> Any:
     try:
         microdata = build_microdata(db.session(), request, min_cell=current_app.config["POSTSTRAT_MIN_CELL"])
     except MicrodataRefused as refused:
-        return _page(form, refusal=_refusal_text(refused), status=422)
+        labels = {str(choice.value): str(choice.label) for choice in form.omit.choices or ()}
+        return _page(form, refusal=_refusal_text(refused, labels), status=422)
     file_format = form.file_format.data or "csv"
     period = f"{first.isoformat()}_{last.isoformat()}"
     data_name = exports.download_name(unit_code=unit.code, period=period, instrument_id=instrument.id,

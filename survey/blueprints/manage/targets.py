@@ -85,7 +85,7 @@ def target_clear(unit_id: int) -> Any:
     form.instrument_id.choices = instrument_id_choices()
     may_set = targets.may_set_target(actor, unit)
     year = form.year.data if isinstance(form.year.data, int) else now.year
-    instrument_id = form.instrument_id.data or str(instrument_id_choices()[0].value)
+    instrument_id = form.instrument_id.data or str(form.instrument_id.choices[0].value)
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():

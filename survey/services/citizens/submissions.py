@@ -72,6 +72,14 @@ def refusal_message(item: Item, code: str) -> Any:
     return MESSAGES[code]
 
 
+def offline_refusals(item: Item) -> list[tuple[str, Any]]:
+    """The refusals of `item` a counter tablet can foresee offline, each with what the form says of it:
+    a required question left empty, a number outside its range (the browser's own constraint).
+    `kiosk-offline.js` checks them before it queues an answer, with no server to ask."""
+    codes = (["E-REQUIRED"] if item.required else []) + (["E-VALUE"] if isinstance(item, NumberItem) else [])
+    return [(code, refusal_message(item, code)) for code in codes]
+
+
 class FormData(Protocol):
     """What is read from the posted form: Werkzeug's MultiDict fits."""
 
@@ -376,5 +384,5 @@ _INSERT_TEXTS = sa.insert(cast(sa.Table, TextAnswer.__table__))
 __all__ = [
     "CSRF_FIELD", "HONEYPOT_FIELD", "MESSAGES", "NONCE_FIELD", "RESERVED_FIELDS", "FieldError", "Outcome",
     "Stored", "SubmissionSettings", "TextProblem", "Validation", "already_stored", "answerable_items",
-    "refusal_message", "store_response", "validate_submission",
+    "offline_refusals", "refusal_message", "store_response", "validate_submission",
 ]

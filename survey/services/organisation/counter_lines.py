@@ -20,7 +20,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from survey.models import CounterRevision, UnitRevision
+from survey.models import Counter, CounterRevision, InstrumentAssignment, Unit, UnitRevision
 from survey.services.organisation.assignments import CounterLine, ancestors_and_self, load_counter_line
 from survey.services.reporting.index_cache import VersionedCache
 from survey.session_memo import has_written
@@ -28,7 +28,8 @@ from survey.session_memo import has_written
 # Process-local: a line is a counter, a few units and their open assignments.
 _LINES: VersionedCache[CounterLine] = VersionedCache(4096)
 # What a line is read from and stamped by (the revisions are written by the tables' triggers).
-_LINE_TABLES = frozenset({"counters", "instrument_assignments", "units", "counter_revision", "unit_revision"})
+_LINE_TABLES = frozenset(model.__tablename__ for model in (
+    Counter, InstrumentAssignment, Unit, CounterRevision, UnitRevision))
 # Built once (it runs on every citizen's GET and POST).
 _STAMP = sa.select(sa.select(UnitRevision.revision).scalar_subquery(),
                    sa.select(CounterRevision.revision).scalar_subquery())

@@ -55,9 +55,12 @@ from sqlalchemy.orm import Session
 
 from survey.models import (
     IndexAggregate,
+    Response,
     ResponseStatus,
     ResponseTally,
+    ServedCount,
     SettingsRevision,
+    Target,
     Unit,
     UnitRevision,
 )
@@ -84,8 +87,8 @@ class _Unsettled:
 
 # The tables whose writes move a version (directly, or through the triggers that move the tallies and
 # the revisions).
-_VERSIONED = frozenset({"index_aggregates", "responses", "response_tallies", "served_counts", "targets",
-                        "settings_revision", "units", "unit_revision"})
+_VERSIONED = frozenset(model.__tablename__ for model in (
+    IndexAggregate, Response, ResponseTally, ServedCount, Target, SettingsRevision, Unit, UnitRevision))
 
 
 @dataclass
